@@ -1,0 +1,62 @@
+package afpacket
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Link types (pcap LINKTYPE_* numbers) that Linux interfaces map to.
+const (
+	LinkTypeEthernet  uint32 = 1
+	LinkTypeRaw       uint32 = 101
+	LinkTypeLinuxSLL  uint32 = 113
+	LinkTypeLinuxSLL2 uint32 = 276
+)
+
+// ARPHRD_* values from <linux/if_arp.h> that the capture path distinguishes.
+const (
+	arphrdEther    = 1
+	arphrdLoopback = 772
+	arphrdNone     = 0xfffe
+	arphrdIPGRE    = 778
+	arphrdTunnel   = 768
+	arphrdTunnel6  = 769
+	arphrdSit      = 776
+	arphrdPPP      = 512
+)
+
+// LinkTypeOf returns the pcap link type a capture on the named interface
+// produces, from the interface's ARPHRD type in /sys/class/net/NAME/type:
+// Ethernet and loopback give EN10MB, interfaces without a link-layer header
+// (tun, ARPHRD_NONE, IP tunnels, PPP) give RAW, and anything else is captured
+// with a cooked LINUX_SLL header.
+func LinkTypeOf(ifname string) (uint32, error) {
+	if ifname == "any" {
+		return LinkTypeLinuxSLL2, nil
+	}
+	if ifname == "" || strings.ContainsAny(ifname, "/\x00") || ifname == "." || ifname == ".." {
+		return 0, fmt.Errorf("afpacket: invalid interface name %q", ifname)
+	}
+	b, err := os.ReadFile("/sys/class/net/" + ifname + "/type")
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: interface %q: %w", ifname, err)
+	}
+	t, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: interface %q: bad ARPHRD type %q", ifname, b)
+	}
+	return linkTypeForARPHRD(t), nil
+}
+
+func linkTypeForARPHRD(t int) uint32 {
+	switch t {
+	case arphrdEther, arphrdLoopback:
+		return LinkTypeEthernet
+	case arphrdNone, arphrdIPGRE, arphrdTunnel, arphrdTunnel6, arphrdSit, arphrdPPP:
+		return LinkTypeRaw
+	default:
+		return LinkTypeLinuxSLL
+	}
+}

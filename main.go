@@ -1,0 +1,33 @@
+// Command pcapdaemon is a triggered packet-capture agent: it takes capture
+// requests from Redis, SQS or its HTTP API, captures on AF_PACKET sockets with
+// a kernel BPF filter and delivers pcap files to local disk, S3 or Cloudshark.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run dispatches the sub-commands and returns the process exit status.
+func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "bpf":
+			return runBPF(args[1:], os.Stdout, os.Stderr)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runDaemon(ctx, args); err != nil {
+		fmt.Fprintln(os.Stderr, "pcapdaemon:", err)
+		return 1
+	}
+	return 0
+}
