@@ -25,7 +25,7 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runDaemon(ctx, args); err != nil {
+	if err := runDaemon(ctx, args, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "pcapdaemon:", err)
 		return 1
 	}

@@ -1,6 +1,7 @@
 package afpacket
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -22,13 +23,22 @@ type Config struct {
 	// Filter is the program attached with SO_ATTACH_FILTER before bind(2).
 	// Empty means accept every frame.
 	Filter []bpf.RawInstruction
-	// BlockSize is the size of one ring block in bytes (default 1 MiB).
+	// BlockSize is the size of one ring block in bytes (default 1 MiB). It
+	// must be a multiple of the page size.
 	BlockSize int
 	// NumBlocks is the number of ring blocks (default 8).
 	NumBlocks int
 	// BlockTimeout is the retire timeout of a partly filled block
 	// (default 10ms): the upper bound on how long a quiet link delays delivery.
+	// It is rounded up to whole milliseconds.
 	BlockTimeout time.Duration
+	// Match, when set, is a user-space filter: ReadPacket skips every frame
+	// for which it returns false. It exists for programs the kernel rejects
+	// (see ErrFilterRejected). Match sees the frame as the kernel filter would
+	// have: Data without the VLAN tag the kernel moved into metadata (the tag
+	// is in VLANPresent, VLANTCI and VLANTPID) and not yet cut to Snaplen.
+	// The Packet and its Data are valid only during the call.
+	Match func(p *Packet) bool
 }
 
 // Packet is one captured frame. Data aliases memory owned by the handle and is
@@ -47,6 +57,18 @@ type Packet struct {
 	IfIndex int
 	// PacketType is the sll_pkttype of the frame (PACKET_HOST, PACKET_OUTGOING, ...).
 	PacketType uint8
+	// Protocol is the sll_protocol of the frame in host byte order: the
+	// EtherType after any VLAN tag the kernel removed (SKF_AD_PROTOCOL).
+	Protocol uint16
+	// VLANPresent reports that the kernel removed an 802.1Q/802.1ad tag from
+	// the frame into metadata (SKF_AD_VLAN_TAG_PRESENT). ReadPacket writes the
+	// tag back into Data after the MAC addresses, as libpcap does.
+	VLANPresent bool
+	// VLANTCI is the removed tag's control information (SKF_AD_VLAN_TAG).
+	VLANTCI uint16
+	// VLANTPID is the removed tag's protocol identifier, 0x8100 or 0x88a8
+	// (SKF_AD_VLAN_TPID).
+	VLANTPID uint16
 }
 
 // Stats are the kernel's counters from PACKET_STATISTICS, accumulated over the
@@ -59,3 +81,75 @@ type Stats struct {
 	// QueueFreezes counts TPACKET_V3 queue freezes.
 	QueueFreezes uint64
 }
+
+// Defaults of the zero Config fields.
+const (
+	DefaultSnaplen      = 262144
+	DefaultBlockSize    = 1 << 20
+	DefaultNumBlocks    = 8
+	DefaultBlockTimeout = 10 * time.Millisecond
+)
+
+// A Conn is a capture handle on one interface: an AF_PACKET socket with a
+// TPACKET_V3 receive ring. ReadPacket must not be called from two goroutines
+// at once; Stats, LinkType, Snaplen and Close may be called from any
+// goroutine at any time.
+type Conn struct {
+	h handle
+}
+
+// Open opens a capture handle on the interface named ifname (see packet(7)):
+// a raw AF_PACKET socket, cfg.Filter attached before the socket is bound, a
+// TPACKET_V3 ring mapped into memory, and a promiscuous membership when
+// cfg.Promiscuous is set. Errors are *net.OpError values; errors.Is reports
+// os.ErrPermission when CAP_NET_RAW is missing and ErrFilterRejected when the
+// kernel refuses cfg.Filter.
+func Open(ifname string, cfg Config) (*Conn, error) { return open(ifname, cfg) }
+
+// ReadPacket returns the next frame. Within a ring block it makes no system
+// call and no allocation; when the block is used up it hands the block back
+// to the kernel and waits in the Go netpoller for the next one. It returns
+// os.ErrDeadlineExceeded when a non-zero deadline passes with no frame, an
+// error wrapping ctx.Err() when ctx ends, and one wrapping net.ErrClosed after
+// Close. ctx and deadline are looked at only when a block is used up, so a
+// busy ring may still yield the rest of its current block after ctx ends.
+// The Packet's Data is valid until the next call to ReadPacket or Close.
+func (c *Conn) ReadPacket(ctx context.Context, deadline time.Time) (Packet, error) {
+	return c.h.readPacket(ctx, deadline)
+}
+
+// Stats returns the kernel's counters over the handle's life, read with
+// getsockopt(PACKET_STATISTICS). After Close it returns the totals as they
+// were at Close.
+func (c *Conn) Stats() (Stats, error) { return c.h.stats() }
+
+// LinkType returns the pcap link type of the frames ReadPacket returns.
+func (c *Conn) LinkType() uint32 { return c.h.linkType }
+
+// Snaplen returns the most bytes ReadPacket keeps of a frame.
+func (c *Conn) Snaplen() int { return c.h.snaplen }
+
+// Close closes the socket and releases the ring. It wakes a ReadPacket
+// blocked in another goroutine, which then returns an error wrapping
+// net.ErrClosed. Close is idempotent.
+func (c *Conn) Close() error { return c.h.close() }
+
+// CheckCapability reports whether this process may open packet sockets. It
+// opens and closes one; the error says what is missing (CAP_NET_RAW, or
+// AF_PACKET support in the kernel). Daemons call it once at start.
+func CheckCapability() error { return checkCapability() }
+
+// Addr is the address of a capture handle in a *net.OpError: the interface.
+type Addr struct {
+	// Interface is the interface's name.
+	Interface string
+}
+
+// Network returns "afpacket".
+func (a *Addr) Network() string { return network }
+
+// String returns the interface name.
+func (a *Addr) String() string { return a.Interface }
+
+// network is the network named in *net.OpError values.
+const network = "afpacket"

@@ -2,12 +2,113 @@ package bpfcompile
 
 import (
 	"errors"
+	"fmt"
 
 	"golang.org/x/net/bpf"
 )
 
-// Compile compiles a pcap-filter(7) expression into a classic BPF program for
-// the link type and options given. (Stub: the real compiler replaces this.)
+// maxInstructions is the kernel's limit on a classic BPF program
+// (BPF_MAXINSNS).
+const maxInstructions = 4096
+
+// defaultSnaplen is what Options.Snaplen 0 means, as tcpdump's -s 0.
+const defaultSnaplen = 262144
+
+// Compile compiles a pcap-filter(7) expression into a classic BPF program
+// for the link type and options given. The program returns the snapshot
+// length for a packet that matches and 0 for one that does not. Errors are
+// *Error values naming the position in expr.
 func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
-	return nil, errors.New("bpf: compiler not implemented yet")
+	raw, noOpt, err := compileRaw(expr, opts)
+	if err != nil {
+		return nil, err
+	}
+	prog := make([]bpf.Instruction, len(raw))
+	for i, r := range raw {
+		prog[i] = toInstruction(r)
+	}
+	if !opts.NoOptimize && !noOpt {
+		prog, err = optimize(prog)
+		if err != nil {
+			return nil, fmt.Errorf("bpf: optimize %q: %w", expr, err)
+		}
+		if len(prog) == 1 {
+			if r, ok := prog[0].(bpf.RetConstant); ok && r.Val == 0 {
+				return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error()}
+			}
+		}
+	}
+	if len(prog) > maxInstructions {
+		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d instructions, more than the kernel's %d", ErrTooLong, len(prog), maxInstructions)}
+	}
+	return prog, nil
+}
+
+// compileRaw parses and generates the unoptimized program. noOpt reports
+// that the program must not be optimized (libpcap turns its optimizer off
+// for protochain and the tunnel offsets).
+func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool, err error) {
+	snaplen := opts.Snaplen
+	if snaplen <= 0 {
+		snaplen = defaultSnaplen
+	}
+	node, err := Parse(expr)
+	if err != nil {
+		return nil, false, err
+	}
+	g, err := newGen(expr, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	g.res = opts.Resolver
+	if g.res == nil {
+		g.res = builtinResolver{}
+	}
+	var f *frag
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				b, ok := r.(bailout)
+				if !ok {
+					panic(r)
+				}
+				err = b.err
+			}
+		}()
+		if node == nil {
+			return
+		}
+		f = g.genNode(node)
+	}()
+	if err != nil {
+		return nil, false, err
+	}
+	var root *block
+	if f == nil {
+		root = &block{code: opRET | retK, k: uint32(snaplen)}
+	} else {
+		root = finish(f, uint32(snaplen))
+		g.insertVloffsets(root)
+	}
+	raw, err = layout(root)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, false, e
+		}
+		return nil, false, &Error{Pos: posAt(expr, 0), Msg: err.Error()}
+	}
+	return raw, g.noOptimize, nil
+}
+
+// toInstruction converts a raw instruction to its typed form when that
+// form assembles back to the same encoding, and keeps it raw otherwise
+// (ancillary loads of other sizes than a word, for one).
+func toInstruction(r bpf.RawInstruction) bpf.Instruction {
+	ins := r.Disassemble()
+	back, err := ins.Assemble()
+	if err != nil || back != r {
+		return r
+	}
+	return ins
 }

@@ -16,25 +16,17 @@ var ErrListing = errors.New("bpf: malformed listing")
 // ancillaryBase is the K of the first Linux ancillary load (SKF_AD_OFF, -0x1000).
 const ancillaryBase = 0xfffff000
 
-// listingAncillary maps the names libpcap's bpf_image prints for absolute
-// loads at SKF_AD_OFF+n to n (linux/filter.h's SKF_AD_* numbers).
-var listingAncillary = map[string]uint32{
-	"proto":     0,
-	"type":      4,
-	"ifidx":     8,
-	"nla":       12,
-	"nlan":      16,
-	"mark":      20,
-	"queue":     24,
-	"hatype":    28,
-	"rxhash":    32,
-	"cpu":       36,
-	"xor_x":     40,
-	"vlan_tci":  44,
-	"vlanp":     48,
-	"poff":      52,
-	"random":    56,
-	"vlan_tpid": 60,
+// listingAncillary returns n for the name libpcap's bpf_image prints for
+// an absolute load at SKF_AD_OFF+n (linux/filter.h's SKF_AD_* numbers).
+func listingAncillary(name string) (uint32, bool) {
+	for i, s := range [...]string{"proto", "type", "ifidx", "nla", "nlan", "mark",
+		"queue", "hatype", "rxhash", "cpu", "xor_x", "vlan_tci", "vlanp", "poff",
+		"random", "vlan_tpid"} {
+		if s == name {
+			return uint32(4 * i), true
+		}
+	}
+	return 0, false
 }
 
 // ParseListing parses a program printed in tcpdump's -d format (libpcap's
@@ -145,7 +137,7 @@ func parseListingInstruction(mnemonic, operand string, n int) (bpf.Instruction, 
 		}
 		return bpf.StoreScratch{Src: src, N: m}, err
 	case "add", "sub", "mul", "div", "mod", "and", "or", "xor", "lsh", "rsh":
-		op := listingALU[mnemonic]
+		op := listingALU(mnemonic)
 		if operand == "x" {
 			return bpf.ALUOpX{Op: op}, nil
 		}
@@ -186,21 +178,53 @@ func parseListingInstruction(mnemonic, operand string, n int) (bpf.Instruction, 
 	return nil, fmt.Errorf("%w: unknown instruction %q %q", ErrListing, mnemonic, operand)
 }
 
-var listingALU = map[string]bpf.ALUOp{
-	"add": bpf.ALUOpAdd, "sub": bpf.ALUOpSub, "mul": bpf.ALUOpMul,
-	"div": bpf.ALUOpDiv, "mod": bpf.ALUOpMod, "and": bpf.ALUOpAnd,
-	"or": bpf.ALUOpOr, "xor": bpf.ALUOpXor, "lsh": bpf.ALUOpShiftLeft,
-	"rsh": bpf.ALUOpShiftRight,
+// listingALU maps an ALU mnemonic of bpf_image to its operation.
+func listingALU(mnemonic string) bpf.ALUOp {
+	switch mnemonic {
+	case "sub":
+		return bpf.ALUOpSub
+	case "mul":
+		return bpf.ALUOpMul
+	case "div":
+		return bpf.ALUOpDiv
+	case "mod":
+		return bpf.ALUOpMod
+	case "and":
+		return bpf.ALUOpAnd
+	case "or":
+		return bpf.ALUOpOr
+	case "xor":
+		return bpf.ALUOpXor
+	case "lsh":
+		return bpf.ALUOpShiftLeft
+	case "rsh":
+		return bpf.ALUOpShiftRight
+	}
+	return bpf.ALUOpAdd
 }
 
-var listingCond = map[string]bpf.JumpTest{
-	"jeq": bpf.JumpEqual, "jgt": bpf.JumpGreaterThan,
-	"jge": bpf.JumpGreaterOrEqual, "jset": bpf.JumpBitsSet,
+// listingCond maps a conditional jump mnemonic of bpf_image to its test.
+func listingCond(mnemonic string) bpf.JumpTest {
+	switch mnemonic {
+	case "jgt":
+		return bpf.JumpGreaterThan
+	case "jge":
+		return bpf.JumpGreaterOrEqual
+	case "jset":
+		return bpf.JumpBitsSet
+	}
+	return bpf.JumpEqual
 }
 
 // parseListingLoad parses the operand of ld, ldh and ldb.
 func parseListingLoad(mnemonic, operand string) (bpf.Instruction, error) {
-	size := map[string]int{"ld": 4, "ldh": 2, "ldb": 1}[mnemonic]
+	size := 4
+	switch mnemonic {
+	case "ldh":
+		size = 2
+	case "ldb":
+		size = 1
+	}
 	switch {
 	case size == 4 && operand == "#pktlen":
 		return bpf.LoadExtension{Num: bpf.ExtLen}, nil
@@ -219,7 +243,7 @@ func parseListingLoad(mnemonic, operand string) (bpf.Instruction, error) {
 				return bpf.LoadIndirect{Off: k, Size: size}, err
 			}
 		}
-		k, ok := listingAncillary[inner]
+		k, ok := listingAncillary(inner)
 		if ok {
 			k += ancillaryBase
 		} else {
@@ -228,7 +252,8 @@ func parseListingLoad(mnemonic, operand string) (bpf.Instruction, error) {
 				return nil, err
 			}
 		}
-		if size == 4 && k >= ancillaryBase {
+		// LoadExtension{ExtLen} would assemble to BPF_LEN, not this load.
+		if size == 4 && k >= ancillaryBase && k != ancillaryBase+uint32(bpf.ExtLen) {
 			return bpf.LoadExtension{Num: bpf.Extension(k - ancillaryBase)}, nil
 		}
 		return bpf.LoadAbsolute{Off: k, Size: size}, nil
@@ -250,7 +275,7 @@ func parseListingCondJump(mnemonic, operand string, n int) (bpf.Instruction, err
 	if err != nil {
 		return nil, err
 	}
-	cond := listingCond[mnemonic]
+	cond := listingCond(mnemonic)
 	if f[0] == "x" {
 		return bpf.JumpIfX{Cond: cond, SkipTrue: jt, SkipFalse: jf}, nil
 	}

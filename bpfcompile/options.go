@@ -44,7 +44,9 @@ type Resolver interface {
 
 // Options select what Compile generates code for.
 type Options struct {
-	// LinkType is the link-layer header of the packets (default Ethernet).
+	// LinkType is the link-layer header of the packets. Its zero value is
+	// LinkTypeNull, so callers set it explicitly (tcpdump's default is
+	// LinkTypeEthernet).
 	LinkType LinkType
 	// Snaplen is returned by the program for an accepted packet
 	// (0 means 262144, as tcpdump's -s 0).
@@ -61,4 +63,13 @@ type Options struct {
 	NoOptimize bool
 	// Resolver resolves names; nil means the built-in tables and the Go resolver.
 	Resolver Resolver
+
+	// OfflineAF selects libpcap's savefile handling of the DLT_NULL and
+	// DLT_LOOP address-family word (filtertest -S): the BSD values of
+	// AF_INET6 (24, 28, 30) instead of Linux's 10, and for DLT_NULL both
+	// byte orders. SwappedAF says the savefile's byte order is the
+	// opposite of the host's. A live capture leaves both false.
+	OfflineAF bool
+	SwappedAF bool
 }
+

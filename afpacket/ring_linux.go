@@ -1,0 +1,210 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Offsets in struct tpacket_block_desc (linux/if_packet.h): a 48-byte block
+// header whose tpacket_hdr_v1 starts at byte 8.
+const (
+	bdBlockStatus = 8  // __u32 block_status
+	bdNumPkts     = 12 // __u32 num_pkts
+	bdFirstPkt    = 16 // __u32 offset_to_first_pkt
+	bdLen         = 48 // sizeof(struct tpacket_block_desc), rounded
+)
+
+// Offsets in struct tpacket3_hdr and the struct sockaddr_ll that follows it
+// at TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) = 48.
+const (
+	thNextOffset = 0  // __u32 tp_next_offset
+	thSec        = 4  // __u32 tp_sec
+	thNsec       = 8  // __u32 tp_nsec
+	thSnaplen    = 12 // __u32 tp_snaplen
+	thLen        = 16 // __u32 tp_len
+	thStatus     = 20 // __u32 tp_status
+	thMac        = 24 // __u16 tp_mac
+	thVLANTCI    = 32 // hv1.tp_vlan_tci (__u32)
+	thVLANTPID   = 36 // hv1.tp_vlan_tpid (__u16)
+	sllBase      = 48
+	sllProtocol  = sllBase + 2  // __be16 sll_protocol
+	sllIfindex   = sllBase + 4  // int sll_ifindex
+	sllPkttype   = sllBase + 10 // unsigned char sll_pkttype
+	sllEnd       = sllBase + 20 // end of struct sockaddr_ll
+)
+
+// vlanTagLen is the length of an 802.1Q tag: TPID and TCI.
+const vlanTagLen = 4
+
+// macAddrsLen is the length of the destination and source MAC addresses,
+// after which a VLAN tag is written back.
+const macAddrsLen = 12
+
+var (
+	ne = binary.NativeEndian
+	be = binary.BigEndian
+)
+
+// A ring walks the blocks of a TPACKET_V3 receive ring (see
+// Documentation/networking/packet_mmap.rst). The kernel fills blocks in
+// order and hands each one over by setting TP_STATUS_USER in its
+// block_status; the reader walks the block's packets through tp_next_offset
+// and hands it back by writing TP_STATUS_KERNEL. Every offset read from the
+// ring is checked against the block's bounds, so a corrupt block ends its walk
+// instead of reading outside it.
+//
+// A ring is used by one goroutine at a time and holds no locks: the only
+// synchronisation with the kernel is the block_status word, read and written
+// atomically once per block.
+type ring struct {
+	mem       []byte // the mapped ring: numBlocks blocks of blockSize bytes
+	blockSize int
+	numBlocks int
+
+	cur     int    // index of the block being walked or waited for
+	walking bool   // blk is owned by us and must be handed back
+	blk     []byte // mem's block cur while walking
+	off     int    // offset in blk of the next tpacket3_hdr
+	left    int    // packets in blk not yet walked
+
+	snaplen      int                 // Data is cut to snaplen bytes
+	ether        bool                // Ethernet framing: VLAN tags are written back
+	dropOutgoing bool                // skip PACKET_OUTGOING copies (loopback)
+	match        func(*Packet) bool  // user-space filter, or nil
+	mp           Packet              // the Packet handed to match (not on the stack: match is opaque)
+	scratch      []byte              // tag write-back when the ring has no room before the frame
+}
+
+// blockStatus returns a pointer to block i's block_status word.
+func (r *ring) blockStatus(i int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&r.mem[i*r.blockSize+bdBlockStatus]))
+}
+
+// ready reports whether the kernel has handed block cur to user space.
+func (r *ring) ready() bool {
+	return atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0
+}
+
+// open starts the walk of block cur, which must be ready.
+func (r *ring) open() {
+	base := r.cur * r.blockSize
+	r.blk = r.mem[base : base+r.blockSize : base+r.blockSize]
+	r.walking = true
+	r.left = int(ne.Uint32(r.blk[bdNumPkts:]))
+	r.off = int(ne.Uint32(r.blk[bdFirstPkt:]))
+	if r.off < bdLen || r.off > len(r.blk) {
+		r.left = 0
+	}
+}
+
+// release hands the block being walked back to the kernel and moves on to
+// the next one. Frames of the released block may be overwritten at once.
+func (r *ring) release() {
+	atomic.StoreUint32(r.blockStatus(r.cur), unix.TP_STATUS_KERNEL)
+	r.walking = false
+	r.blk = nil
+	r.left = 0
+	r.cur++
+	if r.cur == r.numBlocks {
+		r.cur = 0
+	}
+}
+
+// next decodes the next packet of the block being walked (r.left > 0). It
+// reports false for a frame that is skipped: an outgoing copy on loopback, a
+// frame match refuses, or a corrupt header (which also ends the block).
+func (r *ring) next() (Packet, bool) {
+	b := r.blk
+	off := r.off
+	r.left--
+	if off < 0 || off > len(b)-sllEnd {
+		r.left = 0
+		return Packet{}, false
+	}
+	h := b[off : off+sllEnd]
+	if next := int(ne.Uint32(h[thNextOffset:])); next > 0 {
+		r.off = off + next
+	} else {
+		r.left = 0 // the last packet, or a corrupt offset
+	}
+
+	pkttype := h[sllPkttype]
+	if r.dropOutgoing && pkttype == unix.PACKET_OUTGOING {
+		return Packet{}, false
+	}
+	start := off + int(ne.Uint16(h[thMac:]))
+	end := start + int(ne.Uint32(h[thSnaplen:]))
+	if end > len(b) || end < start {
+		r.left = 0
+		return Packet{}, false
+	}
+	status := ne.Uint32(h[thStatus:])
+	p := Packet{
+		Timestamp:  int64(ne.Uint32(h[thSec:]))*1e9 + int64(ne.Uint32(h[thNsec:])),
+		Data:       b[start:end:end],
+		Length:     int(ne.Uint32(h[thLen:])),
+		IfIndex:    int(int32(ne.Uint32(h[sllIfindex:]))),
+		PacketType: pkttype,
+		Protocol:   be.Uint16(h[sllProtocol:]),
+	}
+	if status&unix.TP_STATUS_VLAN_VALID != 0 {
+		p.VLANPresent = true
+		p.VLANTCI = uint16(ne.Uint32(h[thVLANTCI:]))
+		p.VLANTPID = unix.ETH_P_8021Q
+		if status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
+			p.VLANTPID = ne.Uint16(h[thVLANTPID:])
+		}
+	}
+	if r.match != nil {
+		r.mp = p
+		r.mp.CaptureLength = len(p.Data)
+		ok := r.match(&r.mp)
+		r.mp = Packet{}
+		if !ok {
+			return Packet{}, false
+		}
+	}
+	if p.VLANPresent && r.ether && len(p.Data) >= macAddrsLen {
+		p.Data = r.insertTag(b, off, start, end, p.VLANTPID, p.VLANTCI)
+		p.Length += vlanTagLen
+	}
+	if len(p.Data) > r.snaplen {
+		p.Data = p.Data[:r.snaplen:r.snaplen]
+	}
+	p.CaptureLength = len(p.Data)
+	if p.Length < p.CaptureLength {
+		p.Length = p.CaptureLength
+	}
+	return p, true
+}
+
+// insertTag writes an 802.1Q/802.1ad tag back into the frame b[start:end]
+// after its MAC addresses and returns the tagged frame. The kernel leaves
+// room between the sockaddr_ll and the frame (tp_mac is aligned past it),
+// so the MAC addresses move 4 bytes towards the header, in the block we own;
+// when that room is missing the frame is copied into the handle's scratch
+// buffer instead.
+func (r *ring) insertTag(b []byte, off, start, end int, tpid, tci uint16) []byte {
+	if start-vlanTagLen >= off+sllEnd {
+		s := start - vlanTagLen
+		copy(b[s:s+macAddrsLen], b[start:start+macAddrsLen])
+		be.PutUint16(b[s+macAddrsLen:], tpid)
+		be.PutUint16(b[s+macAddrsLen+2:], tci)
+		return b[s:end:end]
+	}
+	n := end - start + vlanTagLen
+	if cap(r.scratch) < n {
+		r.scratch = make([]byte, n)
+	}
+	d := r.scratch[:n:n]
+	copy(d, b[start:start+macAddrsLen])
+	be.PutUint16(d[macAddrsLen:], tpid)
+	be.PutUint16(d[macAddrsLen+2:], tci)
+	copy(d[macAddrsLen+vlanTagLen:], b[start+macAddrsLen:end])
+	return d
+}

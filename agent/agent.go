@@ -1,0 +1,379 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+)
+
+// Agent takes capture requests, runs their captures and reports their
+// results. It is safe for concurrent use. Submit starts captures in their
+// own goroutines; Shutdown (or Run) ends them and waits for their delivery.
+type Agent struct {
+	log     *slog.Logger
+	clock   Clock
+	open    Opener
+	lookup  InterfaceLookup
+	compile Compiler
+	pubs    []ResultPublisher
+	spool   Sink
+
+	pool *chunkPool
+
+	// captureCtx is the parent of every capture; Shutdown cancels it with
+	// errShutdown. hardCtx bounds deliveries and publishing; it ends when
+	// the shutdown grace period runs out.
+	captureCtx    context.Context
+	stopCaptures  context.CancelCauseFunc
+	hardCtx       context.Context
+	abort         context.CancelFunc
+	wg            sync.WaitGroup // running captures
+	results       chan Result
+	publisherDone chan struct{}
+
+	mu        sync.Mutex
+	cfg       Config
+	sinks     []Sink
+	closed    bool
+	active    int   // interface captures admitted and not finished
+	memUsed   int64 // bytes reserved by them
+	store     *requestStore
+	seen      *idSet
+	qclosed   bool
+	dropped   uint64 // results dropped because the queue was full
+	closeOnce sync.Once
+}
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
+
+// WithClock sets the clock the capture sessions read (default: time.Now).
+func WithClock(c Clock) Option { return func(a *Agent) { a.clock = c } }
+
+// WithOpener sets how capture handles are opened (default: OpenAFPacket).
+func WithOpener(o Opener) Option { return func(a *Agent) { a.open = o } }
+
+// WithInterfaceLookup sets how interfaces are checked and described
+// (default: LookupInterface).
+func WithInterfaceLookup(f InterfaceLookup) Option { return func(a *Agent) { a.lookup = f } }
+
+// WithCompiler sets the filter compiler (default: bpfcompile.Compile).
+func WithCompiler(c Compiler) Option { return func(a *Agent) { a.compile = c } }
+
+// WithSinks sets where captures are delivered.
+func WithSinks(s ...Sink) Option { return func(a *Agent) { a.sinks = append(a.sinks, s...) } }
+
+// WithPublishers sets who receives the result events.
+func WithPublishers(p ...ResultPublisher) Option {
+	return func(a *Agent) { a.pubs = append(a.pubs, p...) }
+}
+
+// WithSpool sets a sink used only when every other sink failed (a spool
+// directory that is retried later), so that a capture is not lost.
+func WithSpool(s Sink) Option { return func(a *Agent) { a.spool = s } }
+
+// New returns an Agent for cfg. A zero field of cfg takes its default; an
+// empty Hostname is the kernel's host name.
+func New(cfg Config, opts ...Option) (*Agent, error) {
+	cfg = cfg.withDefaults()
+	if err := checkConfig(&cfg); err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		log:     slog.New(slog.DiscardHandler),
+		clock:   systemClock{},
+		open:    OpenAFPacket,
+		lookup:  LookupInterface,
+		compile: bpfcompile.Compile,
+		cfg:     cfg,
+		store:   newRequestStore(cfg.KeepRequests),
+		seen:    newIDSet(cfg.DedupTTL, cfg.DedupSize),
+		pool:    newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
+		results: make(chan Result, cfg.ResultQueue),
+
+		publisherDone: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	a.captureCtx, a.stopCaptures = context.WithCancelCause(context.Background())
+	a.hardCtx, a.abort = context.WithCancel(context.Background())
+	go a.publishLoop()
+	return a, nil
+}
+
+func checkConfig(cfg *Config) error {
+	if cfg.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent: no hostname configured and the system's is unknown: %w", err)
+		}
+		cfg.Hostname = h
+	}
+	if cfg.Format != FormatPcap && cfg.Format != FormatPcapNG {
+		return fmt.Errorf("agent: format %q: must be %q or %q", cfg.Format, FormatPcap, FormatPcapNG)
+	}
+	if cfg.ChunkSize < 64 {
+		return fmt.Errorf("agent: chunk size %d is too small", cfg.ChunkSize)
+	}
+	for alias, ifaces := range cfg.Aliases {
+		for _, i := range ifaces {
+			if err := checkIfName(i); err != nil {
+				return fmt.Errorf("agent: alias %q: %w", alias, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Reload replaces the configuration (limits, aliases, ...) and, when sinks
+// is not nil, the sinks. Running captures keep what they started with.
+func (a *Agent) Reload(cfg Config, sinks []Sink) error {
+	cfg = cfg.withDefaults()
+	if err := checkConfig(&cfg); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cfg = cfg
+	a.seen.ttl, a.seen.size, a.store.keep = cfg.DedupTTL, cfg.DedupSize, cfg.KeepRequests
+	if sinks != nil {
+		a.sinks = append([]Sink(nil), sinks...)
+	}
+	return nil
+}
+
+// Hostname is the node name requests are matched against.
+func (a *Agent) Hostname() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg.Hostname
+}
+
+// Submit takes one request message from source ("redis", "sqs", "http", ...
+// for the logs). It decodes and validates it, matches it to this node,
+// admits it and starts one capture per interface, and returns the request
+// id without waiting for the captures.
+//
+// A request for other nodes returns ErrNotForNode and nothing else happens.
+// A request id taken recently returns ErrDuplicate. An invalid request
+// (*ValidationError) or one that does not fit the budget (ErrNotAdmitted)
+// is rejected: a Result with status rejected is published and kept for
+// Lookup, and the error returned. After Shutdown it returns ErrShuttingDown.
+func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
+	a.mu.Lock()
+	cfg, closed := a.cfg, a.closed
+	a.mu.Unlock()
+	if closed {
+		return "", ErrShuttingDown
+	}
+	log := a.log.With("source", source)
+
+	d, err := decode(msg)
+	if err != nil {
+		if !mayBeForNode(msg, cfg.Hostname) {
+			log.Debug("ignoring an invalid request for other nodes", "error", err)
+			return "", ErrNotForNode
+		}
+		id := d.req.ID
+		if !ValidID(id) {
+			id = a.newID()
+		}
+		return id, a.reject(log, id, source, err)
+	}
+	if !MatchNode(cfg.Hostname, d.req.Node, d.nodeRE) {
+		log.Debug("request is for other nodes", "id", d.req.ID, "node", d.req.Node, "nodere", d.req.NodeRE)
+		return d.req.ID, ErrNotForNode
+	}
+	if d.req.ID == "" {
+		d.req.ID = a.newID()
+	}
+	id := d.req.ID
+	log = log.With("id", id)
+	if a.isDuplicate(id) {
+		log.Info("ignoring a request id taken recently")
+		return id, ErrDuplicate
+	}
+	p, err := a.makePlan(ctx, &cfg, &d)
+	if err != nil {
+		return id, a.reject(log, id, source, err)
+	}
+	r, err := a.admit(id, source, p)
+	if err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			log.Info("ignoring a request id taken recently")
+			return id, err
+		}
+		return id, a.reject(log, id, source, err)
+	}
+	log.Info("capture request accepted", "interfaces", r.ifaces, "bpf", p.req.BPF,
+		"packets", p.packets, "bytes", p.bytes, "duration", p.duration, "timeout", p.timeout,
+		"snap", p.snaplen, "format", p.format)
+	for _, cp := range p.captures {
+		go a.runCapture(r, cp)
+	}
+	return id, nil
+}
+
+// isDuplicate reports whether id was admitted recently or is running.
+func (a *Agent) isDuplicate(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, ok := a.store.get(id); ok && r.phase != PhaseDone {
+		return true
+	}
+	return a.seen.seen(id, a.clock.Now())
+}
+
+// admit reserves capture slots and memory for p, or says why it cannot.
+func (a *Agent) admit(id, source string, p *plan) (*request, error) {
+	n := len(p.captures)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cfg := &a.cfg
+	now := a.clock.Now()
+	switch {
+	case a.closed:
+		return nil, ErrShuttingDown
+	case a.seen.seen(id, now):
+		return nil, ErrDuplicate
+	case a.active+n > cfg.MaxConcurrent:
+		return nil, fmt.Errorf("%w: %d captures running, the limit is %d and this request needs %d",
+			ErrNotAdmitted, a.active, cfg.MaxConcurrent, n)
+	}
+	need := int64(n) * p.reserve
+	if p.reserve > cfg.MaxMemory/int64(n) {
+		need = cfg.MaxMemory + 1 // saturate: it does not fit
+	}
+	if need > cfg.MaxMemory-a.memUsed {
+		return nil, fmt.Errorf("%w: needs %d bytes of memory, %d of the %d byte budget are in use",
+			ErrNotAdmitted, need, a.memUsed, cfg.MaxMemory)
+	}
+	a.active += n
+	a.memUsed += need
+	a.seen.add(id, now)
+	ctx, cancel := context.WithCancelCause(a.captureCtx)
+	r := &request{
+		id: id, source: source, submitted: now, plan: p, ctx: ctx, cancel: cancel,
+		phase: PhasePending, remaining: n,
+	}
+	for _, cp := range p.captures {
+		r.ifaces = append(r.ifaces, cp.iface)
+	}
+	a.store.add(r)
+	a.wg.Add(n)
+	return r, nil
+}
+
+// reject publishes and records a rejected Result for id and returns err.
+func (a *Agent) reject(log *slog.Logger, id, source string, err error) error {
+	log.Warn("capture request rejected", "id", id, "error", err)
+	now := a.clock.Now()
+	a.mu.Lock()
+	res := Result{
+		ID: id, Node: a.cfg.Hostname, Status: StatusRejected,
+		Started: now, Ended: now, Locations: []string{}, Error: err.Error(),
+	}
+	if old, ok := a.store.get(id); !ok || old.phase == PhaseDone {
+		a.store.add(&request{id: id, source: source, submitted: now, phase: PhaseDone, results: []Result{res}})
+	}
+	a.mu.Unlock()
+	a.enqueue(res)
+	return err
+}
+
+// Lookup returns the state of a running or recently finished request.
+func (a *Agent) Lookup(id string) (RequestState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.store.get(id)
+	if !ok {
+		return RequestState{}, false
+	}
+	return r.snapshot(), true
+}
+
+// Cancel ends the captures of a running request early (stop reason
+// cancelled); what they hold is still delivered.
+func (a *Agent) Cancel(id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.store.get(id)
+	if !ok || r.phase == PhaseDone || r.cancel == nil {
+		return fmt.Errorf("cancel %q: %w", id, ErrUnknownID)
+	}
+	r.cancel(errCancelled)
+	return nil
+}
+
+// Running returns the number of interface captures admitted and not
+// finished, and the memory they reserved.
+func (a *Agent) Running() (captures int, memory int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.active, a.memUsed
+}
+
+// Run waits until ctx ends, then shuts the agent down, giving running
+// captures the configured grace period to deliver.
+func (a *Agent) Run(ctx context.Context) error {
+	<-ctx.Done()
+	a.mu.Lock()
+	grace := a.cfg.ShutdownGrace
+	a.mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return a.Shutdown(sctx)
+}
+
+// Shutdown stops taking requests, ends running captures early (stop reason
+// shutdown), lets them deliver what they hold and publishes their results.
+// When ctx ends first, deliveries and publishing are abandoned and
+// Shutdown returns ctx's error.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	a.closed = true
+	n := a.active
+	a.mu.Unlock()
+	if n > 0 {
+		a.log.Info("shutting down: ending running captures", "captures", n)
+	}
+	a.stopCaptures(errShutdown)
+	done := make(chan struct{})
+	go func() {
+		a.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.abort()
+		return fmt.Errorf("agent: shutdown: captures still delivering: %w", ctx.Err())
+	}
+	a.closeResults()
+	select {
+	case <-a.publisherDone:
+	case <-ctx.Done():
+		a.abort()
+		return fmt.Errorf("agent: shutdown: results still publishing: %w", ctx.Err())
+	}
+	a.abort()
+	return nil
+}
+
+// newID makes a request id from the time and 48 random bits.
+func (a *Agent) newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return a.clock.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+)
+
+// deliver hands c to every sink at once and fills in res's locations,
+// status and error. When every sink fails, the spool (if any) takes it.
+func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result) {
+	ctx := a.hardCtx
+	if len(sinks) == 0 {
+		a.deliverFallback(ctx, log, c, res, "no sink is configured")
+		return
+	}
+	type outcome struct {
+		loc string
+		err error
+	}
+	outs := make([]outcome, len(sinks))
+	var wg sync.WaitGroup
+	for i, s := range sinks {
+		wg.Go(func() {
+			loc, err := deliverOne(ctx, s, c)
+			outs[i] = outcome{loc, err}
+		})
+	}
+	wg.Wait()
+	var failed []string
+	for i, o := range outs {
+		if o.err != nil {
+			log.Error("delivery failed", "sink", sinks[i].Name(), "error", o.err)
+			failed = append(failed, fmt.Sprintf("%s: %v", sinks[i].Name(), o.err))
+			continue
+		}
+		log.Info("capture delivered", "sink", sinks[i].Name(), "location", o.loc)
+		res.Locations = append(res.Locations, o.loc)
+	}
+	if len(res.Locations) > 0 {
+		if len(failed) > 0 {
+			res.Error = "delivery failed: " + strings.Join(failed, "; ")
+		}
+		return
+	}
+	a.deliverFallback(ctx, log, c, res, "every sink failed: "+strings.Join(failed, "; "))
+}
+
+// deliverFallback hands c to the spool after the sinks failed for why.
+func (a *Agent) deliverFallback(ctx context.Context, log *slog.Logger, c *Capture, res *Result, why string) {
+	res.Status = StatusError
+	if a.spool == nil {
+		res.Error = fmt.Sprintf("%s; the capture (%d packets, %d bytes) is lost", why, c.Packets, c.Data.Len())
+		log.Error("capture lost", "reason", why)
+		return
+	}
+	loc, err := deliverOne(ctx, a.spool, c)
+	if err != nil {
+		res.Error = fmt.Sprintf("%s; spool: %v; the capture (%d packets, %d bytes) is lost", why, err, c.Packets, c.Data.Len())
+		log.Error("capture lost", "reason", why, "spool_error", err)
+		return
+	}
+	res.Locations = append(res.Locations, loc)
+	res.Error = why + "; spooled for a retry"
+	log.Warn("capture spooled", "reason", why, "location", loc)
+}
+
+// deliverOne calls one sink, turning a panic into an error: a broken sink
+// must not take the daemon down.
+func deliverOne(ctx context.Context, s Sink, c *Capture) (loc string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sink %s panicked: %v", s.Name(), v)
+		}
+	}()
+	return s.Deliver(ctx, c)
+}

@@ -1,0 +1,49 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ValidationError reports a request that is malformed or breaks a rule or a
+// configured limit. Field is the JSON field at fault ("" for the message as a
+// whole); Reason says what is wrong, in lower case.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return "invalid request: " + e.Reason
+	}
+	return "invalid request: " + e.Field + ": " + e.Reason
+}
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Sentinel errors returned by Submit and Cancel; test them with errors.Is.
+var (
+	// ErrNotForNode means the request names other nodes: it is ignored and
+	// no result is published.
+	ErrNotForNode = errors.New("agent: request is not for this node")
+	// ErrDuplicate means a request with the same id was taken recently; it
+	// is not captured twice and no new result is published.
+	ErrDuplicate = errors.New("agent: duplicate request id")
+	// ErrNotAdmitted means the request did not fit the concurrency or memory
+	// budget; it was rejected, not queued.
+	ErrNotAdmitted = errors.New("agent: request not admitted")
+	// ErrShuttingDown means the agent no longer takes requests.
+	ErrShuttingDown = errors.New("agent: shutting down")
+	// ErrUnknownID means no running request has the id given to Cancel.
+	ErrUnknownID = errors.New("agent: no running request with this id")
+)
+
+// Causes of an early end of a capture, given to context.CancelCauseFunc so
+// that the session can tell a Cancel from a Shutdown.
+var (
+	errCancelled = errors.New("capture cancelled")
+	errShutdown  = errors.New("agent shutting down")
+)

@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"golang.org/x/net/bpf"
+)
+
+// maxBPFInsns is the kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const maxBPFInsns = 4096
+
+// plan is a request validated against the configuration: the limits with
+// their defaults filled in, the interfaces with their filter programs, and
+// the memory each capture reserves.
+type plan struct {
+	req      Request // with the defaults filled in
+	packets  int64
+	bytes    int64
+	timeout  time.Duration
+	duration time.Duration
+	snaplen  int
+	format   string
+	debug    bool
+	captures []capturePlan
+	reserve  int64 // memory one capture of this request may use, ring included
+}
+
+// capturePlan is one interface of a plan.
+type capturePlan struct {
+	target
+	linkType uint32
+	netmask  uint32
+	prog     []bpf.Instruction    // nil when the request has no filter
+	raw      []bpf.RawInstruction // prog assembled for the kernel
+}
+
+// makePlan checks a decoded request against the configured limits, expands
+// aliases, checks the interfaces exist and compiles the filter for each
+// interface's link type. Errors are *ValidationError.
+func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, error) {
+	r := d.req
+	p := &plan{format: cfg.Format, debug: cfg.PacketDebug || r.PacketDebug}
+	var err error
+	if p.packets, err = limitInt("packets", r.Packets, cfg.MaxPackets, cfg.MaxPackets); err != nil {
+		return nil, err
+	}
+	if p.bytes, err = limitInt("bytes", r.Bytes, cfg.MaxBytes, cfg.MaxBytes); err != nil {
+		return nil, err
+	}
+	if p.timeout, err = limitSeconds("timeout", r.Timeout, cfg.MaxTimeout, cfg.DefaultTimeout); err != nil {
+		return nil, err
+	}
+	if p.duration, err = limitSeconds("duration", r.Duration, cfg.MaxDuration, cfg.MaxDuration); err != nil {
+		return nil, err
+	}
+	snap, err := limitInt("snap", r.Snap, int64(cfg.MaxSnaplen), int64(cfg.Snaplen))
+	if err != nil {
+		return nil, err
+	}
+	p.snaplen = int(snap)
+	if r.Format != "" {
+		p.format = r.Format
+	}
+	r.Packets, r.Bytes, r.Snap, r.Format = p.packets, p.bytes, snap, p.format
+	r.Timeout, r.Duration = int64(p.timeout/time.Second), int64(p.duration/time.Second)
+	p.req = r
+
+	targets, err := expandTargets(&r, cfg.Aliases)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) > maxListItems {
+		return nil, invalid("alias", "names %d interfaces, the limit is %d", len(targets), maxListItems)
+	}
+	type key struct{ lt, mask uint32 }
+	progs := make(map[key]capturePlan)
+	expr := strings.TrimSpace(r.BPF)
+	for i, t := range targets {
+		info, err := a.lookup(t.iface)
+		if err != nil {
+			if t.alias != "" {
+				return nil, invalid("alias", "alias %q names interface %q, which this host does not have: %v", t.alias, t.iface, err)
+			}
+			return nil, invalid(fieldAt("interface", i), "no interface %q on this host: %v", t.iface, err)
+		}
+		cp := capturePlan{target: t, linkType: info.LinkType, netmask: info.Netmask}
+		if expr != "" {
+			k := key{info.LinkType, info.Netmask}
+			c, ok := progs[k]
+			if !ok {
+				c.prog, c.raw, err = a.compileFilter(ctx, cfg, expr, info, p.snaplen)
+				if err != nil {
+					return nil, invalid("bpf", "%v (compiling for interface %s, link type %d)", err, t.iface, info.LinkType)
+				}
+				progs[k] = c
+			}
+			cp.prog, cp.raw = c.prog, c.raw
+		}
+		p.captures = append(p.captures, cp)
+	}
+	p.reserve = reservation(cfg, p)
+	return p, nil
+}
+
+// compileFilter compiles expr under the configured time budget.
+func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, info InterfaceInfo, snaplen int) ([]bpf.Instruction, []bpf.RawInstruction, error) {
+	type out struct {
+		prog []bpf.Instruction
+		err  error
+	}
+	ch := make(chan out, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil { // a compiler bug must not stop the daemon
+				ch <- out{err: fmt.Errorf("compiler failed: %v", v)}
+			}
+		}()
+		prog, err := a.compile(expr, bpfcompile.Options{
+			LinkType: bpfcompile.LinkType(info.LinkType),
+			Snaplen:  snaplen,
+			Netmask:  info.Netmask,
+			Live:     true,
+		})
+		ch <- out{prog, err}
+	}()
+	timer := time.NewTimer(cfg.CompileTimeout)
+	defer timer.Stop()
+	var o out
+	select {
+	case o = <-ch:
+	case <-timer.C:
+		return nil, nil, fmt.Errorf("compiling took longer than %v", cfg.CompileTimeout)
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if o.err != nil {
+		return nil, nil, o.err
+	}
+	if len(o.prog) > maxBPFInsns {
+		return nil, nil, fmt.Errorf("program has %d instructions, the kernel's limit is %d", len(o.prog), maxBPFInsns)
+	}
+	if len(o.prog) == 0 {
+		return nil, nil, errors.New("compiler returned an empty program")
+	}
+	raw, err := bpf.Assemble(o.prog)
+	if err != nil {
+		return nil, nil, fmt.Errorf("assembling the program: %w", err)
+	}
+	return o.prog, raw, nil
+}
+
+// limitInt returns v, or def when v is 0; v above max is an error.
+func limitInt(field string, v, max, def int64) (int64, error) {
+	if v == 0 {
+		return def, nil
+	}
+	if v > max {
+		return 0, invalid(field, "%d is above the configured maximum %d", v, max)
+	}
+	return v, nil
+}
+
+// limitSeconds is limitInt for a number of seconds.
+func limitSeconds(field string, v int64, max, def time.Duration) (time.Duration, error) {
+	if v == 0 {
+		return def, nil
+	}
+	if v > int64(max/time.Second) {
+		return 0, invalid(field, "%d seconds is above the configured maximum %d", v, int64(max/time.Second))
+	}
+	return time.Duration(v) * time.Second, nil
+}
+
+// reservation is the most memory one capture of p can use: its ring, and a
+// buffer bounded both by the byte limit (plus the one record that may cross
+// it) and by the packet limit, rounded up to whole chunks.
+func reservation(cfg *Config, p *plan) int64 {
+	rec := maxRecordLen(p.format, p.snaplen)
+	bound := satAdd(p.bytes, rec)
+	if p.packets <= math.MaxInt64/rec {
+		bound = min(bound, p.packets*rec)
+	}
+	bound = satAdd(bound, fileOverheadMax)
+	chunk := int64(cfg.ChunkSize)
+	chunks := bound/chunk + 1
+	if chunks > math.MaxInt64/chunk-1 {
+		return math.MaxInt64
+	}
+	return satAdd(chunks*chunk, cfg.RingBytes)
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

@@ -1,0 +1,277 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+)
+
+// ringBlockSize is the receive ring's block size; Config.RingBytes sets how
+// many blocks a handle gets.
+const ringBlockSize = 1 << 20
+
+// session is one interface capture of a request.
+type session struct {
+	a       *Agent
+	log     *slog.Logger
+	p       *plan
+	cp      capturePlan
+	id      string
+	node    string
+	promisc bool
+	ring    int64
+
+	// Filled in by capture.
+	filter   *bpfcompile.VM // user-space filter when the kernel refused the program
+	linkType uint32
+	snaplen  int
+}
+
+// outcome is what a capture session produced.
+type outcome struct {
+	buf     *buffer // nil when nothing was captured
+	res     Result
+	started time.Time
+	snaplen int
+}
+
+// runCapture runs one interface capture of r, delivers it and records its
+// Result. It runs in its own goroutine.
+func (a *Agent) runCapture(r *request, cp capturePlan) {
+	defer a.wg.Done()
+	a.mu.Lock()
+	cfg := a.cfg
+	sinks := a.sinks
+	a.mu.Unlock()
+	s := &session{
+		a: a, p: r.plan, cp: cp, id: r.id, node: cfg.Hostname,
+		promisc: cfg.Promiscuous, ring: cfg.RingBytes,
+		log: a.log.With("id", r.id, "interface", cp.iface),
+	}
+	out := s.capture(r.ctx, func() { a.markRunning(r) })
+	res := out.res
+	if out.buf != nil {
+		if res.Packets > 0 {
+			c := &Capture{
+				Request:   s.p.req,
+				ID:        r.id,
+				Node:      s.node,
+				Interface: cp.iface,
+				Alias:     cp.alias,
+				Format:    s.p.format,
+				Snaplen:   out.snaplen,
+				Started:   res.Started,
+				Ended:     res.Ended,
+				Tags:      Tags(&s.p.req, cp.alias, s.node, cp.iface, out.snaplen),
+				FileName:  FileName(s.node, cp.iface, res.Started, r.id, s.p.format),
+				Packets:   res.Packets,
+				Data:      out.buf.data(),
+			}
+			a.deliver(s.log, c, sinks, &res)
+		}
+		out.buf.release()
+	}
+	a.finish(r, res)
+}
+
+// markRunning moves r from pending to running once a socket is armed.
+func (a *Agent) markRunning(r *request) {
+	a.mu.Lock()
+	if r.phase == PhasePending {
+		r.phase = PhaseRunning
+	}
+	a.mu.Unlock()
+}
+
+// finish records the Result of one interface capture of r, releases its
+// admission and queues the Result for the publishers.
+func (a *Agent) finish(r *request, res Result) {
+	a.mu.Lock()
+	r.results = append(r.results, res)
+	r.remaining--
+	a.active--
+	a.memUsed -= r.plan.reserve
+	if r.remaining == 0 {
+		r.phase = PhaseDone
+		r.cancel(nil) // release the context
+		a.store.finished(r)
+	}
+	a.mu.Unlock()
+	a.log.Info("capture finished", "id", res.ID, "interface", res.Interface, "status", res.Status,
+		"stop_reason", res.StopReason, "packets", res.Packets, "bytes", res.Bytes,
+		"kernel_drops", res.KernelDrops, "locations", res.Locations, "error", res.Error)
+	a.enqueue(res)
+}
+
+// capture opens the handle, reads until a stop control fires and returns
+// the buffer and the Result so far. armed is called once the socket is open.
+func (s *session) capture(ctx context.Context, armed func()) outcome {
+	clock := s.a.clock
+	out := outcome{res: Result{ID: s.id, Node: s.node, Interface: s.cp.iface, Locations: []string{}}}
+	h, err := s.openHandle()
+	if err != nil {
+		now := clock.Now()
+		out.res.Started, out.res.Ended = now, now
+		out.res.Status = StatusError
+		out.res.Error = err.Error()
+		s.log.Error("capture failed to start", "error", err)
+		return out
+	}
+	defer h.Close()
+	armed()
+	s.linkType, s.snaplen = h.LinkType(), h.Snaplen()
+	if s.snaplen <= 0 || s.snaplen > s.p.snaplen {
+		s.snaplen = s.p.snaplen
+	}
+	if s.linkType != s.cp.linkType {
+		s.log.Warn("handle's link type differs from the one the filter was compiled for",
+			"handle", s.linkType, "compiled", s.cp.linkType)
+	}
+	buf := newBuffer(s.a.pool)
+	var w fileWriter
+	if s.p.format == FormatPcapNG {
+		w = newPcapngWriter(buf, s.linkType, s.snaplen, s.cp.iface)
+	} else {
+		w = newPcapWriter(buf, s.linkType, s.snaplen)
+	}
+	started := clock.Now()
+	out.res.Started, out.snaplen, out.buf = started, s.snaplen, buf
+	s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", s.filter != nil)
+
+	reason, rerr := s.loop(ctx, h, w, buf, started, &out.res.Packets)
+	out.res.Ended = clock.Now()
+	out.res.StopReason = reason
+	st, serr := h.Stats()
+	if serr != nil {
+		s.log.Warn("reading the kernel's counters failed", "error", serr)
+	}
+	out.res.KernelDrops = st.Drops
+	w.finish(finishStats{
+		start: started, end: out.res.Ended, received: st.Packets, drops: st.Drops,
+		delivered: out.res.Packets, statsKnown: serr == nil,
+	})
+	out.res.Bytes = uint64(buf.Len())
+	switch {
+	case rerr != nil:
+		out.res.Status = StatusError
+		out.res.Error = rerr.Error()
+	case out.res.Packets == 0:
+		out.res.Status = StatusEmpty
+	default:
+		out.res.Status = StatusOK
+	}
+	return out
+}
+
+// loop reads frames into w until a stop control fires. It returns why it
+// stopped, or the read error that ended it.
+func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer, started time.Time, count *uint64) (StopReason, error) {
+	clock := s.a.clock
+	durEnd := started.Add(s.p.duration)
+	last := started
+	maxPackets, maxBytes := uint64(s.p.packets), s.p.bytes
+	var meta bpfcompile.Meta
+	for {
+		deadline := durEnd
+		if d := last.Add(s.p.timeout); d.Before(deadline) {
+			deadline = d
+		}
+		pkt, err := h.ReadPacket(ctx, deadline)
+		if err != nil {
+			if ctx.Err() != nil {
+				if errors.Is(context.Cause(ctx), errCancelled) {
+					return StopCancelled, nil
+				}
+				return StopShutdown, nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				now := clock.Now()
+				if !now.Before(durEnd) {
+					return StopDuration, nil
+				}
+				if !now.Before(last.Add(s.p.timeout)) {
+					return StopTimeout, nil
+				}
+				continue // woken early; wait on
+			}
+			return "", fmt.Errorf("reading from %s: %w", s.cp.iface, err)
+		}
+		if s.filter != nil {
+			meta = bpfcompile.Meta{
+				Protocol: pkt.Protocol, PktType: pkt.PacketType, IfIndex: uint32(pkt.IfIndex),
+				VLANPresent: pkt.VLANPresent, VLANTCI: pkt.VLANTCI, VLANTPID: pkt.VLANTPID,
+			}
+			keep := s.filter.Run(pkt.Data, pkt.Length, &meta)
+			if keep == 0 {
+				continue
+			}
+			if int(keep) < len(pkt.Data) {
+				pkt.Data = pkt.Data[:keep]
+			}
+		}
+		now := clock.Now()
+		w.packet(pkt.Timestamp, pkt.Data, pkt.Length)
+		*count++
+		last = now
+		if s.p.debug {
+			s.log.Info("packet", "time", time.Unix(0, pkt.Timestamp).UTC(), "caplen", min(len(pkt.Data), s.snaplen),
+				"len", pkt.Length, "summary", Summarize(s.linkType, pkt.Data))
+		}
+		switch {
+		case *count >= maxPackets:
+			return StopPackets, nil
+		case buf.Len() >= maxBytes:
+			return StopBytes, nil
+		case !now.Before(durEnd):
+			return StopDuration, nil
+		}
+	}
+}
+
+// openHandle opens the capture handle with the kernel filter attached. When
+// the kernel refuses the program (libpcap's protochain loops backwards), it
+// reopens without a kernel filter and filters in user space.
+func (s *session) openHandle() (Handle, error) {
+	cfg := afpacket.Config{
+		Snaplen:     s.p.snaplen,
+		Promiscuous: s.promisc,
+		Filter:      s.cp.raw,
+		BlockSize:   ringBlockSize,
+		NumBlocks:   int(max(1, s.ring/ringBlockSize)),
+	}
+	h, err := s.a.open(s.cp.iface, cfg)
+	if err == nil {
+		return h, nil
+	}
+	if !errors.Is(err, afpacket.ErrFilterRejected) || s.cp.prog == nil {
+		return nil, fmt.Errorf("opening %s: %w", s.cp.iface, err)
+	}
+	// The frames carry their VLAN tags inline (afpacket writes them back),
+	// so the savefile flavour of the program reads them right; a filter
+	// that only compiles live (inbound/outbound) runs the live program with
+	// the metadata the ring gives.
+	prog := s.cp.prog
+	if off, cerr := s.a.compile(s.p.req.BPF, bpfcompile.Options{
+		LinkType: bpfcompile.LinkType(s.cp.linkType), Snaplen: s.p.snaplen, Netmask: s.cp.netmask,
+	}); cerr == nil && len(off) > 0 {
+		prog = off
+	}
+	vm, verr := bpfcompile.NewVM(prog)
+	if verr != nil {
+		return nil, fmt.Errorf("opening %s: %w; and the user-space filter failed: %w", s.cp.iface, err, verr)
+	}
+	s.filter = vm
+	s.log.Warn("the kernel refused the filter program: filtering in user space", "error", err)
+	cfg.Filter = nil
+	h, err = s.a.open(s.cp.iface, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s without a kernel filter: %w", s.cp.iface, err)
+	}
+	return h, nil
+}

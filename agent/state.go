@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"context"
+	"time"
+)
+
+// Phase is where a request is in its life.
+type Phase string
+
+// The phases of a request.
+const (
+	PhasePending Phase = "pending" // admitted; its sockets are being opened
+	PhaseRunning Phase = "running" // at least one interface is capturing
+	PhaseDone    Phase = "done"    // every interface capture has its Result
+)
+
+// RequestState is what Lookup tells about a request: its phase and the
+// Results of its interface captures so far (for GET /v1/captures/{id}).
+type RequestState struct {
+	ID         string    `json:"id"`
+	Phase      Phase     `json:"state"`
+	Source     string    `json:"source,omitempty"`
+	Submitted  time.Time `json:"submitted"`
+	Interfaces []string  `json:"interfaces,omitempty"`
+	Results    []Result  `json:"results"`
+}
+
+// request is the agent's record of one admitted (or rejected) request.
+type request struct {
+	id        string
+	source    string
+	submitted time.Time
+	plan      *plan           // nil for a rejected request
+	ctx       context.Context // the captures' context; nil for a rejected request
+	cancel    context.CancelCauseFunc
+	phase     Phase
+	ifaces    []string
+	results   []Result
+	remaining int // interface captures without a Result yet
+}
+
+func (r *request) snapshot() RequestState {
+	return RequestState{
+		ID:         r.id,
+		Phase:      r.phase,
+		Source:     r.source,
+		Submitted:  r.submitted,
+		Interfaces: append([]string(nil), r.ifaces...),
+		Results:    append([]Result(nil), r.results...),
+	}
+}
+
+// requestStore holds the running requests and the last finished ones. It
+// is not safe for concurrent use: the Agent's mutex guards it.
+type requestStore struct {
+	keep int
+	byID map[string]*request
+	done []*request // finished requests, oldest first
+}
+
+func newRequestStore(keep int) *requestStore {
+	return &requestStore{keep: keep, byID: make(map[string]*request)}
+}
+
+func (s *requestStore) get(id string) (*request, bool) {
+	r, ok := s.byID[id]
+	return r, ok
+}
+
+func (s *requestStore) add(r *request) {
+	s.byID[r.id] = r
+	if r.phase == PhaseDone {
+		s.finished(r)
+	}
+}
+
+// finished records that r is done and forgets the oldest finished requests
+// beyond the bound.
+func (s *requestStore) finished(r *request) {
+	s.done = append(s.done, r)
+	for len(s.done) > s.keep {
+		old := s.done[0]
+		s.done[0] = nil
+		s.done = s.done[1:]
+		if s.byID[old.id] == old {
+			delete(s.byID, old.id)
+		}
+	}
+	if cap(s.done) > 4*s.keep && len(s.done) < cap(s.done)/2 {
+		s.done = append([]*request(nil), s.done...)
+	}
+}
+
+// running returns the requests not yet done.
+func (s *requestStore) running() []*request {
+	var out []*request
+	for _, r := range s.byID {
+		if r.phase != PhaseDone {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// idSet remembers request ids for a while (at most size ids, each for ttl),
+// so that a request delivered twice (SQS is at-least-once) is captured once.
+// It is not safe for concurrent use.
+type idSet struct {
+	ttl  time.Duration
+	size int
+	at   map[string]time.Time
+	fifo []string // ids in the order added; same order as their times
+}
+
+func newIDSet(ttl time.Duration, size int) *idSet {
+	return &idSet{ttl: ttl, size: size, at: make(map[string]time.Time)}
+}
+
+func (s *idSet) expire(now time.Time) {
+	for len(s.fifo) > 0 {
+		id := s.fifo[0]
+		if len(s.fifo) <= s.size && now.Sub(s.at[id]) < s.ttl {
+			break
+		}
+		delete(s.at, id)
+		s.fifo[0] = ""
+		s.fifo = s.fifo[1:]
+	}
+	if cap(s.fifo) > 4*s.size && len(s.fifo) < cap(s.fifo)/2 {
+		s.fifo = append([]string(nil), s.fifo...)
+	}
+}
+
+// seen reports whether id was added less than ttl ago.
+func (s *idSet) seen(id string, now time.Time) bool {
+	s.expire(now)
+	_, ok := s.at[id]
+	return ok
+}
+
+// add remembers id from now on.
+func (s *idSet) add(id string, now time.Time) {
+	if _, ok := s.at[id]; ok {
+		return
+	}
+	s.at[id] = now
+	s.fifo = append(s.fifo, id)
+	s.expire(now)
+}

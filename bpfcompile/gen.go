@@ -1,0 +1,313 @@
+package bpfcompile
+
+import (
+	"fmt"
+)
+
+// offsetNotSet marks a header offset the link type does not have.
+const offsetNotSet = ^uint32(0)
+
+// Offset bases of loads: what a load's offset is relative to.
+type offrel uint8
+
+const (
+	orPacket offrel = iota
+	orLinkHdr
+	orPrevLinkHdr
+	orLLC
+	orPrevMPLSHdr
+	orLinkPL
+	orLinkPLNoSNAP
+	orLinkType
+	orTranIPv4
+	orTranIPv6
+)
+
+// absOffset is the offset of a header from the start of the packet: a
+// constant, plus, when earlier headers have variable length (after
+// "vlan" in a savefile, geneve, vxlan), a value kept in a scratch
+// register.
+type absOffset struct {
+	constPart uint32
+	variable  bool
+	reg       int
+}
+
+// gen holds the state of code generation for one expression.
+type gen struct {
+	opts     Options
+	src      string
+	off      int // offset of the node being generated, for errors
+	res      Resolver
+	linktype LinkType
+	// the current link layer: pppoes switches it to PPP
+	curLinktype int // dlt value; dltPPP after pppoes
+
+	offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
+	offNL, offNLNoSNAP                                   uint32
+
+	isEncap        bool
+	isVlanVloffset bool
+	labelDepth     int
+	vlanDepth      int
+
+	regUsed [16]bool
+	curReg  int
+
+	noOptimize bool
+}
+
+// dltPPP is the pseudo link type "pppoes" switches to.
+const dltPPP = 9
+
+func (g *gen) errorf(format string, args ...any) {
+	panic(bailout{&Error{Pos: posAt(g.src, g.off), Msg: fmt.Sprintf(format, args...)}})
+}
+
+// dltName is libpcap's name of a link type in its error messages.
+func (g *gen) dltName() string {
+	switch g.curLinktype {
+	case dltPPP:
+		return "DLT_PPP"
+	}
+	switch g.linktype {
+	case LinkTypeNull:
+		return "DLT_NULL"
+	case LinkTypeEthernet:
+		return "DLT_EN10MB"
+	case LinkTypeRaw:
+		return "DLT_RAW"
+	case LinkTypeLoop:
+		return "DLT_LOOP"
+	case LinkTypeLinuxSLL:
+		return "DLT_LINUX_SLL"
+	case LinkTypeIPv4:
+		return "DLT_IPV4"
+	case LinkTypeIPv6:
+		return "DLT_IPV6"
+	case LinkTypeLinuxSLL2:
+		return "DLT_LINUX_SLL2"
+	}
+	return fmt.Sprintf("DLT %d", g.linktype)
+}
+
+func (g *gen) failKwOnDLT(kw string) {
+	g.errorf("'%s' not supported on %s", kw, g.dltName())
+}
+
+func (g *gen) assertMax(name string, v, max uint32) {
+	if v > max {
+		g.errorf("%s %d greater than maximum %d", name, v, max)
+	}
+}
+
+// isEther reports whether the current link layer is Ethernet.
+func (g *gen) isEther() bool { return g.curLinktype == int(LinkTypeEthernet) }
+
+// newGen sets up the header offsets of the link type.
+func newGen(expr string, opts Options) (*gen, error) {
+	g := &gen{opts: opts, src: expr, linktype: opts.LinkType, curLinktype: int(opts.LinkType)}
+	g.offLinkHdr.reg, g.offPrevLinkHdr.reg, g.offLinkPL.reg, g.offLinkType.reg = -1, -1, -1, -1
+	switch opts.LinkType {
+	case LinkTypeEthernet:
+		g.offLinkType.constPart = 12
+		g.offLinkPL.constPart = 14
+		g.offNL, g.offNLNoSNAP = 0, 3
+	case LinkTypeNull, LinkTypeLoop:
+		g.offLinkType.constPart = 0
+		g.offLinkPL.constPart = 4
+	case LinkTypeRaw, LinkTypeIPv4, LinkTypeIPv6:
+		g.offLinkType.constPart = offsetNotSet
+		g.offLinkPL.constPart = 0
+	case LinkTypeLinuxSLL:
+		g.offLinkType.constPart = 14
+		g.offLinkPL.constPart = 16
+	case LinkTypeLinuxSLL2:
+		g.offLinkType.constPart = 0
+		g.offLinkPL.constPart = 20
+	default:
+		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("unknown data link type %d", opts.LinkType)}
+	}
+	g.offPrevLinkHdr = g.offLinkHdr
+	return g, nil
+}
+
+// allocReg takes the next free scratch register, round robin.
+func (g *gen) allocReg() int {
+	for n := 0; n < len(g.regUsed); n++ {
+		if g.regUsed[g.curReg] {
+			g.curReg = (g.curReg + 1) % len(g.regUsed)
+		} else {
+			g.regUsed[g.curReg] = true
+			return g.curReg
+		}
+	}
+	g.errorf("too many registers needed to evaluate expression")
+	return 0
+}
+
+func (g *gen) freeReg(n int) { g.regUsed[n] = false }
+
+// varPart returns statements that load the variable part of off into X,
+// or nil when it has none.
+func (g *gen) varPart(off *absOffset) []stmt {
+	if !off.variable {
+		return nil
+	}
+	if off.reg == -1 {
+		off.reg = g.allocReg()
+	}
+	return []stmt{{code: opLDX | modeMEM, k: uint32(off.reg)}}
+}
+
+// loadAbsRel loads size bytes at constant offset k past the variable
+// part in s (if any) into A.
+func loadAbsRel(s []stmt, k uint32, size uint16) []stmt {
+	if s != nil {
+		return append(s, stmt{code: opLD | modeIND | size, k: k})
+	}
+	return []stmt{{code: opLD | modeABS | size, k: k}}
+}
+
+// loadA returns statements that load the field at offset, relative to
+// the header rel, into A.
+func (g *gen) loadA(rel offrel, offset uint32, size uint16) []stmt {
+	var s []stmt
+	switch rel {
+	case orPacket:
+	case orLinkHdr:
+		s = g.varPart(&g.offLinkHdr)
+		offset += g.offLinkHdr.constPart
+	case orPrevLinkHdr:
+		s = g.varPart(&g.offPrevLinkHdr)
+		offset += g.offPrevLinkHdr.constPart
+	case orLLC:
+		s = g.varPart(&g.offLinkPL)
+		offset += g.offLinkPL.constPart
+	case orPrevMPLSHdr:
+		s = g.varPart(&g.offLinkPL)
+		offset += g.offLinkPL.constPart + g.offNL - 4
+	case orLinkPL:
+		s = g.varPart(&g.offLinkPL)
+		offset += g.offLinkPL.constPart + g.offNL
+	case orLinkPLNoSNAP:
+		s = g.varPart(&g.offLinkPL)
+		offset += g.offLinkPL.constPart + g.offNLNoSNAP
+	case orLinkType:
+		s = g.varPart(&g.offLinkType)
+		offset += g.offLinkType.constPart
+	case orTranIPv4:
+		s = g.loadXIPHdrLen()
+		offset += g.offLinkPL.constPart + g.offNL
+	case orTranIPv6:
+		s = g.varPart(&g.offLinkPL)
+		offset += g.offLinkPL.constPart + g.offNL + 40
+	}
+	return loadAbsRel(s, offset, size)
+}
+
+// loadXIPHdrLen loads X with the IPv4 header length plus the variable
+// part of the link-layer payload offset.
+func (g *gen) loadXIPHdrLen() []stmt {
+	s := g.varPart(&g.offLinkPL)
+	if s != nil {
+		return append(s,
+			stmt{code: opLD | modeIND | szB, k: g.offLinkPL.constPart + g.offNL},
+			stmt{code: opALU | aluAND | srcK, k: 0xf},
+			stmt{code: opALU | aluLSH | srcK, k: 2},
+			stmt{code: opALU | aluADD | srcX},
+			stmt{code: opMISC | miscTAX})
+	}
+	return []stmt{{code: opLDX | modeMSH | szB, k: g.offLinkPL.constPart + g.offNL}}
+}
+
+// uncond is a constant condition; and/or fold it away.
+func uncond(v bool) *frag {
+	k := uint32(1)
+	m := isFalse
+	if v {
+		k, m = 0, isTrue
+	}
+	f := jmpFrag(opJMP|jmpJEQ|srcK, 0, []stmt{{code: opLD | modeIMM, k: k}})
+	f.m = m
+	return f
+}
+
+func genTrue() *frag  { return uncond(true) }
+func genFalse() *frag { return uncond(false) }
+
+// ncmp compares (field & mask) with v using jump code jtype, negated
+// when reverse.
+func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype uint16, reverse bool, v uint32) *frag {
+	s := g.loadA(rel, offset, size)
+	if mask != 0xffffffff {
+		s = append(s, stmt{code: opALU | aluAND | srcK, k: mask})
+	}
+	f := jmpFrag(opJMP|jtype|srcK, v, s)
+	if reverse {
+		return not(f)
+	}
+	return f
+}
+
+func (g *gen) cmp(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJEQ, false, v)
+}
+func (g *gen) cmpGT(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJGT, false, v)
+}
+func (g *gen) cmpGE(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJGE, false, v)
+}
+func (g *gen) cmpLT(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJGE, true, v)
+}
+func (g *gen) cmpLE(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJGT, true, v)
+}
+func (g *gen) cmpNE(rel offrel, off uint32, size uint16, v uint32) *frag {
+	return g.ncmp(rel, off, size, 0xffffffff, jmpJEQ, true, v)
+}
+
+// mcmp compares field & mask with v; a zero mask is a constant.
+func (g *gen) mcmp(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
+	if mask == 0 {
+		return uncond(v == 0)
+	}
+	return g.ncmp(rel, off, size, mask, jmpJEQ, false, v)
+}
+
+func (g *gen) mcmpNE(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
+	return g.ncmp(rel, off, size, mask, jmpJEQ, true, v)
+}
+
+// bcmp compares the bytes v at off, last word first, as libpcap does.
+func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
+	var b *frag
+	size := uint32(len(v))
+	join := func(t *frag) {
+		if b == nil {
+			b = t
+		} else {
+			b = and(b, t)
+		}
+	}
+	for size >= 4 {
+		p := v[size-4:]
+		join(g.cmp(rel, off+size-4, szW, uint32(p[0])<<24|uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])))
+		size -= 4
+	}
+	for size >= 2 {
+		p := v[size-2:]
+		join(g.cmp(rel, off+size-2, szH, uint32(p[0])<<8|uint32(p[1])))
+		size -= 2
+	}
+	if size > 0 {
+		join(g.cmp(rel, off, szB, uint32(v[0])))
+	}
+	return b
+}
+
+// set tests bits of A after stmts.
+func setBits(v uint32, s []stmt) *frag   { return jmpFrag(opJMP|jmpJSET|srcK, v, s) }
+func unsetBits(v uint32, s []stmt) *frag { return not(setBits(v, s)) }

@@ -1,0 +1,168 @@
+package bpfcompile
+
+// arth is an arithmetic value under construction: statements that leave
+// it in scratch register reg, and the protocol checks (b) its packet loads
+// need.
+type arth struct {
+	s   []stmt
+	reg int
+	b   *frag
+}
+
+var aluOps = map[string]uint16{
+	"+": aluADD, "-": aluSUB, "*": aluMUL, "/": aluDIV, "%": aluMOD,
+	"&": aluAND, "|": aluOR, "^": aluXOR, "<<": aluLSH, ">>": aluRSH,
+}
+
+// genArith generates an arithmetic expression.
+func (g *gen) genArith(n Arith) *arth {
+	g.off = n.Pos()
+	switch n := n.(type) {
+	case *NumNode:
+		r := g.allocReg()
+		return &arth{s: []stmt{{code: opLD | modeIMM, k: n.Val}, {code: opST, k: uint32(r)}}, reg: r}
+	case *LenNode:
+		r := g.allocReg()
+		return &arth{s: []stmt{{code: opLD | modeLEN | szW}, {code: opST, k: uint32(r)}}, reg: r}
+	case *NegNode:
+		a := g.genArith(n.X)
+		a.s = append(a.s,
+			stmt{code: opLD | modeMEM, k: uint32(a.reg)},
+			stmt{code: opALU | aluNEG},
+			stmt{code: opST, k: uint32(a.reg)})
+		return a
+	case *ArithNode:
+		a0 := g.genArith(n.X)
+		a1 := g.genArith(n.Y)
+		g.off = n.Off
+		op := aluOps[n.Op]
+		if first := a1.s[0]; first.code == opLD|modeIMM {
+			switch {
+			case op == aluDIV && first.k == 0:
+				g.errorf("division by zero")
+			case op == aluMOD && first.k == 0:
+				g.errorf("modulus by zero")
+			case (op == aluLSH || op == aluRSH) && first.k > 31:
+				g.errorf("shift by more than 31 bits")
+			}
+		}
+		a0.s = append(a0.s, a1.s...)
+		a0.s = append(a0.s,
+			stmt{code: opLDX | modeMEM, k: uint32(a1.reg)},
+			stmt{code: opLD | modeMEM, k: uint32(a0.reg)},
+			stmt{code: opALU | srcX | op})
+		g.freeReg(a0.reg)
+		g.freeReg(a1.reg)
+		a0.reg = g.allocReg()
+		a0.s = append(a0.s, stmt{code: opST, k: uint32(a0.reg)})
+		// As in libpcap, the right operand's protocol checks are not kept.
+		return a0
+	case *IndexNode:
+		inst := g.genArith(n.Index)
+		g.off = n.Off
+		return g.genLoad(n.Proto, inst, n.Size)
+	}
+	g.errorf("internal error: arithmetic node %T", n)
+	return nil
+}
+
+// genLoad loads size bytes at offset inst from the header of proto.
+func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
+	regno := g.allocReg()
+	g.freeReg(inst.reg)
+	var sz uint16
+	switch size {
+	case 1:
+		sz = szB
+	case 2:
+		sz = szH
+	case 4:
+		sz = szW
+	default:
+		g.errorf("data size must be 1, 2, or 4")
+	}
+	var b *frag
+	var s []stmt
+	var constPart uint32
+	switch p {
+	case qRadio:
+		g.errorf("radio information not present in capture")
+	case qLink:
+		s = g.varPart(&g.offLinkHdr)
+		constPart = g.offLinkHdr.constPart
+	case qIP, qARP, qRARP, qAtalk, qDECnet, qSCA, qLAT, qMOPRC, qMOPDL, qIPv6:
+		s = g.varPart(&g.offLinkPL)
+		constPart = g.offLinkPL.constPart + g.offNL
+		b = g.protoAbbrev(p)
+	case qSCTP, qTCP, qUDP, qICMP, qIGMP, qIGRP, qPIM, qVRRP, qCARP:
+		s = g.loadXIPHdrLen()
+		constPart = g.offLinkPL.constPart + g.offNL
+		b = g.protoAbbrev(qIP)
+		b = and(b, g.ipProto(pqIPProto[p]))
+		b = and(b, g.ipFrag())
+	case qICMPv6:
+		b = g.protoAbbrev(qIPv6)
+		b = and(b, g.ip6Proto(ipprotoICMPv6))
+		s = g.varPart(&g.offLinkPL)
+		constPart = g.offLinkPL.constPart + g.offNL + 40
+	default:
+		g.errorf("'%s' does not support the index operation", p)
+	}
+	if b != nil {
+		if inst.b != nil {
+			inst.b = and(inst.b, b)
+		} else {
+			inst.b = b
+		}
+	}
+	if s == nil {
+		s = []stmt{{code: opLDX | modeMEM, k: uint32(inst.reg)}}
+	} else {
+		s = append(s,
+			stmt{code: opLD | modeMEM, k: uint32(inst.reg)},
+			stmt{code: opALU | aluADD | srcX},
+			stmt{code: opMISC | miscTAX})
+	}
+	inst.s = append(inst.s, loadAbsRel(s, constPart, sz)...)
+	inst.reg = regno
+	inst.s = append(inst.s, stmt{code: opST, k: uint32(regno)})
+	return inst
+}
+
+// genRelation compares two arithmetic values.
+func (g *gen) genRelation(n *RelNode) *frag {
+	a0 := g.genArith(n.L)
+	a1 := g.genArith(n.R)
+	g.off = n.Off
+	var code uint16
+	reverse := false
+	switch n.Op {
+	case ">":
+		code = jmpJGT
+	case ">=":
+		code = jmpJGE
+	case "=":
+		code = jmpJEQ
+	case "<=":
+		code, reverse = jmpJGT, true
+	case "<":
+		code, reverse = jmpJGE, true
+	case "!=":
+		code, reverse = jmpJEQ, true
+	}
+	s := append(a0.s, a1.s...)
+	s = append(s, stmt{code: opLDX | modeMEM, k: uint32(a1.reg)}, stmt{code: opLD | modeMEM, k: uint32(a0.reg)})
+	b := jmpFrag(opJMP|code|srcX, 0, s)
+	if reverse {
+		b = not(b)
+	}
+	g.freeReg(a0.reg)
+	g.freeReg(a1.reg)
+	if a0.b != nil {
+		b = and(a0.b, b)
+	}
+	if a1.b != nil {
+		b = and(a1.b, b)
+	}
+	return b
+}

@@ -1,0 +1,298 @@
+package bpfcompile
+
+// Encapsulations: VLAN tags, MPLS label stacks, PPPoE, Geneve and VXLAN.
+// Each moves the offsets of the headers after it for the rest of the
+// expression, as in libpcap.
+
+const (
+	pppMPLSUcast  = 0x0281
+	mplsLabelMax  = 0xfffff
+	mplsLabelShift = 12
+	genevePort    = 6081
+	vxlanPort     = 4789
+)
+
+// prependStmts puts s before the statements of b.
+func prependStmts(s []stmt, b *block) {
+	if len(s) == 0 {
+		return
+	}
+	b.stmts = append(append([]stmt{}, s...), b.stmts...)
+}
+
+func (g *gen) vlanTPIDTest() *frag {
+	b0 := g.linkProto(ethertype8021Q)
+	b1 := g.linkProto(ethertype8021AD)
+	b0 = or(b0, b1)
+	b1 = g.linkProto(ethertypeQinQ)
+	return or(b0, b1)
+}
+
+func (g *gen) vlanVIDTest(v uint32) *frag {
+	g.assertMax("VLAN tag", v, 0x0fff)
+	return g.mcmp(orLinkPL, 0, szH, v, 0x0fff)
+}
+
+// vlan tests for an 802.1Q/802.1ad tag, optionally with VLAN ID v.
+func (g *gen) vlan(v uint32, hasV bool) *frag {
+	if g.labelDepth > 0 {
+		g.errorf("no VLAN match after MPLS")
+	}
+	var b0 *frag
+	switch LinkType(g.curLinktype) {
+	case LinkTypeEthernet:
+		if g.vlanDepth == 0 && !g.offLinkHdr.variable && g.offLinkHdr.constPart == 0 && g.opts.Live {
+			b0 = g.vlanExtensions(v, hasV)
+		} else {
+			b0 = g.vlanInline(v, hasV)
+		}
+	default:
+		if g.curLinktype == dltPPP {
+			g.failKwOnDLT("vlan")
+		}
+		g.failKwOnDLT("vlan")
+	}
+	g.vlanDepth++
+	return b0
+}
+
+// vlanInline tests a tag in the frame, as in a savefile.
+func (g *gen) vlanInline(v uint32, hasV bool) *frag {
+	b0 := g.vlanTPIDTest()
+	if hasV {
+		b0 = and(b0, g.vlanVIDTest(v))
+	}
+	g.offLinkPL.constPart += 4
+	g.offLinkType.constPart += 4
+	return b0
+}
+
+// vloffsetAdd appends "off.reg += v" to s, making off variable.
+func (g *gen) vloffsetAdd(off *absOffset, v uint32, s []stmt) []stmt {
+	off.variable = true
+	if off.reg == -1 {
+		off.reg = g.allocReg()
+	}
+	return append(s,
+		stmt{code: opLD | modeMEM, k: uint32(off.reg)},
+		stmt{code: opALU | aluADD | srcK, k: v},
+		stmt{code: opST, k: uint32(off.reg)})
+}
+
+// vlanExtensions tests for a tag with the Linux ancillary loads: the
+// kernel strips the outermost tag into the packet's metadata; a tag still
+// in the frame (QinQ) is tested inline, at offsets then known only at run
+// time.
+func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
+	b0 := jmpFrag(opJMP|jmpJEQ|srcK, 1, []stmt{{code: opLD | modeABS | szB, k: skfAdOff + skfAdVlanTagPresent}})
+	tpid := g.vlanTPIDTest()
+	var vid *frag
+	if hasV {
+		vid = g.vlanVIDTest(v)
+	}
+	// patch the TPID test: when the tag is in the frame, move the offsets.
+	g.isVlanVloffset = true
+	var s []stmt
+	s = g.vloffsetAdd(&g.offLinkPL, 4, s)
+	s = g.vloffsetAdd(&g.offLinkType, 4, s)
+	prependStmts(s, tpid.head)
+	b0 = or(b0, tpid)
+	if hasV {
+		vb := vid.head
+		cnt := len(vb.stmts)
+		p := []stmt{
+			{code: opLD | modeABS | szB, k: skfAdOff + skfAdVlanTagPresent},
+			{code: opJMP | jmpJEQ | srcK, k: 1, jt: 0, jf: 2},
+			{code: opLD | modeABS | szH, k: skfAdOff + skfAdVlanTag},
+			{code: opJMP | jmpJA, k: uint32(cnt - 1)},
+		}
+		prependStmts(p, vb)
+		b0 = and(b0, vid)
+	}
+	return b0
+}
+
+// mpls tests for an MPLS label stack entry, optionally with label v.
+func (g *gen) mpls(v uint32, hasV bool) *frag {
+	var b0 *frag
+	if g.labelDepth > 0 {
+		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, szB)))
+	} else {
+		switch {
+		case g.isEther():
+			b0 = g.linkProto(ethertypeMPLS)
+		case g.curLinktype == dltPPP:
+			b0 = g.linkProto(pppMPLSUcast)
+		default:
+			g.failKwOnDLT("mpls")
+		}
+	}
+	if hasV {
+		g.assertMax("MPLS label", v, mplsLabelMax)
+		b1 := g.mcmp(orLinkPL, 0, szW, v<<mplsLabelShift, mplsLabelMax<<mplsLabelShift)
+		b0 = and(b0, b1)
+	}
+	g.offNLNoSNAP += 4
+	g.offNL += 4
+	g.labelDepth++
+	return b0
+}
+
+func (g *gen) pppoed() *frag { return g.linkProto(ethertypePPPoED) }
+
+// pppoes tests for a PPPoE session frame; what follows is PPP.
+func (g *gen) pppoes(v uint32, hasV bool) *frag {
+	b0 := g.linkProto(ethertypePPPoES)
+	if hasV {
+		g.assertMax("PPPoE session number", v, 0xffff)
+		b0 = and(b0, g.cmp(orLinkPL, 2, szH, v))
+	}
+	g.pushLinkHdr(dltPPP, g.offLinkPL.variable, g.offLinkPL.constPart+g.offNL+6, g.offLinkPL.reg)
+	g.offLinkType = g.offLinkHdr
+	g.offLinkPL.constPart = g.offLinkHdr.constPart + 2
+	g.offNL = 0
+	g.offNLNoSNAP = 0
+	return b0
+}
+
+func (g *gen) pushLinkHdr(dlt int, variable bool, constPart uint32, reg int) {
+	g.offPrevLinkHdr = g.offLinkHdr
+	g.curLinktype = dlt
+	g.offLinkHdr = absOffset{constPart: constPart, variable: variable, reg: reg}
+	g.isEncap = false
+}
+
+// tunnelCheck is the UDP destination port and header test of Geneve or
+// VXLAN over IPv4 (v6 false) or IPv6.
+func (g *gen) tunnelCheck(v6 bool, port uint32, vni uint32, hasVNI bool, geneve bool) *frag {
+	rel := orTranIPv4
+	var b0 *frag
+	if v6 {
+		rel = orTranIPv6
+		b0 = g.port6(port, ipprotoUDP, dDst, aPort)
+	} else {
+		b0 = g.port(port, ipprotoUDP, dDst, aPort)
+	}
+	name := "VXLAN VNI"
+	if geneve {
+		b0 = and(b0, g.mcmp(rel, 8, szB, 0, 0xc0))
+		name = "Geneve VNI"
+	} else {
+		b0 = and(b0, g.cmp(rel, 8, szB, 0x08))
+	}
+	if hasVNI {
+		g.assertMax(name, vni, 0xffffff)
+		b0 = and(b0, g.mcmp(rel, 12, szW, vni<<8, 0xffffff00))
+	}
+	// Leave the offset of the UDP header in A (and X).
+	var s []stmt
+	if v6 {
+		s = g.varPart(&g.offLinkPL)
+		if s != nil {
+			s = append(s, stmt{code: opLD | modeIMM, k: 40}, stmt{code: opALU | aluADD | srcX})
+		} else {
+			s = []stmt{{code: opLD | modeIMM, k: 40}}
+		}
+		s = append(s, stmt{code: opMISC | miscTAX})
+	} else {
+		s = append(g.loadXIPHdrLen(), stmt{code: opMISC | miscTXA})
+	}
+	b1 := jmpFrag(opJMP|jmpJEQ|srcX, 0, s)
+	return and(b0, b1)
+}
+
+// geneve tests for Geneve; what follows is the encapsulated frame.
+func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
+	b0 := g.tunnelCheck(false, genevePort, vni, hasVNI, true)
+	b1 := g.tunnelCheck(true, genevePort, vni, hasVNI, true)
+	s := []stmt{
+		{code: opALU | aluADD | srcK, k: g.offLinkPL.constPart + g.offNL + 8},
+		{code: opMISC | miscTAX},
+		{code: opALU | aluADD | srcK, k: 2},
+	}
+	g.offLinkType = absOffset{reg: g.allocReg(), variable: true}
+	s = append(s,
+		stmt{code: opST, k: uint32(g.offLinkType.reg)},
+		stmt{code: opLD | modeIND | szB, k: 0},
+		stmt{code: opALU | aluAND | srcK, k: 0x3f},
+		stmt{code: opALU | aluMUL | srcK, k: 4},
+		stmt{code: opALU | aluADD | srcK, k: 8},
+		stmt{code: opALU | aluADD | srcX})
+	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
+	s = append(s, stmt{code: opST, k: uint32(g.offLinkHdr.reg)})
+	g.noOptimize = true
+	s = append(s,
+		stmt{code: opLD | modeIND | szH, k: 2},
+		stmt{code: opLDX | modeMEM, k: uint32(g.offLinkHdr.reg)})
+	jeq := len(s)
+	s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: ethertypeTEB})
+	s = append(s,
+		stmt{code: opMISC | miscTXA},
+		stmt{code: opALU | aluADD | srcK, k: 12},
+		stmt{code: opST, k: uint32(g.offLinkType.reg)},
+		stmt{code: opALU | aluADD | srcK, k: 2},
+		stmt{code: opMISC | miscTAX})
+	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
+	s = append(s, stmt{code: opSTX, k: uint32(g.offLinkPL.reg)})
+	s[jeq].jt = 0
+	s[jeq].jf = uint8(len(s) - 1 - jeq - 1)
+	g.offNL = 0
+	offsets := genTrue()
+	prependStmts(s, offsets.head)
+	offsets.m = uncertain
+	g.isEncap = true
+	return and(or(b0, b1), offsets)
+}
+
+// vxlan tests for VXLAN; what follows is the encapsulated frame.
+func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
+	b0 := g.tunnelCheck(false, vxlanPort, vni, hasVNI, false)
+	b1 := g.tunnelCheck(true, vxlanPort, vni, hasVNI, false)
+	s := []stmt{
+		{code: opALU | aluADD | srcK, k: g.offLinkPL.constPart + g.offNL + 8},
+		{code: opALU | aluADD | srcK, k: 8},
+	}
+	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
+	s = append(s, stmt{code: opST, k: uint32(g.offLinkHdr.reg)}, stmt{code: opALU | aluADD | srcK, k: 12})
+	g.offLinkType = absOffset{reg: g.allocReg(), variable: true}
+	s = append(s,
+		stmt{code: opST, k: uint32(g.offLinkType.reg)},
+		stmt{code: opALU | aluADD | srcK, k: 2},
+		stmt{code: opMISC | miscTAX})
+	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
+	s = append(s, stmt{code: opSTX, k: uint32(g.offLinkPL.reg)})
+	g.offNL = 0
+	offsets := genTrue()
+	prependStmts(s, offsets.head)
+	offsets.m = uncertain
+	g.isEncap = true
+	return and(or(b0, b1), offsets)
+}
+
+// encapLLCheck is true when the frame inside a tunnel is not empty.
+func (g *gen) encapLLCheck() *frag {
+	s := []stmt{
+		{code: opLD | modeMEM, k: uint32(g.offLinkHdr.reg)},
+		{code: opLDX | modeMEM, k: uint32(g.offLinkPL.reg)},
+	}
+	return not(jmpFrag(opJMP|jmpJEQ|srcX, 0, s))
+}
+
+// insertVloffsets puts the initialization of the VLAN offset registers
+// before the program when the live VLAN code needs them.
+func (g *gen) insertVloffsets(root *block) {
+	if !g.isVlanVloffset {
+		return
+	}
+	if g.offLinkPL.reg == -1 {
+		g.offLinkPL.reg = g.allocReg()
+	}
+	if g.offLinkType.reg == -1 {
+		g.offLinkType.reg = g.allocReg()
+	}
+	prependStmts([]stmt{
+		{code: opLD | modeIMM, k: 0},
+		{code: opST, k: uint32(g.offLinkPL.reg)},
+		{code: opST, k: uint32(g.offLinkType.reg)},
+	}, root)
+}

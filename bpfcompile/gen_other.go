@@ -1,0 +1,201 @@
+package bpfcompile
+
+import "strings"
+
+// genOther generates the keyword primitives.
+func (g *gen) genOther(n *OtherNode) *frag {
+	switch n.Kind {
+	case "broadcast":
+		return g.broadcast(n.Proto)
+	case "multicast":
+		return g.multicast(n.Proto)
+	case "less":
+		return not(jmpFrag(opJMP|jmpJGT|srcK, n.Num, []stmt{{code: opLD | modeLEN | szW}}))
+	case "greater":
+		return jmpFrag(opJMP|jmpJGE|srcK, n.Num, []stmt{{code: opLD | modeLEN | szW}})
+	case "byte":
+		return g.byteop(n.Op, n.Num, n.Num2)
+	case "inbound", "outbound":
+		return g.inOut(n.Kind == "outbound")
+	case "ifindex":
+		return g.ifindex(n.Num)
+	case "vlan":
+		return g.vlan(n.Num, n.HasNum)
+	case "mpls":
+		return g.mpls(n.Num, n.HasNum)
+	case "pppoed":
+		return g.pppoed()
+	case "pppoes":
+		return g.pppoes(n.Num, n.HasNum)
+	case "geneve":
+		return g.geneve(n.Num, n.HasNum)
+	case "vxlan":
+		return g.vxlan(n.Num, n.HasNum)
+	case "llc":
+		return g.llc(n.Name)
+	case "on", "ifname":
+		g.errorf("'ifname' supported only on PFLOG linktype")
+	case "rset", "ruleset":
+		g.errorf("'ruleset' supported only on PFLOG linktype")
+	case "rnr", "rulenum":
+		g.errorf("'rnr' supported only on PFLOG linktype")
+	case "srnr", "subrulenum":
+		g.errorf("'srnr' supported only on PFLOG linktype")
+	case "reason", "action":
+		g.errorf("'%s' supported only on PFLOG linktype", n.Kind)
+	case "type", "subtype":
+		g.failKwOnDLT("type/subtype")
+	case "dir", "direction":
+		g.failKwOnDLT("dir")
+	case "lane", "metac", "bcc", "oamf4ec", "oamf4sc", "sc", "ilmic", "oam", "oamf4",
+		"connectmsg", "metaconnect", "vpi", "vci":
+		g.errorf("'%s' supported only on SUNATM", n.Kind)
+	case "lsu":
+		g.errorf("'lssu' supported only on SS7")
+	default:
+		g.errorf("'%s' supported only on SS7", n.Kind)
+	}
+	return nil
+}
+
+var ethBroadcast = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+func (g *gen) broadcast(p pqual) *frag {
+	switch p {
+	case qDefault, qLink:
+		return g.mac48host(ethBroadcast, dDst, "broadcast")
+	case qIP:
+		if g.opts.Netmask == NetmaskUnknown {
+			g.errorf("netmask not known, so 'ip broadcast' not supported")
+		}
+		b0 := g.linkProto(ethertypeIP)
+		hostmask := ^g.opts.Netmask
+		b1 := g.mcmp(orLinkPL, ipv4DstOff, szW, 0, hostmask)
+		b2 := g.mcmp(orLinkPL, ipv4DstOff, szW, hostmask, hostmask)
+		return and(b0, or(b1, b2))
+	}
+	g.errorf("'%s' is not a valid qualifier for 'broadcast'", p)
+	return nil
+}
+
+func (g *gen) multicast(p pqual) *frag {
+	switch p {
+	case qDefault, qLink:
+		if !g.isEther() {
+			g.failKwOnDLT("multicast")
+		}
+		var b1 *frag
+		if g.isEncap {
+			b1 = g.encapLLCheck()
+		}
+		b0 := setBits(1, g.loadA(orLinkHdr, 0, szB))
+		if b1 != nil {
+			return and(b1, b0)
+		}
+		return b0
+	case qIP:
+		b0 := g.linkProto(ethertypeIP)
+		b1 := g.mcmp(orLinkPL, ipv4DstOff, szB, 0xe0, 0xf0)
+		return and(b0, b1)
+	case qIPv6:
+		b0 := g.linkProto(ethertypeIPv6)
+		b1 := g.cmp(orLinkPL, ipv6DstOff, szB, 255)
+		return and(b0, b1)
+	}
+	g.errorf("'%s' is not a valid qualifier for 'multicast'", p)
+	return nil
+}
+
+func (g *gen) byteop(op string, idx, val uint32) *frag {
+	g.assertMax("byte argument", val, 0xff)
+	switch op {
+	case "=":
+		return g.cmp(orLinkHdr, idx, szB, val)
+	case "<":
+		return g.cmpLT(orLinkHdr, idx, szB, val)
+	case ">":
+		return g.cmpGT(orLinkHdr, idx, szB, val)
+	}
+	alu := uint16(aluOR)
+	if op == "&" {
+		alu = aluAND
+	}
+	s := append(g.loadA(orLinkHdr, idx, szB), stmt{code: opALU | alu | srcK, k: val})
+	return not(jmpFrag(opJMP|jmpJEQ|srcK, 0, s))
+}
+
+const (
+	sllOutgoing    = 4
+	packetOutgoing = 4
+)
+
+func (g *gen) inOut(outbound bool) *frag {
+	var b0 *frag
+	switch LinkType(g.curLinktype) {
+	case LinkTypeLinuxSLL:
+		b0 = g.cmp(orLinkHdr, 0, szH, sllOutgoing)
+	case LinkTypeLinuxSLL2:
+		b0 = g.cmp(orLinkHdr, 10, szB, sllOutgoing)
+	default:
+		kw := "inbound"
+		if outbound {
+			kw = "outbound"
+		}
+		g.requireLive(kw)
+		b0 = g.cmp(orLinkHdr, skfAdOff+skfAdPktType, szH, packetOutgoing)
+	}
+	if outbound {
+		return b0
+	}
+	return not(b0)
+}
+
+func (g *gen) requireLive(kw string) {
+	if !g.opts.Live {
+		g.errorf("not a live capture, '%s' not supported on %s", kw, g.dltName())
+	}
+}
+
+func (g *gen) ifindex(idx uint32) *frag {
+	if LinkType(g.curLinktype) == LinkTypeLinuxSLL2 {
+		return g.cmp(orLinkHdr, 4, szW, idx)
+	}
+	g.requireLive("ifindex")
+	return g.cmp(orLinkHdr, skfAdOff+skfAdIfindex, szW, idx)
+}
+
+// llc generates "llc" and "llc NAME".
+func (g *gen) llc(name string) *frag {
+	lname := strings.ToLower(name)
+	switch lname {
+	case "", "i", "s", "u":
+	default:
+		if _, ok := llcSSubtypes[lname]; !ok {
+			if _, ok := llcUSubtypes[lname]; !ok {
+				g.errorf("unknown LLC type name \"%s\"", name)
+			}
+		}
+	}
+	b0 := g.llcInternal()
+	if name == "" {
+		return b0
+	}
+	var b1 *frag
+	switch lname {
+	case "i":
+		b1 = unsetBits(0x01, g.loadA(orLLC, 2, szB))
+	case "s":
+		b1 = g.mcmp(orLLC, 2, szB, 1, 0x03)
+	case "u":
+		b1 = g.mcmp(orLLC, 2, szB, 3, 0x03)
+	default:
+		if st, ok := llcSSubtypes[lname]; ok {
+			b1 = g.mcmp(orLLC, 2, szB, st, 0x0f)
+		} else if ut, ok := llcUSubtypes[lname]; ok {
+			b1 = g.mcmp(orLLC, 2, szB, ut, 0xef)
+		} else {
+			g.errorf("unknown LLC type name \"%s\"", name)
+		}
+	}
+	return and(b0, b1)
+}

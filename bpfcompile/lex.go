@@ -1,0 +1,445 @@
+package bpfcompile
+
+import "strings"
+
+// The lexer follows libpcap's scanner: at each position the longest match
+// among all token patterns wins, and on a tie the pattern listed first in
+// libpcap's scanner wins (keywords, punctuation, $XX, MAC-48, number,
+// dotted IPv4, IPv6, malformed MAC, named constants, identifier).
+
+// lexer priority classes, lower wins a tie.
+const (
+	prKeyword = iota
+	prPunct
+	prAID
+	prMAC
+	prNum
+	prHID
+	prHID6
+	prBadMAC
+	prNumWord
+	prID
+	prEscID
+)
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlnum(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// lexAll splits src into tokens. A lexical error becomes a tError token
+// and ends the list; the last token is always tEOF or tError.
+func lexAll(src string) []token {
+	var toks []token
+	i := 0
+	for {
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+			i++
+		}
+		if i >= len(src) {
+			toks = append(toks, token{kind: tEOF, off: i, end: i})
+			return toks
+		}
+		t := lexOne(src, i)
+		toks = append(toks, t)
+		if t.kind == tError {
+			return toks
+		}
+		i = t.end
+	}
+}
+
+// lexOne scans the token starting at src[i].
+func lexOne(src string, i int) token {
+	s := src[i:]
+	bestLen, bestPr := 0, 99
+	try := func(n, pr int) {
+		if n > bestLen || n == bestLen && n > 0 && pr < bestPr {
+			bestLen, bestPr = n, pr
+		}
+	}
+	idLen := matchID(s)
+	// Keywords and named numbers are identifiers that are reserved words.
+	if idLen > 0 {
+		w := s[:idLen]
+		if _, ok := keywords[w]; ok {
+			try(idLen, prKeyword)
+		} else if _, ok := pnames[w]; ok {
+			try(idLen, prKeyword)
+		} else if _, ok := numWords[w]; ok {
+			try(idLen, prNumWord)
+		}
+		try(idLen, prID)
+	}
+	try(matchPunct(s), prPunct)
+	if len(s) >= 2 && s[0] == '$' && isHex(s[1]) {
+		n := 2
+		if len(s) > 2 && isHex(s[2]) {
+			n = 3
+		}
+		try(n, prAID)
+	}
+	try(matchMAC(s), prMAC)
+	try(matchN(s), prNum)
+	try(matchHID(s), prHID)
+	try(matchV6(s), prHID6)
+	try(matchBadMAC(s), prBadMAC)
+	if s[0] == '\\' {
+		n := 1
+		for n < len(s) && !strings.ContainsRune(" !()\n\t", rune(s[n])) {
+			n++
+		}
+		if n > 1 {
+			try(n, prEscID)
+		}
+	}
+	if bestLen == 0 {
+		return token{kind: tError, off: i, end: i + 1, text: "illegal character '" + s[:1] + "'"}
+	}
+	text := s[:bestLen]
+	t := token{off: i, end: i + bestLen, text: text}
+	switch bestPr {
+	case prKeyword:
+		if k, ok := keywords[text]; ok {
+			t.kind = k
+		} else {
+			t.kind = tPName
+			t.pq = pnames[text]
+		}
+	case prPunct:
+		t.kind = punctKind(text)
+	case prAID:
+		t.kind = tAID
+	case prMAC:
+		t.kind = tEID
+	case prNum:
+		v, msg := parseNumber(text)
+		if msg != "" {
+			return token{kind: tError, off: i, end: i + bestLen, text: msg}
+		}
+		t.kind, t.num = tNum, v
+	case prHID:
+		t.kind = tHID
+	case prHID6:
+		if _, ok := parseIPv6(text); !ok {
+			return token{kind: tError, off: i, end: i + bestLen, text: "invalid IPv6 address " + text}
+		}
+		t.kind = tHID6
+	case prBadMAC:
+		return token{kind: tError, off: i, end: i + bestLen, text: "invalid Ethernet address " + text}
+	case prNumWord:
+		t.kind, t.num = tNum, numWords[text]
+	case prID:
+		t.kind = tID
+	case prEscID:
+		t.kind, t.text = tID, text[1:]
+	}
+	return t
+}
+
+// matchID matches [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?
+func matchID(s string) int {
+	if len(s) == 0 || !isAlnum(s[0]) {
+		return 0
+	}
+	n := 1
+	for n < len(s) && (isAlnum(s[n]) || s[n] == '-' || s[n] == '_' || s[n] == '.') {
+		n++
+	}
+	for n > 1 && (s[n-1] == '-' || s[n-1] == '_') {
+		n--
+	}
+	return n
+}
+
+func matchPunct(s string) int {
+	if len(s) >= 2 {
+		switch s[:2] {
+		case ">=", "<=", "!=", "==", "<<", ">>", "&&", "||":
+			return 2
+		}
+	}
+	if strings.IndexByte("+-*/%:[]!<>()&|^=", s[0]) >= 0 {
+		return 1
+	}
+	return 0
+}
+
+func punctKind(p string) tokKind {
+	switch p {
+	case ">=":
+		return tGEQ
+	case "<=":
+		return tLEQ
+	case "!=":
+		return tNEQ
+	case "==", "=":
+		return tEQ
+	case "<<":
+		return tLSH
+	case ">>":
+		return tRSH
+	case "&&":
+		return tAnd
+	case "||":
+		return tOr
+	case "+":
+		return tPlus
+	case "-":
+		return tMinus
+	case "*":
+		return tStar
+	case "/":
+		return tSlash
+	case "%":
+		return tPercent
+	case ":":
+		return tColon
+	case "[":
+		return tLBrack
+	case "]":
+		return tRBrack
+	case "!":
+		return tNot
+	case "<":
+		return tLT
+	case ">":
+		return tGT
+	case "(":
+		return tLParen
+	case ")":
+		return tRParen
+	case "&":
+		return tAmp
+	case "|":
+		return tPipe
+	case "^":
+		return tCaret
+	}
+	return tInvalid
+}
+
+// matchN matches a number: [0-9]+ or 0[xX][0-9A-Fa-f]+.
+func matchN(s string) int {
+	if len(s) >= 3 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isHex(s[2]) {
+		n := 3
+		for n < len(s) && isHex(s[n]) {
+			n++
+		}
+		return n
+	}
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
+}
+
+// matchHID matches 2 to 4 numbers separated by dots.
+func matchHID(s string) int {
+	n := matchN(s)
+	if n == 0 {
+		return 0
+	}
+	best, parts := 0, 1
+	for parts < 4 && n < len(s) && s[n] == '.' {
+		m := matchN(s[n+1:])
+		if m == 0 {
+			break
+		}
+		n += 1 + m
+		parts++
+		best = n
+	}
+	return best
+}
+
+// hexRun returns the length of a run of 1 to max hex digits at s.
+func hexRun(s string, max int) int {
+	n := 0
+	for n < len(s) && n < max && isHex(s[n]) {
+		n++
+	}
+	return n
+}
+
+// matchMAC matches the MAC-48 forms of libpcap's scanner.
+func matchMAC(s string) int {
+	best := 0
+	for _, sep := range []byte{':', '-', '.'} {
+		n, ok := 0, true
+		for g := 0; g < 6; g++ {
+			if g > 0 {
+				if n >= len(s) || s[n] != sep {
+					ok = false
+					break
+				}
+				n++
+			}
+			h := hexRun(s[n:], 2)
+			if h == 0 {
+				ok = false
+				break
+			}
+			n += h
+		}
+		if ok && n > best {
+			best = n
+		}
+	}
+	// xxxx.xxxx.xxxx
+	if len(s) >= 14 && hexRun(s, 4) == 4 && s[4] == '.' && hexRun(s[5:], 4) == 4 && s[9] == '.' && hexRun(s[10:], 4) == 4 && 14 > best {
+		best = 14
+	}
+	if len(s) >= 12 && hexRun(s, 12) == 12 && 12 > best {
+		best = 12
+	}
+	return best
+}
+
+// matchBadMAC matches {B}:+({B}:+)+, a malformed colon-separated address.
+func matchBadMAC(s string) int {
+	groups, last, n := 0, 0, 0
+	for {
+		h := hexRun(s[n:], 2)
+		if h == 0 {
+			break
+		}
+		c := 0
+		for n+h+c < len(s) && s[n+h+c] == ':' {
+			c++
+		}
+		if c == 0 {
+			break
+		}
+		n += h + c
+		groups++
+		last = n
+	}
+	if groups >= 2 {
+		return last
+	}
+	return 0
+}
+
+// matchV6 returns the length of the longest prefix of s that has one of the
+// IPv6 address shapes of libpcap's scanner.
+func matchV6(s string) int {
+	n := 0
+	for n < len(s) && (isHex(s[n]) || s[n] == ':' || s[n] == '.' || s[n] == 'x' || s[n] == 'X') {
+		n++
+	}
+	if strings.IndexByte(s[:n], ':') < 0 {
+		return 0
+	}
+	for l := n; l >= 2; l-- {
+		if v6Shape(s[:l]) {
+			return l
+		}
+	}
+	return 0
+}
+
+// v6Shape reports whether s is groups of 1-4 hex digits separated by ':',
+// with at most one "::", optionally ending in a dotted quad of numbers.
+func v6Shape(s string) bool {
+	quad := false
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], '.') >= 0 {
+		q := s[i+1:]
+		if matchHID(q) != len(q) || strings.Count(q, ".") != 3 {
+			return false
+		}
+		quad = true
+		s = s[:i+1]
+		if !strings.HasSuffix(s, "::") {
+			s = s[:len(s)-1]
+		}
+	}
+	dbl := strings.Count(s, "::")
+	if dbl > 1 {
+		return false
+	}
+	groups := 0
+	if dbl == 1 {
+		i := strings.Index(s, "::")
+		for _, part := range []string{s[:i], s[i+2:]} {
+			if part == "" {
+				continue
+			}
+			for _, g := range strings.Split(part, ":") {
+				if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
+					return false
+				}
+				groups++
+			}
+		}
+		if quad {
+			return groups <= 5
+		}
+		return groups <= 7
+	}
+	for _, g := range strings.Split(s, ":") {
+		if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
+			return false
+		}
+		groups++
+	}
+	if quad {
+		return groups == 6
+	}
+	return groups == 8
+}
+
+// parseNumber converts a number token as libpcap does: 0x hex, leading 0
+// octal, else decimal, all limited to 32 bits. It returns libpcap's message
+// on error.
+func parseNumber(s string) (uint32, string) {
+	var n uint64
+	switch {
+	case len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'):
+		for i := 2; i < len(s); i++ {
+			c := s[i]
+			var d uint64
+			switch {
+			case isDigit(c):
+				d = uint64(c - '0')
+			case c >= 'a' && c <= 'f':
+				d = uint64(c-'a') + 10
+			case c >= 'A' && c <= 'F':
+				d = uint64(c-'A') + 10
+			default:
+				return 0, "number " + s + " contains non-hex digit"
+			}
+			if n > 0xFFFFFFF {
+				return 0, "hexadecimal number " + s + " overflows 32 bits"
+			}
+			n = n<<4 + d
+		}
+	case len(s) >= 1 && s[0] == '0':
+		for i := 1; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '7' {
+				return 0, "number " + s + " contains non-octal digit"
+			}
+			if n > 03777777777 {
+				return 0, "octal number " + s + " overflows 32 bits"
+			}
+			n = n<<3 + uint64(c-'0')
+		}
+	default:
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !isDigit(c) {
+				return 0, "number " + s + " contains non-decimal digit"
+			}
+			n = n*10 + uint64(c-'0')
+			if n > 0xFFFFFFFF {
+				return 0, "decimal number " + s + " overflows 32 bits"
+			}
+		}
+	}
+	return uint32(n), ""
+}

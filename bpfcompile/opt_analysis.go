@@ -1,0 +1,241 @@
+package bpfcompile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/net/bpf"
+)
+
+// errOptUninitScratch reports a scratch load that may come before any
+// store to the slot.
+var errOptUninitScratch = errors.New("scratch slot read before any store")
+
+// optState is what holds at a point of the program on every path to it.
+type optState struct {
+	regs   optRegs
+	facts  optFacts
+	minLen uint64  // the packet has at least this many bytes
+	avail  []optVN // loads done on every path, sorted
+}
+
+// optEdge is an edge into a block: pred's successor slot.
+type optEdge struct{ pred, slot int }
+
+// optAnalysis is the dataflow of one version of the graph.
+type optAnalysis struct {
+	order   []int
+	preds   [][]optEdge
+	entry   []optState
+	out     []optState // after the block's instructions
+	liveIn  []uint32
+	liveOut []uint32
+}
+
+// canFail reports whether the instruction described by e may end the
+// program (a load past the packet or without metadata, a division by zero)
+// at a point where s holds.
+func (t *optValues) canFail(e *optEffect, s *optState) bool {
+	if e.mayTrap {
+		return true
+	}
+	if !e.load {
+		return false
+	}
+	if _, ok := slices.BinarySearch(s.avail, e.loadVal); ok {
+		return false
+	}
+	if e.loadEnd > 0 {
+		known := s.minLen
+		if i := s.facts.find(t.num(optVal{kind: optKLen})); i >= 0 {
+			known = max(known, uint64(s.facts[i].lo))
+		}
+		return e.loadEnd > known
+	}
+	return true
+}
+
+// step applies one instruction to s.
+func (t *optValues) step(e *optEffect, s *optState) {
+	if e.dst >= 0 {
+		s.regs.set(e.dst, e.val)
+	}
+	if e.load {
+		if i, ok := slices.BinarySearch(s.avail, e.loadVal); !ok {
+			s.avail = slices.Insert(slices.Clip(s.avail), i, e.loadVal)
+		}
+		if e.loadEnd > s.minLen {
+			s.minLen = e.loadEnd
+		}
+	}
+}
+
+// edgeState returns the state on the edge leaving block b by slot.
+func (t *optValues) edgeState(b *optBlock, out *optState, slot int) optState {
+	s := *out
+	if b.term == optTermCond {
+		if vn, k, ok := t.condOperand(b, &out.regs); ok {
+			s.facts = out.facts.with(t, vn, b.op, k, slot == 0)
+		}
+	}
+	return s
+}
+
+// condOperand returns the value a conditional jump tests and its constant
+// operand, when the operand is a constant (K, or an X known to be one).
+func (t *optValues) condOperand(b *optBlock, r *optRegs) (optVN, uint32, bool) {
+	if b.op&optSrcX == 0 {
+		return r.a, b.k, true
+	}
+	if c, ok := t.isConst(r.x); ok {
+		return r.a, c, true
+	}
+	return 0, 0, false
+}
+
+// joinState merges the states of two paths into block bi.
+func (t *optValues) joinState(bi int, a, b *optState) optState {
+	s := optState{minLen: min(a.minLen, b.minLen)}
+	for r := 0; r < optRegM+16; r++ {
+		x, y := a.regs.get(r), b.regs.get(r)
+		switch {
+		case x == y:
+			s.regs.set(r, x)
+		case x == optVUninit || y == optVUninit:
+			s.regs.set(r, optVUninit)
+		default:
+			s.regs.set(r, t.num(optVal{kind: optKPhi, size: uint8(r), k: uint32(bi)}))
+		}
+	}
+	s.facts = joinFacts(t, a.facts, b.facts)
+	i, j := 0, 0
+	for i < len(a.avail) && j < len(b.avail) {
+		switch {
+		case a.avail[i] < b.avail[j]:
+			i++
+		case a.avail[i] > b.avail[j]:
+			j++
+		default:
+			s.avail = append(s.avail, a.avail[i])
+			i++
+			j++
+		}
+	}
+	return s
+}
+
+// analyze computes states and liveness for the live blocks of g. It fails
+// on a scratch load that may come before any store.
+func (t *optValues) analyze(g *optCFG) (*optAnalysis, error) {
+	n := len(g.blocks)
+	an := &optAnalysis{
+		order: g.topo(),
+		preds: make([][]optEdge, n),
+		entry: make([]optState, n),
+		out:   make([]optState, n),
+	}
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		for s := 0; s < b.nsucc(); s++ {
+			an.preds[b.succ[s]] = append(an.preds[b.succ[s]], optEdge{bi, s})
+		}
+	}
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		var s optState
+		if bi == 0 {
+			s.regs.a, s.regs.x = optVZero, optVZero
+		} else {
+			for i, e := range an.preds[bi] {
+				es := t.edgeState(g.blocks[e.pred], &an.out[e.pred], e.slot)
+				if i == 0 {
+					s = es
+				} else {
+					s = t.joinState(bi, &s, &es)
+				}
+			}
+		}
+		an.entry[bi] = s
+		s.facts = slices.Clip(s.facts)
+		s.avail = slices.Clip(s.avail)
+		for ii, ri := range b.insns {
+			e := t.effect(ri, &s.regs)
+			if e.badScrach {
+				return nil, fmt.Errorf("%w: block at %d, instruction %d", errOptUninitScratch, b.order, ii)
+			}
+			t.step(&e, &s)
+		}
+		an.out[bi] = s
+	}
+	an.liveIn = make([]uint32, n)
+	an.liveOut = make([]uint32, n)
+	for i := len(an.order) - 1; i >= 0; i-- {
+		bi := an.order[i]
+		b := g.blocks[bi]
+		var live uint32
+		switch b.term {
+		case optTermRet:
+			if b.op == optRetA {
+				live = 1 << optRegA
+			}
+		case optTermCond:
+			live = 1 << optRegA
+			if b.op&optSrcX != 0 {
+				live |= 1 << optRegX
+			}
+			live |= an.liveIn[b.succ[0]] | an.liveIn[b.succ[1]]
+		case optTermJump:
+			live = an.liveIn[b.succ[0]]
+		}
+		an.liveOut[bi] = live
+		for j := len(b.insns) - 1; j >= 0; j-- {
+			dst, uses := optDefUse(b.insns[j])
+			if dst >= 0 {
+				live &^= 1 << dst
+			}
+			live |= uses
+		}
+		an.liveIn[bi] = live
+	}
+	return an, nil
+}
+
+// optDefUse returns the register an instruction writes (-1 for none) and
+// the registers it reads.
+func optDefUse(ri bpf.RawInstruction) (int, uint32) {
+	switch ri.Op & 0x07 {
+	case optClsLD:
+		switch ri.Op & 0xe0 {
+		case optModeMEM:
+			return optRegA, 1 << (optRegM + ri.K&15)
+		case optModeIND:
+			return optRegA, 1 << optRegX
+		case optModeABS:
+			if ri.K >= ancillaryBase && !optPureAncillary(ri.K-ancillaryBase) {
+				return optRegA, 1<<optRegA | 1<<optRegX
+			}
+		}
+		return optRegA, 0
+	case optClsLDX:
+		if ri.Op&0xe0 == optModeMEM {
+			return optRegX, 1 << (optRegM + ri.K&15)
+		}
+		return optRegX, 0
+	case optClsST:
+		return optRegM + int(ri.K&15), 1 << optRegA
+	case optClsSTX:
+		return optRegM + int(ri.K&15), 1 << optRegX
+	case optClsALU:
+		if ri.Op&optSrcX != 0 && ri.Op&0xf0 != optALUNeg {
+			return optRegA, 1<<optRegA | 1<<optRegX
+		}
+		return optRegA, 1 << optRegA
+	case optClsMISC:
+		if ri.Op == optTAX {
+			return optRegX, 1 << optRegA
+		}
+		return optRegA, 1 << optRegX
+	}
+	return -1, 0
+}

@@ -1,0 +1,278 @@
+package bpfcompile
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// optFact is what the branches taken so far tell about one value: it lies
+// in [lo, hi], has the bits of one set and those of zero clear, differs
+// from every value in neq, and has at least one bit set of every mask in
+// any.
+type optFact struct {
+	vn     optVN
+	lo, hi uint32
+	one    uint32
+	zero   uint32
+	neq    []uint32
+	any    []uint32
+}
+
+// optFacts is a set of facts sorted by value number.
+type optFacts []optFact
+
+func (fs optFacts) find(vn optVN) int {
+	i, ok := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// intrinsic returns what the definition of vn alone says about it.
+func (t *optValues) intrinsic(vn optVN) optFact {
+	f := optFact{vn: vn, hi: 0xffffffff}
+	if vn <= 0 || int(vn) >= len(t.vals) {
+		return f
+	}
+	v := t.vals[vn]
+	switch v.kind {
+	case optKConst:
+		f.lo, f.hi, f.one, f.zero = v.k, v.k, v.k, ^v.k
+	case optKAbs, optKInd, optKExt:
+		switch v.size {
+		case 1:
+			f.hi = 0xff
+		case 2:
+			f.hi = 0xffff
+		}
+		f.zero = ^f.hi
+	case optKMsh:
+		f.hi, f.zero = 60, ^uint32(0x3c)
+	case optKALU:
+		if k, ok := t.isConst(v.b); ok {
+			switch v.k {
+			case optALUAnd:
+				f.hi, f.zero = k, ^k
+			case optALURsh:
+				if k < 32 {
+					f.hi = 0xffffffff >> k
+					f.zero = ^f.hi
+				}
+			case optALUOr:
+				f.one, f.lo = k, k
+			case optALULsh:
+				if k < 32 {
+					f.zero = 1<<k - 1
+				}
+			case optALUMod:
+				if k != 0 {
+					f.hi = k - 1
+				}
+			}
+		}
+	}
+	return f
+}
+
+// meet combines two facts about the same value that both hold.
+func (f optFact) meet(g optFact) optFact {
+	f.lo, f.hi = max(f.lo, g.lo), min(f.hi, g.hi)
+	f.one |= g.one
+	f.zero |= g.zero
+	if len(g.neq) > 0 {
+		f.neq = append(slices.Clip(f.neq), g.neq...)
+	}
+	if len(g.any) > 0 {
+		f.any = append(slices.Clip(f.any), g.any...)
+	}
+	return f
+}
+
+// excludes reports whether the fact rules out the value c.
+func (f *optFact) excludes(c uint32) bool {
+	lo, hi := max(f.lo, f.one), min(f.hi, ^f.zero)
+	if c < lo || c > hi || c&f.zero != 0 || c&f.one != f.one {
+		return true
+	}
+	for _, m := range f.any {
+		if c&m == 0 {
+			return true
+		}
+	}
+	return slices.Contains(f.neq, c)
+}
+
+// decide returns the outcome of the conditional jump op with constant k on
+// a value the fact describes, when the fact settles it.
+func (f *optFact) decide(op uint16, k uint32) (result, known bool) {
+	lo, hi := max(f.lo, f.one), min(f.hi, ^f.zero)
+	if lo > hi || f.one&f.zero != 0 {
+		return false, false // contradictory: an unreachable path, leave it
+	}
+	switch op & 0xf0 {
+	case optJEQ:
+		if lo == hi {
+			return lo == k, true
+		}
+		if f.excludes(k) {
+			return false, true
+		}
+	case optJGT:
+		if lo > k {
+			return true, true
+		}
+		if hi <= k {
+			return false, true
+		}
+	case optJGE:
+		if lo >= k {
+			return true, true
+		}
+		if hi < k {
+			return false, true
+		}
+	case optJSET:
+		if k&f.one != 0 {
+			return true, true
+		}
+		if k&^f.zero == 0 {
+			return false, true
+		}
+		for _, m := range f.any {
+			if m&^k == 0 {
+				return true, true
+			}
+		}
+	}
+	return false, false
+}
+
+// assume narrows the fact by the outcome of a conditional jump.
+func (f *optFact) assume(op uint16, k uint32, result bool) {
+	switch op & 0xf0 {
+	case optJEQ:
+		if result {
+			f.lo, f.hi = max(f.lo, k), min(f.hi, k)
+			f.one |= k
+			f.zero |= ^k
+		} else if !slices.Contains(f.neq, k) {
+			f.neq = append(slices.Clip(f.neq), k)
+		}
+	case optJGT:
+		if result {
+			if k == 0xffffffff {
+				f.lo, f.hi = 1, 0 // impossible
+			} else {
+				f.lo = max(f.lo, k+1)
+			}
+		} else {
+			f.hi = min(f.hi, k)
+		}
+	case optJGE:
+		if result {
+			f.lo = max(f.lo, k)
+		} else if k == 0 {
+			f.lo, f.hi = 1, 0
+		} else {
+			f.hi = min(f.hi, k-1)
+		}
+	case optJSET:
+		if !result {
+			f.zero |= k
+		} else if bits.OnesCount32(k) == 1 {
+			f.one |= k
+		} else if !slices.Contains(f.any, k) {
+			f.any = append(slices.Clip(f.any), k)
+		}
+	}
+}
+
+// join keeps what holds on both of two paths.
+func (f optFact) join(g optFact) (optFact, bool) {
+	r := optFact{vn: f.vn, lo: min(f.lo, g.lo), hi: max(f.hi, g.hi), one: f.one & g.one, zero: f.zero & g.zero}
+	for _, c := range f.neq {
+		if g.excludes(c) {
+			r.neq = append(r.neq, c)
+		}
+	}
+	for _, c := range g.neq {
+		if f.excludes(c) && !slices.Contains(r.neq, c) {
+			r.neq = append(r.neq, c)
+		}
+	}
+	for _, m := range f.any {
+		if res, ok := g.decide(optJSET, m); ok && res {
+			r.any = append(r.any, m)
+		}
+	}
+	for _, m := range g.any {
+		if res, ok := f.decide(optJSET, m); ok && res && !slices.Contains(r.any, m) {
+			r.any = append(r.any, m)
+		}
+	}
+	trivial := r.lo == 0 && r.hi == 0xffffffff && r.one == 0 && r.zero == 0 && len(r.neq) == 0 && len(r.any) == 0
+	return r, !trivial
+}
+
+// with returns fs plus the outcome of a conditional jump on vn.
+func (fs optFacts) with(t *optValues, vn optVN, op uint16, k uint32, result bool) optFacts {
+	out := slices.Clone(fs)
+	i := out.find(vn)
+	if i < 0 {
+		f := optFact{vn: vn, hi: 0xffffffff}
+		f.assume(op, k, result)
+		at, _ := slices.BinarySearchFunc(out, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
+		return slices.Insert(out, at, f)
+	}
+	out[i].assume(op, k, result)
+	return out
+}
+
+// joinFacts keeps the facts that hold on both paths.
+func joinFacts(t *optValues, a, b optFacts) optFacts {
+	var out optFacts
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].vn < b[j].vn:
+			i++
+		case a[i].vn > b[j].vn:
+			j++
+		default:
+			in := t.intrinsic(a[i].vn)
+			if f, ok := a[i].meet(in).join(b[j].meet(in)); ok {
+				out = append(out, f)
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// decide settles the conditional jump op k on vn from its definition and
+// the facts, when they do.
+func (t *optValues) decide(fs optFacts, vn optVN, op uint16, k uint32) (result, known bool) {
+	if c, ok := t.isConst(vn); ok {
+		return optEvalCond(op, c, k), true
+	}
+	f := t.intrinsic(vn)
+	if i := fs.find(vn); i >= 0 {
+		f = f.meet(fs[i])
+	}
+	return f.decide(op, k)
+}
+
+// optEvalCond evaluates a conditional jump on A = a.
+func optEvalCond(op uint16, a, k uint32) bool {
+	switch op & 0xf0 {
+	case optJEQ:
+		return a == k
+	case optJGT:
+		return a > k
+	case optJGE:
+		return a >= k
+	}
+	return a&k != 0
+}

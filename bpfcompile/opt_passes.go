@@ -1,0 +1,331 @@
+package bpfcompile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/bpf"
+)
+
+// simplify rewrites each block with what holds at its entry: instructions
+// that write a register with the value it already holds go, values known to
+// be constants become immediates, and branches whose outcome is known
+// become unconditional.
+func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
+	changed := false
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		s := an.entry[bi]
+		s.facts = slices.Clip(s.facts)
+		s.avail = slices.Clip(s.avail)
+		kept := b.insns[:0:0]
+		for _, ri := range b.insns {
+			e := t.effect(ri, &s.regs)
+			if e.dst >= 0 && s.regs.get(e.dst) == e.val {
+				changed = true
+				continue
+			}
+			if nri, ok := t.rewrite(ri, &e, &s); ok {
+				ri = nri
+				changed = true
+			}
+			t.step(&e, &s)
+			kept = append(kept, ri)
+		}
+		b.insns = kept
+		if b.term != optTermCond {
+			if b.term == optTermRet && b.op == optRetA {
+				if c, ok := t.isConst(s.regs.a); ok {
+					b.op, b.k = optRetK, c
+					changed = true
+				}
+			}
+			continue
+		}
+		if b.op&optSrcX != 0 {
+			if c, ok := t.isConst(s.regs.x); ok {
+				b.op, b.k = b.op&^optSrcX, c
+				changed = true
+			}
+		}
+		if vn, k, ok := t.condOperand(b, &s.regs); ok {
+			if res, known := t.decide(s.facts, vn, b.op, k); known {
+				next := b.succ[1]
+				if res {
+					next = b.succ[0]
+				}
+				b.term, b.succ = optTermJump, [2]int{next, 0}
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// rewrite returns a cheaper form of ri that computes the same value.
+func (t *optValues) rewrite(ri bpf.RawInstruction, e *optEffect, s *optState) (bpf.RawInstruction, bool) {
+	c, isConst := t.isConst(e.val)
+	switch {
+	case isConst && (e.dst == optRegA || e.dst == optRegX) && ri.Op&0x07 != optClsLD && ri.Op&0x07 != optClsLDX:
+		// ALU results and register moves of a known constant.
+		if e.mayTrap {
+			return ri, false
+		}
+		if e.dst == optRegA {
+			return bpf.RawInstruction{Op: optClsLD | optModeIMM, K: c}, true
+		}
+		return bpf.RawInstruction{Op: optClsLDX | optModeIMM, K: c}, true
+	case isConst && ri.Op&0xe0 == optModeMEM && (ri.Op&0x07 == optClsLD || ri.Op&0x07 == optClsLDX):
+		return bpf.RawInstruction{Op: ri.Op&0x07 | optModeIMM, K: c}, true
+	case ri.Op&0x07 == optClsALU && ri.Op&optSrcX != 0 && ri.Op&0xf0 != optALUNeg:
+		x, ok := t.isConst(s.regs.x)
+		op := uint32(ri.Op & 0xf0)
+		if !ok || (x == 0 && (op == optALUDiv || op == optALUMod)) || (x >= 32 && (op == optALULsh || op == optALURsh)) {
+			return ri, false
+		}
+		return bpf.RawInstruction{Op: ri.Op &^ optSrcX, K: x}, true
+	case ri.Op&0x07 == optClsLD && ri.Op&0xe0 == optModeIND:
+		x, ok := t.isConst(s.regs.x)
+		if !ok || uint64(x)+uint64(ri.K) >= ancillaryBase {
+			return ri, false
+		}
+		return bpf.RawInstruction{Op: ri.Op&^0xe0 | optModeABS, K: x + ri.K}, true
+	}
+	return ri, false
+}
+
+// deadCode removes instructions whose result no path uses and that cannot
+// end the program.
+func (t *optValues) deadCode(g *optCFG, an *optAnalysis) bool {
+	changed := false
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		s := an.entry[bi]
+		s.facts = slices.Clip(s.facts)
+		s.avail = slices.Clip(s.avail)
+		canFail := make([]bool, len(b.insns))
+		for i, ri := range b.insns {
+			e := t.effect(ri, &s.regs)
+			canFail[i] = t.canFail(&e, &s)
+			t.step(&e, &s)
+		}
+		live := an.liveOut[bi]
+		keep := make([]bool, len(b.insns))
+		for i := len(b.insns) - 1; i >= 0; i-- {
+			dst, uses := optDefUse(b.insns[i])
+			if dst >= 0 && live&(1<<dst) == 0 && !canFail[i] {
+				changed = true
+				continue
+			}
+			keep[i] = true
+			if dst >= 0 {
+				live &^= 1 << dst
+			}
+			live |= uses
+		}
+		kept := b.insns[:0:0]
+		for i, ri := range b.insns {
+			if keep[i] {
+				kept = append(kept, ri)
+			}
+		}
+		b.insns = kept
+	}
+	return changed
+}
+
+// rejectAll sends every edge into a block from which every path returns 0
+// (or ends the program early, which returns 0 too) to one "ret #0" block.
+// It reports whether the whole program rejects every packet.
+func (t *optValues) rejectAll(g *optCFG, an *optAnalysis) (changed, all bool) {
+	zero := make([]bool, len(g.blocks))
+	for i := len(an.order) - 1; i >= 0; i-- {
+		bi := an.order[i]
+		b := g.blocks[bi]
+		switch b.term {
+		case optTermRet:
+			zero[bi] = b.op == optRetK && b.k == 0
+			if b.op == optRetA {
+				c, ok := t.isConst(an.out[bi].regs.a)
+				zero[bi] = ok && c == 0
+			}
+		case optTermJump:
+			zero[bi] = zero[b.succ[0]]
+		case optTermCond:
+			zero[bi] = zero[b.succ[0]] && zero[b.succ[1]]
+		}
+	}
+	if zero[0] {
+		return false, true
+	}
+	ret0 := -1
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		for s := 0; s < b.nsucc(); s++ {
+			target := g.blocks[b.succ[s]]
+			if !zero[b.succ[s]] || (target.term == optTermRet && len(target.insns) == 0) {
+				continue
+			}
+			if ret0 < 0 {
+				ret0 = g.optRetZero()
+			}
+			b.succ[s] = ret0
+			changed = true
+		}
+	}
+	return changed, false
+}
+
+// cleanup simplifies the graph's shape: branches to one place become
+// jumps, empty blocks are bypassed, a block that is the only way into the
+// next one absorbs it, and identical blocks are merged.
+func (g *optCFG) cleanup() bool {
+	changed := false
+	order := g.topo()
+	for _, bi := range order {
+		b := g.blocks[bi]
+		if b.term == optTermCond && b.succ[0] == b.succ[1] {
+			b.term = optTermJump
+			changed = true
+		}
+	}
+	// Bypass empty jump blocks (not the entry).
+	fwd := make([]int, len(g.blocks))
+	for i := range fwd {
+		fwd[i] = i
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		bi := order[i]
+		b := g.blocks[bi]
+		if bi != 0 && b.term == optTermJump && len(b.insns) == 0 {
+			fwd[bi] = fwd[b.succ[0]]
+		}
+	}
+	for _, bi := range order {
+		b := g.blocks[bi]
+		for s := 0; s < b.nsucc(); s++ {
+			if f := fwd[b.succ[s]]; f != b.succ[s] {
+				b.succ[s] = f
+				changed = true
+			}
+		}
+	}
+	// Merge identical blocks, keeping the last (all edges then go forward).
+	order = g.topo()
+	canon := make([]int, len(g.blocks))
+	seen := make(map[string]int)
+	var key strings.Builder
+	for i := len(order) - 1; i >= 0; i-- {
+		bi := order[i]
+		b := g.blocks[bi]
+		for s := 0; s < b.nsucc(); s++ {
+			b.succ[s] = canon[b.succ[s]]
+		}
+		key.Reset()
+		fmt.Fprintf(&key, "%d %x %x", b.term, b.op, b.k)
+		for s := 0; s < b.nsucc(); s++ {
+			fmt.Fprintf(&key, " >%d", b.succ[s])
+		}
+		for _, ri := range b.insns {
+			fmt.Fprintf(&key, " %x:%x", ri.Op, ri.K)
+		}
+		if c, ok := seen[key.String()]; ok && bi != 0 {
+			canon[bi] = c
+			changed = true
+			continue
+		}
+		seen[key.String()] = bi
+		canon[bi] = bi
+	}
+	// Absorb a successor reached only by an unconditional jump.
+	order = g.topo()
+	npred := make([]int, len(g.blocks))
+	for _, bi := range order {
+		b := g.blocks[bi]
+		for s := 0; s < b.nsucc(); s++ {
+			npred[b.succ[s]]++
+		}
+	}
+	for _, bi := range order {
+		b := g.blocks[bi]
+		for b.term == optTermJump && b.succ[0] != 0 && npred[b.succ[0]] == 1 && !g.blocks[b.succ[0]].dead {
+			next := g.blocks[b.succ[0]]
+			b.insns = append(slices.Clip(b.insns), next.insns...)
+			b.term, b.op, b.k, b.succ = next.term, next.op, next.k, next.succ
+			next.dead = true
+			next.insns = nil
+			next.term = optTermRet // unreachable now; keep it inert
+			changed = true
+		}
+	}
+	g.topo()
+	return changed
+}
+
+// threadOne finds one edge P->S whose S ends in a branch that the path
+// through P decides, where skipping S changes nothing its new target T
+// reads, and sends P straight to T. It reports whether it found one.
+func (t *optValues) threadOne(g *optCFG, an *optAnalysis) bool {
+	for _, pi := range an.order {
+		p := g.blocks[pi]
+		for slot := 0; slot < p.nsucc(); slot++ {
+			si := p.succ[slot]
+			edge := t.edgeState(p, &an.out[pi], slot)
+			target, ok := t.threadTarget(g, an, si, &edge)
+			if !ok {
+				continue
+			}
+			p.succ[slot] = target
+			return true
+		}
+	}
+	return false
+}
+
+// threadTarget follows S (and the blocks after it) from the state on an
+// edge into S as long as their branches are decided, and returns the last
+// block reached whose entry sees the same live values as S's entry did.
+func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optState) (int, bool) {
+	s := *edge
+	best, found := si, false
+	for steps := 0; steps < 64; steps++ {
+		b := g.blocks[si]
+		if b.term != optTermCond {
+			break
+		}
+		for _, ri := range b.insns {
+			e := t.effect(ri, &s.regs)
+			if e.badScrach || t.canFail(&e, &s) {
+				return best, found
+			}
+			t.step(&e, &s)
+		}
+		vn, k, ok := t.condOperand(b, &s.regs)
+		if !ok {
+			break
+		}
+		res, known := t.decide(s.facts, vn, b.op, k)
+		if !known {
+			break
+		}
+		s.facts = s.facts.with(t, vn, b.op, k, res)
+		si = b.succ[1]
+		if res {
+			si = b.succ[0]
+		}
+		// Skipping everything up to si must leave what si reads unchanged.
+		live := an.liveIn[si]
+		same := true
+		for r := 0; r < optRegM+16; r++ {
+			if live&(1<<r) != 0 && s.regs.get(r) != edge.regs.get(r) {
+				same = false
+				break
+			}
+		}
+		if same {
+			best, found = si, true
+		}
+	}
+	return best, found
+}

@@ -1,0 +1,120 @@
+package bpfcompile
+
+import (
+	"math/bits"
+	"slices"
+
+	"golang.org/x/net/bpf"
+)
+
+// peephole rewrites short instruction patterns at the end of blocks and
+// around index registers, using liveness:
+//   - "and #m; jeq #0" becomes "jset #m" with the branches swapped, and
+//     "and #m" before "jgt #0", "jset #k" or "jeq #m" (m one bit) folds
+//     into a jset, when nothing reads A afterwards;
+//   - "tax" of A = X+c whose only readers are indirect loads is dropped and
+//     c added to the loads' offsets ([x + k] then reads X+c+k as before).
+func (t *optValues) peephole(g *optCFG, an *optAnalysis) bool {
+	changed := false
+	for _, bi := range an.order {
+		b := g.blocks[bi]
+		if t.foldAndJump(b, an) {
+			changed = true
+		}
+		if t.foldIndexOffset(b, an.entry[bi].regs, an.liveOut[bi]) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+func (t *optValues) foldAndJump(b *optBlock, an *optAnalysis) bool {
+	n := len(b.insns)
+	if b.term != optTermCond || b.op&optSrcX != 0 || n == 0 {
+		return false
+	}
+	last := b.insns[n-1]
+	if last.Op != optClsALU|optALUAnd {
+		return false
+	}
+	if (an.liveIn[b.succ[0]]|an.liveIn[b.succ[1]])&(1<<optRegA) != 0 {
+		return false
+	}
+	m := last.K
+	switch b.op & 0xf0 {
+	case optJEQ:
+		switch {
+		case b.k == 0:
+			b.succ[0], b.succ[1] = b.succ[1], b.succ[0]
+		case b.k == m && bits.OnesCount32(m) == 1:
+		default:
+			return false
+		}
+	case optJGT:
+		if b.k != 0 {
+			return false
+		}
+	case optJSET:
+		m &= b.k
+	default:
+		return false
+	}
+	b.op, b.k = optClsJMP|optJSET, m
+	b.insns = slices.Delete(b.insns, n-1, n)
+	return true
+}
+
+func (t *optValues) foldIndexOffset(b *optBlock, regs optRegs, liveOut uint32) bool {
+	for i, ri := range b.insns {
+		e := t.effect(ri, &regs)
+		if ri.Op == optTAX {
+			if c, ok := t.offsetFrom(regs.a, regs.x); ok && t.onlyIndexUses(b.insns[i+1:], liveOut) {
+				for j := i + 1; j < len(b.insns); j++ {
+					dst, uses := optDefUse(b.insns[j])
+					if uses&(1<<optRegX) != 0 {
+						b.insns[j].K += c
+					}
+					if dst == optRegX {
+						break
+					}
+				}
+				b.insns = slices.Delete(b.insns, i, i+1)
+				return true
+			}
+		}
+		if e.dst >= 0 {
+			regs.set(e.dst, e.val)
+		}
+	}
+	return false
+}
+
+// offsetFrom returns c when a is the value x + c.
+func (t *optValues) offsetFrom(a, x optVN) (uint32, bool) {
+	v := t.vals[a]
+	if v.kind != optKALU || v.k != optALUAdd {
+		return 0, false
+	}
+	if c, ok := t.isConst(v.b); ok && v.a == x {
+		return c, true
+	}
+	if c, ok := t.isConst(v.a); ok && v.b == x {
+		return c, true
+	}
+	return 0, false
+}
+
+// onlyIndexUses reports whether, until X is written again, only indirect
+// loads read X, and X is not read after the block when it is not written.
+func (t *optValues) onlyIndexUses(rest []bpf.RawInstruction, liveOut uint32) bool {
+	for _, ri := range rest {
+		dst, uses := optDefUse(ri)
+		if uses&(1<<optRegX) != 0 && !(ri.Op&0x07 == optClsLD && ri.Op&0xe0 == optModeIND) {
+			return false
+		}
+		if dst == optRegX {
+			return true
+		}
+	}
+	return liveOut&(1<<optRegX) == 0
+}

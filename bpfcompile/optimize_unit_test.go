@@ -1,0 +1,285 @@
+package bpfcompile
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/bpf"
+)
+
+func optListing(lines ...string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		fmt.Fprintf(&b, "(%03d) %s\n", i, l)
+	}
+	return b.String()
+}
+
+func TestOptimize(t *testing.T) {
+	tests := []struct {
+		name      string
+		in, want  string
+		unchanged bool
+	}{
+		{
+			name: "repeated load and test",
+			in: optListing("ldh [12]", "jeq #0x800 jt 2\tjf 5", "ldh [12]", "jeq #0x800 jt 4\tjf 5",
+				"ret #1", "ret #0"),
+			want: optListing("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #1", "ret #0"),
+		},
+		{
+			name: "rejects all",
+			in:   optListing("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #0", "ret #0"),
+			want: optListing("ret #0"),
+		},
+		{
+			name:      "dead load that may fail stays",
+			in:        optListing("ldh [100]", "ret #1"),
+			unchanged: true,
+		},
+		{
+			name: "dead load within known length goes",
+			in: optListing("ld [20]", "jeq #0x1 jt 2\tjf 4", "ldh [12]", "ret #1", "ret #0"),
+			want: optListing("ld [20]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
+		},
+		{
+			name: "constants fold",
+			in: optListing("ld #2", "add #3", "tax", "txa", "jeq #0x5 jt 6\tjf 7",
+				"ret #0", "ret #7", "ret #0"),
+			want: optListing("ret #7"),
+		},
+		{
+			name: "scratch constants become immediates",
+			in: optListing("ld #0xcd", "st M[2]", "ldx M[2]", "ldb [14]", "jeq x jt 5\tjf 6",
+				"ret #1", "ret #0"),
+			want: optListing("ldb [14]", "jeq #0xcd jt 2\tjf 3", "ret #1", "ret #0"),
+		},
+		{
+			name: "ipv4 known, ipv6 test threaded",
+			in: optListing(
+				"ldh [12]", "jeq #0x800 jt 2\tjf 4",
+				"ldb [23]", "jeq #0x6 jt 8\tjf 4",
+				"ldh [12]", "jeq #0x86dd jt 6\tjf 9",
+				"ldb [20]", "jeq #0x6 jt 8\tjf 9",
+				"ret #1", "ret #0"),
+			want: optListing(
+				"ldh [12]", "jeq #0x800 jt 2\tjf 4",
+				"ldb [23]", "jeq #0x6 jt 7\tjf 8",
+				"jeq #0x86dd jt 5\tjf 8",
+				"ldb [20]", "jeq #0x6 jt 7\tjf 8",
+				"ret #1", "ret #0"),
+		},
+		{
+			name: "and then jeq 0 becomes jset",
+			in:   optListing("ldb [0]", "and #0xc", "jeq #0x0 jt 3\tjf 4", "ret #1", "ret #0"),
+			want: optListing("ldb [0]", "jset #0xc jt 3\tjf 2", "ret #1", "ret #0"),
+		},
+		{
+			name: "index offset folds into the load",
+			in: optListing("ldxb 4*([14]&0xf)", "ld #0xab", "add x", "tax", "ldb [x + 14]",
+				"jeq #0xcd jt 6\tjf 7", "ret #1", "ret #0"),
+			want: optListing("ldxb 4*([14]&0xf)", "ldb [x + 185]", "jeq #0xcd jt 3\tjf 4", "ret #1", "ret #0"),
+		},
+		{
+			name: "ret a of a constant",
+			in:   optListing("ld #0x40", "ret a"),
+			want: optListing("ret #64"),
+		},
+		{
+			name:      "backward jump left alone",
+			in:        optListing("ldb [0]", "jeq #0x1 jt 2\tjf 3", "ja 0", "ret #0"),
+			unchanged: true,
+		},
+		{
+			name:      "scratch read before store left alone",
+			in:        optListing("ld M[1]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
+			unchanged: true,
+		},
+		{
+			name:      "division by a zero X stays",
+			in:        optListing("ldb [0]", "div x", "ret #1"),
+			unchanged: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := ParseListing(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := optimize(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			if tt.unchanged {
+				want = tt.in
+			}
+			wantProg, err := ParseListing(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := optDiff(listingText(t, wantProg, false), listingText(t, got, false)); diff != "" {
+				t.Errorf("optimize (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestOptimizeErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		prog []bpf.Instruction
+	}{
+		{"empty", nil},
+		{"nil instruction", []bpf.Instruction{nil}},
+		{"unknown opcode", []bpf.Instruction{bpf.RawInstruction{Op: 0xff}, bpf.RetA{}}},
+		{"jump out of program", []bpf.Instruction{bpf.Jump{Skip: 5}, bpf.RetA{}}},
+		{"branch out of program", []bpf.Instruction{bpf.JumpIf{Cond: bpf.JumpEqual, SkipTrue: 9}, bpf.RetA{}}},
+		{"falls off the end", []bpf.Instruction{bpf.RetA{}, bpf.TAX{}}},
+		{"scratch out of range", []bpf.Instruction{bpf.StoreScratch{Src: bpf.RegA, N: 16}, bpf.RetA{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := optimize(tt.prog)
+			if !errors.Is(err, ErrOptimize) || got != nil {
+				t.Fatalf("optimize = %v, %v; want ErrOptimize", got, err)
+			}
+		})
+	}
+}
+
+// TestOptimizeLongBranch checks that a branch the optimizer stretches past
+// 255 instructions goes through a ja.
+func TestOptimizeLongBranch(t *testing.T) {
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 12, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x800, SkipTrue: 0, SkipFalse: 1},
+		bpf.Jump{Skip: 1},
+		bpf.Jump{Skip: 600}, // to the second "ret #0" below
+	}
+	for i := 0; i < 300; i++ {
+		prog = append(prog, bpf.LoadAbsolute{Off: uint32(14 + i), Size: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(i), SkipTrue: 0, SkipFalse: uint8(min(255, 2*(299-i)+1))})
+	}
+	prog = append(prog, bpf.RetConstant{Val: 1}, bpf.RetConstant{Val: 0})
+	got, err := optimize(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(got); err != nil {
+		t.Fatalf("optimized program fails the checker: %v", err)
+	}
+	if len(got) > len(prog) {
+		t.Fatalf("optimized program longer: %d > %d", len(got), len(prog))
+	}
+	optSameResults(t, prog, got, rand.New(rand.NewPCG(1, 2)), 400)
+}
+
+// optSameResults runs both programs on n generated packets.
+func optSameResults(t *testing.T, a, b []bpf.Instruction, rng *rand.Rand, n int) {
+	t.Helper()
+	pkts := optGenPackets(rng, optRaw(t, a), nil, true, n)
+	ra, rb := optRun(t, a, pkts), optRun(t, b, pkts)
+	for i := range ra {
+		if ra[i] != rb[i] {
+			t.Fatalf("packet %d (%d bytes): %d before, %d after optimization", i, len(pkts[i].data), ra[i], rb[i])
+		}
+	}
+}
+
+// optFuzzProgram decodes a loop-free program from fuzz input: valid
+// opcodes only, forward jumps in range, ending in a return.
+func optFuzzProgram(data []byte) []bpf.Instruction {
+	ops := []uint16{0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x00, 0x60, 0x80, 0x01, 0x61, 0x81, 0xb1,
+		0x02, 0x03, 0x04, 0x0c, 0x14, 0x1c, 0x24, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x74,
+		0x84, 0x94, 0xa4, 0xac, 0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x06, 0x16, 0x07, 0x87}
+	n := len(data) / 4
+	if n > 64 {
+		n = 64
+	}
+	var raw []bpf.RawInstruction
+	for i := 0; i < n; i++ {
+		d := data[4*i : 4*i+4]
+		op := ops[int(d[0])%len(ops)]
+		ri := bpf.RawInstruction{Op: op, K: uint32(d[1])}
+		left := n - i // instructions after this one, the final ret included
+		switch {
+		case op == 0x02 || op == 0x03 || op == 0x60 || op == 0x61:
+			ri.K %= 16
+		case op == 0x05:
+			ri.K = uint32(int(d[2]) % left)
+		case op&0x07 == 0x05:
+			ri.Jt, ri.Jf = uint8(int(d[2])%left), uint8(int(d[3])%left)
+			ri.K = uint32(d[1]) >> 4
+		case op&0x07 == 0x04 && (op&0xf0 == 0x60 || op&0xf0 == 0x70):
+			ri.K %= 32
+		case op&0x07 == 0x04 && (op&0xf0 == 0x30 || op&0xf0 == 0x90) && ri.K == 0:
+			ri.K = 3
+		case op == 0x20 && d[2]&1 == 1:
+			ri.K = ancillaryBase + uint32(d[3]%16)*4
+		}
+		raw = append(raw, ri)
+	}
+	raw = append(raw, bpf.RawInstruction{Op: optRetA})
+	prog := make([]bpf.Instruction, len(raw))
+	for i, ri := range raw {
+		prog[i] = optInstruction(ri)
+	}
+	return prog
+}
+
+func FuzzOptimize(f *testing.F) {
+	f.Add([]byte{0, 12, 0, 0, 32, 8, 1, 2, 41, 0, 0, 0, 42, 1, 0, 0})
+	f.Add([]byte{12, 14, 0, 0, 1, 20, 0, 0, 5, 9, 3, 0, 44, 2, 0, 0, 44, 5, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		prog := optFuzzProgram(data)
+		got, err := optimize(prog)
+		if err != nil {
+			t.Fatalf("optimize: %v", err)
+		}
+		if len(got) > len(prog) {
+			t.Fatalf("longer: %d > %d", len(got), len(prog))
+		}
+		if Check(prog) == nil {
+			if err := Check(got); err != nil {
+				t.Fatalf("checker rejects the optimized program: %v\n%s", err, listingText(t, got, false))
+			}
+		}
+		seed := uint64(len(data))
+		for _, c := range data {
+			seed = seed*31 + uint64(c)
+		}
+		pkts := optGenPackets(rand.New(rand.NewPCG(seed, 3)), optRaw(t, prog), nil, true, 64)
+		ra, rb := optRun(t, prog, pkts), optRun(t, got, pkts)
+		for i := range ra {
+			if ra[i] != rb[i] {
+				t.Fatalf("packet %d %x: %d before, %d after\n--in\n%s--out\n%s", i, pkts[i].data, ra[i], rb[i],
+					listingText(t, prog, false), listingText(t, got, false))
+			}
+		}
+	})
+}
+
+func BenchmarkOptimizeCorpus(b *testing.B) {
+	var progs [][]bpf.Instruction
+	for _, c := range optLoadAccept(b) {
+		p, err := ParseListing(c.ExpectedUnopt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		progs = append(progs, p)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, p := range progs {
+			if _, err := optimize(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(progs)), "ns/program")
+}

@@ -1,0 +1,293 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the daemon's whole configuration. The koanf tags are the TOML
+// keys; sections and keys of the seed keep their names.
+type Config struct {
+	General    General     `koanf:"general"`
+	Cloudshark Cloudshark  `koanf:"cloudshark"`
+	Redis      Redis       `koanf:"redis"`
+	Syslog     Syslog      `koanf:"syslog"`
+	Interfaces []Interface `koanf:"interface"`
+	S3         S3          `koanf:"s3"`
+	SQS        SQS         `koanf:"sqs"`
+	HTTP       HTTP        `koanf:"http"`
+	Security   Security    `koanf:"security"`
+
+	// File is the path of the TOML file loaded ("" when none).
+	File string `koanf:"-"`
+	// LocalDirCreated reports that Load created the default local
+	// directory because it did not exist.
+	LocalDirCreated bool `koanf:"-"`
+
+	localDirDefault bool // general.localdir was not configured
+}
+
+// General holds the capture limits and local-file settings ([general]).
+// Times are whole seconds, as in the seed.
+type General struct {
+	MaxPackets     int64  `koanf:"maxpackets"`
+	WriteLocal     bool   `koanf:"writelocal"`
+	LocalDir       string `koanf:"localdir"`
+	SnapLength     int    `koanf:"snaplength"`
+	MaxSnapLength  int    `koanf:"maxsnaplength"`
+	DefaultTimeout int64  `koanf:"defaulttimeout"`
+	MaxTimeout     int64  `koanf:"maxtimeout"`
+	MaxDuration    int64  `koanf:"maxduration"`
+	MaxBytes       int64  `koanf:"maxbytes"`
+	PacketDebug    bool   `koanf:"packetdebug"`
+
+	// Hostname overrides this node's name for request matching ("" = the
+	// kernel's host name).
+	Hostname string `koanf:"hostname"`
+	// Promiscuous puts capture interfaces in promiscuous mode.
+	Promiscuous bool `koanf:"promiscuous"`
+	// MaxConcurrent caps the interface captures running at once.
+	MaxConcurrent int `koanf:"maxconcurrent"`
+	// MaxMemory is the memory budget, in bytes, of rings and buffers.
+	MaxMemory int64 `koanf:"maxmemory"`
+	// ShutdownGrace is how long, in seconds, running captures may take to
+	// deliver after SIGTERM.
+	ShutdownGrace int64 `koanf:"shutdowngrace"`
+	// SpoolDir is where captures whose every delivery failed are kept
+	// ("" = not kept).
+	SpoolDir string `koanf:"spooldir"`
+	// Format is the default capture file format: "pcap" or "pcapng".
+	Format string `koanf:"format"`
+	// MaxMessage is the largest request message accepted, in bytes, on
+	// every transport.
+	MaxMessage int `koanf:"maxmessage"`
+}
+
+// Cloudshark is the Cloudshark upload sink ([cloudshark]).
+type Cloudshark struct {
+	Host   string `koanf:"host"`
+	Scheme string `koanf:"scheme"`
+	Port   int    `koanf:"port"` // 0 = the scheme's port
+	Token  string `koanf:"token"`
+	Upload bool   `koanf:"upload"`
+	// Timeout bounds one upload, in seconds.
+	Timeout int64 `koanf:"timeout"`
+	// Insecure skips TLS certificate verification (test servers only).
+	Insecure bool `koanf:"insecure"`
+}
+
+// Redis is the Redis pub/sub request source and result channel ([redis]).
+type Redis struct {
+	Listen  bool   `koanf:"listen"`
+	Host    string `koanf:"host"`
+	Port    int    `koanf:"port"`
+	Channel string `koanf:"channel"`
+	// Auth is the password (AUTH); Username selects an ACL user.
+	Auth     string `koanf:"auth"`
+	Username string `koanf:"username"`
+	// TLS connects with TLS; TLSCA names a PEM file of extra roots and
+	// TLSServerName overrides the name checked in the server certificate.
+	TLS           bool   `koanf:"tls"`
+	TLSCA         string `koanf:"tlsca"`
+	TLSServerName string `koanf:"tlsservername"`
+	// Addrs lists host:port seeds for a cluster or sentinel deployment;
+	// when set it replaces Host and Port.
+	Addrs []string `koanf:"addrs"`
+	// Mode is "" (detect single server or cluster), "single", "cluster" or
+	// "sentinel".
+	Mode string `koanf:"mode"`
+	// Master is the sentinel master set name (Mode "sentinel").
+	Master string `koanf:"master"`
+	// ResultsChannel receives result events; default "<channel>.results".
+	ResultsChannel string `koanf:"resultschannel"`
+}
+
+// Syslog sends the log to syslog as well as stderr ([syslog]).
+type Syslog struct {
+	// Priority is facility|severity as in <sys/syslog.h>; 0 leaves syslog
+	// off. The facility is used for every record; each record's severity
+	// follows its level.
+	Priority int    `koanf:"priority"`
+	Tag      string `koanf:"tag"`
+	// Network and Address name a remote syslog ("udp", "host:514"); empty
+	// means the local syslog socket.
+	Network string `koanf:"network"`
+	Address string `koanf:"address"`
+}
+
+// Enabled reports whether logging to syslog is configured.
+func (s Syslog) Enabled() bool { return s.Priority > 0 }
+
+// Interface gives one host interface aliases ([[interface]]).
+type Interface struct {
+	Name  string   `koanf:"name"`
+	Alias []string `koanf:"alias"`
+}
+
+// S3 is the S3 upload sink ([s3]). Credentials fall back to the AWS default
+// chain when AccessID is empty.
+type S3 struct {
+	AccessID   string `koanf:"accessid"`
+	AccessKey  string `koanf:"accesskey"`
+	Endpoint   string `koanf:"endpoint"`
+	Bucket     string `koanf:"bucket"`
+	Folder     string `koanf:"folder"`
+	Upload     bool   `koanf:"upload"`
+	Region     string `koanf:"region"`
+	ACL        string `koanf:"acl"`
+	Encryption bool   `koanf:"encryption"`
+	// KMSKeyID selects SSE-KMS with this key.
+	KMSKeyID string `koanf:"kmskeyid"`
+	// AllowBuckets and AllowEndpoints list what a request may name in its
+	// "bucket" and "endpoint" fields (empty = only the configured ones).
+	AllowBuckets   []string `koanf:"allowbuckets"`
+	AllowEndpoints []string `koanf:"allowendpoints"`
+	// PathStyle addresses buckets as endpoint/bucket (S3-compatible servers).
+	PathStyle bool `koanf:"pathstyle"`
+}
+
+// SQS is the SQS long-poll request source ([sqs]).
+type SQS struct {
+	Listen      bool   `koanf:"listen"`
+	Region      string `koanf:"region"`
+	AccessID    string `koanf:"accessid"`
+	AccessKey   string `koanf:"accesskey"`
+	URL         string `koanf:"url"`
+	WaitSeconds int    `koanf:"waitseconds"`
+	ChunkSize   int    `koanf:"chunksize"`
+	// Endpoint overrides the service endpoint (test servers).
+	Endpoint string `koanf:"endpoint"`
+	// Protocol is the wire protocol: "json" (default) or "query".
+	Protocol string `koanf:"protocol"`
+	// ResultsURL is a queue that receives result events ("" = none).
+	ResultsURL string `koanf:"resultsurl"`
+	// Shared says the queue is read by several agents: a message for
+	// another node is released, not deleted.
+	Shared bool `koanf:"shared"`
+}
+
+// HTTP is the HTTP API ([http]).
+type HTTP struct {
+	// Listen is host:port; "" turns the API off.
+	Listen string `koanf:"listen"`
+	// Token, when set, is required as "Authorization: Bearer <token>".
+	Token string `koanf:"token"`
+}
+
+// Security holds request signing ([security]).
+type Security struct {
+	// HMACKey, when set, requires every request to be a signed envelope.
+	HMACKey string `koanf:"hmackey"`
+	// MaxSkew is the accepted clock difference, in seconds.
+	MaxSkew int64 `koanf:"maxskew"`
+}
+
+// The defaults that Load starts from. Keys are "section.key".
+const (
+	DefaultHTTPListen = "127.0.0.1:8657"
+	DefaultLocalDir   = "./captures"
+	DefaultChannel    = "capture"
+	ResultsSuffix     = ".results"
+)
+
+// defaults returns the first layer: every key's default value. writelocal
+// and redis.resultschannel are left out: they are derived (see derive).
+func defaults() map[string]any {
+	return map[string]any{
+		"general.maxpackets":     50000,
+		"general.localdir":       DefaultLocalDir,
+		"general.snaplength":     500,
+		"general.maxsnaplength":  262144,
+		"general.defaulttimeout": 10,
+		"general.maxtimeout":     3600,
+		"general.maxduration":    3600,
+		"general.maxbytes":       100_000_000,
+		"general.packetdebug":    false,
+		"general.promiscuous":    true,
+		"general.maxconcurrent":  16,
+		"general.maxmemory":      1 << 30,
+		"general.shutdowngrace":  30,
+		"general.format":         "pcap",
+		"general.maxmessage":     64 << 10,
+
+		"cloudshark.host":    "localhost",
+		"cloudshark.scheme":  "https",
+		"cloudshark.timeout": 60,
+
+		"redis.host":    "127.0.0.1",
+		"redis.port":    6379,
+		"redis.channel": DefaultChannel,
+
+		"syslog.tag": "pcapdaemon",
+
+		"s3.region": "us-east-1",
+		"s3.acl":    "private",
+
+		"sqs.region":      "us-east-1",
+		"sqs.waitseconds": 20,
+		"sqs.chunksize":   10,
+		"sqs.protocol":    "json",
+
+		"http.listen": DefaultHTTPListen,
+
+		"security.maxskew": 30,
+	}
+}
+
+func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// DefaultTimeoutDuration is general.defaulttimeout as a duration.
+func (g General) DefaultTimeoutDuration() time.Duration { return seconds(g.DefaultTimeout) }
+
+// MaxTimeoutDuration is general.maxtimeout as a duration.
+func (g General) MaxTimeoutDuration() time.Duration { return seconds(g.MaxTimeout) }
+
+// MaxDurationDuration is general.maxduration as a duration.
+func (g General) MaxDurationDuration() time.Duration { return seconds(g.MaxDuration) }
+
+// ShutdownGraceDuration is general.shutdowngrace as a duration.
+func (g General) ShutdownGraceDuration() time.Duration { return seconds(g.ShutdownGrace) }
+
+// TimeoutDuration is cloudshark.timeout as a duration.
+func (c Cloudshark) TimeoutDuration() time.Duration { return seconds(c.Timeout) }
+
+// MaxSkewDuration is security.maxskew as a duration.
+func (s Security) MaxSkewDuration() time.Duration { return seconds(s.MaxSkew) }
+
+// Addresses returns the Redis servers to contact: Addrs when set, else
+// Host:Port.
+func (r Redis) Addresses() []string {
+	if len(r.Addrs) > 0 {
+		return append([]string(nil), r.Addrs...)
+	}
+	return []string{joinHostPort(r.Host, r.Port)}
+}
+
+// Aliases maps every alias to the interfaces that carry it, in file order.
+func (c *Config) Aliases() map[string][]string {
+	m := make(map[string][]string)
+	for _, in := range c.Interfaces {
+		for _, a := range in.Alias {
+			m[a] = append(m[a], in.Name)
+		}
+	}
+	return m
+}
+
+// Redacted returns a copy of c with every secret replaced by "REDACTED",
+// for logging.
+func (c *Config) Redacted() *Config {
+	r := *c
+	hide := func(s *string) {
+		if *s != "" {
+			*s = "REDACTED"
+		}
+	}
+	hide(&r.Cloudshark.Token)
+	hide(&r.Redis.Auth)
+	hide(&r.S3.AccessKey)
+	hide(&r.SQS.AccessKey)
+	hide(&r.HTTP.Token)
+	hide(&r.Security.HMACKey)
+	r.Interfaces = append([]Interface(nil), c.Interfaces...)
+	return &r
+}

@@ -1,0 +1,29 @@
+package config
+
+import (
+	"testing"
+)
+
+// FuzzParse feeds arbitrary TOML to the loader: it must never panic, must
+// return a config exactly when it returns no error, and Validate must not
+// panic on whatever it returns.
+func FuzzParse(f *testing.F) {
+	f.Add(seedConfig(f))
+	f.Add([]byte("[general]\nmaxpacket = 5\n"))
+	f.Add([]byte("[[interface]]\nname = \"lo\"\nalias = [\"a\", 1]\n"))
+	f.Add([]byte("general = 5\n[redis]\nport = 1.5\naddrs = \"x\"\n"))
+	f.Add([]byte("[http]\nlisten = \"\"\n[security]\nhmackey = \"0123456789abcdef\"\n"))
+	f.Add([]byte("[general.deep]\nx = 1\n\"a.b\" = 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parse("fuzz", data, nil, nil)
+		if (c == nil) == (err == nil) {
+			t.Fatalf("parse returned config %v and error %v", c, err)
+		}
+		if c != nil {
+			c.General.WriteLocal = false // keep Validate off the file system
+			c.General.SpoolDir = ""
+			c.Redis.TLSCA = ""
+			_ = c.Validate(fakeHost("lo"))
+		}
+	})
+}

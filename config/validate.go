@@ -1,0 +1,367 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// KeyError is one invalid setting: the key (as "section.key", the
+// environment variable's name, or "interface[i].name"), the offending value
+// when there is one, and why it is wrong.
+type KeyError struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *KeyError) Error() string {
+	if e.Value == nil {
+		return e.Key + ": " + e.Reason
+	}
+	return fmt.Sprintf("%s = %s: %s", e.Key, quoteValue(e.Value), e.Reason)
+}
+
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// MaxSnapLength is the largest snap length accepted (tcpdump's default).
+const MaxSnapLength = 262144
+
+// cannedACLs are the S3 canned ACLs a [s3] acl may name.
+func cannedACLs() []string {
+	return []string{"private", "public-read", "public-read-write", "authenticated-read",
+		"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write"}
+}
+
+// Validate checks c and returns every problem found, joined, each a
+// *KeyError naming the key. interfaces lists the host's interface names
+// (nil means the real host's); it is only called when c has [[interface]]
+// tables.
+func (c *Config) Validate(interfaces func() ([]string, error)) error {
+	var v validator
+	c.validateGeneral(&v)
+	c.validateSources(&v)
+	c.validateSinks(&v)
+	c.validateSyslog(&v)
+	c.validateInterfaces(&v, interfaces)
+	c.validateSecurity(&v)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	name := c.File
+	if name == "" {
+		name = "defaults"
+	}
+	return fmt.Errorf("config: %s: %w", name, errors.Join(v.errs...))
+}
+
+// validator collects KeyErrors.
+type validator struct{ errs []error }
+
+func (v *validator) add(key string, val any, format string, args ...any) {
+	v.errs = append(v.errs, &KeyError{Key: key, Value: val, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) positive(key string, n int64) {
+	if n <= 0 {
+		v.add(key, n, "must be greater than 0")
+	}
+}
+
+func (v *validator) port(key string, p int, zeroOK bool) {
+	if (p == 0 && !zeroOK) || p < 0 || p > 65535 {
+		v.add(key, p, "must be a port number, 1 to 65535")
+	}
+}
+
+func (v *validator) oneOf(key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		v.add(key, val, "must be one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+// writableDir checks that dir exists, is a directory and accepts a new file.
+func (v *validator) writableDir(key, dir string) {
+	if dir == "" {
+		v.add(key, dir, "must name a directory")
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		v.add(key, dir, "directory does not exist or cannot be read: %v", unwrapPath(err))
+		return
+	}
+	if !fi.IsDir() {
+		v.add(key, dir, "is not a directory")
+		return
+	}
+	f, err := os.CreateTemp(dir, ".pcapdaemon-write-test-*")
+	if err != nil {
+		v.add(key, dir, "directory is not writable: %v", unwrapPath(err))
+		return
+	}
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// unwrapPath drops the *PathError's repetition of the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (c *Config) validateGeneral(v *validator) {
+	g := c.General
+	v.positive("general.maxpackets", g.MaxPackets)
+	v.positive("general.maxbytes", g.MaxBytes)
+	v.positive("general.defaulttimeout", g.DefaultTimeout)
+	v.positive("general.maxtimeout", g.MaxTimeout)
+	v.positive("general.maxduration", g.MaxDuration)
+	v.positive("general.maxconcurrent", int64(g.MaxConcurrent))
+	v.positive("general.maxmemory", g.MaxMemory)
+	v.positive("general.shutdowngrace", g.ShutdownGrace)
+	v.positive("general.maxmessage", int64(g.MaxMessage))
+	switch {
+	case g.MaxSnapLength <= 0 || g.MaxSnapLength > MaxSnapLength:
+		v.add("general.maxsnaplength", g.MaxSnapLength, "must be 1 to %d", MaxSnapLength)
+	case g.SnapLength <= 0 || g.SnapLength > g.MaxSnapLength:
+		v.add("general.snaplength", g.SnapLength, "must be 1 to general.maxsnaplength (%d)", g.MaxSnapLength)
+	}
+	if g.DefaultTimeout > g.MaxTimeout && g.MaxTimeout > 0 {
+		v.add("general.defaulttimeout", g.DefaultTimeout, "must not exceed general.maxtimeout (%d)", g.MaxTimeout)
+	}
+	v.oneOf("general.format", g.Format, "pcap", "pcapng")
+	if g.WriteLocal {
+		v.writableDir("general.localdir", g.LocalDir)
+	}
+	if g.SpoolDir != "" {
+		v.writableDir("general.spooldir", g.SpoolDir)
+	}
+}
+
+func (c *Config) validateSources(v *validator) {
+	r, q, h := c.Redis, c.SQS, c.HTTP
+	if !r.Listen && !q.Listen && h.Listen == "" {
+		v.add("redis.listen", nil, "no request source is enabled: set [redis] listen = true, [sqs] listen = true, or [http] listen")
+	}
+	if len(r.Addrs) == 0 {
+		v.port("redis.port", r.Port, false)
+	}
+	for i, a := range r.Addrs {
+		if err := checkHostPort(a, false); err != nil {
+			v.add(fmt.Sprintf("redis.addrs[%d]", i), a, "%v", err)
+		}
+	}
+	v.oneOf("redis.mode", r.Mode, "", "single", "cluster", "sentinel")
+	if r.Mode == "sentinel" && r.Master == "" {
+		v.add("redis.master", nil, "must name the sentinel master set when redis.mode is \"sentinel\"")
+	}
+	if r.Mode != "sentinel" && r.Master != "" {
+		v.add("redis.master", r.Master, "is only used with redis.mode = \"sentinel\"")
+	}
+	if r.Listen {
+		if r.Channel == "" {
+			v.add("redis.channel", r.Channel, "must not be empty")
+		}
+		if r.ResultsChannel == r.Channel {
+			v.add("redis.resultschannel", r.ResultsChannel, "must differ from redis.channel, or results would be read back as requests")
+		}
+		if len(r.Addrs) == 0 && r.Host == "" {
+			v.add("redis.host", r.Host, "must not be empty")
+		}
+	}
+	if r.TLSCA != "" {
+		if _, err := os.Stat(r.TLSCA); err != nil {
+			v.add("redis.tlsca", r.TLSCA, "cannot read the CA file: %v", unwrapPath(err))
+		}
+	}
+
+	v.oneOf("sqs.protocol", q.Protocol, "json", "query")
+	if q.WaitSeconds < 0 || q.WaitSeconds > 20 {
+		v.add("sqs.waitseconds", q.WaitSeconds, "must be 0 to 20")
+	}
+	if q.ChunkSize < 1 || q.ChunkSize > 10 {
+		v.add("sqs.chunksize", q.ChunkSize, "must be 1 to 10")
+	}
+	if (q.AccessID == "") != (q.AccessKey == "") {
+		v.add("sqs.accesskey", nil, "sqs.accessid and sqs.accesskey must be set together")
+	}
+	if q.Listen {
+		if q.URL == "" {
+			v.add("sqs.url", q.URL, "must name the queue when sqs.listen is true")
+		} else if err := checkURL(q.URL); err != nil {
+			v.add("sqs.url", q.URL, "%v", err)
+		}
+	}
+	if q.ResultsURL != "" {
+		if err := checkURL(q.ResultsURL); err != nil {
+			v.add("sqs.resultsurl", q.ResultsURL, "%v", err)
+		}
+	}
+	if q.Endpoint != "" {
+		if err := checkURL(q.Endpoint); err != nil {
+			v.add("sqs.endpoint", q.Endpoint, "%v", err)
+		}
+	}
+
+	if h.Listen != "" {
+		if err := checkHostPort(h.Listen, true); err != nil {
+			v.add("http.listen", h.Listen, "%v (\"\" turns the HTTP API off)", err)
+		}
+	}
+}
+
+func (c *Config) validateSinks(v *validator) {
+	cs, s3 := c.Cloudshark, c.S3
+	if !c.General.WriteLocal && !cs.Upload && !s3.Upload {
+		v.add("general.writelocal", false, "no sink is enabled: set [general] writelocal, [cloudshark] upload or [s3] upload to true")
+	}
+	v.oneOf("cloudshark.scheme", cs.Scheme, "http", "https")
+	v.port("cloudshark.port", cs.Port, true)
+	if cs.Upload {
+		if cs.Host == "" {
+			v.add("cloudshark.host", cs.Host, "must not be empty when cloudshark.upload is true")
+		}
+		if cs.Token == "" {
+			v.add("cloudshark.token", nil, "must be set when cloudshark.upload is true")
+		}
+		v.positive("cloudshark.timeout", cs.Timeout)
+	}
+	if (s3.AccessID == "") != (s3.AccessKey == "") {
+		v.add("s3.accesskey", nil, "s3.accessid and s3.accesskey must be set together")
+	}
+	if s3.ACL != "" {
+		v.oneOf("s3.acl", s3.ACL, cannedACLs()...)
+	}
+	if s3.Upload {
+		if s3.Bucket == "" {
+			v.add("s3.bucket", s3.Bucket, "must not be empty when s3.upload is true")
+		}
+		if s3.Region == "" {
+			v.add("s3.region", s3.Region, "must not be empty when s3.upload is true")
+		}
+	}
+}
+
+func (c *Config) validateSyslog(v *validator) {
+	s := c.Syslog
+	// LOG_LOCAL7|LOG_DEBUG is the largest priority <sys/syslog.h> defines.
+	if s.Priority < 0 || s.Priority > 23<<3|7 {
+		v.add("syslog.priority", s.Priority, "must be facility|severity, 0 to 191 (0 turns syslog off)")
+	}
+	if (s.Network == "") != (s.Address == "") {
+		v.add("syslog.address", s.Address, "syslog.network and syslog.address must be set together")
+	}
+	if s.Network != "" {
+		v.oneOf("syslog.network", s.Network, "udp", "tcp", "unix", "unixgram")
+	}
+	if s.Enabled() && s.Tag == "" {
+		v.add("syslog.tag", s.Tag, "must not be empty")
+	}
+}
+
+func (c *Config) validateInterfaces(v *validator, list func() ([]string, error)) {
+	if len(c.Interfaces) == 0 {
+		return
+	}
+	if list == nil {
+		list = hostInterfaces
+	}
+	host, err := list()
+	if err != nil {
+		v.add("interface", nil, "cannot list the host's interfaces to check them: %v", err)
+	}
+	seen := make(map[string]int)
+	for i, in := range c.Interfaces {
+		key := fmt.Sprintf("interface[%d]", i)
+		switch {
+		case in.Name == "":
+			v.add(key+".name", in.Name, "must name an interface")
+		case seen[in.Name] > 0:
+			v.add(key+".name", in.Name, "is already configured in interface[%d]; put all its aliases in one table", seen[in.Name]-1)
+		case err == nil && in.Name != "any" && !slices.Contains(host, in.Name):
+			v.add(key+".name", in.Name, "no such interface on this host (it has %s)", strings.Join(host, ", "))
+		}
+		if in.Name != "" && seen[in.Name] == 0 {
+			seen[in.Name] = i + 1
+		}
+		if len(in.Alias) == 0 {
+			v.add(key+".alias", nil, "must list at least one alias (an [[interface]] only exists to give aliases)")
+		}
+		mine := make(map[string]bool)
+		for j, a := range in.Alias {
+			ak := fmt.Sprintf("%s.alias[%d]", key, j)
+			switch {
+			case strings.TrimSpace(a) == "":
+				v.add(ak, a, "must not be empty")
+			case mine[a]:
+				v.add(ak, a, "is listed twice")
+			}
+			mine[a] = true
+		}
+	}
+}
+
+func (c *Config) validateSecurity(v *validator) {
+	s := c.Security
+	v.positive("security.maxskew", s.MaxSkew)
+	if s.HMACKey != "" && len(s.HMACKey) < 16 {
+		v.add("security.hmackey", nil, "must be at least 16 bytes long (it has %d)", len(s.HMACKey))
+	}
+}
+
+// hostInterfaces lists the real host's interface names.
+func hostInterfaces() ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ifs))
+	for i, in := range ifs {
+		names[i] = in.Name
+	}
+	return names, nil
+}
+
+// checkHostPort checks a host:port address; port 0 (any free port) only
+// when zeroOK.
+func checkHostPort(addr string, zeroOK bool) error {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port: %w", err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !zeroOK) {
+		return fmt.Errorf("port %q must be a number, 1 to 65535", p)
+	}
+	return nil
+}
+
+// checkURL checks an http or https URL with a host.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("must be a URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an http:// or https:// URL with a host")
+	}
+	return nil
+}
+
+func joinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}

@@ -1,0 +1,198 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// keyErrors flattens the joined errors of err into its *KeyErrors.
+func keyErrors(err error) []*KeyError {
+	var out []*KeyError
+	var walk func(error)
+	walk = func(e error) {
+		if ke, ok := e.(*KeyError); ok {
+			out = append(out, ke)
+			return
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			if x := u.Unwrap(); x != nil {
+				walk(x)
+			}
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// findKeyError returns the *KeyError of err for key, or nil.
+func findKeyError(err error, key string) *KeyError {
+	for _, ke := range keyErrors(err) {
+		if ke.Key == key {
+			return ke
+		}
+	}
+	return nil
+}
+
+// validBase returns a valid configuration: defaults, writing to a temp dir.
+func validBase(t *testing.T) *Config {
+	t.Helper()
+	c, err := parse("", nil, nil, map[string]any{"general.localdir": t.TempDir(), "general.writelocal": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(fakeHost("lo")); err != nil {
+		t.Fatalf("base configuration invalid: %v", err)
+	}
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		key    string
+		reason string
+	}{
+		{"no listener", func(c *Config) { c.HTTP.Listen = "" }, "redis.listen", "no request source"},
+		{"no sink", func(c *Config) { c.General.WriteLocal = false }, "general.writelocal", "no sink"},
+		{"localdir missing", func(c *Config) { c.General.LocalDir = filepath.Join(c.General.LocalDir, "x") }, "general.localdir", "does not exist"},
+		{"localdir is a file", func(c *Config) { c.General.LocalDir = file }, "general.localdir", "not a directory"},
+		{"spooldir missing", func(c *Config) { c.General.SpoolDir = "/nonexistent/spool" }, "general.spooldir", "does not exist"},
+		{"maxpackets zero", func(c *Config) { c.General.MaxPackets = 0 }, "general.maxpackets", "greater than 0"},
+		{"maxbytes negative", func(c *Config) { c.General.MaxBytes = -1 }, "general.maxbytes", "greater than 0"},
+		{"maxduration zero", func(c *Config) { c.General.MaxDuration = 0 }, "general.maxduration", "greater than 0"},
+		{"maxtimeout zero", func(c *Config) { c.General.MaxTimeout = 0 }, "general.maxtimeout", "greater than 0"},
+		{"defaulttimeout zero", func(c *Config) { c.General.DefaultTimeout = 0 }, "general.defaulttimeout", "greater than 0"},
+		{"defaulttimeout above max", func(c *Config) { c.General.DefaultTimeout = 4000 }, "general.defaulttimeout", "must not exceed general.maxtimeout"},
+		{"maxconcurrent zero", func(c *Config) { c.General.MaxConcurrent = 0 }, "general.maxconcurrent", "greater than 0"},
+		{"maxmemory zero", func(c *Config) { c.General.MaxMemory = 0 }, "general.maxmemory", "greater than 0"},
+		{"shutdowngrace zero", func(c *Config) { c.General.ShutdownGrace = 0 }, "general.shutdowngrace", "greater than 0"},
+		{"maxmessage zero", func(c *Config) { c.General.MaxMessage = 0 }, "general.maxmessage", "greater than 0"},
+		{"snaplength zero", func(c *Config) { c.General.SnapLength = 0 }, "general.snaplength", "must be 1 to"},
+		{"snaplength above max", func(c *Config) { c.General.SnapLength = 300000 }, "general.snaplength", "must be 1 to"},
+		{"maxsnaplength huge", func(c *Config) { c.General.MaxSnapLength = 1 << 20 }, "general.maxsnaplength", "must be 1 to 262144"},
+		{"format", func(c *Config) { c.General.Format = "erf" }, "general.format", "pcap, pcapng"},
+		{"redis port zero", func(c *Config) { c.Redis.Port = 0 }, "redis.port", "port number"},
+		{"redis port huge", func(c *Config) { c.Redis.Port = 70000 }, "redis.port", "port number"},
+		{"redis addr", func(c *Config) { c.Redis.Addrs = []string{"10.0.0.1"} }, "redis.addrs[0]", "host:port"},
+		{"redis mode", func(c *Config) { c.Redis.Mode = "ring" }, "redis.mode", "single, cluster, sentinel"},
+		{"sentinel without master", func(c *Config) { c.Redis.Mode = "sentinel" }, "redis.master", "sentinel master"},
+		{"master without sentinel", func(c *Config) { c.Redis.Master = "m" }, "redis.master", "only used"},
+		{"results on the request channel", func(c *Config) { c.Redis.Listen = true; c.Redis.ResultsChannel = "capture" }, "redis.resultschannel", "must differ"},
+		{"redis empty channel", func(c *Config) { c.Redis.Listen = true; c.Redis.Channel = "" }, "redis.channel", "must not be empty"},
+		{"tlsca missing", func(c *Config) { c.Redis.TLSCA = "/nonexistent/ca.pem" }, "redis.tlsca", "cannot read"},
+		{"sqs without url", func(c *Config) { c.SQS.Listen = true }, "sqs.url", "must name the queue"},
+		{"sqs bad url", func(c *Config) { c.SQS.Listen = true; c.SQS.URL = "queue" }, "sqs.url", "http:// or https://"},
+		{"sqs protocol", func(c *Config) { c.SQS.Protocol = "xml" }, "sqs.protocol", "json, query"},
+		{"sqs waitseconds", func(c *Config) { c.SQS.WaitSeconds = 21 }, "sqs.waitseconds", "0 to 20"},
+		{"sqs chunksize", func(c *Config) { c.SQS.ChunkSize = 0 }, "sqs.chunksize", "1 to 10"},
+		{"sqs half credentials", func(c *Config) { c.SQS.AccessID = "id" }, "sqs.accesskey", "set together"},
+		{"http listen", func(c *Config) { c.HTTP.Listen = "localhost" }, "http.listen", "host:port"},
+		{"http port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:99999" }, "http.listen", "1 to 65535"},
+		{"cloudshark scheme", func(c *Config) { c.Cloudshark.Scheme = "ftp" }, "cloudshark.scheme", "http, https"},
+		{"cloudshark port", func(c *Config) { c.Cloudshark.Port = -1 }, "cloudshark.port", "port number"},
+		{"cloudshark token", func(c *Config) { c.Cloudshark.Upload = true }, "cloudshark.token", "must be set"},
+		{"cloudshark timeout", func(c *Config) { c.Cloudshark.Upload = true; c.Cloudshark.Token = "t"; c.Cloudshark.Timeout = 0 }, "cloudshark.timeout", "greater than 0"},
+		{"s3 bucket", func(c *Config) { c.S3.Upload = true }, "s3.bucket", "must not be empty"},
+		{"s3 acl", func(c *Config) { c.S3.ACL = "everyone" }, "s3.acl", "public-read"},
+		{"s3 half credentials", func(c *Config) { c.S3.AccessKey = "k" }, "s3.accesskey", "set together"},
+		{"syslog priority negative", func(c *Config) { c.Syslog.Priority = -1 }, "syslog.priority", "0 to 191"},
+		{"syslog priority huge", func(c *Config) { c.Syslog.Priority = 192 }, "syslog.priority", "0 to 191"},
+		{"syslog no tag", func(c *Config) { c.Syslog.Priority = 25; c.Syslog.Tag = "" }, "syslog.tag", "must not be empty"},
+		{"syslog network alone", func(c *Config) { c.Syslog.Network = "udp" }, "syslog.address", "set together"},
+		{"syslog network", func(c *Config) { c.Syslog.Network = "sctp"; c.Syslog.Address = "h:514" }, "syslog.network", "udp, tcp"},
+		{"interface missing on host", func(c *Config) { c.Interfaces = []Interface{{Name: "eth9", Alias: []string{"x"}}} }, "interface[0].name", "no such interface on this host (it has lo)"},
+		{"interface empty name", func(c *Config) { c.Interfaces = []Interface{{Alias: []string{"x"}}} }, "interface[0].name", "must name an interface"},
+		{"interface twice", func(c *Config) {
+			c.Interfaces = []Interface{{Name: "lo", Alias: []string{"a"}}, {Name: "lo", Alias: []string{"b"}}}
+		}, "interface[1].name", "already configured in interface[0]"},
+		{"alias pointing nowhere", func(c *Config) { c.Interfaces = []Interface{{Name: "lo"}} }, "interface[0].alias", "at least one alias"},
+		{"alias empty", func(c *Config) { c.Interfaces = []Interface{{Name: "lo", Alias: []string{"a", " "}}} }, "interface[0].alias[1]", "must not be empty"},
+		{"alias duplicate", func(c *Config) { c.Interfaces = []Interface{{Name: "lo", Alias: []string{"a", "a"}}} }, "interface[0].alias[1]", "listed twice"},
+		{"maxskew zero", func(c *Config) { c.Security.MaxSkew = 0 }, "security.maxskew", "greater than 0"},
+		{"hmackey short", func(c *Config) { c.Security.HMACKey = "short" }, "security.hmackey", "at least 16 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validBase(t)
+			tt.mutate(c)
+			err := c.Validate(fakeHost("lo"))
+			ke := findKeyError(err, tt.key)
+			if ke == nil {
+				t.Fatalf("Validate = %v\nwant an error for key %s", err, tt.key)
+			}
+			if !strings.Contains(ke.Reason, tt.reason) {
+				t.Errorf("error for %s = %q, want it to say %q", tt.key, ke.Reason, tt.reason)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error text %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := validBase(t)
+	c.General.MaxPackets = -1
+	c.Redis.Port = 0
+	c.Syslog.Priority = 999
+	err := c.Validate(fakeHost("lo"))
+	if got := len(keyErrors(err)); got != 3 {
+		t.Fatalf("Validate found %d problems, want 3: %v", got, err)
+	}
+}
+
+func TestValidateInterfaceListError(t *testing.T) {
+	c := validBase(t)
+	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"l"}}}
+	err := c.Validate(func() ([]string, error) { return nil, errors.New("netlink says no") })
+	if ke := findKeyError(err, "interface"); ke == nil || !strings.Contains(ke.Reason, "netlink says no") {
+		t.Fatalf("Validate = %v, want the listing error reported on interface", err)
+	}
+}
+
+func TestValidateRealHost(t *testing.T) {
+	c := validBase(t)
+	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"local"}}}
+	if err := c.Validate(nil); err != nil {
+		t.Fatalf("Validate with the host's lo: %v", err)
+	}
+}
+
+func TestAliasOnSeveralInterfaces(t *testing.T) {
+	c := validBase(t)
+	c.Interfaces = []Interface{{Name: "eth0", Alias: []string{"uplink"}}, {Name: "eth1", Alias: []string{"uplink"}}}
+	if err := c.Validate(fakeHost("eth0", "eth1")); err != nil {
+		t.Fatalf("an alias naming two interfaces: %v", err)
+	}
+	if got := c.Aliases()["uplink"]; len(got) != 2 {
+		t.Errorf("Aliases()[uplink] = %v, want both interfaces", got)
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c := validBase(t)
+	c.Redis.Auth, c.HTTP.Token, c.Security.HMACKey = "pw", "tok", "0123456789abcdef"
+	r := c.Redacted()
+	if r.Redis.Auth != "REDACTED" || r.HTTP.Token != "REDACTED" || r.Security.HMACKey != "REDACTED" {
+		t.Errorf("Redacted left a secret: %+v", r)
+	}
+	if c.Redis.Auth != "pw" {
+		t.Error("Redacted changed the original")
+	}
+}

@@ -1,0 +1,138 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Redis is a real redis-server started by a test on a loopback port, with
+// persistence off and its files in a temporary directory.
+type Redis struct {
+	t    testing.TB
+	Port int
+	Addr string // 127.0.0.1:Port
+	args []string
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log bytes.Buffer
+}
+
+// StartRedis starts redis-server (skipping, or failing in CI, when it is not
+// installed) and stops it when the test ends. extra are more server options,
+// e.g. "--requirepass", "secret".
+func StartRedis(t testing.TB, extra ...string) *Redis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Skip(t, "redis-server not installed (apt-get install redis-server)")
+		return nil
+	}
+	r := &Redis{t: t, Port: FreePort(t), dir: t.TempDir()}
+	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port))
+	r.args = append([]string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir}, extra...)
+	r.args = append([]string{bin}, r.args...)
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start (re)starts the server on the same port and waits until it answers.
+func (r *Redis) Start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return
+	}
+	cmd := exec.Command(r.args[0], r.args[1:]...)
+	cmd.Stdout, cmd.Stderr = &r.log, &r.log
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", r.Addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not come up: %v\n%s", r.Addr, err, r.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (the process this helper started, by its PID) and
+// waits for it to exit.
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// CLI runs redis-cli against the server and returns its trimmed output.
+func (r *Redis) CLI(args ...string) (string, error) {
+	all := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.Port)}, args...)
+	out, err := exec.Command("redis-cli", all...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("redis-cli %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitFor polls cond every 20ms until it is true or d passes.
+func WaitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ReadDirNames lists the names in dir (nil when it cannot be read).
+func ReadDirNames(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, filepath.Join(dir, e.Name()))
+	}
+	return names
+}

@@ -1,0 +1,93 @@
+package sinktest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
+)
+
+// Data is a capture buffer held in memory. It implements agent.CaptureData:
+// NewReader returns a *bytes.Reader (io.ReadSeeker, io.ReaderAt, io.WriterTo).
+type Data []byte
+
+// Len returns the size of the buffer.
+func (d Data) Len() int64 { return int64(len(d)) }
+
+// NewReader returns a reader at offset 0.
+func (d Data) NewReader() io.ReadSeeker { return bytes.NewReader(d) }
+
+// Pcap returns a valid pcap file (Ethernet, snaplen 65535) of at least size
+// bytes: UDP frames of 1514 bytes from 198.18.0.1 to 198.18.0.2 whose
+// payload is pseudo-random from seed, so that two files differ and a
+// byte-for-byte comparison means something.
+func Pcap(size int, seed uint64) Data {
+	var buf bytes.Buffer
+	buf.Grow(size + 2048)
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		panic(err) // writes to a bytes.Buffer cannot fail
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	frame := make([]byte, 1514)
+	src, dst := netip.MustParseAddr("198.18.0.1").As4(), netip.MustParseAddr("198.18.0.2").As4()
+	copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 2})
+	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(frame[12:], 0x0800)
+	ip := frame[14:34]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(frame)-14))
+	copy(ip[12:16], src[:])
+	copy(ip[16:20], dst[:])
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	udp := frame[34:42]
+	binary.BigEndian.PutUint16(udp[0:], 40000)
+	binary.BigEndian.PutUint16(udp[2:], 9)
+	binary.BigEndian.PutUint16(udp[4:], uint16(len(frame)-34))
+	ts := time.Unix(1_700_000_000, 0)
+	for i := 0; buf.Len() < size; i++ {
+		for j := 42; j+8 <= len(frame); j += 8 {
+			binary.LittleEndian.PutUint64(frame[j:], rng.Uint64())
+		}
+		ci := gopacketCI(ts.Add(time.Duration(i)*time.Microsecond), len(frame))
+		if err := w.WritePacket(ci, frame); err != nil {
+			panic(err)
+		}
+	}
+	return Data(buf.Bytes())
+}
+
+// Capture returns a finished capture of data with every metadata field set.
+func Capture(id string, data Data) *agent.Capture {
+	return &agent.Capture{
+		Request: agent.Request{
+			ID: id, Node: "any", Interface: []string{"veth0"}, Tags: "blah,tagme",
+			BPF: "udp and dst host 198.18.0.2", Customer: "importantcustomer", AlertID: 655443,
+		},
+		ID:        id,
+		Node:      "host1",
+		Interface: "veth0",
+		Format:    "pcap",
+		Snaplen:   65535,
+		Started:   time.Unix(1_700_000_000, 0),
+		Ended:     time.Unix(1_700_000_010, 0),
+		Tags:      "customer:importantcustomer,alertid:655443,blah,tagme,node:host1,interface:veth0,snaplength:65535",
+		FileName:  "host1-veth0-1700000000-" + id + ".pcap",
+		Packets:   1,
+		Data:      data,
+	}
+}

@@ -1,0 +1,213 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+)
+
+// Config is the S3 sink's configuration, mapped by main from the [s3] section.
+type Config struct {
+	Bucket   string // required
+	Folder   string // key prefix, may be empty
+	ACL      string // canned ACL, empty for the bucket's default
+	Region   string // empty: the AWS default chain's region, else us-east-1
+	Endpoint string // empty or "s3.amazonaws.com": AWS; a host means https://host; or a full URL
+
+	// Encryption turns on server-side encryption: SSE-KMS when KMSKeyID is
+	// set or SSE is "aws:kms", else AES256.
+	Encryption bool
+	SSE        string // "", "AES256" or "aws:kms"
+	KMSKeyID   string
+
+	// AccessID and AccessKey are static credentials; when both are empty the
+	// AWS default chain is used (env, shared files, IMDS, IRSA web identity).
+	AccessID  string
+	AccessKey string
+
+	AllowBuckets   []string
+	AllowEndpoints []string
+	AllowRegions   []string
+	AllowACLs      []string
+
+	// MultipartThreshold is the size above which a capture is uploaded in
+	// parts (default 16 MiB); PartSize is the part size (default 16 MiB,
+	// minimum 5 MiB, grown when a file would need more than 10000 parts);
+	// Concurrency is the number of parts in flight (default 4).
+	MultipartThreshold int64
+	PartSize           int64
+	Concurrency        int
+
+	// Timeout bounds one HTTP call (one PutObject or one part); 0 means 5m.
+	Timeout time.Duration
+
+	Retry retry.Policy
+
+	// HTTPClient replaces the SDK's HTTP client (tests, proxies); nil keeps it.
+	HTTPClient *http.Client
+}
+
+// Defaults of Config.
+const (
+	DefaultMultipartThreshold = 16 << 20
+	DefaultPartSize           = 16 << 20
+	MinPartSize               = 5 << 20
+	MaxParts                  = 10000
+	DefaultConcurrency        = 4
+	DefaultTimeout            = 5 * time.Minute
+	defaultRegion             = "us-east-1"
+	awsEndpoint               = "https://s3.amazonaws.com" // AWS's own endpoint resolution
+)
+
+// ErrRefused is wrapped by every *RefusedError.
+var ErrRefused = errors.New("s3 override refused")
+
+// RefusedError says which per-request override was refused and why.
+type RefusedError struct {
+	Field  string // "bucket", "endpoint", "region", "acl", "folder"
+	Value  string
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%v: %s %q: %s", ErrRefused, e.Field, e.Value, e.Reason)
+}
+
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Unretryable tells a spool that retrying later cannot help.
+func (e *RefusedError) Unretryable() bool { return true }
+
+var (
+	regionRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+)
+
+var cannedACLs = []string{
+	"private", "public-read", "public-read-write", "authenticated-read",
+	"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control",
+}
+
+// widening ACLs grant read access beyond the bucket owner's account.
+var wideningACLs = []string{"public-read", "public-read-write", "authenticated-read"}
+
+// normalizeEndpoint returns the canonical URL of an endpoint setting:
+// "" and the legacy global host both mean awsEndpoint; a bare host (with
+// optional port) means https://host; a URL keeps its scheme, host and path.
+func normalizeEndpoint(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return awsEndpoint, nil
+	}
+	raw := s
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("endpoint %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("endpoint %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("endpoint %q: want a host or scheme://host[:port][/path]", raw)
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// checkACL validates a canned ACL name.
+func checkACL(acl string) error {
+	if acl != "" && !slices.Contains(cannedACLs, acl) {
+		return fmt.Errorf("acl %q: not a canned ACL (%s)", acl, strings.Join(cannedACLs, ", "))
+	}
+	return nil
+}
+
+// checkFolder validates a key prefix and returns it without surrounding slashes.
+func checkFolder(f string) (string, error) {
+	f = strings.Trim(f, "/")
+	for _, r := range f {
+		if r < 0x20 || r == 0x7f {
+			return "", fmt.Errorf("folder %q: control character", f)
+		}
+	}
+	if len(f) > 512 {
+		return "", fmt.Errorf("folder: %d bytes, at most 512", len(f))
+	}
+	return f, nil
+}
+
+// sseMode returns the server-side encryption mode for an enabled encryption.
+func (c *Config) sseMode() string {
+	if c.SSE != "" {
+		return c.SSE
+	}
+	if c.KMSKeyID != "" {
+		return "aws:kms"
+	}
+	return "AES256"
+}
+
+// validate checks a Config and fills its defaults.
+func (c *Config) validate() error {
+	if c.Bucket == "" {
+		return errors.New("s3: bucket is required")
+	}
+	if !bucketRE.MatchString(c.Bucket) {
+		return fmt.Errorf("s3: bucket %q: not a valid bucket name", c.Bucket)
+	}
+	if (c.AccessID == "") != (c.AccessKey == "") {
+		return errors.New("s3: accessid and accesskey must be set together (or both left empty for the AWS default chain)")
+	}
+	if err := checkACL(c.ACL); err != nil {
+		return fmt.Errorf("s3: %w", err)
+	}
+	for _, a := range c.AllowACLs {
+		if err := checkACL(a); err != nil {
+			return fmt.Errorf("s3: allowacls: %w", err)
+		}
+	}
+	f, err := checkFolder(c.Folder)
+	if err != nil {
+		return fmt.Errorf("s3: %w", err)
+	}
+	c.Folder = f
+	if c.Endpoint, err = normalizeEndpoint(c.Endpoint); err != nil {
+		return fmt.Errorf("s3: %w", err)
+	}
+	for i, e := range c.AllowEndpoints {
+		if c.AllowEndpoints[i], err = normalizeEndpoint(e); err != nil {
+			return fmt.Errorf("s3: allowendpoints: %w", err)
+		}
+	}
+	if c.Region != "" && !regionRE.MatchString(c.Region) {
+		return fmt.Errorf("s3: region %q: not a region name", c.Region)
+	}
+	switch c.SSE {
+	case "", "AES256", "aws:kms":
+	default:
+		return fmt.Errorf("s3: sse %q: want AES256 or aws:kms", c.SSE)
+	}
+	if c.MultipartThreshold <= 0 {
+		c.MultipartThreshold = DefaultMultipartThreshold
+	}
+	if c.PartSize <= 0 {
+		c.PartSize = DefaultPartSize
+	}
+	c.PartSize = max(c.PartSize, MinPartSize)
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return nil
+}

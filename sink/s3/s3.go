@@ -1,0 +1,182 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+)
+
+// Sink uploads captures to S3. It implements agent.Sink and is safe for
+// concurrent use.
+type Sink struct {
+	cfg    Config
+	region string // the configured (or default-chain) region
+	client *s3.Client
+	log    *slog.Logger
+}
+
+// New checks cfg and builds the S3 client. Credentials come from cfg when
+// given, else from the AWS default chain; nothing is contacted yet.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts := []func(*awsconfig.LoadOptions) error{
+		// Retries are ours (sink/retry), so that attempts stay bounded
+		// and classified alike for every sink.
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.AccessID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessID, cfg.AccessKey, "")))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = defaultRegion
+	}
+	s := &Sink{cfg: cfg, region: awsCfg.Region, log: log.With("sink", "s3")}
+	s.client = s3.NewFromConfig(awsCfg)
+	return s, nil
+}
+
+// Name returns "s3".
+func (s *Sink) Name() string { return "s3" }
+
+// Check returns the *RefusedError that Deliver would return for req's
+// overrides, so that a request can be rejected before anything is captured.
+func (s *Sink) Check(req agent.Request) error {
+	_, err := s.resolve(req)
+	return err
+}
+
+// Deliver uploads c to <bucket>/<folder>/<file name> and returns
+// s3://bucket/key. A refused override returns a *RefusedError before any
+// network traffic.
+func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
+	if c == nil || c.Data == nil {
+		return "", retry.Permanent(errors.New("s3: capture without data"))
+	}
+	if c.FileName == "" {
+		return "", retry.Permanent(fmt.Errorf("s3: capture %q has no file name", c.ID))
+	}
+	t, err := s.resolve(c.Request)
+	if err != nil {
+		return "", retry.Permanent(err)
+	}
+	key := t.key(c.FileName)
+	up := &upload{
+		s:      s,
+		t:      t,
+		key:    key,
+		size:   c.Data.Len(),
+		data:   readerAt(c.Data),
+		meta:   metadata(c),
+		ctype:  contentType(c.Format),
+		optFns: t.optFns(),
+	}
+	if up.size <= s.cfg.MultipartThreshold {
+		err = up.put(ctx)
+	} else {
+		err = up.multipart(ctx)
+	}
+	if err != nil {
+		return "", fmt.Errorf("s3: upload %s: %w", t.location(key), err)
+	}
+	s.log.Info("uploaded", "location", t.location(key), "bytes", up.size, "id", c.ID)
+	return t.location(key), nil
+}
+
+// optFns returns the per-call client options for the target's endpoint
+// and region: path-style addressing for an explicit endpoint.
+func (t target) optFns() []func(*s3.Options) {
+	return []func(*s3.Options){func(o *s3.Options) {
+		o.Region = t.region
+		if t.endpoint != awsEndpoint {
+			o.BaseEndpoint = aws.String(t.endpoint)
+			o.UsePathStyle = true
+		}
+	}}
+}
+
+// contentType is the media type of a capture format.
+func contentType(format string) string {
+	if format == "pcapng" {
+		return "application/x-pcapng"
+	}
+	return "application/vnd.tcpdump.pcap"
+}
+
+// transient reports whether an S3 call's failure is worth another try:
+// 5xx, 408, 429 and S3's throttling and timeout codes, or a network failure
+// with no reply. Every other reply (403, 404 NoSuchBucket, ...) is permanent.
+func transient(err error) bool {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		if retry.HTTPStatusTransient(re.HTTPStatusCode()) {
+			return true
+		}
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			switch ae.ErrorCode() {
+			case "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
+				"Throttling", "ThrottlingException", "RequestThrottled":
+				return true
+			}
+		}
+		return false
+	}
+	return retry.NetworkTransient(err)
+}
+
+// readerAt returns an io.ReaderAt over d: the reader itself when it is one
+// (the agent's buffers are), else a serialised Seek+Read adapter.
+func readerAt(d agent.CaptureData) io.ReaderAt {
+	r := d.NewReader()
+	if ra, ok := r.(io.ReaderAt); ok {
+		return ra
+	}
+	return &seekReaderAt{rs: r}
+}
+
+type seekReaderAt struct {
+	mu sync.Mutex
+	rs io.ReadSeeker
+}
+
+func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(s.rs, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF // io.ReaderAt's convention for a short read at the end
+	}
+	return n, err
+}

@@ -1,0 +1,182 @@
+package redis
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/pcapdaemon/pcapdaemon/config"
+)
+
+// Options says where and how to connect.
+type Options struct {
+	// Addrs are host:port addresses: one server, cluster seeds, or the
+	// sentinels when MasterSet is set.
+	Addrs []string
+	// Mode is "" (a single server or a cluster, detected), "single",
+	// "cluster" or "sentinel".
+	Mode string
+	// MasterSet is the sentinel master set name (Mode "sentinel").
+	MasterSet string
+	// Username (an ACL user; empty means "default") and Password are sent
+	// with HELLO/AUTH when Password is set.
+	Username, Password string
+	// TLS, when not nil, wraps every connection.
+	TLS *tls.Config
+	// Channel is subscribed to for requests; ResultsChannel receives
+	// result events (default Channel + ".results").
+	Channel, ResultsChannel string
+	// MinBackoff and MaxBackoff bound the reconnect delay (100ms, 10s).
+	MinBackoff, MaxBackoff time.Duration
+	// QueueSize is how many received messages may wait for the Submitter
+	// before new ones are dropped (default 256).
+	QueueSize int
+	// DialTimeout bounds one connection attempt (default 5s).
+	DialTimeout time.Duration
+}
+
+// OptionsFromConfig maps the [redis] section onto Options, reading the CA
+// file when one is configured.
+func OptionsFromConfig(c config.Redis) (Options, error) {
+	o := Options{
+		Addrs:          c.Addresses(),
+		Mode:           c.Mode,
+		MasterSet:      c.Master,
+		Username:       c.Username,
+		Password:       c.Auth,
+		Channel:        c.Channel,
+		ResultsChannel: c.ResultsChannel,
+	}
+	if c.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+		if c.TLSCA != "" {
+			pem, err := os.ReadFile(c.TLSCA)
+			if err != nil {
+				return Options{}, fmt.Errorf("redis: tlsca: %w", err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return Options{}, fmt.Errorf("redis: tlsca %s: no PEM certificate found", c.TLSCA)
+			}
+			tc.RootCAs = pool
+		}
+		o.TLS = tc
+	}
+	return o, nil
+}
+
+// withDefaults fills the zero fields and checks the rest.
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Addrs) == 0 {
+		return o, errors.New("redis: no server address")
+	}
+	if o.Channel == "" {
+		return o, errors.New("redis: no channel")
+	}
+	if o.ResultsChannel == "" {
+		o.ResultsChannel = o.Channel + config.ResultsSuffix
+	}
+	if o.ResultsChannel == o.Channel {
+		return o, fmt.Errorf("redis: results channel %q is the request channel", o.Channel)
+	}
+	switch o.Mode {
+	case "", "single", "cluster":
+	case "sentinel":
+		if o.MasterSet == "" {
+			return o, errors.New("redis: sentinel mode needs a master set name")
+		}
+	default:
+		return o, fmt.Errorf("redis: unknown mode %q", o.Mode)
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 256
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	return o, nil
+}
+
+// clientOption is the rueidis configuration for o.
+func (o Options) clientOption() rueidis.ClientOption {
+	co := rueidis.ClientOption{
+		InitAddress: append([]string(nil), o.Addrs...),
+		Username:    o.Username,
+		Password:    o.Password,
+		TLSConfig:   o.TLS,
+		ClientName:  "pcapdaemon",
+		// No client-side caching (it needs CLIENT TRACKING, which an ACL
+		// user may lack), and no hidden retries: the Transport's own loop
+		// retries so that it sees, and logs, every state change.
+		DisableCache: true,
+		DisableRetry: true,
+		// Ping a silent connection so that a vanished server is noticed
+		// even when no request arrives.
+		ConnWriteTimeout: 10 * time.Second,
+	}
+	co.Dialer.Timeout = o.DialTimeout
+	co.Dialer.KeepAlive = 5 * time.Second
+	switch o.Mode {
+	case "single":
+		co.ForceSingleClient = true
+	case "sentinel":
+		co.Sentinel = rueidis.SentinelOption{
+			MasterSet: o.MasterSet,
+			Username:  o.Username,
+			Password:  o.Password,
+			TLSConfig: o.TLS,
+		}
+		co.Sentinel.Dialer.Timeout = o.DialTimeout
+	}
+	return co
+}
+
+// ErrAuth matches errors from a server that refused the credentials.
+var ErrAuth = errors.New("redis authentication failed")
+
+// classify wraps err from a connection to o with the address, and with
+// ErrAuth when the server refused the credentials.
+func (o Options) classify(err error) error {
+	where := strings.Join(o.Addrs, ",")
+	if isAuthError(err) {
+		user := o.Username
+		if user == "" {
+			user = "default"
+		}
+		if o.Password == "" {
+			return fmt.Errorf("redis %s: %w: the server wants a password and none is configured ([redis] auth): %w", where, ErrAuth, err)
+		}
+		return fmt.Errorf("redis %s: %w for user %q (check [redis] auth and username): %w", where, ErrAuth, user, err)
+	}
+	return fmt.Errorf("redis %s: %w", where, err)
+}
+
+// isAuthError reports whether err is the server refusing credentials.
+func isAuthError(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	if !ok {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range []string{"WRONGPASS", "NOAUTH", "NOPERM"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return strings.Contains(msg, "invalid password") || strings.Contains(msg, "without any password configured")
+}

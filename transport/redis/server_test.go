@@ -1,0 +1,139 @@
+package redis
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
+)
+
+const redisServer = "/usr/bin/redis-server"
+
+// server is a real redis-server on a loopback port, owned by one test.
+type server struct {
+	t    testing.TB
+	port int
+	dir  string
+	conf string
+	tls  bool // listen with TLS (tls-port) instead of plain TCP
+	cmd  *exec.Cmd
+	out  *lockedWriter
+}
+
+// startServer starts redis-server on a free loopback port with the extra
+// config lines given, and stops it when the test ends.
+func startServer(t testing.TB, extra ...string) *server {
+	t.Helper()
+	s := newServer(t, extra...)
+	s.start()
+	return s
+}
+
+// newServer prepares a server without starting it.
+func newServer(t testing.TB, extra ...string) *server {
+	t.Helper()
+	if _, err := os.Stat(redisServer); err != nil {
+		testenv.Skip(t, "redis-server is not installed (apt-get install redis-server)")
+	}
+	s := &server{t: t, port: freePort(t), dir: t.TempDir()}
+	for _, l := range extra {
+		if strings.HasPrefix(l, "tls-cert-file") {
+			s.tls = true
+		}
+	}
+	portLine := fmt.Sprintf("port %d", s.port)
+	if s.tls {
+		portLine = fmt.Sprintf("port 0\ntls-port %d", s.port)
+	}
+	conf := strings.Join(append([]string{
+		portLine,
+		"bind 127.0.0.1",
+		`save ""`,
+		"appendonly no",
+		"dir " + s.dir,
+		"daemonize no",
+		"logfile \"\"",
+	}, extra...), "\n") + "\n"
+	s.conf = filepath.Join(s.dir, "redis.conf")
+	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// start runs redis-server and waits until it accepts connections.
+func (s *server) start() {
+	s.t.Helper()
+	s.out = &lockedWriter{w: new(bytes.Buffer)}
+	s.cmd = exec.Command(redisServer, s.conf)
+	s.cmd.Stdout = s.out
+	s.cmd.Stderr = s.cmd.Stdout
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.addr(), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			s.t.Fatalf("redis-server on %s not accepting connections: %v\n%s", s.addr(), err, s.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill stops the server this test started (by its PID only) and waits.
+func (s *server) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lockedWriter serializes writes to w (process output, slog handlers).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
+}

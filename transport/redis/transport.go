@@ -1,0 +1,224 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/transport"
+)
+
+// Source is the source name given to the Submitter.
+const Source = "redis"
+
+// The connection states reported by State.
+const (
+	StateConnecting = "connecting" // before the first subscription
+	StateUp         = "subscribed"
+	StateDown       = "down"
+	StateAuth       = "auth-failed"
+)
+
+// ErrNotConnected is returned by PublishResult before the first connection.
+var ErrNotConnected = errors.New("redis: not connected")
+
+// Transport subscribes to the request channel and publishes results.
+type Transport struct {
+	o   Options
+	sub transport.Submitter
+	log *slog.Logger
+
+	client  atomic.Pointer[rueidis.Client] // nil until connected
+	state   transport.StateLog
+	queue   chan []byte
+	dropped atomic.Uint64
+	rejLog  transport.Sometimes
+
+	everUp     atomic.Bool // a subscription was confirmed once
+	subscribed atomic.Bool // confirmed since the last Receive began
+}
+
+// New returns a Transport that hands requests to sub. It does not connect:
+// Run does.
+func New(o Options, sub transport.Submitter, log *slog.Logger) (*Transport, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("transport", Source)
+	t := &Transport{o: o, sub: sub, log: log, queue: make(chan []byte, o.QueueSize)}
+	t.state.Log = log
+	t.state.Set(StateConnecting, slog.LevelDebug, "redis: connecting", "addrs", o.Addrs)
+	t.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
+	return t, nil
+}
+
+// State returns the connection state: StateConnecting, StateUp, StateDown
+// or StateAuth.
+func (t *Transport) State() string { return t.state.State() }
+
+// Dropped returns how many messages were dropped because the Submitter fell
+// QueueSize messages behind.
+func (t *Transport) Dropped() uint64 { return t.dropped.Load() }
+
+// Run connects, subscribes and submits requests until ctx ends, then
+// returns nil. It reconnects and resubscribes whenever the connection is
+// lost. It returns an error matching ErrAuth if the server refuses the
+// credentials before the first subscription succeeded: that is a
+// configuration mistake, not an outage.
+func (t *Transport) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { t.submitLoop(ctx) })
+	defer wg.Wait()
+
+	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
+	for {
+		c, err := rueidis.NewClient(t.o.clientOption())
+		if err != nil {
+			err = t.o.classify(err)
+			if errors.Is(err, ErrAuth) && !t.everUp.Load() {
+				t.state.Set(StateAuth, slog.LevelError, "redis: authentication failed", "err", err)
+				return err
+			}
+			t.down(err)
+			if !sleep(ctx, bo.Next()) {
+				return nil
+			}
+			continue
+		}
+		t.client.Store(&c)
+		err = t.receive(ctx, c, &bo)
+		t.client.Store(nil)
+		c.Close()
+		if err != nil {
+			t.state.Set(StateAuth, slog.LevelError, "redis: authentication failed", "err", err)
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// receive subscribes on c and resubscribes after each loss until ctx ends.
+// rueidis redials a broken connection on the next call, so the client is
+// kept; only an authentication failure before the first subscription
+// returns an error.
+func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport.Backoff) error {
+	// The hook runs on rueidis's connection goroutine: no blocking there.
+	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
+		if s.Kind == "subscribe" && s.Channel == t.o.Channel {
+			t.everUp.Store(true)
+			t.subscribed.Store(true)
+			t.state.Set(StateUp, slog.LevelInfo, "redis: subscribed", "addrs", t.o.Addrs, "channel", t.o.Channel)
+		}
+	})
+	cmd := c.B().Subscribe().Channel(t.o.Channel).Build()
+	for {
+		err := c.Receive(hookCtx, cmd, t.onMessage)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if t.subscribed.Swap(false) {
+			bo.Reset()
+		}
+		if err == nil {
+			err = errors.New("subscription ended by the server")
+		}
+		err = t.o.classify(err)
+		if errors.Is(err, ErrAuth) && !t.everUp.Load() {
+			return err
+		}
+		t.down(err)
+		if !sleep(ctx, bo.Next()) {
+			return nil
+		}
+	}
+}
+
+// down records the down state (logged once per change). Before the first
+// subscription it says "unreachable", after it "connection lost".
+func (t *Transport) down(err error) {
+	state, msg := StateDown, "redis: connection lost; reconnecting"
+	if !t.everUp.Load() {
+		msg = "redis: server unreachable; retrying"
+	}
+	if errors.Is(err, ErrAuth) {
+		state, msg = StateAuth, "redis: authentication failed; retrying"
+	}
+	t.state.Set(state, slog.LevelWarn, msg, "err", err, "max_backoff", t.o.MaxBackoff)
+}
+
+// onMessage queues a message for submitLoop. It runs in the Receive loop,
+// which must keep draining rueidis's buffer, so it never blocks: a full
+// queue drops the message.
+func (t *Transport) onMessage(m rueidis.PubSubMessage) {
+	select {
+	case t.queue <- []byte(m.Message):
+	default:
+		n := t.dropped.Add(1)
+		if ok, _ := t.rejLog.Allow(time.Now()); ok {
+			t.log.Warn("redis: request dropped: submit queue full", "queue", cap(t.queue), "dropped_total", n)
+		}
+	}
+}
+
+// submitLoop hands queued messages to the Submitter until ctx ends.
+func (t *Transport) submitLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-t.queue:
+			id, err := t.sub.Submit(ctx, msg, Source)
+			if err != nil {
+				if ok, suppressed := t.rejLog.Allow(time.Now()); ok {
+					t.log.Warn("redis: request rejected", "err", err, "bytes", len(msg), "suppressed", suppressed)
+				}
+				continue
+			}
+			t.log.Debug("redis: request submitted", "id", id)
+		}
+	}
+}
+
+// PublishResult publishes r as JSON on the results channel. It implements
+// agent.ResultPublisher.
+func (t *Transport) PublishResult(ctx context.Context, r agent.Result) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redis: encoding result %s: %w", r.ID, err)
+	}
+	cp := t.client.Load()
+	if cp == nil {
+		return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, ErrNotConnected)
+	}
+	c := *cp
+	if err := c.Do(ctx, c.B().Publish().Channel(t.o.ResultsChannel).Message(string(b)).Build()).Error(); err != nil {
+		return fmt.Errorf("redis: publishing result %s on %s: %w", r.ID, t.o.ResultsChannel, err)
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
