@@ -17,6 +17,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/logging"
 	"github.com/pcapdaemon/pcapdaemon/sink/local"
 	"github.com/pcapdaemon/pcapdaemon/transport"
+	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
 )
 
@@ -43,11 +44,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	var pubs []agent.ResultPublisher
 	var sources []func(context.Context) error
 
-	guard := transport.GuardOptions{
-		HMACKey:    []byte(cfg.Security.HMACKey),
-		MaxSkew:    cfg.Security.MaxSkewDuration(),
-		MaxMessage: cfg.General.MaxMessage,
-	}
+	guard := transport.GuardOptionsFromConfig(cfg)
 	// The agent is created last (it needs the publishers); sources reach it
 	// through this indirection.
 	var ag *agent.Agent
@@ -66,6 +63,21 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		pubs = append(pubs, rt)
 		sources = append(sources, rt.Run)
+	}
+
+	if cfg.HTTP.Listen != "" {
+		backend := httpapi.Adapt(
+			func(id string) (agent.RequestState, bool) { return ag.Lookup(id) },
+			func(id string) error { return ag.Cancel(id) })
+		hs, err := httpapi.New(httpapi.OptionsFromConfig(cfg), submit, backend, log)
+		if err != nil {
+			return err
+		}
+		// Bind now so that a taken port fails the start, not a goroutine.
+		if _, err := hs.Listen(); err != nil {
+			return err
+		}
+		sources = append(sources, hs.Serve)
 	}
 
 	ag, err = agent.New(agentConfig(cfg), agent.WithLogger(log), agent.WithSinks(sinks...), agent.WithPublishers(pubs...))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -179,7 +178,7 @@ func sendUntil(t *testing.T, p *netns.Pair, frames [][]byte, stop func() bool) {
 
 // seedConfig is the seed README's example config with only hosts and paths
 // changed.
-func seedConfig(redisPort int, localdir, iface string) string {
+func seedConfig(redisPort, httpPort int, localdir, iface string) string {
 	return fmt.Sprintf(`[general]
 maxpackets      = 50000
 writelocal      = true
@@ -217,8 +216,8 @@ name        = "lo"
 alias       = ["local"]
 
 [http]
-listen = ""
-`, localdir, redisPort, iface)
+listen = "127.0.0.1:%d"
+`, localdir, redisPort, iface, httpPort)
 }
 
 func TestEndToEndRedisToLocalFile(t *testing.T) {
@@ -230,7 +229,9 @@ func TestEndToEndRedisToLocalFile(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
-	if err := os.WriteFile(cfg, []byte(seedConfig(redis.Port, dir, pair.Host)), 0o600); err != nil {
+	httpPort := testenv.FreePort(t)
+	api := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	if err := os.WriteFile(cfg, []byte(seedConfig(redis.Port, httpPort, dir, pair.Host)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, "-config", cfg)
@@ -284,6 +285,43 @@ func TestEndToEndRedisToLocalFile(t *testing.T) {
 	t.Run("publish", func(t *testing.T) {
 		file := capture(t, redisPublish)
 		checkPcapFile(t, file, match)
+	})
+
+	t.Run("http api", func(t *testing.T) {
+		var id string
+		file := capture(t, func(msg string) {
+			code, reply := httpPost(t, api+"/v1/captures", msg)
+			if code != http.StatusAccepted {
+				t.Fatalf("POST /v1/captures: %d %v", code, reply)
+			}
+			id, _ = reply["id"].(string)
+		})
+		if !strings.HasSuffix(file, "-"+id+".pcap") {
+			t.Errorf("file %s is not named after request id %q", file, id)
+		}
+		var state map[string]any
+		ok := testenv.WaitFor(10*time.Second, func() bool {
+			resp, err := http.Get(api + "/v1/captures/" + id)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			state = nil
+			_ = json.NewDecoder(resp.Body).Decode(&state)
+			b, _ := json.Marshal(state)
+			return resp.StatusCode == 200 && strings.Contains(string(b), `"status":"ok"`)
+		})
+		if !ok {
+			t.Fatalf("GET /v1/captures/%s never reported status ok: %v", id, state)
+		}
+		b, _ := json.Marshal(state)
+		if !strings.Contains(string(b), file) || !strings.Contains(string(b), `"stop_reason":"packets"`) {
+			t.Errorf("result does not name the file %s and stop reason packets: %s", file, b)
+		}
+		code, reply := httpPost(t, api+"/v1/captures", `{"node":"any","interface":["`+pair.Host+`"],"packets":99999999}`)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(reply["error"]), "packets") {
+			t.Errorf("request above maxpackets: got %d %v, want 400 naming the field", code, reply)
+		}
 	})
 
 	t.Run("after redis restart", func(t *testing.T) {
@@ -369,5 +407,3 @@ func httpPost(t *testing.T, url, body string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-var _ = net.JoinHostPort
-var _ = strconv.Itoa

@@ -21,6 +21,12 @@ func run(args []string) int {
 		switch args[0] {
 		case "bpf":
 			return runBPF(args[1:], os.Stdout, os.Stderr)
+		case "interfaces":
+			return runInterfaces(args[1:], os.Stdout, os.Stderr)
+		case "request":
+			return runRequest(args[1:], os.Stdout, os.Stderr)
+		case "capture":
+			return runCapture(args[1:], os.Stdout, os.Stderr)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -3,7 +3,6 @@ package main
 import (
 	"debug/elf"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,13 +13,7 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "pcapdaemon")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Env = append(build.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
-	}
-	f, err := elf.Open(bin)
+	f, err := elf.Open(daemonBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}

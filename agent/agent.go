@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"golang.org/x/net/bpf"
 )
 
 // Agent takes capture requests, runs their captures and reports their
@@ -48,7 +49,13 @@ type Agent struct {
 	seen      *idSet
 	qclosed   bool
 	dropped   uint64 // results dropped because the queue was full
+	count     counters
 	closeOnce sync.Once
+}
+
+// defaultCompiler is bpfcompile.Compile.
+func defaultCompiler(expr string, opts bpfcompile.Options) ([]bpf.Instruction, error) {
+	return bpfcompile.Compile(expr, opts)
 }
 
 // Option configures an Agent.
@@ -94,7 +101,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		clock:   systemClock{},
 		open:    OpenAFPacket,
 		lookup:  LookupInterface,
-		compile: bpfcompile.Compile,
+		compile: defaultCompiler,
 		cfg:     cfg,
 		store:   newRequestStore(cfg.KeepRequests),
 		seen:    newIDSet(cfg.DedupTTL, cfg.DedupSize),
@@ -105,6 +112,21 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.compile == nil {
+		a.compile = defaultCompiler
+	}
+	if a.open == nil {
+		a.open = OpenAFPacket
+	}
+	if a.lookup == nil {
+		a.lookup = LookupInterface
+	}
+	if a.clock == nil {
+		a.clock = systemClock{}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
 	}
 	a.captureCtx, a.stopCaptures = context.WithCancelCause(context.Background())
 	a.hardCtx, a.abort = context.WithCancel(context.Background())
@@ -183,6 +205,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	if err != nil {
 		if !mayBeForNode(msg, cfg.Hostname) {
 			log.Debug("ignoring an invalid request for other nodes", "error", err)
+			a.bump(&a.count.notForNode)
 			return "", ErrNotForNode
 		}
 		id := d.req.ID
@@ -193,6 +216,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	}
 	if !MatchNode(cfg.Hostname, d.req.Node, d.nodeRE) {
 		log.Debug("request is for other nodes", "id", d.req.ID, "node", d.req.Node, "nodere", d.req.NodeRE)
+		a.bump(&a.count.notForNode)
 		return d.req.ID, ErrNotForNode
 	}
 	if d.req.ID == "" {
@@ -202,6 +226,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	log = log.With("id", id)
 	if a.isDuplicate(id) {
 		log.Info("ignoring a request id taken recently")
+		a.bump(&a.count.duplicates)
 		return id, ErrDuplicate
 	}
 	p, err := a.makePlan(ctx, &cfg, &d)
@@ -212,6 +237,10 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	if err != nil {
 		if errors.Is(err, ErrDuplicate) {
 			log.Info("ignoring a request id taken recently")
+			a.bump(&a.count.duplicates)
+			return id, err
+		}
+		if errors.Is(err, ErrShuttingDown) {
 			return id, err
 		}
 		return id, a.reject(log, id, source, err)
@@ -251,16 +280,18 @@ func (a *Agent) admit(id, source string, p *plan) (*request, error) {
 		return nil, fmt.Errorf("%w: %d captures running, the limit is %d and this request needs %d",
 			ErrNotAdmitted, a.active, cfg.MaxConcurrent, n)
 	}
-	need := int64(n) * p.reserve
 	if p.reserve > cfg.MaxMemory/int64(n) {
-		need = cfg.MaxMemory + 1 // saturate: it does not fit
+		return nil, fmt.Errorf("%w: needs %d bytes of memory for each of %d captures, more than the whole %d byte budget",
+			ErrNotAdmitted, p.reserve, n, cfg.MaxMemory)
 	}
+	need := int64(n) * p.reserve
 	if need > cfg.MaxMemory-a.memUsed {
 		return nil, fmt.Errorf("%w: needs %d bytes of memory, %d of the %d byte budget are in use",
 			ErrNotAdmitted, need, a.memUsed, cfg.MaxMemory)
 	}
 	a.active += n
 	a.memUsed += need
+	a.count.accepted++
 	a.seen.add(id, now)
 	ctx, cancel := context.WithCancelCause(a.captureCtx)
 	r := &request{
@@ -280,6 +311,7 @@ func (a *Agent) reject(log *slog.Logger, id, source string, err error) error {
 	log.Warn("capture request rejected", "id", id, "error", err)
 	now := a.clock.Now()
 	a.mu.Lock()
+	a.count.rejected++
 	res := Result{
 		ID: id, Node: a.cfg.Hostname, Status: StatusRejected,
 		Started: now, Ended: now, Locations: []string{}, Error: err.Error(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +256,11 @@ func TestAdmissionMemory(t *testing.T) {
 	}
 	ta.result(t)
 	submit(t, ta, `{"node":"any","interface":["eth1"],"packets":10,"snap":100}`)
+	_, err = ta.Submit(context.Background(), []byte(`{"node":"any","interface":["eth2"],"packets":50000,"snap":1500}`), "test")
+	if !errors.Is(err, ErrNotAdmitted) || !strings.Contains(err.Error(), "more than the whole 2228324 byte budget") {
+		t.Errorf("request larger than the budget: %v", err)
+	}
+	ta.result(t)
 	if _, err := ta.Submit(context.Background(), []byte(`{"node":"any","interface":["eth2"],"packets":1,"snap":100}`), "test"); !errors.Is(err, ErrNotAdmitted) {
 		t.Errorf("over budget: %v", err)
 	}
@@ -318,6 +324,48 @@ func TestSummarize(t *testing.T) {
 	} {
 		if got := Summarize(tc.lt, tc.b); got != tc.want {
 			t.Errorf("Summarize = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestMetricsAndReload(t *testing.T) {
+	ta := newTestAgent(t, Config{})
+	ta.host.scripts["eth0"] = frames(2, 100, time.Millisecond)
+	submit(t, ta, `{"node":"any","interface":["eth0"],"packets":2,"id":"m1"}`)
+	ta.result(t)
+	ta.Submit(context.Background(), []byte(`{"node":"any","interface":["eth0"],"packets":2,"id":"m1"}`), "t")
+	ta.Submit(context.Background(), []byte(`{"node":"other","interface":["eth0"]}`), "t")
+	ta.Submit(context.Background(), []byte(`{"node":"any","alias":["dmz"]}`), "t")
+	ta.result(t)
+	m := ta.Metrics()
+	if m.Accepted != 1 || m.Duplicates != 1 || m.NotForNode != 1 || m.Rejected != 1 ||
+		m.Captures[StatusOK] != 1 || m.Packets != 2 || m.Bytes != 24+2*116 || m.KernelDrops != 2 ||
+		m.Active != 0 || m.MemoryBudget != DefaultMaxMemory {
+		t.Errorf("metrics %+v", m)
+	}
+	// Reload: a new alias takes effect for the next request.
+	if err := ta.Reload(Config{Hostname: "cap1.example.net", Aliases: map[string][]string{"dmz": {"eth1"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, ta, `{"node":"any","alias":["dmz"],"timeout":1}`)
+	if r := ta.result(t); r.Interface != "eth1" || r.Status != StatusEmpty {
+		t.Errorf("after reload: %+v", r)
+	}
+	if err := ta.Reload(Config{Format: "erf"}, nil); err == nil {
+		t.Error("Reload accepted a bad config")
+	}
+}
+
+func TestLookupBounded(t *testing.T) {
+	ta := newTestAgent(t, Config{KeepRequests: 3})
+	for i := range 5 {
+		ta.Submit(context.Background(), []byte(`{"node":"any","interface":["nope"],"id":"r`+strconv.Itoa(i)+`"}`), "t")
+		ta.result(t)
+	}
+	for i := range 5 {
+		_, ok := ta.Lookup("r" + strconv.Itoa(i))
+		if ok != (i >= 2) {
+			t.Errorf("Lookup(r%d) found %v", i, ok)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/gopacket/pcapgo"
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // testFrame returns an Ethernet/IPv4/UDP frame of n bytes (n >= 42) from
@@ -203,7 +204,7 @@ func TestPcapngStatistics(t *testing.T) {
 func TestTcpdumpReads(t *testing.T) {
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
-		t.Skip("tcpdump not installed")
+		testenv.Skip(t, "tcpdump not installed")
 	}
 	pkts := testPackets(50)
 	for _, format := range []string{FormatPcap, FormatPcapNG} {

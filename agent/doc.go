@@ -4,4 +4,24 @@
 // budget, runs one capture session per interface (stopping at the first of the
 // packet, byte, duration and inactivity limits), hands the in-memory pcap or
 // pcapng buffer to the sinks and reports one Result per interface capture.
+//
+// The flow of one request through Agent.Submit:
+//
+//	Decode       bounded JSON, exact field names, typed errors (*ValidationError)
+//	MatchNode    node "any" / exact host name / nodere; others: ErrNotForNode, no result
+//	dedup        an id taken recently: ErrDuplicate, no second capture
+//	plan         limits and defaults from Config, aliases, interfaces, filter per link type
+//	admit        MaxConcurrent and MaxMemory (worst case reserved); else rejected, never queued
+//	session      Handle.ReadPacket until a stop control fires, frames into a buffer
+//	deliver      every Sink at once (the spool when all fail), then the Result
+//
+// The capture buffer is a list of fixed-size chunks taken from a recycle
+// list the Agent owns: it never grows by copying, and writing a frame neither
+// allocates nor copies it more than once (TestLoopAllocations,
+// BenchmarkCaptureLoop). The finished buffer is read by sinks through an
+// io.ReadSeeker that is also an io.ReaderAt and an io.WriterTo.
+//
+// Everything that touches the host is injected (Opener, InterfaceLookup,
+// Compiler, Clock, Sinks, ResultPublishers), so tests drive the stop
+// controls with a fake handle and a fake clock.
 package agent

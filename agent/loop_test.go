@@ -34,7 +34,7 @@ func (h *ringHandle) Close() error                   { return nil }
 func runLoop(tb testing.TB, a *Agent, format string, n int, h Handle) *buffer {
 	s := &session{
 		a: a, log: a.log,
-		p: &plan{packets: int64(n), bytes: 1 << 62, timeout: time.Hour, duration: time.Hour, snaplen: 262144, format: format},
+		p:  &plan{packets: int64(n), bytes: 1 << 62, timeout: time.Hour, duration: time.Hour, snaplen: 262144, format: format},
 		cp: capturePlan{target: target{iface: "eth0"}, linkType: 1}, snaplen: 262144, linkType: 1,
 	}
 	buf := newBuffer(a.pool)
@@ -92,5 +92,23 @@ func BenchmarkCaptureLoop(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/packet")
 		})
+	}
+}
+
+// TestCancelBusyRing cancels a capture whose handle never runs dry and
+// never looks at its context (a busy ring within one block): the loop
+// notices the cancellation by itself.
+func TestCancelBusyRing(t *testing.T) {
+	ta := newTestAgent(t, Config{MaxPackets: 1 << 40, MaxBytes: 1 << 40, MaxMemory: 1 << 62},
+		WithOpener(func(string, afpacket.Config) (Handle, error) {
+			return &ringHandle{pkts: testPackets(16)}, nil
+		}))
+	id := submit(t, ta, `{"node":"any","interface":["eth0"]}`)
+	time.Sleep(5 * time.Millisecond)
+	if err := ta.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	if r := ta.result(t); r.StopReason != StopCancelled {
+		t.Errorf("result %+v, want cancelled", r)
 	}
 }

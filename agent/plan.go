@@ -96,7 +96,7 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 			if !ok {
 				c.prog, c.raw, err = a.compileFilter(ctx, cfg, expr, info, p.snaplen)
 				if err != nil {
-					return nil, invalid("bpf", "%v (compiling for interface %s, link type %d)", err, t.iface, info.LinkType)
+					return nil, invalid("bpf", "%s (compiling for interface %s, link type %d)", filterError(err), t.iface, info.LinkType)
 				}
 				progs[k] = c
 			}
@@ -200,4 +200,14 @@ func satAdd(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
+}
+
+// filterError formats a compile error for the "bpf" field: "line:col: msg"
+// for the compiler's positioned errors, without its package prefix.
+func filterError(err error) string {
+	var pe *bpfcompile.Error
+	if errors.As(err, &pe) {
+		return pe.Pos.String() + ": " + pe.Msg
+	}
+	return strings.TrimPrefix(err.Error(), "bpf: ")
 }

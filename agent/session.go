@@ -27,6 +27,10 @@ type session struct {
 	promisc bool
 	ring    int64
 
+	// onPacket, when set, sees every frame written to the file (cut to
+	// the snap length); its data is valid only during the call.
+	onPacket func(ts int64, data []byte, wire int)
+
 	// Filled in by capture.
 	filter   *bpfcompile.VM // user-space filter when the kernel refused the program
 	linkType uint32
@@ -39,6 +43,12 @@ type outcome struct {
 	res     Result
 	started time.Time
 	snaplen int
+	err     error // why res.Status is StatusError
+
+	// The kernel's counters at the end (PACKET_STATISTICS), valid when
+	// statsKnown.
+	stats      afpacket.Stats
+	statsKnown bool
 }
 
 // runCapture runs one interface capture of r, delivers it and records its
@@ -94,6 +104,7 @@ func (a *Agent) markRunning(r *request) {
 func (a *Agent) finish(r *request, res Result) {
 	a.mu.Lock()
 	r.results = append(r.results, res)
+	a.count.capture(&res)
 	r.remaining--
 	a.active--
 	a.memUsed -= r.plan.reserve
@@ -110,7 +121,8 @@ func (a *Agent) finish(r *request, res Result) {
 }
 
 // capture opens the handle, reads until a stop control fires and returns
-// the buffer and the Result so far. armed is called once the socket is open.
+// the buffer and the Result so far. armed is called once the socket is open
+// with its filter attached, when s.linkType and s.snaplen are known.
 func (s *session) capture(ctx context.Context, armed func()) outcome {
 	clock := s.a.clock
 	out := outcome{res: Result{ID: s.id, Node: s.node, Interface: s.cp.iface, Locations: []string{}}}
@@ -120,15 +132,16 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		out.res.Started, out.res.Ended = now, now
 		out.res.Status = StatusError
 		out.res.Error = err.Error()
+		out.err = err
 		s.log.Error("capture failed to start", "error", err)
 		return out
 	}
 	defer h.Close()
-	armed()
 	s.linkType, s.snaplen = h.LinkType(), h.Snaplen()
 	if s.snaplen <= 0 || s.snaplen > s.p.snaplen {
 		s.snaplen = s.p.snaplen
 	}
+	armed()
 	if s.linkType != s.cp.linkType {
 		s.log.Warn("handle's link type differs from the one the filter was compiled for",
 			"handle", s.linkType, "compiled", s.cp.linkType)
@@ -152,6 +165,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		s.log.Warn("reading the kernel's counters failed", "error", serr)
 	}
 	out.res.KernelDrops = st.Drops
+	out.stats, out.statsKnown = st, serr == nil
 	w.finish(finishStats{
 		start: started, end: out.res.Ended, received: st.Packets, drops: st.Drops,
 		delivered: out.res.Packets, statsKnown: serr == nil,
@@ -161,6 +175,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	case rerr != nil:
 		out.res.Status = StatusError
 		out.res.Error = rerr.Error()
+		out.err = rerr
 	case out.res.Packets == 0:
 		out.res.Status = StatusEmpty
 	default:
@@ -185,10 +200,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		pkt, err := h.ReadPacket(ctx, deadline)
 		if err != nil {
 			if ctx.Err() != nil {
-				if errors.Is(context.Cause(ctx), errCancelled) {
-					return StopCancelled, nil
-				}
-				return StopShutdown, nil
+				return s.ctxReason(ctx), nil
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				now := clock.Now()
@@ -223,6 +235,12 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 			s.log.Info("packet", "time", time.Unix(0, pkt.Timestamp).UTC(), "caplen", min(len(pkt.Data), s.snaplen),
 				"len", pkt.Length, "summary", Summarize(s.linkType, pkt.Data))
 		}
+		if s.onPacket != nil {
+			s.onPacket(pkt.Timestamp, pkt.Data[:min(len(pkt.Data), s.snaplen)], pkt.Length)
+		}
+		// The byte limit counts the file's bytes, headers included, and is
+		// checked after the frame that crosses it is written (the seed:
+		// "if the previous packet pushed us over the limit").
 		switch {
 		case *count >= maxPackets:
 			return StopPackets, nil
@@ -231,7 +249,21 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		case !now.Before(durEnd):
 			return StopDuration, nil
 		}
+		// A busy ring keeps returning frames after ctx ends (afpacket looks
+		// at ctx between blocks); look now and then so Cancel and Shutdown
+		// act promptly.
+		if *count%64 == 0 && ctx.Err() != nil {
+			return s.ctxReason(ctx), nil
+		}
 	}
+}
+
+// ctxReason tells a Cancel from a Shutdown by the context's cause.
+func (s *session) ctxReason(ctx context.Context) StopReason {
+	if errors.Is(context.Cause(ctx), errCancelled) {
+		return StopCancelled
+	}
+	return StopShutdown
 }
 
 // openHandle opens the capture handle with the kernel filter attached. When

@@ -285,17 +285,21 @@ func (*IndexNode) arith() {}
 func (*ArithNode) arith() {}
 func (*NegNode) arith()   {}
 
-func (n *BinaryNode) String() string { return "(" + n.X.String() + " " + n.Op + " " + n.Y.String() + ")" }
-func (n *NotNode) String() string    { return "not " + n.X.String() }
-func (n *ProtoNode) String() string  { return n.Proto.String() }
-func (n *RelNode) String() string    { return "(" + n.L.String() + " " + n.Op + " " + n.R.String() + ")" }
-func (n *NumNode) String() string    { return fmt.Sprint(n.Val) }
-func (n *LenNode) String() string    { return "len" }
+func (n *BinaryNode) String() string {
+	return "(" + n.X.String() + " " + n.Op + " " + n.Y.String() + ")"
+}
+func (n *NotNode) String() string   { return "not " + n.X.String() }
+func (n *ProtoNode) String() string { return n.Proto.String() }
+func (n *RelNode) String() string   { return "(" + n.L.String() + " " + n.Op + " " + n.R.String() + ")" }
+func (n *NumNode) String() string   { return fmt.Sprint(n.Val) }
+func (n *LenNode) String() string   { return "len" }
 func (n *IndexNode) String() string {
 	return fmt.Sprintf("%s[%s:%d]", n.Proto, n.Index, n.Size)
 }
-func (n *ArithNode) String() string { return "(" + n.X.String() + " " + n.Op + " " + n.Y.String() + ")" }
-func (n *NegNode) String() string   { return "-" + n.X.String() }
+func (n *ArithNode) String() string {
+	return "(" + n.X.String() + " " + n.Op + " " + n.Y.String() + ")"
+}
+func (n *NegNode) String() string { return "-" + n.X.String() }
 
 func (n *IDNode) String() string {
 	var v string

@@ -14,18 +14,18 @@ import (
 const ccCorpusDir = "../../shared/conformance"
 
 type ccAccept struct {
-	Label          string  `json:"label"`
-	DLT            string  `json:"DLT"`
-	Expr           string  `json:"expr"`
-	Snaplen        int     `json:"snaplen"`
-	Netmask        *string `json:"netmask"`
-	Linuxext       bool    `json:"linuxext"`
-	Offline        *string `json:"generate_offline_filter"`
-	Skip           string  `json:"skip"`
-	OptRejects     bool    `json:"optimizer_rejects"`
-	ExpectedUnopt  string  `json:"expected_unopt"`
-	ExpectedOpt    *string `json:"expected_opt"`
-	Special        string  `json:"special"`
+	Label         string  `json:"label"`
+	DLT           string  `json:"DLT"`
+	Expr          string  `json:"expr"`
+	Snaplen       int     `json:"snaplen"`
+	Netmask       *string `json:"netmask"`
+	Linuxext      bool    `json:"linuxext"`
+	Offline       *string `json:"generate_offline_filter"`
+	Skip          string  `json:"skip"`
+	OptRejects    bool    `json:"optimizer_rejects"`
+	ExpectedUnopt string  `json:"expected_unopt"`
+	ExpectedOpt   *string `json:"expected_opt"`
+	Special       string  `json:"special"`
 }
 
 type ccReject struct {

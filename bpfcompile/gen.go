@@ -44,7 +44,7 @@ type gen struct {
 	curLinktype int // dlt value; dltPPP after pppoes
 
 	offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
-	offNL, offNLNoSNAP                                   uint32
+	offNL, offNLNoSNAP                                 uint32
 
 	isEncap        bool
 	isVlanVloffset bool

@@ -5,11 +5,11 @@ package bpfcompile
 // expression, as in libpcap.
 
 const (
-	pppMPLSUcast  = 0x0281
-	mplsLabelMax  = 0xfffff
+	pppMPLSUcast   = 0x0281
+	mplsLabelMax   = 0xfffff
 	mplsLabelShift = 12
-	genevePort    = 6081
-	vxlanPort     = 4789
+	genevePort     = 6081
+	vxlanPort      = 4789
 )
 
 // prependStmts puts s before the statements of b.
@@ -47,9 +47,6 @@ func (g *gen) vlan(v uint32, hasV bool) *frag {
 			b0 = g.vlanInline(v, hasV)
 		}
 	default:
-		if g.curLinktype == dltPPP {
-			g.failKwOnDLT("vlan")
-		}
 		g.failKwOnDLT("vlan")
 	}
 	g.vlanDepth++

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sort"
+	"time"
 )
 
 // Field offsets in the network-layer headers.
@@ -61,7 +62,9 @@ func (g *gen) hostop6(addr, mask [16]byte, d dqual) *frag {
 	return b1
 }
 
-func beUint32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func beUint32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // host tests IPv4 addresses for the protocols ip, arp and rarp.
 func (g *gen) host(addrs, masks []uint32, p pqual, d dqual, negate bool, context string) *frag {
@@ -119,16 +122,18 @@ func (g *gen) host6(addrs, masks [][16]byte, p pqual, d dqual, negate bool, cont
 // host46ByName tests every address of a host name: IPv4 ones in ascending
 // order, then IPv6 ones in ascending order.
 func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *frag {
-	const context = "host <Internet hostname>"
-	ips, err := g.res.LookupHost(context2(), name)
+	const what = "host <Internet hostname>"
+	ctx, cancel := context.WithTimeout(context.Background(), hostLookupTimeout)
+	ips, err := g.res.LookupHost(ctx, name)
+	cancel()
 	if err != nil || len(ips) == 0 {
 		g.errorf("unknown host '%s'", name)
 	}
 	var v4 []uint32
 	var v6 [][16]byte
 	for _, ip := range ips {
-		if ip4 := ip.To4(); ip4 != nil && len(ip) == net.IPv4len || ip.To4() != nil && isV4Mapped(ip) {
-			v4 = append(v4, beUint32(ip.To4()))
+		if ip4 := ip.To4(); ip4 != nil {
+			v4 = append(v4, beUint32(ip4))
 		} else if len(ip) == net.IPv6len {
 			var a [16]byte
 			copy(a[:], ip)
@@ -143,7 +148,7 @@ func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *fra
 		for i := range masks {
 			masks[i] = 0xffffffff
 		}
-		ret = g.host(v4, masks, p4, d, negate, context)
+		ret = g.host(v4, masks, p4, d, negate, what)
 	}
 	if p6 != qARP && p6 != qIP && p6 != qRARP && len(v6) > 0 {
 		masks := make([][16]byte, len(v6))
@@ -152,7 +157,7 @@ func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *fra
 				masks[i][j] = 0xff
 			}
 		}
-		h6 := g.host6(v6, masks, p6, d, negate, context)
+		h6 := g.host6(v6, masks, p6, d, negate, what)
 		if ret != nil {
 			ret = or(ret, h6)
 		} else {
@@ -168,21 +173,9 @@ func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *fra
 	return ret
 }
 
-// isV4Mapped reports whether a 16-byte IP is an IPv4 address stored in
-// IPv4-mapped form (how package net keeps IPv4 addresses).
-func isV4Mapped(ip net.IP) bool {
-	if len(ip) != net.IPv6len {
-		return false
-	}
-	for i := 0; i < 10; i++ {
-		if ip[i] != 0 {
-			return false
-		}
-	}
-	return ip[10] == 0xff && ip[11] == 0xff
-}
-
-func context2() context.Context { return context.Background() }
+// hostLookupTimeout bounds a host name lookup (libpcap's test suite allows
+// 10 seconds for a name that does not exist).
+const hostLookupTimeout = 10 * time.Second
 
 // mac48host tests a MAC-48 address in the Ethernet header.
 func (g *gen) mac48host(eaddr []byte, d dqual, keyword string) *frag {

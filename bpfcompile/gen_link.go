@@ -2,23 +2,23 @@ package bpfcompile
 
 // EtherTypes, LLC SAPs and other link-layer protocol numbers.
 const (
-	etherMTU       = 1500
-	ethertypeIP    = 0x0800
-	ethertypeARP   = 0x0806
-	ethertypeNS    = 0x0600
-	ethertypeMOPDL = 0x6001
-	ethertypeMOPRC = 0x6002
-	ethertypeDN    = 0x6003
-	ethertypeLAT   = 0x6004
-	ethertypeSCA   = 0x6007
-	ethertypeTEB   = 0x6558
-	ethertypeRARP  = 0x8035
-	ethertypeAtalk = 0x809b
-	ethertypeAARP  = 0x80f3
-	ethertype8021Q = 0x8100
-	ethertypeIPX   = 0x8137
-	ethertypeIPv6  = 0x86dd
-	ethertypeMPLS  = 0x8847
+	etherMTU        = 1500
+	ethertypeIP     = 0x0800
+	ethertypeARP    = 0x0806
+	ethertypeNS     = 0x0600
+	ethertypeMOPDL  = 0x6001
+	ethertypeMOPRC  = 0x6002
+	ethertypeDN     = 0x6003
+	ethertypeLAT    = 0x6004
+	ethertypeSCA    = 0x6007
+	ethertypeTEB    = 0x6558
+	ethertypeRARP   = 0x8035
+	ethertypeAtalk  = 0x809b
+	ethertypeAARP   = 0x80f3
+	ethertype8021Q  = 0x8100
+	ethertypeIPX    = 0x8137
+	ethertypeIPv6   = 0x86dd
+	ethertypeMPLS   = 0x8847
 	ethertypePPPoED = 0x8863
 	ethertypePPPoES = 0x8864
 	ethertype8021AD = 0x88a8
@@ -63,15 +63,9 @@ func (g *gen) linkProto(llProto uint32) *frag {
 	}
 	switch LinkType(g.curLinktype) {
 	case LinkTypeEthernet:
-		var b0 *frag
-		if g.isEncap {
-			// inside VXLAN/Geneve no check of the outer header is needed here
-		}
-		b1 := g.etherLinktype(llProto)
-		if b0 != nil {
-			return and(b0, b1)
-		}
-		return b1
+		// libpcap checks the outer header here only for SunATM; inside a
+		// tunnel there is nothing to check either.
+		return g.etherLinktype(llProto)
 	case LinkTypeLinuxSLL:
 		return g.sllLinktype(llProto)
 	case LinkTypeRaw:

@@ -97,7 +97,7 @@ func lexOne(src string, i int) token {
 		}
 	}
 	if bestLen == 0 {
-		return token{kind: tError, off: i, end: i + 1, text: "illegal character '" + s[:1] + "'"}
+		return token{kind: tError, off: i, end: i + 1, text: syntaxError + ": illegal character '" + s[:1] + "'"}
 	}
 	text := s[:bestLen]
 	t := token{off: i, end: i + bestLen, text: text}

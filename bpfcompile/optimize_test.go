@@ -77,13 +77,13 @@ func TestOptimizeCorpus(t *testing.T) {
 	var (
 		total, equivalent, shorterOrEqual, withOpt int
 		shorter                                    int
-		rejectsAll, rejectsExpected             int
-		libpcapDiffers                          int
-		ratios                                  []float64
-		worstLabel                              string
-		worstRatio                              float64
-		libpcapDiffLabels                       []string
-		failed                                  = map[string]string{}
+		rejectsAll, rejectsExpected                int
+		libpcapDiffers                             int
+		ratios                                     []float64
+		worstLabel                                 string
+		worstRatio                                 float64
+		libpcapDiffLabels                          []string
+		failed                                     = map[string]string{}
 	)
 	for ci, c := range cases {
 		unopt, err := ParseListing(c.ExpectedUnopt)

@@ -42,7 +42,7 @@ func TestOptimize(t *testing.T) {
 		},
 		{
 			name: "dead load within known length goes",
-			in: optListing("ld [20]", "jeq #0x1 jt 2\tjf 4", "ldh [12]", "ret #1", "ret #0"),
+			in:   optListing("ld [20]", "jeq #0x1 jt 2\tjf 4", "ldh [12]", "ret #1", "ret #0"),
 			want: optListing("ld [20]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
 		},
 		{

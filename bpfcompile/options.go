@@ -72,4 +72,3 @@ type Options struct {
 	OfflineAF bool
 	SwappedAF bool
 }
-

@@ -116,7 +116,7 @@ var keywords = map[string]tokKind{
 	"and": tAnd, "or": tOr, "not": tNot,
 	"len": tLen, "length": tLen, "inbound": tInbound, "outbound": tOutbound, "ifindex": tIfindex,
 	"vlan": tVlan, "mpls": tMpls, "pppoed": tPppoed, "pppoes": tPppoes, "geneve": tGeneve, "vxlan": tVxlan,
-	"llc": tLLC,
+	"llc":  tLLC,
 	"lane": tATMType, "metac": tATMType, "bcc": tATMType, "oamf4ec": tATMType, "oamf4sc": tATMType,
 	"sc": tATMType, "ilmic": tATMType,
 	"oam": tATMMulti, "oamf4": tATMMulti, "connectmsg": tATMMulti, "metaconnect": tATMMulti,
@@ -164,7 +164,7 @@ var numWords = map[string]uint32{
 	"icmp6-certpathsolicit": 148, "icmp6-certpathadvert": 149,
 	"icmp6-multicastrouteradvert": 151, "icmp6-multicastroutersolicit": 152,
 	"icmp6-multicastrouterterm": 153,
-	"tcpflags": 13, "tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
+	"tcpflags":                  13, "tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
 	"tcp-ack": 0x10, "tcp-urg": 0x20, "tcp-ece": 0x40, "tcp-cwr": 0x80,
 }
 

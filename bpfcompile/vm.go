@@ -143,10 +143,8 @@ func (vm *VM) Run(pkt []byte, wireLen int, meta *Meta) uint32 {
 	n := uint32(len(pkt))
 	pc := uint32(0)
 	for {
-		if pc >= uint32(len(prog)) {
-			return 0 // unreachable: NewVM checked every target
-		}
-		in := &prog[pc]
+		in := &prog[pc] // in range: NewVM checked every jump target and the end
+
 		pc++
 		k := in.k
 		switch in.op {
@@ -312,8 +310,8 @@ func vmBranch(cond bool, in *vmInsn) uint32 {
 }
 
 // vmShl and vmShr shift as libpcap's user-space filter does: by 32 or more
-// gives 0. (The kernel's checker rejects constant shifts of 32 or more; a
-// shift by X that large is undefined there.)
+// gives 0. (The kernel's checker rejects constant shifts of 32 or more; what
+// the kernel makes of a shift by X that large is not specified.)
 func vmShl(a, s uint32) uint32 {
 	if s >= 32 {
 		return 0

@@ -99,18 +99,18 @@ type flagDef struct {
 // flagDefs returns the seed's flags, with the seed's usage text.
 func flagDefs() []flagDef {
 	return []flagDef{
-	{name: "cshost", key: "cloudshark.host", usage: "cloudshark host"},
-	{name: "csscheme", key: "cloudshark.scheme", usage: "cloudshark scheme http|https"},
-	{name: "cstoken", key: "cloudshark.token", usage: "cloudshark api token"},
-	{name: "csport", key: "cloudshark.port", usage: "cloudshark port (0: the scheme's)"},
-	{name: "cstimeout", key: "cloudshark.timeout", usage: "cloudshark upload timeout in seconds"},
-	{name: "redisnode", key: "redis.host", usage: "Hostname|IP of redis server (turns the Redis listener on)", implies: []string{"redis.listen"}},
-	{name: "redisport", key: "redis.port", usage: "Port of redis server (turns the Redis listener on)", implies: []string{"redis.listen"}},
-	{name: "redischannel", key: "redis.channel", usage: "Redis channel to subscribe to (turns the Redis listener on)", implies: []string{"redis.listen"}},
-	{name: "upload", key: "cloudshark.upload", usage: "Upload pcap to Cloudshark"},
-	{name: "writelocal", key: "general.writelocal", usage: "Write pcap files locally, in -destdir"},
-	{name: "destdir", key: "general.localdir", usage: "Directory to store locally written pcap files in"},
-	{name: "maxpackets", key: "general.maxpackets", usage: "Maximum number of packets per capture"},
+		{name: "cshost", key: "cloudshark.host", usage: "cloudshark host"},
+		{name: "csscheme", key: "cloudshark.scheme", usage: "cloudshark scheme http|https"},
+		{name: "cstoken", key: "cloudshark.token", usage: "cloudshark api token"},
+		{name: "csport", key: "cloudshark.port", usage: "cloudshark port (0: the scheme's)"},
+		{name: "cstimeout", key: "cloudshark.timeout", usage: "cloudshark upload timeout in seconds"},
+		{name: "redisnode", key: "redis.host", usage: "Hostname|IP of redis server (turns the Redis listener on)", implies: []string{"redis.listen"}},
+		{name: "redisport", key: "redis.port", usage: "Port of redis server (turns the Redis listener on)", implies: []string{"redis.listen"}},
+		{name: "redischannel", key: "redis.channel", usage: "Redis channel to subscribe to (turns the Redis listener on)", implies: []string{"redis.listen"}},
+		{name: "upload", key: "cloudshark.upload", usage: "Upload pcap to Cloudshark"},
+		{name: "writelocal", key: "general.writelocal", usage: "Write pcap files locally, in -destdir"},
+		{name: "destdir", key: "general.localdir", usage: "Directory to store locally written pcap files in"},
+		{name: "maxpackets", key: "general.maxpackets", usage: "Maximum number of packets per capture"},
 	}
 }
 
@@ -136,8 +136,9 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: pcapdaemon [flags]\n\n"+
-			"Flags override the -config file, which overrides environment variables\n"+
-			"%s<SECTION>_<KEY>, which override the defaults.\n\n", EnvPrefix)
+			"Flags given override environment variables %s<SECTION>_<KEY>\n"+
+			"(e.g. %sREDIS_AUTH), which override the -config file (TOML),\n"+
+			"which overrides the built-in defaults.\n\n", EnvPrefix, EnvPrefix)
 		fs.PrintDefaults()
 	}
 	return fs, path

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
 // GuardOptions configures a Guard.
@@ -197,4 +199,14 @@ func Sign(key, body []byte, at time.Time) []byte {
 		Body string `json:"body"`
 	}{t, hex.EncodeToString(mac.Sum(nil)), decoded})
 	return b
+}
+
+// GuardOptionsFromConfig maps general.maxmessage and [security] onto
+// GuardOptions.
+func GuardOptionsFromConfig(c *config.Config) GuardOptions {
+	return GuardOptions{
+		MaxMessage: c.General.MaxMessage,
+		HMACKey:    []byte(c.Security.HMACKey),
+		MaxSkew:    c.Security.MaxSkewDuration(),
+	}
 }

@@ -250,9 +250,10 @@ func FuzzAPIError(f *testing.F) {
 // BenchmarkDeliver measures streaming a capture to a local fake CloudShark.
 func BenchmarkDeliver(b *testing.B) {
 	f := newFakeCloudShark(token)
+	f.discard = true // measure the client, not the fake's buffering
 	srv := startFake(b, f, false)
 	s := newTestSink(b, srv.URL, nil, nil)
-	c := sinktest.Capture("bench", sinktest.Pcap(8<<20, 2))
+	c := sinktest.Capture("bench", sinktest.Pcap(64<<20, 2))
 	b.SetBytes(c.Data.Len())
 	b.ReportAllocs()
 	for b.Loop() {

@@ -18,7 +18,7 @@ import (
 // memData is CaptureData over a byte slice.
 type memData []byte
 
-func (m memData) Len() int64                { return int64(len(m)) }
+func (m memData) Len() int64               { return int64(len(m)) }
 func (m memData) NewReader() io.ReadSeeker { return bytes.NewReader(m) }
 
 func capture(name string, data []byte) *agent.Capture {

@@ -49,9 +49,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
 		opts = append(opts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessID, cfg.AccessKey, "")))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
@@ -60,7 +57,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
 		awsCfg.Region = defaultRegion
 	}
 	s := &Sink{cfg: cfg, region: awsCfg.Region, log: log.With("sink", "s3")}
-	s.client = s3.NewFromConfig(awsCfg)
+	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.HTTPClient != nil {
+			// Set on the client, not through LoadDefaultConfig, which
+			// would try to add AWS_CA_BUNDLE to it and fail.
+			o.HTTPClient = cfg.HTTPClient
+		}
+	})
 	return s, nil
 }
 

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
@@ -127,14 +129,21 @@ func (u *upload) multipart(ctx context.Context) (err error) {
 	ps := u.partSize()
 	n := int((u.size + ps - 1) / ps)
 	parts := make([]types.CompletedPart, n)
-	g, gctx := errgroup.WithContext(ctx)
+	// After a failure no new part starts, but the parts in flight are let
+	// finish rather than cancelled: a cancelled part may still be stored
+	// by the server after the abort and leave the upload behind.
+	var g errgroup.Group
+	var failed atomic.Bool
 	g.SetLimit(u.s.cfg.Concurrency)
 	for i := range n {
 		off := int64(i) * ps
 		size := min(ps, u.size-off)
 		num := int32(i + 1)
 		g.Go(func() error {
-			return u.call(gctx, fmt.Sprintf("UploadPart %d/%d", num, n), func(ctx context.Context) error {
+			if failed.Load() || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			err := u.call(ctx, fmt.Sprintf("UploadPart %d/%d", num, n), func(ctx context.Context) error {
 				out, err := u.s.client.UploadPart(ctx, &s3.UploadPartInput{
 					Bucket:            aws.String(u.t.bucket),
 					Key:               aws.String(u.key),
@@ -150,6 +159,10 @@ func (u *upload) multipart(ctx context.Context) (err error) {
 				parts[num-1] = types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32}
 				return nil
 			})
+			if err != nil {
+				failed.Store(true)
+			}
+			return err
 		})
 	}
 	if err = g.Wait(); err != nil {
@@ -166,19 +179,46 @@ func (u *upload) multipart(ctx context.Context) (err error) {
 	})
 }
 
-// abort cancels a failed multipart upload, even when ctx is done.
+// abort cancels a failed multipart upload, even when ctx is done. A part
+// whose request was cancelled may still be being stored by the server and
+// bring the upload back, so, as S3's documentation advises, abort is repeated
+// until ListParts says the upload is gone (a few times at most).
 func (u *upload) abort(ctx context.Context, uploadID string, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	_, err := u.s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket:   aws.String(u.t.bucket),
-		Key:      aws.String(u.key),
-		UploadId: aws.String(uploadID),
-	}, u.optFns...)
-	if err != nil {
-		u.s.log.Warn("abort multipart upload failed; parts may remain until a lifecycle rule removes them",
-			"location", u.t.location(u.key), "upload_id", uploadID, "err", err, "cause", cause)
-		return
+	var err error
+	for try := range 4 {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		}
+		_, err = u.s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket:   aws.String(u.t.bucket),
+			Key:      aws.String(u.key),
+			UploadId: aws.String(uploadID),
+		}, u.optFns...)
+		if err != nil && !isNoSuchUpload(err) {
+			break
+		}
+		err = nil
+		_, lerr := u.s.client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(u.t.bucket), Key: aws.String(u.key), UploadId: aws.String(uploadID),
+		}, u.optFns...)
+		if lerr != nil {
+			// Gone (NoSuchUpload), or we cannot tell: stop either way.
+			u.s.log.Info("aborted multipart upload", "location", u.t.location(u.key), "upload_id", uploadID, "cause", cause)
+			return
+		}
 	}
-	u.s.log.Info("aborted multipart upload", "location", u.t.location(u.key), "upload_id", uploadID, "cause", cause)
+	u.s.log.Warn("abort multipart upload failed; parts may remain until a lifecycle rule removes them",
+		"location", u.t.location(u.key), "upload_id", uploadID, "err", err, "cause", cause)
+}
+
+// isNoSuchUpload reports whether err is S3's NoSuchUpload.
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	if errors.As(err, &nsu) {
+		return true
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload"
 }

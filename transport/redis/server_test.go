@@ -26,6 +26,7 @@ type server struct {
 	dir  string
 	conf string
 	tls  bool // listen with TLS (tls-port) instead of plain TCP
+	sent bool // run as a sentinel
 	cmd  *exec.Cmd
 	out  *lockedWriter
 }
@@ -50,20 +51,19 @@ func newServer(t testing.TB, extra ...string) *server {
 		if strings.HasPrefix(l, "tls-cert-file") {
 			s.tls = true
 		}
+		if strings.HasPrefix(l, "sentinel ") {
+			s.sent = true
+		}
 	}
 	portLine := fmt.Sprintf("port %d", s.port)
 	if s.tls {
 		portLine = fmt.Sprintf("port 0\ntls-port %d", s.port)
 	}
-	conf := strings.Join(append([]string{
-		portLine,
-		"bind 127.0.0.1",
-		`save ""`,
-		"appendonly no",
-		"dir " + s.dir,
-		"daemonize no",
-		"logfile \"\"",
-	}, extra...), "\n") + "\n"
+	base := []string{portLine, "bind 127.0.0.1", "dir " + s.dir, "daemonize no", `logfile ""`}
+	if !s.sent {
+		base = append(base, `save ""`, "appendonly no")
+	}
+	conf := strings.Join(append(base, extra...), "\n") + "\n"
 	s.conf = filepath.Join(s.dir, "redis.conf")
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -79,6 +79,9 @@ func (s *server) start() {
 	s.t.Helper()
 	s.out = &lockedWriter{w: new(bytes.Buffer)}
 	s.cmd = exec.Command(redisServer, s.conf)
+	if s.sent {
+		s.cmd.Args = append(s.cmd.Args, "--sentinel")
+	}
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.cmd.Stdout
 	if err := s.cmd.Start(); err != nil {

@@ -30,6 +30,8 @@ const (
 // ErrNotConnected is returned by PublishResult before the first connection.
 var ErrNotConnected = errors.New("redis: not connected")
 
+var _ agent.ResultPublisher = (*Transport)(nil)
+
 // Transport subscribes to the request channel and publishes results.
 type Transport struct {
 	o   Options
@@ -79,8 +81,10 @@ func (t *Transport) Dropped() uint64 { return t.dropped.Load() }
 // configuration mistake, not an outage.
 func (t *Transport) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() { t.submitLoop(ctx) })
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends submitLoop before wg.Wait when Run returns an error
+	wg.Go(func() { t.submitLoop(ctx) })
 
 	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
 	for {
@@ -182,10 +186,18 @@ func (t *Transport) submitLoop(ctx context.Context) {
 			return
 		case msg := <-t.queue:
 			id, err := t.sub.Submit(ctx, msg, Source)
-			if err != nil {
+			if errors.Is(err, transport.ErrRejected) {
+				// The Guard's rejections reach no one else: log them here,
+				// a few per second at most (a flood must not flood the log).
 				if ok, suppressed := t.rejLog.Allow(time.Now()); ok {
 					t.log.Warn("redis: request rejected", "err", err, "bytes", len(msg), "suppressed", suppressed)
 				}
+				continue
+			}
+			if err != nil {
+				// The agent logs its own rejections; a request for other
+				// nodes is the normal case in a fleet.
+				t.log.Debug("redis: request not taken", "id", id, "err", err)
 				continue
 			}
 			t.log.Debug("redis: request submitted", "id", id)
@@ -194,21 +206,32 @@ func (t *Transport) submitLoop(ctx context.Context) {
 }
 
 // PublishResult publishes r as JSON on the results channel. It implements
-// agent.ResultPublisher.
+// agent.ResultPublisher. While the connection is down it retries until ctx
+// ends, so that a result finished during a short outage still arrives; with
+// a context that never ends it tries once.
 func (t *Transport) PublishResult(ctx context.Context, r agent.Result) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("redis: encoding result %s: %w", r.ID, err)
 	}
-	cp := t.client.Load()
-	if cp == nil {
-		return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, ErrNotConnected)
+	last := ErrNotConnected
+	for {
+		if cp := t.client.Load(); cp != nil {
+			c := *cp
+			err := c.Do(ctx, c.B().Publish().Channel(t.o.ResultsChannel).Message(string(b)).Build()).Error()
+			if err == nil {
+				return nil
+			}
+			if _, refused := rueidis.IsRedisErr(err); refused {
+				// The server answered (NOPERM, ...): retrying will not help.
+				return fmt.Errorf("redis: publishing result %s on %s: %w", r.ID, t.o.ResultsChannel, err)
+			}
+			last = err
+		}
+		if ctx.Done() == nil || !sleep(ctx, 100*time.Millisecond) {
+			return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, last)
+		}
 	}
-	c := *cp
-	if err := c.Do(ctx, c.B().Publish().Channel(t.o.ResultsChannel).Message(string(b)).Build()).Error(); err != nil {
-		return fmt.Errorf("redis: publishing result %s on %s: %w", r.ID, t.o.ResultsChannel, err)
-	}
-	return nil
 }
 
 // sleep waits d or until ctx ends; it reports whether ctx is still live.

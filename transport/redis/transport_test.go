@@ -232,12 +232,21 @@ func TestResubscribeAfterRestart(t *testing.T) {
 	if err := tr.PublishResult(context.Background(), agent.Result{ID: "lost"}); err == nil {
 		t.Error("PublishResult with the server down succeeded")
 	}
+	// A result finished during the outage is published once it is over.
+	pubCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- tr.PublishResult(pubCtx, agent.Result{ID: "during"}) }()
+	time.Sleep(200 * time.Millisecond)
 	restarted := time.Now()
 	srv.start()
 	waitState(t, tr, StateUp)
 	t.Logf("resubscribed %v after the server came back", time.Since(restarted).Round(time.Millisecond))
 	publish(t, o, "capture", "two")
 	expect(t, sub, "two")
+	if err := <-pubErr; err != nil {
+		t.Errorf("PublishResult during the outage: %v", err)
+	}
 	if err := tr.PublishResult(context.Background(), agent.Result{ID: "after"}); err != nil {
 		t.Errorf("PublishResult after the restart: %v", err)
 	}
@@ -376,4 +385,8 @@ func BenchmarkPublishResult(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func resultFor(id string) agent.Result {
+	return agent.Result{ID: id, Node: "h1", Status: agent.StatusOK, Locations: []string{}}
 }

@@ -2,7 +2,9 @@ package sinktest
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,7 @@ type VersityGW struct {
 	Process  *Process
 	Addr     string
 	binary   string
+	cert     *Cert
 }
 
 // StartVersityGW starts versitygw on a free loopback port with its posix
@@ -31,20 +34,28 @@ type VersityGW struct {
 // stops it at cleanup.
 func StartVersityGW(t testing.TB) *VersityGW {
 	t.Helper()
-	bin := FindBinary(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
-	dir := xattrDir(t)
-	g := &VersityGW{Access: "pcapdaemontest", Secret: "pcapdaemontestsecret", Dir: dir, binary: bin}
-	g.start(t)
-	return g
+	return startVersityGW(t, nil)
 }
 
-func (g *VersityGW) start(t testing.TB) {
+// StartVersityGWTLS is StartVersityGW serving https with a certificate for
+// 127.0.0.1 made for the test; Client trusts it, and so does HTTPClient.
+func StartVersityGWTLS(t testing.TB) *VersityGW {
 	t.Helper()
-	port := FreePort(t)
-	g.Addr = "127.0.0.1:" + strconv.Itoa(port)
+	return startVersityGW(t, NewCert(t))
+}
+
+func startVersityGW(t testing.TB, cert *Cert) *VersityGW {
+	t.Helper()
+	bin := FindBinary(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
+	dir := xattrDir(t)
+	g := &VersityGW{Access: "pcapdaemontest", Secret: "pcapdaemontestsecret", Dir: dir, binary: bin, cert: cert}
+	g.Addr = "127.0.0.1:" + strconv.Itoa(FreePort(t))
 	g.Endpoint = "http://" + g.Addr
-	cmd := exec.Command(g.binary, "--access", g.Access, "--secret", g.Secret, "--port", g.Addr, "posix", g.Dir)
-	g.Process = StartProcess(t, cmd, g.Addr)
+	if cert != nil {
+		g.Endpoint = "https://" + g.Addr
+	}
+	g.Restart(t)
+	return g
 }
 
 // Stop kills the server; Restart starts it again on the same port and data.
@@ -53,8 +64,22 @@ func (g *VersityGW) Stop() { g.Process.Stop() }
 // Restart starts a stopped server again with the same data, on the same port.
 func (g *VersityGW) Restart(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(g.binary, "--access", g.Access, "--secret", g.Secret, "--port", g.Addr, "posix", g.Dir)
-	g.Process = StartProcess(t, cmd, g.Addr)
+	args := []string{"--access", g.Access, "--secret", g.Secret, "--port", g.Addr}
+	if g.cert != nil {
+		args = append(args, "--cert", g.cert.CertFile, "--key", g.cert.KeyFile)
+	}
+	args = append(args, "posix", g.Dir)
+	g.Process = StartProcess(t, exec.Command(g.binary, args...), g.Addr)
+}
+
+// HTTPClient returns an HTTP client that trusts the server's certificate
+// (a plain client for http).
+func (g *VersityGW) HTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if g.cert != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: g.cert.Pool}
+	}
+	return &http.Client{Transport: tr}
 }
 
 // Client returns an S3 client for the server (path-style, us-east-1, no
@@ -66,6 +91,7 @@ func (g *VersityGW) Client() *s3.Client {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(g.Access, g.Secret, ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   g.HTTPClient(),
 	})
 }
 

@@ -1,0 +1,185 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
+)
+
+// Config configures a Spool.
+type Config struct {
+	// Dir is the spool directory ([general] spooldir); empty turns the
+	// spool off: failures are then reported as lost.
+	Dir string
+	// Interval is the first delay before a spooled capture is tried again
+	// (default 30s); it doubles with every failed round, up to MaxInterval
+	// (default 30m).
+	Interval    time.Duration
+	MaxInterval time.Duration
+	// MaxAge is how long a capture is retried (default 24h); then its entry
+	// is renamed *.failed, kept for an operator, and no longer retried.
+	MaxAge time.Duration
+	// OnDelivered, if set, is called when a spooled capture reached a sink
+	// later, e.g. to publish an updated result event.
+	OnDelivered func(ctx context.Context, c *agent.Capture, sink, location string)
+
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// Spool delivers captures to its sinks and keeps those that failed. It
+// implements agent.Sink and is safe for concurrent use.
+type Spool struct {
+	cfg   Config
+	sinks []agent.Sink
+	log   *slog.Logger
+
+	runMu sync.Mutex // one retry round at a time
+}
+
+// New returns a Spool over sinks. With cfg.Dir set, the directory is
+// created (0700) if needed and must be writable.
+func New(cfg Config, sinks []agent.Sink, log *slog.Logger) (*Spool, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(sinks) == 0 {
+		return nil, errors.New("spool: no sinks")
+	}
+	seen := map[string]bool{}
+	for _, s := range sinks {
+		if seen[s.Name()] {
+			return nil, fmt.Errorf("spool: two sinks named %q", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 30 * time.Second
+	}
+	if cfg.MaxInterval <= 0 {
+		cfg.MaxInterval = 30 * time.Minute
+	}
+	cfg.MaxInterval = max(cfg.MaxInterval, cfg.Interval)
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Dir != "" {
+		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("spool: directory %s: %w", cfg.Dir, err)
+		}
+		f, err := os.CreateTemp(cfg.Dir, ".probe-*")
+		if err != nil {
+			return nil, fmt.Errorf("spool: directory %s is not writable: %w", cfg.Dir, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return &Spool{cfg: cfg, sinks: sinks, log: log.With("component", "spool")}, nil
+}
+
+// Name returns the wrapped sinks' names joined by "+".
+func (s *Spool) Name() string {
+	names := make([]string, len(s.sinks))
+	for i, k := range s.sinks {
+		names[i] = k.Name()
+	}
+	return strings.Join(names, "+")
+}
+
+// Deliver hands c to every sink and returns the locations it reached,
+// joined by newlines (see DeliverAll, which returns them as a slice).
+func (s *Spool) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
+	locs, err := s.DeliverAll(ctx, c)
+	return strings.Join(locs, "\n"), err
+}
+
+// DeliverAll hands c to every sink in turn and returns the locations of
+// those that took it.
+//
+//   - every sink took it: the locations, nil;
+//   - some did: their locations and nil; with a spool directory the capture
+//     is spooled for the others (a Warn is logged either way);
+//   - none did, with a spool directory: no location and a *SpooledError
+//     (the capture is safe on disk and will be retried);
+//   - none did, without one (or the spool write failed, or no failure can
+//     be retried): no location and a *LostError.
+func (s *Spool) DeliverAll(ctx context.Context, c *agent.Capture) ([]string, error) {
+	var (
+		locs     []string
+		failures []SinkError
+	)
+	for _, k := range s.sinks {
+		loc, err := k.Deliver(ctx, c)
+		if err != nil {
+			failures = append(failures, SinkError{Sink: k.Name(), Err: err})
+			continue
+		}
+		locs = append(locs, loc)
+	}
+	if len(failures) == 0 {
+		return locs, nil
+	}
+	var pending []string
+	for _, f := range failures {
+		if retryable(f.Err) {
+			pending = append(pending, f.Sink)
+		}
+	}
+	var path string
+	var spoolErr error
+	if s.cfg.Dir != "" && len(pending) > 0 {
+		path, spoolErr = s.write(c, pending, failures)
+		if spoolErr != nil {
+			s.log.Error("cannot spool capture", "file", c.FileName, "id", c.ID, "err", spoolErr)
+		}
+	}
+	if len(locs) > 0 {
+		for _, f := range failures {
+			s.log.Warn("sink failed; capture delivered elsewhere", "sink", f.Sink, "id", c.ID,
+				"spooled", path != "" && spoolErr == nil, "err", f.Err)
+		}
+		return locs, nil
+	}
+	if path != "" && spoolErr == nil {
+		e := &SpooledError{Path: path, Failures: failures}
+		s.log.Warn("every sink failed; capture spooled", "id", c.ID, "path", path, "err", e)
+		return nil, e
+	}
+	e := &LostError{FileName: c.FileName, Packets: c.Packets, Failures: failures, SpoolErr: spoolErr, NoSpool: s.cfg.Dir == ""}
+	if c.Data != nil {
+		e.Bytes = c.Data.Len()
+	}
+	s.log.Error("capture lost", "id", c.ID, "err", e)
+	return nil, e
+}
+
+// retryable reports whether a later attempt could succeed: not for errors
+// that say so (an Unretryable() bool method returning true, such as a
+// refused S3 override).
+func retryable(err error) bool {
+	var u interface{ Unretryable() bool }
+	if errors.As(err, &u) && u.Unretryable() {
+		return false
+	}
+	return true
+}
+
+// backoff is the delay after the n-th failed retry round (n from 1):
+// Interval doubled n times, capped at MaxInterval.
+func (s *Spool) backoff(n int) time.Duration {
+	d := s.cfg.Interval
+	for i := 0; i < n && d < s.cfg.MaxInterval; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.MaxInterval)
+}
