@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,12 @@ import (
 // environment. capsh does the chroot, the uid change and the capability
 // sets in one exec: setpriv cannot chroot, and chroot(1) would have to run
 // setpriv from inside the root, which has no libc for it.
+//
+// The one thing the root gets beyond the binary is a read-only sysfs on
+// /sys, mounted in a private mount namespace (unshare(1)) as every
+// container runtime mounts one: the capture path reads an interface's
+// ARPHRD type from /sys/class/net/NAME/type (afpacket.LinkTypeOf) and
+// without it every request is rejected.
 
 // nobody is the uid and gid the confined daemon runs as.
 const nobody = 65534
@@ -62,11 +70,22 @@ func (d *bareDaemon) exited() bool {
 	}
 }
 
+// wait waits up to d for the process to exit and reports whether it did.
+func (d *bareDaemon) wait(timeout time.Duration) bool {
+	select {
+	case <-d.done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
 // buildRelease builds the binary with scripts/build.sh, as a release is
-// built, into dir.
-func buildRelease(t *testing.T, dir string) string {
+// built, into a directory removed when t ends. (The Go build cache makes the
+// second build in a test run a matter of a second or two.)
+func buildRelease(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(dir, "pcapdaemon")
+	bin := filepath.Join(t.TempDir(), "pcapdaemon")
 	cmd := exec.Command("scripts/build.sh")
 	cmd.Env = append(os.Environ(), "OUT="+bin)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -75,10 +94,33 @@ func buildRelease(t *testing.T, dir string) string {
 	return bin
 }
 
+// A grant is how the confined process may get CAP_NET_RAW.
+type grant int
+
+const (
+	// grantNone: no capability at all (and none on the binary).
+	grantNone grant = iota
+	// grantAmbient: CAP_NET_RAW in the inheritable and ambient sets, so it
+	// survives the exec into an ordinary binary; systemd's
+	// AmbientCapabilities=CAP_NET_RAW does this.
+	grantAmbient
+	// grantFile: no capability before the exec; the binary carries the file
+	// capability cap_net_raw+ep (setcap), as in the container image.
+	grantFile
+	// grantFileNoNewPrivs: grantFile with no_new_privs set, as
+	// allowPrivilegeEscalation: false (Kubernetes) or NoNewPrivileges=yes
+	// (systemd) do: the kernel then ignores file capabilities.
+	grantFileNoNewPrivs
+	// grantFileNoBounding: grantFile with CAP_NET_RAW missing from the
+	// bounding set, as in a container that drops ALL and adds nothing.
+	grantFileNoBounding
+)
+
 // makeBareRoot makes a root directory holding only the binary at
-// /pcapdaemon, config at /pcapdaemon.toml and an empty /captures owned by
-// the confined uid.
-func makeBareRoot(t *testing.T, bin, config string) string {
+// /pcapdaemon (with the file capability cap_net_raw+ep for the grantFile*
+// grants), config at /pcapdaemon.toml, an empty /captures owned by the
+// confined uid and an empty /sys (a mount point).
+func makeBareRoot(t *testing.T, bin, config string, g grant) string {
 	t.Helper()
 	root := t.TempDir()
 	// t.TempDir is 0700: the confined uid must be able to search its "/".
@@ -92,7 +134,15 @@ func makeBareRoot(t *testing.T, bin, config string) string {
 	if err := os.WriteFile(filepath.Join(root, "pcapdaemon"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if g >= grantFile {
+		if out, err := exec.Command("setcap", "cap_net_raw+ep", filepath.Join(root, "pcapdaemon")).CombinedOutput(); err != nil {
+			t.Fatalf("setcap: %v: %s", err, out)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(root, "pcapdaemon.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "sys"), 0o555); err != nil {
 		t.Fatal(err)
 	}
 	captures := filepath.Join(root, "captures")
@@ -110,15 +160,15 @@ func makeBareRoot(t *testing.T, bin, config string) string {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if got := strings.Join(names, " "); got != "captures pcapdaemon pcapdaemon.toml" {
-		t.Fatalf("bare root holds %q, want only the binary, its config and /captures", got)
+	if got := strings.Join(names, " "); got != "captures pcapdaemon pcapdaemon.toml sys" {
+		t.Fatalf("bare root holds %q, want only the binary, its config, /captures and /sys", got)
 	}
 	return root
 }
 
-// dropBoundingList names every capability but CAP_NET_RAW, up to the
-// kernel's last, for capsh --drop.
-func dropBoundingList(t *testing.T) string {
+// dropBoundingList names every capability up to the kernel's last, but
+// CAP_NET_RAW unless dropRaw, for capsh --drop.
+func dropBoundingList(t *testing.T, dropRaw bool) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
@@ -130,35 +180,43 @@ func dropBoundingList(t *testing.T) string {
 	}
 	var caps []string
 	for c := 0; c <= last; c++ {
-		if c != 13 {
+		if c != 13 || dropRaw {
 			caps = append(caps, strconv.Itoa(c))
 		}
 	}
 	return strings.Join(caps, ",")
 }
 
-// startConfined runs /pcapdaemon args... chrooted in root as uid/gid 65534
-// with no supplementary groups, a bounding set of CAP_NET_RAW alone and an
-// empty environment; withRaw grants CAP_NET_RAW (ambient, so it survives the
-// exec), without it the process has no capability at all. The daemon gets
-// SIGTERM (then SIGKILL) when the test ends.
-func startConfined(t *testing.T, root string, withRaw bool, args ...string) *bareDaemon {
+// startConfined runs /pcapdaemon args... chrooted in root (with sysfs on
+// /sys) as uid/gid 65534 with no supplementary groups, a bounding set of
+// CAP_NET_RAW alone (none for grantFileNoBounding), an empty environment
+// and CAP_NET_RAW granted as g says. The process gets SIGTERM (then
+// SIGKILL) when the test ends.
+func startConfined(t *testing.T, root string, g grant, args ...string) *bareDaemon {
 	t.Helper()
 	capsh := []string{
-		"--drop=" + dropBoundingList(t),
+		"--drop=" + dropBoundingList(t, g == grantFileNoBounding),
 		"--chroot=" + root,
 		"--keep=1",
 		"--gid=" + strconv.Itoa(nobody), "--groups=", "--uid=" + strconv.Itoa(nobody),
 	}
-	if withRaw {
+	if g == grantAmbient {
 		capsh = append(capsh, "--caps=cap_net_raw+eip", "--addamb=cap_net_raw")
 	} else {
 		capsh = append(capsh, "--caps=")
 	}
+	if g == grantFileNoNewPrivs {
+		capsh = append(capsh, "--no-new-privs")
+	}
 	// "--shell=X --" makes capsh execve X (inside the root) with the rest.
 	capsh = append(capsh, "--shell=/pcapdaemon", "--")
 	d := &bareDaemon{done: make(chan struct{})}
-	d.cmd = exec.Command("capsh", append(capsh, args...)...)
+	// unshare(1) makes a private mount namespace (its mounts vanish with the
+	// daemon) and execs sh, which mounts sysfs and execs capsh, which execs
+	// the daemon: one process throughout, so cmd.Process.Pid is the daemon.
+	sh := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+		`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$0/sys" && exec capsh "$@"`, root}
+	d.cmd = exec.Command("unshare", append(append(sh, capsh...), args...)...)
 	d.cmd.Env = []string{}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
@@ -174,7 +232,7 @@ func startConfined(t *testing.T, root string, withRaw bool, args ...string) *bar
 			<-d.done
 		}
 		if t.Failed() {
-			t.Logf("confined daemon's output:\n%s", d.Logs())
+			t.Logf("confined process's output:\n%s", d.Logs())
 		}
 	})
 	return d
@@ -198,10 +256,11 @@ func procStatus(pid int) (map[string]string, error) {
 }
 
 // checkConfinement fails t unless process pid runs in root as uid and gid
-// 65534 with exactly the capabilities wantCaps (a mask) in each set and
-// CAP_NET_RAW alone in the bounding set: the test must not pass by running
-// the daemon with more privilege than it claims.
-func checkConfinement(t *testing.T, pid int, root string, wantCaps uint64) {
+// 65534, with no supplementary groups, CAP_NET_RAW alone in its bounding
+// set and, in its other sets, CAP_NET_RAW exactly where want says: the
+// test must not pass by running the daemon with more privilege than it
+// claims.
+func checkConfinement(t *testing.T, pid int, root string, want map[string]bool) {
 	t.Helper()
 	st, err := procStatus(pid)
 	if err != nil {
@@ -218,10 +277,14 @@ func checkConfinement(t *testing.T, pid int, root string, wantCaps uint64) {
 	if st["Groups"] != "" {
 		t.Errorf("supplementary groups %q, want none", st["Groups"])
 	}
-	for k, want := range map[string]uint64{"CapInh": wantCaps, "CapPrm": wantCaps, "CapEff": wantCaps, "CapAmb": wantCaps, "CapBnd": capNetRawMask} {
+	for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"} {
+		var mask uint64
+		if want[k] || k == "CapBnd" {
+			mask = capNetRawMask
+		}
 		got, err := strconv.ParseUint(st[k], 16, 64)
-		if err != nil || got != want {
-			t.Errorf("%s = %s, want %016x", k, st[k], want)
+		if err != nil || got != mask {
+			t.Errorf("%s = %s, want %016x", k, st[k], mask)
 		}
 	}
 	if got, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); err != nil || got != root {
@@ -252,22 +315,22 @@ listen = ""
 
 func TestBareRootCapture(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, tool := range []string{"capsh", "tcpdump"} {
+	for _, tool := range []string{"capsh", "setcap", "unshare", "tcpdump"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Skip(t, tool+" not installed")
+			testenv.Skip(t, tool+" not installed (apt-get install libcap2-bin util-linux tcpdump)")
 		}
 	}
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildRelease(t, t.TempDir())
+	bin := buildRelease(t)
 	redis := testenv.StartRedis(t)
 	pair := netns.NewVethPair(t)
 	subscribed := func() bool {
 		out, err := redis.CLI("PUBSUB", "NUMSUB", "capture")
 		return err == nil && strings.HasSuffix(out, "1")
 	}
-	publish := func(msg string) {
+	publish := func(t *testing.T, msg string) {
 		t.Helper()
 		if out, err := redis.CLI("PUBLISH", "capture", msg); err != nil || out != "1" {
 			t.Fatalf("PUBLISH: %q %v", out, err)
@@ -276,18 +339,19 @@ func TestBareRootCapture(t *testing.T) {
 	const packets = 5
 	request := fmt.Sprintf(`{"node":"any","interface":[%q],"bpf":"udp and dst port 9999","packets":%d,"timeout":10,"duration":20}`,
 		pair.Host, packets)
+	match := [][]byte{udpFrame(pair, 9999, []byte("bare-root"))}
+	noise := [][]byte{udpFrame(pair, 53, []byte("noise"))}
 
-	t.Run("with CAP_NET_RAW", func(t *testing.T) {
-		root := makeBareRoot(t, bin, bareConfig(redis.Port))
-		d := startConfined(t, root, true, "-config", "/pcapdaemon.toml")
+	// Each subtest runs the daemon alone: one subscriber on the channel.
+	capture := func(t *testing.T, g grant, want map[string]bool) {
+		root := makeBareRoot(t, bin, bareConfig(redis.Port), g)
+		d := startConfined(t, root, g, "-config", "/pcapdaemon.toml")
 		if !testenv.WaitFor(15*time.Second, func() bool { return subscribed() || d.exited() }) || d.exited() {
-			t.Fatalf("confined daemon never subscribed (exited: %v)\n%s", d.exited(), d.Logs())
+			t.Fatalf("confined daemon never subscribed (exited: %v)", d.exited())
 		}
-		checkConfinement(t, d.cmd.Process.Pid, root, capNetRawMask)
+		checkConfinement(t, d.cmd.Process.Pid, root, want)
 
-		publish(request)
-		match := [][]byte{udpFrame(pair, 9999, []byte("bare-root"))}
-		noise := [][]byte{udpFrame(pair, 53, []byte("noise"))}
+		publish(t, request)
 		captures := filepath.Join(root, "captures")
 		// The daemon arms its socket asynchronously: send (bounded) until a
 		// file appears.
@@ -317,19 +381,18 @@ func TestBareRootCapture(t *testing.T) {
 		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Uid != nobody {
 			t.Errorf("capture file owned by %+v, want uid %d", fi.Sys(), nobody)
 		}
-	})
-
-	t.Run("without CAP_NET_RAW", func(t *testing.T) {
-		root := makeBareRoot(t, bin, bareConfig(redis.Port))
-		d := startConfined(t, root, false, "-config", "/pcapdaemon.toml")
-		// Either the daemon refuses to start, naming the capability, or it
-		// starts and every capture fails naming it. Both are precise; what
-		// must not happen is a capture, or an error that leaves the operator
-		// guessing.
+	}
+	// refused checks that the daemon, lacking CAP_NET_RAW, says so: either
+	// it refuses to start, naming the capability, or it starts and the
+	// capture fails naming it. What must not happen is a capture, or an
+	// error that leaves the operator guessing.
+	refused := func(t *testing.T, g grant) {
+		root := makeBareRoot(t, bin, bareConfig(redis.Port), g)
+		d := startConfined(t, root, g, "-config", "/pcapdaemon.toml")
 		testenv.WaitFor(15*time.Second, func() bool { return subscribed() || d.exited() })
 		if !d.exited() {
-			checkConfinement(t, d.cmd.Process.Pid, root, 0)
-			publish(request)
+			checkConfinement(t, d.cmd.Process.Pid, root, nil)
+			publish(t, request)
 			testenv.WaitFor(10*time.Second, func() bool {
 				return strings.Contains(d.Logs(), "CAP_NET_RAW") || d.exited()
 			})
@@ -342,5 +405,80 @@ func TestBareRootCapture(t *testing.T) {
 		if files := testenv.ReadDirNames(filepath.Join(root, "captures")); len(files) != 0 {
 			t.Errorf("daemon without CAP_NET_RAW wrote %v", files)
 		}
+	}
+
+	t.Run("ambient CAP_NET_RAW", func(t *testing.T) {
+		capture(t, grantAmbient, map[string]bool{"CapInh": true, "CapPrm": true, "CapEff": true, "CapAmb": true})
 	})
+	t.Run("file capability", func(t *testing.T) {
+		capture(t, grantFile, map[string]bool{"CapPrm": true, "CapEff": true})
+	})
+	t.Run("no capability", func(t *testing.T) { refused(t, grantNone) })
+	t.Run("file capability under no_new_privs", func(t *testing.T) { refused(t, grantFileNoNewPrivs) })
+	t.Run("file capability outside the bounding set", func(t *testing.T) {
+		// The kernel refuses to exec a binary whose file capabilities it
+		// cannot grant in full (the effective bit is set): the container
+		// must keep NET_RAW in its bounding set (capabilities.add).
+		root := makeBareRoot(t, bin, bareConfig(redis.Port), grantFileNoBounding)
+		d := startConfined(t, root, grantFileNoBounding, "-config", "/pcapdaemon.toml")
+		if !d.wait(10 * time.Second) {
+			t.Fatal("still running after 10s; want exec to fail")
+		}
+		// capsh reports the failed execve(2) without its errno; the daemon
+		// itself must not have run (it would have logged).
+		if code := d.cmd.ProcessState.ExitCode(); code == 0 || strings.Contains(d.Logs(), "level=") {
+			t.Errorf("status %d; want the exec refused and the daemon never run", code)
+		}
+	})
+
+	t.Run("interfaces", func(t *testing.T) {
+		// Listing needs no capability at all.
+		root := makeBareRoot(t, bin, "[general]\nlocaldir = \"/captures\"\n\n[[interface]]\nname = \""+pair.Host+"\"\nalias = [\"uplink\"]\n", grantNone)
+		d := startConfined(t, root, grantNone, "interfaces", "-json", "-config", "/pcapdaemon.toml")
+		if !d.wait(10 * time.Second) {
+			t.Fatal("pcapdaemon interfaces did not finish within 10s")
+		}
+		if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("pcapdaemon interfaces: status %d", code)
+		}
+		var list []ifaceInfo
+		if err := json.Unmarshal([]byte(d.Logs()), &list); err != nil {
+			t.Fatalf("pcapdaemon interfaces -json: %v", err)
+		}
+		var got *ifaceInfo
+		for i := range list {
+			if list[i].Name == pair.Host {
+				got = &list[i]
+			}
+		}
+		if got == nil || got.LinkType != "EN10MB" || got.Error != "" || !slices.Equal(got.Aliases, []string{"uplink"}) {
+			t.Errorf("%s in the confined listing: %+v, want EN10MB, alias uplink, no error", pair.Host, got)
+		}
+	})
+}
+
+// TestBuildScript checks what scripts/build.sh promises: a static binary
+// stamped with git's description of the tree.
+func TestBuildScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildRelease(t)
+	want := "dev"
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		want = strings.TrimSpace(string(out))
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "pcapdaemon "+want+" (") {
+		t.Errorf("%s version: %v, output %q; want \"pcapdaemon %s (...)\"", bin, err, out, want)
+	}
+	info, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	for _, s := range []string{"CGO_ENABLED=0", "-trimpath=true"} {
+		if !strings.Contains(string(info), s) {
+			t.Errorf("go version -m %s lacks %s:\n%s", bin, s, info)
+		}
+	}
 }

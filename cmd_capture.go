@@ -1,12 +1,296 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 )
 
-// runCapture implements "pcapdaemon capture". (Stub.)
+const captureUsage = `usage: pcapdaemon capture -i IFACE [-c PACKETS] [-C BYTES] [-G SECONDS] [-t SECONDS]
+        [-s SNAPLEN] [-B KIB] [-w FILE|-] [--format pcap|pcapng] [-p] [EXPRESSION...]
+
+Runs one capture through the daemon's capture engine (the same filter
+compiler, TPACKET_V3 ring, stop controls and in-memory buffer as a request)
+and prints tcpdump's messages on stderr: "listening on ..." once the socket
+is armed with its filter, and at the end the counters "N packets captured",
+"N packets received by filter" (frames that passed the kernel filter,
+dropped ones included) and "N packets dropped by kernel".
+
+The capture stops at the first of -c, -C, -G and -t, or on SIGINT/SIGTERM;
+it then writes what it holds. The whole file is held in memory until then,
+which is why -C has a default.
+
+  -i IFACE     interface to capture on (required)
+  -c PACKETS   stop after PACKETS frames (default: no limit)
+  -C BYTES     stop once the file holds BYTES bytes, headers included
+               (default 100000000, the daemon's maxbytes; 0: no limit)
+  -G SECONDS   stop SECONDS after the socket is armed (default: no limit)
+  -t SECONDS   stop after SECONDS without a frame (default: no limit)
+               SECONDS may be a number ("2.5") or a Go duration ("300ms").
+  -s SNAPLEN   keep at most SNAPLEN bytes of each frame (default and 0: 262144)
+  -B KIB       receive ring size in KiB, as tcpdump -B (default 8192)
+  -w FILE      write the file to FILE (to a temporary name in the same
+               directory, renamed at the end) or, with "-", to stdout.
+               Without -w, one line per frame is printed on stdout
+               (time, addresses, protocol, length) and no file is written.
+  --format F   pcap (default, nanosecond timestamps) or pcapng
+  -p           do not put the interface in promiscuous mode
+
+EXPRESSION is a pcap-filter(7) expression; several arguments are joined by
+spaces, as tcpdump does. Exit status: 0 after a capture, 1 when the capture
+could not start (no such interface, a filter that does not compile, no
+CAP_NET_RAW) or the file could not be written, 2 for a bad command line.
+`
+
+// captureDefaultBytes is -C's default: the daemon's maxbytes default, so
+// that a forgotten limit does not take all the memory there is.
+const captureDefaultBytes = agent.DefaultMaxBytes
+
+// captureLinkTypes are tcpdump's names and descriptions of the link types
+// (pcap_datalink_val_to_name, pcap_datalink_val_to_description) a Linux
+// capture produces.
+var captureLinkTypes = map[uint32][2]string{
+	afpacket.LinkTypeEthernet:  {"EN10MB", "Ethernet"},
+	afpacket.LinkTypeRaw:       {"RAW", "Raw IP"},
+	afpacket.LinkTypeLinuxSLL:  {"LINUX_SLL", "Linux cooked v1"},
+	afpacket.LinkTypeLinuxSLL2: {"LINUX_SLL2", "Linux cooked v2"},
+}
+
+// runCapture implements "pcapdaemon capture". It returns the exit status.
 func runCapture(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "pcapdaemon capture: not implemented yet")
-	return 1
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once the first signal ended the capture, a second one kills the
+	// process as usual (in case writing the file hangs).
+	context.AfterFunc(ctx, stop)
+	return captureMain(ctx, args, stdout, stderr)
+}
+
+// captureOptions is the parsed command line.
+type captureOptions struct {
+	spec  agent.CaptureSpec
+	write string // -w
+}
+
+// parseCaptureArgs parses the command line. It returns flag.ErrHelp for -h.
+func parseCaptureArgs(args []string) (*captureOptions, error) {
+	fs := flag.NewFlagSet("pcapdaemon capture", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := &captureOptions{}
+	s := &o.spec
+	fs.StringVar(&s.Interface, "i", "", "")
+	fs.Int64Var(&s.Packets, "c", 0, "")
+	fs.Int64Var(&s.Bytes, "C", captureDefaultBytes, "")
+	fs.Var((*secondsFlag)(&s.Duration), "G", "")
+	fs.Var((*secondsFlag)(&s.Timeout), "t", "")
+	fs.IntVar(&s.Snaplen, "s", 0, "")
+	ringKiB := fs.Int64("B", agent.DefaultRingBytes>>10, "")
+	fs.StringVar(&o.write, "w", "", "")
+	fs.StringVar(&s.Format, "format", agent.FormatPcap, "")
+	noPromisc := fs.Bool("p", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Interface == "":
+		return nil, errors.New("-i IFACE is required")
+	case s.Packets < 0:
+		return nil, fmt.Errorf("-c %d: must not be negative", s.Packets)
+	case s.Bytes < 0:
+		return nil, fmt.Errorf("-C %d: must not be negative", s.Bytes)
+	case s.Snaplen < 0:
+		return nil, fmt.Errorf("-s %d: must not be negative", s.Snaplen)
+	case *ringKiB <= 0 || *ringKiB > 1<<21:
+		return nil, fmt.Errorf("-B %d: must be between 1 and %d KiB", *ringKiB, 1<<21)
+	case s.Format != agent.FormatPcap && s.Format != agent.FormatPcapNG:
+		return nil, fmt.Errorf("--format %q: must be pcap or pcapng", s.Format)
+	}
+	s.RingBytes = *ringKiB << 10
+	s.Promiscuous = !*noPromisc
+	s.Filter = strings.Join(fs.Args(), " ")
+	return o, nil
+}
+
+// captureMain runs the sub-command until the capture ends or ctx does.
+func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseCaptureArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, captureUsage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
+		fmt.Fprint(stderr, captureUsage)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "pcapdaemon capture: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return 1
+	}
+
+	// Open the output before capturing, as tcpdump does, so that an
+	// unwritable destination fails at once.
+	var out *atomicFile
+	switch o.write {
+	case "", "-":
+	default:
+		if out, err = createAtomic(o.write); err != nil {
+			return fail(err)
+		}
+		defer out.abort()
+	}
+
+	spec := o.spec
+	spec.Armed = func(info agent.CaptureInfo) {
+		fmt.Fprintln(stderr, listeningLine(info))
+		if info.UserFilter {
+			fmt.Fprintln(stderr, "pcapdaemon capture: the kernel refused the filter program: filtering in user space")
+		}
+	}
+	if o.write == "" {
+		spec.Packet = func(ts int64, data []byte, wire int) {
+			fmt.Fprintf(stdout, "%s %s, length %d\n",
+				time.Unix(0, ts).Format("15:04:05.000000"), agent.Summarize(linkTypeOf(spec.Interface), data), wire)
+		}
+	}
+	sum, data, err := agent.CaptureOnce(ctx, spec)
+	if data == nil {
+		var ce *bpfcompile.Error
+		if errors.As(err, &ce) {
+			return fail(fmt.Errorf("filter %q: %s: %s", spec.Filter, ce.Pos, ce.Msg))
+		}
+		return fail(err)
+	}
+	status := 0
+	if err != nil { // a read error ended the capture: keep what it holds
+		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
+		status = 1
+	}
+	switch o.write {
+	case "":
+	case "-":
+		if _, werr := data.NewReader().(io.WriterTo).WriteTo(stdout); werr != nil {
+			status = fail(fmt.Errorf("writing to stdout: %w", werr))
+		}
+	default:
+		if werr := out.commit(data.NewReader().(io.WriterTo)); werr != nil {
+			status = fail(werr)
+		}
+	}
+	if sum.StopReason == agent.StopShutdown {
+		fmt.Fprintln(stderr) // tcpdump ends the "^C" line on a signal
+	}
+	fmt.Fprint(stderr, counterLines(sum))
+	return status
+}
+
+// listeningLine is tcpdump's line for an armed capture.
+func listeningLine(info agent.CaptureInfo) string {
+	lt := fmt.Sprintf("%d", info.LinkType)
+	if n, ok := captureLinkTypes[info.LinkType]; ok {
+		lt = n[0] + " (" + n[1] + ")"
+	}
+	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, lt, info.Snaplen)
+}
+
+// counterLines are tcpdump's closing counters (with its singular forms).
+func counterLines(sum agent.CaptureSummary) string {
+	plural := func(n uint64) string {
+		if n == 1 {
+			return ""
+		}
+		return "s"
+	}
+	return fmt.Sprintf("%d packet%s captured\n%d packet%s received by filter\n%d packet%s dropped by kernel\n",
+		sum.Packets, plural(sum.Packets), sum.Received, plural(sum.Received), sum.KernelDrops, plural(sum.KernelDrops))
+}
+
+// linkTypeOf is the link type of ifname for the per-frame lines.
+func linkTypeOf(ifname string) uint32 {
+	lt, err := afpacket.LinkTypeOf(ifname)
+	if err != nil {
+		return afpacket.LinkTypeEthernet
+	}
+	return lt
+}
+
+// secondsFlag is a time limit given as seconds ("2", "0.5") or as a Go
+// duration ("300ms").
+type secondsFlag time.Duration
+
+func (f *secondsFlag) String() string { return time.Duration(*f).String() }
+
+func (f *secondsFlag) Set(s string) error {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if v < 0 || v > 1e9 {
+			return fmt.Errorf("%q seconds is out of range", s)
+		}
+		*f = secondsFlag(v * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is neither a number of seconds nor a duration", s)
+	}
+	*f = secondsFlag(d)
+	return nil
+}
+
+// atomicFile is a file written to a temporary name in its directory and
+// renamed into place, so that no reader ever sees half of it.
+type atomicFile struct {
+	f    *os.File
+	name string
+	done bool
+}
+
+func createAtomic(name string) (*atomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", name, err)
+	}
+	return &atomicFile{f: f, name: name}, nil
+}
+
+// commit writes the data, syncs and renames the file into place.
+func (a *atomicFile) commit(w io.WriterTo) error {
+	_, err := w.WriteTo(a.f)
+	if err == nil {
+		err = a.f.Chmod(0o644)
+	}
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(a.f.Name(), a.name)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", a.name, err)
+	}
+	a.done = true
+	return nil
+}
+
+// abort removes the temporary file unless commit succeeded.
+func (a *atomicFile) abort() {
+	if !a.done {
+		_ = a.f.Close()
+		_ = os.Remove(a.f.Name())
+	}
 }

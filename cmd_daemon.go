@@ -15,10 +15,14 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/logging"
+	"github.com/pcapdaemon/pcapdaemon/sink/cloudshark"
 	"github.com/pcapdaemon/pcapdaemon/sink/local"
+	"github.com/pcapdaemon/pcapdaemon/sink/s3"
+	"github.com/pcapdaemon/pcapdaemon/sink/spool"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
+	"github.com/pcapdaemon/pcapdaemon/transport/sqs"
 )
 
 // runDaemon loads the configuration from args and the environment and runs
@@ -37,12 +41,21 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLog.Close()
 
-	sinks, err := buildSinks(cfg, log)
+	sinks, err := buildSinks(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	var pubs []agent.ResultPublisher
 	var sources []func(context.Context) error
+	agentOpts := []agent.Option{agent.WithLogger(log), agent.WithSinks(sinks...)}
+	if cfg.General.SpoolDir != "" {
+		sp, err := spool.New(spool.Config{Dir: cfg.General.SpoolDir}, sinks, log)
+		if err != nil {
+			return err
+		}
+		agentOpts = append(agentOpts, agent.WithSpool(sp.Keeper()))
+		sources = append(sources, sp.Run)
+	}
 
 	guard := transport.GuardOptionsFromConfig(cfg)
 	// The agent is created last (it needs the publishers); sources reach it
@@ -65,6 +78,20 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		sources = append(sources, rt.Run)
 	}
 
+	if cfg.SQS.Listen {
+		c := cfg.SQS
+		q, err := sqs.New(ctx, sqs.Config{
+			QueueURL: c.URL, Region: c.Region, Endpoint: c.Endpoint, Protocol: c.Protocol,
+			AccessID: c.AccessID, AccessKey: c.AccessKey, WaitSeconds: c.WaitSeconds,
+			ChunkSize: c.ChunkSize, Shared: c.Shared, ResultsURL: c.ResultsURL,
+		}, submit, log)
+		if err != nil {
+			return err
+		}
+		pubs = append(pubs, q)
+		sources = append(sources, q.Run)
+	}
+
 	if cfg.HTTP.Listen != "" {
 		backend := httpapi.Adapt(
 			func(id string) (agent.RequestState, bool) { return ag.Lookup(id) },
@@ -80,7 +107,8 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		sources = append(sources, hs.Serve)
 	}
 
-	ag, err = agent.New(agentConfig(cfg), agent.WithLogger(log), agent.WithSinks(sinks...), agent.WithPublishers(pubs...))
+	agentOpts = append(agentOpts, agent.WithPublishers(pubs...))
+	ag, err = agent.New(agentConfig(cfg), agentOpts...)
 	if err != nil {
 		return err
 	}
@@ -106,10 +134,32 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // buildSinks returns the configured destinations.
-func buildSinks(cfg *config.Config, log *slog.Logger) ([]agent.Sink, error) {
+func buildSinks(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]agent.Sink, error) {
 	var sinks []agent.Sink
 	if cfg.General.WriteLocal {
 		s, err := local.New(cfg.General.LocalDir, log)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	if c := cfg.S3; c.Upload {
+		s, err := s3.New(ctx, s3.Config{
+			Bucket: c.Bucket, Folder: c.Folder, ACL: c.ACL, Region: c.Region, Endpoint: c.Endpoint,
+			PathStyle: c.PathStyle, Encryption: c.Encryption, KMSKeyID: c.KMSKeyID,
+			AccessID: c.AccessID, AccessKey: c.AccessKey,
+			AllowBuckets: c.AllowBuckets, AllowEndpoints: c.AllowEndpoints,
+		}, log)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	if c := cfg.Cloudshark; c.Upload {
+		s, err := cloudshark.New(cloudshark.Config{
+			Host: c.Host, Scheme: c.Scheme, Port: c.Port, Token: c.Token,
+			Timeout: c.TimeoutDuration(), Insecure: c.Insecure,
+		}, log)
 		if err != nil {
 			return nil, err
 		}

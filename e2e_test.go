@@ -406,4 +406,3 @@ func httpPost(t *testing.T, url, body string) (int, map[string]any) {
 	_ = json.Unmarshal(b, &m)
 	return resp.StatusCode, m
 }
-

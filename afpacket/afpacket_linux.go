@@ -166,7 +166,7 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 		woken:    make(chan struct{}, 1),
 	}}
 	h := &c.h
-	h.readyFn = func(uintptr) bool { return h.ready() }
+	h.readyFn = func(uintptr) bool { DbgReady.Add(1); return h.ready() }
 	h.wakeFn = func() {
 		// A deadline in the past ends the netpoller wait at once.
 		_ = h.f.SetReadDeadline(time.Unix(1, 0))
@@ -240,6 +240,7 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 		}
 		h.deadline, h.armed = deadline, true
 	}
+	DbgWait.Add(1)
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, h.wakeFn)
@@ -347,3 +348,5 @@ func (h *handle) close() error {
 	}
 	return nil
 }
+
+var DbgReady, DbgWait atomic.Int64

@@ -52,36 +52,28 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
 	}
-	node, err := Parse(expr)
+	node, prefix, err := parse(expr)
 	if err != nil {
+		// libpcap generates code as it parses: an error in the primitives
+		// before a syntax error is the one it reports.
+		if prefix != nil {
+			if g, gerr := newGen(expr, opts); gerr == nil {
+				if _, perr := g.generate(prefix); perr != nil {
+					return nil, false, perr
+				}
+			}
+		}
 		return nil, false, err
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
 		return nil, false, err
 	}
-	g.res = opts.Resolver
-	if g.res == nil {
-		g.res = builtinResolver{}
-	}
 	var f *frag
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				b, ok := r.(bailout)
-				if !ok {
-					panic(r)
-				}
-				err = b.err
-			}
-		}()
-		if node == nil {
-			return
+	if node != nil {
+		if f, err = g.generate(node); err != nil {
+			return nil, false, err
 		}
-		f = g.genNode(node)
-	}()
-	if err != nil {
-		return nil, false, err
 	}
 	var root *block
 	if f == nil {
@@ -111,4 +103,19 @@ func toInstruction(r bpf.RawInstruction) bpf.Instruction {
 		return r
 	}
 	return ins
+}
+
+// generate runs the code generator over n, turning its bailouts into an
+// error.
+func (g *gen) generate(n Node) (f *frag, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			f, err = nil, b.err
+		}
+	}()
+	return g.genNode(n), nil
 }

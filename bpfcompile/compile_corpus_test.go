@@ -144,7 +144,6 @@ func TestCorpusUnoptimized(t *testing.T) {
 		t.Error(f)
 	}
 	t.Logf("%d listings differ (BPFC_SHOW_DIFFS=1 shows them)", len(diffs))
-	_ = strings.TrimSpace
 }
 
 // TestCorpusRejects compiles every corpus reject entry on the Linux link

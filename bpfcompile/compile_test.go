@@ -213,3 +213,16 @@ func TestCompileLongJump(t *testing.T) {
 		t.Errorf("udp frame: got %d, want 0", got)
 	}
 }
+
+// TestCompileErrorOrder checks that an error in a complete primitive is
+// reported before a later syntax error, as libpcap reports it.
+func TestCompileErrorOrder(t *testing.T) {
+	_, err := Compile("tcp port 99999 and (", Options{LinkType: LinkTypeEthernet})
+	if err == nil || !strings.Contains(err.Error(), "port number 99999") {
+		t.Errorf("err = %v, want the port error", err)
+	}
+	_, err = Compile("tcp port 80 and (", Options{LinkType: LinkTypeEthernet})
+	if err == nil || !strings.Contains(err.Error(), syntaxError) {
+		t.Errorf("err = %v, want a syntax error", err)
+	}
+}

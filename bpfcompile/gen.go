@@ -129,6 +129,10 @@ func newGen(expr string, opts Options) (*gen, error) {
 		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("unknown data link type %d", opts.LinkType)}
 	}
 	g.offPrevLinkHdr = g.offLinkHdr
+	g.res = opts.Resolver
+	if g.res == nil {
+		g.res = builtinResolver{}
+	}
 	return g, nil
 }
 

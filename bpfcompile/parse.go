@@ -27,6 +27,11 @@ type parser struct {
 	// the syntax error found furthest into the input
 	errTok int
 	errMsg string
+	// the top-level expression as far as it was complete, for reporting
+	// an error in it before a later syntax error, as libpcap (which
+	// generates code while it parses) does
+	top    bool
+	prefix Node
 }
 
 // lexFatal is a lexical error: it ends the parse, whatever alternative was
@@ -35,18 +40,25 @@ type lexFatal struct{ err *Error }
 
 // Parse parses a filter expression into its syntax tree. An empty
 // expression yields a nil Node (it matches every packet).
-func Parse(expr string) (n Node, err error) {
+func Parse(expr string) (Node, error) {
+	n, _, err := parse(expr)
+	return n, err
+}
+
+// parse is Parse that also returns, on a syntax error, the complete
+// primitives before it.
+func parse(expr string) (n Node, prefix Node, err error) {
 	if len(expr) > maxExprLen {
-		return nil, &Error{Pos: posAt(expr, maxExprLen), Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
+		return nil, nil, &Error{Pos: posAt(expr, maxExprLen), Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
 	}
-	ps := &parser{src: expr, toks: lexAll(expr), errTok: -1}
+	ps := &parser{src: expr, toks: lexAll(expr), errTok: -1, top: true}
 	defer func() {
 		if r := recover(); r != nil {
 			switch e := r.(type) {
 			case bailout:
-				n, err = nil, ps.syntaxErr()
+				n, prefix, err = nil, ps.prefix, ps.syntaxErr()
 			case lexFatal:
-				n, err = nil, e.err
+				n, prefix, err = nil, ps.prefix, e.err
 			default:
 				panic(r)
 			}
@@ -54,13 +66,13 @@ func Parse(expr string) (n Node, err error) {
 	}()
 	// prog := [expr] EOF
 	if ps.peek().kind == tEOF {
-		return nil, nil
+		return nil, nil, nil
 	}
 	n, _ = ps.parseExpr(qualUndef)
 	if ps.peek().kind != tEOF {
 		ps.fail()
 	}
-	return n, nil
+	return n, nil, nil
 }
 
 func (ps *parser) syntaxErr() *Error {
@@ -152,8 +164,13 @@ func (ps *parser) try(f func()) (ok bool) {
 //
 //	expr := term { ("and" | "or") (id | term) }
 func (ps *parser) parseExpr(inh qual) (Node, qual) {
+	top := ps.top
+	ps.top = false
 	n, q := ps.parseTerm(inh)
 	for {
+		if top {
+			ps.prefix = n
+		}
 		t := ps.peek()
 		if t.kind != tAnd && t.kind != tOr {
 			return n, q

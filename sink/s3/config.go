@@ -21,6 +21,10 @@ type Config struct {
 	Region   string // empty: the AWS default chain's region, else us-east-1
 	Endpoint string // empty or "s3.amazonaws.com": AWS; a host means https://host; or a full URL
 
+	// PathStyle forces path-style addressing (https://host/bucket/key) on
+	// AWS too; an explicit endpoint always uses it.
+	PathStyle bool
+
 	// Encryption turns on server-side encryption: SSE-KMS when KMSKeyID is
 	// set or SSE is "aws:kms", else AES256.
 	Encryption bool

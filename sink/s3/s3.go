@@ -122,6 +122,8 @@ func (t target) optFns() []func(*s3.Options) {
 		if t.endpoint != awsEndpoint {
 			o.BaseEndpoint = aws.String(t.endpoint)
 			o.UsePathStyle = true
+		} else if t.pathAWS {
+			o.UsePathStyle = true
 		}
 	}}
 }

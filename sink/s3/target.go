@@ -13,6 +13,7 @@ type target struct {
 	bucket   string
 	endpoint string // canonical URL; awsEndpoint means AWS's own resolution
 	region   string
+	pathAWS  bool // path-style addressing with AWS's own resolution
 	folder   string
 	acl      string
 	sse      string // "" (none), "AES256" or "aws:kms"
@@ -23,7 +24,7 @@ type target struct {
 // allow-lists do not permit (see the package comment).
 func (s *Sink) resolve(req agent.Request) (target, error) {
 	c := &s.cfg
-	t := target{bucket: c.Bucket, endpoint: c.Endpoint, region: s.region, folder: c.Folder, acl: c.ACL}
+	t := target{bucket: c.Bucket, endpoint: c.Endpoint, region: s.region, folder: c.Folder, acl: c.ACL, pathAWS: c.PathStyle}
 
 	if req.Bucket != "" && req.Bucket != c.Bucket {
 		if !slices.Contains(c.AllowBuckets, req.Bucket) {

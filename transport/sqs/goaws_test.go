@@ -31,9 +31,12 @@ const goawsPkg = "github.com/Admiral-Piett/goaws/app/cmd"
 
 const goawsAccount = "100010001000"
 
-// findGoaws returns the goaws binary installed by scripts/testservers.sh,
-// checked with debug/buildinfo (a binary called "cmd" could be anything).
-func findGoaws(t testing.TB) string {
+// findServer returns a test server's binary built from the Go package pkg
+// (checked with debug/buildinfo: a binary called "cmd" could be anything),
+// looking for each name in PATH, $GOBIN and $(go env GOPATH)/bin, where
+// scripts/testservers.sh installs them. Missing: skip, or fail under
+// PCAPDAEMON_REQUIRE_PRIV=1.
+func findServer(t testing.TB, pkg string, names ...string) string {
 	t.Helper()
 	var dirs []string
 	if d := os.Getenv("GOBIN"); d != "" {
@@ -48,7 +51,7 @@ func findGoaws(t testing.TB) string {
 	for _, p := range filepath.SplitList(gopath) {
 		dirs = append(dirs, filepath.Join(p, "bin"))
 	}
-	for _, name := range []string{"goaws", "cmd"} {
+	for _, name := range names {
 		var cands []string
 		if p, err := exec.LookPath(name); err == nil {
 			cands = append(cands, p)
@@ -57,12 +60,12 @@ func findGoaws(t testing.TB) string {
 			cands = append(cands, filepath.Join(d, name))
 		}
 		for _, c := range cands {
-			if bi, err := buildinfo.ReadFile(c); err == nil && bi.Path == goawsPkg {
+			if bi, err := buildinfo.ReadFile(c); err == nil && bi.Path == pkg {
 				return c
 			}
 		}
 	}
-	testenv.Skip(t, "goaws ("+goawsPkg+") not found in PATH or GOPATH/bin: run scripts/testservers.sh")
+	testenv.Skip(t, names[0]+" ("+pkg+") not found in PATH or GOPATH/bin: run scripts/testservers.sh")
 	return ""
 }
 
@@ -75,15 +78,23 @@ func run(t testing.TB, args ...string) {
 	}
 }
 
+// link is a network namespace joined to the host by a veth pair.
+type link struct {
+	NS       string // namespace name
+	HostLink string // the veth end in the host's namespace
+	HostAddr string // its address
+	NSAddr   string // the address of the end inside NS
+}
+
 // netns makes a network namespace joined to the host by a veth pair, with
-// a /30 from 198.18.0.0/15 not used by any interface yet. It returns the
-// namespace's name and address; everything is deleted at cleanup.
-func netns(t testing.TB) (name, nsAddr string) {
+// a /30 from 198.18.0.0/15 not used by any interface yet; everything is
+// deleted at cleanup.
+func netns(t testing.TB) link {
 	t.Helper()
 	testenv.RequireRoot(t)
 	pid := os.Getpid()
 	seq := nsSeq.Add(1)
-	name = fmt.Sprintf("pd-sqs-%d-%d", pid, seq)
+	name := fmt.Sprintf("pd-sqs-%d-%d", pid, seq)
 	host := fmt.Sprintf("sq%dh%d", pid%1000000, seq)
 	peer := fmt.Sprintf("sq%dn%d", pid%1000000, seq)
 	out, _ := exec.Command("ip", "-o", "-4", "addr", "show").Output()
@@ -99,7 +110,7 @@ func netns(t testing.TB) (name, nsAddr string) {
 		}
 	}
 	hostAddr := fmt.Sprintf("198.19.%d.%d", third, fourth+1)
-	nsAddr = fmt.Sprintf("198.19.%d.%d", third, fourth+2)
+	nsAddr := fmt.Sprintf("198.19.%d.%d", third, fourth+2)
 
 	run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
@@ -111,13 +122,14 @@ func netns(t testing.TB) (name, nsAddr string) {
 	run(t, "ip", "-n", name, "addr", "add", nsAddr+"/30", "dev", peer)
 	run(t, "ip", "-n", name, "link", "set", peer, "up")
 	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name, nsAddr
+	return link{NS: name, HostLink: host, HostAddr: hostAddr, NSAddr: nsAddr}
 }
 
 // goaws is a goaws SQS server running in its own network namespace
 // (it binds 0.0.0.0 and cannot be told to bind loopback).
 type goaws struct {
 	Endpoint string // http://198.19.x.y:PORT
+	Link     link
 	cmd      *exec.Cmd
 	out      *bytes.Buffer
 	bin, ns  string
@@ -129,10 +141,11 @@ type goaws struct {
 // timeout vis (seconds). Queues are made with createQueue.
 func startGoaws(t testing.TB, vis int) *goaws {
 	t.Helper()
-	bin := findGoaws(t)
-	ns, addr := netns(t)
+	bin := findServer(t, goawsPkg, "goaws", "cmd")
+	l := netns(t)
+	addr := l.NSAddr
 	const port = 4100
-	g := &goaws{bin: bin, ns: ns, addr: net.JoinHostPort(addr, strconv.Itoa(port))}
+	g := &goaws{bin: bin, ns: l.NS, Link: l, addr: net.JoinHostPort(addr, strconv.Itoa(port))}
 	g.Endpoint = "http://" + g.addr
 	// No Region: goaws would put it in front of the host in queue URLs.
 	cfg := fmt.Sprintf(`Local:

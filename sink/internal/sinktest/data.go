@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
@@ -63,7 +64,7 @@ func Pcap(size int, seed uint64) Data {
 		for j := 42; j+8 <= len(frame); j += 8 {
 			binary.LittleEndian.PutUint64(frame[j:], rng.Uint64())
 		}
-		ci := gopacketCI(ts.Add(time.Duration(i)*time.Microsecond), len(frame))
+		ci := gopacket.CaptureInfo{Timestamp: ts.Add(time.Duration(i) * time.Microsecond), CaptureLength: len(frame), Length: len(frame)}
 		if err := w.WritePacket(ci, frame); err != nil {
 			panic(err)
 		}
