@@ -250,14 +250,26 @@ func (f *secondsFlag) Set(s string) error {
 }
 
 // atomicFile is a file written to a temporary name in its directory and
-// renamed into place, so that no reader ever sees half of it.
+// renamed into place, so that no reader ever sees half of it. A name that
+// is not a regular file (/dev/null, a FIFO) is written directly.
 type atomicFile struct {
-	f    *os.File
-	name string
-	done bool
+	f      *os.File
+	name   string
+	direct bool // f is name itself, not a temporary file
+	done   bool
 }
 
 func createAtomic(name string) (*atomicFile, error) {
+	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("creating %s: is a directory", name)
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", name, err)
+		}
+		return &atomicFile{f: f, name: name, direct: true}, nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", name, err)
@@ -265,19 +277,19 @@ func createAtomic(name string) (*atomicFile, error) {
 	return &atomicFile{f: f, name: name}, nil
 }
 
-// commit writes the data, syncs and renames the file into place.
+// commit writes the data and, for a regular file, syncs it and renames it
+// into place.
 func (a *atomicFile) commit(w io.WriterTo) error {
 	_, err := w.WriteTo(a.f)
-	if err == nil {
-		err = a.f.Chmod(0o644)
-	}
-	if err == nil {
-		err = a.f.Sync()
+	if err == nil && !a.direct {
+		if err = a.f.Chmod(0o644); err == nil {
+			err = a.f.Sync()
+		}
 	}
 	if cerr := a.f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	if err == nil && !a.direct {
 		err = os.Rename(a.f.Name(), a.name)
 	}
 	if err != nil {
@@ -289,8 +301,11 @@ func (a *atomicFile) commit(w io.WriterTo) error {
 
 // abort removes the temporary file unless commit succeeded.
 func (a *atomicFile) abort() {
-	if !a.done {
-		_ = a.f.Close()
+	if a.done {
+		return
+	}
+	_ = a.f.Close()
+	if !a.direct {
 		_ = os.Remove(a.f.Name())
 	}
 }

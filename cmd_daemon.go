@@ -7,18 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/logging"
+	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/sink/cloudshark"
 	"github.com/pcapdaemon/pcapdaemon/sink/local"
 	"github.com/pcapdaemon/pcapdaemon/sink/s3"
-	"github.com/pcapdaemon/pcapdaemon/sink/spool"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
@@ -26,9 +30,24 @@ import (
 )
 
 // runDaemon loads the configuration from args and the environment and runs
-// the agent with its sources and sinks until ctx is cancelled.
+// the agent with its sources and sinks until ctx is cancelled. SIGHUP
+// reloads the configuration (see reloader).
+//
+// The wiring, in the order a request travels:
+//
+//	source (redis, sqs, http) → metrics.CountRequests → transport.Guard → agent
+//	agent → sinks (each measured) → spool when all failed → result publishers
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := config.Loader{Args: args, Environ: os.Environ(), Output: stderr}.Load()
+	// SIGHUP is caught first: its default action would end the process,
+	// and an operator's reload must never do that.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	load := func() (*config.Config, error) {
+		return config.Loader{Args: args, Environ: os.Environ(), Output: stderr}.Load()
+	}
+	cfg, err := load()
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -41,29 +60,32 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeLog.Close()
 
-	sinks, err := buildSinks(ctx, cfg, log)
+	reg := metrics.New(version, log)
+	health := &metrics.Health{}
+	capErr := checkCapture(log, reg, health)
+
+	sinks, err := buildSinks(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
-	var pubs []agent.ResultPublisher
-	var sources []func(context.Context) error
-	agentOpts := []agent.Option{agent.WithLogger(log), agent.WithSinks(sinks...)}
-	if cfg.General.SpoolDir != "" {
-		sp, err := spool.New(spool.Config{Dir: cfg.General.SpoolDir}, sinks, log)
-		if err != nil {
-			return err
-		}
-		agentOpts = append(agentOpts, agent.WithSpool(sp.Keeper()))
-		sources = append(sources, sp.Run)
+	spools := newSpoolSwitch(log)
+	sp, err := spools.prepare(cfg.General.SpoolDir, sinks)
+	if err != nil {
+		return err
 	}
+	spools.set(sp)
+	sources := []func(context.Context) error{spools.Run}
+	var pubs []agent.ResultPublisher
 
-	guard := transport.GuardOptionsFromConfig(cfg)
 	// The agent is created last (it needs the publishers); sources reach it
 	// through this indirection.
 	var ag *agent.Agent
-	submit := transport.NewGuard(guard, transport.SubmitterFunc(func(ctx context.Context, msg []byte, source string) (string, error) {
-		return ag.Submit(ctx, msg, source)
-	}))
+	guard := transport.NewGuard(transport.GuardOptionsFromConfig(cfg), transport.SubmitterFunc(
+		func(ctx context.Context, msg []byte, source string) (string, error) {
+			return ag.Submit(ctx, msg, source)
+		}))
+	reg.WatchGuard(guard.Rejected)
+	submit := reg.CountRequests(guard)
 
 	if cfg.Redis.Listen {
 		o, err := redis.OptionsFromConfig(cfg.Redis)
@@ -76,20 +98,46 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		pubs = append(pubs, rt)
 		sources = append(sources, rt.Run)
+		reg.WatchSource(redis.Source, func() metrics.SourceState {
+			s := rt.State()
+			return metrics.SourceState{Up: s == redis.StateUp, State: s}
+		})
+		reg.WatchDropped(redis.Source, rt.Dropped)
+		health.AddCheck(redis.Source, func() error {
+			if s := rt.State(); s != redis.StateUp {
+				return fmt.Errorf("not subscribed to %q on %v: %s", o.Channel, o.Addrs, s)
+			}
+			return nil
+		})
 	}
 
 	if cfg.SQS.Listen {
 		c := cfg.SQS
+		// The probe sees every call the SDK makes to the queue, so that
+		// readiness and source_up follow the queue's reachability; under it
+		// is the transport the SDK would have used anyway.
+		probe := metrics.NewProbe(awshttp.NewBuildableClient().GetTransport())
 		q, err := sqs.New(ctx, sqs.Config{
 			QueueURL: c.URL, Region: c.Region, Endpoint: c.Endpoint, Protocol: c.Protocol,
 			AccessID: c.AccessID, AccessKey: c.AccessKey, WaitSeconds: c.WaitSeconds,
 			ChunkSize: c.ChunkSize, Shared: c.Shared, ResultsURL: c.ResultsURL,
+			HTTPClient: &http.Client{Transport: probe},
 		}, submit, log)
 		if err != nil {
 			return err
 		}
 		pubs = append(pubs, q)
 		sources = append(sources, q.Run)
+		reg.WatchSource(sqs.Source, func() metrics.SourceState {
+			s, err := probe.State()
+			return metrics.SourceState{Up: err == nil, State: s}
+		})
+		health.AddCheck(sqs.Source, func() error {
+			if _, err := probe.State(); err != nil {
+				return fmt.Errorf("queue %s: %w", c.URL, err)
+			}
+			return nil
+		})
 	}
 
 	if cfg.HTTP.Listen != "" {
@@ -100,41 +148,85 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Outside /v1/ and so not behind the token: see package metrics.
+		hs.Handle("GET /metrics", reg.Handler())
+		hs.Handle("GET /healthz", health.Healthz())
+		hs.Handle("GET /readyz", health.Readyz())
 		// Bind now so that a taken port fails the start, not a goroutine.
-		if _, err := hs.Listen(); err != nil {
+		addr, err := hs.Listen()
+		if err != nil {
 			return err
 		}
 		sources = append(sources, hs.Serve)
+		reg.WatchSource(httpapi.Source, func() metrics.SourceState {
+			return metrics.SourceState{Up: true, State: "serving"}
+		})
+		health.AddCheck(httpapi.Source, func() error { return nil }) // it answers this very check
+		log.Debug("metrics and health checks served", "addr", addr)
 	}
 
-	agentOpts = append(agentOpts, agent.WithPublishers(pubs...))
+	agentOpts := []agent.Option{
+		agent.WithLogger(log), agent.WithSinks(sinks...), agent.WithPublishers(pubs...),
+		agent.WithSpool(reg.InstrumentSink(spools)),
+		agent.WithOpener(captureOpener(capErr)),
+	}
 	ag, err = agent.New(agentConfig(cfg), agentOpts...)
 	if err != nil {
 		return err
 	}
-	log.Info("pcapdaemon started", "node", ag.Hostname(), "config", cfg.File,
-		"redis", cfg.Redis.Listen, "sqs", cfg.SQS.Listen, "http", cfg.HTTP.Listen)
+	if err := reg.WatchAgent(ag); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	rl := &reloader{load: load, log: log, reg: reg, ag: ag, spools: spools, cur: cfg}
+	log.Info("pcapdaemon started", "version", version, "node", ag.Hostname(), "config", cfg.File,
+		"redis", cfg.Redis.Listen, "sqs", cfg.SQS.Listen, "http", cfg.HTTP.Listen,
+		"sinks", sinkNames(sinks), "spool", cfg.General.SpoolDir, "capture_capable", capErr == nil)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { <-gctx.Done(); return nil }) // run until a signal even with no source
+	// The sources run on their own context, not ctx: the Redis and SQS
+	// transports are also the result publishers, and must stay connected
+	// until the agent has published the results of the captures that the
+	// shutdown ends.
+	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSources()
+	g, gctx := errgroup.WithContext(srcCtx)
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				rl.reload(gctx)
+			}
+		}
+	})
 	for _, run := range sources {
 		g.Go(func() error { return run(gctx) })
 	}
-	err = g.Wait()
-	// Sources have stopped taking requests; let running captures end with
-	// stop reason "shutdown", deliver and publish within the grace period.
-	grace, cancel := context.WithTimeout(context.Background(), cfg.General.ShutdownGraceDuration())
-	defer cancel()
-	if serr := ag.Shutdown(grace); serr != nil {
-		log.Error("shutdown", "error", serr)
-		err = errors.Join(err, serr)
+	select {
+	case <-ctx.Done(): // SIGINT, SIGTERM
+		log.Info("shutting down", "cause", context.Cause(ctx))
+	case <-gctx.Done(): // a source failed for good
 	}
-	log.Info("pcapdaemon stopped")
+	// Stop taking requests (Submit answers ErrShuttingDown from now on),
+	// end running captures with stop reason "shutdown", deliver them and
+	// publish their results, all within the grace period; then stop the
+	// sources.
+	grace := rl.current().General.ShutdownGraceDuration()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	start := time.Now()
+	serr := ag.Shutdown(sctx)
+	if serr != nil {
+		log.Error("shutdown", "error", serr, "grace", grace)
+	}
+	stopSources()
+	err = errors.Join(g.Wait(), serr)
+	log.Info("pcapdaemon stopped", "shutdown_took", time.Since(start).Round(time.Millisecond))
 	return err
 }
 
-// buildSinks returns the configured destinations.
-func buildSinks(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]agent.Sink, error) {
+// buildSinks returns the configured destinations, each measured by reg.
+func buildSinks(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *metrics.Registry) ([]agent.Sink, error) {
 	var sinks []agent.Sink
 	if cfg.General.WriteLocal {
 		s, err := local.New(cfg.General.LocalDir, log)
@@ -168,7 +260,18 @@ func buildSinks(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]ag
 	if len(sinks) == 0 {
 		return nil, fmt.Errorf("no sink enabled: set [general] writelocal, [s3] upload or [cloudshark] upload")
 	}
+	for i, s := range sinks {
+		sinks[i] = reg.InstrumentSink(s)
+	}
 	return sinks, nil
+}
+
+func sinkNames(sinks []agent.Sink) []string {
+	names := make([]string, len(sinks))
+	for i, s := range sinks {
+		names[i] = s.Name()
+	}
+	return names
 }
 
 // agentConfig maps the daemon's configuration onto the agent's.
@@ -189,6 +292,6 @@ func agentConfig(cfg *config.Config) agent.Config {
 		Promiscuous:    g.Promiscuous,
 		MaxConcurrent:  g.MaxConcurrent,
 		MaxMemory:      g.MaxMemory,
-		ShutdownGrace:  time.Duration(g.ShutdownGrace) * time.Second,
+		ShutdownGrace:  g.ShutdownGraceDuration(),
 	}
 }

@@ -5,6 +5,7 @@ package afpacket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -35,6 +36,10 @@ type handle struct {
 	woken    chan struct{}      // wakeFn's completion
 	deadline time.Time          // the read deadline set on f
 	armed    bool               // whether deadline is what f has
+	polls    int                // readyFn calls in this wait
+	sockErr  syscall.Errno      // SO_ERROR readyFn found
+	downErr  error              // the interface went down or away: the last error
+	timeout  time.Duration      // the ring's block retire timeout
 
 	statsMu sync.Mutex
 	total   Stats
@@ -62,14 +67,19 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ifname == "any" {
-		return nil, errors.New(`the "any" pseudo-interface is not supported yet`)
+	// The socket type follows the link type: Ethernet and header-less
+	// links are read raw; anything else, and the "any" pseudo-interface,
+	// cooked (SOCK_DGRAM), with a LINUX_SLL or LINUX_SLL2 header built from
+	// the kernel's metadata, as libpcap does.
+	anyDev := ifname == "any"
+	sotype := unix.SOCK_RAW
+	if anyDev {
+		sotype = unix.SOCK_DGRAM
 	}
-
 	// Protocol 0 at socket(2): the socket is not hooked into the receive
 	// path until bind(2) names ETH_P_ALL, so no frame is queued before the
 	// filter is in place.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
@@ -87,15 +97,52 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 		_ = unix.Close(fd)
 	}()
 
-	ifindex, hatype, err := interfaceInfo(fd, ifname)
-	if err != nil {
-		return nil, err
+	var (
+		ifindex   int
+		linkType  = LinkTypeLinuxSLL2
+		fr        = framingSLL2
+		loIfindex int
+	)
+	if anyDev {
+		// Loopback's outgoing copies are skipped by index; a namespace
+		// without lo just has none.
+		loIfindex, _, _ = interfaceInfo(fd, "lo")
+	} else {
+		var hatype uint16
+		ifindex, hatype, err = interfaceInfo(fd, ifname)
+		if err != nil {
+			return nil, err
+		}
+		linkType = linkTypeForARPHRD(int(hatype))
+		switch linkType {
+		case LinkTypeEthernet:
+			fr = framingEthernet
+		case LinkTypeRaw:
+			fr = framingRaw
+		default:
+			// Reopen cooked: the socket has seen no frame yet.
+			fr = framingSLL
+			_ = unix.Close(fd)
+			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return nil, os.NewSyscallError("socket", err)
+			}
+		}
+		if hatype == unix.ARPHRD_LOOPBACK {
+			loIfindex = ifindex
+			// Loopback shows every frame twice, once leaving and once
+			// arriving. Ask the kernel not to queue the outgoing copy
+			// (Linux 4.20); the ring walk skips it too in case it cannot.
+			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
 	}
-	linkType := linkTypeForARPHRD(int(hatype))
-	if linkType != LinkTypeEthernet && linkType != LinkTypeRaw {
-		return nil, errors.New("interfaces with a cooked (LINUX_SLL) link type are not supported yet")
+	prog := cfg.Filter
+	if len(prog) > 0 && fr.headerLen() > 0 {
+		if prog, err = cookedProgram(prog, fr); err != nil {
+			return nil, err
+		}
 	}
-	if err := attachFilter(fd, cfg.Filter, s.snaplen); err != nil {
+	if err := attachFilter(fd, prog, s.snaplen); err != nil {
 		return nil, err
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
@@ -118,18 +165,11 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 	}
 	mem = unsafe.Slice((*byte)(p), size)
 
-	if cfg.Promiscuous {
+	if cfg.Promiscuous && !anyDev { // "any" has no single device to set promiscuous
 		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
 			return nil, os.NewSyscallError("setsockopt PACKET_ADD_MEMBERSHIP", err)
 		}
-	}
-	loopback := hatype == unix.ARPHRD_LOOPBACK
-	if loopback {
-		// Loopback shows every frame twice, once leaving and once arriving.
-		// Ask the kernel not to queue the outgoing copy (Linux 4.20); the
-		// ring walk also skips PACKET_OUTGOING there in case it cannot.
-		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
@@ -150,13 +190,13 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 
 	c := &Conn{h: handle{
 		ring: ring{
-			mem:          mem,
-			blockSize:    s.blockSize,
-			numBlocks:    s.numBlocks,
-			snaplen:      s.snaplen,
-			ether:        linkType == LinkTypeEthernet,
-			dropOutgoing: loopback,
-			match:        cfg.Match,
+			mem:       mem,
+			blockSize: s.blockSize,
+			numBlocks: s.numBlocks,
+			snaplen:   s.snaplen,
+			framing:   fr,
+			loIfindex: loIfindex,
+			match:     cfg.Match,
 		},
 		f:        f,
 		rc:       rc,
@@ -164,9 +204,26 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 		ifindex:  ifindex,
 		linkType: linkType,
 		woken:    make(chan struct{}, 1),
+		timeout:  time.Duration(s.timeoutMS) * time.Millisecond,
 	}}
 	h := &c.h
-	h.readyFn = func(uintptr) bool { DbgReady.Add(1); return h.ready() }
+	h.readyFn = func(fd uintptr) bool {
+		if h.ready() {
+			return true
+		}
+		h.polls++
+		if h.polls == 1 {
+			return false // the look before parking
+		}
+		// Woken with no block: the kernel reports an interface that went
+		// down or away (ENETDOWN in sk_err, see packet_notifier) by
+		// waking the socket's waiters; anything else is a spurious wake.
+		if n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && n != 0 {
+			h.sockErr = syscall.Errno(n)
+			return true
+		}
+		return false
+	}
 	h.wakeFn = func() {
 		// A deadline in the past ends the netpoller wait at once.
 		_ = h.f.SetReadDeadline(time.Unix(1, 0))
@@ -189,7 +246,7 @@ func interfaceInfo(fd int, ifname string) (int, uint16, error) {
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
 		if errors.Is(err, unix.ENODEV) {
-			return 0, 0, errors.New("no such network interface")
+			return 0, 0, ErrNoSuchInterface
 		}
 		return 0, 0, os.NewSyscallError("ioctl SIOCGIFINDEX", err)
 	}
@@ -205,13 +262,13 @@ func interfaceInfo(fd int, ifname string) (int, uint16, error) {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // readPacket implements Conn.ReadPacket.
-func (h *handle) readPacket(ctx context.Context, deadline time.Time) (Packet, error) {
+func (h *handle) readPacket(ctx context.Context, deadline time.Time) (p Packet, err error) {
 	for {
 		if h.closed.Load() {
 			return Packet{}, h.opError(net.ErrClosed)
 		}
 		for h.left > 0 {
-			if p, ok := h.next(); ok {
+			if h.next(&p) {
 				return p, nil
 			}
 		}
@@ -230,9 +287,20 @@ func (h *handle) readPacket(ctx context.Context, deadline time.Time) (Packet, er
 // wait parks the reader in the netpoller until the kernel hands over block
 // cur, the deadline passes, ctx ends or the Conn is closed. It runs once per
 // block at most, never per packet.
+//
+// When the interface goes down or away, the kernel unhooks the socket and
+// reports ENETDOWN. The ring may still hold a part-filled block, which the
+// retire timer hands over within one block timeout: wait delivers it, and
+// only when no block comes within twice that reports the interface's end.
 func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return h.opError(err)
+	}
+	draining := false
+	if h.downErr != nil {
+		if d := time.Now().Add(2 * h.timeout); deadline.IsZero() || d.Before(deadline) {
+			deadline, draining = d, true
+		}
 	}
 	if !h.armed || !deadline.Equal(h.deadline) {
 		if err := h.f.SetReadDeadline(deadline); err != nil {
@@ -240,7 +308,6 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 		}
 		h.deadline, h.armed = deadline, true
 	}
-	DbgWait.Add(1)
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, h.wakeFn)
@@ -248,6 +315,7 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	// The callback runs before every park and after every wake-up; a block
 	// handed over between the check above and the park is seen, because the
 	// netpoller keeps a readiness event that arrives while nobody waits.
+	h.polls = 0
 	err := h.rc.Read(h.readyFn)
 	if stop != nil && !stop() {
 		// wakeFn ran (or is running): let it finish moving the deadline,
@@ -255,10 +323,18 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 		<-h.woken
 		h.armed = false
 	}
-	if err != nil {
+	switch {
+	case err == nil && h.sockErr != 0:
+		h.downErr = fmt.Errorf("the interface went down or was removed: %w", os.NewSyscallError("poll", h.sockErr))
+		h.sockErr = 0
+		return h.wait(ctx, deadline) // now draining
+	case err == nil:
+		return nil
+	case draining && errors.Is(err, os.ErrDeadlineExceeded) && !h.closed.Load() && ctx.Err() == nil:
+		return h.opError(h.downErr)
+	default:
 		return h.waitError(ctx, err)
 	}
-	return nil
 }
 
 // waitError turns an error of the netpoller wait into the one ReadPacket
@@ -348,5 +424,3 @@ func (h *handle) close() error {
 	}
 	return nil
 }
-
-var DbgReady, DbgWait atomic.Int64

@@ -80,6 +80,16 @@ func etherTypeFilter(t testing.TB, typ uint16, snaplen uint32) []bpf.RawInstruct
 	)
 }
 
+// etherTypeFilterAt accepts frames with the 16-bit value v at offset off.
+func etherTypeFilterAt(t testing.TB, off uint32, v uint16) []bpf.RawInstruction {
+	return assemble(t,
+		bpf.LoadAbsolute{Off: off, Size: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(v), SkipFalse: 1},
+		bpf.RetConstant{Val: 262144},
+		bpf.RetConstant{Val: 0},
+	)
+}
+
 // open opens a handle or fails t, and closes it when t ends.
 func open(t testing.TB, ifname string, cfg afpacket.Config) *afpacket.Conn {
 	t.Helper()

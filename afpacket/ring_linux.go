@@ -34,7 +34,10 @@ const (
 	sllBase      = 48
 	sllProtocol  = sllBase + 2  // __be16 sll_protocol
 	sllIfindex   = sllBase + 4  // int sll_ifindex
+	sllHatype    = sllBase + 8  // unsigned short sll_hatype
 	sllPkttype   = sllBase + 10 // unsigned char sll_pkttype
+	sllHalen     = sllBase + 11 // unsigned char sll_halen
+	sllAddr      = sllBase + 12 // unsigned char sll_addr[8]
 	sllEnd       = sllBase + 20 // end of struct sockaddr_ll
 )
 
@@ -72,12 +75,12 @@ type ring struct {
 	off     int    // offset in blk of the next tpacket3_hdr
 	left    int    // packets in blk not yet walked
 
-	snaplen      int                 // Data is cut to snaplen bytes
-	ether        bool                // Ethernet framing: VLAN tags are written back
-	dropOutgoing bool                // skip PACKET_OUTGOING copies (loopback)
-	match        func(*Packet) bool  // user-space filter, or nil
-	mp           Packet              // the Packet handed to match (not on the stack: match is opaque)
-	scratch      []byte              // tag write-back when the ring has no room before the frame
+	snaplen   int                // Data is cut to snaplen bytes
+	framing   framing            // how a ring frame becomes a pcap frame
+	loIfindex int                // skip PACKET_OUTGOING copies seen on this (loopback) interface; 0: none
+	match     func(*Packet) bool // user-space filter, or nil
+	mp        Packet             // the Packet handed to match (not on the stack: match is opaque)
+	scratch   []byte             // for frames the ring has no room to grow in place
 }
 
 // blockStatus returns a pointer to block i's block_status word.
@@ -115,16 +118,18 @@ func (r *ring) release() {
 	}
 }
 
-// next decodes the next packet of the block being walked (r.left > 0). It
-// reports false for a frame that is skipped: an outgoing copy on loopback, a
-// frame match refuses, or a corrupt header (which also ends the block).
-func (r *ring) next() (Packet, bool) {
+// next decodes the next packet of the block being walked (r.left > 0) into
+// p. It reports false for a frame that is skipped: an outgoing copy on
+// loopback, a frame match refuses, or a corrupt header (which also ends the
+// block); p is then left in an unspecified state. Writing through p rather
+// than returning a Packet saves a copy of the struct per packet.
+func (r *ring) next(p *Packet) bool {
 	b := r.blk
 	off := r.off
 	r.left--
 	if off < 0 || off > len(b)-sllEnd {
 		r.left = 0
-		return Packet{}, false
+		return false
 	}
 	h := b[off : off+sllEnd]
 	if next := int(ne.Uint32(h[thNextOffset:])); next > 0 {
@@ -134,43 +139,80 @@ func (r *ring) next() (Packet, bool) {
 	}
 
 	pkttype := h[sllPkttype]
-	if r.dropOutgoing && pkttype == unix.PACKET_OUTGOING {
-		return Packet{}, false
+	ifindex := int(int32(ne.Uint32(h[sllIfindex:])))
+	if pkttype == unix.PACKET_OUTGOING && ifindex == r.loIfindex && r.loIfindex != 0 {
+		return false
 	}
 	start := off + int(ne.Uint16(h[thMac:]))
 	end := start + int(ne.Uint32(h[thSnaplen:]))
 	if end > len(b) || end < start {
 		r.left = 0
-		return Packet{}, false
+		return false
 	}
 	status := ne.Uint32(h[thStatus:])
-	p := Packet{
+	*p = Packet{
 		Timestamp:  int64(ne.Uint32(h[thSec:]))*1e9 + int64(ne.Uint32(h[thNsec:])),
-		Data:       b[start:end:end],
 		Length:     int(ne.Uint32(h[thLen:])),
-		IfIndex:    int(int32(ne.Uint32(h[sllIfindex:]))),
+		IfIndex:    ifindex,
 		PacketType: pkttype,
 		Protocol:   be.Uint16(h[sllProtocol:]),
 	}
 	if status&unix.TP_STATUS_VLAN_VALID != 0 {
 		p.VLANPresent = true
 		p.VLANTCI = uint16(ne.Uint32(h[thVLANTCI:]))
-		p.VLANTPID = unix.ETH_P_8021Q
-		if status&unix.TP_STATUS_VLAN_TPID_VALID != 0 {
-			p.VLANTPID = ne.Uint16(h[thVLANTPID:])
+		p.VLANTPID = ne.Uint16(h[thVLANTPID:])
+		if p.VLANTPID == 0 && status&unix.TP_STATUS_VLAN_TPID_VALID == 0 {
+			p.VLANTPID = unix.ETH_P_8021Q // kernels before 4.0 did not say
 		}
 	}
+
+	// The frame is b[s:e], or data once it had to move to scratch. The
+	// kernel leaves room between the sockaddr_ll and the frame (tp_mac is
+	// aligned past it, further still on cooked sockets), so headers and
+	// tags are written in place, in the block we own, down to lo.
+	s, e, lo := start, end, off+sllEnd
+	var data []byte
+	if hl := r.framing.headerLen(); hl > 0 {
+		var hdr [sll2HeaderLen]byte
+		r.framing.putHeader(hdr[:hl], h)
+		if s-hl >= lo {
+			s -= hl
+			copy(b[s:s+hl], hdr[:hl])
+		} else {
+			data = r.toScratch(hdr[:hl], b[s:e])
+		}
+		p.Length += hl
+	}
+	if data != nil {
+		p.Data = data[:len(data):len(data)]
+	} else {
+		p.Data = b[s:e:e]
+	}
 	if r.match != nil {
-		r.mp = p
+		r.mp = *p
 		r.mp.CaptureLength = len(p.Data)
 		ok := r.match(&r.mp)
 		r.mp = Packet{}
 		if !ok {
-			return Packet{}, false
+			return false
 		}
 	}
-	if p.VLANPresent && r.ether && len(p.Data) >= macAddrsLen {
-		p.Data = r.insertTag(b, off, start, end, p.VLANTPID, p.VLANTCI)
+	if at := r.framing.tagOffset(); p.VLANPresent && at >= 0 && len(p.Data) >= at {
+		if data == nil && s-vlanTagLen >= lo {
+			copy(b[s-vlanTagLen:s-vlanTagLen+at], b[s:s+at])
+			s -= vlanTagLen
+			putTag(b[s+at:], p.VLANTPID, p.VLANTCI)
+			p.Data = b[s:e:e]
+		} else {
+			if data == nil {
+				data = r.toScratch(nil, b[s:e])
+			}
+			n := len(data)
+			data = data[:n+vlanTagLen] // toScratch leaves room
+			copy(data[at+vlanTagLen:], data[at:n])
+			putTag(data[at:], p.VLANTPID, p.VLANTCI)
+			p.Data = data[:len(data):len(data)]
+		}
 		p.Length += vlanTagLen
 	}
 	if len(p.Data) > r.snaplen {
@@ -180,31 +222,25 @@ func (r *ring) next() (Packet, bool) {
 	if p.Length < p.CaptureLength {
 		p.Length = p.CaptureLength
 	}
-	return p, true
+	return true
 }
 
-// insertTag writes an 802.1Q/802.1ad tag back into the frame b[start:end]
-// after its MAC addresses and returns the tagged frame. The kernel leaves
-// room between the sockaddr_ll and the frame (tp_mac is aligned past it),
-// so the MAC addresses move 4 bytes towards the header, in the block we own;
-// when that room is missing the frame is copied into the handle's scratch
-// buffer instead.
-func (r *ring) insertTag(b []byte, off, start, end int, tpid, tci uint16) []byte {
-	if start-vlanTagLen >= off+sllEnd {
-		s := start - vlanTagLen
-		copy(b[s:s+macAddrsLen], b[start:start+macAddrsLen])
-		be.PutUint16(b[s+macAddrsLen:], tpid)
-		be.PutUint16(b[s+macAddrsLen+2:], tci)
-		return b[s:end:end]
+// putTag writes an 802.1Q/802.1ad tag: TPID, then TCI.
+func putTag(b []byte, tpid, tci uint16) {
+	be.PutUint16(b, tpid)
+	be.PutUint16(b[2:], tci)
+}
+
+// toScratch copies prefix and frame into the handle's scratch buffer, with
+// room for a tag after them, and returns the copy. The buffer grows to the
+// largest frame seen, so this allocates only while it grows.
+func (r *ring) toScratch(prefix, frame []byte) []byte {
+	n := len(prefix) + len(frame)
+	if cap(r.scratch) < n+vlanTagLen {
+		r.scratch = make([]byte, n+vlanTagLen)
 	}
-	n := end - start + vlanTagLen
-	if cap(r.scratch) < n {
-		r.scratch = make([]byte, n)
-	}
-	d := r.scratch[:n:n]
-	copy(d, b[start:start+macAddrsLen])
-	be.PutUint16(d[macAddrsLen:], tpid)
-	be.PutUint16(d[macAddrsLen+2:], tci)
-	copy(d[macAddrsLen+vlanTagLen:], b[start+macAddrsLen:end])
+	d := r.scratch[:n]
+	copy(d, prefix)
+	copy(d[len(prefix):], frame)
 	return d
 }

@@ -4,9 +4,11 @@ package afpacket
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -28,13 +30,33 @@ func tagged(frame []byte, tpid, tci uint16) []byte {
 func TestRingDecode(t *testing.T) {
 	plain := etherFrame(macA, macB, nil, 1, 60)
 	big := etherFrame(macA, macB, nil, 2, 1514)
+	payload := plain[14:]
+	sll2 := func(proto uint16, ifindex uint32, pkttype byte) []byte {
+		h := binary.BigEndian.AppendUint16(nil, proto)
+		h = append(h, 0, 0)
+		h = binary.BigEndian.AppendUint32(h, ifindex)
+		h = binary.BigEndian.AppendUint16(h, 1) // ARPHRD_ETHER
+		h = append(h, pkttype, 6)
+		h = append(h, macB...)
+		return append(append(h, 0, 0), payload...)
+	}
+	sll := func(proto uint16, pkttype byte, tag []byte) []byte {
+		h := binary.BigEndian.AppendUint16(nil, uint16(pkttype))
+		h = binary.BigEndian.AppendUint16(h, 1) // ARPHRD_ETHER
+		h = binary.BigEndian.AppendUint16(h, 6)
+		h = append(append(h, macB...), 0, 0)
+		h = append(h, tag...)
+		h = binary.BigEndian.AppendUint16(h, proto)
+		return append(h, payload...)
+	}
+	const cookedMac = 96 // tp_mac of a SOCK_DGRAM ring: TPACKET_ALIGN(68) + 16
 	tests := []struct {
-		name    string
-		snaplen int
-		raw     bool // a link without Ethernet framing
-		dropOut bool
-		frames  []testFrame
-		want    []Packet
+		name      string
+		snaplen   int
+		framing   framing // framingEthernet when zero
+		loIfindex int
+		frames    []testFrame
+		want      []Packet
 	}{
 		{
 			name:   "plain",
@@ -73,19 +95,55 @@ func TestRingDecode(t *testing.T) {
 				VLANPresent: true, VLANTCI: 9, VLANTPID: 0x8100}},
 		},
 		{
-			name:   "no tag written back on a non-Ethernet link",
-			raw:    true,
-			frames: []testFrame{{data: plain[14:], vlan: true, tci: 9}},
-			want:   []Packet{{CaptureLength: 46, Length: 46, Data: plain[14:], VLANPresent: true, VLANTCI: 9, VLANTPID: 0x8100}},
+			name:    "no tag written back on a non-Ethernet link",
+			framing: framingRaw,
+			frames:  []testFrame{{data: plain[14:], vlan: true, tci: 9}},
+			want:    []Packet{{CaptureLength: 46, Length: 46, Data: plain[14:], VLANPresent: true, VLANTCI: 9, VLANTPID: 0x8100}},
 		},
 		{
-			name:    "loopback drops the outgoing copy",
-			dropOut: true,
+			name:      "loopback drops the outgoing copy",
+			loIfindex: 1,
 			frames: []testFrame{
-				{data: plain, pkttype: unix.PACKET_OUTGOING},
-				{data: plain, pkttype: unix.PACKET_HOST},
+				{data: plain, pkttype: unix.PACKET_OUTGOING, ifindex: 1},
+				{data: plain, pkttype: unix.PACKET_OUTGOING, ifindex: 2},
+				{data: plain, pkttype: unix.PACKET_HOST, ifindex: 1},
 			},
-			want: []Packet{{CaptureLength: 60, Length: 60, Data: plain, PacketType: unix.PACKET_HOST}},
+			want: []Packet{
+				{CaptureLength: 60, Length: 60, Data: plain, PacketType: unix.PACKET_OUTGOING, IfIndex: 2},
+				{CaptureLength: 60, Length: 60, Data: plain, PacketType: unix.PACKET_HOST, IfIndex: 1},
+			},
+		},
+		{
+			name:    "LINUX_SLL2 header built in place",
+			framing: framingSLL2,
+			frames: []testFrame{{data: payload, mac: cookedMac, protocol: testEtherType, ifindex: 3,
+				pkttype: unix.PACKET_OTHERHOST, hatype: 1, addr: macB}},
+			want: []Packet{{CaptureLength: 66, Length: 66, Data: sll2(testEtherType, 3, unix.PACKET_OTHERHOST),
+				IfIndex: 3, PacketType: unix.PACKET_OTHERHOST, Protocol: testEtherType}},
+		},
+		{
+			name:    "LINUX_SLL2 header via scratch, tag left in metadata",
+			framing: framingSLL2,
+			frames: []testFrame{{data: payload, mac: sllEnd, protocol: testEtherType, ifindex: 3,
+				hatype: 1, addr: macB, vlan: true, tci: 8}},
+			want: []Packet{{CaptureLength: 66, Length: 66, Data: sll2(testEtherType, 3, 0),
+				IfIndex: 3, Protocol: testEtherType, VLANPresent: true, VLANTCI: 8, VLANTPID: 0x8100}},
+		},
+		{
+			name:    "LINUX_SLL header with the tag before its protocol",
+			framing: framingSLL,
+			frames: []testFrame{{data: payload, mac: cookedMac, protocol: testEtherType,
+				hatype: 1, addr: macB, vlan: true, tci: 9}},
+			want: []Packet{{CaptureLength: 66, Length: 66, Data: sll(testEtherType, 0, []byte{0x81, 0, 0, 9}),
+				Protocol: testEtherType, VLANPresent: true, VLANTCI: 9, VLANTPID: 0x8100}},
+		},
+		{
+			name:    "LINUX_SLL header and tag via scratch",
+			framing: framingSLL,
+			frames: []testFrame{{data: payload, mac: sllEnd + 8, protocol: testEtherType,
+				hatype: 1, addr: macB, vlan: true, tci: 9}},
+			want: []Packet{{CaptureLength: 66, Length: 66, Data: sll(testEtherType, 0, []byte{0x81, 0, 0, 9}),
+				Protocol: testEtherType, VLANPresent: true, VLANTCI: 9, VLANTPID: 0x8100}},
 		},
 		{
 			name:   "outgoing kept elsewhere",
@@ -96,8 +154,10 @@ func TestRingDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newTestRing(8192, 2)
-			r.dropOutgoing = tt.dropOut
-			r.ether = !tt.raw
+			r.loIfindex = tt.loIfindex
+			if tt.framing != 0 {
+				r.framing = tt.framing
+			}
 			if tt.snaplen != 0 {
 				r.snaplen = tt.snaplen
 			}
@@ -201,9 +261,9 @@ func FuzzRingBlock(f *testing.F) {
 	r := newTestRing(4096, 1)
 	fr := etherFrame(macA, macB, nil, 1, 60)
 	putBlock(r.mem, []testFrame{{data: fr}, {data: fr, vlan: true, tci: 3}, {data: fr, mac: sllEnd, vlan: true}})
-	f.Add(append([]byte(nil), r.mem...), 65535, false)
-	f.Add(append([]byte(nil), r.mem[:512]...), 20, true)
-	f.Fuzz(func(t *testing.T, blk []byte, snaplen int, dropOut bool) {
+	f.Add(append([]byte(nil), r.mem...), 65535, uint8(framingEthernet))
+	f.Add(append([]byte(nil), r.mem[:512]...), 20, uint8(framingSLL))
+	f.Fuzz(func(t *testing.T, blk []byte, snaplen int, fr uint8) {
 		if snaplen <= 0 {
 			snaplen = 1
 		}
@@ -215,14 +275,15 @@ func FuzzRingBlock(f *testing.F) {
 		copy(r.mem, blk)
 		binary.NativeEndian.PutUint32(r.mem[bdBlockStatus:], unix.TP_STATUS_USER)
 		r.snaplen = snaplen
-		r.dropOutgoing = dropOut
+		r.framing = framing(fr%4 + 1)
+		r.loIfindex = int(fr / 4)
 		r.open()
 		for n := 0; r.left > 0; n++ {
 			if n > size {
 				t.Fatal("walk does not end")
 			}
-			p, ok := r.next()
-			if !ok {
+			var p Packet
+			if !r.next(&p) {
 				continue
 			}
 			if p.CaptureLength != len(p.Data) || len(p.Data) > snaplen || p.Length < p.CaptureLength {
@@ -243,8 +304,9 @@ func TestRingAllocs(t *testing.T) {
 	putBlock(r.mem, fs)
 	r.open()
 	var sum int
+	var p Packet
 	allocs := testing.AllocsPerRun(1000, func() {
-		p, _ := r.next()
+		r.next(&p)
 		sum += p.CaptureLength
 	})
 	if allocs != 0 {
@@ -268,6 +330,7 @@ func BenchmarkRingWalk(b *testing.B) {
 		}
 		fs = append(fs, f)
 	}
+	putBlock(r.mem, fs) // the last, failed attempt left a partial block
 	img := append([]byte(nil), r.mem...)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -277,8 +340,9 @@ func BenchmarkRingWalk(b *testing.B) {
 		copy(r.mem, img) // restore the block the tag write-back changed
 		b.StartTimer()
 		r.open()
+		var p Packet
 		for r.left > 0 && n < b.N {
-			p, _ := r.next()
+			r.next(&p)
 			bytes += len(p.Data)
 			n++
 		}
@@ -287,4 +351,38 @@ func BenchmarkRingWalk(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(fs)), "pkts/block")
 	_ = bytes
+}
+
+// BenchmarkReadPacketSynthetic measures Conn.ReadPacket's path (the handle's
+// loop around the walk) over synthetic blocks that are always ready.
+func BenchmarkReadPacketSynthetic(b *testing.B) {
+	const blockSize = 1 << 20
+	r := newTestRing(blockSize, 2)
+	var fs []testFrame
+	for i := 0; ; i++ {
+		f := testFrame{data: etherFrame(macA, macB, nil, uint32(i), 60)}
+		if !putBlock(r.mem[:blockSize], append(fs, f)) {
+			break
+		}
+		fs = append(fs, f)
+	}
+	putBlock(r.mem[:blockSize], fs) // the last, failed attempt left a partial block
+	copy(r.mem[blockSize:], r.mem[:blockSize])
+	c := &Conn{h: handle{ring: *r}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if c.h.left == 0 {
+			// Hand the next block over again, as the kernel would.
+			next := (c.h.cur + 1) % 2
+			if !c.h.walking {
+				next = c.h.cur
+			}
+			binary.NativeEndian.PutUint32(c.h.mem[next*blockSize+bdBlockStatus:], unix.TP_STATUS_USER)
+		}
+		if _, err := c.ReadPacket(ctx, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

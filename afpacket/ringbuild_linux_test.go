@@ -18,6 +18,8 @@ type testFrame struct {
 	pkttype  uint8
 	protocol uint16
 	ifindex  int32
+	hatype   uint16
+	addr     []byte // sll_addr; sll_halen is its length
 	vlan     bool   // TP_STATUS_VLAN_VALID
 	tpid     uint16 // tp_vlan_tpid; TP_STATUS_VLAN_TPID_VALID when non-zero
 	tci      uint16
@@ -73,7 +75,10 @@ func putBlock(b []byte, frames []testFrame) bool {
 		ne.PutUint16(h[sllBase:], unix.AF_PACKET)
 		binary.BigEndian.PutUint16(h[sllProtocol:], f.protocol)
 		ne.PutUint32(h[sllIfindex:], uint32(f.ifindex))
+		ne.PutUint16(h[sllHatype:], f.hatype)
 		h[sllPkttype] = f.pkttype
+		h[sllHalen] = byte(len(f.addr))
+		copy(h[sllAddr:sllAddr+8], f.addr)
 		copy(h[mac:], f.data)
 		off += total
 	}
@@ -89,7 +94,7 @@ func newTestRing(size, n int) *ring {
 		blockSize: size,
 		numBlocks: n,
 		snaplen:   DefaultSnaplen,
-		ether:     true,
+		framing:   framingEthernet,
 	}
 }
 
@@ -100,7 +105,8 @@ func walkAll(r *ring) []Packet {
 	for r.ready() {
 		r.open()
 		for r.left > 0 {
-			if p, ok := r.next(); ok {
+			var p Packet
+			if r.next(&p) {
 				p.Data = append([]byte(nil), p.Data...)
 				out = append(out, p)
 			}

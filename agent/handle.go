@@ -46,8 +46,10 @@ type InterfaceLookup func(ifname string) (InterfaceInfo, error)
 // Compiler compiles a pcap-filter expression (bpfcompile.Compile).
 type Compiler func(expr string, opts bpfcompile.Options) ([]bpf.Instruction, error)
 
-// Clock tells the time. The capture session takes every "now" from it, so a
-// fake clock advanced by a fake Handle drives the stop controls in tests.
+// Clock tells the time. The capture session takes every "now" from it, but
+// for the time of a frame, which is the frame's kernel timestamp (it reads
+// no clock per frame); so a fake clock advanced by a fake Handle that stamps
+// its frames with the fake time drives the stop controls in tests.
 type Clock interface {
 	Now() time.Time
 }

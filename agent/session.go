@@ -186,17 +186,31 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 
 // loop reads frames into w until a stop control fires. It returns why it
 // stopped, or the read error that ended it.
+//
+// Per frame it reads no clock: a frame's time is its kernel timestamp
+// (CLOCK_REALTIME at receive, as the clock's wall time), which restarts the
+// inactivity timeout and is checked against the duration limit; the Clock
+// is read only when a wait ends without a frame, or to confirm that a frame
+// stamped past the duration limit really is (a step of the wall clock).
+// time.Now costs as much as the rest of the per-frame work on some VMs.
 func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer, started time.Time, count *uint64) (StopReason, error) {
 	clock := s.a.clock
 	durEnd := started.Add(s.p.duration)
-	last := started
+	durEndNs := durEnd.UnixNano()
+	timeoutNs := int64(s.p.timeout)
+	lastNs := started.UnixNano() // time of the last frame, ns since the epoch
+	// idleEnd is when the inactivity timeout fires; durEnd when it would
+	// come later.
+	idleEnd := func() (time.Time, bool) {
+		if timeoutNs >= durEndNs-lastNs {
+			return durEnd, false
+		}
+		return time.Unix(0, lastNs+timeoutNs), true
+	}
 	maxPackets, maxBytes := uint64(s.p.packets), s.p.bytes
 	var meta bpfcompile.Meta
 	for {
-		deadline := durEnd
-		if d := last.Add(s.p.timeout); d.Before(deadline) {
-			deadline = d
-		}
+		deadline, _ := idleEnd()
 		pkt, err := h.ReadPacket(ctx, deadline)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,7 +221,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 				if !now.Before(durEnd) {
 					return StopDuration, nil
 				}
-				if !now.Before(last.Add(s.p.timeout)) {
+				if idle, ok := idleEnd(); ok && !now.Before(idle) {
 					return StopTimeout, nil
 				}
 				continue // woken early; wait on
@@ -227,10 +241,9 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 				pkt.Data = pkt.Data[:keep]
 			}
 		}
-		now := clock.Now()
 		w.packet(pkt.Timestamp, pkt.Data, pkt.Length)
 		*count++
-		last = now
+		lastNs = max(lastNs, pkt.Timestamp)
 		if s.p.debug {
 			s.log.Info("packet", "time", time.Unix(0, pkt.Timestamp).UTC(), "caplen", min(len(pkt.Data), s.snaplen),
 				"len", pkt.Length, "summary", Summarize(s.linkType, pkt.Data))
@@ -246,7 +259,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 			return StopPackets, nil
 		case buf.Len() >= maxBytes:
 			return StopBytes, nil
-		case !now.Before(durEnd):
+		case pkt.Timestamp >= durEndNs && !clock.Now().Before(durEnd):
 			return StopDuration, nil
 		}
 		// A busy ring keeps returning frames after ctx ends (afpacket looks

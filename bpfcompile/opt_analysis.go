@@ -25,7 +25,9 @@ type optEdge struct{ pred, slot int }
 
 // optAnalysis is the dataflow of one version of the graph.
 type optAnalysis struct {
+	full    bool // states hold facts, loads done and packet length; else only registers
 	order   []int
+	pos     []int // index of a block in order, -1 when dead
 	preds   [][]optEdge
 	entry   []optState
 	out     []optState // after the block's instructions
@@ -82,6 +84,19 @@ func (t *optValues) edgeState(b *optBlock, out *optState, slot int) optState {
 	return s
 }
 
+// edgeStateIn is edgeState building the facts in buf (which the caller
+// owns and the state then uses) instead of new memory.
+func (t *optValues) edgeStateIn(buf optFacts, b *optBlock, out *optState, slot int) optState {
+	s := *out
+	s.facts = append(buf[:0], out.facts...)
+	if b.term == optTermCond {
+		if vn, k, ok := t.condOperand(b, &out.regs); ok {
+			s.facts = s.facts.assumeOwned(vn, b.op, k, slot == 0)
+		}
+	}
+	return s
+}
+
 // condOperand returns the value a conditional jump tests and its constant
 // operand, when the operand is a constant (K, or an X known to be one).
 func (t *optValues) condOperand(b *optBlock, r *optRegs) (optVN, uint32, bool) {
@@ -97,17 +112,7 @@ func (t *optValues) condOperand(b *optBlock, r *optRegs) (optVN, uint32, bool) {
 // joinState merges the states of two paths into block bi.
 func (t *optValues) joinState(bi int, a, b *optState) optState {
 	s := optState{minLen: min(a.minLen, b.minLen)}
-	for r := 0; r < optRegM+16; r++ {
-		x, y := a.regs.get(r), b.regs.get(r)
-		switch {
-		case x == y:
-			s.regs.set(r, x)
-		case x == optVUninit || y == optVUninit:
-			s.regs.set(r, optVUninit)
-		default:
-			s.regs.set(r, t.num(optVal{kind: optKPhi, size: uint8(r), k: uint32(bi)}))
-		}
-	}
+	s.regs = t.joinRegs(bi, &a.regs, &b.regs)
 	s.facts = joinFacts(t, a.facts, b.facts)
 	i, j := 0, 0
 	for i < len(a.avail) && j < len(b.avail) {
@@ -125,80 +130,164 @@ func (t *optValues) joinState(bi int, a, b *optState) optState {
 	return s
 }
 
-// analyze computes states and liveness for the live blocks of g. It fails
-// on a scratch load that may come before any store.
-func (t *optValues) analyze(g *optCFG) (*optAnalysis, error) {
-	n := len(g.blocks)
-	an := &optAnalysis{
-		order: g.topo(),
-		preds: make([][]optEdge, n),
-		entry: make([]optState, n),
-		out:   make([]optState, n),
+// joinRegs merges the registers of two paths into block bi.
+func (t *optValues) joinRegs(bi int, a, b *optRegs) optRegs {
+	if *a == *b {
+		return *a
 	}
-	for _, bi := range an.order {
+	join := func(r int, x, y optVN) optVN {
+		switch {
+		case x == y:
+			return x
+		case x == optVUninit || y == optVUninit:
+			return optVUninit
+		}
+		return t.phi(bi, r)
+	}
+	var r optRegs
+	r.a = join(optRegA, a.a, b.a)
+	r.x = join(optRegX, a.x, b.x)
+	for i := range r.m {
+		r.m[i] = join(optRegM+i, a.m[i], b.m[i])
+	}
+	return r
+}
+
+// analyze computes states and liveness for the live blocks of g; with full
+// unset the states hold only the registers' values. It fails on a scratch
+// load that may come before any store.
+func (t *optValues) analyze(g *optCFG, full bool) (*optAnalysis, error) {
+	t.analyses++
+	n := len(g.blocks)
+	an := t.spare
+	t.spare = nil
+	if an == nil {
+		an = &optAnalysis{}
+	}
+	an.full = full
+	an.order = g.topoInto(an.order[:0])
+	an.pos = optResize(an.pos, n)
+	an.preds = optResize(an.preds, n)
+	an.entry = optResize(an.entry, n)
+	an.out = optResize(an.out, n)
+	an.liveIn = optResize(an.liveIn, n)
+	an.liveOut = optResize(an.liveOut, n)
+	for i := range an.pos {
+		an.pos[i] = -1
+		an.preds[i] = an.preds[i][:0]
+	}
+	clear(an.entry)
+	clear(an.out)
+	clear(an.liveIn)
+	clear(an.liveOut)
+	for i, bi := range an.order {
+		an.pos[bi] = i
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
 			an.preds[b.succ[s]] = append(an.preds[b.succ[s]], optEdge{bi, s})
 		}
 	}
 	for _, bi := range an.order {
-		b := g.blocks[bi]
-		var s optState
-		if bi == 0 {
-			s.regs.a, s.regs.x = optVZero, optVZero
-		} else {
-			for i, e := range an.preds[bi] {
-				es := t.edgeState(g.blocks[e.pred], &an.out[e.pred], e.slot)
-				if i == 0 {
-					s = es
-				} else {
-					s = t.joinState(bi, &s, &es)
-				}
-			}
+		if err := t.evalBlock(g, an, bi); err != nil {
+			return nil, err
 		}
-		an.entry[bi] = s
-		s.facts = slices.Clip(s.facts)
-		s.avail = slices.Clip(s.avail)
-		for ii, ri := range b.insns {
-			e := t.effect(ri, &s.regs)
-			if e.badScrach {
-				return nil, fmt.Errorf("%w: block at %d, instruction %d", errOptUninitScratch, b.order, ii)
-			}
-			t.step(&e, &s)
-		}
-		an.out[bi] = s
 	}
-	an.liveIn = make([]uint32, n)
-	an.liveOut = make([]uint32, n)
 	for i := len(an.order) - 1; i >= 0; i-- {
-		bi := an.order[i]
-		b := g.blocks[bi]
-		var live uint32
-		switch b.term {
-		case optTermRet:
-			if b.op == optRetA {
-				live = 1 << optRegA
-			}
-		case optTermCond:
-			live = 1 << optRegA
-			if b.op&optSrcX != 0 {
-				live |= 1 << optRegX
-			}
-			live |= an.liveIn[b.succ[0]] | an.liveIn[b.succ[1]]
-		case optTermJump:
-			live = an.liveIn[b.succ[0]]
-		}
-		an.liveOut[bi] = live
-		for j := len(b.insns) - 1; j >= 0; j-- {
-			dst, uses := optDefUse(b.insns[j])
-			if dst >= 0 {
-				live &^= 1 << dst
-			}
-			live |= uses
-		}
-		an.liveIn[bi] = live
+		an.evalLive(g, an.order[i])
 	}
 	return an, nil
+}
+
+// release hands an analysis no longer used back for the next one to reuse
+// its memory.
+func (t *optValues) release(an *optAnalysis) {
+	t.spare = an
+}
+
+// evalBlock computes the entry state of block bi from the states of its
+// predecessors, and its state after its instructions.
+func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
+	b := g.blocks[bi]
+	t.work += 8 + len(b.insns)
+	for _, e := range an.preds[bi] {
+		t.work += 2 + len(an.out[e.pred].facts) + len(an.out[e.pred].avail)
+	}
+	var s optState
+	switch {
+	case bi == 0:
+		s.regs.a, s.regs.x = optVZero, optVZero
+	case !an.full:
+		for i, e := range an.preds[bi] {
+			if i == 0 {
+				s.regs = an.out[e.pred].regs
+			} else {
+				s.regs = t.joinRegs(bi, &s.regs, &an.out[e.pred].regs)
+			}
+		}
+	case len(an.preds[bi]) == 1:
+		e := an.preds[bi][0]
+		s = t.edgeState(g.blocks[e.pred], &an.out[e.pred], e.slot)
+	default:
+		// The edge states are joined into new memory: build them in
+		// scratch space.
+		for i, e := range an.preds[bi] {
+			es := t.edgeStateIn(t.scratchFacts[i&1], g.blocks[e.pred], &an.out[e.pred], e.slot)
+			t.scratchFacts[i&1] = es.facts
+			if i == 0 {
+				s = es
+			} else {
+				s = t.joinState(bi, &s, &es)
+			}
+		}
+	}
+	an.entry[bi] = s
+	s.facts = slices.Clip(s.facts)
+	s.avail = slices.Clip(s.avail)
+	for ii, ri := range b.insns {
+		e := t.effect(ri, &s.regs)
+		if e.badScrach {
+			return fmt.Errorf("%w: block at %d, instruction %d", errOptUninitScratch, b.order, ii)
+		}
+		if an.full {
+			t.step(&e, &s)
+		} else if e.dst >= 0 {
+			s.regs.set(e.dst, e.val)
+		}
+	}
+	an.out[bi] = s
+	return nil
+}
+
+// evalLive computes the registers live at the entry and the exit of block
+// bi from those live at its successors. It reports whether liveIn changed.
+func (an *optAnalysis) evalLive(g *optCFG, bi int) bool {
+	b := g.blocks[bi]
+	var live uint32
+	switch b.term {
+	case optTermRet:
+		if b.op == optRetA {
+			live = 1 << optRegA
+		}
+	case optTermCond:
+		live = 1 << optRegA
+		if b.op&optSrcX != 0 {
+			live |= 1 << optRegX
+		}
+		live |= an.liveIn[b.succ[0]] | an.liveIn[b.succ[1]]
+	case optTermJump:
+		live = an.liveIn[b.succ[0]]
+	}
+	an.liveOut[bi] = live
+	for j := len(b.insns) - 1; j >= 0; j-- {
+		dst, uses := optDefUse(b.insns[j])
+		if dst >= 0 {
+			live &^= 1 << dst
+		}
+		live |= uses
+	}
+	changed := an.liveIn[bi] != live
+	an.liveIn[bi] = live
+	return changed
 }
 
 // optDefUse returns the register an instruction writes (-1 for none) and

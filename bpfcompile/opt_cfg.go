@@ -122,6 +122,16 @@ type optBlock struct {
 // optCFG is a program as basic blocks, block 0 the entry.
 type optCFG struct {
 	blocks []*optBlock
+	posBuf []int // emit's scratch
+
+	// Scratch space of topoScratch and cleanup, reused from call to call.
+	scratch struct {
+		seen         []bool
+		stack, order []int
+		ints         []int
+		key          []byte
+		keys         map[string]int
+	}
 }
 
 // optAssemble turns instructions into raw ones, checking each opcode.
@@ -244,6 +254,25 @@ func optBuildCFG(raw []bpf.RawInstruction) (*optCFG, error) {
 	return g, nil
 }
 
+// clone returns a copy of g that shares nothing with it.
+func (g *optCFG) clone() *optCFG {
+	c := &optCFG{blocks: make([]*optBlock, len(g.blocks))}
+	n := 0
+	for _, b := range g.blocks {
+		n += len(b.insns)
+	}
+	blocks := make([]optBlock, len(g.blocks))
+	insns := make([]bpf.RawInstruction, 0, n)
+	for i, b := range g.blocks {
+		blocks[i] = *b
+		at := len(insns)
+		insns = append(insns, b.insns...)
+		blocks[i].insns = insns[at:len(insns):len(insns)]
+		c.blocks[i] = &blocks[i]
+	}
+	return c
+}
+
 // optRetZero returns the index of a live "ret #0" block, adding one if needed.
 func (g *optCFG) optRetZero() int {
 	for i, b := range g.blocks {
@@ -277,8 +306,19 @@ func (b *optBlock) nsucc() int {
 // topo returns the live blocks reachable from the entry, in order, and marks
 // the others dead.
 func (g *optCFG) topo() []int {
-	seen := make([]bool, len(g.blocks))
-	stack := []int{0}
+	return g.topoInto(nil)
+}
+
+// topoInto is topo appending to buf.
+func (g *optCFG) topoInto(buf []int) []int {
+	return append(buf, g.topoScratch()...)
+}
+
+// topoScratch is topo returning a slice that the next call reuses.
+func (g *optCFG) topoScratch() []int {
+	seen := optResize(g.scratch.seen, len(g.blocks))
+	clear(seen)
+	stack := append(g.scratch.stack[:0], 0)
 	seen[0] = true
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
@@ -291,17 +331,32 @@ func (g *optCFG) topo() []int {
 			}
 		}
 	}
-	var order []int
+	order := g.scratch.order[:0]
+	sorted := true
 	for i, b := range g.blocks {
 		if !seen[i] {
 			b.dead = true
 			continue
 		}
 		b.dead = false
+		if len(order) > 0 && g.blocks[order[len(order)-1]].order > b.order {
+			sorted = false
+		}
 		order = append(order, i)
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return g.blocks[x].order - g.blocks[y].order })
+	if !sorted {
+		slices.SortStableFunc(order, func(x, y int) int { return g.blocks[x].order - g.blocks[y].order })
+	}
+	g.scratch.seen, g.scratch.stack, g.scratch.order = seen, stack, order
 	return order
+}
+
+// optResize returns s with length n, reallocated only when too short.
+func optResize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // emit lays the blocks out in order and encodes the jumps, adding long
@@ -312,7 +367,11 @@ func (g *optCFG) emit() ([]bpf.RawInstruction, error) {
 		if round > len(g.blocks)+8 {
 			return nil, fmt.Errorf("%w: layout does not converge", ErrOptimize)
 		}
-		pos := make(map[int]int, len(layout))
+		pos := g.posBuf[:0]
+		for range g.blocks {
+			pos = append(pos, -1)
+		}
+		g.posBuf = pos
 		p := 0
 		for li, bi := range layout {
 			b := g.blocks[bi]
@@ -382,8 +441,7 @@ func optInstruction(ri bpf.RawInstruction) bpf.Instruction {
 	case ri.Op == optClsLD|optSizeW|optModeABS && ri.K >= ancillaryBase && ri.K != ancillaryBase+uint32(bpf.ExtLen):
 		return bpf.LoadExtension{Num: bpf.Extension(ri.K - ancillaryBase)}
 	case ri.Op&0x07 == optClsLD && ri.Op&0xe0 == optModeABS:
-		size := map[uint16]int{optSizeW: 4, optSizeH: 2, optSizeB: 1}[ri.Op&0x18]
-		return bpf.LoadAbsolute{Off: ri.K, Size: size}
+		return bpf.LoadAbsolute{Off: ri.K, Size: int(optLoadSize(ri.Op))}
 	case ri.Op == optClsLDX|optModeLEN:
 		return ri
 	case ri.Op&0x07 == optClsJMP && ri.Op != optClsJMP|optJA:

@@ -41,6 +41,7 @@ func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
 				groups = append(groups, tm.vn)
 			}
 		}
+		t.work += len(groups) * len(terms)
 		var sorted []optTerm
 		for _, v := range groups {
 			for _, tm := range terms {

@@ -80,10 +80,18 @@ func (f optFact) meet(g optFact) optFact {
 	f.lo, f.hi = max(f.lo, g.lo), min(f.hi, g.hi)
 	f.one |= g.one
 	f.zero |= g.zero
-	if len(g.neq) > 0 {
+	// Facts never change the lists they hold (they append to clipped
+	// slices), so one list can serve two facts.
+	switch {
+	case len(f.neq) == 0:
+		f.neq = g.neq
+	case len(g.neq) > 0:
 		f.neq = append(slices.Clip(f.neq), g.neq...)
 	}
-	if len(g.any) > 0 {
+	switch {
+	case len(f.any) == 0:
+		f.any = g.any
+	case len(g.any) > 0:
 		f.any = append(slices.Clip(f.any), g.any...)
 	}
 	return f
@@ -217,20 +225,36 @@ func (f optFact) join(g optFact) (optFact, bool) {
 
 // with returns fs plus the outcome of a conditional jump on vn.
 func (fs optFacts) with(t *optValues, vn optVN, op uint16, k uint32, result bool) optFacts {
-	out := slices.Clone(fs)
-	i := out.find(vn)
-	if i < 0 {
-		f := optFact{vn: vn, hi: 0xffffffff}
-		f.assume(op, k, result)
-		at, _ := slices.BinarySearchFunc(out, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
-		return slices.Insert(out, at, f)
+	at, found := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
+	if found {
+		out := slices.Clone(fs)
+		out[at].assume(op, k, result)
+		return out
 	}
-	out[i].assume(op, k, result)
+	f := optFact{vn: vn, hi: 0xffffffff}
+	f.assume(op, k, result)
+	out := make(optFacts, len(fs)+1)
+	copy(out, fs[:at])
+	out[at] = f
+	copy(out[at+1:], fs[at:])
 	return out
+}
+
+// assumeOwned is with for a set the caller owns: it narrows fs in place.
+func (fs optFacts) assumeOwned(vn optVN, op uint16, k uint32, result bool) optFacts {
+	at, found := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
+	if found {
+		fs[at].assume(op, k, result)
+		return fs
+	}
+	f := optFact{vn: vn, hi: 0xffffffff}
+	f.assume(op, k, result)
+	return slices.Insert(fs, at, f)
 }
 
 // joinFacts keeps the facts that hold on both paths.
 func joinFacts(t *optValues, a, b optFacts) optFacts {
+	t.work += len(a) + len(b)
 	var out optFacts
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -240,6 +264,8 @@ func joinFacts(t *optValues, a, b optFacts) optFacts {
 		case a[i].vn > b[j].vn:
 			j++
 		default:
+			// Joining lists compares every element with the other list.
+			t.work += (len(a[i].neq) + len(a[i].any) + 1) * (len(b[j].neq) + len(b[j].any) + 1) / 2
 			in := t.intrinsic(a[i].vn)
 			if f, ok := a[i].meet(in).join(b[j].meet(in)); ok {
 				out = append(out, f)
@@ -261,6 +287,7 @@ func (t *optValues) decide(fs optFacts, vn optVN, op uint16, k uint32) (result, 
 	if i := fs.find(vn); i >= 0 {
 		f = f.meet(fs[i])
 	}
+	t.work += 1 + len(f.neq) + len(f.any)
 	return f.decide(op, k)
 }
 

@@ -1,9 +1,8 @@
 package bpfcompile
 
 import (
-	"fmt"
+	"encoding/binary"
 	"slices"
-	"strings"
 
 	"golang.org/x/net/bpf"
 )
@@ -182,7 +181,7 @@ func (t *optValues) rejectAll(g *optCFG, an *optAnalysis) (changed, all bool) {
 // next one absorbs it, and identical blocks are merged.
 func (g *optCFG) cleanup() bool {
 	changed := false
-	order := g.topo()
+	order := g.topoScratch()
 	for _, bi := range order {
 		b := g.blocks[bi]
 		if b.term == optTermCond && b.succ[0] == b.succ[1] {
@@ -191,7 +190,8 @@ func (g *optCFG) cleanup() bool {
 		}
 	}
 	// Bypass empty jump blocks (not the entry).
-	fwd := make([]int, len(g.blocks))
+	fwd := optResize(g.scratch.ints, len(g.blocks))
+	g.scratch.ints = fwd
 	for i := range fwd {
 		fwd[i] = i
 	}
@@ -212,35 +212,45 @@ func (g *optCFG) cleanup() bool {
 		}
 	}
 	// Merge identical blocks, keeping the last (all edges then go forward).
-	order = g.topo()
-	canon := make([]int, len(g.blocks))
-	seen := make(map[string]int)
-	var key strings.Builder
+	order = g.topoScratch()
+	canon := fwd // done with fwd
+	clear(canon)
+	if g.scratch.keys == nil {
+		g.scratch.keys = make(map[string]int, len(order))
+	}
+	seen := g.scratch.keys
+	clear(seen)
+	key := g.scratch.key
 	for i := len(order) - 1; i >= 0; i-- {
 		bi := order[i]
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
 			b.succ[s] = canon[b.succ[s]]
 		}
-		key.Reset()
-		fmt.Fprintf(&key, "%d %x %x", b.term, b.op, b.k)
+		// The key holds every field in fixed width: equal keys, equal blocks.
+		key = append(key[:0], byte(b.term))
+		key = binary.LittleEndian.AppendUint16(key, b.op)
+		key = binary.LittleEndian.AppendUint32(key, b.k)
 		for s := 0; s < b.nsucc(); s++ {
-			fmt.Fprintf(&key, " >%d", b.succ[s])
+			key = binary.LittleEndian.AppendUint32(key, uint32(b.succ[s]))
 		}
 		for _, ri := range b.insns {
-			fmt.Fprintf(&key, " %x:%x", ri.Op, ri.K)
+			key = binary.LittleEndian.AppendUint16(key, ri.Op)
+			key = binary.LittleEndian.AppendUint32(key, ri.K)
 		}
-		if c, ok := seen[key.String()]; ok && bi != 0 {
+		if c, ok := seen[string(key)]; ok && bi != 0 {
 			canon[bi] = c
 			changed = true
 			continue
 		}
-		seen[key.String()] = bi
+		seen[string(key)] = bi
 		canon[bi] = bi
 	}
+	g.scratch.key = key
 	// Absorb a successor reached only by an unconditional jump.
-	order = g.topo()
-	npred := make([]int, len(g.blocks))
+	order = g.topoScratch()
+	npred := canon // done with canon
+	clear(npred)
 	for _, bi := range order {
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
@@ -259,73 +269,6 @@ func (g *optCFG) cleanup() bool {
 			changed = true
 		}
 	}
-	g.topo()
+	g.topoScratch()
 	return changed
-}
-
-// threadOne finds one edge P->S whose S ends in a branch that the path
-// through P decides, where skipping S changes nothing its new target T
-// reads, and sends P straight to T. It reports whether it found one.
-func (t *optValues) threadOne(g *optCFG, an *optAnalysis) bool {
-	for _, pi := range an.order {
-		p := g.blocks[pi]
-		for slot := 0; slot < p.nsucc(); slot++ {
-			si := p.succ[slot]
-			edge := t.edgeState(p, &an.out[pi], slot)
-			target, ok := t.threadTarget(g, an, si, &edge)
-			if !ok {
-				continue
-			}
-			p.succ[slot] = target
-			return true
-		}
-	}
-	return false
-}
-
-// threadTarget follows S (and the blocks after it) from the state on an
-// edge into S as long as their branches are decided, and returns the last
-// block reached whose entry sees the same live values as S's entry did.
-func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optState) (int, bool) {
-	s := *edge
-	best, found := si, false
-	for steps := 0; steps < 64; steps++ {
-		b := g.blocks[si]
-		if b.term != optTermCond {
-			break
-		}
-		for _, ri := range b.insns {
-			e := t.effect(ri, &s.regs)
-			if e.badScrach || t.canFail(&e, &s) {
-				return best, found
-			}
-			t.step(&e, &s)
-		}
-		vn, k, ok := t.condOperand(b, &s.regs)
-		if !ok {
-			break
-		}
-		res, known := t.decide(s.facts, vn, b.op, k)
-		if !known {
-			break
-		}
-		s.facts = s.facts.with(t, vn, b.op, k, res)
-		si = b.succ[1]
-		if res {
-			si = b.succ[0]
-		}
-		// Skipping everything up to si must leave what si reads unchanged.
-		live := an.liveIn[si]
-		same := true
-		for r := 0; r < optRegM+16; r++ {
-			if live&(1<<r) != 0 && s.regs.get(r) != edge.regs.get(r) {
-				same = false
-				break
-			}
-		}
-		if same {
-			best, found = si, true
-		}
-	}
-	return best, found
 }

@@ -34,28 +34,76 @@ type optVal struct {
 	a, b optVN
 }
 
-// optValues hash-conses values into value numbers.
+// optValues hash-conses values into value numbers. It also counts the
+// optimizer's work (instructions and edges evaluated) against a budget.
 type optValues struct {
 	vals  []optVal
-	index map[optVal]optVN
+	index []optVN // open addressing over vals; 0 marks a free slot (optVUninit is not in it)
 	uniq  uint32
+	phis  [][optRegM + 16]optVN // phi value numbers by block, 0 until made
+	spare *optAnalysis          // memory for the next analysis
+
+	// Scratch space for facts that do not outlive a call.
+	scratchFacts [2]optFacts
+	walkFacts    optFacts
+
+	work     int // units of work done
+	budget   int // work allowed; 0: unbounded
+	rounds   int // rounds of passes begun
+	analyses int // whole-graph analyses done
 }
 
 func newOptValues() *optValues {
-	v := &optValues{index: make(map[optVal]optVN)}
+	v := &optValues{index: make([]optVN, 64)}
 	v.vals = append(v.vals, optVal{}) // optVUninit
 	v.num(optVal{kind: optKConst})    // optVZero
 	return v
 }
 
+// hash mixes the fields of v into a number spread over all bits.
+func (v *optVal) hash() uint64 {
+	h := uint64(v.kind)<<8 | uint64(v.size) | uint64(v.k)<<32
+	h ^= (uint64(uint32(v.a)) | uint64(uint32(v.b))<<32) * 0x9e3779b97f4a7c15
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>31
+}
+
+// spent reports whether the work budget is used up.
+func (t *optValues) spent() bool { return t.budget > 0 && t.work > t.budget }
+
 func (t *optValues) num(v optVal) optVN {
-	if n, ok := t.index[v]; ok {
-		return n
+	mask := uint64(len(t.index) - 1)
+	i := v.hash() & mask
+	for {
+		n := t.index[i]
+		if n == 0 {
+			break
+		}
+		if t.vals[n] == v {
+			return n
+		}
+		i = (i + 1) & mask
 	}
 	n := optVN(len(t.vals))
 	t.vals = append(t.vals, v)
-	t.index[v] = n
+	t.index[i] = n
+	if 2*len(t.vals) > len(t.index) {
+		t.rehash()
+	}
 	return n
+}
+
+// rehash doubles the index.
+func (t *optValues) rehash() {
+	t.index = make([]optVN, 2*len(t.index))
+	mask := uint64(len(t.index) - 1)
+	for n := 1; n < len(t.vals); n++ {
+		i := t.vals[n].hash() & mask
+		for t.index[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.index[i] = optVN(n)
+	}
 }
 
 func (t *optValues) constant(k uint32) optVN { return t.num(optVal{kind: optKConst, k: k}) }
@@ -185,6 +233,33 @@ func optFold(op uint32, a, b uint32) (uint32, bool) {
 	return 0, false
 }
 
+// optLoadSize returns the bytes a load instruction reads.
+func optLoadSize(op uint16) uint8 {
+	switch op & 0x18 {
+	case optSizeW:
+		return 4
+	case optSizeH:
+		return 2
+	case optSizeB:
+		return 1
+	}
+	return 0
+}
+
+// phi returns the value number of register r at the entry of block bi
+// where paths bring different values.
+func (t *optValues) phi(bi, r int) optVN {
+	for len(t.phis) <= bi {
+		t.phis = append(t.phis, [optRegM + 16]optVN{})
+	}
+	if v := t.phis[bi][r]; v != 0 {
+		return v
+	}
+	v := t.num(optVal{kind: optKPhi, size: uint8(r), k: uint32(bi)})
+	t.phis[bi][r] = v
+	return v
+}
+
 // optRegs holds the value numbers in A, X and the scratch slots.
 type optRegs struct {
 	a, x optVN
@@ -237,7 +312,7 @@ type optEffect struct {
 // effect evaluates ri on the values in r without changing r.
 func (t *optValues) effect(ri bpf.RawInstruction, r *optRegs) optEffect {
 	e := optEffect{dst: -1}
-	size := map[uint16]uint8{optSizeW: 4, optSizeH: 2, optSizeB: 1}[ri.Op&0x18]
+	size := optLoadSize(ri.Op)
 	switch ri.Op & 0x07 {
 	case optClsLD, optClsLDX:
 		e.dst = optRegA

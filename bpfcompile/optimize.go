@@ -12,6 +12,19 @@ import (
 // programs settle in a few rounds.
 const optMaxRounds = 64
 
+// The optimizer's work budget, in units of optValues.work: about one
+// instruction, edge or fact looked at, some 20-100 ns each. The corpus's
+// programs need at most 130 units per instruction, long generated chains
+// ("port 1 or ... or port 100", 3164 instructions) some 1600. The budget
+// is optWorkPerInsn per instruction of the input, at least optWorkMin and
+// at most optWorkMax: a program of any shape, up to the kernel's 4096
+// instructions and past them, is optimized in well under a second.
+const (
+	optWorkPerInsn = 3000
+	optWorkMin     = 1 << 20
+	optWorkMax     = 8 << 20
+)
+
 // optimize returns a program equivalent to prog on every packet and no longer
 // than it.
 //
@@ -36,7 +49,15 @@ const optMaxRounds = 64
 //
 // A program that rejects every packet becomes "ret #0". A program with a
 // backward jump (libpcap's protochain loop) is returned unchanged.
+//
+// The optimizer stops when its work budget runs out and returns the
+// program as the last complete round of passes left it.
 func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
+	return optimizeWithin(prog, min(optWorkMax, max(optWorkMin, optWorkPerInsn*len(prog))))
+}
+
+// optimizeWithin is optimize with a work budget (0: unbounded).
+func optimizeWithin(prog []bpf.Instruction, budget int) ([]bpf.Instruction, error) {
 	raw, err := optAssemble(prog)
 	if err != nil {
 		return nil, err
@@ -55,7 +76,9 @@ func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := optimizeCFG(g)
+	t := newOptValues()
+	t.budget = budget
+	out, err := optimizeCFG(g, t)
 	if errors.Is(err, errOptUninitScratch) {
 		// libpcap generates such programs for a few expressions (and its
 		// optimizer leaves them alone too): keep the reads as they are.
@@ -64,60 +87,117 @@ func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > len(raw) {
+	if len(out) > len(raw) || !optStillValid(raw, out) {
 		out = raw
 	}
 	return optInstructions(out), nil
 }
 
-// optimizeCFG runs the passes to a fixpoint and lays the program out.
-func optimizeCFG(g *optCFG) ([]bpf.RawInstruction, error) {
-	t := newOptValues()
+// optStillValid reports whether out passes the kernel's checker when in
+// does. The passes keep programs valid; this guards the daemon against a
+// bug in one of them: the unoptimized program is used instead.
+func optStillValid(in, out []bpf.RawInstruction) bool {
+	lengthOnly := func(p []bpf.RawInstruction, err error) bool {
+		return len(p) > maxInstructions && errors.Is(err, ErrProgramLength)
+	}
+	if err := checkRaw(in); err != nil && !lengthOnly(in, err) {
+		return true // nothing to keep
+	}
+	err := checkRaw(out)
+	return err == nil || lengthOnly(out, err)
+}
+
+// optimizeCFG runs the passes to a fixpoint and lays the program out. When
+// the work budget runs out, it returns the program as the last complete
+// round left it.
+func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
+	var (
+		an      *optAnalysis // nil: the graph changed since the last analysis
+		changed bool
+	)
+	analyze := func(full bool) (err error) {
+		if an != nil && (an.full || !full) {
+			return nil
+		}
+		if an != nil {
+			t.release(an)
+		}
+		an, err = t.analyze(g, full)
+		return err
+	}
+	note := func(c bool) {
+		if c {
+			if an != nil {
+				t.release(an)
+			}
+			an, changed = nil, true
+		}
+	}
+	cleanup := func() bool {
+		t.work += 8 * len(g.blocks)
+		return g.cleanup()
+	}
 	for round := 0; round < optMaxRounds; round++ {
-		changed := false
-		an, err := t.analyze(g)
-		if err != nil {
+		t.rounds++
+		t.work += 16 * len(g.blocks) // the snapshot and the passes' loops
+		snapshot := g.clone()
+		changed = false
+		if err := analyze(true); err != nil {
 			return nil, err
 		}
-		changed = t.simplify(g, an) || changed
-		changed = g.cleanup() || changed
+		note(t.simplify(g, an))
+		note(cleanup())
 
-		if an, err = t.analyze(g); err != nil {
+		if err := analyze(false); err != nil {
 			return nil, err
 		}
 		c, all := t.rejectAll(g, an)
 		if all {
 			return []bpf.RawInstruction{{Op: optRetK}}, nil
 		}
-		changed = c || changed
-		changed = g.cleanup() || changed
+		note(c)
+		note(cleanup())
+		if t.spent() {
+			return snapshot.emit()
+		}
 
-		for threads := 0; threads < 4*len(g.blocks)+16; threads++ {
-			if an, err = t.analyze(g); err != nil {
+		if err := analyze(true); err != nil {
+			return nil, err
+		}
+		th := newOptThreader(t, g, an)
+		for threads := 0; threads < 4*len(g.blocks)+16 && !t.spent(); threads++ {
+			ok, err := th.threadOne()
+			if err != nil {
 				return nil, err
 			}
-			if !t.threadOne(g, an) {
+			if !ok {
 				break
 			}
-			changed = true
+			note(true)
 		}
-		changed = g.cleanup() || changed
+		note(cleanup())
+		if t.spent() {
+			return snapshot.emit()
+		}
 
-		if an, err = t.analyze(g); err != nil {
+		if err := analyze(true); err != nil {
 			return nil, err
 		}
-		changed = t.deadCode(g, an) || changed
-		changed = g.cleanup() || changed
+		note(t.deadCode(g, an))
+		note(cleanup())
 
-		if an, err = t.analyze(g); err != nil {
+		if err := analyze(false); err != nil {
 			return nil, err
 		}
-		changed = t.peephole(g, an) || changed
+		note(t.peephole(g, an))
 
-		if an, err = t.analyze(g); err != nil {
+		if err := analyze(false); err != nil {
 			return nil, err
 		}
-		changed = t.regroupChains(g, an) || changed
+		note(t.regroupChains(g, an))
+		if t.spent() {
+			return snapshot.emit()
+		}
 		if !changed {
 			break
 		}

@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// testRange is 198.18.0.0/15 (RFC 2544), the only addresses tests use.
-var testRange = netip.MustParsePrefix("198.18.0.0/15")
+// TestRange is 198.18.0.0/15 (RFC 2544), the only addresses tests use.
+const TestRange = "198.18.0.0/15"
 
 // A Pair is a veth pair: Host stays in the test's network namespace, Peer
 // lives inside NS. Both are up, with IPv6 off (so that the kernel sends no
@@ -67,6 +67,7 @@ func newPair(t testing.TB, ns *NS) (*Pair, error) {
 		}
 	})
 
+	testRange := netip.MustParsePrefix(TestRange)
 	first := testRange.Addr().As4()
 	n := rand.Uint32N(1 << (32 - testRange.Bits() - 2)) // which /30
 	v := uint32(first[0])<<24 | uint32(first[1])<<16 | uint32(first[2])<<8 | uint32(first[3]) + n*4

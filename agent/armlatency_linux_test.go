@@ -1,0 +1,137 @@
+//go:build linux
+
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/netns"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
+	"golang.org/x/net/bpf"
+)
+
+// armFilter is the filter the arm-latency benchmarks attach.
+const armFilter = "udp dst port 9999"
+
+// reportLatency reports the p50 and p99 of d in microseconds.
+func reportLatency(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 {
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+	b.ReportMetric(float64(d[len(d)-1].Nanoseconds())/1e3, "max-µs")
+}
+
+// BenchmarkArmLatency measures the time from a capture's start to its
+// socket being armed with its filter (issue 5), over b.N opens; run it with
+// -benchtime=200x. Three levels:
+//
+//   - open: afpacket.Open with a compiled filter (socket, filter, ring,
+//     mmap, promiscuous membership, bind);
+//   - CaptureOnce: interface lookup, filter compilation and the open, up to
+//     the Armed callback;
+//   - Submit: a JSON request through Agent.Submit (decode, validate,
+//     compile, admit, the capture goroutine) until the socket is open.
+func BenchmarkArmLatency(b *testing.B) {
+	testenv.RequireRoot(b)
+	p := netns.NewVethPair(b)
+	info, err := agent.LookupInterface(p.Host)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prog, err := bpfcompile.Compile(armFilter, bpfcompile.Options{
+		LinkType: bpfcompile.LinkType(info.LinkType), Snaplen: 262144, Live: true,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring := afpacket.Config{
+		Promiscuous: true, Filter: raw, Snaplen: 262144,
+		BlockSize: 1 << 20, NumBlocks: int(agent.DefaultRingBytes >> 20),
+	}
+
+	b.Run("open", func(b *testing.B) {
+		var d []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			c, err := afpacket.Open(p.Host, ring)
+			d = append(d, time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+		reportLatency(b, d)
+	})
+
+	b.Run("CaptureOnce", func(b *testing.B) {
+		var d []time.Duration
+		for b.Loop() {
+			ctx, cancel := context.WithCancel(context.Background())
+			t0 := time.Now()
+			_, _, err := agent.CaptureOnce(ctx, agent.CaptureSpec{
+				Interface: p.Host, Filter: armFilter, Promiscuous: true,
+				Armed: func(agent.CaptureInfo) { d = append(d, time.Since(t0)); cancel() },
+			})
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportLatency(b, d)
+	})
+
+	b.Run("Submit", func(b *testing.B) {
+		armed := make(chan time.Time, 1)
+		a, err := agent.New(agent.Config{Hostname: "bench", Promiscuous: true},
+			agent.WithOpener(func(name string, cfg afpacket.Config) (agent.Handle, error) {
+				h, err := agent.OpenAFPacket(name, cfg)
+				armed <- time.Now()
+				return h, err
+			}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Shutdown(context.Background())
+		var d []time.Duration
+		i := 0
+		for b.Loop() {
+			i++
+			msg := fmt.Sprintf(`{"id":"arm-%d","node":"any","interface":[%q],"bpf":%q,"timeout":60}`, i, p.Host, armFilter)
+			t0 := time.Now()
+			id, err := a.Submit(context.Background(), []byte(msg), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, (<-armed).Sub(t0))
+			if err := a.Cancel(id); err != nil {
+				b.Fatal(err)
+			}
+			for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+				if st, _ := a.Lookup(id); st.Phase == agent.PhaseDone {
+					break
+				}
+				if time.Now().After(end) {
+					b.Fatal("capture did not end after Cancel")
+				}
+			}
+		}
+		reportLatency(b, d)
+	})
+}

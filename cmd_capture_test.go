@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/netns"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
+)
+
+// captureRun is a "pcapdaemon capture" process started by a test. Its
+// stderr lines arrive on lines as they are written.
+type captureRun struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	lines  chan string
+	mu     sync.Mutex
+	stderr []string
+	done   chan struct{}
+	status int
+}
+
+// startCapture runs the binary's capture sub-command with args; the process
+// is killed if it outlives the test.
+func startCapture(t *testing.T, args ...string) *captureRun {
+	t.Helper()
+	r := &captureRun{lines: make(chan string, 64), done: make(chan struct{})}
+	r.cmd = exec.Command(daemonBinary(t), append([]string{"capture"}, args...)...)
+	r.cmd.Stdout = &r.stdout
+	errp, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(errp)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.stderr = append(r.stderr, sc.Text())
+			r.mu.Unlock()
+			select {
+			case r.lines <- sc.Text():
+			default:
+			}
+		}
+		_ = r.cmd.Wait()
+		r.status = r.cmd.ProcessState.ExitCode()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// waitArmed waits for the "listening on" line and returns it.
+func (r *captureRun) waitArmed(t *testing.T) string {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case l := <-r.lines:
+			if strings.HasPrefix(l, "listening on ") {
+				return l
+			}
+		case <-r.done:
+			t.Fatalf("capture ended before arming: status %d, stderr %q", r.status, r.stderrLines())
+		case <-timeout:
+			t.Fatalf("capture not armed after 15s: stderr %q", r.stderrLines())
+		}
+	}
+}
+
+// wait waits for the process to end and returns its status.
+func (r *captureRun) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.status
+	case <-time.After(d):
+		t.Fatalf("capture still running after %v: stderr %q", d, r.stderrLines())
+		return -1
+	}
+}
+
+func (r *captureRun) stderrLines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.stderr...)
+}
+
+// tcpFrame is udpFrame with the IP protocol changed to TCP: a frame the
+// filter "udp" must drop.
+func tcpFrame(p *netns.Pair) []byte {
+	f := udpFrame(p, 80, []byte("noise"))
+	f[14+9] = 6
+	return f
+}
+
+// checkCounters checks the closing tcpdump-style counters.
+func checkCounters(t *testing.T, lines []string, captured int) {
+	t.Helper()
+	n := len(lines)
+	if n < 3 {
+		t.Fatalf("stderr %q: no counters", lines)
+	}
+	want := regexp.MustCompile(fmt.Sprintf(`^%d packets? captured$`, captured))
+	recv := regexp.MustCompile(`^(\d+) packets? received by filter$`)
+	drop := regexp.MustCompile(`^0 packets dropped by kernel$`)
+	if !want.MatchString(lines[n-3]) || !recv.MatchString(lines[n-2]) || !drop.MatchString(lines[n-1]) {
+		t.Errorf("counters %q, want %d captured, received by filter, 0 dropped", lines[n-3:], captured)
+	}
+	if m := recv.FindStringSubmatch(lines[n-2]); m != nil {
+		var got int
+		fmt.Sscan(m[1], &got)
+		if got < captured {
+			t.Errorf("%d received by filter, fewer than the %d captured", got, captured)
+		}
+	}
+}
+
+func TestCaptureCommand(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		testenv.Skip(t, "tcpdump not installed")
+	}
+	pair := netns.NewVethPair(t)
+	bin := daemonBinary(t)
+	_ = bin
+
+	t.Run("packet limit", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "f.pcap")
+		r := startCapture(t, "-i", pair.Host, "-c", "5", "-w", file, "udp")
+		armed := r.waitArmed(t)
+		if want := "listening on " + pair.Host + ", link-type EN10MB (Ethernet), snapshot length 262144 bytes"; armed != want {
+			t.Errorf("armed line %q, want %q", armed, want)
+		}
+		var frames, sent [][]byte
+		for i := range 7 {
+			f := udpFrame(pair, uint16(5000+i), []byte("payload"))
+			frames = append(frames, tcpFrame(pair), f)
+			sent = append(sent, f)
+		}
+		if err := pair.Send(frames); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		lines := r.stderrLines()
+		checkCounters(t, lines, 5)
+		if len(lines) != 4 {
+			t.Errorf("stderr has %d lines, want 4: %q", len(lines), lines)
+		}
+		got := tcpdumpRead(t, file)
+		if len(got) != 5 {
+			t.Fatalf("tcpdump -r: %d packets, want 5:\n%s", len(got), strings.Join(got, "\n"))
+		}
+		for i, l := range got {
+			if !strings.Contains(l, fmt.Sprintf(".%d: UDP, length 7", 5000+i)) {
+				t.Errorf("packet %d: %s", i, l)
+			}
+		}
+		checkPcapFile(t, file, sent)
+		if names := testenv.ReadDirNames(filepath.Dir(file)); len(names) != 1 {
+			t.Errorf("directory holds %v, want only the file", names)
+		}
+	})
+
+	t.Run("SIGINT", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "f.pcapng")
+		r := startCapture(t, "-i", pair.Host, "--format", "pcapng", "-w", file, "udp")
+		r.waitArmed(t)
+		if err := pair.Send([][]byte{udpFrame(pair, 7000, []byte("a")), tcpFrame(pair), udpFrame(pair, 7001, []byte("b")), udpFrame(pair, 7002, []byte("c"))}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // > the ring's block timeout
+		if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		checkCounters(t, r.stderrLines(), 3)
+		if got := tcpdumpRead(t, file); len(got) != 3 {
+			t.Errorf("tcpdump -r: %d packets, want 3:\n%s", len(got), strings.Join(got, "\n"))
+		}
+	})
+
+	t.Run("stdout lines and inactivity timeout", func(t *testing.T) {
+		r := startCapture(t, "-i", pair.Host, "-t", "0.5", "-s", "64", "udp port 7100")
+		r.waitArmed(t)
+		if err := pair.Send([][]byte{udpFrame(pair, 7100, make([]byte, 100)), udpFrame(pair, 7101, nil)}); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		checkCounters(t, r.stderrLines(), 1)
+		out := strings.TrimSpace(r.stdout.String())
+		want := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} UDP ` + regexp.QuoteMeta(fmt.Sprintf("%s:40000 > %s:7100", pair.PeerAddr, pair.HostAddr)) + `, length 142$`)
+		if !want.MatchString(out) {
+			t.Errorf("stdout %q, want one line matching %s", out, want)
+		}
+	})
+
+	t.Run("stdout file", func(t *testing.T) {
+		r := startCapture(t, "-i", pair.Host, "-c", "2", "-w", "-", "udp port 7200")
+		r.waitArmed(t)
+		if err := pair.Send([][]byte{udpFrame(pair, 7200, nil), udpFrame(pair, 7200, nil)}); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		b := r.stdout.Bytes()
+		if want := 24 + 2*(16+42); len(b) != want || binary.LittleEndian.Uint32(b) != 0xa1b23c4d {
+			t.Errorf("stdout holds %d bytes (magic %x), want a %d byte nanosecond pcap", len(b), b[:min(4, len(b))], want)
+		}
+	})
+}
+
+// TestCaptureCommandErrors checks the errors that stop a capture before it
+// starts: one line on stderr, exit status 1 (2 for a bad command line).
+// It needs no privileges: they all happen before a socket is opened.
+func TestCaptureCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		want   string // regexp for the first stderr line
+	}{
+		{"bad filter", []string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "udp", "and", "port"},
+			1, `^pcapdaemon capture: filter "udp and port": 1:13: .+$`},
+		{"no interface", []string{"-i", "pcapdnone0", "udp"},
+			1, `^pcapdaemon capture: no interface "pcapdnone0" on this host: .+$`},
+		{"unwritable file", []string{"-i", "lo", "-w", filepath.Join(dir, "no", "such", "dir", "x.pcap")},
+			1, `^pcapdaemon capture: creating .*x\.pcap: .+$`},
+		{"no -i", []string{"udp"}, 2, `^pcapdaemon capture: -i IFACE is required$`},
+		{"bad format", []string{"-i", "lo", "--format", "json"}, 2, `^pcapdaemon capture: --format "json": must be pcap or pcapng$`},
+		{"bad -t", []string{"-i", "lo", "-t", "soon"}, 2, `^pcapdaemon capture: invalid value "soon" for flag -t: .+$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			st := captureMain(context.Background(), tt.args, &stdout, &stderr)
+			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+			if st != tt.status || !regexp.MustCompile(tt.want).MatchString(lines[0]) {
+				t.Errorf("status %d, stderr %q; want %d and %s", st, stderr.String(), tt.status, tt.want)
+			}
+			if tt.status == 1 && len(lines) != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", len(lines), stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
+	}
+	if names := testenv.ReadDirNames(dir); len(names) != 0 {
+		t.Errorf("left behind %v", names)
+	}
+	// The binary itself: exit status and one line.
+	t.Run("binary", func(t *testing.T) {
+		var stderr bytes.Buffer
+		cmd := exec.Command(daemonBinary(t), "capture", "-i", "lo", "tcp", "port", "80", "and")
+		cmd.Stderr, cmd.Stdout = &stderr, io.Discard
+		err := cmd.Run()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%v, stderr %q; want exit status 1 and one line", err, stderr.String())
+		}
+	})
+}

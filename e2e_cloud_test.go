@@ -1,0 +1,742 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"debug/buildinfo"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/netns"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
+	"github.com/pcapdaemon/pcapdaemon/transport/redis"
+)
+
+// The cloud end-to-end test runs the real binary against real servers: SQS
+// requests from goaws (in the veth pair's namespace: it binds 0.0.0.0 and
+// cannot be told to bind loopback), captures uploaded to versitygw (S3, on
+// loopback) and to a Cloudshark test server that implements the documented
+// upload API, results on Redis and on SQS result queues, and the request
+// command publishing and waiting.
+
+// cloudServer returns the path of a test server's binary built from the
+// Go package pkg (checked with debug/buildinfo), looked for under each name
+// in PATH, $GOBIN and $(go env GOPATH)/bin, where scripts/testservers.sh
+// installs them. Missing: skip, or fail under PCAPDAEMON_REQUIRE_PRIV=1.
+func cloudServer(t *testing.T, pkg string, names ...string) string {
+	t.Helper()
+	var dirs []string
+	if d := os.Getenv("GOBIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+			gopath = strings.TrimSpace(string(out))
+		}
+	}
+	for _, p := range filepath.SplitList(gopath) {
+		dirs = append(dirs, filepath.Join(p, "bin"))
+	}
+	for _, name := range names {
+		var cands []string
+		if p, err := exec.LookPath(name); err == nil {
+			cands = append(cands, p)
+		}
+		for _, d := range dirs {
+			cands = append(cands, filepath.Join(d, name))
+		}
+		for _, c := range cands {
+			if bi, err := buildinfo.ReadFile(c); err == nil && bi.Path == pkg {
+				return c
+			}
+		}
+	}
+	testenv.Skip(t, names[0]+" ("+pkg+") not found in PATH or GOPATH/bin: run scripts/testservers.sh")
+	return ""
+}
+
+// cloudStart starts cmd, kills it (by its PID) when the test ends, and
+// waits until addr accepts connections.
+func cloudStart(t *testing.T, cmd *exec.Cmd, addr string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	ok := testenv.WaitFor(20*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if !ok {
+		t.Fatalf("%s did not listen on %s:\n%s", cmd.Path, addr, out.String())
+	}
+}
+
+// cloudS3 is a versitygw server on loopback (posix backend).
+type cloudS3 struct {
+	endpoint, access, secret string
+	client                   *s3.Client
+}
+
+func startCloudS3(t *testing.T, buckets ...string) *cloudS3 {
+	t.Helper()
+	bin := cloudServer(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
+	dir := t.TempDir() // t.TempDir is on a file system with user xattrs here; versitygw says so if not
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
+	g := &cloudS3{endpoint: "http://" + addr, access: "cloude2e", secret: "cloude2esecret"}
+	cloudStart(t, exec.Command(bin, "--access", g.access, "--secret", g.secret, "--port", addr, "posix", dir), addr)
+	g.client = s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(g.endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(g.access, g.secret, ""),
+	})
+	for _, b := range buckets {
+		if _, err := g.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatalf("create bucket %s: %v", b, err)
+		}
+	}
+	return g
+}
+
+// keys lists a bucket's object keys.
+func (g *cloudS3) keys(t *testing.T, bucket string) []string {
+	t.Helper()
+	out, err := g.client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("list s3://%s: %v", bucket, err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+// get downloads an object into a file and returns its path and metadata.
+func (g *cloudS3) get(t *testing.T, bucket, key string) (string, map[string]string) {
+	t.Helper()
+	out, err := g.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), filepath.Base(key))
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, out.Metadata
+}
+
+// cloudSQS is a goaws server inside a network namespace.
+type cloudSQS struct {
+	endpoint string
+	client   *sqs.Client
+}
+
+const cloudAccount = "100010001000"
+
+// startCloudSQS runs goaws inside ns, listening on addr:4100 (it binds
+// 0.0.0.0 in that namespace only), and makes the queues.
+func startCloudSQS(t *testing.T, ns *netns.NS, addr string, queues ...string) *cloudSQS {
+	t.Helper()
+	bin := cloudServer(t, "github.com/Admiral-Piett/goaws/app/cmd", "goaws", "cmd")
+	hostPort := net.JoinHostPort(addr, "4100")
+	// No Region: goaws would put it in front of the host in queue URLs.
+	cfg := fmt.Sprintf("Local:\n  Host: %s\n  Port: 4100\n  AccountId: \"%s\"\n  LogToFile: false\n"+
+		"  QueueAttributeDefaults:\n    VisibilityTimeout: 10\n    ReceiveMessageWaitTimeSeconds: 0\n  Queues: []\n  Topics: []\n", addr, cloudAccount)
+	path := filepath.Join(t.TempDir(), "goaws.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// ip netns exec execs goaws: the PID killed at cleanup is goaws's own.
+	cloudStart(t, exec.Command("ip", "netns", "exec", ns.Name, bin, "-config", path), hostPort)
+	q := &cloudSQS{endpoint: "http://" + hostPort}
+	q.client = sqs.New(sqs.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(q.endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "y", ""),
+	}, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
+	for _, name := range queues {
+		if _, err := q.client.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+			t.Fatalf("create queue %s: %v", name, err)
+		}
+	}
+	return q
+}
+
+func (q *cloudSQS) url(name string) string { return q.endpoint + "/" + cloudAccount + "/" + name }
+
+func (q *cloudSQS) send(t *testing.T, queue, body string) {
+	t.Helper()
+	if _, err := q.client.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(q.url(queue)), MessageBody: aws.String(body)}); err != nil {
+		t.Fatalf("send to %s: %v", queue, err)
+	}
+}
+
+// drain receives (and deletes) every message visible on queue now.
+func (q *cloudSQS) drain(t *testing.T, queue string) []string {
+	t.Helper()
+	var bodies []string
+	for range 10 {
+		out, err := q.client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(q.url(queue)), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
+		})
+		if err != nil {
+			t.Fatalf("receive from %s: %v", queue, err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			_, _ = q.client.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.url(queue)), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	return bodies
+}
+
+// pending returns the messages on queue, visible or in flight.
+func (q *cloudSQS) pending(t *testing.T, queue string) int {
+	t.Helper()
+	out, err := q.client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(q.url(queue)), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatalf("attributes of %s: %v", queue, err)
+	}
+	n := 0
+	for _, k := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
+		v, _ := strconv.Atoi(out.Attributes[k])
+		n += v
+	}
+	return n
+}
+
+// csServer implements Cloudshark's documented upload API: POST
+// /api/v1/<token>/upload, multipart/form-data with the capture in the
+// "file" part and the optional "filename" and "additional_tags" fields;
+// 200 with {"filename","id"}, or an error status with
+// {"status","exceptions"}. It keeps every upload and checks the request.
+type csServer struct {
+	token string
+	srv   *httptest.Server
+
+	mu       sync.Mutex
+	uploads  map[string]csUpload
+	problems []string
+}
+
+type csUpload struct {
+	filename, tags string
+	data           []byte
+}
+
+func startCloudshark(t *testing.T, token string) *csServer {
+	cs := &csServer{token: token, uploads: map[string]csUpload{}}
+	cs.srv = httptest.NewServer(cs)
+	t.Cleanup(cs.srv.Close)
+	t.Cleanup(func() {
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		for _, p := range cs.problems {
+			t.Errorf("cloudshark test server: %s", p)
+		}
+	})
+	return cs
+}
+
+func (cs *csServer) fail(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": code, "exceptions": []string{msg}})
+}
+
+func (cs *csServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/")
+	token, action, _ := strings.Cut(rest, "/")
+	switch {
+	case !ok || action != "upload":
+		cs.fail(w, http.StatusNotFound, "No route matches "+r.URL.Path)
+		return
+	case r.Method != http.MethodPost && r.Method != http.MethodPut:
+		cs.fail(w, http.StatusMethodNotAllowed, "upload takes POST or PUT")
+		return
+	case token != cs.token:
+		cs.fail(w, http.StatusForbidden, "API token is not valid")
+		return
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		cs.fail(w, http.StatusBadRequest, "Content-Type must be multipart/form-data")
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		cs.fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var up csUpload
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cs.fail(w, http.StatusBadRequest, "malformed multipart body: "+err.Error())
+			return
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			cs.fail(w, http.StatusBadRequest, "malformed multipart part: "+err.Error())
+			return
+		}
+		switch p.FormName() {
+		case "file":
+			up.data = b
+			if up.filename == "" {
+				up.filename = p.FileName()
+			}
+		case "filename":
+			up.filename = string(b)
+		case "additional_tags":
+			up.tags = string(b)
+		default:
+			cs.mu.Lock()
+			cs.problems = append(cs.problems, "unexpected form field "+p.FormName())
+			cs.mu.Unlock()
+		}
+	}
+	if len(up.data) == 0 {
+		cs.fail(w, http.StatusBadRequest, "No file or url parameter was given")
+		return
+	}
+	var idb [6]byte
+	_, _ = rand.Read(idb[:])
+	id := hex.EncodeToString(idb[:])
+	cs.mu.Lock()
+	cs.uploads[id] = up
+	cs.mu.Unlock()
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(map[string]string{"filename": up.filename, "id": id})
+}
+
+func (cs *csServer) upload(id string) (csUpload, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	u, ok := cs.uploads[id]
+	return u, ok
+}
+
+func (cs *csServer) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.uploads)
+}
+
+// cloudResults collects the result events published on a Redis channel.
+type cloudResults struct {
+	mu  sync.Mutex
+	all []agent.Result
+}
+
+func subscribeCloudResults(t *testing.T, addr, channel string) *cloudResults {
+	t.Helper()
+	c, err := redis.Dial(redis.Options{Addrs: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rs := &cloudResults{}
+	ready := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Subscribe(ctx, channel, func() { close(ready) }, func(msg []byte) bool {
+			var r agent.Result
+			if err := json.Unmarshal(msg, &r); err != nil {
+				t.Errorf("result %q: %v", msg, err)
+				return true
+			}
+			rs.mu.Lock()
+			rs.all = append(rs.all, r)
+			rs.mu.Unlock()
+			return true
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done; c.Close() })
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("not subscribed to %s", channel)
+	}
+	return rs
+}
+
+func (rs *cloudResults) byID(id string) []agent.Result {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var out []agent.Result
+	for _, r := range rs.all {
+		if r.ID == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// cloudCapture sends frames on the pair (every 100ms, at most 30s) until
+// a result for id is on the Redis results channel, and returns it.
+func cloudCapture(t *testing.T, p *netns.Pair, rs *cloudResults, id string, frames [][]byte) agent.Result {
+	t.Helper()
+	for range 300 {
+		if got := rs.byID(id); len(got) > 0 {
+			return got[0]
+		}
+		if err := p.Send(frames); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no result for %s within 30s", id)
+	return agent.Result{}
+}
+
+// cloudConfig is the daemon's TOML for the test: SQS from goaws, the sink
+// section given, results on Redis when redisPort is set.
+func cloudConfig(t *testing.T, q *cloudSQS, queue, results string, redisPort, httpPort int, sink string) string {
+	t.Helper()
+	redisSec := "[redis]\nlisten = false\n"
+	if redisPort != 0 {
+		redisSec = fmt.Sprintf("[redis]\nlisten = true\nhost = \"127.0.0.1\"\nport = %d\nchannel = \"cloud\"\n", redisPort)
+	}
+	httpSec := "[http]\nlisten = \"\"\n"
+	if httpPort != 0 {
+		httpSec = fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"\n", httpPort)
+	}
+	body := fmt.Sprintf(`[general]
+writelocal = false
+snaplength = 500
+defaulttimeout = 10
+maxduration = 60
+shutdowngrace = 10
+
+[sqs]
+listen = true
+url = %q
+resultsurl = %q
+endpoint = %q
+protocol = "query"
+accessid = "x"
+accesskey = "y"
+waitseconds = 1
+
+%s
+%s
+%s`, q.url(queue), q.url(results), q.endpoint, redisSec, httpSec, sink)
+	path := filepath.Join(t.TempDir(), "pcapdaemon.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// cloudEnv is the environment of the request command: static AWS
+// credentials (goaws ignores them; the SDK wants some) and no instance
+// metadata lookups.
+func cloudEnv(t *testing.T) []string {
+	dir := t.TempDir()
+	return append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"))
+}
+
+// runCloudRequest runs the binary's request command while sending frames
+// on the pair, and returns its exit status, stdout and stderr.
+func runCloudRequest(t *testing.T, p *netns.Pair, frames [][]byte, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, daemonBinary(t), append([]string{"request"}, args...)...)
+	cmd.Env = cloudEnv(t)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	for i := 0; ; i++ {
+		select {
+		case err = <-done:
+		case <-time.After(100 * time.Millisecond):
+			if i < 300 {
+				if serr := p.Send(frames); serr != nil {
+					t.Errorf("send: %v", serr)
+				}
+			}
+			continue
+		}
+		break
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// checkCapture reads file with tcpdump -r and checks it holds n packets,
+// each selected by the filter.
+func checkCloudFile(t *testing.T, file string, n int) {
+	t.Helper()
+	lines := tcpdumpRead(t, file)
+	if len(lines) != n {
+		t.Errorf("tcpdump -r %s: %d packets, want %d:\n%s", file, len(lines), n, strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, ".9999: UDP") {
+			t.Errorf("packet not selected by the filter: %s", l)
+		}
+	}
+}
+
+func TestEndToEndCloud(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		testenv.Skip(t, "tcpdump not installed")
+	}
+	pair := netns.NewVethPair(t)
+	q := startCloudSQS(t, pair.NS, pair.PeerAddr.String(), "s3-requests", "s3-results", "cs-requests", "cs-results")
+	store := startCloudS3(t, "captures", "elsewhere", "allowed")
+	cs := startCloudshark(t, "cloudsharktoken")
+	redisSrv := testenv.StartRedis(t)
+	host := hostname(t)
+	csPort := cs.srv.Listener.Addr().(*net.TCPAddr).Port
+
+	// Daemon one: SQS and Redis in, S3 out, results on both.
+	s3Sink := fmt.Sprintf(`[s3]
+upload = true
+endpoint = %q
+pathstyle = true
+bucket = "captures"
+folder = "pcaps"
+region = "us-east-1"
+accessid = %q
+accesskey = %q
+allowbuckets = ["allowed"]
+`, store.endpoint, store.access, store.secret)
+	httpPort := testenv.FreePort(t)
+	d1 := startDaemon(t, "-config", cloudConfig(t, q, "s3-requests", "s3-results", redisSrv.Port, httpPort, s3Sink))
+	// Daemon two: SQS in, Cloudshark out, results on its SQS queue.
+	csSink := fmt.Sprintf("[cloudshark]\nupload = true\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = %d\ntoken = \"cloudsharktoken\"\ntimeout = 10\n", csPort)
+	d2 := startDaemon(t, "-config", cloudConfig(t, q, "cs-requests", "cs-results", 0, 0, csSink))
+	results := subscribeCloudResults(t, redisSrv.Addr, "cloud.results")
+	if !testenv.WaitFor(15*time.Second, func() bool {
+		out, err := redisSrv.CLI("PUBSUB", "NUMSUB", "cloud")
+		return err == nil && strings.HasSuffix(out, "1")
+	}) {
+		t.Fatalf("daemon one never subscribed\n%s", d1.Logs())
+	}
+
+	frames := [][]byte{udpFrame(pair, 9999, []byte("cloud")), udpFrame(pair, 53, []byte("noise"))}
+	seq := 0
+	message := func(extra string) (string, string) {
+		seq++
+		id := fmt.Sprintf("cloud-%d-%d", os.Getpid(), seq)
+		return id, fmt.Sprintf(`{"id":%q,"node":%q,"interface":[%q],"bpf":"udp and dst port 9999","packets":4,`+
+			`"timeout":10,"duration":20,"customer":"acme","alertid":4242,"tags":"e2e,cloud"%s}`, id, host, pair.Host, extra)
+	}
+	wantTags := func(id string) string {
+		return "customer:acme,alertid:4242,e2e,cloud,node:" + host + ",interface:" + pair.Host + ",snaplength:500"
+	}
+
+	t.Run("sqs to s3", func(t *testing.T) {
+		id, msg := message("")
+		q.send(t, "s3-requests", msg)
+		res := cloudCapture(t, pair, results, id, frames)
+		if res.Status != agent.StatusOK || res.Packets != 4 || res.StopReason != agent.StopPackets || len(res.Locations) != 1 {
+			t.Fatalf("result %+v, want ok, 4 packets, one location\n%s", res, d1.Logs())
+		}
+		key, ok := strings.CutPrefix(res.Locations[0], "s3://captures/")
+		if !ok || !strings.HasPrefix(key, "pcaps/"+host+"-"+pair.Host+"-") || !strings.HasSuffix(key, "-"+id+".pcap") {
+			t.Fatalf("location %q, want s3://captures/pcaps/<host>-<iface>-<unix>-<id>.pcap", res.Locations[0])
+		}
+		file, meta := store.get(t, "captures", key)
+		checkCloudFile(t, file, 4)
+		want := map[string]string{"requestid": id, "customer": "acme", "alertid": "4242", "node": host,
+			"interface": pair.Host, "snaplength": "500", "filter": "udp and dst port 9999", "tags": wantTags(id)}
+		for k, v := range want {
+			if meta[k] != v {
+				t.Errorf("metadata %s = %q, want %q (all: %v)", k, meta[k], v, meta)
+			}
+		}
+		// The same result is on the SQS result queue.
+		var onQueue []agent.Result
+		testenv.WaitFor(5*time.Second, func() bool {
+			for _, b := range q.drain(t, "s3-results") {
+				var r agent.Result
+				if json.Unmarshal([]byte(b), &r) == nil && r.ID == id {
+					onQueue = append(onQueue, r)
+				}
+			}
+			return len(onQueue) > 0
+		})
+		if len(onQueue) != 1 || len(onQueue[0].Locations) != 1 || onQueue[0].Locations[0] != res.Locations[0] {
+			t.Errorf("SQS result queue: %+v, want one result naming %s", onQueue, res.Locations[0])
+		}
+	})
+
+	t.Run("same message twice", func(t *testing.T) {
+		id, msg := message("")
+		before := len(store.keys(t, "captures"))
+		q.send(t, "s3-requests", msg)
+		q.send(t, "s3-requests", msg) // SQS delivers at least once
+		res := cloudCapture(t, pair, results, id, frames)
+		if res.Status != agent.StatusOK {
+			t.Fatalf("result %+v", res)
+		}
+		// Both copies were taken off the queue: one captured, one dropped
+		// as a duplicate.
+		if !testenv.WaitFor(10*time.Second, func() bool { return q.pending(t, "s3-requests") == 0 }) {
+			t.Fatalf("request queue still holds %d messages\n%s", q.pending(t, "s3-requests"), d1.Logs())
+		}
+		if !strings.Contains(d1.Logs(), "taken recently") {
+			t.Errorf("the daemon did not log the second copy as a duplicate\n%s", d1.Logs())
+		}
+		time.Sleep(500 * time.Millisecond) // a second result would be out by now
+		if got := results.byID(id); len(got) != 1 {
+			t.Errorf("%d results for %s, want 1: %+v", len(got), id, got)
+		}
+		var objs []string
+		for _, k := range store.keys(t, "captures") {
+			if strings.Contains(k, id) {
+				objs = append(objs, k)
+			}
+		}
+		if len(objs) != 1 || len(store.keys(t, "captures")) != before+1 {
+			t.Errorf("objects for %s: %v (bucket went from %d to %d), want exactly one", id, objs, before, len(store.keys(t, "captures")))
+		}
+		q.drain(t, "s3-results")
+	})
+
+	t.Run("override outside the allow-list", func(t *testing.T) {
+		before := store.keys(t, "captures")
+		id, msg := message(`,"bucket":"elsewhere"`)
+		q.send(t, "s3-requests", msg)
+		res := cloudCapture(t, pair, results, id, frames)
+		if res.Status != agent.StatusError || len(res.Locations) != 0 || !strings.Contains(res.Error, "elsewhere") {
+			t.Errorf("result %+v, want an error naming the bucket and no location", res)
+		}
+		if got := store.keys(t, "elsewhere"); len(got) != 0 {
+			t.Errorf("refused bucket holds %v", got)
+		}
+		if got := store.keys(t, "captures"); !slices.Equal(got, before) {
+			t.Errorf("configured bucket changed: %v, was %v", got, before)
+		}
+
+		// A bucket on the allow-list is taken.
+		id, msg = message(`,"bucket":"allowed"`)
+		q.send(t, "s3-requests", msg)
+		res = cloudCapture(t, pair, results, id, frames)
+		if res.Status != agent.StatusOK || len(res.Locations) != 1 || !strings.HasPrefix(res.Locations[0], "s3://allowed/pcaps/") {
+			t.Fatalf("result %+v, want ok in s3://allowed/", res)
+		}
+		file, _ := store.get(t, "allowed", strings.TrimPrefix(res.Locations[0], "s3://allowed/"))
+		checkCloudFile(t, file, 4)
+		q.drain(t, "s3-results")
+	})
+
+	t.Run("request -wait over sqs to cloudshark", func(t *testing.T) {
+		code, stdout, stderr := runCloudRequest(t, pair, frames,
+			"-sqsurl", q.url("cs-requests"), "-sqsresultsurl", q.url("cs-results"), "-sqsendpoint", q.endpoint, "-sqsprotocol", "query",
+			"-wait", "-waittime", "40s", "-node", "any", "-interface", pair.Host, "-bpf", "udp and dst port 9999",
+			"-packets", "3", "-timeout", "10", "-duration", "20", "-customer", "acme", "-alertid", "4242", "-tags", "e2e,cloud")
+		t.Logf("request: exit %d\nstderr:\n%s", code, stderr)
+		if code != 0 {
+			t.Fatalf("exit status %d\nstdout:\n%s\ndaemon two:\n%s", code, stdout, d2.Logs())
+		}
+		rs := reqParseResults(t, stdout)
+		if len(rs) != 1 || rs[0].Status != agent.StatusOK || rs[0].Packets != 3 || len(rs[0].Locations) != 1 {
+			t.Fatalf("results %+v, want one ok with 3 packets and a location", rs)
+		}
+		prefix := fmt.Sprintf("http://127.0.0.1:%d/captures/", csPort)
+		csID, ok := strings.CutPrefix(rs[0].Locations[0], prefix)
+		if !ok {
+			t.Fatalf("location %q, want %s<id>", rs[0].Locations[0], prefix)
+		}
+		up, ok := cs.upload(csID)
+		if !ok {
+			t.Fatalf("cloudshark has no capture %s", csID)
+		}
+		if want := wantTags(rs[0].ID); up.tags != want {
+			t.Errorf("additional_tags %q, want %q", up.tags, want)
+		}
+		if !strings.HasPrefix(up.filename, host+"-"+pair.Host+"-") || !strings.HasSuffix(up.filename, "-"+rs[0].ID+".pcap") {
+			t.Errorf("filename %q", up.filename)
+		}
+		file := filepath.Join(t.TempDir(), "cloudshark.pcap")
+		if err := os.WriteFile(file, up.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		checkCloudFile(t, file, 3)
+		if n := cs.count(); n != 1 {
+			t.Errorf("cloudshark holds %d captures, want 1", n)
+		}
+	})
+
+	t.Run("request -wait over redis to s3", func(t *testing.T) {
+		code, stdout, stderr := runCloudRequest(t, pair, frames,
+			"-redis", redisSrv.Addr, "-redischannel", "cloud", "-http", fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+			"-wait", "-node", host, "-interface", pair.Host, "-bpf", "udp and dst port 9999",
+			"-packets", "2", "-timeout", "10", "-duration", "20")
+		t.Logf("request: exit %d\nstderr:\n%s", code, stderr)
+		if code != 0 {
+			t.Fatalf("exit status %d\nstdout:\n%s", code, stdout)
+		}
+		rs := reqParseResults(t, stdout)
+		if len(rs) != 1 || rs[0].Status != agent.StatusOK || len(rs[0].Locations) != 1 || !strings.HasPrefix(rs[0].Locations[0], "s3://captures/pcaps/") {
+			t.Fatalf("results %+v, want one ok in s3://captures/pcaps/", rs)
+		}
+		file, _ := store.get(t, "captures", strings.TrimPrefix(rs[0].Locations[0], "s3://captures/"))
+		checkCloudFile(t, file, 2)
+	})
+}
