@@ -22,11 +22,12 @@ import (
 // The bare-root test runs the static binary the way the distroless image
 // does, but stricter: chrooted into a directory that holds nothing but the
 // binary, its config and the capture directory (no /etc, no libc, no /bin,
-// no /proc), as uid 65534 with CAP_NET_RAW as its only capability
-// (permitted, effective, inheritable, ambient and bounding), and an empty
-// environment. capsh does the chroot, the uid change and the capability
-// sets in one exec: setpriv cannot chroot, and chroot(1) would have to run
-// setpriv from inside the root, which has no libc for it.
+// no /proc), as uid 65534 with an empty environment and a bounding set of
+// CAP_NET_RAW alone, granted CAP_NET_RAW the ways production does (ambient,
+// as the systemd unit does; a file capability, as the image does) or not
+// at all. capsh does the chroot, the uid change and the capability sets in
+// one exec: setpriv cannot chroot, and chroot(1) would have to run setpriv
+// from inside the root, which has no libc for it.
 //
 // The one thing the root gets beyond the binary is a read-only sysfs on
 // /sys, mounted in a private mount namespace (unshare(1)) as every
@@ -81,8 +82,7 @@ func (d *bareDaemon) wait(timeout time.Duration) bool {
 }
 
 // buildRelease builds the binary with scripts/build.sh, as a release is
-// built, into a directory removed when t ends. (The Go build cache makes the
-// second build in a test run a matter of a second or two.)
+// built, into a directory removed when t ends.
 func buildRelease(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "pcapdaemon")
@@ -313,17 +313,28 @@ listen = ""
 `, redisPort)
 }
 
-func TestBareRootCapture(t *testing.T) {
+// TestRelease builds the binary as a release is built, once, and checks
+// the build and then the binary in a bare root.
+func TestRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildRelease(t)
+	t.Run("build script", func(t *testing.T) { testBuildScript(t, bin) })
+	t.Run("bare root", func(t *testing.T) { testBareRoot(t, bin) })
+}
+
+// testBareRoot runs bin confined in bare roots: the daemon capturing with
+// CAP_NET_RAW granted as the systemd unit and the image grant it and
+// refusing precisely without it, "pcapdaemon capture", and "pcapdaemon
+// interfaces".
+func testBareRoot(t *testing.T, bin string) {
 	testenv.RequireRoot(t)
 	for _, tool := range []string{"capsh", "setcap", "unshare", "tcpdump"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Skip(t, tool+" not installed (apt-get install libcap2-bin util-linux tcpdump)")
 		}
 	}
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildRelease(t)
 	redis := testenv.StartRedis(t)
 	pair := netns.NewVethPair(t)
 	subscribed := func() bool {
@@ -431,6 +442,33 @@ func TestBareRootCapture(t *testing.T) {
 		}
 	})
 
+	t.Run("capture command", func(t *testing.T) {
+		root := makeBareRoot(t, bin, "", grantFile)
+		d := startConfined(t, root, grantFile, "capture", "-i", pair.Host, "-c", strconv.Itoa(packets), "-G", "20",
+			"-w", "/captures/out.pcap", "udp", "and", "dst", "port", "9999")
+		if !testenv.WaitFor(10*time.Second, func() bool { return strings.Contains(d.Logs(), "listening on") || d.exited() }) || d.exited() {
+			t.Fatalf("capture never said it was listening (exited: %v)", d.exited())
+		}
+		for i := 0; i < 50 && !d.exited(); i++ {
+			if err := pair.Send(append(noise, match...)); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !d.wait(25 * time.Second) {
+			t.Fatal("capture did not end")
+		}
+		if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("capture: status %d", code)
+		}
+		if !strings.Contains(d.Logs(), fmt.Sprintf("%d packets captured", packets)) {
+			t.Errorf("no %q in the output", fmt.Sprintf("%d packets captured", packets))
+		}
+		if lines := tcpdumpRead(t, filepath.Join(root, "captures", "out.pcap")); len(lines) != packets {
+			t.Errorf("tcpdump -r: %d packets, want %d:\n%s", len(lines), packets, strings.Join(lines, "\n"))
+		}
+	})
+
 	t.Run("interfaces", func(t *testing.T) {
 		// Listing needs no capability at all.
 		root := makeBareRoot(t, bin, "[general]\nlocaldir = \"/captures\"\n\n[[interface]]\nname = \""+pair.Host+"\"\nalias = [\"uplink\"]\n", grantNone)
@@ -457,13 +495,9 @@ func TestBareRootCapture(t *testing.T) {
 	})
 }
 
-// TestBuildScript checks what scripts/build.sh promises: a static binary
-// stamped with git's description of the tree.
-func TestBuildScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildRelease(t)
+// testBuildScript checks what scripts/build.sh promises of bin: a static,
+// cgo-free, path-free binary stamped with git's description of the tree.
+func testBuildScript(t *testing.T, bin string) {
 	want := "dev"
 	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		want = strings.TrimSpace(string(out))

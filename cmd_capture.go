@@ -154,7 +154,9 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	spec := o.spec
+	var linkType uint32
 	spec.Armed = func(info agent.CaptureInfo) {
+		linkType = info.LinkType
 		fmt.Fprintln(stderr, listeningLine(info))
 		if info.UserFilter {
 			fmt.Fprintln(stderr, "pcapdaemon capture: the kernel refused the filter program: filtering in user space")
@@ -163,7 +165,7 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if o.write == "" {
 		spec.Packet = func(ts int64, data []byte, wire int) {
 			fmt.Fprintf(stdout, "%s %s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), agent.Summarize(linkTypeOf(spec.Interface), data), wire)
+				time.Unix(0, ts).Format("15:04:05.000000"), agent.Summarize(linkType, data), wire)
 		}
 	}
 	sum, data, err := agent.CaptureOnce(ctx, spec)
@@ -182,11 +184,11 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch o.write {
 	case "":
 	case "-":
-		if _, werr := data.NewReader().(io.WriterTo).WriteTo(stdout); werr != nil {
+		if _, werr := io.Copy(stdout, data.NewReader()); werr != nil {
 			status = fail(fmt.Errorf("writing to stdout: %w", werr))
 		}
 	default:
-		if werr := out.commit(data.NewReader().(io.WriterTo)); werr != nil {
+		if werr := out.commit(data.NewReader()); werr != nil {
 			status = fail(werr)
 		}
 	}
@@ -216,15 +218,6 @@ func counterLines(sum agent.CaptureSummary) string {
 	}
 	return fmt.Sprintf("%d packet%s captured\n%d packet%s received by filter\n%d packet%s dropped by kernel\n",
 		sum.Packets, plural(sum.Packets), sum.Received, plural(sum.Received), sum.KernelDrops, plural(sum.KernelDrops))
-}
-
-// linkTypeOf is the link type of ifname for the per-frame lines.
-func linkTypeOf(ifname string) uint32 {
-	lt, err := afpacket.LinkTypeOf(ifname)
-	if err != nil {
-		return afpacket.LinkTypeEthernet
-	}
-	return lt
 }
 
 // secondsFlag is a time limit given as seconds ("2", "0.5") or as a Go
@@ -279,8 +272,9 @@ func createAtomic(name string) (*atomicFile, error) {
 
 // commit writes the data and, for a regular file, syncs it and renames it
 // into place.
-func (a *atomicFile) commit(w io.WriterTo) error {
-	_, err := w.WriteTo(a.f)
+func (a *atomicFile) commit(r io.Reader) error {
+	_, err := io.Copy(a.f, r) // the buffer's reader is an io.WriterTo: no copy
+
 	if err == nil && !a.direct {
 		if err = a.f.Chmod(0o644); err == nil {
 			err = a.f.Sync()

@@ -13,9 +13,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/netns"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
@@ -144,8 +146,6 @@ func TestCaptureCommand(t *testing.T) {
 		testenv.Skip(t, "tcpdump not installed")
 	}
 	pair := netns.NewVethPair(t)
-	bin := daemonBinary(t)
-	_ = bin
 
 	t.Run("packet limit", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "f.pcap")
@@ -186,25 +186,27 @@ func TestCaptureCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("SIGINT", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "f.pcapng")
-		r := startCapture(t, "-i", pair.Host, "--format", "pcapng", "-w", file, "udp")
-		r.waitArmed(t)
-		if err := pair.Send([][]byte{udpFrame(pair, 7000, []byte("a")), tcpFrame(pair), udpFrame(pair, 7001, []byte("b")), udpFrame(pair, 7002, []byte("c"))}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond) // > the ring's block timeout
-		if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		if st := r.wait(t, 10*time.Second); st != 0 {
-			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
-		}
-		checkCounters(t, r.stderrLines(), 3)
-		if got := tcpdumpRead(t, file); len(got) != 3 {
-			t.Errorf("tcpdump -r: %d packets, want 3:\n%s", len(got), strings.Join(got, "\n"))
-		}
-	})
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "f.pcapng")
+			r := startCapture(t, "-i", pair.Host, "--format", "pcapng", "-w", file, "udp")
+			r.waitArmed(t)
+			if err := pair.Send([][]byte{udpFrame(pair, 7000, []byte("a")), tcpFrame(pair), udpFrame(pair, 7001, []byte("b")), udpFrame(pair, 7002, []byte("c"))}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // > the ring's block timeout
+			if err := r.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			if st := r.wait(t, 10*time.Second); st != 0 {
+				t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+			}
+			checkCounters(t, r.stderrLines(), 3)
+			if got := tcpdumpRead(t, file); len(got) != 3 {
+				t.Errorf("tcpdump -r: %d packets, want 3:\n%s", len(got), strings.Join(got, "\n"))
+			}
+		})
+	}
 
 	t.Run("stdout lines and inactivity timeout", func(t *testing.T) {
 		r := startCapture(t, "-i", pair.Host, "-t", "0.5", "-s", "64", "udp port 7100")
@@ -289,4 +291,26 @@ func TestCaptureCommandErrors(t *testing.T) {
 			t.Errorf("%v, stderr %q; want exit status 1 and one line", err, stderr.String())
 		}
 	})
+}
+
+func TestCaptureMessages(t *testing.T) {
+	tests := []struct {
+		info agent.CaptureInfo
+		want string
+	}{
+		{agent.CaptureInfo{Interface: "eth0", LinkType: 1, Snaplen: 262144}, "listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes"},
+		{agent.CaptureInfo{Interface: "tun0", LinkType: 101, Snaplen: 96}, "listening on tun0, link-type RAW (Raw IP), snapshot length 96 bytes"},
+		{agent.CaptureInfo{Interface: "ppp0", LinkType: 113, Snaplen: 500}, "listening on ppp0, link-type LINUX_SLL (Linux cooked v1), snapshot length 500 bytes"},
+		{agent.CaptureInfo{Interface: "any", LinkType: 276, Snaplen: 262144}, "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"},
+		{agent.CaptureInfo{Interface: "x", LinkType: 147, Snaplen: 1}, "listening on x, link-type 147, snapshot length 1 bytes"},
+	}
+	for _, tt := range tests {
+		if got := listeningLine(tt.info); got != tt.want {
+			t.Errorf("listeningLine(%+v) = %q, want %q", tt.info, got, tt.want)
+		}
+	}
+	got := counterLines(agent.CaptureSummary{Packets: 1, Received: 0, KernelDrops: 2})
+	if want := "1 packet captured\n0 packets received by filter\n2 packets dropped by kernel\n"; got != want {
+		t.Errorf("counterLines = %q, want %q", got, want)
+	}
 }

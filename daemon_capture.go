@@ -29,16 +29,12 @@ func checkCapture(log *slog.Logger, reg *metrics.Registry, health *metrics.Healt
 
 // captureOpener is the agent's Opener: afpacket's, with a permission error
 // explained (which capability is missing and how to grant it) instead of a
-// bare "operation not permitted", and the handle watched for the removal of
-// its interface (watchInterface). startErr is what checkCapture found.
+// bare "operation not permitted". startErr is what checkCapture found.
 func captureOpener(startErr error) agent.Opener {
 	return func(ifname string, cfg afpacket.Config) (agent.Handle, error) {
 		h, err := agent.OpenAFPacket(ifname, cfg)
-		if err == nil {
-			return watchInterface(h, ifname), nil
-		}
-		if !errors.Is(err, os.ErrPermission) {
-			return nil, err
+		if err == nil || !errors.Is(err, os.ErrPermission) {
+			return h, err
 		}
 		why := startErr
 		if why == nil {

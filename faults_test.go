@@ -445,3 +445,56 @@ func TestFaultAdmission(t *testing.T) {
 		t.Fatal("daemon died")
 	}
 }
+
+// TestDaemonWithoutCapNetRaw runs the daemon without CAP_NET_RAW (root with
+// the capability dropped from every set): it still starts and serves —
+// the README's first command, `go run .` as an ordinary user, must work —
+// but says what is missing in its log, on /readyz and in
+// pcapdaemon_capture_capable, and a capture's result says it too.
+func TestDaemonWithoutCapNetRaw(t *testing.T) {
+	testenv.RequireRoot(t)
+	requireTools(t, "setpriv")
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	api := apiURL(port)
+	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
+	writeConf(t, cfg, daemonConf{httpPort: port, localDir: dir})
+	d := &daemon{done: make(chan struct{})}
+	d.cmd = exec.Command("setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--", daemonBinary(t), "-config", cfg)
+	d.cmd.Stdout, d.cmd.Stderr = d, d
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.Logs())
+		}
+	})
+	waitHTTP(t, d, api)
+	if lines := logLines(d, "packet capture is not possible"); len(lines) != 1 || !strings.Contains(lines[0], "CAP_NET_RAW") {
+		t.Errorf("start-up log does not say CAP_NET_RAW is missing: %q", lines)
+	}
+	code, body := getText(t, api+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "[-]capture: ") || !strings.Contains(body, "CAP_NET_RAW") {
+		t.Errorf("/readyz without CAP_NET_RAW: %d\n%s", code, body)
+	}
+	if v := scrape(t, api)["pcapdaemon_capture_capable"]; v != 0 {
+		t.Errorf("capture_capable = %v without CAP_NET_RAW", v)
+	}
+	code, reply := httpPost(t, api+"/v1/captures", `{"id":"no-cap","node":"any","interface":["lo"],"duration":1}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d %v", code, reply)
+	}
+	r := waitDone(t, api, "no-cap", 10*time.Second).Results
+	if len(r) != 1 || r[0].Status != agent.StatusError || !strings.Contains(r[0].Error, "CAP_NET_RAW") || !strings.Contains(r[0].Error, "setcap") {
+		t.Errorf("capture without CAP_NET_RAW: %+v, want an error saying what is missing and how to grant it", r)
+	}
+}

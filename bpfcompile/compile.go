@@ -14,6 +14,18 @@ const maxInstructions = 4096
 // defaultSnaplen is what Options.Snaplen 0 means, as tcpdump's -s 0.
 const defaultSnaplen = 262144
 
+// Size guards: the time and memory to generate, lay out and optimize a
+// program grow faster than its length, so Compile refuses expressions
+// whose program could not fit the kernel's limit anyway before that cost
+// is paid. Every primitive needs at least one test in the program, so an
+// expression with more than maxPrimitives of them cannot fit; the
+// optimizer rarely shortens a program more than twofold, and a longer
+// unoptimized program than maxRawInstructions is refused before layout.
+const (
+	maxPrimitives      = maxInstructions
+	maxRawInstructions = 2 * maxInstructions
+)
+
 // Compile compiles a pcap-filter(7) expression into a classic BPF program
 // for the link type and options given. The program returns the snapshot
 // length for a packet that matches and 0 for one that does not. Errors are
@@ -56,7 +68,7 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	if err != nil {
 		// libpcap generates code as it parses: an error in the primitives
 		// before a syntax error is the one it reports.
-		if prefix != nil {
+		if prefix != nil && countPrimitives(prefix) <= maxPrimitives {
 			if g, gerr := newGen(expr, opts); gerr == nil {
 				if _, perr := g.generate(prefix); perr != nil {
 					return nil, false, perr
@@ -64,6 +76,9 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 			}
 		}
 		return nil, false, err
+	}
+	if n := countPrimitives(node); n > maxPrimitives {
+		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions)}
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
@@ -81,6 +96,9 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	} else {
 		root = finish(f, uint32(snaplen))
 		g.insertVloffsets(root)
+	}
+	if n := blockSize(root, maxRawInstructions); n > maxRawInstructions {
+		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions)}
 	}
 	raw, err = layout(root)
 	if err != nil {
@@ -118,4 +136,45 @@ func (g *gen) generate(n Node) (f *frag, err error) {
 		}
 	}()
 	return g.genNode(n), nil
+}
+
+// countPrimitives returns the number of primitives (the leaves: not "and",
+// "or", "not") of the syntax tree n.
+func countPrimitives(n Node) int {
+	count := 0
+	stack := []Node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch n := n.(type) {
+		case nil:
+		case *BinaryNode:
+			stack = append(stack, n.X, n.Y)
+		case *NotNode:
+			stack = append(stack, n.X)
+		default:
+			count++
+		}
+	}
+	return count
+}
+
+// blockSize returns the number of instructions of the block graph at root
+// (long jumps aside), or a number above limit once it passes limit.
+func blockSize(root *block, limit int) int {
+	seen := map[*block]bool{root: true}
+	stack := []*block{root}
+	n := 0
+	for len(stack) > 0 && n <= limit {
+		b := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n += len(b.stmts) + 1
+		for _, s := range []*block{b.jt, b.jf} {
+			if s != nil && !seen[s] {
+				seen[s] = true
+				stack = append(stack, s)
+			}
+		}
+	}
+	return n
 }

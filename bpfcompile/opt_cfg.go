@@ -254,25 +254,6 @@ func optBuildCFG(raw []bpf.RawInstruction) (*optCFG, error) {
 	return g, nil
 }
 
-// clone returns a copy of g that shares nothing with it.
-func (g *optCFG) clone() *optCFG {
-	c := &optCFG{blocks: make([]*optBlock, len(g.blocks))}
-	n := 0
-	for _, b := range g.blocks {
-		n += len(b.insns)
-	}
-	blocks := make([]optBlock, len(g.blocks))
-	insns := make([]bpf.RawInstruction, 0, n)
-	for i, b := range g.blocks {
-		blocks[i] = *b
-		at := len(insns)
-		insns = append(insns, b.insns...)
-		blocks[i].insns = insns[at:len(insns):len(insns)]
-		c.blocks[i] = &blocks[i]
-	}
-	return c
-}
-
 // optRetZero returns the index of a live "ret #0" block, adding one if needed.
 func (g *optCFG) optRetZero() int {
 	for i, b := range g.blocks {

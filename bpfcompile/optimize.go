@@ -51,7 +51,7 @@ const (
 // backward jump (libpcap's protochain loop) is returned unchanged.
 //
 // The optimizer stops when its work budget runs out and returns the
-// program as the last complete round of passes left it.
+// program as the last pass left it.
 func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
 	return optimizeWithin(prog, min(optWorkMax, max(optWorkMin, optWorkPerInsn*len(prog))))
 }
@@ -108,8 +108,9 @@ func optStillValid(in, out []bpf.RawInstruction) bool {
 }
 
 // optimizeCFG runs the passes to a fixpoint and lays the program out. When
-// the work budget runs out, it returns the program as the last complete
-// round left it.
+// the work budget runs out, it lays the program out as the last pass left
+// it: every pass (every edge threaded) leaves a program equivalent to the
+// input.
 func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
 	var (
 		an      *optAnalysis // nil: the graph changed since the last analysis
@@ -139,8 +140,7 @@ func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
 	}
 	for round := 0; round < optMaxRounds; round++ {
 		t.rounds++
-		t.work += 16 * len(g.blocks) // the snapshot and the passes' loops
-		snapshot := g.clone()
+		t.work += 8 * len(g.blocks) // the passes' loops
 		changed = false
 		if err := analyze(true); err != nil {
 			return nil, err
@@ -158,7 +158,7 @@ func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
 		note(c)
 		note(cleanup())
 		if t.spent() {
-			return snapshot.emit()
+			break
 		}
 
 		if err := analyze(true); err != nil {
@@ -177,7 +177,7 @@ func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
 		}
 		note(cleanup())
 		if t.spent() {
-			return snapshot.emit()
+			break
 		}
 
 		if err := analyze(true); err != nil {
@@ -196,7 +196,7 @@ func optimizeCFG(g *optCFG, t *optValues) ([]bpf.RawInstruction, error) {
 		}
 		note(t.regroupChains(g, an))
 		if t.spent() {
-			return snapshot.emit()
+			break
 		}
 		if !changed {
 			break

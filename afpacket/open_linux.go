@@ -1,0 +1,230 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapping is the address range of a ring, for the cleanup that unmaps it.
+type mapping struct {
+	addr unsafe.Pointer
+	len  uintptr
+}
+
+// open implements Open.
+func open(ifname string, cfg Config) (*Conn, error) {
+	addr := &Addr{Interface: ifname}
+	c, err := openConn(ifname, addr, cfg)
+	if err != nil {
+		return nil, &net.OpError{Op: "open", Net: network, Addr: addr, Err: err}
+	}
+	return c, nil
+}
+
+func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	// The socket type follows the link type: Ethernet and header-less
+	// links are read raw; anything else, and the "any" pseudo-interface,
+	// cooked (SOCK_DGRAM), with a LINUX_SLL or LINUX_SLL2 header built from
+	// the kernel's metadata, as libpcap does.
+	anyDev := ifname == "any"
+	sotype := unix.SOCK_RAW
+	if anyDev {
+		sotype = unix.SOCK_DGRAM
+	}
+	// Protocol 0 at socket(2): the socket is not hooked into the receive
+	// path until bind(2) names ETH_P_ALL, so no frame is queued before the
+	// filter is in place.
+	fd, err := unix.Socket(unix.AF_PACKET, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	var (
+		mem  []byte
+		done bool
+	)
+	defer func() {
+		if done {
+			return
+		}
+		if mem != nil {
+			_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
+		}
+		_ = unix.Close(fd)
+	}()
+
+	var (
+		ifindex   int
+		linkType  = LinkTypeLinuxSLL2
+		fr        = framingSLL2
+		loIfindex int
+	)
+	if anyDev {
+		// Loopback's outgoing copies are skipped by index; a namespace
+		// without lo just has none.
+		loIfindex, _, _ = interfaceInfo(fd, "lo")
+	} else {
+		var hatype uint16
+		ifindex, hatype, err = interfaceInfo(fd, ifname)
+		if err != nil {
+			return nil, err
+		}
+		linkType = linkTypeForARPHRD(int(hatype))
+		switch linkType {
+		case LinkTypeEthernet:
+			fr = framingEthernet
+		case LinkTypeRaw:
+			fr = framingRaw
+		default:
+			// Reopen cooked: the socket has seen no frame yet.
+			fr = framingSLL
+			_ = unix.Close(fd)
+			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return nil, os.NewSyscallError("socket", err)
+			}
+		}
+		if hatype == unix.ARPHRD_LOOPBACK {
+			loIfindex = ifindex
+			// Loopback shows every frame twice, once leaving and once
+			// arriving. Ask the kernel not to queue the outgoing copy
+			// (Linux 4.20); the ring walk skips it too in case it cannot.
+			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		}
+	}
+	prog := cfg.Filter
+	if len(prog) > 0 && fr.headerLen() > 0 {
+		if prog, err = cookedProgram(prog, fr); err != nil {
+			return nil, err
+		}
+	}
+	if err := attachFilter(fd, prog, s.snaplen); err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return nil, os.NewSyscallError("setsockopt PACKET_VERSION", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(s.blockSize),
+		Block_nr:       uint32(s.numBlocks),
+		Frame_size:     uint32(s.frameSize),
+		Frame_nr:       uint32(s.blockSize / s.frameSize * s.numBlocks),
+		Retire_blk_tov: s.timeoutMS,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, os.NewSyscallError("setsockopt PACKET_RX_RING", err)
+	}
+	size := s.blockSize * s.numBlocks
+	p, err := unix.MmapPtr(fd, 0, nil, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	mem = unsafe.Slice((*byte)(p), size)
+
+	if cfg.Promiscuous && !anyDev { // "any" has no single device to set promiscuous
+		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return nil, os.NewSyscallError("setsockopt PACKET_ADD_MEMBERSHIP", err)
+		}
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, os.NewSyscallError("bind", err)
+	}
+
+	// os.NewFile registers the non-blocking socket with the netpoller, so a
+	// wait for the next block parks the goroutine, not a thread, and Close
+	// or a deadline ends the wait.
+	f := os.NewFile(uintptr(fd), "afpacket:"+ifname)
+	done = true
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		_ = unix.MunmapPtr(p, uintptr(size))
+		return nil, err
+	}
+
+	c := &Conn{h: handle{
+		ring: ring{
+			mem:       mem,
+			blockSize: s.blockSize,
+			numBlocks: s.numBlocks,
+			snaplen:   s.snaplen,
+			framing:   fr,
+			loIfindex: loIfindex,
+			match:     cfg.Match,
+		},
+		f:        f,
+		rc:       rc,
+		addr:     addr,
+		ifindex:  ifindex,
+		linkType: linkType,
+		woken:    make(chan struct{}, 1),
+		timeout:  time.Duration(s.timeoutMS) * time.Millisecond,
+	}}
+	h := &c.h
+	h.readyFn = func(fd uintptr) bool {
+		if h.ready() {
+			return true
+		}
+		h.polls++
+		if h.polls == 1 {
+			return false // the look before parking
+		}
+		// Woken with no block: the kernel reports an interface that went
+		// down or away (ENETDOWN in sk_err, see packet_notifier) by
+		// waking the socket's waiters; anything else is a spurious wake.
+		if n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && n != 0 {
+			h.sockErr = syscall.Errno(n)
+			return true
+		}
+		return false
+	}
+	h.wakeFn = func() {
+		// A deadline in the past ends the netpoller wait at once.
+		_ = h.f.SetReadDeadline(time.Unix(1, 0))
+		h.woken <- struct{}{}
+	}
+	// The ring's address range stays ours until the Conn is garbage: Close
+	// replaces the ring with anonymous memory rather than unmapping it (see
+	// close), and this cleanup unmaps whichever is there.
+	runtime.AddCleanup(c, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) }, mapping{p, uintptr(size)})
+	return c, nil
+}
+
+// interfaceInfo returns the index and ARPHRD type of the interface named
+// ifname in the calling thread's network namespace (SIOCGIFINDEX,
+// SIOCGIFHWADDR; see netdevice(7)).
+func interfaceInfo(fd int, ifname string) (int, uint16, error) {
+	ifr, err := unix.NewIfreq(ifname)
+	if err != nil {
+		return 0, 0, errors.New("invalid interface name")
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, 0, ErrNoSuchInterface
+		}
+		return 0, 0, os.NewSyscallError("ioctl SIOCGIFINDEX", err)
+	}
+	ifindex := int(ifr.Uint32())
+	ifr, _ = unix.NewIfreq(ifname)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, 0, os.NewSyscallError("ioctl SIOCGIFHWADDR", err)
+	}
+	return ifindex, ifr.Uint16(), nil // sa_family of ifr_hwaddr is the ARPHRD type
+}
+
+// htons converts a 16-bit value to network byte order, as sll_protocol wants.
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
