@@ -233,6 +233,12 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	if err != nil {
 		return id, a.reject(log, id, source, err)
 	}
+	a.mu.Lock()
+	sinks := a.sinks
+	a.mu.Unlock()
+	if err := checkSinks(sinks, p.req); err != nil {
+		return id, a.reject(log, id, source, err)
+	}
 	r, err := a.admit(id, source, p)
 	if err != nil {
 		if errors.Is(err, ErrDuplicate) {

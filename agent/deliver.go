@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -30,8 +31,10 @@ func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result)
 	}
 	wg.Wait()
 	var failed []string
+	retry := false
 	for i, o := range outs {
 		if o.err != nil {
+			retry = retry || retryable(o.err)
 			log.Error("delivery failed", "sink", sinks[i].Name(), "error", o.err)
 			failed = append(failed, fmt.Sprintf("%s: %v", sinks[i].Name(), o.err))
 			continue
@@ -45,7 +48,24 @@ func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result)
 		}
 		return
 	}
-	a.deliverFallback(ctx, log, c, res, "every sink failed: "+strings.Join(failed, "; "))
+	why := "every sink failed: " + strings.Join(failed, "; ")
+	if !retry {
+		// A refused override or a permanent refusal fails the same way on
+		// every retry: spooling it would only resend it to where it was
+		// refused (or keep traffic on disk that the request may not have).
+		res.Status = StatusError
+		res.Error = why + "; not kept: every failure is permanent"
+		log.Error("capture not delivered", "reason", why)
+		return
+	}
+	a.deliverFallback(ctx, log, c, res, why)
+}
+
+// retryable reports whether a sink error may go away on a later attempt:
+// errors that say otherwise have an Unretryable() bool method returning true.
+func retryable(err error) bool {
+	var u interface{ Unretryable() bool }
+	return !errors.As(err, &u) || !u.Unretryable()
 }
 
 // deliverFallback hands c to the spool after the sinks failed for why.
