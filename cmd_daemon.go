@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,15 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	reg := metrics.New(version, log)
 	health := &metrics.Health{}
 	capErr := checkCapture(log, reg, health)
+	// Not ready once the shutdown has begun: a load balancer in front of
+	// the HTTP API stops sending requests that would be refused.
+	var stopping atomic.Bool
+	health.AddCheck("shutdown", func() error {
+		if stopping.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	})
 
 	sinks, err := buildSinks(ctx, cfg, log, reg)
 	if err != nil {
@@ -211,6 +221,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	// end running captures with stop reason "shutdown", deliver them and
 	// publish their results, all within the grace period; then stop the
 	// sources.
+	stopping.Store(true)
 	grace := rl.current().General.ShutdownGraceDuration()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()

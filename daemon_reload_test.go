@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"errors"
+	"io"
 	"log/slog"
 	"slices"
 	"sync/atomic"
@@ -110,8 +110,8 @@ func TestSpoolSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.set(sp2)
-	// Run retries at once when a spool starts.
-	deadline := time.Now().Add(5 * time.Second)
+	// A spool that replaces another retries everything at once.
+	deadline := time.Now().Add(2 * time.Second)
 	for fresh.n.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

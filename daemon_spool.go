@@ -77,9 +77,11 @@ func (s *spoolSwitch) Deliver(ctx context.Context, c *agent.Capture) (string, er
 
 // Run retries the current spool until ctx ends. When the spool is replaced
 // it stops the old loop, waits for it (so that no capture is delivered
-// twice by two loops), and starts the new one. It returns nil.
+// twice by two loops), and starts the new one with a round over every
+// spooled capture, due or not: a reload is often the fix (a credential, an
+// endpoint) that the spooled captures were waiting for. It returns nil.
 func (s *spoolSwitch) Run(ctx context.Context) error {
-	for {
+	for first := true; ; first = false {
 		// Take the pending signal first, then the spool: a set in between
 		// leaves its signal for the next round, never a stale spool running.
 		select {
@@ -91,9 +93,15 @@ func (s *spoolSwitch) Run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if sp != nil {
-				_ = sp.Run(rctx) // returns rctx's error
+			if sp == nil {
+				return
 			}
+			if !first {
+				if n := sp.RetryAll(rctx); n > 0 {
+					s.log.Info("spooled captures delivered after the reload", "captures", n)
+				}
+			}
+			_ = sp.Run(rctx) // returns rctx's error
 		}()
 		select {
 		case <-ctx.Done():

@@ -145,6 +145,9 @@ func Open(ifname string, cfg Config) (*Conn, error) { return open(ifname, cfg) }
 // error wrapping ctx.Err() when ctx ends, and one wrapping net.ErrClosed after
 // Close. ctx and deadline are looked at only when a block is used up, so a
 // busy ring may still yield the rest of its current block after ctx ends.
+// When the interface goes down or is removed, ReadPacket returns the frames
+// already in the ring, then an error wrapping syscall.ENETDOWN once no block
+// has come for two block timeouts, and that error again on later calls.
 // The Packet's Data is valid until the next call to ReadPacket or Close.
 func (c *Conn) ReadPacket(ctx context.Context, deadline time.Time) (Packet, error) {
 	return c.h.readPacket(ctx, deadline)

@@ -30,13 +30,12 @@ type handle struct {
 	linkType uint32
 
 	// Reader-side wait state (one reader at a time, see Conn).
-	readyFn  func(uintptr) bool // preallocated netpoller callback
+	readyFn  func(uintptr) bool // pollReady, preallocated: the netpoller callback
 	wakeFn   func()             // preallocated context.AfterFunc callback
 	woken    chan struct{}      // wakeFn's completion
 	deadline time.Time          // the read deadline set on f
 	armed    bool               // whether deadline is what f has
-	polls    int                // readyFn calls in this wait
-	sockErr  syscall.Errno      // SO_ERROR readyFn found
+	sockErr  syscall.Errno      // SO_ERROR pollReady found
 	downErr  error              // the interface went down or away: the last error
 	timeout  time.Duration      // the ring's block retire timeout
 
@@ -96,10 +95,12 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, h.wakeFn)
 	}
-	// The callback runs before every park and after every wake-up; a block
-	// handed over between the check above and the park is seen, because the
-	// netpoller keeps a readiness event that arrives while nobody waits.
-	h.polls = 0
+	// pollReady runs before every park and after every wake-up. Starting
+	// the wait drops a readiness event the netpoller kept while nobody
+	// waited, so the look before parking must find by itself anything
+	// that came in between: a block (its status word) or the interface's
+	// loss (sk_err, kept until SO_ERROR reads it). What comes after that
+	// look wakes the park.
 	err := h.rc.Read(h.readyFn)
 	if stop != nil && !stop() {
 		// wakeFn ran (or is running): let it finish moving the deadline,
@@ -109,16 +110,72 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	}
 	switch {
 	case err == nil && h.sockErr != 0:
-		h.downErr = fmt.Errorf("the interface went down or was removed: %w", os.NewSyscallError("poll", h.sockErr))
-		h.sockErr = 0
+		h.setDown()
 		return h.wait(ctx, deadline) // now draining
 	case err == nil:
 		return nil
-	case draining && errors.Is(err, os.ErrDeadlineExceeded) && !h.closed.Load() && ctx.Err() == nil:
-		return h.opError(h.downErr)
-	default:
+	case h.closed.Load() || ctx.Err() != nil:
 		return h.waitError(ctx, err)
+	case errors.Is(err, os.ErrDeadlineExceeded) && !draining:
+		return h.opError(os.ErrDeadlineExceeded)
 	}
+	// The draining deadline passed, or the netpoller failed the wait (it
+	// reports an event of EPOLLERR alone as "not pollable"; the socket's
+	// own error then says what happened). A block that came meanwhile, or
+	// whose wake-up was late on a loaded machine, is delivered first.
+	if h.downErr == nil && h.takeSockErr() {
+		h.setDown()
+	}
+	if h.downErr == nil {
+		return h.opError(err)
+	}
+	if h.ready() {
+		return nil
+	}
+	return h.opError(h.downErr)
+}
+
+// setDown records the socket error pollReady found as the interface's loss.
+func (h *handle) setDown() {
+	h.downErr = fmt.Errorf("the interface went down or was removed: %w", os.NewSyscallError("poll", h.sockErr))
+	h.sockErr = 0
+}
+
+// pollReady is the netpoller callback of wait: it reports true when block
+// cur is the reader's, or when the socket has an error (ENETDOWN, set by
+// packet_notifier when the interface goes down or away), which it moves
+// to h.sockErr. It reads SO_ERROR at every look that finds no block, the
+// one before parking included: the kernel's wake-up for the error may
+// have come and gone before the wait began (see wait). That is one
+// getsockopt per park, never per packet.
+func (h *handle) pollReady(fd uintptr) bool {
+	if h.ready() {
+		return true
+	}
+	if h.downErr != nil {
+		return false // already known; sk_err was cleared by reading it
+	}
+	return h.sockErrFd(int(fd))
+}
+
+// sockErrFd reads and clears the socket's pending error (SO_ERROR) into
+// h.sockErr and reports whether there was one.
+func (h *handle) sockErrFd(fd int) bool {
+	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil || n == 0 {
+		return false
+	}
+	h.sockErr = syscall.Errno(n)
+	return true
+}
+
+// takeSockErr is sockErrFd outside the netpoller callback.
+func (h *handle) takeSockErr() bool {
+	var found bool
+	if err := h.rc.Control(func(fd uintptr) { found = h.sockErrFd(int(fd)) }); err != nil {
+		return false
+	}
+	return found
 }
 
 // waitError turns an error of the netpoller wait into the one ReadPacket

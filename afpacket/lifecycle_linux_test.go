@@ -268,21 +268,50 @@ func TestReadPacketAllocs(t *testing.T) {
 
 // TestInterfaceRemoved deletes the interface under a capture: the frames
 // already in the ring still come out, then ReadPacket reports the loss,
-// promptly, naming the interface.
+// promptly, naming the interface. The cases order the removal against the
+// reader: parked on an empty ring, parked on a part-filled block, before
+// the first read (the kernel's error wake-up comes while nobody waits), and
+// after the block timeout handed the frames over but before they are read.
 func TestInterfaceRemoved(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, blocked := range []bool{false, true} {
-		t.Run(map[bool]string{false: "frames in the ring", true: "reader parked"}[blocked], func(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	tests := []struct {
+		name   string
+		frames int           // sent before anything else
+		settle time.Duration // slept after sending (0: none)
+		first  bool          // remove the interface before the reader starts
+		parked bool          // let the reader park before the removal
+	}{
+		{name: "frames in the ring", frames: 3},
+		{name: "reader parked", parked: true},
+		{name: "removed before the read", frames: 3, first: true},
+		{name: "block handed over, then removed", frames: 3, settle: 3 * timeout, first: true},
+		{name: "removed before the read, no frames", first: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			pair := netns.NewVethPair(t)
-			c := open(t, pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535), BlockTimeout: 100 * time.Millisecond})
+			c := open(t, pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535), BlockTimeout: timeout})
 			var sent [][]byte
-			if !blocked {
-				for i := range 3 {
-					sent = append(sent, frame(pair.HostMAC, pair.PeerMAC, nil, uint32(i), 80))
-				}
+			for i := range tt.frames {
+				sent = append(sent, frame(pair.HostMAC, pair.PeerMAC, nil, uint32(i), 80))
+			}
+			if len(sent) > 0 {
 				if err := pair.Send(sent); err != nil {
 					t.Fatal(err)
 				}
+			}
+			time.Sleep(tt.settle)
+			remove := func() time.Time {
+				removed := time.Now()
+				if out, err := exec.Command("ip", "link", "del", pair.Host).CombinedOutput(); err != nil {
+					t.Fatalf("ip link del: %v %s", err, out)
+				}
+				return removed
+			}
+			var removed time.Time
+			if tt.first {
+				removed = remove()
 			}
 			errc := make(chan error, 1)
 			got := make(chan []byte, len(sent))
@@ -296,12 +325,11 @@ func TestInterfaceRemoved(t *testing.T) {
 					got <- bytes.Clone(p.Data)
 				}
 			}()
-			if blocked {
+			if tt.parked {
 				time.Sleep(50 * time.Millisecond)
 			}
-			removed := time.Now()
-			if out, err := exec.Command("ip", "link", "del", pair.Host).CombinedOutput(); err != nil {
-				t.Fatalf("ip link del: %v %s", err, out)
+			if !tt.first {
+				removed = remove()
 			}
 			select {
 			case err := <-errc:
@@ -324,6 +352,14 @@ func TestInterfaceRemoved(t *testing.T) {
 				default:
 					t.Fatalf("got %d frames before the error, want %d", i, len(sent))
 				}
+			}
+			// The loss is sticky: a later read reports it again, promptly.
+			start := time.Now()
+			if _, err := c.ReadPacket(context.Background(), time.Time{}); !errors.Is(err, syscall.ENETDOWN) {
+				t.Errorf("ReadPacket after the loss = %v, want ENETDOWN again", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("second report took %v", d)
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -175,23 +174,7 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 		timeout:  time.Duration(s.timeoutMS) * time.Millisecond,
 	}}
 	h := &c.h
-	h.readyFn = func(fd uintptr) bool {
-		if h.ready() {
-			return true
-		}
-		h.polls++
-		if h.polls == 1 {
-			return false // the look before parking
-		}
-		// Woken with no block: the kernel reports an interface that went
-		// down or away (ENETDOWN in sk_err, see packet_notifier) by
-		// waking the socket's waiters; anything else is a spurious wake.
-		if n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && n != 0 {
-			h.sockErr = syscall.Errno(n)
-			return true
-		}
-		return false
-	}
+	h.readyFn = h.pollReady
 	h.wakeFn = func() {
 		// A deadline in the past ends the netpoller wait at once.
 		_ = h.f.SetReadDeadline(time.Unix(1, 0))

@@ -201,6 +201,11 @@ func setField(r *Request, f int, name string, raw json.RawMessage) error {
 	switch f {
 	case fID:
 		r.ID, err = decodeString(name, raw, maxIDLen, false)
+		if err == nil && r.ID == "" {
+			// An empty id is not "absent": a caller that sent one expects
+			// results under it, so it is refused, not replaced.
+			err = invalid(name, `"" does not match [A-Za-z0-9._-]{1,64} (leave the field out to have one generated)`)
+		}
 	case fNode:
 		r.Node, err = decodeString(name, raw, maxNodeLen, false)
 	case fNodeRE:
@@ -251,6 +256,11 @@ func decodeString(name string, raw json.RawMessage, maxLen int, allowSpace bool)
 	if raw[0] != '"' {
 		return "", invalid(name, "must be a string, found %s", rawKind(raw))
 	}
+	// encoding/json replaces invalid UTF-8 with U+FFFD: check the raw bytes
+	// first, so that a bad value is refused, never silently changed.
+	if !utf8.Valid(raw) {
+		return "", invalid(name, "not valid UTF-8")
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", invalid(name, "%v", jsonErr(err))
@@ -298,6 +308,9 @@ func decodeList(name string, raw json.RawMessage, check func(string) error) ([]s
 		field := fmt.Sprintf("%s[%d]", name, i)
 		if it[0] != '"' {
 			return nil, invalid(field, "must be a string, found %s", rawKind(it))
+		}
+		if !utf8.Valid(it) {
+			return nil, invalid(field, "not valid UTF-8")
 		}
 		var s string
 		if err := json.Unmarshal(it, &s); err != nil {

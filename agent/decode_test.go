@@ -53,7 +53,7 @@ func TestDecodeValid(t *testing.T) {
 	for _, m := range []string{
 		`{"node":"any","interface":["eth0"]}`,
 		`{"nodere":"^web[0-9]+$","alias":["main"],"id":null,"bpf":"tcp\n and port 80"}`,
-		`{"node":"h","interface":["eth0"],"packets":0,"snap":null,"packetdebug":true,"id":""}`,
+		`{"node":"h","interface":["eth0"],"packets":0,"snap":null,"packetdebug":true,"id":null}`,
 		` {"node":"h","interface":["eth0"]} ` + "\n",
 	} {
 		if _, err := Decode([]byte(m)); err != nil {
@@ -157,4 +157,25 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("nodere not compiled")
 		}
 	})
+}
+
+// TestDecodeRefusesWhatJSONWouldClean: encoding/json turns invalid UTF-8
+// into U+FFFD and accepts "id":""; the request must be refused instead.
+func TestDecodeRefusesWhatJSONWouldClean(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg, field string
+	}{
+		{"customer", "{\"node\":\"any\",\"interface\":[\"lo\"],\"customer\":\"a\xffb\"}", "customer"},
+		{"tags", "{\"node\":\"any\",\"interface\":[\"lo\"],\"tags\":\"\xc3\x28\"}", "tags"},
+		{"interface item", "{\"node\":\"any\",\"interface\":[\"l\xfeo\"]}", "interface[0]"},
+		{"empty id", `{"node":"any","interface":["lo"],"id":""}`, "id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.msg))
+			var v *ValidationError
+			if !errors.As(err, &v) || v.Field != tc.field {
+				t.Fatalf("Decode = %v, want a ValidationError on %q", err, tc.field)
+			}
+		})
+	}
 }

@@ -65,9 +65,12 @@ func TestOptimizeBudget(t *testing.T) {
 			if budget < 1 {
 				continue
 			}
-			got, err := optimizeWithin(prog, budget)
+			got, broken, err := optimizeReport(prog, budget)
 			if err != nil {
 				t.Fatalf("program %d, budget %d of %d: %v", i, budget, full, err)
+			}
+			if broken {
+				t.Fatalf("program %d, budget %d of %d: the optimized program fails the checker", i, budget, full)
 			}
 			if len(got) > len(prog) {
 				t.Fatalf("program %d, budget %d of %d: %d instructions, input %d", i, budget, full, len(got), len(prog))
@@ -125,7 +128,7 @@ func TestOptimizeBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := newOptValues()
-			v.budget = min(optWorkMax, max(optWorkMin, optWorkPerInsn*len(raw)))
+			v.budget = optBudget(len(raw))
 			start := time.Now()
 			out, err := optimizeCFG(g, v)
 			took := time.Since(start)

@@ -53,44 +53,60 @@ const (
 // The optimizer stops when its work budget runs out and returns the
 // program as the last pass left it.
 func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
-	return optimizeWithin(prog, min(optWorkMax, max(optWorkMin, optWorkPerInsn*len(prog))))
+	return optimizeWithin(prog, optBudget(len(prog)))
+}
+
+// optBudget is the work budget for a program of n instructions.
+func optBudget(n int) int {
+	return min(optWorkMax, max(optWorkMin, optWorkPerInsn*n))
 }
 
 // optimizeWithin is optimize with a work budget (0: unbounded).
 func optimizeWithin(prog []bpf.Instruction, budget int) ([]bpf.Instruction, error) {
+	out, _, err := optimizeReport(prog, budget)
+	return out, err
+}
+
+// optimizeReport is optimizeWithin that also reports whether the
+// optimized program failed the kernel's checker and the input was
+// returned instead (a bug in a pass, which tests look for).
+func optimizeReport(prog []bpf.Instruction, budget int) (out []bpf.Instruction, broken bool, err error) {
 	raw, err := optAssemble(prog)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(raw) == 0 {
-		return nil, fmt.Errorf("%w: empty program", ErrOptimize)
+		return nil, false, fmt.Errorf("%w: empty program", ErrOptimize)
 	}
 	back, err := optHasBackwardJump(raw)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if back {
-		return optInstructions(raw), nil
+		return optInstructions(raw), false, nil
 	}
 	g, err := optBuildCFG(raw)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	t := newOptValues()
 	t.budget = budget
-	out, err := optimizeCFG(g, t)
+	opt, err := optimizeCFG(g, t)
 	if errors.Is(err, errOptUninitScratch) {
 		// libpcap generates such programs for a few expressions (and its
 		// optimizer leaves them alone too): keep the reads as they are.
-		return optInstructions(raw), nil
+		return optInstructions(raw), false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if len(out) > len(raw) || !optStillValid(raw, out) {
-		out = raw
+	if !optStillValid(raw, opt) {
+		return optInstructions(raw), true, nil
 	}
-	return optInstructions(out), nil
+	if len(opt) > len(raw) {
+		opt = raw
+	}
+	return optInstructions(opt), false, nil
 }
 
 // optStillValid reports whether out passes the kernel's checker when in

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/bpf"
 )
@@ -237,9 +238,16 @@ func FuzzOptimize(f *testing.F) {
 	f.Add([]byte{12, 14, 0, 0, 1, 20, 0, 0, 5, 9, 3, 0, 44, 2, 0, 0, 44, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		prog := optFuzzProgram(data)
-		got, err := optimize(prog)
+		start := time.Now()
+		got, broken, err := optimizeReport(prog, optWorkMin)
 		if err != nil {
 			t.Fatalf("optimize: %v", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("optimize took %v on %d instructions", d, len(prog))
+		}
+		if broken {
+			t.Fatalf("the optimized program fails the checker\n%s", listingText(t, prog, false))
 		}
 		if len(got) > len(prog) {
 			t.Fatalf("longer: %d > %d", len(got), len(prog))

@@ -350,3 +350,29 @@ func BenchmarkCountRequests(b *testing.B) {
 		_, _ = sub.Submit(context.Background(), msg, "redis")
 	}
 }
+
+type checkingSink struct {
+	stubSink
+	err error
+}
+
+func (s checkingSink) Check(agent.Request) error { return s.err }
+
+// TestInstrumentSinkKeepsCheck: measuring a sink must not hide its
+// admission check from the agent.
+func TestInstrumentSinkKeepsCheck(t *testing.T) {
+	r := metrics.New("test", nil)
+	refuse := errors.New("bucket not allowed")
+	s := r.InstrumentSink(checkingSink{stubSink{name: "s3"}, refuse})
+	c, ok := s.(agent.RequestChecker)
+	if !ok {
+		t.Fatal("the measured sink is not an agent.RequestChecker")
+	}
+	if err := c.Check(agent.Request{Bucket: "x"}); !errors.Is(err, refuse) {
+		t.Errorf("Check = %v, want the sink's refusal", err)
+	}
+	plain := r.InstrumentSink(stubSink{name: "local"}).(agent.RequestChecker)
+	if err := plain.Check(agent.Request{}); err != nil {
+		t.Errorf("Check of a sink without one = %v, want nil", err)
+	}
+}

@@ -1,7 +1,7 @@
 // Command bench measures the capture path at line rate (issue 5): it runs
 // `pcapdaemon capture` and tcpdump on the same traffic, in the same run,
 // alternating, and prints what each captured, the kernel's drops and the
-// CPU time each spent per million frames.
+// CPU time each spent per million frames captured.
 //
 // Run it as root from the repository root:
 //
@@ -21,16 +21,25 @@
 // Four configurations: 60-byte frames (64 with the FCS) and 1514-byte frames
 // (a full 1500-byte MTU), each with no filter and with a filter that keeps
 // half of the frames ("udp dst port 9999"; the other half go to port 9998).
-// For each configuration and round both capturers run once, in alternating
-// order, each on its own copy of the traffic: they capture with -c set to
-// the frames the filter keeps and are interrupted (SIGINT) if they have not
-// seen them all a second after the generator is done; both then print
-// tcpdump's counters, which are parsed. CPU time is the capturer process's
-// user+system time from wait4(2)'s rusage, start-up and the final write
-// included; the kernel's copy into the ring runs in the sender's softirq and
-// is charged to neither. The capture keeps every byte of every frame in
-// memory (1.5 GB for a million 1514-byte frames) and writes the file to
-// /dev/null at the end; tcpdump writes its file to /dev/null as it goes.
+// For each configuration and round every capturer runs once, in an order
+// that alternates between rounds, each on its own burst of the traffic: it
+// captures with -c set to the frames the filter keeps and is interrupted
+// (SIGINT) if it has not seen them all a second after the generator is done;
+// each then prints tcpdump's counters, which are parsed. The capturers:
+//
+//	pcapdaemon    pcapdaemon capture -c N -C 0 -w /dev/null: keeps every byte of
+//	              every frame in memory (1.5 GB for a million 1514-byte frames)
+//	              and writes the file to /dev/null at the end
+//	tcpdump       tcpdump -c N -w /dev/null: throws the bytes away as it goes
+//	tcpdump-shm   tcpdump -c N -w FILE in /dev/shm: keeps every byte in memory
+//	              (tmpfs) too, the like-for-like comparison (-shm=false skips it)
+//
+// Both use their default ring (-B sets one size for both) and snap length
+// (262144). CPU time is the capturer process's user+system time from
+// wait4(2)'s rusage, start-up and the final write included, per million
+// frames captured; the kernel's copy into the ring runs in the sender's
+// softirq and is charged to neither. On a shared machine, -nice -10 gives
+// the bench (and everything it starts) the upper hand over other work.
 //
 // A last phase reports the peak RSS (ru_maxrss) of `pcapdaemon capture -C
 // 100000000` fed 1514-byte frames until its 100 MB byte limit stops it.

@@ -67,8 +67,9 @@ type runResult struct {
 // ratio is the share of the frames the filter keeps that were captured.
 func (r runResult) ratio() float64 { return float64(r.captured) / float64(max(r.want, 1)) }
 
-// cpuPerM is CPU seconds per million frames sent.
-func (r runResult) cpuPerM() float64 { return r.cpu.Seconds() * 1e6 / float64(max(r.sent, 1)) }
+// cpuPerM is CPU seconds per million frames captured: the cost of a frame
+// kept, whatever the filter or the kernel's drops left out.
+func (r runResult) cpuPerM() float64 { return r.cpu.Seconds() * 1e6 / float64(max(r.captured, 1)) }
 
 var (
 	reCaptured = regexp.MustCompile(`^(\d+) packets? captured$`)
