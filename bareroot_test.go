@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,38 +40,8 @@ const nobody = 65534
 // capNetRawMask is CAP_NET_RAW (13) as a bit in /proc/PID/status's Cap* masks.
 const capNetRawMask = 1 << 13
 
-// bareDaemon is the daemon running confined in a bare root.
-type bareDaemon struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	logs strings.Builder
-}
-
-func (d *bareDaemon) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.Write(p)
-}
-
-func (d *bareDaemon) Logs() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
-}
-
-// exited reports whether the daemon has exited.
-func (d *bareDaemon) exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // wait waits up to d for the process to exit and reports whether it did.
-func (d *bareDaemon) wait(timeout time.Duration) bool {
+func (d *daemon) wait(timeout time.Duration) bool {
 	select {
 	case <-d.done:
 		return true
@@ -192,7 +161,7 @@ func dropBoundingList(t *testing.T, dropRaw bool) string {
 // CAP_NET_RAW alone (none for grantFileNoBounding), an empty environment
 // and CAP_NET_RAW granted as g says. The process gets SIGTERM (then
 // SIGKILL) when the test ends.
-func startConfined(t *testing.T, root string, g grant, args ...string) *bareDaemon {
+func startConfined(t *testing.T, root string, g grant, args ...string) *daemon {
 	t.Helper()
 	capsh := []string{
 		"--drop=" + dropBoundingList(t, g == grantFileNoBounding),
@@ -210,32 +179,14 @@ func startConfined(t *testing.T, root string, g grant, args ...string) *bareDaem
 	}
 	// "--shell=X --" makes capsh execve X (inside the root) with the rest.
 	capsh = append(capsh, "--shell=/pcapdaemon", "--")
-	d := &bareDaemon{done: make(chan struct{})}
 	// unshare(1) makes a private mount namespace (its mounts vanish with the
 	// daemon) and execs sh, which mounts sysfs and execs capsh, which execs
 	// the daemon: one process throughout, so cmd.Process.Pid is the daemon.
 	sh := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
 		`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$0/sys" && exec capsh "$@"`, root}
-	d.cmd = exec.Command("unshare", append(append(sh, capsh...), args...)...)
-	d.cmd.Env = []string{}
-	d.cmd.Stdout, d.cmd.Stderr = d, d
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(15 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("confined process's output:\n%s", d.Logs())
-		}
-	})
-	return d
+	cmd := exec.Command("unshare", append(append(sh, capsh...), args...)...)
+	cmd.Env = []string{}
+	return startDaemonCmd(t, cmd, syscall.SIGTERM, 15*time.Second, "confined process's output")
 }
 
 // procStatus returns the "Key:\tvalue" lines of /proc/PID/status.
@@ -357,8 +308,8 @@ func testBareRoot(t *testing.T, bin string) {
 	capture := func(t *testing.T, g grant, want map[string]bool) {
 		root := makeBareRoot(t, bin, bareConfig(redis.Port), g)
 		d := startConfined(t, root, g, "-config", "/pcapdaemon.toml")
-		if !testenv.WaitFor(15*time.Second, func() bool { return subscribed() || d.exited() }) || d.exited() {
-			t.Fatalf("confined daemon never subscribed (exited: %v)", d.exited())
+		if !testenv.WaitFor(15*time.Second, func() bool { return subscribed() || !d.alive() }) || !d.alive() {
+			t.Fatalf("confined daemon never subscribed (exited: %v)", !d.alive())
 		}
 		checkConfinement(t, d.cmd.Process.Pid, root, want)
 
@@ -366,7 +317,7 @@ func testBareRoot(t *testing.T, bin string) {
 		captures := filepath.Join(root, "captures")
 		// The daemon arms its socket asynchronously: send (bounded) until a
 		// file appears.
-		for i := 0; i < 100 && len(testenv.ReadDirNames(captures)) == 0 && !d.exited(); i++ {
+		for i := 0; i < 100 && len(testenv.ReadDirNames(captures)) == 0 && d.alive(); i++ {
 			if err := pair.Send(append(noise, match...)); err != nil {
 				t.Fatalf("send: %v", err)
 			}
@@ -400,12 +351,12 @@ func testBareRoot(t *testing.T, bin string) {
 	refused := func(t *testing.T, g grant) {
 		root := makeBareRoot(t, bin, bareConfig(redis.Port), g)
 		d := startConfined(t, root, g, "-config", "/pcapdaemon.toml")
-		testenv.WaitFor(15*time.Second, func() bool { return subscribed() || d.exited() })
-		if !d.exited() {
+		testenv.WaitFor(15*time.Second, func() bool { return subscribed() || !d.alive() })
+		if d.alive() {
 			checkConfinement(t, d.cmd.Process.Pid, root, nil)
 			publish(t, request)
 			testenv.WaitFor(10*time.Second, func() bool {
-				return strings.Contains(d.Logs(), "CAP_NET_RAW") || d.exited()
+				return strings.Contains(d.Logs(), "CAP_NET_RAW") || !d.alive()
 			})
 		} else if code := d.cmd.ProcessState.ExitCode(); code == 0 {
 			t.Errorf("daemon without CAP_NET_RAW exited with status 0")
@@ -446,10 +397,10 @@ func testBareRoot(t *testing.T, bin string) {
 		root := makeBareRoot(t, bin, "", grantFile)
 		d := startConfined(t, root, grantFile, "capture", "-i", pair.Host, "-c", strconv.Itoa(packets), "-G", "20",
 			"-w", "/captures/out.pcap", "udp", "and", "dst", "port", "9999")
-		if !testenv.WaitFor(10*time.Second, func() bool { return strings.Contains(d.Logs(), "listening on") || d.exited() }) || d.exited() {
-			t.Fatalf("capture never said it was listening (exited: %v)", d.exited())
+		if !testenv.WaitFor(10*time.Second, func() bool { return strings.Contains(d.Logs(), "listening on") || !d.alive() }) || !d.alive() {
+			t.Fatalf("capture never said it was listening (exited: %v)", !d.alive())
 		}
-		for i := 0; i < 50 && !d.exited(); i++ {
+		for i := 0; i < 50 && d.alive(); i++ {
 			if err := pair.Send(append(noise, match...)); err != nil {
 				t.Fatalf("send: %v", err)
 			}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // reqRun is one in-process run of "pcapdaemon request".
@@ -29,31 +29,13 @@ func reqRunCmd(t *testing.T, stdin string, environ []string, args ...string) req
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var out, errb reqSyncBuffer
+	var out, errb testenv.SyncBuffer
 	c := requestCmd{
 		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
 		environ: environ, now: time.Now, pollEvery: 100 * time.Millisecond,
 	}
 	code := c.run(ctx, args)
 	return reqRun{code: code, stdout: out.String(), stderr: errb.String()}
-}
-
-// reqSyncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type reqSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *reqSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *reqSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // reqSeedArgs are the seed README's example message as flags.

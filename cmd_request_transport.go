@@ -13,13 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
 )
 
@@ -135,20 +134,9 @@ func newSQSClient(ctx context.Context, s sqsSettings) (*sqs.Client, error) {
 	if region == "" {
 		region = sqsRegionFromURL(s.URL)
 	}
-	opts := []func(*awsconfig.LoadOptions) error{}
-	if region != "" {
-		opts = append(opts, awsconfig.WithRegion(region))
-	}
-	if s.AccessID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(s.AccessID, s.AccessKey, "")))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconf.Load(ctx, awsconf.Settings{Region: region, AccessID: s.AccessID, AccessKey: s.AccessKey})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
 	}
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if s.Endpoint != "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -20,22 +19,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/netns"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
-	"github.com/pcapdaemon/pcapdaemon/transport/redis"
 )
 
 // The cloud end-to-end test runs the real binary against real servers: SQS
@@ -45,177 +39,45 @@ import (
 // upload API, results on Redis and on SQS result queues, and the request
 // command publishing and waiting.
 
-// cloudServer returns the path of a test server's binary built from the
-// Go package pkg (checked with debug/buildinfo), looked for under each name
-// in PATH, $GOBIN and $(go env GOPATH)/bin, where scripts/testservers.sh
-// installs them. Missing: skip, or fail under PCAPDAEMON_REQUIRE_PRIV=1.
-func cloudServer(t *testing.T, pkg string, names ...string) string {
+// startCloudS3 starts versitygw on loopback (posix backend) with the
+// given buckets.
+func startCloudS3(t *testing.T, buckets ...string) *sinktest.VersityGW {
 	t.Helper()
-	var dirs []string
-	if d := os.Getenv("GOBIN"); d != "" {
-		dirs = append(dirs, d)
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-			gopath = strings.TrimSpace(string(out))
-		}
-	}
-	for _, p := range filepath.SplitList(gopath) {
-		dirs = append(dirs, filepath.Join(p, "bin"))
-	}
-	for _, name := range names {
-		var cands []string
-		if p, err := exec.LookPath(name); err == nil {
-			cands = append(cands, p)
-		}
-		for _, d := range dirs {
-			cands = append(cands, filepath.Join(d, name))
-		}
-		for _, c := range cands {
-			if bi, err := buildinfo.ReadFile(c); err == nil && bi.Path == pkg {
-				return c
-			}
-		}
-	}
-	testenv.Skip(t, names[0]+" ("+pkg+") not found in PATH or GOPATH/bin: run scripts/testservers.sh")
-	return ""
-}
-
-// cloudStart starts cmd, kills it (by its PID) when the test ends, and
-// waits until addr accepts connections.
-func cloudStart(t *testing.T, cmd *exec.Cmd, addr string) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	ok := testenv.WaitFor(20*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	if !ok {
-		t.Fatalf("%s did not listen on %s:\n%s", cmd.Path, addr, out.String())
-	}
-}
-
-// cloudS3 is a versitygw server on loopback (posix backend).
-type cloudS3 struct {
-	endpoint, access, secret string
-	client                   *s3.Client
-}
-
-func startCloudS3(t *testing.T, buckets ...string) *cloudS3 {
-	t.Helper()
-	bin := cloudServer(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
-	dir := t.TempDir() // t.TempDir is on a file system with user xattrs here; versitygw says so if not
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
-	g := &cloudS3{endpoint: "http://" + addr, access: "cloude2e", secret: "cloude2esecret"}
-	cloudStart(t, exec.Command(bin, "--access", g.access, "--secret", g.secret, "--port", addr, "posix", dir), addr)
-	g.client = s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(g.endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(g.access, g.secret, ""),
-	})
+	g := sinktest.StartVersityGW(t)
 	for _, b := range buckets {
-		if _, err := g.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			t.Fatalf("create bucket %s: %v", b, err)
-		}
+		g.MakeBucket(t, b)
 	}
 	return g
 }
 
-// keys lists a bucket's object keys.
-func (g *cloudS3) keys(t *testing.T, bucket string) []string {
-	t.Helper()
-	out, err := g.client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatalf("list s3://%s: %v", bucket, err)
-	}
-	var keys []string
-	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
-	}
-	return keys
-}
-
-// get downloads an object into a file and returns its path and metadata.
-func (g *cloudS3) get(t *testing.T, bucket, key string) (string, map[string]string) {
-	t.Helper()
-	out, err := g.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), filepath.Base(key))
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f, out.Metadata
-}
-
 // cloudSQS is a goaws server inside a network namespace.
-type cloudSQS struct {
-	endpoint string
-	client   *sqs.Client
-}
-
-const cloudAccount = "100010001000"
+type cloudSQS struct{ *sinktest.Goaws }
 
 // startCloudSQS runs goaws inside ns, listening on addr:4100 (it binds
 // 0.0.0.0 in that namespace only), and makes the queues.
 func startCloudSQS(t *testing.T, ns *netns.NS, addr string, queues ...string) *cloudSQS {
 	t.Helper()
-	bin := cloudServer(t, "github.com/Admiral-Piett/goaws/app/cmd", "goaws", "cmd")
-	hostPort := net.JoinHostPort(addr, "4100")
-	// No Region: goaws would put it in front of the host in queue URLs.
-	cfg := fmt.Sprintf("Local:\n  Host: %s\n  Port: 4100\n  AccountId: \"%s\"\n  LogToFile: false\n"+
-		"  QueueAttributeDefaults:\n    VisibilityTimeout: 10\n    ReceiveMessageWaitTimeSeconds: 0\n  Queues: []\n  Topics: []\n", addr, cloudAccount)
-	path := filepath.Join(t.TempDir(), "goaws.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// ip netns exec execs goaws: the PID killed at cleanup is goaws's own.
-	cloudStart(t, exec.Command("ip", "netns", "exec", ns.Name, bin, "-config", path), hostPort)
-	q := &cloudSQS{endpoint: "http://" + hostPort}
-	q.client = sqs.New(sqs.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(q.endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "y", ""),
-	}, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
+	q := &cloudSQS{sinktest.StartGoaws(t, ns.Name, addr, 10)}
 	for _, name := range queues {
-		if _, err := q.client.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
-			t.Fatalf("create queue %s: %v", name, err)
-		}
+		q.CreateQueue(t, name, nil)
 	}
 	return q
 }
 
-func (q *cloudSQS) url(name string) string { return q.endpoint + "/" + cloudAccount + "/" + name }
+func (q *cloudSQS) url(name string) string { return q.QueueURL(name) }
 
 func (q *cloudSQS) send(t *testing.T, queue, body string) {
 	t.Helper()
-	if _, err := q.client.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(q.url(queue)), MessageBody: aws.String(body)}); err != nil {
-		t.Fatalf("send to %s: %v", queue, err)
-	}
+	q.Send(t, q.url(queue), body)
 }
 
 // drain receives (and deletes) every message visible on queue now.
 func (q *cloudSQS) drain(t *testing.T, queue string) []string {
 	t.Helper()
+	c := q.Client()
 	var bodies []string
 	for range 10 {
-		out, err := q.client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(q.url(queue)), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
 		})
 		if err != nil {
@@ -226,7 +88,7 @@ func (q *cloudSQS) drain(t *testing.T, queue string) []string {
 		}
 		for _, m := range out.Messages {
 			bodies = append(bodies, aws.ToString(m.Body))
-			_, _ = q.client.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.url(queue)), ReceiptHandle: m.ReceiptHandle})
+			_, _ = c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(q.url(queue)), ReceiptHandle: m.ReceiptHandle})
 		}
 	}
 	return bodies
@@ -235,7 +97,7 @@ func (q *cloudSQS) drain(t *testing.T, queue string) []string {
 // pending returns the messages on queue, visible or in flight.
 func (q *cloudSQS) pending(t *testing.T, queue string) int {
 	t.Helper()
-	out, err := q.client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+	out, err := q.Client().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(q.url(queue)), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
 	})
 	if err != nil {
@@ -370,60 +232,24 @@ func (cs *csServer) count() int {
 	return len(cs.uploads)
 }
 
-// cloudResults collects the result events published on a Redis channel.
-type cloudResults struct {
-	mu  sync.Mutex
-	all []agent.Result
-}
-
-func subscribeCloudResults(t *testing.T, addr, channel string) *cloudResults {
+// subscribeCloudResults is subscribeResults that fails the test, at its
+// end, for every message on channel that is not a result.
+func subscribeCloudResults(t *testing.T, addr, channel string) *results {
 	t.Helper()
-	c, err := redis.Dial(redis.Options{Addrs: []string{addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &cloudResults{}
-	ready := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = c.Subscribe(ctx, channel, func() { close(ready) }, func(msg []byte) bool {
-			var r agent.Result
-			if err := json.Unmarshal(msg, &r); err != nil {
-				t.Errorf("result %q: %v", msg, err)
-				return true
-			}
-			rs.mu.Lock()
-			rs.all = append(rs.all, r)
-			rs.mu.Unlock()
-			return true
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; c.Close() })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("not subscribed to %s", channel)
-	}
-	return rs
-}
-
-func (rs *cloudResults) byID(id string) []agent.Result {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	var out []agent.Result
-	for _, r := range rs.all {
-		if r.ID == id {
-			out = append(out, r)
+	rs := subscribeResults(t, addr, channel)
+	t.Cleanup(func() {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		for _, m := range rs.bad {
+			t.Errorf("result %q: not a result", m)
 		}
-	}
-	return out
+	})
+	return rs
 }
 
 // cloudCapture sends frames on the pair (every 100ms, at most 30s) until
 // a result for id is on the Redis results channel, and returns it.
-func cloudCapture(t *testing.T, p *netns.Pair, rs *cloudResults, id string, frames [][]byte) agent.Result {
+func cloudCapture(t *testing.T, p *netns.Pair, rs *results, id string, frames [][]byte) agent.Result {
 	t.Helper()
 	for range 300 {
 		if got := rs.byID(id); len(got) > 0 {
@@ -469,7 +295,7 @@ waitseconds = 1
 
 %s
 %s
-%s`, q.url(queue), q.url(results), q.endpoint, redisSec, httpSec, sink)
+%s`, q.url(queue), q.url(results), q.Endpoint, redisSec, httpSec, sink)
 	path := filepath.Join(t.TempDir(), "pcapdaemon.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -563,7 +389,7 @@ region = "us-east-1"
 accessid = %q
 accesskey = %q
 allowbuckets = ["allowed"]
-`, store.endpoint, store.access, store.secret)
+`, store.Endpoint, store.Access, store.Secret)
 	httpPort := testenv.FreePort(t)
 	d1 := startDaemon(t, "-config", cloudConfig(t, q, "s3-requests", "s3-results", redisSrv.Port, httpPort, s3Sink))
 	// Daemon two: SQS in, Cloudshark out, results on its SQS queue.
@@ -600,7 +426,7 @@ allowbuckets = ["allowed"]
 		if !ok || !strings.HasPrefix(key, "pcaps/"+host+"-"+pair.Host+"-") || !strings.HasSuffix(key, "-"+id+".pcap") {
 			t.Fatalf("location %q, want s3://captures/pcaps/<host>-<iface>-<unix>-<id>.pcap", res.Locations[0])
 		}
-		file, meta := store.get(t, "captures", key)
+		file, meta := store.Download(t, "captures", key)
 		checkCloudFile(t, file, 4)
 		want := map[string]string{"requestid": id, "customer": "acme", "alertid": "4242", "node": host,
 			"interface": pair.Host, "snaplength": "500", "filter": "udp and dst port 9999", "tags": wantTags(id)}
@@ -627,7 +453,7 @@ allowbuckets = ["allowed"]
 
 	t.Run("same message twice", func(t *testing.T) {
 		id, msg := message("")
-		before := len(store.keys(t, "captures"))
+		before := len(store.Keys(t, "captures"))
 		q.send(t, "s3-requests", msg)
 		q.send(t, "s3-requests", msg) // SQS delivers at least once
 		res := cloudCapture(t, pair, results, id, frames)
@@ -647,29 +473,29 @@ allowbuckets = ["allowed"]
 			t.Errorf("%d results for %s, want 1: %+v", len(got), id, got)
 		}
 		var objs []string
-		for _, k := range store.keys(t, "captures") {
+		for _, k := range store.Keys(t, "captures") {
 			if strings.Contains(k, id) {
 				objs = append(objs, k)
 			}
 		}
-		if len(objs) != 1 || len(store.keys(t, "captures")) != before+1 {
-			t.Errorf("objects for %s: %v (bucket went from %d to %d), want exactly one", id, objs, before, len(store.keys(t, "captures")))
+		if len(objs) != 1 || len(store.Keys(t, "captures")) != before+1 {
+			t.Errorf("objects for %s: %v (bucket went from %d to %d), want exactly one", id, objs, before, len(store.Keys(t, "captures")))
 		}
 		q.drain(t, "s3-results")
 	})
 
 	t.Run("override outside the allow-list", func(t *testing.T) {
-		before := store.keys(t, "captures")
+		before := store.Keys(t, "captures")
 		id, msg := message(`,"bucket":"elsewhere"`)
 		q.send(t, "s3-requests", msg)
 		res := cloudCapture(t, pair, results, id, frames)
-		if res.Status != agent.StatusError || len(res.Locations) != 0 || !strings.Contains(res.Error, "elsewhere") {
-			t.Errorf("result %+v, want an error naming the bucket and no location", res)
+		if res.Status != agent.StatusRejected || len(res.Locations) != 0 || !strings.Contains(res.Error, "elsewhere") {
+			t.Errorf("result %+v, want rejected at admission naming the bucket, no location", res)
 		}
-		if got := store.keys(t, "elsewhere"); len(got) != 0 {
+		if got := store.Keys(t, "elsewhere"); len(got) != 0 {
 			t.Errorf("refused bucket holds %v", got)
 		}
-		if got := store.keys(t, "captures"); !slices.Equal(got, before) {
+		if got := store.Keys(t, "captures"); !slices.Equal(got, before) {
 			t.Errorf("configured bucket changed: %v, was %v", got, before)
 		}
 
@@ -680,14 +506,14 @@ allowbuckets = ["allowed"]
 		if res.Status != agent.StatusOK || len(res.Locations) != 1 || !strings.HasPrefix(res.Locations[0], "s3://allowed/pcaps/") {
 			t.Fatalf("result %+v, want ok in s3://allowed/", res)
 		}
-		file, _ := store.get(t, "allowed", strings.TrimPrefix(res.Locations[0], "s3://allowed/"))
+		file, _ := store.Download(t, "allowed", strings.TrimPrefix(res.Locations[0], "s3://allowed/"))
 		checkCloudFile(t, file, 4)
 		q.drain(t, "s3-results")
 	})
 
 	t.Run("request -wait over sqs to cloudshark", func(t *testing.T) {
 		code, stdout, stderr := runCloudRequest(t, pair, frames,
-			"-sqsurl", q.url("cs-requests"), "-sqsresultsurl", q.url("cs-results"), "-sqsendpoint", q.endpoint, "-sqsprotocol", "query",
+			"-sqsurl", q.url("cs-requests"), "-sqsresultsurl", q.url("cs-results"), "-sqsendpoint", q.Endpoint, "-sqsprotocol", "query",
 			"-wait", "-waittime", "40s", "-node", "any", "-interface", pair.Host, "-bpf", "udp and dst port 9999",
 			"-packets", "3", "-timeout", "10", "-duration", "20", "-customer", "acme", "-alertid", "4242", "-tags", "e2e,cloud")
 		t.Logf("request: exit %d\nstderr:\n%s", code, stderr)
@@ -736,7 +562,7 @@ allowbuckets = ["allowed"]
 		if len(rs) != 1 || rs[0].Status != agent.StatusOK || len(rs[0].Locations) != 1 || !strings.HasPrefix(rs[0].Locations[0], "s3://captures/pcaps/") {
 			t.Fatalf("results %+v, want one ok in s3://captures/pcaps/", rs)
 		}
-		file, _ := store.get(t, "captures", strings.TrimPrefix(rs[0].Locations[0], "s3://captures/"))
+		file, _ := store.Download(t, "captures", strings.TrimPrefix(rs[0].Locations[0], "s3://captures/"))
 		checkCloudFile(t, file, 2)
 	})
 }

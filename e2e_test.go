@@ -72,27 +72,35 @@ func (d *daemon) Logs() string {
 	return d.logs.String()
 }
 
-// startDaemon runs the binary with args and stops it (SIGTERM, then kill)
+// startDaemon runs the binary with args and stops it (SIGINT, then kill)
 // when the test ends.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{done: make(chan struct{})}
-	d.cmd = exec.Command(daemonBinary(t), args...)
+	return startDaemonCmd(t, exec.Command(daemonBinary(t), args...), os.Interrupt, 15*time.Second, "daemon log")
+}
+
+// startDaemonCmd starts cmd, which runs the daemon, with its output in the
+// daemon's log. When the test ends it sends stop, kills the process (by its
+// PID) if it has not exited within grace, and logs its output under the
+// heading what if the test failed.
+func startDaemonCmd(t *testing.T, cmd *exec.Cmd, stop os.Signal, grace time.Duration, what string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, done: make(chan struct{})}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = d.cmd.Wait(); close(d.done) }()
 	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(os.Interrupt)
+		_ = d.cmd.Process.Signal(stop)
 		select {
 		case <-d.done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(grace):
 			_ = d.cmd.Process.Kill()
 			<-d.done
 		}
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.Logs())
+			t.Logf("%s:\n%s", what, d.Logs())
 		}
 	})
 	return d
@@ -101,31 +109,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 // udpFrame builds an Ethernet/IPv4/UDP frame from the pair's peer to its
 // host end with the given destination port and payload.
 func udpFrame(p *netns.Pair, dport uint16, payload []byte) []byte {
-	src, dst := p.PeerAddr.As4(), p.HostAddr.As4()
-	ipLen := 20 + 8 + len(payload)
-	f := make([]byte, 14+ipLen)
-	copy(f[0:6], p.HostMAC)
-	copy(f[6:12], p.PeerMAC)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
-	copy(ip[12:16], src[:])
-	copy(ip[16:20], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	udp := ip[20:]
-	binary.BigEndian.PutUint16(udp[0:], 40000)
-	binary.BigEndian.PutUint16(udp[2:], dport)
-	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
-	copy(udp[8:], payload)
-	return f
+	return testenv.UDPFrame(p.HostMAC, p.PeerMAC, p.PeerAddr, p.HostAddr, 40000, dport, payload)
 }
 
 // tcpdumpRead runs tcpdump -r on file and returns its packet lines.

@@ -459,25 +459,8 @@ func TestDaemonWithoutCapNetRaw(t *testing.T) {
 	api := apiURL(port)
 	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
 	writeConf(t, cfg, daemonConf{httpPort: port, localDir: dir})
-	d := &daemon{done: make(chan struct{})}
-	d.cmd = exec.Command("setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--", daemonBinary(t), "-config", cfg)
-	d.cmd.Stdout, d.cmd.Stderr = d, d
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(10 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.Logs())
-		}
-	})
+	d := startDaemonCmd(t, exec.Command("setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--", daemonBinary(t), "-config", cfg),
+		syscall.SIGTERM, 10*time.Second, "daemon log")
 	waitHTTP(t, d, api)
 	if lines := logLines(d, "packet capture is not possible"); len(lines) != 1 || !strings.Contains(lines[0], "CAP_NET_RAW") {
 		t.Errorf("start-up log does not say CAP_NET_RAW is missing: %q", lines)

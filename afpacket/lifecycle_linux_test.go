@@ -302,12 +302,17 @@ func TestInterfaceRemoved(t *testing.T) {
 				}
 			}
 			time.Sleep(tt.settle)
+			// The loss is timed from the end of `ip link del`: on a loaded
+			// machine the command itself (fork, exec, the kernel's RCU
+			// grace periods) can take longer than the bound.
+			var took time.Duration
 			remove := func() time.Time {
-				removed := time.Now()
+				start := time.Now()
 				if out, err := exec.Command("ip", "link", "del", pair.Host).CombinedOutput(); err != nil {
 					t.Fatalf("ip link del: %v %s", err, out)
 				}
-				return removed
+				took = time.Since(start)
+				return time.Now()
 			}
 			var removed time.Time
 			if tt.first {
@@ -338,7 +343,10 @@ func TestInterfaceRemoved(t *testing.T) {
 					t.Errorf("ReadPacket = %v, want ENETDOWN naming %s", err, pair.Host)
 				}
 				if d > time.Second {
-					t.Errorf("the loss was reported %v after the removal", d)
+					t.Errorf("the loss was reported %v after the removal (ip link del took %v)", d, took)
+				}
+				if d+took > time.Second {
+					t.Logf("slow: reported %v after ip link del, which took %v", d, took)
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("ReadPacket still running 5s after the interface was removed")

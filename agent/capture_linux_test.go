@@ -5,14 +5,12 @@ package agent_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,35 +24,11 @@ import (
 // udpFrame builds an Ethernet/IPv4/UDP frame from the pair's peer to its
 // host end with the given source port and payload length.
 func udpFrame(p *netns.Pair, sport uint16, payload int) []byte {
-	n := 14 + 20 + 8 + payload
-	b := make([]byte, n)
-	copy(b[0:6], p.HostMAC)
-	copy(b[6:12], p.PeerMAC)
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+payload))
-	ip[8] = 64
-	ip[9] = 17
-	src, dst := p.PeerAddr.As4(), p.HostAddr.As4()
-	copy(ip[12:16], src[:])
-	copy(ip[16:20], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	data := make([]byte, payload)
+	for i := range data {
+		data[i] = byte(i + int(sport))
 	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	udp := ip[20:]
-	binary.BigEndian.PutUint16(udp[0:], sport)
-	binary.BigEndian.PutUint16(udp[2:], 9) // discard
-	binary.BigEndian.PutUint16(udp[4:], uint16(8+payload))
-	for i := range payload {
-		udp[8+i] = byte(i + int(sport))
-	}
-	return b
+	return testenv.UDPFrame(p.HostMAC, p.PeerMAC, p.PeerAddr, p.HostAddr, sport, 9, data) // 9: discard
 }
 
 // TestCaptureThroughAgent captures real frames on a veth pair through the
@@ -301,7 +275,7 @@ func TestProtochainFiltersInUserSpace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuf
+	var logs testenv.SyncBuffer
 	results := make(chan agent.Result, 4)
 	a, err := agent.New(agent.Config{Hostname: "captest"},
 		agent.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
@@ -345,21 +319,4 @@ func TestProtochainFiltersInUserSpace(t *testing.T) {
 	if !strings.Contains(logs.String(), "filtering in user space") {
 		t.Errorf("the fallback to user-space filtering was not logged:\n%s", logs.String())
 	}
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

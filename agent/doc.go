@@ -21,6 +21,9 @@
 // BenchmarkCaptureLoop). The finished buffer is read by sinks through an
 // io.ReadSeeker that is also an io.ReaderAt and an io.WriterTo.
 //
+// CaptureOnce runs one capture through the same session and buffer without
+// a request, admission, sinks or results: the "pcapdaemon capture" command.
+//
 // Everything that touches the host is injected (Opener, InterfaceLookup,
 // Compiler, Clock, Sinks, ResultPublishers), so tests drive the stop
 // controls with a fake handle and a fake clock.

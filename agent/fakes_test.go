@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"golang.org/x/net/bpf"
 )
 
@@ -260,13 +260,11 @@ type testAgent struct {
 	host  *fakeHost
 	sink  *memSink
 	pub   *chanPublisher
-	logs  *lockedWriter
+	logs  *testenv.SyncBuffer
 }
 
 func (ta *testAgent) logText() string {
-	ta.logs.mu.Lock()
-	defer ta.logs.mu.Unlock()
-	return ta.logs.w.(*bytes.Buffer).String()
+	return ta.logs.String()
 }
 
 func newTestAgent(t *testing.T, cfg Config, opts ...Option) *testAgent {
@@ -279,7 +277,7 @@ func newTestAgent(t *testing.T, cfg Config, opts ...Option) *testAgent {
 	}
 	ta := &testAgent{
 		clock: newFakeClock(), sink: &memSink{name: "mem"},
-		pub: &chanPublisher{ch: make(chan Result, 100)}, logs: &lockedWriter{w: &bytes.Buffer{}},
+		pub: &chanPublisher{ch: make(chan Result, 100)}, logs: new(testenv.SyncBuffer),
 	}
 	ta.host = newFakeHost(ta.clock)
 	logger := slog.New(slog.NewTextHandler(ta.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -321,17 +319,6 @@ func (ta *testAgent) noResult(t *testing.T) {
 		t.Fatalf("unexpected result %+v", r)
 	case <-time.After(20 * time.Millisecond):
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // frames returns n frames of size bytes, from UDP source ports 1000, 1001, ...

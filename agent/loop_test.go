@@ -82,13 +82,26 @@ func BenchmarkCaptureLoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer a.Shutdown(context.Background())
-	h := &ringHandle{pkts: testPackets(256)}
-	for _, format := range []string{FormatPcap, FormatPcapNG} {
-		b.Run(format, func(b *testing.B) {
+	// Mixed sizes (42 to 1541 bytes), and minimal frames, where the loop's
+	// own per-packet cost shows rather than the copy.
+	small := make([]afpacket.Packet, 256)
+	for i := range small {
+		small[i] = afpacket.Packet{Timestamp: int64(i) * 1000, Data: testFrame(60, uint16(i)), CaptureLength: 60, Length: 60}
+	}
+	for _, tc := range []struct {
+		name, format string
+		pkts         []afpacket.Packet
+	}{
+		{FormatPcap, FormatPcap, testPackets(256)},
+		{FormatPcapNG, FormatPcapNG, testPackets(256)},
+		{FormatPcap + "-60B", FormatPcap, small},
+	} {
+		h := &ringHandle{pkts: tc.pkts}
+		b.Run(tc.name, func(b *testing.B) {
 			const per = 50000 // packets per capture, then the buffer is recycled
 			b.ReportAllocs()
 			for b.Loop() {
-				runLoop(b, a, format, per, h).release()
+				runLoop(b, a, tc.format, per, h).release()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/packet")
 		})

@@ -50,8 +50,8 @@ func (t *optValues) canFail(e *optEffect, s *optState) bool {
 	}
 	if e.loadEnd > 0 {
 		known := s.minLen
-		if i := s.facts.find(t.num(optVal{kind: optKLen})); i >= 0 {
-			known = max(known, uint64(s.facts[i].lo))
+		if f := s.facts.get(t.num(optVal{kind: optKLen})); f != nil {
+			known = max(known, uint64(f.lo))
 		}
 		return e.loadEnd > known
 	}
@@ -84,14 +84,14 @@ func (t *optValues) edgeState(b *optBlock, out *optState, slot int) optState {
 	return s
 }
 
-// edgeStateIn is edgeState building the facts in buf (which the caller
-// owns and the state then uses) instead of new memory.
-func (t *optValues) edgeStateIn(buf optFacts, b *optBlock, out *optState, slot int) optState {
+// edgeStateIn is edgeState with a small set of facts built in buf, which
+// the caller owns.
+func (t *optValues) edgeStateIn(buf []optFact, b *optBlock, out *optState, slot int) optState {
 	s := *out
-	s.facts = append(buf[:0], out.facts...)
+	s.facts = out.facts.owned(buf)
 	if b.term == optTermCond {
 		if vn, k, ok := t.condOperand(b, &out.regs); ok {
-			s.facts = s.facts.assumeOwned(vn, b.op, k, slot == 0)
+			s.facts = s.facts.withOwned(t, vn, b.op, k, slot == 0)
 		}
 	}
 	return s
@@ -210,7 +210,7 @@ func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
 	b := g.blocks[bi]
 	t.work += 8 + len(b.insns)
 	for _, e := range an.preds[bi] {
-		t.work += 2 + len(an.out[e.pred].facts) + len(an.out[e.pred].avail)
+		t.work += 4 + len(an.out[e.pred].avail)
 	}
 	var s optState
 	switch {
@@ -232,7 +232,9 @@ func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
 		// scratch space.
 		for i, e := range an.preds[bi] {
 			es := t.edgeStateIn(t.scratchFacts[i&1], g.blocks[e.pred], &an.out[e.pred], e.slot)
-			t.scratchFacts[i&1] = es.facts
+			if buf := es.facts.scratch(); buf != nil {
+				t.scratchFacts[i&1] = buf
+			}
 			if i == 0 {
 				s = es
 			} else {
@@ -241,7 +243,6 @@ func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
 		}
 	}
 	an.entry[bi] = s
-	s.facts = slices.Clip(s.facts)
 	s.avail = slices.Clip(s.avail)
 	for ii, ri := range b.insns {
 		e := t.effect(ri, &s.regs)

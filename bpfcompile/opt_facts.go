@@ -7,8 +7,8 @@ import (
 
 // optFact is what the branches taken so far tell about one value: it lies
 // in [lo, hi], has the bits of one set and those of zero clear, differs
-// from every value in neq, and has at least one bit set of every mask in
-// any.
+// from every value in neq (sorted, no duplicates), and has at least one bit
+// set of every mask in any.
 type optFact struct {
 	vn     optVN
 	lo, hi uint32
@@ -18,15 +18,39 @@ type optFact struct {
 	any    []uint32
 }
 
-// optFacts is a set of facts sorted by value number.
-type optFacts []optFact
-
-func (fs optFacts) find(vn optVN) int {
-	i, ok := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
-	if !ok {
-		return -1
+// optUnion returns the sorted union of the sorted lists a and b (one of
+// them when the other is empty: lists are never changed in place).
+func optUnion(a, b []uint32) []uint32 {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0:
+		return a
 	}
-	return i
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// same reports whether two facts say the same.
+func (f *optFact) same(g *optFact) bool {
+	return f.vn == g.vn && f.lo == g.lo && f.hi == g.hi && f.one == g.one && f.zero == g.zero &&
+		slices.Equal(f.neq, g.neq) && slices.Equal(f.any, g.any)
 }
 
 // intrinsic returns what the definition of vn alone says about it.
@@ -82,12 +106,7 @@ func (f optFact) meet(g optFact) optFact {
 	f.zero |= g.zero
 	// Facts never change the lists they hold (they append to clipped
 	// slices), so one list can serve two facts.
-	switch {
-	case len(f.neq) == 0:
-		f.neq = g.neq
-	case len(g.neq) > 0:
-		f.neq = append(slices.Clip(f.neq), g.neq...)
-	}
+	f.neq = optUnion(f.neq, g.neq)
 	switch {
 	case len(f.any) == 0:
 		f.any = g.any
@@ -108,7 +127,8 @@ func (f *optFact) excludes(c uint32) bool {
 			return true
 		}
 	}
-	return slices.Contains(f.neq, c)
+	_, found := slices.BinarySearch(f.neq, c)
+	return found
 }
 
 // decide returns the outcome of the conditional jump op with constant k on
@@ -164,8 +184,8 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 			f.lo, f.hi = max(f.lo, k), min(f.hi, k)
 			f.one |= k
 			f.zero |= ^k
-		} else if !slices.Contains(f.neq, k) {
-			f.neq = append(slices.Clip(f.neq), k)
+		} else if i, found := slices.BinarySearch(f.neq, k); !found {
+			f.neq = slices.Insert(slices.Clip(f.neq), i, k)
 		}
 	case optJGT:
 		if result {
@@ -199,16 +219,18 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 // join keeps what holds on both of two paths.
 func (f optFact) join(g optFact) (optFact, bool) {
 	r := optFact{vn: f.vn, lo: min(f.lo, g.lo), hi: max(f.hi, g.hi), one: f.one & g.one, zero: f.zero & g.zero}
+	var fromF, fromG []uint32
 	for _, c := range f.neq {
 		if g.excludes(c) {
-			r.neq = append(r.neq, c)
+			fromF = append(fromF, c)
 		}
 	}
 	for _, c := range g.neq {
-		if f.excludes(c) && !slices.Contains(r.neq, c) {
-			r.neq = append(r.neq, c)
+		if f.excludes(c) {
+			fromG = append(fromG, c)
 		}
 	}
+	r.neq = optUnion(fromF, fromG)
 	for _, m := range f.any {
 		if res, ok := g.decide(optJSET, m); ok && res {
 			r.any = append(r.any, m)
@@ -223,58 +245,32 @@ func (f optFact) join(g optFact) (optFact, bool) {
 	return r, !trivial
 }
 
-// with returns fs plus the outcome of a conditional jump on vn.
-func (fs optFacts) with(t *optValues, vn optVN, op uint16, k uint32, result bool) optFacts {
-	at, found := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
-	if found {
-		out := slices.Clone(fs)
-		out[at].assume(op, k, result)
-		return out
-	}
-	f := optFact{vn: vn, hi: 0xffffffff}
-	f.assume(op, k, result)
-	out := make(optFacts, len(fs)+1)
-	copy(out, fs[:at])
-	out[at] = f
-	copy(out[at+1:], fs[at:])
-	return out
-}
-
-// assumeOwned is with for a set the caller owns: it narrows fs in place.
-func (fs optFacts) assumeOwned(vn optVN, op uint16, k uint32, result bool) optFacts {
-	at, found := slices.BinarySearchFunc(fs, vn, func(f optFact, v optVN) int { return int(f.vn - v) })
-	if found {
-		fs[at].assume(op, k, result)
-		return fs
-	}
-	f := optFact{vn: vn, hi: 0xffffffff}
-	f.assume(op, k, result)
-	return slices.Insert(fs, at, f)
-}
-
 // joinFacts keeps the facts that hold on both paths.
 func joinFacts(t *optValues, a, b optFacts) optFacts {
-	t.work += len(a) + len(b)
-	var out optFacts
+	t.work += a.len() + b.len()
+	fa := a.appendTo(t.joinBuf[0][:0])
+	fb := b.appendTo(t.joinBuf[1][:0])
+	out := t.joinBuf[2][:0]
 	i, j := 0, 0
-	for i < len(a) && j < len(b) {
+	for i < len(fa) && j < len(fb) {
 		switch {
-		case a[i].vn < b[j].vn:
+		case fa[i].vn < fb[j].vn:
 			i++
-		case a[i].vn > b[j].vn:
+		case fa[i].vn > fb[j].vn:
 			j++
 		default:
 			// Joining lists compares every element with the other list.
-			t.work += (len(a[i].neq) + len(a[i].any) + 1) * (len(b[j].neq) + len(b[j].any) + 1) / 2
-			in := t.intrinsic(a[i].vn)
-			if f, ok := a[i].meet(in).join(b[j].meet(in)); ok {
+			t.work += len(fa[i].neq) + len(fb[j].neq) + (len(fa[i].any)+1)*(len(fb[j].any)+1)
+			in := t.intrinsic(fa[i].vn)
+			if f, ok := fa[i].meet(in).join(fb[j].meet(in)); ok {
 				out = append(out, f)
 			}
 			i++
 			j++
 		}
 	}
-	return out
+	t.joinBuf = [3][]optFact{fa, fb, out}
+	return optFactsFromSorted(out)
 }
 
 // decide settles the conditional jump op k on vn from its definition and
@@ -284,10 +280,10 @@ func (t *optValues) decide(fs optFacts, vn optVN, op uint16, k uint32) (result, 
 		return optEvalCond(op, c, k), true
 	}
 	f := t.intrinsic(vn)
-	if i := fs.find(vn); i >= 0 {
-		f = f.meet(fs[i])
+	if g := fs.get(vn); g != nil {
+		f = f.meet(*g)
 	}
-	t.work += 1 + len(f.neq) + len(f.any)
+	t.work += 1 + len(f.any)
 	return f.decide(op, k)
 }
 

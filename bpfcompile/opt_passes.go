@@ -16,7 +16,6 @@ func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
 	for _, bi := range an.order {
 		b := g.blocks[bi]
 		s := an.entry[bi]
-		s.facts = slices.Clip(s.facts)
 		s.avail = slices.Clip(s.avail)
 		kept := b.insns[:0:0]
 		for _, ri := range b.insns {
@@ -101,7 +100,6 @@ func (t *optValues) deadCode(g *optCFG, an *optAnalysis) bool {
 	for _, bi := range an.order {
 		b := g.blocks[bi]
 		s := an.entry[bi]
-		s.facts = slices.Clip(s.facts)
 		s.avail = slices.Clip(s.avail)
 		canFail := make([]bool, len(b.insns))
 		for i, ri := range b.insns {

@@ -89,11 +89,12 @@ func (th *optThreader) threadOne() (bool, error) {
 				th.remember(pi, slot, append(th.visited[:0], int32(si)))
 				continue
 			}
-			t.work += len(an.out[pi].facts)
 			edge := t.edgeStateIn(t.walkFacts, p, &an.out[pi], slot)
 			th.visited = th.visited[:0]
 			target, ok := t.threadTarget(g, an, p.succ[slot], &edge, &th.visited)
-			t.walkFacts = edge.facts
+			if buf := edge.facts.scratch(); buf != nil {
+				t.walkFacts = buf
+			}
 			if !ok {
 				th.remember(pi, slot, th.visited)
 				continue
@@ -261,32 +262,23 @@ func (th *optThreader) updateLiveness() {
 
 // optSameState reports whether two states are the same.
 func optSameState(a, b *optState) bool {
-	if a.regs != b.regs || a.minLen != b.minLen || !slices.Equal(a.avail, b.avail) || len(a.facts) != len(b.facts) {
-		return false
-	}
-	for i := range a.facts {
-		f, g := &a.facts[i], &b.facts[i]
-		if f.vn != g.vn || f.lo != g.lo || f.hi != g.hi || f.one != g.one || f.zero != g.zero ||
-			!slices.Equal(f.neq, g.neq) || !slices.Equal(f.any, g.any) {
-			return false
-		}
-	}
-	return true
+	return a.regs == b.regs && a.minLen == b.minLen && slices.Equal(a.avail, b.avail) && optSameFacts(a.facts, b.facts)
 }
 
 // threadTarget follows S (and the blocks after it) from the state on an
 // edge into S as long as their branches are decided, and returns the last
 // block reached whose entry sees the same live values as S's entry did. It
-// appends the blocks it reads to visited. It changes the facts of edge,
-// which the caller owns, in place.
+// appends the blocks it reads to visited. The facts of edge are the
+// caller's to change (see optFacts.owned); they are left as the search
+// ends.
 func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optState, visited *[]int32) (int, bool) {
 	s := *edge
-	defer func() { edge.facts = s.facts[:0] }() // the memory, grown maybe
+	defer func() { edge.facts = s.facts }()
 	best, found := si, false
 	*visited = append(*visited, int32(si))
 	for steps := 0; steps < 64; steps++ {
 		b := g.blocks[si]
-		t.work += 4 + len(b.insns) + len(s.facts)
+		t.work += 8 + len(b.insns)
 		if b.term != optTermCond {
 			break
 		}
@@ -305,7 +297,7 @@ func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optSt
 		if !known {
 			break
 		}
-		s.facts = s.facts.assumeOwned(vn, b.op, k, res)
+		s.facts = s.facts.withOwned(t, vn, b.op, k, res)
 		si = b.succ[1]
 		if res {
 			si = b.succ[0]

@@ -43,9 +43,9 @@ type optValues struct {
 	phis  [][optRegM + 16]optVN // phi value numbers by block, 0 until made
 	spare *optAnalysis          // memory for the next analysis
 
-	// Scratch space for facts that do not outlive a call.
-	scratchFacts [2]optFacts
-	walkFacts    optFacts
+	joinBuf      [3][]optFact // joinFacts's scratch space
+	scratchFacts [2][]optFact // edge states to join
+	walkFacts    []optFact    // threadTarget's state
 
 	work     int // units of work done
 	budget   int // work allowed; 0: unbounded

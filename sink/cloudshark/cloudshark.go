@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/readerat"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
@@ -270,7 +271,7 @@ func newBody(c *agent.Capture) (*body, error) {
 	return &body{
 		head:        head,
 		tail:        bytes.Clone(buf.Bytes()),
-		data:        readerAt(c.Data),
+		data:        readerat.New(c.Data.NewReader()),
 		n:           c.Data.Len(),
 		contentType: mw.FormDataContentType(),
 	}, nil
@@ -280,13 +281,4 @@ func (b *body) size() int64 { return int64(len(b.head)) + b.n + int64(len(b.tail
 
 func (b *body) reader() io.Reader {
 	return io.MultiReader(bytes.NewReader(b.head), io.NewSectionReader(b.data, 0, b.n), bytes.NewReader(b.tail))
-}
-
-// readerAt returns an io.ReaderAt over d (the agent's buffers are one).
-func readerAt(d agent.CaptureData) io.ReaderAt {
-	r := d.NewReader()
-	if ra, ok := r.(io.ReaderAt); ok {
-		return ra
-	}
-	return &seekReaderAt{rs: r}
 }

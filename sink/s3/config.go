@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
@@ -66,7 +67,7 @@ const (
 	MaxParts                  = 10000
 	DefaultConcurrency        = 4
 	DefaultTimeout            = 5 * time.Minute
-	defaultRegion             = "us-east-1"
+	defaultRegion             = awsconf.DefaultRegion
 	awsEndpoint               = "https://s3.amazonaws.com" // AWS's own endpoint resolution
 )
 

@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
+	"github.com/pcapdaemon/pcapdaemon/internal/readerat"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
@@ -37,24 +36,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	opts := []func(*awsconfig.LoadOptions) error{
-		// Retries are ours (sink/retry), so that attempts stay bounded
-		// and classified alike for every sink.
-		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	if cfg.AccessID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessID, cfg.AccessKey, "")))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	// Retries are ours (sink/retry), so that attempts stay bounded and
+	// classified alike for every sink.
+	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessID: cfg.AccessID, AccessKey: cfg.AccessKey},
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
-	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = defaultRegion
 	}
 	s := &Sink{cfg: cfg, region: awsCfg.Region, log: log.With("sink", "s3")}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
@@ -97,7 +84,7 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 		t:      t,
 		key:    key,
 		size:   c.Data.Len(),
-		data:   readerAt(c.Data),
+		data:   readerat.New(c.Data.NewReader()),
 		meta:   metadata(c),
 		ctype:  contentType(c.Format),
 		optFns: t.optFns(),
@@ -156,32 +143,4 @@ func transient(err error) bool {
 		return false
 	}
 	return retry.NetworkTransient(err)
-}
-
-// readerAt returns an io.ReaderAt over d: the reader itself when it is one
-// (the agent's buffers are), else a serialised Seek+Read adapter.
-func readerAt(d agent.CaptureData) io.ReaderAt {
-	r := d.NewReader()
-	if ra, ok := r.(io.ReaderAt); ok {
-		return ra
-	}
-	return &seekReaderAt{rs: r}
-}
-
-type seekReaderAt struct {
-	mu sync.Mutex
-	rs io.ReadSeeker
-}
-
-func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.rs.Seek(off, io.SeekStart); err != nil {
-		return 0, err
-	}
-	n, err := io.ReadFull(s.rs, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF // io.ReaderAt's convention for a short read at the end
-	}
-	return n, err
 }

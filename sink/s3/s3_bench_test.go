@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcapdaemon/pcapdaemon/sink/internal/sinktest"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 )
 
 // vmHWM returns the process's peak resident set size (VmHWM) in bytes.

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/sink/internal/sinktest"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 

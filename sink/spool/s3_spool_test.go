@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/sink/internal/sinktest"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 	"github.com/pcapdaemon/pcapdaemon/sink/s3"
 	"github.com/pcapdaemon/pcapdaemon/sink/spool"

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/sink/internal/sinktest"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 )
 
 // fakeSink records what it was given; it fails with err while err is set.

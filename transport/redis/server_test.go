@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +26,7 @@ type server struct {
 	tls  bool // listen with TLS (tls-port) instead of plain TCP
 	sent bool // run as a sentinel
 	cmd  *exec.Cmd
-	out  *lockedWriter
+	out  *testenv.SyncBuffer
 }
 
 // startServer starts redis-server on a free loopback port with the extra
@@ -46,7 +44,7 @@ func newServer(t testing.TB, extra ...string) *server {
 	if _, err := os.Stat(redisServer); err != nil {
 		testenv.Skip(t, "redis-server is not installed (apt-get install redis-server)")
 	}
-	s := &server{t: t, port: freePort(t), dir: t.TempDir()}
+	s := &server{t: t, port: testenv.FreePort(t), dir: t.TempDir()}
 	for _, l := range extra {
 		if strings.HasPrefix(l, "tls-cert-file") {
 			s.tls = true
@@ -77,7 +75,7 @@ func (s *server) addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 // start runs redis-server and waits until it accepts connections.
 func (s *server) start() {
 	s.t.Helper()
-	s.out = &lockedWriter{w: new(bytes.Buffer)}
+	s.out = new(testenv.SyncBuffer)
 	s.cmd = exec.Command(redisServer, s.conf)
 	if s.sent {
 		s.cmd.Args = append(s.cmd.Args, "--sentinel")
@@ -110,33 +108,4 @@ func (s *server) kill() {
 	s.cmd.Process.Signal(syscall.SIGKILL)
 	s.cmd.Wait()
 	s.cmd = nil
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockedWriter serializes writes to w (process output, slog handlers).
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

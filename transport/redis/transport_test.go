@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -97,7 +97,7 @@ func publish(tb testing.TB, o Options, channel, msg string) {
 	}
 }
 
-func testLogger(w *lockedWriter) *slog.Logger {
+func testLogger(w *testenv.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -174,8 +174,7 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := Options{Addrs: []string{tt.srv.addr()}, Channel: "capture", Username: tt.user, Password: tt.password}
-			var logs lockedWriter
-			logs.w = new(bytes.Buffer)
+			var logs testenv.SyncBuffer
 			sub := make(chanSubmitter, 1)
 			tr, err := New(o, sub, testLogger(&logs))
 			if err != nil {
@@ -215,7 +214,7 @@ func TestAuth(t *testing.T) {
 func TestResubscribeAfterRestart(t *testing.T) {
 	srv := startServer(t)
 	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
-	logs := &lockedWriter{w: new(bytes.Buffer)}
+	logs := new(testenv.SyncBuffer)
 	sub := make(chanSubmitter, 4)
 	tr, err := New(o, sub, testLogger(logs))
 	if err != nil {
@@ -264,7 +263,7 @@ func TestResubscribeAfterRestart(t *testing.T) {
 func TestDownAtStart(t *testing.T) {
 	srv := newServer(t)
 	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
-	logs := &lockedWriter{w: new(bytes.Buffer)}
+	logs := new(testenv.SyncBuffer)
 	sub := make(chanSubmitter, 4)
 	tr, err := New(o, sub, testLogger(logs))
 	if err != nil {

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
 	s3sink "github.com/pcapdaemon/pcapdaemon/sink/s3"
 )
 
@@ -24,40 +24,6 @@ type submitFunc func(ctx context.Context, msg []byte, source string) (string, er
 
 func (f submitFunc) Submit(ctx context.Context, msg []byte, source string) (string, error) {
 	return f(ctx, msg, source)
-}
-
-// startVersityGW starts versitygw (S3) on a free loopback port and returns
-// its endpoint and a client for it.
-func startVersityGW(t *testing.T) (endpoint string, client *s3.Client) {
-	t.Helper()
-	bin := findServer(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--access", "e2e", "--secret", "e2esecret", "--port", addr, "posix", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("versitygw did not start")
-		}
-	}
-	endpoint = "http://" + addr
-	client = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("e2e", "e2esecret", "")})
-	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("captures")}); err != nil {
-		t.Fatal(err)
-	}
-	return endpoint, client
 }
 
 // TestEndToEnd wires the real parts: a request on an SQS queue (goaws),
@@ -69,11 +35,13 @@ func TestEndToEnd(t *testing.T) {
 	g := startGoaws(t, 2)
 	qurl := g.createQueue(t, "e2e-requests", 2)
 	rurl := g.createQueue(t, "e2e-results", 30)
-	endpoint, s3c := startVersityGW(t)
+	gw := sinktest.StartVersityGW(t)
+	gw.MakeBucket(t, "captures")
+	s3c := gw.Client()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	sink, err := s3sink.New(context.Background(), s3sink.Config{Bucket: "captures", Folder: "pcaps", Region: "us-east-1",
-		Endpoint: endpoint, AccessID: "e2e", AccessKey: "e2esecret"}, log)
+		Endpoint: gw.Endpoint, AccessID: gw.Access, AccessKey: gw.Secret}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

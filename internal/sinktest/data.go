@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // Data is a capture buffer held in memory. It implements agent.CaptureData:
@@ -37,28 +39,8 @@ func Pcap(size int, seed uint64) Data {
 		panic(err) // writes to a bytes.Buffer cannot fail
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	frame := make([]byte, 1514)
-	src, dst := netip.MustParseAddr("198.18.0.1").As4(), netip.MustParseAddr("198.18.0.2").As4()
-	copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 2})
-	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 1})
-	binary.BigEndian.PutUint16(frame[12:], 0x0800)
-	ip := frame[14:34]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], uint16(len(frame)-14))
-	copy(ip[12:16], src[:])
-	copy(ip[16:20], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	udp := frame[34:42]
-	binary.BigEndian.PutUint16(udp[0:], 40000)
-	binary.BigEndian.PutUint16(udp[2:], 9)
-	binary.BigEndian.PutUint16(udp[4:], uint16(len(frame)-34))
+	frame := testenv.UDPFrame(net.HardwareAddr{0x02, 0, 0, 0, 0, 2}, net.HardwareAddr{0x02, 0, 0, 0, 0, 1},
+		netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), 40000, 9, make([]byte, 1514-42))
 	ts := time.Unix(1_700_000_000, 0)
 	for i := 0; buf.Len() < size; i++ {
 		for j := 42; j+8 <= len(frame); j += 8 {

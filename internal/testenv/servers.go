@@ -1,7 +1,6 @@
-package sinktest
+package testenv
 
 import (
-	"bytes"
 	"context"
 	"debug/buildinfo"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // FindBinary returns the path of a test server's binary built from the Go
@@ -52,25 +49,14 @@ func FindBinary(t testing.TB, pkg string, names ...string) string {
 			}
 		}
 	}
-	testenv.Skip(t, fmt.Sprintf("test server %s (%s) not found in PATH or GOPATH/bin: run scripts/testservers.sh", names[0], pkg))
+	Skip(t, fmt.Sprintf("test server %s (%s) not found in PATH or GOPATH/bin: run scripts/testservers.sh", names[0], pkg))
 	return ""
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Process is a test server started by StartProcess.
 type Process struct {
 	Cmd *exec.Cmd
-	Out *bytes.Buffer // combined output, for failure messages
+	Out *SyncBuffer // combined output, for failure messages
 }
 
 // Stop kills the process (by its PID) and waits for it. It is idempotent.
@@ -86,7 +72,7 @@ func (p *Process) Stop() {
 // accepts TCP connections (at most 20s).
 func StartProcess(t testing.TB, cmd *exec.Cmd, addr string) *Process {
 	t.Helper()
-	p := &Process{Cmd: cmd, Out: new(bytes.Buffer)}
+	p := &Process{Cmd: cmd, Out: new(SyncBuffer)}
 	cmd.Stdout, cmd.Stderr = p.Out, p.Out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)

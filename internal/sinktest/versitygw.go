@@ -3,6 +3,7 @@ package sinktest
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // VersityGW is a versitygw S3 server (posix backend) started for one test.
@@ -23,10 +26,10 @@ type VersityGW struct {
 	Access   string
 	Secret   string
 	Dir      string // the posix backend's root: one directory per bucket
-	Process  *Process
+	Process  *testenv.Process
 	Addr     string
 	binary   string
-	cert     *Cert
+	cert     *testenv.Cert
 }
 
 // StartVersityGW starts versitygw on a free loopback port with its posix
@@ -41,15 +44,15 @@ func StartVersityGW(t testing.TB) *VersityGW {
 // 127.0.0.1 made for the test; Client trusts it, and so does HTTPClient.
 func StartVersityGWTLS(t testing.TB) *VersityGW {
 	t.Helper()
-	return startVersityGW(t, NewCert(t))
+	return startVersityGW(t, testenv.NewCert(t))
 }
 
-func startVersityGW(t testing.TB, cert *Cert) *VersityGW {
+func startVersityGW(t testing.TB, cert *testenv.Cert) *VersityGW {
 	t.Helper()
-	bin := FindBinary(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
+	bin := testenv.FindBinary(t, "github.com/versity/versitygw/cmd/versitygw", "versitygw")
 	dir := xattrDir(t)
 	g := &VersityGW{Access: "pcapdaemontest", Secret: "pcapdaemontestsecret", Dir: dir, binary: bin, cert: cert}
-	g.Addr = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	g.Addr = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	g.Endpoint = "http://" + g.Addr
 	if cert != nil {
 		g.Endpoint = "https://" + g.Addr
@@ -69,7 +72,7 @@ func (g *VersityGW) Restart(t testing.TB) {
 		args = append(args, "--cert", g.cert.CertFile, "--key", g.cert.KeyFile)
 	}
 	args = append(args, "posix", g.Dir)
-	g.Process = StartProcess(t, exec.Command(g.binary, args...), g.Addr)
+	g.Process = testenv.StartProcess(t, exec.Command(g.binary, args...), g.Addr)
 }
 
 // HTTPClient returns an HTTP client that trusts the server's certificate
@@ -128,15 +131,38 @@ func (g *VersityGW) GetObject(t testing.TB, bucket, key string) Object {
 // Keys lists a bucket's object keys.
 func (g *VersityGW) Keys(t testing.TB, bucket string) []string {
 	t.Helper()
-	out, err := g.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	keys, err := g.ListKeys(context.Background(), bucket)
 	if err != nil {
-		t.Fatalf("list s3://%s: %v", bucket, err)
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// ListKeys lists a bucket's object keys, for a test that polls a server it
+// may have stopped.
+func (g *VersityGW) ListKeys(ctx context.Context, bucket string) ([]string, error) {
+	out, err := g.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		return nil, fmt.Errorf("list s3://%s: %w", bucket, err)
 	}
 	var keys []string
 	for _, o := range out.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	return keys
+	return keys, nil
+}
+
+// Download writes an object into a file in a temporary directory (named
+// after the key's last element, for tools that read files) and returns its
+// path and the object's metadata.
+func (g *VersityGW) Download(t testing.TB, bucket, key string) (string, map[string]string) {
+	t.Helper()
+	obj := g.GetObject(t, bucket, key)
+	f := filepath.Join(t.TempDir(), filepath.Base(key))
+	if err := os.WriteFile(f, obj.Body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f, obj.Metadata
 }
 
 // Uploads lists a bucket's unfinished multipart uploads.

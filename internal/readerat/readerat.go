@@ -1,12 +1,21 @@
-package cloudshark
+package readerat
 
 import (
 	"io"
 	"sync"
 )
 
-// seekReaderAt serialises ReadAt over a ReadSeeker, for CaptureData whose
-// reader is not an io.ReaderAt.
+// New returns an io.ReaderAt over rs: rs itself when it is one (the agent's
+// buffers are), else an adapter that serialises Seek+Read.
+func New(rs io.ReadSeeker) io.ReaderAt {
+	if ra, ok := rs.(io.ReaderAt); ok {
+		return ra
+	}
+	return &seekReaderAt{rs: rs}
+}
+
+// seekReaderAt serialises ReadAt over a ReadSeeker that is not an
+// io.ReaderAt.
 type seekReaderAt struct {
 	mu sync.Mutex
 	rs io.ReadSeeker
