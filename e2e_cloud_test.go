@@ -3,22 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,127 +102,6 @@ func (q *cloudSQS) pending(t *testing.T, queue string) int {
 		n += v
 	}
 	return n
-}
-
-// csServer implements Cloudshark's documented upload API: POST
-// /api/v1/<token>/upload, multipart/form-data with the capture in the
-// "file" part and the optional "filename" and "additional_tags" fields;
-// 200 with {"filename","id"}, or an error status with
-// {"status","exceptions"}. It keeps every upload and checks the request.
-type csServer struct {
-	token string
-	srv   *httptest.Server
-
-	mu       sync.Mutex
-	uploads  map[string]csUpload
-	problems []string
-}
-
-type csUpload struct {
-	filename, tags string
-	data           []byte
-}
-
-func startCloudshark(t *testing.T, token string) *csServer {
-	cs := &csServer{token: token, uploads: map[string]csUpload{}}
-	cs.srv = httptest.NewServer(cs)
-	t.Cleanup(cs.srv.Close)
-	t.Cleanup(func() {
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		for _, p := range cs.problems {
-			t.Errorf("cloudshark test server: %s", p)
-		}
-	})
-	return cs
-}
-
-func (cs *csServer) fail(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": code, "exceptions": []string{msg}})
-}
-
-func (cs *csServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/")
-	token, action, _ := strings.Cut(rest, "/")
-	switch {
-	case !ok || action != "upload":
-		cs.fail(w, http.StatusNotFound, "No route matches "+r.URL.Path)
-		return
-	case r.Method != http.MethodPost && r.Method != http.MethodPut:
-		cs.fail(w, http.StatusMethodNotAllowed, "upload takes POST or PUT")
-		return
-	case token != cs.token:
-		cs.fail(w, http.StatusForbidden, "API token is not valid")
-		return
-	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		cs.fail(w, http.StatusBadRequest, "Content-Type must be multipart/form-data")
-		return
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		cs.fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var up csUpload
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			cs.fail(w, http.StatusBadRequest, "malformed multipart body: "+err.Error())
-			return
-		}
-		b, err := io.ReadAll(p)
-		if err != nil {
-			cs.fail(w, http.StatusBadRequest, "malformed multipart part: "+err.Error())
-			return
-		}
-		switch p.FormName() {
-		case "file":
-			up.data = b
-			if up.filename == "" {
-				up.filename = p.FileName()
-			}
-		case "filename":
-			up.filename = string(b)
-		case "additional_tags":
-			up.tags = string(b)
-		default:
-			cs.mu.Lock()
-			cs.problems = append(cs.problems, "unexpected form field "+p.FormName())
-			cs.mu.Unlock()
-		}
-	}
-	if len(up.data) == 0 {
-		cs.fail(w, http.StatusBadRequest, "No file or url parameter was given")
-		return
-	}
-	var idb [6]byte
-	_, _ = rand.Read(idb[:])
-	id := hex.EncodeToString(idb[:])
-	cs.mu.Lock()
-	cs.uploads[id] = up
-	cs.mu.Unlock()
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(map[string]string{"filename": up.filename, "id": id})
-}
-
-func (cs *csServer) upload(id string) (csUpload, bool) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	u, ok := cs.uploads[id]
-	return u, ok
-}
-
-func (cs *csServer) count() int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return len(cs.uploads)
 }
 
 // subscribeCloudResults is subscribeResults that fails the test, at its
@@ -373,10 +245,11 @@ func TestEndToEndCloud(t *testing.T) {
 	pair := netns.NewVethPair(t)
 	q := startCloudSQS(t, pair.NS, pair.PeerAddr.String(), "s3-requests", "s3-results", "cs-requests", "cs-results")
 	store := startCloudS3(t, "captures", "elsewhere", "allowed")
-	cs := startCloudshark(t, "cloudsharktoken")
+	cs := sinktest.NewCloudshark("cloudsharktoken")
+	csSrv := cs.Start(t, false)
 	redisSrv := testenv.StartRedis(t)
 	host := hostname(t)
-	csPort := cs.srv.Listener.Addr().(*net.TCPAddr).Port
+	csPort := csSrv.Listener.Addr().(*net.TCPAddr).Port
 
 	// Daemon one: SQS and Redis in, S3 out, results on both.
 	s3Sink := fmt.Sprintf(`[s3]
@@ -529,22 +402,22 @@ allowbuckets = ["allowed"]
 		if !ok {
 			t.Fatalf("location %q, want %s<id>", rs[0].Locations[0], prefix)
 		}
-		up, ok := cs.upload(csID)
+		up, ok := cs.Upload(csID)
 		if !ok {
 			t.Fatalf("cloudshark has no capture %s", csID)
 		}
-		if want := wantTags(rs[0].ID); up.tags != want {
-			t.Errorf("additional_tags %q, want %q", up.tags, want)
+		if want := wantTags(rs[0].ID); up.Tags != want {
+			t.Errorf("additional_tags %q, want %q", up.Tags, want)
 		}
-		if !strings.HasPrefix(up.filename, host+"-"+pair.Host+"-") || !strings.HasSuffix(up.filename, "-"+rs[0].ID+".pcap") {
-			t.Errorf("filename %q", up.filename)
+		if !strings.HasPrefix(up.Filename, host+"-"+pair.Host+"-") || !strings.HasSuffix(up.Filename, "-"+rs[0].ID+".pcap") {
+			t.Errorf("filename %q", up.Filename)
 		}
 		file := filepath.Join(t.TempDir(), "cloudshark.pcap")
-		if err := os.WriteFile(file, up.data, 0o600); err != nil {
+		if err := os.WriteFile(file, up.Data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		checkCloudFile(t, file, 3)
-		if n := cs.count(); n != 1 {
+		if n := cs.Uploads(); n != 1 {
 			t.Errorf("cloudshark holds %d captures, want 1", n)
 		}
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,25 +23,12 @@ import (
 // testFrame returns an Ethernet/IPv4/UDP frame of n bytes (n >= 42) from
 // 198.18.0.1:port to 198.18.0.2:9.
 func testFrame(n int, port uint16) []byte {
-	b := make([]byte, n)
-	copy(b[0:6], []byte{0x02, 0, 0, 0, 0, 2})
-	copy(b[6:12], []byte{0x02, 0, 0, 0, 0, 1})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(n-14))
-	ip[8] = 64
-	ip[9] = 17
-	copy(ip[12:16], []byte{198, 18, 0, 1})
-	copy(ip[16:20], []byte{198, 18, 0, 2})
-	udp := ip[20:]
-	binary.BigEndian.PutUint16(udp[0:], port)
-	binary.BigEndian.PutUint16(udp[2:], 9)
-	binary.BigEndian.PutUint16(udp[4:], uint16(n-34))
-	for i := 42; i < n; i++ {
-		b[i] = byte(i * 7)
+	payload := make([]byte, n-42)
+	for i := range payload {
+		payload[i] = byte((42 + i) * 7)
 	}
-	return b
+	return testenv.UDPFrame(net.HardwareAddr{0x02, 0, 0, 0, 0, 2}, net.HardwareAddr{0x02, 0, 0, 0, 0, 1},
+		netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), port, 9, payload)
 }
 
 // testPackets returns n frames of assorted sizes with nanosecond timestamps.

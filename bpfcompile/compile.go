@@ -14,17 +14,25 @@ const maxInstructions = 4096
 // defaultSnaplen is what Options.Snaplen 0 means, as tcpdump's -s 0.
 const defaultSnaplen = 262144
 
-// Size guards: the time and memory to generate, lay out and optimize a
-// program grow faster than its length, so Compile refuses expressions
-// whose program could not fit the kernel's limit anyway before that cost
-// is paid. Every primitive needs at least one test in the program, so an
-// expression with more than maxPrimitives of them cannot fit; the
-// optimizer rarely shortens a program more than twofold, and a longer
-// unoptimized program than maxRawInstructions is refused before layout.
+// Size guards, checked before the costly steps: generating, laying out and
+// optimizing a program take time and memory that grow faster than its
+// length. Every primitive needs a test of its own in the program (unless
+// it repeats another), so an expression with more than maxPrimitives of
+// them cannot fit the kernel's limit. An unoptimized program longer than
+// maxRawInstructions is refused before layout; the optimizer shortens a
+// few such programs enough to fit (a long chain of "and not host" shrinks
+// tenfold), the price of a bounded compile time.
 const (
 	maxPrimitives      = maxInstructions
 	maxRawInstructions = 2 * maxInstructions
 )
+
+// maxAddrRun bounds a run of the characters addresses and numbers are made
+// of (hex digits, ':', '.', 'x'). The lexer tries every prefix of such a
+// run as an IPv6 address, at a cost cubic in the run's length (3000 colons
+// took 90 s); the longest valid token of these characters, a host name,
+// has 253.
+const maxAddrRun = 256
 
 // Compile compiles a pcap-filter(7) expression into a classic BPF program
 // for the link type and options given. The program returns the snapshot
@@ -46,12 +54,12 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 		}
 		if len(prog) == 1 {
 			if r, ok := prog[0].(bpf.RetConstant); ok && r.Val == 0 {
-				return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error()}
+				return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error(), Err: ErrRejectsAll}
 			}
 		}
 	}
 	if len(prog) > maxInstructions {
-		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d instructions, more than the kernel's %d", ErrTooLong, len(prog), maxInstructions)}
+		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d instructions, more than the kernel's %d", ErrTooLong, len(prog), maxInstructions), Err: ErrTooLong}
 	}
 	return prog, nil
 }
@@ -63,6 +71,9 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	snaplen := opts.Snaplen
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
+	}
+	if off, n := longestAddrRun(expr); n > maxAddrRun {
+		return nil, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
 	node, prefix, err := parse(expr)
 	if err != nil {
@@ -78,7 +89,7 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 		return nil, false, err
 	}
 	if n := countPrimitives(node); n > maxPrimitives {
-		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions)}
+		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
@@ -98,7 +109,7 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 		g.insertVloffsets(root)
 	}
 	if n := blockSize(root, maxRawInstructions); n > maxRawInstructions {
-		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions)}
+		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	raw, err = layout(root)
 	if err != nil {
@@ -177,4 +188,20 @@ func blockSize(root *block, limit int) int {
 		}
 	}
 	return n
+}
+
+// longestAddrRun returns the offset and length of the longest run of the
+// characters of addresses and numbers in s.
+func longestAddrRun(s string) (off, n int) {
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && (isHex(s[i]) || s[i] == ':' || s[i] == '.' || s[i] == 'x' || s[i] == 'X') {
+			continue
+		}
+		if i-start > n {
+			off, n = start, i-start
+		}
+		start = i + 1
+	}
+	return off, n
 }

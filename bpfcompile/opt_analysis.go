@@ -114,6 +114,9 @@ func (t *optValues) joinState(bi int, a, b *optState) optState {
 	s := optState{minLen: min(a.minLen, b.minLen)}
 	s.regs = t.joinRegs(bi, &a.regs, &b.regs)
 	s.facts = joinFacts(t, a.facts, b.facts)
+	if n := min(len(a.avail), len(b.avail)); n > 0 {
+		s.avail = make([]optVN, 0, n)
+	}
 	i, j := 0, 0
 	for i < len(a.avail) && j < len(b.avail) {
 		switch {

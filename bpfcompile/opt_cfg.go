@@ -129,8 +129,7 @@ type optCFG struct {
 		seen         []bool
 		stack, order []int
 		ints         []int
-		key          []byte
-		keys         map[string]int
+		table        []int32
 	}
 }
 

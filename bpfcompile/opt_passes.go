@@ -1,7 +1,6 @@
 package bpfcompile
 
 import (
-	"encoding/binary"
 	"slices"
 
 	"golang.org/x/net/bpf"
@@ -213,38 +212,33 @@ func (g *optCFG) cleanup() bool {
 	order = g.topoScratch()
 	canon := fwd // done with fwd
 	clear(canon)
-	if g.scratch.keys == nil {
-		g.scratch.keys = make(map[string]int, len(order))
+	// An open-addressing table of the blocks seen, by content.
+	size := 16
+	for size < 2*len(order) {
+		size *= 2
 	}
-	seen := g.scratch.keys
+	seen := optResize(g.scratch.table, size)
 	clear(seen)
-	key := g.scratch.key
+	g.scratch.table = seen
+	mask := uint64(size - 1)
 	for i := len(order) - 1; i >= 0; i-- {
 		bi := order[i]
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
 			b.succ[s] = canon[b.succ[s]]
 		}
-		// The key holds every field in fixed width: equal keys, equal blocks.
-		key = append(key[:0], byte(b.term))
-		key = binary.LittleEndian.AppendUint16(key, b.op)
-		key = binary.LittleEndian.AppendUint32(key, b.k)
-		for s := 0; s < b.nsucc(); s++ {
-			key = binary.LittleEndian.AppendUint32(key, uint32(b.succ[s]))
+		j := b.hash() & mask
+		for seen[j] != 0 && !b.same(g.blocks[seen[j]-1]) {
+			j = (j + 1) & mask
 		}
-		for _, ri := range b.insns {
-			key = binary.LittleEndian.AppendUint16(key, ri.Op)
-			key = binary.LittleEndian.AppendUint32(key, ri.K)
-		}
-		if c, ok := seen[string(key)]; ok && bi != 0 {
-			canon[bi] = c
+		if seen[j] != 0 && bi != 0 {
+			canon[bi] = int(seen[j] - 1)
 			changed = true
 			continue
 		}
-		seen[string(key)] = bi
+		seen[j] = int32(bi + 1)
 		canon[bi] = bi
 	}
-	g.scratch.key = key
 	// Absorb a successor reached only by an unconditional jump.
 	order = g.topoScratch()
 	npred := canon // done with canon
@@ -269,4 +263,41 @@ func (g *optCFG) cleanup() bool {
 	}
 	g.topoScratch()
 	return changed
+}
+
+// hash mixes the contents of a block: what same compares.
+func (b *optBlock) hash() uint64 {
+	h := uint64(b.term)<<48 ^ uint64(b.op)<<32 ^ uint64(b.k)
+	mix := func(v uint64) {
+		h = (h ^ v) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+	}
+	mix(0)
+	for s := 0; s < b.nsucc(); s++ {
+		mix(uint64(b.succ[s]))
+	}
+	for _, ri := range b.insns {
+		mix(uint64(ri.Op)<<32 | uint64(ri.K))
+	}
+	return h
+}
+
+// same reports whether two blocks do the same: the same instructions (jump
+// fields aside, which straight-line code does not use) and the same
+// terminator to the same successors.
+func (b *optBlock) same(c *optBlock) bool {
+	if b.term != c.term || b.op != c.op || b.k != c.k || len(b.insns) != len(c.insns) {
+		return false
+	}
+	for s := 0; s < b.nsucc(); s++ {
+		if b.succ[s] != c.succ[s] {
+			return false
+		}
+	}
+	for i, ri := range b.insns {
+		if ri.Op != c.insns[i].Op || ri.K != c.insns[i].K {
+			return false
+		}
+	}
+	return true
 }

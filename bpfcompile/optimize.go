@@ -50,8 +50,13 @@ const (
 // A program that rejects every packet becomes "ret #0". A program with a
 // backward jump (libpcap's protochain loop) is returned unchanged.
 //
-// The optimizer stops when its work budget runs out and returns the
-// program as the last pass left it.
+// The passes run in rounds until a round changes nothing. The analysis is
+// redone after a pass that changed the graph (only the registers' values
+// for the passes that need no more), except inside jump threading, which
+// redirects one edge at a time and keeps the analysis up to date
+// incrementally (opt_thread.go). The optimizer counts its work and stops
+// when its budget runs out, returning the program as the last pass left
+// it.
 func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
 	return optimizeWithin(prog, optBudget(len(prog)))
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -62,17 +63,8 @@ func (r *Redis) Start() {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
 	r.cmd = cmd
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", r.Addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not come up: %v\n%s", r.Addr, err, r.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := WaitTCP(context.Background(), r.Addr, 10*time.Second); err != nil {
+		r.t.Fatalf("redis-server on %s did not come up: %v\n%s", r.Addr, err, r.log.String())
 	}
 }
 

@@ -1,5 +1,8 @@
 // Package testenv holds helpers shared by the project's tests: the privilege
-// gate that turns skips into failures when PCAPDAEMON_REQUIRE_PRIV=1.
+// gate that turns skips into failures when PCAPDAEMON_REQUIRE_PRIV=1, free
+// loopback ports, test servers run as processes (redis-server, binaries
+// found by their Go package), a self-signed certificate, a buffer safe for
+// concurrent use and an Ethernet/IPv4/UDP frame builder.
 package testenv
 
 import (

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,9 +61,9 @@ func TestDeliver(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeCloudShark(token)
-			f.faults = tt.faults
-			srv := startFake(t, f, false)
+			f := sinktest.NewCloudshark(token)
+			f.Faults = tt.faults
+			srv := f.Start(t, false)
 			s := newTestSink(t, srv.URL, func(c *Config) {
 				if tt.token != "" {
 					c.Token = tt.token
@@ -75,10 +72,9 @@ func TestDeliver(t *testing.T) {
 			data := sinktest.Pcap(50<<10, uint64(i))
 			c := sinktest.Capture("cs-"+strconv.Itoa(i), data)
 			loc, err := s.Deliver(context.Background(), c)
-			if f.requests != tt.wantTries {
-				t.Errorf("%d requests, want %d", f.requests, tt.wantTries)
+			if n := f.Requests(); n != tt.wantTries {
+				t.Errorf("%d requests, want %d", n, tt.wantTries)
 			}
-			f.check(t)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Deliver = %q, %v; want an error containing %q", loc, err, tt.wantErr)
@@ -103,41 +99,26 @@ func TestDeliver(t *testing.T) {
 			if !ok {
 				t.Fatalf("location %q is not %s/captures/<id>", loc, srv.URL)
 			}
-			up, ok := f.uploads[id]
+			up, ok := f.Upload(id)
 			if !ok {
 				t.Fatalf("no upload with id %q", id)
 			}
-			if !bytes.Equal(up.data, data) {
-				t.Errorf("uploaded %d bytes differ from the %d-byte buffer", len(up.data), len(data))
+			if !bytes.Equal(up.Data, data) {
+				t.Errorf("uploaded %d bytes differ from the %d-byte buffer", len(up.Data), len(data))
 			}
-			if up.filename != c.FileName || up.tags != c.Tags {
-				t.Errorf("filename %q tags %q, want %q %q", up.filename, up.tags, c.FileName, c.Tags)
+			if up.Filename != c.FileName || up.Tags != c.Tags {
+				t.Errorf("filename %q tags %q, want %q %q", up.Filename, up.Tags, c.FileName, c.Tags)
 			}
-			readBack(t, up.data)
+			if n := sinktest.TcpdumpPackets(t, up.Data); n == 0 {
+				t.Fatalf("tcpdump -r reads no packet of %s in the upload", sinktest.PcapFlow)
+			}
 		})
 	}
 }
 
-// readBack checks that tcpdump reads the uploaded bytes as a pcap file.
-func readBack(t *testing.T, b []byte) {
-	t.Helper()
-	tcpdump, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed")
-	}
-	p := filepath.Join(t.TempDir(), "up.pcap")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tcpdump, "-nn", "-r", p).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "198.18.0.1.40000 > 198.18.0.2.9: UDP") {
-		t.Fatalf("tcpdump -r: %v\n%.500s", err, out)
-	}
-}
-
 func TestDeliverTLS(t *testing.T) {
-	f := newFakeCloudShark(token)
-	srv := startFake(t, f, true)
+	f := sinktest.NewCloudshark(token)
+	srv := f.Start(t, true)
 	c := sinktest.Capture("tls", sinktest.Pcap(8<<10, 1))
 
 	// Unknown CA: permanent, no retry.
@@ -169,14 +150,14 @@ func TestDeliverTLS(t *testing.T) {
 	if _, err := s.Deliver(context.Background(), c); err != nil {
 		t.Fatalf("Deliver with insecure: %v", err)
 	}
-	if len(f.uploads) != 2 {
-		t.Errorf("%d uploads, want 2", len(f.uploads))
+	if n := f.Uploads(); n != 2 {
+		t.Errorf("%d uploads, want 2", n)
 	}
 }
 
 func TestDeliverConnectionRefused(t *testing.T) {
-	f := newFakeCloudShark(token)
-	srv := startFake(t, f, false)
+	f := sinktest.NewCloudshark(token)
+	srv := f.Start(t, false)
 	u := srv.URL
 	srv.Close()
 	s := newTestSink(t, u, nil, nil)
@@ -249,9 +230,9 @@ func FuzzAPIError(f *testing.F) {
 
 // BenchmarkDeliver measures streaming a capture to a local fake CloudShark.
 func BenchmarkDeliver(b *testing.B) {
-	f := newFakeCloudShark(token)
-	f.discard = true // measure the client, not the fake's buffering
-	srv := startFake(b, f, false)
+	f := sinktest.NewCloudshark(token)
+	f.Discard = true // measure the client, not the fake's buffering
+	srv := f.Start(b, false)
 	s := newTestSink(b, srv.URL, nil, nil)
 	c := sinktest.Capture("bench", sinktest.Pcap(64<<20, 2))
 	b.SetBytes(c.Data.Len())
@@ -260,8 +241,6 @@ func BenchmarkDeliver(b *testing.B) {
 		if _, err := s.Deliver(context.Background(), c); err != nil {
 			b.Fatal(err)
 		}
-		f.mu.Lock()
-		clear(f.uploads)
-		f.mu.Unlock()
+		f.Reset()
 	}
 }

@@ -10,9 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,31 +38,6 @@ func newTestSink(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func
 		t.Fatal(err)
 	}
 	return s
-}
-
-// tcpdumpRead writes b to a file and reads it with tcpdump -r, returning
-// the number of packets tcpdump printed.
-func tcpdumpRead(t testing.TB, b []byte) int {
-	t.Helper()
-	path, err := exec.LookPath("tcpdump")
-	if err != nil {
-		t.Skip("tcpdump not installed")
-	}
-	f := filepath.Join(t.TempDir(), "read.pcap")
-	if err := os.WriteFile(f, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(path, "-nn", "-r", f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tcpdump -r: %v\n%s", err, out)
-	}
-	n := 0
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "198.18.0.1.40000 > 198.18.0.2.9: UDP") {
-			n++
-		}
-	}
-	return n
 }
 
 func TestDeliverVersity(t *testing.T) {
@@ -106,7 +78,7 @@ func TestDeliverVersity(t *testing.T) {
 				}
 			}
 			if tt.size < 1<<20 {
-				if n := tcpdumpRead(t, obj.Body); n == 0 {
+				if n := sinktest.TcpdumpPackets(t, obj.Body); n == 0 {
 					t.Error("tcpdump read no packet from the object")
 				}
 			}

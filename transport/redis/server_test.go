@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -85,18 +86,9 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr(), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			s.t.Fatalf("redis-server on %s not accepting connections: %v\n%s", s.addr(), err, s.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := testenv.WaitTCP(context.Background(), s.addr(), 10*time.Second); err != nil {
+		s.kill()
+		s.t.Fatalf("redis-server on %s not accepting connections: %v\n%s", s.addr(), err, s.out.String())
 	}
 }
 
