@@ -22,10 +22,18 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 type Error struct {
 	Pos Pos
 	Msg string
+	// Err is the sentinel this error is an instance of (ErrTooLong,
+	// ErrRejectsAll), nil for other errors. errors.Is sees it through
+	// Unwrap.
+	Err error
 }
 
 // Error formats the error as "bpf: line:col: msg".
 func (e *Error) Error() string { return "bpf: " + e.Pos.String() + ": " + e.Msg }
+
+// Unwrap returns Err, so errors.Is(err, ErrTooLong) holds for an *Error
+// that reports a program too long.
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrRejectsAll is wrapped by the error Compile returns when the optimized
 // program rejects every packet.
