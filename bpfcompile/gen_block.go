@@ -101,12 +101,14 @@ type block struct {
 }
 
 // exit is an unresolved branch of a block: its true or its false edge.
+// Exits form singly linked lists that and/or join in constant time.
 type exit struct {
 	b    *block
 	true bool
+	next *exit
 }
 
-func (e exit) set(t *block) {
+func (e *exit) set(t *block) {
 	if e.true {
 		e.b.jt = t
 	} else {
@@ -114,11 +116,34 @@ func (e exit) set(t *block) {
 	}
 }
 
+// exits is a list of exits. Joining two lists links them, so a list
+// belongs to one fragment at a time: each fragment is combined once.
+type exits struct{ head, tail *exit }
+
+// join returns the list of x's exits followed by y's, reusing both.
+func join(x, y exits) exits {
+	switch {
+	case x.head == nil:
+		return y
+	case y.head == nil:
+		return x
+	}
+	x.tail.next = y.head
+	return exits{x.head, y.tail}
+}
+
+// setAll points every exit of l at t.
+func (l exits) setAll(t *block) {
+	for e := l.head; e != nil; e = e.next {
+		e.set(t)
+	}
+}
+
 // frag is a condition under construction: an entry block and the edges
 // that leave it when the condition holds (t) and when it does not (f).
 type frag struct {
 	head *block
-	t, f []exit
+	t, f exits
 	m    meaning
 }
 
@@ -126,7 +151,8 @@ type frag struct {
 // "A <code> k".
 func jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
 	b := &block{stmts: stmts, code: code, k: k}
-	return &frag{head: b, t: []exit{{b, true}}, f: []exit{{b, false}}}
+	t, f := &exit{b: b, true: true}, &exit{b: b}
+	return &frag{head: b, t: exits{t, t}, f: exits{f, f}}
 }
 
 // and joins two conditions: b runs only when a holds.
@@ -141,11 +167,8 @@ func and(a, b *frag) *frag {
 	case b.m == isTrue:
 		return a
 	}
-	for _, e := range a.t {
-		e.set(b.head)
-	}
-	f := append(append([]exit{}, b.f...), a.f...)
-	return &frag{head: a.head, t: b.t, f: f}
+	a.t.setAll(b.head)
+	return &frag{head: a.head, t: b.t, f: join(b.f, a.f)}
 }
 
 // or joins two conditions: b runs only when a does not hold.
@@ -160,11 +183,8 @@ func or(a, b *frag) *frag {
 	case b.m == isTrue:
 		return b
 	}
-	for _, e := range a.f {
-		e.set(b.head)
-	}
-	t := append(append([]exit{}, b.t...), a.t...)
-	return &frag{head: a.head, t: t, f: b.f}
+	a.f.setAll(b.head)
+	return &frag{head: a.head, t: join(b.t, a.t), f: b.f}
 }
 
 // not negates a condition.
@@ -184,12 +204,8 @@ func not(a *frag) *frag {
 func finish(a *frag, snaplen uint32) *block {
 	accept := &block{code: opRET | retK, k: snaplen}
 	reject := &block{code: opRET | retK, k: 0}
-	for _, e := range a.t {
-		e.set(accept)
-	}
-	for _, e := range a.f {
-		e.set(reject)
-	}
+	a.t.setAll(accept)
+	a.f.setAll(reject)
 	return a.head
 }
 
@@ -200,93 +216,113 @@ var errLayout = errors.New("bpf layout")
 // layout linearizes the block graph: each block is placed before the
 // blocks it jumps to, the false successor's subgraph last (the order of
 // libpcap's unoptimized output). A conditional jump farther than 255
-// instructions goes through an extra "ja" placed after it; when one is
-// needed the layout starts over with the extra room.
+// instructions goes through an extra "ja" placed after it.
+//
+// The order of the blocks does not depend on the extra jumps, so it is
+// computed once. Extra jumps only lengthen other jumps, so the set of
+// jumps that need one is found by passes that each mark every jump too
+// far with the extras found so far, until a pass finds none: the least
+// such set, which a layout that adds one extra at a time and starts over
+// finds as well. Each pass is linear; a few passes are the rule.
 func layout(root *block) ([]bpf.RawInstruction, error) {
-	for try := 0; ; try++ {
-		if try > 10000 {
-			return nil, fmt.Errorf("%w: no stable layout", errLayout)
+	order := placeOrder(root)
+	for pass := 0; ; pass++ {
+		if pass > maxLayoutPasses {
+			return nil, fmt.Errorf("%w: no stable layout after %d passes", errLayout, pass)
 		}
-		n := 0
-		var count func(b *block)
-		count = func(b *block) {
-			if b == nil || b.mark {
-				return
+		n := assignOffsets(order)
+		grew := false
+		for _, b := range order {
+			if b.jt == nil {
+				continue
 			}
-			b.mark = true
-			n += len(b.stmts) + 1 + b.longjt + b.longjf
-			count(b.jt)
-			count(b.jf)
+			at := b.offset + len(b.stmts)
+			if b.longjt == 0 && b.jt.offset-at-1 >= 256 {
+				b.longjt, grew = 1, true
+			}
+			if b.longjf == 0 && b.jf.offset-at-1 >= 256 {
+				b.longjf, grew = 1, true
+			}
 		}
-		count(root)
-		unmark(root)
-		out := make([]bpf.RawInstruction, n)
-		tail := n
-		retry := false
-		var place func(b *block) error
-		place = func(b *block) error {
-			if b == nil || b.mark || retry {
-				return nil
-			}
-			b.mark = true
-			if err := place(b.jf); err != nil {
-				return err
-			}
-			if err := place(b.jt); err != nil {
-				return err
-			}
-			if retry {
-				return nil
-			}
-			slen := len(b.stmts)
-			tail -= slen + 1 + b.longjt + b.longjf
-			b.offset = tail
-			for i, s := range b.stmts {
-				out[tail+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
-			}
-			at := tail + slen
-			ins := bpf.RawInstruction{Op: b.code, K: b.k}
-			if b.jt != nil {
-				extra := 0
-				off := b.jt.offset - at - 1
-				if off >= 256 {
-					if b.longjt == 0 {
-						b.longjt = 1
-						retry = true
-						return nil
-					}
-					ins.Jt = uint8(extra)
-					extra++
-					out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
-				} else {
-					ins.Jt = uint8(off)
-				}
-				off = b.jf.offset - at - 1
-				if off >= 256 {
-					if b.longjf == 0 {
-						b.longjf = 1
-						retry = true
-						return nil
-					}
-					ins.Jf = uint8(extra)
-					extra++
-					out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
-				} else {
-					ins.Jf = uint8(off)
-				}
-			}
-			out[at] = ins
-			return nil
-		}
-		err := place(root)
-		unmark(root)
-		if err != nil {
-			return nil, err
-		}
-		if !retry {
-			return out, nil
+		if !grew {
+			return emit(order, n), nil
 		}
 	}
+}
+
+// maxLayoutPasses bounds layout's passes; each pass but the last adds at
+// least one extra jump, and a program the guards let through has far
+// fewer blocks than this.
+const maxLayoutPasses = 1 << 16
+
+// placeOrder returns the blocks reachable from root in the reverse of
+// their final order: for each block, its false successor's subgraph, then
+// its true successor's, then the block itself (a block reached again is
+// not placed again).
+func placeOrder(root *block) []*block {
+	var order []*block
+	var visit func(b *block)
+	visit = func(b *block) {
+		if b == nil || b.mark {
+			return
+		}
+		b.mark = true
+		visit(b.jf)
+		visit(b.jt)
+		order = append(order, b)
+	}
+	visit(root)
+	unmark(root)
+	return order
+}
+
+// assignOffsets sets the offset of every block of order (placed from the
+// end of the program backwards) and returns the program's length.
+func assignOffsets(order []*block) int {
+	n := 0
+	for _, b := range order {
+		n += len(b.stmts) + 1 + b.longjt + b.longjf
+	}
+	tail := n
+	for _, b := range order {
+		tail -= len(b.stmts) + 1 + b.longjt + b.longjf
+		b.offset = tail
+	}
+	return n
+}
+
+// emit writes the instructions of the laid-out blocks: statements, the
+// final jump or return, and the extra jumps after it.
+func emit(order []*block, n int) []bpf.RawInstruction {
+	out := make([]bpf.RawInstruction, n)
+	for _, b := range order {
+		for i, s := range b.stmts {
+			out[b.offset+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
+		}
+		at := b.offset + len(b.stmts)
+		ins := bpf.RawInstruction{Op: b.code, K: b.k}
+		if b.jt != nil {
+			extra := 0
+			off := b.jt.offset - at - 1
+			if b.longjt != 0 {
+				ins.Jt = uint8(extra)
+				extra++
+				out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
+			} else {
+				ins.Jt = uint8(off)
+			}
+			off = b.jf.offset - at - 1
+			if b.longjf != 0 {
+				ins.Jf = uint8(extra)
+				extra++
+				out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
+			} else {
+				ins.Jf = uint8(off)
+			}
+		}
+		out[at] = ins
+	}
+	return out
 }
 
 func unmark(b *block) {

@@ -325,22 +325,58 @@ func matchBadMAC(s string) int {
 	return 0
 }
 
+// v6ShortMax bounds the IPv6 shapes without a dotted quad (8 groups of 4
+// digits and 7 colons: 39 characters) and the part of any shape up to its
+// last colon (30 characters before a quad); a longer match ends in a quad
+// of numbers, which libpcap's scanner lets be of any length.
+const v6ShortMax = 40
+
 // matchV6 returns the length of the longest prefix of s that has one of the
-// IPv6 address shapes of libpcap's scanner.
+// IPv6 address shapes of libpcap's scanner. It does work linear in the
+// length it matches plus a constant, so lexing stays linear in the
+// expression (trying every prefix of a run of address characters was
+// cubic in the run's length).
 func matchV6(s string) int {
-	n := 0
-	for n < len(s) && (isHex(s[n]) || s[n] == ':' || s[n] == '.' || s[n] == 'x' || s[n] == 'X') {
-		n++
+	best := 0
+	// Every shape of at most v6ShortMax characters is tried. Before its
+	// last colon a shape has only hex digits and colons, never three
+	// colons in a row; after it, no colon.
+	h := 0
+	for h < len(s) && h < v6ShortMax && (isHex(s[h]) || s[h] == ':') {
+		if h >= 2 && s[h] == ':' && s[h-1] == ':' && s[h-2] == ':' {
+			break
+		}
+		h++
 	}
-	if strings.IndexByte(s[:n], ':') < 0 {
-		return 0
+	for h < len(s) && h < v6ShortMax && isV6Char(s[h]) && s[h] != ':' {
+		h++
 	}
-	for l := n; l >= 2; l-- {
+	for l := h; l >= 2; l-- {
 		if v6Shape(s[:l]) {
-			return l
+			best = l
+			break
 		}
 	}
-	return 0
+	// Longer shapes: the last colon comes early and the quad after it is
+	// the longest one there (its first three numbers end at the dots; the
+	// last is matched greedily), so only that length can match.
+	for i := 0; i < h && i <= v6ShortMax-10; i++ {
+		if s[i] != ':' {
+			continue
+		}
+		m := matchHID(s[i+1:])
+		if m == 0 || i+1+m <= best || strings.Count(s[i+1:i+1+m], ".") != 3 {
+			continue
+		}
+		if v6Shape(s[:i+1+m]) {
+			best = i + 1 + m
+		}
+	}
+	return best
+}
+
+func isV6Char(c byte) bool {
+	return isHex(c) || c == ':' || c == '.' || c == 'x' || c == 'X'
 }
 
 // v6Shape reports whether s is groups of 1-4 hex digits separated by ':',
