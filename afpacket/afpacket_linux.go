@@ -73,14 +73,19 @@ func (h *handle) readPacket(ctx context.Context, deadline time.Time) (p Packet, 
 //
 // When the interface goes down or away, the kernel unhooks the socket and
 // reports ENETDOWN. The ring may still hold a part-filled block, which the
-// retire timer hands over within one block timeout: wait delivers it, and
-// only when no block comes within twice that reports the interface's end.
+// retire timer hands over within one block timeout: wait delivers it. It
+// reports the interface's end at once, without parking, when the block the
+// kernel fills is empty, and otherwise when no block comes within two block
+// timeouts.
 func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return h.opError(err)
 	}
 	draining := false
 	if h.downErr != nil {
+		if h.filling() == 0 {
+			return h.opError(h.downErr)
+		}
 		if d := time.Now().Add(2 * h.timeout); deadline.IsZero() || d.Before(deadline) {
 			deadline, draining = d, true
 		}

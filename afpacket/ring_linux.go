@@ -93,6 +93,15 @@ func (r *ring) ready() bool {
 	return atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0
 }
 
+// filling returns the number of packets in block cur while the kernel
+// still owns it. The reader is caught up when it waits, so a block cur that
+// is not ready is the one the kernel fills (it zeroes num_pkts when it
+// opens a block), and the kernel counts packets into it as it goes: a
+// racing read returns a count that is at most stale, never torn.
+func (r *ring) filling() uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+bdNumPkts])))
+}
+
 // open starts the walk of block cur, which must be ready.
 func (r *ring) open() {
 	base := r.cur * r.blockSize
