@@ -27,19 +27,7 @@ const testEtherType = 0x88b5
 // testEtherType after the given VLAN tags (outermost first; TPID, TCI),
 // carrying seq and filler up to size bytes.
 func frame(dst, src net.HardwareAddr, tags [][2]uint16, seq uint32, size int) []byte {
-	b := make([]byte, 0, size)
-	b = append(b, dst...)
-	b = append(b, src...)
-	for _, t := range tags {
-		b = binary.BigEndian.AppendUint16(b, t[0])
-		b = binary.BigEndian.AppendUint16(b, t[1])
-	}
-	b = binary.BigEndian.AppendUint16(b, testEtherType)
-	b = binary.BigEndian.AppendUint32(b, seq)
-	for i := 0; len(b) < size; i++ {
-		b = append(b, byte(seq)+byte(i))
-	}
-	return b
+	return testenv.EtherFrame(dst, src, tags, testEtherType, seq, size)
 }
 
 // isTest reports whether b is a test frame: EtherType testEtherType after

@@ -5,6 +5,8 @@ package afpacket
 import (
 	"encoding/binary"
 	"net"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // testEtherType is an IEEE local experimental EtherType: no stack on the
@@ -15,19 +17,7 @@ const testEtherType = 0x88b5
 // testEtherType (after the given VLAN tags, outermost first, each a TPID and
 // a TCI), carrying seq and then filler bytes up to size bytes in all.
 func etherFrame(dst, src net.HardwareAddr, tags [][2]uint16, seq uint32, size int) []byte {
-	b := make([]byte, 0, size)
-	b = append(b, dst...)
-	b = append(b, src...)
-	for _, t := range tags {
-		b = binary.BigEndian.AppendUint16(b, t[0])
-		b = binary.BigEndian.AppendUint16(b, t[1])
-	}
-	b = binary.BigEndian.AppendUint16(b, testEtherType)
-	b = binary.BigEndian.AppendUint32(b, seq)
-	for i := 0; len(b) < size; i++ {
-		b = append(b, byte(seq)+byte(i))
-	}
-	return b
+	return testenv.EtherFrame(dst, src, tags, testEtherType, seq, size)
 }
 
 // frameSeq returns the sequence number etherFrame put in an untagged frame.

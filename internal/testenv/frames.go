@@ -36,3 +36,22 @@ func UDPFrame(dstMAC, srcMAC net.HardwareAddr, src, dst netip.Addr, sport, dport
 	copy(udp[8:], payload)
 	return f
 }
+
+// EtherFrame builds an Ethernet frame from src to dst with the given
+// EtherType after the VLAN tags (outermost first, each a TPID and a TCI),
+// carrying seq and then filler bytes derived from it, up to size bytes.
+func EtherFrame(dst, src net.HardwareAddr, tags [][2]uint16, etherType uint16, seq uint32, size int) []byte {
+	b := make([]byte, 0, size)
+	b = append(b, dst...)
+	b = append(b, src...)
+	for _, t := range tags {
+		b = binary.BigEndian.AppendUint16(b, t[0])
+		b = binary.BigEndian.AppendUint16(b, t[1])
+	}
+	b = binary.BigEndian.AppendUint16(b, etherType)
+	b = binary.BigEndian.AppendUint32(b, seq)
+	for i := 0; len(b) < size; i++ {
+		b = append(b, byte(seq)+byte(i))
+	}
+	return b
+}
