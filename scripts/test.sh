@@ -15,6 +15,7 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v capsh >/dev/null || need_apt+=(libcap2-bin)
 command -v file >/dev/null || need_apt+=(file)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if ((${#need_apt[@]})); then
 	if [[ $(id -u) -eq 0 ]]; then
 		echo "test.sh: installing ${need_apt[*]}" >&2
