@@ -304,5 +304,7 @@ func agentConfig(cfg *config.Config) agent.Config {
 		MaxConcurrent:  g.MaxConcurrent,
 		MaxMemory:      g.MaxMemory,
 		ShutdownGrace:  g.ShutdownGraceDuration(),
+		RingBytes:      g.RingSize,
+		BlockTimeout:   time.Duration(g.BlockTimeout) * time.Millisecond,
 	}
 }

@@ -75,6 +75,9 @@ type Config struct {
 	// RingBytes is the memory one capture handle's receive ring takes
 	// (DefaultRingBytes); it is charged to MaxMemory.
 	RingBytes int64
+	// BlockTimeout is the ring's block retire timeout (0: afpacket's
+	// default): how long a frame on a quiet link may wait for delivery.
+	BlockTimeout time.Duration
 	// ChunkSize is the size of one buffer chunk (DefaultChunkSize).
 	ChunkSize int
 	// FreeChunks is how many idle chunks the agent keeps for reuse

@@ -26,6 +26,8 @@ type session struct {
 	node    string
 	promisc bool
 	ring    int64
+	// blockTimeout is the ring's block retire timeout (0: afpacket's default).
+	blockTimeout time.Duration
 
 	// onPacket, when set, sees every frame written to the file (cut to
 	// the snap length); its data is valid only during the call.
@@ -61,7 +63,7 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 	a.mu.Unlock()
 	s := &session{
 		a: a, p: r.plan, cp: cp, id: r.id, node: cfg.Hostname,
-		promisc: cfg.Promiscuous, ring: cfg.RingBytes,
+		promisc: cfg.Promiscuous, ring: cfg.RingBytes, blockTimeout: cfg.BlockTimeout,
 		log: a.log.With("id", r.id, "interface", cp.iface),
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
@@ -284,11 +286,12 @@ func (s *session) ctxReason(ctx context.Context) StopReason {
 // reopens without a kernel filter and filters in user space.
 func (s *session) openHandle() (Handle, error) {
 	cfg := afpacket.Config{
-		Snaplen:     s.p.snaplen,
-		Promiscuous: s.promisc,
-		Filter:      s.cp.raw,
-		BlockSize:   ringBlockSize,
-		NumBlocks:   int(max(1, s.ring/ringBlockSize)),
+		Snaplen:      s.p.snaplen,
+		Promiscuous:  s.promisc,
+		Filter:       s.cp.raw,
+		BlockSize:    ringBlockSize,
+		NumBlocks:    int(max(1, s.ring/ringBlockSize)),
+		BlockTimeout: s.blockTimeout,
 	}
 	h, err := s.a.open(s.cp.iface, cfg)
 	if err == nil {

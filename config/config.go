@@ -57,6 +57,13 @@ type General struct {
 	SpoolDir string `koanf:"spooldir"`
 	// Format is the default capture file format: "pcap" or "pcapng".
 	Format string `koanf:"format"`
+	// RingSize is the receive ring of one capture handle, in bytes (rounded
+	// down to whole 1 MiB blocks); it is charged to MaxMemory.
+	RingSize int64 `koanf:"ringsize"`
+	// BlockTimeout, in milliseconds, bounds how long a part-filled ring block
+	// waits before the kernel hands it over: the delivery latency on a quiet
+	// link.
+	BlockTimeout int64 `koanf:"blocktimeout"`
 	// MaxMessage is the largest request message accepted, in bytes, on
 	// every transport.
 	MaxMessage int `koanf:"maxmessage"`
@@ -208,6 +215,8 @@ func defaults() map[string]any {
 		"general.shutdowngrace":  30,
 		"general.format":         "pcap",
 		"general.maxmessage":     64 << 10,
+		"general.ringsize":       8 << 20,
+		"general.blocktimeout":   10,
 
 		"cloudshark.host":    "localhost",
 		"cloudshark.scheme":  "https",

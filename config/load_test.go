@@ -85,7 +85,7 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 			MaxSnapLength: 262144, DefaultTimeout: 10, MaxTimeout: 3600, MaxDuration: 3600,
 			MaxBytes: 100000000, PacketDebug: false,
 			Promiscuous: true, MaxConcurrent: 16, MaxMemory: 1 << 30, ShutdownGrace: 30,
-			Format: "pcap", MaxMessage: 64 << 10,
+			Format: "pcap", MaxMessage: 64 << 10, RingSize: 8 << 20, BlockTimeout: 10,
 		},
 		Cloudshark: Cloudshark{Host: "www.cloudshark.org", Scheme: "https", Port: 443,
 			Token: "fffffffffffffffffff", Upload: true, Timeout: 60},

@@ -134,6 +134,12 @@ func (c *Config) validateGeneral(v *validator) {
 	v.positive("general.maxmemory", g.MaxMemory)
 	v.positive("general.shutdowngrace", g.ShutdownGrace)
 	v.positive("general.maxmessage", int64(g.MaxMessage))
+	if g.RingSize < 1<<20 || g.RingSize > 1<<30 {
+		v.add("general.ringsize", g.RingSize, "must be 1 MiB (1048576) to 1 GiB (1073741824) bytes")
+	}
+	if g.BlockTimeout < 1 || g.BlockTimeout > 1000 {
+		v.add("general.blocktimeout", g.BlockTimeout, "must be 1 to 1000 milliseconds")
+	}
 	switch {
 	case g.MaxSnapLength <= 0 || g.MaxSnapLength > MaxSnapLength:
 		v.add("general.maxsnaplength", g.MaxSnapLength, "must be 1 to %d", MaxSnapLength)

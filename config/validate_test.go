@@ -196,3 +196,23 @@ func TestRedacted(t *testing.T) {
 		t.Error("Redacted changed the original")
 	}
 }
+
+func TestValidateRingSettings(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		set  func(*Config)
+		want string
+	}{
+		{"general.ringsize", func(c *Config) { c.General.RingSize = 4096 }, "1 MiB"},
+		{"general.ringsize", func(c *Config) { c.General.RingSize = 2 << 30 }, "1 GiB"},
+		{"general.blocktimeout", func(c *Config) { c.General.BlockTimeout = 0 }, "1 to 1000 milliseconds"},
+		{"general.blocktimeout", func(c *Config) { c.General.BlockTimeout = 5000 }, "1 to 1000 milliseconds"},
+	} {
+		c := validBase(t)
+		tc.set(c)
+		ke := findKeyError(c.Validate(fakeHost("lo", "eth0")), tc.key)
+		if ke == nil || !strings.Contains(ke.Reason, tc.want) {
+			t.Errorf("%s: got %v, want a KeyError saying %q", tc.key, ke, tc.want)
+		}
+	}
+}
