@@ -135,7 +135,8 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: pcapdaemon [flags]\n\n"+
+		fmt.Fprintf(out, "Usage: pcapdaemon [flags]\n"+
+			"       pcapdaemon bpf|capture|request|interfaces|version [-h] ...\n\n"+
 			"Flags given override environment variables %s<SECTION>_<KEY>\n"+
 			"(e.g. %sREDIS_AUTH), which override the -config file (TOML),\n"+
 			"which overrides the built-in defaults.\n\n", EnvPrefix, EnvPrefix)
