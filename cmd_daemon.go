@@ -17,6 +17,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/logging"
@@ -175,10 +176,24 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Debug("metrics and health checks served", "addr", addr)
 	}
 
+	// One pool of prepared capture sockets with the configured ring
+	// geometry (issue 5: arming a socket otherwise waits for the ring
+	// setup's RCU grace period). It holds one spare ring, RingSize bytes
+	// of kernel memory beyond the captures' budget; closed after the
+	// agent's shutdown, as the last deferred call.
+	opener := agent.OpenAFPacket
+	if capErr == nil {
+		pool, err := afpacket.NewPool(context.WithoutCancel(ctx), 1, agent.RingConfig(agentConfig(cfg)))
+		if err != nil {
+			return fmt.Errorf("capture socket pool: %w", err)
+		}
+		defer pool.Close()
+		opener = agent.PoolOpener(pool)
+	}
 	agentOpts := []agent.Option{
 		agent.WithLogger(log), agent.WithSinks(sinks...), agent.WithPublishers(pubs...),
 		agent.WithSpool(reg.InstrumentSink(spools)),
-		agent.WithOpener(captureOpener(capErr)),
+		agent.WithOpener(captureOpener(capErr, opener)),
 	}
 	ag, err = agent.New(agentConfig(cfg), agentOpts...)
 	if err != nil {

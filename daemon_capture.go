@@ -27,12 +27,13 @@ func checkCapture(log *slog.Logger, reg *metrics.Registry, health *metrics.Healt
 	return err
 }
 
-// captureOpener is the agent's Opener: afpacket's, with a permission error
-// explained (which capability is missing and how to grant it) instead of a
-// bare "operation not permitted". startErr is what checkCapture found.
-func captureOpener(startErr error) agent.Opener {
+// captureOpener is the agent's Opener: open (agent.OpenAFPacket, or a
+// pool's), with a permission error explained (which capability is missing
+// and how to grant it) instead of a bare "operation not permitted".
+// startErr is what checkCapture found.
+func captureOpener(startErr error, open agent.Opener) agent.Opener {
 	return func(ifname string, cfg afpacket.Config) (agent.Handle, error) {
-		h, err := agent.OpenAFPacket(ifname, cfg)
+		h, err := open(ifname, cfg)
 		if err == nil || !errors.Is(err, os.ErrPermission) {
 			return h, err
 		}

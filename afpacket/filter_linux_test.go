@@ -25,6 +25,18 @@ import (
 // the filter is attached before the socket is bound.
 func TestFilterBeforeBind(t *testing.T) {
 	testenv.RequireRoot(t)
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) func(string, afpacket.Config) (*afpacket.Conn, error)
+	}{
+		{"Open", func(*testing.T) func(string, afpacket.Config) (*afpacket.Conn, error) { return afpacket.Open }},
+		{"Pool", poolOpener},
+	} {
+		t.Run(tc.name, func(t *testing.T) { filterBeforeBind(t, tc.open(t)) })
+	}
+}
+
+func filterBeforeBind(t *testing.T, openFn func(string, afpacket.Config) (*afpacket.Conn, error)) {
 	pair := netns.NewVethPair(t)
 
 	noise := frame(pair.HostMAC, pair.PeerMAC, nil, 0, 60)
@@ -56,7 +68,7 @@ func TestFilterBeforeBind(t *testing.T) {
 	defer func() { close(stop); wg.Wait(); t.Logf("flooded %d refused frames", flood) }()
 
 	for round := range 30 {
-		c, err := afpacket.Open(pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535)})
+		c, err := openFn(pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535)})
 		if err != nil {
 			t.Fatal(err)
 		}

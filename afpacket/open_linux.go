@@ -22,16 +22,22 @@ type mapping struct {
 // open implements Open.
 func open(ifname string, cfg Config) (*Conn, error) {
 	addr := &Addr{Interface: ifname}
-	c, err := openConn(ifname, addr, cfg)
+	c, err := openConn(ifname, addr, cfg, nil)
 	if err != nil {
 		return nil, &net.OpError{Op: "open", Net: network, Addr: addr, Err: err}
 	}
 	return c, nil
 }
 
-func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
+// openConn opens the handle. With a spare from a Pool (whose geometry
+// matches cfg), it takes the spare's socket and ring instead of making
+// new ones; the spare is consumed either way.
+func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	s, err := cfg.settings()
 	if err != nil {
+		if sp != nil {
+			sp.release()
+		}
 		return nil, err
 	}
 	// The socket type follows the link type: Ethernet and header-less
@@ -46,14 +52,17 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 	// Protocol 0 at socket(2): the socket is not hooked into the receive
 	// path until bind(2) names ETH_P_ALL, so no frame is queued before the
 	// filter is in place.
-	fd, err := unix.Socket(unix.AF_PACKET, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	var (
+		fd       int
+		mem      []byte
+		done     bool
+		prepared = sp != nil // socket, PACKET_VERSION, ring and mmap already done
+	)
+	if prepared {
+		fd, mem = sp.fd, sp.mem
+	} else if fd, err = unix.Socket(unix.AF_PACKET, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	var (
-		mem  []byte
-		done bool
-	)
 	defer func() {
 		if done {
 			return
@@ -89,6 +98,10 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 		default:
 			// Reopen cooked: the socket has seen no frame yet.
 			fr = framingSLL
+			if prepared { // a spare is raw: drop it and build a cooked one
+				_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
+				mem, prepared = nil, false
+			}
 			_ = unix.Close(fd)
 			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
@@ -109,28 +122,19 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 			return nil, err
 		}
 	}
+	// The filter goes on before bind(2) either way: on a fresh socket
+	// before the ring, on a spare after it. The socket has protocol 0 and
+	// has never been bound, so no frame has been queued to it yet.
 	if err := attachFilter(fd, prog, s.snaplen); err != nil {
 		return nil, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return nil, os.NewSyscallError("setsockopt PACKET_VERSION", err)
+	if !prepared {
+		if mem, err = setupRing(fd, s); err != nil {
+			return nil, err
+		}
 	}
-	req := unix.TpacketReq3{
-		Block_size:     uint32(s.blockSize),
-		Block_nr:       uint32(s.numBlocks),
-		Frame_size:     uint32(s.frameSize),
-		Frame_nr:       uint32(s.blockSize / s.frameSize * s.numBlocks),
-		Retire_blk_tov: s.timeoutMS,
-	}
-	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return nil, os.NewSyscallError("setsockopt PACKET_RX_RING", err)
-	}
-	size := s.blockSize * s.numBlocks
-	p, err := unix.MmapPtr(fd, 0, nil, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return nil, os.NewSyscallError("mmap", err)
-	}
-	mem = unsafe.Slice((*byte)(p), size)
+	size := len(mem)
+	p := unsafe.Pointer(&mem[0])
 
 	if cfg.Promiscuous && !anyDev { // "any" has no single device to set promiscuous
 		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
@@ -185,6 +189,32 @@ func openConn(ifname string, addr *Addr, cfg Config) (*Conn, error) {
 	// close), and this cleanup unmaps whichever is there.
 	runtime.AddCleanup(c, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) }, mapping{p, uintptr(size)})
 	return c, nil
+}
+
+// setupRing selects TPACKET_V3 on fd, sets up its receive ring with s's
+// geometry and maps it. PACKET_RX_RING is the slow step: the kernel waits
+// for an RCU grace period (synchronize_net in packet_set_ring), which is
+// what a Pool does ahead of time.
+func setupRing(fd int, s settings) ([]byte, error) {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return nil, os.NewSyscallError("setsockopt PACKET_VERSION", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(s.blockSize),
+		Block_nr:       uint32(s.numBlocks),
+		Frame_size:     uint32(s.frameSize),
+		Frame_nr:       uint32(s.blockSize / s.frameSize * s.numBlocks),
+		Retire_blk_tov: s.timeoutMS,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, os.NewSyscallError("setsockopt PACKET_RX_RING", err)
+	}
+	size := s.blockSize * s.numBlocks
+	p, err := unix.MmapPtr(fd, 0, nil, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	return unsafe.Slice((*byte)(p), size), nil
 }
 
 // interfaceInfo returns the index and ARPHRD type of the interface named

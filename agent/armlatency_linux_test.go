@@ -80,6 +80,38 @@ func BenchmarkArmLatency(b *testing.B) {
 		reportLatency(b, d)
 	})
 
+	pool, err := afpacket.NewPool(context.Background(), 1, ring)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	// waitSpare lets the pool refill between opens, as it does between
+	// requests in a daemon; the wait is not timed.
+	waitSpare := func(b *testing.B) {
+		b.StopTimer()
+		defer b.StartTimer()
+		for end := time.Now().Add(5 * time.Second); !pool.Ready(ring); time.Sleep(100 * time.Microsecond) {
+			if time.Now().After(end) {
+				b.Fatal("pool made no spare in 5s")
+			}
+		}
+	}
+
+	b.Run("open-pooled", func(b *testing.B) {
+		var d []time.Duration
+		for b.Loop() {
+			waitSpare(b)
+			t0 := time.Now()
+			c, err := pool.Open(p.Host, ring)
+			d = append(d, time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+		reportLatency(b, d)
+	})
+
 	b.Run("CaptureOnce", func(b *testing.B) {
 		var d []time.Duration
 		for b.Loop() {
@@ -97,11 +129,26 @@ func BenchmarkArmLatency(b *testing.B) {
 		reportLatency(b, d)
 	})
 
-	b.Run("Submit", func(b *testing.B) {
+	for _, sub := range []struct {
+		name   string
+		pooled bool
+	}{{"Submit", false}, {"Submit-pooled", true}} {
+		b.Run(sub.name, func(b *testing.B) { benchSubmit(b, p.Host, pool, sub.pooled, waitSpare) })
+	}
+}
+
+// benchSubmit is BenchmarkArmLatency's Submit level, opening through pool
+// when pooled.
+func benchSubmit(b *testing.B, host string, pool *afpacket.Pool, pooled bool, waitSpare func(*testing.B)) {
+	{
+		open := agent.OpenAFPacket
+		if pooled {
+			open = agent.PoolOpener(pool)
+		}
 		armed := make(chan time.Time, 1)
 		a, err := agent.New(agent.Config{Hostname: "bench", Promiscuous: true},
 			agent.WithOpener(func(name string, cfg afpacket.Config) (agent.Handle, error) {
-				h, err := agent.OpenAFPacket(name, cfg)
+				h, err := open(name, cfg)
 				armed <- time.Now()
 				return h, err
 			}))
@@ -112,8 +159,11 @@ func BenchmarkArmLatency(b *testing.B) {
 		var d []time.Duration
 		i := 0
 		for b.Loop() {
+			if pooled {
+				waitSpare(b)
+			}
 			i++
-			msg := fmt.Sprintf(`{"id":"arm-%d","node":"any","interface":[%q],"bpf":%q,"timeout":60}`, i, p.Host, armFilter)
+			msg := fmt.Sprintf(`{"id":"arm-%d","node":"any","interface":[%q],"bpf":%q,"timeout":60}`, i, host, armFilter)
 			t0 := time.Now()
 			id, err := a.Submit(context.Background(), []byte(msg), "bench")
 			if err != nil {
@@ -133,5 +183,5 @@ func BenchmarkArmLatency(b *testing.B) {
 			}
 		}
 		reportLatency(b, d)
-	})
+	}
 }

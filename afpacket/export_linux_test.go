@@ -1,0 +1,20 @@
+//go:build linux
+
+package afpacket
+
+// PoolSpares returns how many spares p holds.
+func PoolSpares(p *Pool) int { return p.spareCount() }
+
+// PoolSpareFor returns how many spares p holds for cfg's geometry.
+func PoolSpareFor(p *Pool, cfg Config) int {
+	s, err := cfg.settings()
+	if err != nil {
+		return 0
+	}
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	return len(p.st.free[s.geometry()])
+}
+
+// PoolHits returns how many opens p served from a spare.
+func PoolHits(p *Pool) int64 { return p.st.hits.Load() }
