@@ -20,22 +20,31 @@ import (
 // dependency fail in the middle of a run. Each logs the figures the
 // closing report quotes (t.Logf, visible with -v).
 
+// redisFaultDaemon starts what the Redis fault tests share: a veth pair, a
+// real redis-server and the daemon (Redis source, HTTP API, local files in
+// dir), subscribed to "capture".
+func redisFaultDaemon(t *testing.T) (pair *netns.Pair, rd *testenv.Redis, dir, api string, d *daemon) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	requireTools(t, "tcpdump", "redis-cli")
+	pair = netns.NewVethPair(t)
+	rd = testenv.StartRedis(t)
+	dir = t.TempDir()
+	port := testenv.FreePort(t)
+	api = apiURL(port)
+	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
+	writeConf(t, cfg, daemonConf{redisPort: rd.Port, httpPort: port, localDir: dir})
+	d = startDaemon(t, "-config", cfg)
+	waitSubscribed(t, rd, "capture", 1, 15*time.Second)
+	return pair, rd, dir, api, d
+}
+
 // TestFaultRedisRestart kills redis-server during a capture and starts it
 // again: the capture is unaffected, the daemon logs one line per state
 // change however many reconnect attempts it makes, /readyz and source_up
 // follow the state, and it serves again once Redis is back.
 func TestFaultRedisRestart(t *testing.T) {
-	testenv.RequireRoot(t)
-	requireTools(t, "tcpdump", "redis-cli")
-	pair := netns.NewVethPair(t)
-	rd := testenv.StartRedis(t)
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	api := apiURL(port)
-	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
-	writeConf(t, cfg, daemonConf{redisPort: rd.Port, httpPort: port, localDir: dir})
-	d := startDaemon(t, "-config", cfg)
-	waitSubscribed(t, rd, "capture", 1, 15*time.Second)
+	pair, rd, dir, api, d := redisFaultDaemon(t)
 	pub := publisher(t, rd.Addr)
 	if code, body := getText(t, api+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz while subscribed: %d\n%s", code, body)
@@ -104,17 +113,7 @@ func TestFaultRedisRestart(t *testing.T) {
 // result is published on capture.results, and the process exits 0 well
 // within the grace period.
 func TestFaultSIGTERMDuringCapture(t *testing.T) {
-	testenv.RequireRoot(t)
-	requireTools(t, "tcpdump", "redis-cli")
-	pair := netns.NewVethPair(t)
-	rd := testenv.StartRedis(t)
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	api := apiURL(port)
-	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
-	writeConf(t, cfg, daemonConf{redisPort: rd.Port, httpPort: port, localDir: dir})
-	d := startDaemon(t, "-config", cfg)
-	waitSubscribed(t, rd, "capture", 1, 15*time.Second)
+	pair, rd, dir, api, d := redisFaultDaemon(t)
 	res := subscribeResults(t, rd.Addr, "capture.results")
 	pub := publisher(t, rd.Addr)
 

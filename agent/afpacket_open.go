@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 )
 
@@ -32,9 +34,15 @@ func PoolOpener(p *afpacket.Pool) Opener {
 // afpacket.NewPool. Defaults are applied as New applies them.
 func RingConfig(c Config) afpacket.Config {
 	c = c.withDefaults()
+	return ringGeometry(c.RingBytes, c.BlockTimeout)
+}
+
+// ringGeometry is the ring part of the afpacket.Config a session opens
+// with: whole blocks of ringBlockSize making up ringBytes.
+func ringGeometry(ringBytes int64, blockTimeout time.Duration) afpacket.Config {
 	return afpacket.Config{
 		BlockSize:    ringBlockSize,
-		NumBlocks:    int(max(1, c.RingBytes/ringBlockSize)),
-		BlockTimeout: c.BlockTimeout,
+		NumBlocks:    int(max(1, ringBytes/ringBlockSize)),
+		BlockTimeout: blockTimeout,
 	}
 }

@@ -285,14 +285,8 @@ func (s *session) ctxReason(ctx context.Context) StopReason {
 // the kernel refuses the program (libpcap's protochain loops backwards), it
 // reopens without a kernel filter and filters in user space.
 func (s *session) openHandle() (Handle, error) {
-	cfg := afpacket.Config{
-		Snaplen:      s.p.snaplen,
-		Promiscuous:  s.promisc,
-		Filter:       s.cp.raw,
-		BlockSize:    ringBlockSize,
-		NumBlocks:    int(max(1, s.ring/ringBlockSize)),
-		BlockTimeout: s.blockTimeout,
-	}
+	cfg := ringGeometry(s.ring, s.blockTimeout)
+	cfg.Snaplen, cfg.Promiscuous, cfg.Filter = s.p.snaplen, s.promisc, s.cp.raw
 	h, err := s.a.open(s.cp.iface, cfg)
 	if err == nil {
 		return h, nil
