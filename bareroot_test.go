@@ -317,12 +317,25 @@ func testBareRoot(t *testing.T, bin string) {
 		captures := filepath.Join(root, "captures")
 		// The daemon arms its socket asynchronously: send (bounded) until a
 		// file appears.
-		for i := 0; i < 100 && len(testenv.ReadDirNames(captures)) == 0 && d.alive(); i++ {
+		// The sink writes a hidden temporary file first: wait for the
+		// renamed .pcap, not for any entry.
+		havePcap := func() bool {
+			for _, f := range testenv.ReadDirNames(captures) {
+				if strings.HasSuffix(f, ".pcap") {
+					return true
+				}
+			}
+			return false
+		}
+		for i := 0; i < 100 && !havePcap() && d.alive(); i++ {
 			if err := pair.Send(append(noise, match...)); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// link(2) to the final name comes before the temporary name's
+		// removal: give that removal a moment.
+		testenv.WaitFor(2*time.Second, func() bool { return len(testenv.ReadDirNames(captures)) == 1 })
 		files := testenv.ReadDirNames(captures)
 		if len(files) != 1 || !strings.HasSuffix(files[0], ".pcap") {
 			t.Fatalf("capture directory holds %v, want one .pcap file", files)
