@@ -406,6 +406,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("agent: shutdown: results still publishing: %w", ctx.Err())
 	}
 	a.abort()
+	a.pool.drain() // every capture has ended: give the idle chunks back
 	return nil
 }
 

@@ -120,7 +120,7 @@ func TestBufferReadBack(t *testing.T) {
 	for _, format := range []string{FormatPcap, FormatPcapNG} {
 		for _, tc := range []struct {
 			chunk, snaplen int
-		}{{64, 262144}, {1000, 262144}, {1 << 20, 262144}, {333, 100}} {
+		}{{64, 262144}, {1000, 262144}, {1 << 20, 262144}, {333, 100}, {hugePageSize, 262144}} {
 			t.Run(fmt.Sprintf("%s/chunk%d/snap%d", format, tc.chunk, tc.snaplen), func(t *testing.T) {
 				_, data := writeFile(t, format, tc.chunk, tc.snaplen, pkts)
 				got, lt := readBack(t, format, data.NewReader())

@@ -17,8 +17,8 @@ const (
 	DefaultMaxConcurrent  = 16
 	DefaultMaxMemory      = 1 << 30
 	DefaultRingBytes      = 8 << 20
-	DefaultChunkSize      = 1 << 20
-	DefaultFreeChunks     = 16
+	DefaultChunkSize      = hugePageSize
+	DefaultFreeChunks     = 8
 	DefaultShutdownGrace  = 30 * time.Second
 	DefaultDedupTTL       = 15 * time.Minute
 	DefaultDedupSize      = 16384

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -146,7 +147,12 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		Started:     out.res.Started,
 		Ended:       out.res.Ended,
 	}
-	return sum, out.buf.data(), out.err
+	d := out.buf.data()
+	// Nobody releases this data: the chunks go back when it is garbage.
+	// A reader holds d, and chunk memory is only handed out during a
+	// reader's call, so the chunks outlive every use.
+	runtime.AddCleanup(d, func(chunks [][]byte) { a.pool.put(chunks) }, d.chunks)
+	return sum, d, out.err
 }
 
 // oncePlan is makePlan for a CaptureSpec: no configured maxima, one

@@ -72,6 +72,16 @@ func newPcapWriter(buf *buffer, linkType uint32, snaplen int) *pcapWriter {
 
 func (w *pcapWriter) packet(ts int64, data []byte, wireLen int) {
 	n, wire := capLen(data, wireLen, w.snaplen)
+	if r := w.buf.reserve(pcapRecordLen + n); r != nil {
+		// The frame fits in the current chunk: header and frame in place.
+		_ = r[pcapRecordLen-1]
+		le.PutUint32(r[0:], uint32(ts/1e9))
+		le.PutUint32(r[4:], uint32(ts%1e9))
+		le.PutUint32(r[8:], uint32(n))
+		le.PutUint32(r[12:], wire)
+		copy(r[pcapRecordLen:], data[:n])
+		return
+	}
 	le.PutUint32(w.hdr[0:], uint32(ts/1e9))
 	le.PutUint32(w.hdr[4:], uint32(ts%1e9))
 	le.PutUint32(w.hdr[8:], uint32(n))
@@ -106,6 +116,7 @@ const (
 type pcapngWriter struct {
 	buf     *buffer
 	snaplen int
+	ifID    uint32 // the EPBs' interface id (0 but in a merged file)
 	hdr     [28]byte
 }
 
@@ -161,14 +172,38 @@ func newPcapngWriter(buf *buffer, linkType uint32, snaplen int, ifname string) *
 	return w
 }
 
+// newPcapngEPBWriter returns a pcapngWriter that writes nothing but
+// Enhanced Packet Blocks for interface ifID: one interface's share of a
+// merged capture, whose section header, interface descriptions and
+// statistics merge.go writes (its finish must not be called).
+func newPcapngEPBWriter(buf *buffer, snaplen int, ifID uint32) *pcapngWriter {
+	return &pcapngWriter{buf: buf, snaplen: snaplen, ifID: ifID}
+}
+
 func (w *pcapngWriter) packet(ts int64, data []byte, wireLen int) {
 	n, wire := capLen(data, wireLen, w.snaplen)
 	pad := (4 - n%4) % 4
 	total := uint32(32 + n + pad)
+	if r := w.buf.reserve(int(total)); r != nil {
+		// The block fits in the current chunk: write it in place. A
+		// recycled chunk holds old bytes, so the padding is cleared.
+		_ = r[27]
+		le.PutUint32(r[0:], ngEPB)
+		le.PutUint32(r[4:], total)
+		le.PutUint32(r[8:], w.ifID)
+		le.PutUint32(r[12:], uint32(uint64(ts)>>32))
+		le.PutUint32(r[16:], uint32(uint64(ts)))
+		le.PutUint32(r[20:], uint32(n))
+		le.PutUint32(r[24:], wire)
+		copy(r[28:], data[:n])
+		clear(r[28+n : 28+n+pad])
+		le.PutUint32(r[28+n+pad:], total)
+		return
+	}
 	h := w.hdr[:]
 	le.PutUint32(h[0:], ngEPB)
 	le.PutUint32(h[4:], total)
-	le.PutUint32(h[8:], 0) // interface id
+	le.PutUint32(h[8:], w.ifID)
 	le.PutUint32(h[12:], uint32(uint64(ts)>>32))
 	le.PutUint32(h[16:], uint32(uint64(ts)))
 	le.PutUint32(h[20:], uint32(n))
