@@ -42,5 +42,9 @@
 // the bench (and everything it starts) the upper hand over other work.
 //
 // A last phase reports the peak RSS (ru_maxrss) of `pcapdaemon capture -C
-// 100000000` fed 1514-byte frames until its 100 MB byte limit stops it.
+// 100000000` fed 1514-byte frames until its 100 MB byte limit stops it, and
+// its peaks sampled from /proc/PID/status every 5 ms split in anonymous
+// memory (the buffer and the Go heap) and file-backed pages (the binary's
+// text and read-only data, and the ring, which the kernel counts as a
+// mapping of the socket).
 package main

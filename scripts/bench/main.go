@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/agent"
 )
 
 func main() {
@@ -214,8 +217,10 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 		if err != nil {
 			return fmt.Errorf("RSS run: %w", err)
 		}
-		fmt.Fprintf(stdout, "\npeak RSS of `pcapdaemon capture -C 100000000` (1514 B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss)\n",
-			res.captured, float64(res.captured*(1514+16)+24)/1e6, float64(res.maxRSS)/1e6)
+		fmt.Fprintf(stdout, "\npeak RSS of `pcapdaemon capture -C 100000000` (1514 B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
+			"sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the %d KiB ring mapping)\n",
+			res.captured, float64(res.captured*(1514+16)+24)/1e6, float64(res.maxRSS)/1e6,
+			float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, cmp.Or(o.ringKiB, int(agent.DefaultRingBytes>>10)))
 	}
 	return nil
 }

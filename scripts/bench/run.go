@@ -61,7 +61,11 @@ type runResult struct {
 	drops    uint64
 	cpu      time.Duration // user+system of the capturer process
 	maxRSS   int64         // bytes
-	stderr   []string
+	// Peak resident memory by kind, sampled from /proc/PID/status every
+	// few milliseconds: anonymous (heap, buffers) and file-backed (the
+	// binary's pages and, for a packet socket, the ring mapping).
+	peakAnon, peakFile int64
+	stderr             []string
 }
 
 // ratio is the share of the frames the filter keeps that were captured.
@@ -121,6 +125,8 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 		}
 	}()
 	exited := make(chan error, 1)
+	sampled := make(chan [2]int64, 1)
+	go func() { sampled <- sampleRSS(cmd.Process.Pid, eof) }()
 	go func() {
 		<-eof // all of stderr read before Wait closes the pipe
 		exited <- cmd.Wait()
@@ -160,6 +166,8 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 		}
 	}
 	res.stderr = stderr()
+	peak := <-sampled
+	res.peakAnon, res.peakFile = peak[0], peak[1]
 	if gerr != nil {
 		return res, gerr
 	}
@@ -214,4 +222,32 @@ func (r *runner) generate(ctx context.Context, cfg config, frames int) (genRepor
 		return rep, errors.New("generator sent nothing")
 	}
 	return rep, nil
+}
+
+// sampleRSS reads RssAnon and RssFile of pid every 5 ms until done is
+// closed (or the process is gone) and returns the peak of each, in bytes.
+func sampleRSS(pid int, done <-chan struct{}) [2]int64 {
+	var peak [2]int64
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return peak
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			for i, key := range []string{"RssAnon:", "RssFile:"} {
+				if v, ok := strings.CutPrefix(l, key); ok {
+					kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+					peak[i] = max(peak[i], kb*1024)
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-t.C:
+		}
+	}
 }
