@@ -30,9 +30,9 @@ import (
 //
 // The one thing the root gets beyond the binary is a read-only sysfs on
 // /sys, mounted in a private mount namespace (unshare(1)) as every
-// container runtime mounts one: the capture path reads an interface's
-// ARPHRD type from /sys/class/net/NAME/type (afpacket.LinkTypeOf) and
-// without it every request is rejected.
+// container runtime mounts one. Captures do not need it (the link type
+// comes from an ioctl); `pcapdaemon interfaces` reads the device flags
+// (promiscuous or not) from it.
 
 // nobody is the uid and gid the confined daemon runs as.
 const nobody = 65534

@@ -105,9 +105,9 @@ func aliasesByInterface(ifs []config.Interface) map[string][]string {
 }
 
 // listInterfaces describes every interface of the host (net.Interfaces, by
-// rtnetlink) in index order. What only sysfs knows — the ARPHRD type, hence
-// the link type, and the promiscuous flag — is marked unknown, with the
-// reason in Error, when /sys/class/net cannot be read.
+// rtnetlink) in index order. What only sysfs knows — the promiscuous flag
+// the device has while a packet socket asks for it — is marked unknown,
+// with the reason in Error, when /sys/class/net cannot be read.
 func listInterfaces(aliases map[string][]string) ([]ifaceInfo, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -141,10 +141,10 @@ func describeInterface(ifi net.Interface, aliases []string) ifaceInfo {
 	} else {
 		in.DLT, in.LinkType = dlt, linkTypeName(dlt)
 	}
-	if t, err := readSysNet(ifi.Name, "type"); err != nil {
+	if t, err := afpacket.ARPHRD(ifi.Name); err != nil {
 		problems = append(problems, "ARPHRD type: "+err.Error())
 	} else {
-		in.ARPHRD = int(t)
+		in.ARPHRD = t
 	}
 	in.ARPHRDName = arphrdName(in.ARPHRD)
 

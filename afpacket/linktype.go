@@ -1,6 +1,7 @@
 package afpacket
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -27,8 +28,12 @@ const (
 	arphrdPPP      = 512
 )
 
+// errNoInterface is arphrdOf's error for a name no interface has.
+var errNoInterface = errors.New("no such interface")
+
 // LinkTypeOf returns the pcap link type a capture on the named interface
-// produces, from the interface's ARPHRD type in /sys/class/net/NAME/type:
+// produces, from the interface's ARPHRD type (asked of the kernel, or read
+// from /sys/class/net/NAME/type where the ioctl is refused):
 // Ethernet and loopback give EN10MB, interfaces without a link-layer header
 // (tun, ARPHRD_NONE, IP tunnels, PPP) give RAW, and anything else is captured
 // with a cooked LINUX_SLL header.
@@ -39,15 +44,32 @@ func LinkTypeOf(ifname string) (uint32, error) {
 	if ifname == "" || strings.ContainsAny(ifname, "/\x00") || ifname == "." || ifname == ".." {
 		return 0, fmt.Errorf("afpacket: invalid interface name %q", ifname)
 	}
-	b, err := os.ReadFile("/sys/class/net/" + ifname + "/type")
-	if err != nil {
+	t, err := arphrdOf(ifname)
+	switch {
+	case err == nil:
+		return linkTypeForARPHRD(t), nil
+	case errors.Is(err, errNoInterface):
 		return 0, fmt.Errorf("afpacket: interface %q: %w", ifname, err)
 	}
-	t, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	b, serr := os.ReadFile("/sys/class/net/" + ifname + "/type")
+	if serr != nil {
+		return 0, fmt.Errorf("afpacket: interface %q: %w (and %w)", ifname, err, serr)
+	}
+	t, err = strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
 		return 0, fmt.Errorf("afpacket: interface %q: bad ARPHRD type %q", ifname, b)
 	}
 	return linkTypeForARPHRD(t), nil
+}
+
+// ARPHRD returns the interface's ARPHRD type (<linux/if_arp.h>), asked of
+// the kernel for the calling thread's network namespace.
+func ARPHRD(ifname string) (int, error) {
+	t, err := arphrdOf(ifname)
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: interface %q: %w", ifname, err)
+	}
+	return t, nil
 }
 
 func linkTypeForARPHRD(t int) uint32 {

@@ -1,0 +1,34 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// arphrdOf asks the kernel for the interface's ARPHRD type: SIOCGIFHWADDR
+// returns it as the hardware address's family. It needs no privilege and
+// no /sys (a bare root or a minimal container may not mount it), and it
+// answers for the network namespace the calling thread is in, where
+// /sys/class/net shows the one sysfs was mounted in.
+func arphrdOf(ifname string) (int, error) {
+	ifr, err := unix.NewIfreq(ifname)
+	if err != nil {
+		return 0, errors.New("name too long")
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, errNoInterface
+		}
+		return 0, os.NewSyscallError("ioctl SIOCGIFHWADDR", err)
+	}
+	return int(ifr.Uint16()), nil
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package afpacket
+
+import "errors"
+
+func arphrdOf(string) (int, error) { return 0, errors.New("not supported on this system") }
