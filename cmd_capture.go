@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,8 +20,9 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 )
 
-const captureUsage = `usage: pcapdaemon capture -i IFACE [-c PACKETS] [-C BYTES] [-G SECONDS] [-t SECONDS]
-        [-s SNAPLEN] [-B KIB] [-w FILE|-] [--format pcap|pcapng] [-p] [EXPRESSION...]
+const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE...] [-i IFACE...] [-c PACKETS] [-C BYTES]
+        [-G SECONDS] [-t SECONDS] [-s SNAPLEN] [-B KIB] [-w FILE|-]
+        [--format pcap|pcapng] [-p] [EXPRESSION...]
 
 Runs one capture through the daemon's capture engine (the same filter
 compiler, TPACKET_V3 ring, stop controls and in-memory buffer as a request)
@@ -33,7 +35,15 @@ The capture stops at the first of -c, -C, -G and -t, or on SIGINT/SIGTERM;
 it then writes what it holds. The whole file is held in memory until then,
 which is why -C has a default.
 
-  -i IFACE     interface to capture on (required)
+Several interfaces (-i repeated, or a comma-separated list) are captured at
+once into one pcapng file: one interface description block each, the
+frames merged in timestamp order, and -c and -C count that one file (the
+first frames in time across the interfaces); -t waits for silence on all
+of them. A "listening on" line is printed per interface, and the counters
+are the sums over the interfaces. Without -w the frame lines, each naming
+its interface, are printed when the capture ends, in the file's order.
+
+  -i IFACE     interface to capture on (required; several: see above)
   -c PACKETS   stop after PACKETS frames (default: no limit)
   -C BYTES     stop once the file holds BYTES bytes, headers included
                (default 100000000, the daemon's maxbytes; 0: no limit)
@@ -46,7 +56,8 @@ which is why -C has a default.
                directory, renamed at the end) or, with "-", to stdout.
                Without -w, one line per frame is printed on stdout
                (time, addresses, protocol, length) and no file is written.
-  --format F   pcap (default, nanosecond timestamps) or pcapng
+  --format F   pcap (default, nanosecond timestamps) or pcapng; with
+               several interfaces only pcapng, the default then
   -p           do not put the interface in promiscuous mode
 
 EXPRESSION is a pcap-filter(7) expression; several arguments are joined by
@@ -91,7 +102,8 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 	fs.SetOutput(io.Discard)
 	o := &captureOptions{}
 	s := &o.spec
-	fs.StringVar(&s.Interface, "i", "", "")
+	var ifaces ifaceList
+	fs.Var(&ifaces, "i", "")
 	fs.Int64Var(&s.Packets, "c", 0, "")
 	fs.Int64Var(&s.Bytes, "C", captureDefaultBytes, "")
 	fs.Var((*secondsFlag)(&s.Duration), "G", "")
@@ -99,14 +111,17 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 	fs.IntVar(&s.Snaplen, "s", 0, "")
 	ringKiB := fs.Int64("B", agent.DefaultRingBytes>>10, "")
 	fs.StringVar(&o.write, "w", "", "")
-	fs.StringVar(&s.Format, "format", agent.FormatPcap, "")
+	fs.StringVar(&s.Format, "format", "", "")
 	noPromisc := fs.Bool("p", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	switch {
-	case s.Interface == "":
+	case len(ifaces) == 0:
 		return nil, errors.New("-i IFACE is required")
+	case len(ifaces) > 1 && s.Format == agent.FormatPcap:
+		return nil, fmt.Errorf("--format pcap: a capture on several interfaces (%s) is one merged pcapng file",
+			strings.Join(ifaces, ", "))
 	case s.Packets < 0:
 		return nil, fmt.Errorf("-c %d: must not be negative", s.Packets)
 	case s.Bytes < 0:
@@ -115,8 +130,12 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 		return nil, fmt.Errorf("-s %d: must not be negative", s.Snaplen)
 	case *ringKiB <= 0 || *ringKiB > 1<<21:
 		return nil, fmt.Errorf("-B %d: must be between 1 and %d KiB", *ringKiB, 1<<21)
-	case s.Format != agent.FormatPcap && s.Format != agent.FormatPcapNG:
+	case s.Format != "" && s.Format != agent.FormatPcap && s.Format != agent.FormatPcapNG:
 		return nil, fmt.Errorf("--format %q: must be pcap or pcapng", s.Format)
+	}
+	s.Interface = ifaces[0]
+	if len(ifaces) > 1 {
+		s.Interfaces = ifaces
 	}
 	s.RingBytes = *ringKiB << 10
 	s.Promiscuous = !*noPromisc
@@ -154,18 +173,34 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	spec := o.spec
-	var linkType uint32
+	// The agent calls Armed and PacketOn one at a time (several
+	// interfaces: from several goroutines), each interface's Armed first.
+	names := spec.Interfaces
+	if len(names) == 0 {
+		names = []string{spec.Interface}
+	}
+	linkTypes := make([]uint32, len(names))
 	spec.Armed = func(info agent.CaptureInfo) {
-		linkType = info.LinkType
+		if i := slices.Index(names, info.Interface); i >= 0 {
+			linkTypes[i] = info.LinkType
+		}
 		fmt.Fprintln(stderr, listeningLine(info))
 		if info.UserFilter {
-			fmt.Fprintln(stderr, "pcapdaemon capture: the kernel refused the filter program: filtering in user space")
+			where := ""
+			if len(names) > 1 {
+				where = info.Interface + ": "
+			}
+			fmt.Fprintf(stderr, "pcapdaemon capture: %sthe kernel refused the filter program: filtering in user space\n", where)
 		}
 	}
 	if o.write == "" {
-		spec.Packet = func(ts int64, data []byte, wire int) {
-			fmt.Fprintf(stdout, "%s %s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), agent.Summarize(linkType, data), wire)
+		spec.PacketOn = func(i int, ts int64, data []byte, wire int) {
+			where := ""
+			if len(names) > 1 { // as tcpdump -i any names the interface
+				where = names[i] + " "
+			}
+			fmt.Fprintf(stdout, "%s %s%s, length %d\n",
+				time.Unix(0, ts).Format("15:04:05.000000"), where, agent.Summarize(linkTypes[i], data), wire)
 		}
 	}
 	sum, data, err := agent.CaptureOnce(ctx, spec)
@@ -218,6 +253,24 @@ func counterLines(sum agent.CaptureSummary) string {
 	}
 	return fmt.Sprintf("%d packet%s captured\n%d packet%s received by filter\n%d packet%s dropped by kernel\n",
 		sum.Packets, plural(sum.Packets), sum.Received, plural(sum.Received), sum.KernelDrops, plural(sum.KernelDrops))
+}
+
+// ifaceList is -i: given several times and/or as a comma-separated list,
+// each name once, in the order given.
+type ifaceList []string
+
+func (l *ifaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *ifaceList) Set(s string) error {
+	for name := range strings.SplitSeq(s, ",") {
+		if name == "" {
+			return fmt.Errorf("%q: empty interface name", s)
+		}
+		if !slices.Contains(*l, name) {
+			*l = append(*l, name)
+		}
+	}
+	return nil
 }
 
 // secondsFlag is a time limit given as seconds ("2", "0.5") or as a Go

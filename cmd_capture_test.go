@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/gopacket/pcapgo"
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/netns"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
@@ -261,6 +263,11 @@ func TestCaptureCommandErrors(t *testing.T) {
 		{"no -i", []string{"udp"}, 2, `^pcapdaemon capture: -i IFACE is required$`},
 		{"bad format", []string{"-i", "lo", "--format", "json"}, 2, `^pcapdaemon capture: --format "json": must be pcap or pcapng$`},
 		{"bad -t", []string{"-i", "lo", "-t", "soon"}, 2, `^pcapdaemon capture: invalid value "soon" for flag -t: .+$`},
+		{"several as pcap", []string{"-i", "lo,pcapdnone0", "--format", "pcap"},
+			2, `^pcapdaemon capture: --format pcap: a capture on several interfaces \(lo, pcapdnone0\) is one merged pcapng file$`},
+		{"empty name in list", []string{"-i", "lo,", "udp"}, 2, `^pcapdaemon capture: invalid value "lo," for flag -i: "lo,": empty interface name$`},
+		{"no second interface", []string{"-i", "lo", "-i", "pcapdnone0", "udp"},
+			1, `^pcapdaemon capture: no interface "pcapdnone0" on this host: .+$`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,4 +320,163 @@ func TestCaptureMessages(t *testing.T) {
 	if want := "1 packet captured\n0 packets received by filter\n2 packets dropped by kernel\n"; got != want {
 		t.Errorf("counterLines = %q, want %q", got, want)
 	}
+}
+
+func TestParseCaptureInterfaces(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		iface  string
+		ifaces []string
+		format string
+	}{
+		{[]string{"-i", "eth0"}, "eth0", nil, ""},
+		{[]string{"-i", "eth0", "--format", "pcap"}, "eth0", nil, "pcap"},
+		{[]string{"-i", "eth0,eth1"}, "eth0", []string{"eth0", "eth1"}, ""},
+		{[]string{"-i", "a", "-i", "b,c", "-i", "a", "--format", "pcapng"}, "a", []string{"a", "b", "c"}, "pcapng"},
+		{[]string{"-i", "a,a"}, "a", nil, ""},
+	} {
+		o, err := parseCaptureArgs(tc.args)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if o.spec.Interface != tc.iface || !slices.Equal(o.spec.Interfaces, tc.ifaces) || o.spec.Format != tc.format {
+			t.Errorf("%q: interface %q, interfaces %q, format %q; want %q, %q, %q",
+				tc.args, o.spec.Interface, o.spec.Interfaces, o.spec.Format, tc.iface, tc.ifaces, tc.format)
+		}
+	}
+}
+
+// TestCaptureCommandMerged captures on two veth pairs at once: two
+// "listening on" lines, one pcapng file with both interfaces whose frames
+// tcpdump lists in the order they were sent, and summed counters.
+func TestCaptureCommandMerged(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		testenv.Skip(t, "tcpdump not installed")
+	}
+	pairs := []*netns.Pair{netns.NewVethPair(t), netns.NewVethPair(t)}
+	waitListening := func(r *captureRun) []string {
+		t.Helper()
+		var got []string
+		for len(got) < 2 {
+			got = append(got, r.waitArmed(t))
+		}
+		slices.Sort(got)
+		want := []string{
+			"listening on " + pairs[0].Host + ", link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+			"listening on " + pairs[1].Host + ", link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("armed lines %q, want %q", got, want)
+		}
+		return got
+	}
+	// send sends n frames alternately on the two pairs, to UDP ports
+	// base, base+1, ..., with a TCP frame the filter drops in between.
+	send := func(base, n int) {
+		t.Helper()
+		for i := range n {
+			p := pairs[i%2]
+			if err := p.Send([][]byte{udpFrame(p, uint16(base+i), []byte("merged")), tcpFrame(p)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "f.pcapng")
+		r := startCapture(t, "-i", pairs[0].Host+","+pairs[1].Host, "-c", "20", "-w", file, "udp")
+		waitListening(r)
+		send(6000, 24)
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		checkCounters(t, r.stderrLines(), 20)
+		got := tcpdumpRead(t, file)
+		if len(got) != 20 {
+			t.Fatalf("tcpdump -r: %d packets, want 20:\n%s", len(got), strings.Join(got, "\n"))
+		}
+		for i, l := range got {
+			if !strings.Contains(l, fmt.Sprintf(".%d: UDP, length 6", 6000+i)) {
+				t.Errorf("packet %d: %s", i, l)
+			}
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		ng, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prev time.Time
+		for i := 0; ; i++ {
+			_, ci, err := ng.ReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.InterfaceIndex != i%2 || ci.Timestamp.Before(prev) {
+				t.Errorf("packet %d: interface %d at %v (previous %v), want interface %d, in order", i, ci.InterfaceIndex, ci.Timestamp, prev, i%2)
+			}
+			prev = ci.Timestamp
+		}
+		if ng.NInterfaces() != 2 {
+			t.Fatalf("%d interfaces in the file, want 2", ng.NInterfaces())
+		}
+		for i, p := range pairs {
+			if ifc, err := ng.Interface(i); err != nil || ifc.Name != p.Host || ifc.LinkType != 1 {
+				t.Errorf("interface %d: %+v, %v; want %s, EN10MB", i, ifc, err, p.Host)
+			}
+		}
+	})
+
+	t.Run("SIGINT", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "f.pcapng")
+		r := startCapture(t, "-i", pairs[0].Host+","+pairs[1].Host, "-w", file, "udp")
+		waitListening(r)
+		send(6200, 6)
+		time.Sleep(200 * time.Millisecond) // > the rings' block timeout
+		if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		checkCounters(t, r.stderrLines(), 6)
+		if got := tcpdumpRead(t, file); len(got) != 6 {
+			t.Errorf("tcpdump -r: %d packets, want 6:\n%s", len(got), strings.Join(got, "\n"))
+		}
+	})
+
+	t.Run("stdout lines", func(t *testing.T) {
+		r := startCapture(t, "-i", pairs[0].Host, "-i", pairs[1].Host, "-c", "4", "udp")
+		waitListening(r)
+		send(6100, 4)
+		if st := r.wait(t, 10*time.Second); st != 0 {
+			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+		}
+		checkCounters(t, r.stderrLines(), 4)
+		lines := strings.Split(strings.TrimSpace(r.stdout.String()), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("stdout %q, want 4 lines", lines)
+		}
+		for _, l := range lines {
+			m := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} (\S+) UDP \S+:40000 > \S+:(\d+), length \d+$`).FindStringSubmatch(l)
+			if m == nil {
+				t.Errorf("line %q", l)
+				continue
+			}
+			var port int
+			fmt.Sscan(m[2], &port)
+			if want := pairs[(port-6100)%2].Host; m[1] != want {
+				t.Errorf("line %q names %s, want %s", l, m[1], want)
+			}
+		}
+	})
 }

@@ -105,6 +105,7 @@ var requestFields = []struct {
 	{"endpoint", kindString, "S3 `endpoint` override"},
 	{"encryption", kindBool, "S3 server-side encryption"},
 	{"format", kindString, "file `format`: pcap or pcapng"},
+	{"merge", kindBool, "one pcapng file for all the interfaces, frames in time order"},
 }
 
 // fieldFlag is a flag.Value that stores a message field in fields when set.

@@ -122,7 +122,7 @@ var (
 	stringFields = []string{"id", "node", "nodere", "tags", "bpf", "customer", "folder", "bucket", "acl", "region", "endpoint", "format"}
 	listFields   = []string{"interface", "alias"}
 	intFields    = []string{"snap", "packets", "alertid", "timeout", "duration", "bytes"}
-	boolFields   = []string{"packetdebug", "encryption"}
+	boolFields   = []string{"packetdebug", "encryption", "merge"}
 )
 
 // wrongTypes puts a value of every wrong JSON type in every field.

@@ -31,6 +31,11 @@ type Request struct {
 	Endpoint    string   `json:"endpoint,omitempty"`
 	Encryption  bool     `json:"encryption,omitempty"`
 	Format      string   `json:"format,omitempty"` // "pcap" (default) or "pcapng"
+	// Merge writes the captures of all the request's interfaces into one
+	// pcapng file (one interface description block each, frames in
+	// timestamp order) instead of one file per interface. It needs format
+	// pcapng, which it implies when format is absent.
+	Merge bool `json:"merge,omitempty"`
 }
 
 // Status is the outcome of one interface capture.

@@ -45,7 +45,8 @@ type decoded struct {
 // MaxMessageSize bytes of one JSON object with the fields of Request, none of
 // them unknown, repeated or of the wrong type, no negative number, strings
 // and lists within their bounds, exactly one of node/nodere (a valid RE2
-// regular expression), exactly one of interface/alias, a valid id and format.
+// regular expression), exactly one of interface/alias, a valid id and format,
+// and merge only with format pcapng (a merge without a format gets pcapng).
 // Limits that depend on the configuration are checked later, by the Agent.
 // Every error is a *ValidationError naming the field.
 func Decode(msg []byte) (Request, error) {
@@ -132,6 +133,16 @@ func checkRules(d *decoded) error {
 	default:
 		return invalid("format", "must be %q or %q, found %q", FormatPcap, FormatPcapNG, r.Format)
 	}
+	if r.Merge {
+		// One file for several interfaces needs an interface id per frame,
+		// which only pcapng has.
+		switch r.Format {
+		case "":
+			r.Format = FormatPcapNG
+		case FormatPcap:
+			return invalid("merge", "a merged capture is written as pcapng: give \"format\": %q or leave format out, found %q", FormatPcapNG, r.Format)
+		}
+	}
 	return nil
 }
 
@@ -174,6 +185,7 @@ const (
 	fEndpoint
 	fEncryption
 	fFormat
+	fMerge
 	fieldCount
 )
 
@@ -181,6 +193,7 @@ var fieldNames = [fieldCount]string{
 	"id", "node", "nodere", "interface", "alias", "tags", "bpf", "customer",
 	"snap", "packets", "alertid", "timeout", "duration", "bytes", "packetdebug",
 	"folder", "bucket", "acl", "region", "endpoint", "encryption", "format",
+	"merge",
 }
 
 // fieldIndex finds a field by its exact (case-sensitive) JSON name.
@@ -248,6 +261,8 @@ func setField(r *Request, f int, name string, raw json.RawMessage) error {
 		r.Encryption, err = decodeBool(name, raw)
 	case fFormat:
 		r.Format, err = decodeString(name, raw, maxFormatSize, false)
+	case fMerge:
+		r.Merge, err = decodeBool(name, raw)
 	}
 	return err
 }

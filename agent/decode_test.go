@@ -77,6 +77,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"id too long", `{` + ok + `,"id":"` + strings.Repeat("a", 65) + `"}`, "id", "is 65 bytes long, the limit is 64"},
 		{"id space", `{` + ok + `,"id":"a b"}`, "id", `"a b" does not match [A-Za-z0-9._-]{1,64}`},
 		{"bad format", `{` + ok + `,"format":"erf"}`, "format", `must be "pcap" or "pcapng", found "erf"`},
+		{"merge not a bool", `{` + ok + `,"merge":"yes"}`, "merge", "must be true or false, found a string"},
+		{"merge number", `{` + ok + `,"merge":1}`, "merge", "must be true or false, found a number"},
+		{"merge as pcap", `{` + ok + `,"merge":true,"format":"pcap"}`, "merge",
+			`a merged capture is written as pcapng: give "format": "pcapng" or leave format out, found "pcap"`},
+		{"merge twice", `{` + ok + `,"merge":true,"merge":true}`, "merge", "given more than once"},
 		{"unknown field", `{` + ok + `,"filter":"tcp"}`, `"filter"`, "unknown field"},
 		{"case differs", `{` + ok + `,"Packets":5}`, `"Packets"`, "unknown field"},
 		{"repeated field", `{` + ok + `,"packets":1,"packets":2}`, "packets", "given more than once"},
@@ -133,6 +138,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"node":"any","interface":["eth0"],"packets":5,"id":"x"}`))
 	f.Add([]byte(`{"nodere":"^a.*","alias":["main"],"format":"pcapng"}`))
 	f.Add([]byte(`{"node":"h","interface":["e"],"timeout":1e400}`))
+	f.Add([]byte(`{"node":"h","interface":["e","f"],"merge":true}`))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		d, err := decode(msg)
 		if err != nil {
@@ -152,6 +158,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if r.Snap < 0 || r.Packets < 0 || r.Bytes < 0 || r.Timeout < 0 || r.Duration < 0 || r.AlertID < 0 {
 			t.Fatalf("accepted a negative number: %+v", r)
+		}
+		if r.Merge && r.Format != FormatPcapNG {
+			t.Fatalf("accepted merge with format %q", r.Format)
 		}
 		if (r.NodeRE != "") != (d.nodeRE != nil) {
 			t.Fatal("nodere not compiled")
@@ -175,6 +184,36 @@ func TestDecodeRefusesWhatJSONWouldClean(t *testing.T) {
 			var v *ValidationError
 			if !errors.As(err, &v) || v.Field != tc.field {
 				t.Fatalf("Decode = %v, want a ValidationError on %q", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestDecodeMerge checks the merge field and the format it implies.
+func TestDecodeMerge(t *testing.T) {
+	for _, tc := range []struct {
+		name, fields string
+		merge        bool
+		format       string
+	}{
+		{"absent", ``, false, ""},
+		{"implies pcapng", `,"merge":true`, true, "pcapng"},
+		{"with pcapng", `,"merge":true,"format":"pcapng"`, true, "pcapng"},
+		{"false keeps pcap", `,"merge":false,"format":"pcap"`, false, "pcap"},
+		{"null", `,"merge":null`, false, ""},
+		{"one interface", `,"merge":true,"interface":["eth0"]`, true, "pcapng"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := `{"node":"h"` + tc.fields
+			if !strings.Contains(tc.fields, "interface") {
+				msg += `,"interface":["eth0","eth1"]`
+			}
+			r, err := Decode([]byte(msg + "}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Merge != tc.merge || r.Format != tc.format {
+				t.Errorf("Decode(%s) = merge %v format %q, want %v %q", msg, r.Merge, r.Format, tc.merge, tc.format)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +24,12 @@ const (
 type CaptureSpec struct {
 	// Interface is the interface to capture on.
 	Interface string
+	// Interfaces, when not empty, replaces Interface: the interfaces to
+	// capture on. With more than one, their frames are merged in timestamp
+	// order into one pcapng file with one interface description block each
+	// (interface id = index in Interfaces, repeated names dropped), and
+	// the packet and byte limits count that file.
+	Interfaces []string
 	// Filter is a pcap-filter(7) expression; empty captures every frame.
 	Filter string
 	// Packets stops the capture after this many frames.
@@ -49,6 +56,29 @@ type CaptureSpec struct {
 	// its kernel timestamp (ns since the epoch), its bytes cut to the snap
 	// length and its length on the wire. data is valid only during the call.
 	Packet func(ts int64, data []byte, wire int)
+	// PacketOn, when set, is called instead of Packet with the index of
+	// the frame's interface in the capture's interface list.
+	//
+	// With several interfaces, Armed is called from one goroutine per
+	// interface, never two at the same time; Packet and PacketOn are
+	// called when the capture has ended, for the frames of the merged
+	// file in its order (only then is it known which frames the limits
+	// keep: see CaptureOnce).
+	PacketOn func(iface int, ts int64, data []byte, wire int)
+}
+
+// interfaces returns the interfaces spec captures on, each once.
+func (spec *CaptureSpec) interfaces() []string {
+	if len(spec.Interfaces) == 0 {
+		return []string{spec.Interface}
+	}
+	var out []string
+	for _, name := range spec.Interfaces {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // CaptureInfo describes an armed capture socket.
@@ -79,6 +109,12 @@ type CaptureSummary struct {
 	// StatsKnown reports that Received and KernelDrops were read.
 	StatsKnown     bool
 	Started, Ended time.Time
+	// Interfaces holds one summary per interface of a capture on several
+	// interfaces (nil otherwise). Then the counters above are their sums,
+	// Bytes is the merged file's size, StatsKnown holds when every
+	// interface's counters were read, and CaptureInfo names the
+	// interfaces joined by "+" with the first one's link type.
+	Interfaces []CaptureSummary
 }
 
 // CaptureOnce runs one capture through the daemon's capture session: the
@@ -113,17 +149,27 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		a.compile = defaultCompiler
 	}
 	cfg := Config{RingBytes: spec.RingBytes}.withDefaults()
-	a.pool = newChunkPool(cfg.ChunkSize, 0)
+	free := 0
+	if n := len(spec.interfaces()); n > 1 {
+		free = n + 1 // the merge reuses the chunks it has read
+	}
+	a.pool = newChunkPool(cfg.ChunkSize, free)
 
 	p, err := a.oncePlan(ctx, &cfg, &spec)
 	if err != nil {
 		return CaptureSummary{}, nil, err
+	}
+	if len(p.captures) > 1 {
+		return a.captureOnceMerged(ctx, p, &cfg, &spec)
 	}
 	cp := p.captures[0]
 	s := &session{
 		a: a, p: p, cp: cp, id: "capture", promisc: spec.Promiscuous, ring: cfg.RingBytes,
 		log:      a.log.With("interface", cp.iface),
 		onPacket: spec.Packet,
+	}
+	if spec.PacketOn != nil {
+		s.onPacket = func(ts int64, data []byte, wire int) { spec.PacketOn(0, ts, data, wire) }
 	}
 	info := func() CaptureInfo {
 		return CaptureInfo{Interface: cp.iface, LinkType: s.linkType, Snaplen: s.snaplen, UserFilter: s.filter != nil}
@@ -147,16 +193,21 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		Started:     out.res.Started,
 		Ended:       out.res.Ended,
 	}
-	d := out.buf.data()
+	return sum, a.unownedData(out.buf), out.err
+}
+
+// unownedData returns b's data for a caller that never releases it.
+func (a *Agent) unownedData(b *buffer) *bufferData {
+	d := b.data()
 	// Nobody releases this data: the chunks go back when it is garbage.
 	// A reader holds d, and chunk memory is only handed out during a
 	// reader's call, so the chunks outlive every use.
 	runtime.AddCleanup(d, func(chunks [][]byte) { a.pool.put(chunks) }, d.chunks)
-	return sum, d, out.err
+	return d
 }
 
-// oncePlan is makePlan for a CaptureSpec: no configured maxima, one
-// interface, the filter compiled for its link type.
+// oncePlan is makePlan for a CaptureSpec: no configured maxima, the
+// filter compiled for each interface's link type.
 func (a *Agent) oncePlan(ctx context.Context, cfg *Config, spec *CaptureSpec) (*plan, error) {
 	orNone := func(v int64) int64 {
 		if v <= 0 {
@@ -184,30 +235,49 @@ func (a *Agent) oncePlan(ctx context.Context, cfg *Config, spec *CaptureSpec) (*
 	case p.snaplen == 0 || p.snaplen > DefaultMaxSnaplen:
 		p.snaplen = DefaultMaxSnaplen
 	}
+	ifaces := spec.interfaces()
+	merge := len(ifaces) > 1
 	switch p.format {
 	case "":
 		p.format = FormatPcap
-	case FormatPcap, FormatPcapNG:
+		if merge {
+			p.format = FormatPcapNG
+		}
+	case FormatPcap:
+		if merge {
+			return nil, fmt.Errorf("format %q: a capture on several interfaces (%s) is one merged file, which needs %q",
+				spec.Format, strings.Join(ifaces, ", "), FormatPcapNG)
+		}
+	case FormatPcapNG:
 	default:
 		return nil, fmt.Errorf("format %q: must be %q or %q", spec.Format, FormatPcap, FormatPcapNG)
 	}
-	if err := checkIfName(spec.Interface); err != nil {
-		return nil, err
-	}
-	expr := strings.TrimSpace(spec.Filter)
-	p.req = Request{Interface: []string{spec.Interface}, BPF: expr, Snap: int64(p.snaplen), Format: p.format}
-
-	info, err := a.lookup(spec.Interface)
-	if err != nil {
-		return nil, fmt.Errorf("no interface %q on this host: %w", spec.Interface, err)
-	}
-	cp := capturePlan{target: target{iface: spec.Interface}, linkType: info.LinkType, netmask: info.Netmask}
-	if expr != "" {
-		cp.prog, cp.raw, err = a.compileFilter(ctx, cfg, expr, info, p.snaplen)
-		if err != nil {
-			return nil, fmt.Errorf("filter for %s: %w", spec.Interface, err)
+	for _, name := range ifaces {
+		if err := checkIfName(name); err != nil {
+			return nil, err
 		}
 	}
-	p.captures = []capturePlan{cp}
+	expr := strings.TrimSpace(spec.Filter)
+	p.req = Request{Interface: ifaces, BPF: expr, Snap: int64(p.snaplen), Format: p.format, Merge: merge}
+
+	for _, name := range ifaces {
+		info, err := a.lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("no interface %q on this host: %w", name, err)
+		}
+		cp := capturePlan{target: target{iface: name}, linkType: info.LinkType, netmask: info.Netmask}
+		if expr != "" {
+			// Interfaces of one link type and netmask share the program.
+			i := slices.IndexFunc(p.captures, func(c capturePlan) bool {
+				return c.linkType == cp.linkType && c.netmask == cp.netmask
+			})
+			if i >= 0 {
+				cp.prog, cp.raw = p.captures[i].prog, p.captures[i].raw
+			} else if cp.prog, cp.raw, err = a.compileFilter(ctx, cfg, expr, info, p.snaplen); err != nil {
+				return nil, fmt.Errorf("filter for %s: %w", name, err)
+			}
+		}
+		p.captures = append(p.captures, cp)
+	}
 	return p, nil
 }

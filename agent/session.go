@@ -33,6 +33,12 @@ type session struct {
 	// the snap length); its data is valid only during the call.
 	onPacket func(ts int64, data []byte, wire int)
 
+	// group, when set, makes the session interface ifID of a merged
+	// capture (merge.go): it writes bare EPBs, and the group's limits
+	// replace the plan's packet and byte limits.
+	group *mergeGroup
+	ifID  uint32
+
 	// Filled in by capture.
 	filter   *bpfcompile.VM // user-space filter when the kernel refused the program
 	linkType uint32
@@ -61,6 +67,14 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 	cfg := a.cfg
 	sinks := a.sinks
 	a.mu.Unlock()
+	if r.plan.req.Merge && len(r.plan.captures) > 1 {
+		// One goroutine runs the whole merged capture; the others hand
+		// their place over to it.
+		if cp.iface == r.plan.captures[0].iface {
+			a.runMerged(r, cfg, sinks)
+		}
+		return
+	}
 	s := &session{
 		a: a, p: r.plan, cp: cp, id: r.id, node: cfg.Hostname,
 		promisc: cfg.Promiscuous, ring: cfg.RingBytes, blockTimeout: cfg.BlockTimeout,
@@ -150,9 +164,12 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	}
 	buf := newBuffer(s.a.pool)
 	var w fileWriter
-	if s.p.format == FormatPcapNG {
+	switch {
+	case s.group != nil:
+		w = newPcapngEPBWriter(buf, s.snaplen, s.ifID)
+	case s.p.format == FormatPcapNG:
 		w = newPcapngWriter(buf, s.linkType, s.snaplen, s.cp.iface)
-	} else {
+	default:
 		w = newPcapWriter(buf, s.linkType, s.snaplen)
 	}
 	started := clock.Now()
@@ -168,10 +185,19 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	}
 	out.res.KernelDrops = st.Drops
 	out.stats, out.statsKnown = st, serr == nil
-	w.finish(finishStats{
-		start: started, end: out.res.Ended, received: st.Packets, drops: st.Drops,
-		delivered: out.res.Packets, statsKnown: serr == nil,
-	})
+	switch {
+	case s.group == nil:
+		w.finish(finishStats{
+			start: started, end: out.res.Ended, received: st.Packets, drops: st.Drops,
+			delivered: out.res.Packets, statsKnown: serr == nil,
+		})
+	case rerr == nil:
+		// What ended this interface ends them all, and they all report
+		// the group's reason.
+		s.group.stop(reason)
+		reason = s.group.stopped()
+		out.res.StopReason = reason
+	}
 	out.res.Bytes = uint64(buf.Len())
 	switch {
 	case rerr != nil:
@@ -210,8 +236,20 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		return time.Unix(0, lastNs+timeoutNs), true
 	}
 	maxPackets, maxBytes := uint64(s.p.packets), s.p.bytes
+	g := s.group
+	if g != nil {
+		// The group's limits count the merged file (mergeGroup.take);
+		// these bound this interface's share of it, which the buffer
+		// (without the file's header) never needs to pass, also while the
+		// group drains after a stop: that keeps it within the memory
+		// admission reserved for this capture.
+		maxBytes -= g.header
+	}
 	var meta bpfcompile.Meta
 	for {
+		if g != nil { // the inactivity timeout waits for every interface
+			lastNs = max(lastNs, g.last.Load())
+		}
 		deadline, _ := idleEnd()
 		pkt, err := h.ReadPacket(ctx, deadline)
 		if err != nil {
@@ -243,6 +281,13 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 				pkt.Data = pkt.Data[:keep]
 			}
 		}
+		var reached StopReason
+		if g != nil {
+			var ok bool
+			if reached, ok = g.take(pkt.Timestamp, min(len(pkt.Data), s.snaplen)); !ok {
+				return g.stopped(), nil // newer than the group's stop
+			}
+		}
 		w.packet(pkt.Timestamp, pkt.Data, pkt.Length)
 		*count++
 		lastNs = max(lastNs, pkt.Timestamp)
@@ -252,6 +297,9 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		}
 		if s.onPacket != nil {
 			s.onPacket(pkt.Timestamp, pkt.Data[:min(len(pkt.Data), s.snaplen)], pkt.Length)
+		}
+		if reached != "" {
+			g.stop(reached) // and read on: others may hold older frames
 		}
 		// The byte limit counts the file's bytes, headers included, and is
 		// checked after the frame that crosses it is written (the seed:
@@ -275,8 +323,12 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 
 // ctxReason tells a Cancel from a Shutdown by the context's cause.
 func (s *session) ctxReason(ctx context.Context) StopReason {
-	if errors.Is(context.Cause(ctx), errCancelled) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errCancelled) {
 		return StopCancelled
+	}
+	if r, ok := mergeReason(cause); ok {
+		return r
 	}
 	return StopShutdown
 }

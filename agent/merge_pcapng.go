@@ -1,0 +1,294 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// This file writes a merged pcapng file: one section header, one interface
+// description per interface, every interface's Enhanced Packet Blocks
+// merged in timestamp order, and one statistics block per interface.
+//
+// During the capture each interface's session writes its EPBs (already
+// carrying its interface id) into a buffer of its own, so that the sessions
+// share a few counters per packet (merge.go), never a buffer or a lock.
+// When all have ended, mergeEPBs copies the
+// blocks into the file's buffer in timestamp order and gives every source
+// chunk back to the pool as soon as its last block has been copied: the
+// file's chunks are mostly the sources' chunks reused, and the peak memory
+// stays near one copy of the data plus one chunk per interface.
+
+// errBadEPB reports a source buffer that does not hold whole Enhanced
+// Packet Blocks (a bug, since the agent wrote them).
+var errBadEPB = errors.New("not a sequence of enhanced packet blocks")
+
+// ngInterface is one interface of a merged file.
+type ngInterface struct {
+	name     string
+	linkType uint32
+	snaplen  int
+}
+
+// writeNGHeader appends the section header block and one interface
+// description block per interface (interface id = index) to buf (nil: only
+// count them). It returns the number of bytes written.
+func writeNGHeader(buf *buffer, ifaces []ngInterface) int64 {
+	k := &ngBlock{b: make([]byte, 0, 128)}
+	var n int64
+	k.start(ngSHB)
+	k.u32(0x1A2B3C4D) // byte-order magic
+	k.u16(1)
+	k.u16(0)
+	k.u32(0xffffffff) // section length unknown (-1)
+	k.u32(0xffffffff)
+	k.opt(ngOptUserAppl, []byte("pcapdaemon"))
+	k.opt(ngOptEnd, nil)
+	n += write(buf, k.end())
+	for _, ifc := range ifaces {
+		k.start(ngIDB)
+		k.u16(uint16(ifc.linkType))
+		k.u16(0)
+		k.u32(uint32(ifc.snaplen))
+		k.opt(ngOptIfName, []byte(ifc.name))
+		k.opt(ngOptIfTsresol, []byte{9})
+		k.opt(ngOptEnd, nil)
+		n += write(buf, k.end())
+	}
+	return n
+}
+
+// ngHeaderLen is the length of writeNGHeader's output for these interface
+// names (the link types and snap lengths do not change it).
+func ngHeaderLen(names []string) int64 {
+	ifaces := make([]ngInterface, len(names))
+	for i, n := range names {
+		ifaces[i].name = n
+	}
+	return writeNGHeader(nil, ifaces)
+}
+
+// write appends p to buf (nil: nowhere) and returns its length.
+func write(buf *buffer, p []byte) int64 {
+	if buf != nil {
+		buf.write(p)
+	}
+	return int64(len(p))
+}
+
+// writeNGStats appends the interface statistics block of interface ifID.
+func writeNGStats(buf *buffer, ifID uint32, st finishStats) {
+	k := &ngBlock{b: make([]byte, 0, 128)}
+	var v [8]byte
+	u64 := func(x uint64) []byte { le.PutUint64(v[:], x); return v[:] }
+	ts := func(t time.Time) []byte {
+		n := uint64(t.UnixNano())
+		le.PutUint32(v[0:], uint32(n>>32))
+		le.PutUint32(v[4:], uint32(n))
+		return v[:]
+	}
+	k.start(ngISB)
+	k.u32(ifID)
+	k.ts(st.end.UnixNano())
+	k.opt(ngOptStartTime, ts(st.start))
+	k.opt(ngOptEndTime, ts(st.end))
+	if st.statsKnown {
+		k.opt(ngOptFilterAcc, u64(st.received))
+		k.opt(ngOptOSDrop, u64(st.drops))
+	}
+	k.opt(ngOptUsrDeliv, u64(st.delivered))
+	k.opt(ngOptEnd, nil)
+	buf.write(k.end())
+}
+
+// epbLen is the length of the EPB holding n bytes of a frame.
+func epbLen(n int) int64 { return int64(32 + (n+3)&^3) }
+
+// epbSource reads the EPBs of one source buffer in order. It owns the
+// buffer's chunks and gives each back to the pool once read past.
+type epbSource struct {
+	pool   *chunkPool
+	chunks [][]byte
+	ci, co int   // read position: chunk index and offset in it
+	left   int64 // bytes not read yet
+
+	// The head block, valid when ok.
+	ok  bool
+	ts  int64 // its timestamp, ns since the epoch
+	len int   // its length
+}
+
+// takeSource takes b's chunks over; b is left empty.
+func takeSource(b *buffer) epbSource {
+	s := epbSource{pool: b.pool, chunks: b.chunks, left: b.n}
+	b.chunks, b.n, b.off = nil, 0, 0
+	return s
+}
+
+// peek copies the next len(p) bytes into p without moving on.
+func (s *epbSource) peek(p []byte) bool {
+	if int64(len(p)) > s.left {
+		return false
+	}
+	ci, co := s.ci, s.co
+	for n := 0; n < len(p); ci, co = ci+1, 0 {
+		n += copy(p[n:], s.chunks[ci][co:])
+	}
+	return true
+}
+
+// next reads the head block's header: its length and timestamp. At the end
+// of the source ok is false.
+func (s *epbSource) next() error {
+	s.ok = false
+	if s.left == 0 {
+		return nil
+	}
+	var h [20]byte
+	if !s.peek(h[:]) {
+		return fmt.Errorf("%w: %d bytes left, too few for a block header", errBadEPB, s.left)
+	}
+	if t := le.Uint32(h[0:]); t != ngEPB {
+		return fmt.Errorf("%w: block type %#x", errBadEPB, t)
+	}
+	n := le.Uint32(h[4:])
+	if n < 32 || n%4 != 0 || int64(n) > s.left {
+		return fmt.Errorf("%w: block length %d with %d bytes left", errBadEPB, n, s.left)
+	}
+	s.ok, s.len = true, int(n)
+	s.ts = int64(uint64(le.Uint32(h[12:]))<<32 | uint64(le.Uint32(h[16:])))
+	return nil
+}
+
+// copyTo appends the head block to dst and moves on, giving back every
+// chunk it leaves behind.
+func (s *epbSource) copyTo(dst *buffer) {
+	for rem := s.len; rem > 0; {
+		c := s.chunks[s.ci]
+		k := min(rem, len(c)-s.co)
+		dst.write(c[s.co : s.co+k])
+		s.co += k
+		s.left -= int64(k)
+		rem -= k
+		if s.co == len(c) || s.left == 0 {
+			s.drop()
+		}
+	}
+}
+
+// drop gives the current chunk back and moves to the next one.
+func (s *epbSource) drop() {
+	s.pool.put(s.chunks[s.ci : s.ci+1])
+	s.chunks[s.ci] = nil
+	s.ci++
+	s.co = 0
+}
+
+// close gives back the chunks not read yet.
+func (s *epbSource) close() {
+	if s.ci < len(s.chunks) {
+		s.pool.put(s.chunks[s.ci:])
+		clear(s.chunks[s.ci:])
+	}
+	s.chunks, s.left, s.ok = nil, 0, false
+}
+
+// mergeLimits bounds a merge and lets a caller see its frames.
+type mergeLimits struct {
+	packets uint64 // stop after this many blocks
+	bytes   int64  // stop once dst holds this many bytes (the block that crosses it is kept)
+	// visit, when set, sees every block copied: its source's index, time,
+	// captured bytes (valid only during the call) and wire length.
+	visit func(src int, ts int64, data []byte, wire int)
+}
+
+// noMergeLimits merges everything.
+var noMergeLimits = mergeLimits{packets: 1<<64 - 1, bytes: 1<<63 - 1}
+
+// mergeCount is what one source contributed to a merge.
+type mergeCount struct {
+	packets uint64
+	bytes   int64
+}
+
+// mergeEPBs appends the EPBs of srcs (nil ones are empty) to dst in
+// timestamp order, a k-way merge of sources that are each in order (as a
+// socket's frames are); equal timestamps keep the order of srcs. It stops
+// at the first limit of lim (dst's bytes, header included, count), and
+// returns how many blocks and bytes each source gave. Every source is
+// consumed, also on error and when a limit drops its last blocks, and its
+// chunks go back to the pool as soon as they are read, so that dst reuses
+// them.
+func mergeEPBs(dst *buffer, srcs []*buffer, lim mergeLimits) ([]mergeCount, error) {
+	ss := make([]epbSource, len(srcs))
+	defer func() {
+		for i := range ss {
+			ss[i].close()
+		}
+	}()
+	for i, b := range srcs {
+		if b != nil {
+			ss[i] = takeSource(b)
+		}
+	}
+	for i := range ss {
+		if err := ss[i].next(); err != nil {
+			return nil, fmt.Errorf("merging interface %d: %w", i, err)
+		}
+	}
+	counts := make([]mergeCount, len(srcs))
+	var total uint64
+	var scratch []byte // a block made contiguous for visit
+	for total < lim.packets && dst.Len() < lim.bytes {
+		// The source with the earliest head, and the head that must come
+		// after the blocks taken from it (the earliest of the others).
+		best, other := -1, -1
+		for i := range ss {
+			switch {
+			case !ss[i].ok:
+			case best < 0 || ss[i].ts < ss[best].ts:
+				best, other = i, best
+			case other < 0 || ss[i].ts < ss[other].ts:
+				other = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		s := &ss[best]
+		limit, tieFirst := int64(1<<63-1), true
+		if other >= 0 {
+			// best keeps the lead on a tie only when it comes first in srcs.
+			limit, tieFirst = ss[other].ts, best < other
+		}
+		// Copy best's run of blocks that come before other's head.
+		for s.ok && (s.ts < limit || s.ts == limit && tieFirst) && total < lim.packets && dst.Len() < lim.bytes {
+			if lim.visit != nil {
+				scratch = s.visit(best, scratch, lim.visit)
+			}
+			counts[best].packets++
+			counts[best].bytes += int64(s.len)
+			total++
+			s.copyTo(dst)
+			if err := s.next(); err != nil {
+				return counts, fmt.Errorf("merging interface %d: %w", best, err)
+			}
+		}
+	}
+	return counts, nil
+}
+
+// visit shows the head block to fn, through scratch (grown as needed and
+// returned) when it lies across chunks.
+func (s *epbSource) visit(src int, scratch []byte, fn func(int, int64, []byte, int)) []byte {
+	b := s.chunks[s.ci][s.co:]
+	if len(b) < s.len {
+		scratch = slices.Grow(scratch[:0], s.len)[:s.len]
+		s.peek(scratch)
+		b = scratch
+	}
+	capLen := min(int(le.Uint32(b[20:])), s.len-32)
+	fn(src, s.ts, b[28:28+capLen], int(le.Uint32(b[24:])))
+	return scratch
+}
