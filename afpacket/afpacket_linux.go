@@ -29,6 +29,9 @@ type handle struct {
 	ifindex  int
 	linkType uint32
 
+	// pkt is the frame Next returns (one reader at a time, see Conn).
+	pkt Packet
+
 	// Reader-side wait state (one reader at a time, see Conn).
 	readyFn  func(uintptr) bool // pollReady, preallocated: the netpoller callback
 	wakeFn   func()             // preallocated context.AfterFunc callback
@@ -45,14 +48,23 @@ type handle struct {
 }
 
 // readPacket implements Conn.ReadPacket.
-func (h *handle) readPacket(ctx context.Context, deadline time.Time) (p Packet, err error) {
+func (h *handle) readPacket(ctx context.Context, deadline time.Time) (Packet, error) {
+	p, err := h.nextPacket(ctx, deadline)
+	if err != nil {
+		return Packet{}, err
+	}
+	return *p, nil
+}
+
+// nextPacket implements Conn.Next: it fills h.pkt in place.
+func (h *handle) nextPacket(ctx context.Context, deadline time.Time) (*Packet, error) {
 	for {
 		if h.closed.Load() {
-			return Packet{}, h.opError(net.ErrClosed)
+			return nil, h.opError(net.ErrClosed)
 		}
 		for h.left > 0 {
-			if h.next(&p) {
-				return p, nil
+			if h.next(&h.pkt) {
+				return &h.pkt, nil
 			}
 		}
 		if h.walking {
@@ -60,7 +72,7 @@ func (h *handle) readPacket(ctx context.Context, deadline time.Time) (p Packet, 
 		}
 		if !h.ready() {
 			if err := h.wait(ctx, deadline); err != nil {
-				return Packet{}, err
+				return nil, err
 			}
 		}
 		h.open()

@@ -27,6 +27,10 @@ func (*handle) readPacket(context.Context, time.Time) (Packet, error) {
 	return Packet{}, errUnimplemented
 }
 
+func (*handle) nextPacket(context.Context, time.Time) (*Packet, error) {
+	return nil, errUnimplemented
+}
+
 func (*handle) stats() (Stats, error) { return Stats{}, errUnimplemented }
 
 func (*handle) close() error { return errUnimplemented }

@@ -246,12 +246,13 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		maxBytes -= g.header
 	}
 	var meta bpfcompile.Meta
+	read := nextFunc(h)
 	for {
 		if g != nil { // the inactivity timeout waits for every interface
 			lastNs = max(lastNs, g.last.Load())
 		}
 		deadline, _ := idleEnd()
-		pkt, err := h.ReadPacket(ctx, deadline)
+		pkt, err := read(ctx, deadline)
 		if err != nil {
 			if ctx.Err() != nil {
 				return s.ctxReason(ctx), nil
@@ -318,6 +319,26 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		if *count%64 == 0 && ctx.Err() != nil {
 			return s.ctxReason(ctx), nil
 		}
+	}
+}
+
+// packetNexter is a Handle that lends out its frames without copying them
+// (*afpacket.Conn's Next).
+type packetNexter interface {
+	Next(ctx context.Context, deadline time.Time) (*afpacket.Packet, error)
+}
+
+// nextFunc returns h's frame reader: Next where h has it, else ReadPacket
+// into a Packet of the session's own.
+func nextFunc(h Handle) func(context.Context, time.Time) (*afpacket.Packet, error) {
+	if n, ok := h.(packetNexter); ok {
+		return n.Next
+	}
+	var p afpacket.Packet
+	return func(ctx context.Context, deadline time.Time) (*afpacket.Packet, error) {
+		var err error
+		p, err = h.ReadPacket(ctx, deadline)
+		return &p, err
 	}
 }
 
