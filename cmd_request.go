@@ -54,7 +54,7 @@ Message (the request's JSON fields; -f FILE reads a JSON object, "-" for
 stdin, and the fields given as flags replace the file's):
   -id -node -nodere -interface -alias -tags -bpf -customer -snap -packets
   -alertid -timeout -duration -bytes -packetdebug -folder -bucket -acl
-  -region -endpoint -encryption -format
+  -region -endpoint -encryption -format -merge
   -interface and -alias may be repeated or given a comma-separated list.
   Without -id, an id is generated so that the results can be matched.
 
