@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 )
 
 // This file writes a merged pcapng file: one section header, one interface
@@ -24,41 +23,6 @@ import (
 // Packet Blocks (a bug, since the agent wrote them).
 var errBadEPB = errors.New("not a sequence of enhanced packet blocks")
 
-// ngInterface is one interface of a merged file.
-type ngInterface struct {
-	name     string
-	linkType uint32
-	snaplen  int
-}
-
-// writeNGHeader appends the section header block and one interface
-// description block per interface (interface id = index) to buf (nil: only
-// count them). It returns the number of bytes written.
-func writeNGHeader(buf *buffer, ifaces []ngInterface) int64 {
-	k := &ngBlock{b: make([]byte, 0, 128)}
-	var n int64
-	k.start(ngSHB)
-	k.u32(0x1A2B3C4D) // byte-order magic
-	k.u16(1)
-	k.u16(0)
-	k.u32(0xffffffff) // section length unknown (-1)
-	k.u32(0xffffffff)
-	k.opt(ngOptUserAppl, []byte("pcapdaemon"))
-	k.opt(ngOptEnd, nil)
-	n += write(buf, k.end())
-	for _, ifc := range ifaces {
-		k.start(ngIDB)
-		k.u16(uint16(ifc.linkType))
-		k.u16(0)
-		k.u32(uint32(ifc.snaplen))
-		k.opt(ngOptIfName, []byte(ifc.name))
-		k.opt(ngOptIfTsresol, []byte{9})
-		k.opt(ngOptEnd, nil)
-		n += write(buf, k.end())
-	}
-	return n
-}
-
 // ngHeaderLen is the length of writeNGHeader's output for these interface
 // names (the link types and snap lengths do not change it).
 func ngHeaderLen(names []string) int64 {
@@ -68,42 +32,6 @@ func ngHeaderLen(names []string) int64 {
 	}
 	return writeNGHeader(nil, ifaces)
 }
-
-// write appends p to buf (nil: nowhere) and returns its length.
-func write(buf *buffer, p []byte) int64 {
-	if buf != nil {
-		buf.write(p)
-	}
-	return int64(len(p))
-}
-
-// writeNGStats appends the interface statistics block of interface ifID.
-func writeNGStats(buf *buffer, ifID uint32, st finishStats) {
-	k := &ngBlock{b: make([]byte, 0, 128)}
-	var v [8]byte
-	u64 := func(x uint64) []byte { le.PutUint64(v[:], x); return v[:] }
-	ts := func(t time.Time) []byte {
-		n := uint64(t.UnixNano())
-		le.PutUint32(v[0:], uint32(n>>32))
-		le.PutUint32(v[4:], uint32(n))
-		return v[:]
-	}
-	k.start(ngISB)
-	k.u32(ifID)
-	k.ts(st.end.UnixNano())
-	k.opt(ngOptStartTime, ts(st.start))
-	k.opt(ngOptEndTime, ts(st.end))
-	if st.statsKnown {
-		k.opt(ngOptFilterAcc, u64(st.received))
-		k.opt(ngOptOSDrop, u64(st.drops))
-	}
-	k.opt(ngOptUsrDeliv, u64(st.delivered))
-	k.opt(ngOptEnd, nil)
-	buf.write(k.end())
-}
-
-// epbLen is the length of the EPB holding n bytes of a frame.
-func epbLen(n int) int64 { return int64(32 + (n+3)&^3) }
 
 // epbSource reads the EPBs of one source buffer in order. It owns the
 // buffer's chunks and gives each back to the pool once read past.

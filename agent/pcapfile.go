@@ -149,8 +149,23 @@ func (k *ngBlock) end() []byte {
 }
 
 func newPcapngWriter(buf *buffer, linkType uint32, snaplen int, ifname string) *pcapngWriter {
-	w := &pcapngWriter{buf: buf, snaplen: snaplen}
+	writeNGHeader(buf, []ngInterface{{name: ifname, linkType: linkType, snaplen: snaplen}})
+	return &pcapngWriter{buf: buf, snaplen: snaplen}
+}
+
+// ngInterface is one interface block of a pcapng section.
+type ngInterface struct {
+	name     string
+	linkType uint32
+	snaplen  int
+}
+
+// writeNGHeader appends the section header block and one interface
+// description block per interface (interface id = index) to buf (nil: only
+// count them). It returns the number of bytes written.
+func writeNGHeader(buf *buffer, ifaces []ngInterface) int64 {
 	k := &ngBlock{b: make([]byte, 0, 128)}
+	var n int64
 	k.start(ngSHB)
 	k.u32(0x1A2B3C4D) // byte-order magic
 	k.u16(1)
@@ -159,17 +174,26 @@ func newPcapngWriter(buf *buffer, linkType uint32, snaplen int, ifname string) *
 	k.u32(0xffffffff)
 	k.opt(ngOptUserAppl, []byte("pcapdaemon"))
 	k.opt(ngOptEnd, nil)
-	buf.write(k.end())
+	n += write(buf, k.end())
+	for _, ifc := range ifaces {
+		k.start(ngIDB)
+		k.u16(uint16(ifc.linkType))
+		k.u16(0)
+		k.u32(uint32(ifc.snaplen))
+		k.opt(ngOptIfName, []byte(ifc.name))
+		k.opt(ngOptIfTsresol, []byte{9})
+		k.opt(ngOptEnd, nil)
+		n += write(buf, k.end())
+	}
+	return n
+}
 
-	k.start(ngIDB)
-	k.u16(uint16(linkType))
-	k.u16(0)
-	k.u32(uint32(snaplen))
-	k.opt(ngOptIfName, []byte(ifname))
-	k.opt(ngOptIfTsresol, []byte{9})
-	k.opt(ngOptEnd, nil)
-	buf.write(k.end())
-	return w
+// write appends p to buf (nil: nowhere) and returns its length.
+func write(buf *buffer, p []byte) int64 {
+	if buf != nil {
+		buf.write(p)
+	}
+	return int64(len(p))
 }
 
 // newPcapngEPBWriter returns a pcapngWriter that writes nothing but
@@ -180,10 +204,13 @@ func newPcapngEPBWriter(buf *buffer, snaplen int, ifID uint32) *pcapngWriter {
 	return &pcapngWriter{buf: buf, snaplen: snaplen, ifID: ifID}
 }
 
+// epbLen is the length of the EPB holding n bytes of a frame.
+func epbLen(n int) int64 { return int64(32 + (n+3)&^3) }
+
 func (w *pcapngWriter) packet(ts int64, data []byte, wireLen int) {
 	n, wire := capLen(data, wireLen, w.snaplen)
-	pad := (4 - n%4) % 4
-	total := uint32(32 + n + pad)
+	total := uint32(epbLen(n))
+	pad := int(total) - 32 - n
 	if r := w.buf.reserve(int(total)); r != nil {
 		// The block fits in the current chunk: write it in place. A
 		// recycled chunk holds old bytes, so the padding is cleared.
@@ -216,6 +243,11 @@ func (w *pcapngWriter) packet(ts int64, data []byte, wireLen int) {
 }
 
 func (w *pcapngWriter) finish(st finishStats) {
+	writeNGStats(w.buf, w.ifID, st)
+}
+
+// writeNGStats appends the interface statistics block of interface ifID.
+func writeNGStats(buf *buffer, ifID uint32, st finishStats) {
 	k := &ngBlock{b: make([]byte, 0, 128)}
 	var v [8]byte
 	u64 := func(x uint64) []byte { le.PutUint64(v[:], x); return v[:] }
@@ -226,7 +258,7 @@ func (w *pcapngWriter) finish(st finishStats) {
 		return v[:]
 	}
 	k.start(ngISB)
-	k.u32(0)
+	k.u32(ifID)
 	k.ts(st.end.UnixNano())
 	k.opt(ngOptStartTime, ts(st.start))
 	k.opt(ngOptEndTime, ts(st.end))
@@ -236,5 +268,5 @@ func (w *pcapngWriter) finish(st finishStats) {
 	}
 	k.opt(ngOptUsrDeliv, u64(st.delivered))
 	k.opt(ngOptEnd, nil)
-	w.buf.write(k.end())
+	buf.write(k.end())
 }
