@@ -61,15 +61,14 @@ func unmapChunk(c []byte) error {
 	return munmap(c)
 }
 
-// munmap unmaps part of a mapping: unix.Munmap only takes whole mappings
-// it made itself.
+// munmap unmaps part of a mapping (unix.Munmap only takes whole mappings
+// made by unix.Mmap).
 func munmap(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	_, _, errno := unix.Syscall(unix.SYS_MUNMAP, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0)
-	if errno != 0 {
-		return os.NewSyscallError("munmap", errno)
+	if err := unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b))); err != nil {
+		return os.NewSyscallError("munmap", err)
 	}
 	return nil
 }
