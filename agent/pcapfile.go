@@ -74,20 +74,22 @@ func (w *pcapWriter) packet(ts int64, data []byte, wireLen int) {
 	n, wire := capLen(data, wireLen, w.snaplen)
 	if r := w.buf.reserve(pcapRecordLen + n); r != nil {
 		// The frame fits in the current chunk: header and frame in place.
-		_ = r[pcapRecordLen-1]
-		le.PutUint32(r[0:], uint32(ts/1e9))
-		le.PutUint32(r[4:], uint32(ts%1e9))
-		le.PutUint32(r[8:], uint32(n))
-		le.PutUint32(r[12:], wire)
+		putPcapRecord(r, ts, n, wire)
 		copy(r[pcapRecordLen:], data[:n])
 		return
 	}
-	le.PutUint32(w.hdr[0:], uint32(ts/1e9))
-	le.PutUint32(w.hdr[4:], uint32(ts%1e9))
-	le.PutUint32(w.hdr[8:], uint32(n))
-	le.PutUint32(w.hdr[12:], wire)
+	putPcapRecord(w.hdr[:], ts, n, wire)
 	w.buf.write(w.hdr[:])
 	w.buf.write(data[:n])
+}
+
+// putPcapRecord fills a pcap record header (nanosecond timestamps).
+func putPcapRecord(h []byte, ts int64, n int, wire uint32) {
+	_ = h[pcapRecordLen-1]
+	le.PutUint32(h[0:], uint32(ts/1e9))
+	le.PutUint32(h[4:], uint32(ts%1e9))
+	le.PutUint32(h[8:], uint32(n))
+	le.PutUint32(h[12:], wire)
 }
 
 func (w *pcapWriter) finish(finishStats) {}
@@ -214,20 +216,24 @@ func (w *pcapngWriter) packet(ts int64, data []byte, wireLen int) {
 	if r := w.buf.reserve(int(total)); r != nil {
 		// The block fits in the current chunk: write it in place. A
 		// recycled chunk holds old bytes, so the padding is cleared.
-		_ = r[27]
-		le.PutUint32(r[0:], ngEPB)
-		le.PutUint32(r[4:], total)
-		le.PutUint32(r[8:], w.ifID)
-		le.PutUint32(r[12:], uint32(uint64(ts)>>32))
-		le.PutUint32(r[16:], uint32(uint64(ts)))
-		le.PutUint32(r[20:], uint32(n))
-		le.PutUint32(r[24:], wire)
+		w.putHeader(r, total, ts, n, wire)
 		copy(r[28:], data[:n])
 		clear(r[28+n : 28+n+pad])
 		le.PutUint32(r[28+n+pad:], total)
 		return
 	}
 	h := w.hdr[:]
+	w.putHeader(h, total, ts, n, wire)
+	w.buf.write(h)
+	w.buf.write(data[:n])
+	w.buf.zero(pad)
+	le.PutUint32(h[0:], total)
+	w.buf.write(h[:4])
+}
+
+// putHeader fills the 28 bytes of an EPB before the frame.
+func (w *pcapngWriter) putHeader(h []byte, total uint32, ts int64, n int, wire uint32) {
+	_ = h[27]
 	le.PutUint32(h[0:], ngEPB)
 	le.PutUint32(h[4:], total)
 	le.PutUint32(h[8:], w.ifID)
@@ -235,11 +241,6 @@ func (w *pcapngWriter) packet(ts int64, data []byte, wireLen int) {
 	le.PutUint32(h[16:], uint32(uint64(ts)))
 	le.PutUint32(h[20:], uint32(n))
 	le.PutUint32(h[24:], wire)
-	w.buf.write(h)
-	w.buf.write(data[:n])
-	w.buf.zero(pad)
-	le.PutUint32(h[0:], total)
-	w.buf.write(h[:4])
 }
 
 func (w *pcapngWriter) finish(st finishStats) {
