@@ -114,6 +114,22 @@ func (r *captureRun) stderrLines() []string {
 
 // tcpFrame is udpFrame with the IP protocol changed to TCP: a frame the
 // filter "udp" must drop.
+// stopAndCheck ends the capture with sig and checks that it exits 0,
+// prints tcpdump's counters for want frames and leaves them in file.
+func (r *captureRun) stopAndCheck(t *testing.T, sig os.Signal, file string, want int) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.wait(t, 10*time.Second); st != 0 {
+		t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
+	}
+	checkCounters(t, r.stderrLines(), want)
+	if got := tcpdumpRead(t, file); len(got) != want {
+		t.Errorf("tcpdump -r: %d packets, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
+	}
+}
+
 func tcpFrame(p *netns.Pair) []byte {
 	f := udpFrame(p, 80, []byte("noise"))
 	f[14+9] = 6
@@ -197,16 +213,7 @@ func TestCaptureCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(200 * time.Millisecond) // > the ring's block timeout
-			if err := r.cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			if st := r.wait(t, 10*time.Second); st != 0 {
-				t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
-			}
-			checkCounters(t, r.stderrLines(), 3)
-			if got := tcpdumpRead(t, file); len(got) != 3 {
-				t.Errorf("tcpdump -r: %d packets, want 3:\n%s", len(got), strings.Join(got, "\n"))
-			}
+			r.stopAndCheck(t, sig, file, 3)
 		})
 	}
 
@@ -442,16 +449,7 @@ func TestCaptureCommandMerged(t *testing.T) {
 		waitListening(r)
 		send(6200, 6)
 		time.Sleep(200 * time.Millisecond) // > the rings' block timeout
-		if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
-			t.Fatal(err)
-		}
-		if st := r.wait(t, 10*time.Second); st != 0 {
-			t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
-		}
-		checkCounters(t, r.stderrLines(), 6)
-		if got := tcpdumpRead(t, file); len(got) != 6 {
-			t.Errorf("tcpdump -r: %d packets, want 6:\n%s", len(got), strings.Join(got, "\n"))
-		}
+		r.stopAndCheck(t, os.Interrupt, file, 6)
 	})
 
 	t.Run("stdout lines", func(t *testing.T) {
