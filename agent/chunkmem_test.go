@@ -137,3 +137,16 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 	}
 	return w.got.Write(p)
 }
+
+// A mapped pool whose mapping failed hands out heap chunks; dropping one
+// must leave it to the garbage collector, never unmap Go memory.
+func TestMappedPoolHeapFallbackNotUnmapped(t *testing.T) {
+	pool := newChunkPool(hugePageSize, 0)
+	c := make([]byte, hugePageSize)
+	pool.heap = map[*byte]struct{}{&c[0]: {}} // as get records a fallback
+	pool.put([][]byte{c})
+	if len(pool.heap) != 0 {
+		t.Errorf("heap chunk still recorded after it was dropped")
+	}
+	c[0], c[len(c)-1] = 1, 2 // still ours: unmapping it would fault here
+}
