@@ -67,6 +67,13 @@ type General struct {
 	// MaxMessage is the largest request message accepted, in bytes, on
 	// every transport.
 	MaxMessage int `koanf:"maxmessage"`
+	// FilterNames lets request filters name hosts, networks and ports by
+	// name (a DNS or /etc lookup at compile time). false refuses such
+	// filters, so that no requester can make the agent query DNS.
+	FilterNames bool `koanf:"filternames"`
+	// SpoolMaxBytes caps the spool directory; beyond it the oldest spooled
+	// captures are dropped (logged and counted).
+	SpoolMaxBytes int64 `koanf:"spoolmaxbytes"`
 }
 
 // Cloudshark is the Cloudshark upload sink ([cloudshark]).
@@ -148,6 +155,13 @@ type S3 struct {
 	// "bucket" and "endpoint" fields (empty = only the configured ones).
 	AllowBuckets   []string `koanf:"allowbuckets"`
 	AllowEndpoints []string `koanf:"allowendpoints"`
+	// AllowACLs lists the canned ACLs a request's "acl" field may set
+	// besides the configured acl (empty = only the configured one).
+	AllowACLs []string `koanf:"allowacls"`
+	// AllowFolders lists folders a request's "folder" field may name
+	// outright; any other folder must be a sub-prefix of the configured
+	// folder.
+	AllowFolders []string `koanf:"allowfolders"`
 	// PathStyle addresses buckets as endpoint/bucket (S3-compatible servers).
 	PathStyle bool `koanf:"pathstyle"`
 }
@@ -177,7 +191,15 @@ type HTTP struct {
 	// Listen is host:port; "" turns the API off.
 	Listen string `koanf:"listen"`
 	// Token, when set, is required as "Authorization: Bearer <token>".
+	// A listener on a non-loopback address requires it.
 	Token string `koanf:"token"`
+	// TLSCert and TLSKey name PEM files; when both are set the API speaks
+	// HTTPS.
+	TLSCert string `koanf:"tlscert"`
+	TLSKey  string `koanf:"tlskey"`
+	// MaxConns caps the connections open at once; more wait in the
+	// kernel's accept queue.
+	MaxConns int `koanf:"maxconns"`
 }
 
 // Security holds request signing ([security]).
@@ -217,6 +239,8 @@ func defaults() map[string]any {
 		"general.maxmessage":     64 << 10,
 		"general.ringsize":       8 << 20,
 		"general.blocktimeout":   10,
+		"general.filternames":    true,
+		"general.spoolmaxbytes":  1 << 30,
 
 		"cloudshark.host":    "localhost",
 		"cloudshark.scheme":  "https",
@@ -236,7 +260,8 @@ func defaults() map[string]any {
 		"sqs.chunksize":   10,
 		"sqs.protocol":    "json",
 
-		"http.listen": DefaultHTTPListen,
+		"http.listen":   DefaultHTTPListen,
+		"http.maxconns": 256,
 
 		"security.maxskew": 30,
 	}

@@ -86,6 +86,7 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 			MaxBytes: 100000000, PacketDebug: false,
 			Promiscuous: true, MaxConcurrent: 16, MaxMemory: 1 << 30, ShutdownGrace: 30,
 			Format: "pcap", MaxMessage: 64 << 10, RingSize: 8 << 20, BlockTimeout: 10,
+			FilterNames: true, SpoolMaxBytes: 1 << 30,
 		},
 		Cloudshark: Cloudshark{Host: "www.cloudshark.org", Scheme: "https", Port: 443,
 			Token: "fffffffffffffffffff", Upload: true, Timeout: 60},
@@ -102,7 +103,7 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 		SQS: SQS{Listen: true, Region: "us-east-1", AccessID: "xxxxxxxxxxxxxxxxxxxxxxxxx",
 			AccessKey: "xxxxxxxxxxxxxxxxxxxxxxx", URL: "https://example.amazone.com/asdfasdf/myqueue",
 			WaitSeconds: 20, ChunkSize: 10, Protocol: "json"},
-		HTTP:     HTTP{Listen: DefaultHTTPListen},
+		HTTP:     HTTP{Listen: DefaultHTTPListen, MaxConns: 256},
 		Security: Security{MaxSkew: 30},
 		File:     path,
 	}

@@ -24,7 +24,31 @@ func (e *KeyError) Error() string {
 	if e.Value == nil {
 		return e.Key + ": " + e.Reason
 	}
+	if IsSecretKey(e.Key) {
+		// The value of a secret never reaches a log or a terminal, even
+		// when it is wrong: the key and the reason say enough.
+		return fmt.Sprintf("%s = (secret, not shown): %s", e.Key, e.Reason)
+	}
 	return fmt.Sprintf("%s = %s: %s", e.Key, quoteValue(e.Value), e.Reason)
+}
+
+// secretKeys are the keys whose values are credentials.
+var secretKeys = [...]string{
+	"cloudshark.token", "redis.auth", "s3.accessid", "s3.accesskey",
+	"sqs.accessid", "sqs.accesskey", "http.token", "security.hmackey",
+}
+
+// IsSecretKey reports whether key ("section.key", or its environment
+// variable PCAPDAEMON_SECTION_KEY) holds a credential whose value must never
+// be printed.
+func IsSecretKey(key string) bool {
+	k := strings.ToLower(key)
+	if rest, ok := strings.CutPrefix(k, strings.ToLower(EnvPrefix)); ok {
+		if sec, name, ok := strings.Cut(rest, "_"); ok {
+			k = sec + "." + name
+		}
+	}
+	return slices.Contains(secretKeys[:], k)
 }
 
 func quoteValue(v any) string {
@@ -156,6 +180,7 @@ func (c *Config) validateGeneral(v *validator) {
 	if g.SpoolDir != "" {
 		v.writableDir("general.spooldir", g.SpoolDir)
 	}
+	v.positive("general.spoolmaxbytes", g.SpoolMaxBytes)
 }
 
 func (c *Config) validateSources(v *validator) {
@@ -226,8 +251,39 @@ func (c *Config) validateSources(v *validator) {
 	if h.Listen != "" {
 		if err := checkHostPort(h.Listen, true); err != nil {
 			v.add("http.listen", h.Listen, "%v (\"\" turns the HTTP API off)", err)
+		} else if h.Token == "" && !IsLoopbackListen(h.Listen) {
+			v.add("http.token", nil, "must be set when http.listen (%s) is not a loopback address: anyone who reaches it could start captures", h.Listen)
 		}
 	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		v.add("http.tlskey", nil, "http.tlscert and http.tlskey must be set together")
+	}
+	for _, f := range []struct{ key, path string }{{"http.tlscert", h.TLSCert}, {"http.tlskey", h.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			v.add(f.key, f.path, "cannot read the file: %v", unwrapPath(err))
+		}
+	}
+	if h.MaxConns < 1 || h.MaxConns > 65536 {
+		v.add("http.maxconns", h.MaxConns, "must be 1 to 65536")
+	}
+}
+
+// IsLoopbackListen reports whether a host:port listen address binds only
+// loopback: 127.0.0.0/8, ::1 or "localhost". An empty host (all addresses)
+// is not loopback.
+func IsLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) validateSinks(v *validator) {
@@ -251,6 +307,17 @@ func (c *Config) validateSinks(v *validator) {
 	}
 	if s3.ACL != "" {
 		v.oneOf("s3.acl", s3.ACL, cannedACLs()...)
+	}
+	for i, a := range s3.AllowACLs {
+		v.oneOf(fmt.Sprintf("s3.allowacls[%d]", i), a, cannedACLs()...)
+	}
+	for i, f := range s3.AllowFolders {
+		if err := CheckFolder(f); err != nil {
+			v.add(fmt.Sprintf("s3.allowfolders[%d]", i), f, "%v", err)
+		}
+	}
+	if err := CheckFolder(s3.Folder); err != nil {
+		v.add("s3.folder", s3.Folder, "%v", err)
 	}
 	if s3.Upload {
 		if s3.Bucket == "" {
@@ -327,6 +394,20 @@ func (c *Config) validateSecurity(v *validator) {
 	if s.HMACKey != "" && len(s.HMACKey) < 16 {
 		v.add("security.hmackey", nil, "must be at least 16 bytes long (it has %d)", len(s.HMACKey))
 	}
+}
+
+// CheckFolder checks an S3 folder (a key prefix): "/"-separated segments
+// with no "." or ".." segment and no backslash. "" is the bucket's root.
+func CheckFolder(f string) error {
+	if strings.ContainsRune(f, '\\') {
+		return errors.New("must not contain a backslash")
+	}
+	for seg := range strings.SplitSeq(strings.Trim(f, "/"), "/") {
+		if seg == "." || seg == ".." {
+			return errors.New("must not contain a \".\" or \"..\" segment")
+		}
+	}
+	return nil
 }
 
 // hostInterfaces lists the real host's interface names.

@@ -126,6 +126,15 @@ func TestValidate(t *testing.T) {
 		{"alias duplicate", func(c *Config) { c.Interfaces = []Interface{{Name: "lo", Alias: []string{"a", "a"}}} }, "interface[0].alias[1]", "listed twice"},
 		{"maxskew zero", func(c *Config) { c.Security.MaxSkew = 0 }, "security.maxskew", "greater than 0"},
 		{"hmackey short", func(c *Config) { c.Security.HMACKey = "short" }, "security.hmackey", "at least 16 bytes"},
+		{"http open without token", func(c *Config) { c.HTTP.Listen = "0.0.0.0:8657" }, "http.token", "not a loopback address"},
+		{"http all addresses without token", func(c *Config) { c.HTTP.Listen = ":8657" }, "http.token", "not a loopback address"},
+		{"http tls half", func(c *Config) { c.HTTP.TLSCert = file }, "http.tlskey", "set together"},
+		{"http tls missing", func(c *Config) { c.HTTP.TLSCert, c.HTTP.TLSKey = file, "/nonexistent/key.pem" }, "http.tlskey", "cannot read"},
+		{"http maxconns", func(c *Config) { c.HTTP.MaxConns = 0 }, "http.maxconns", "1 to 65536"},
+		{"s3 allowacls", func(c *Config) { c.S3.AllowACLs = []string{"public-read", "world"} }, "s3.allowacls[1]", "public-read"},
+		{"s3 folder dotdot", func(c *Config) { c.S3.Folder = "pcaps/../other" }, "s3.folder", "\"..\" segment"},
+		{"s3 allowfolders backslash", func(c *Config) { c.S3.AllowFolders = []string{`a\b`} }, "s3.allowfolders[0]", "backslash"},
+		{"spoolmaxbytes zero", func(c *Config) { c.General.SpoolMaxBytes = 0 }, "general.spoolmaxbytes", "greater than 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +152,53 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error text %q does not name %s", err, tt.key)
 			}
 		})
+	}
+}
+
+func TestValidateAcceptsTokenOnOpenListener(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", "[::1]:8657", "localhost:8657"} {
+		c := validBase(t)
+		c.HTTP.Listen = listen
+		if err := c.Validate(fakeHost("lo")); err != nil {
+			t.Errorf("loopback listen %s without a token: %v", listen, err)
+		}
+	}
+	c := validBase(t)
+	c.HTTP.Listen, c.HTTP.Token = "0.0.0.0:8657", "a-long-bearer-token"
+	if err := c.Validate(fakeHost("lo")); err != nil {
+		t.Errorf("open listen with a token: %v", err)
+	}
+}
+
+// TestKeyErrorHidesSecrets checks that a wrong value of a credential is never
+// printed, whether the key comes from the file or the environment.
+func TestKeyErrorHidesSecrets(t *testing.T) {
+	for _, key := range []string{"redis.auth", "cloudshark.token", "s3.accesskey", "sqs.accesskey",
+		"http.token", "security.hmackey", "PCAPDAEMON_REDIS_AUTH", "PCAPDAEMON_CLOUDSHARK_TOKEN"} {
+		err := &KeyError{Key: key, Value: int64(1234567), Reason: "must be a string, found an integer"}
+		if strings.Contains(err.Error(), "1234567") {
+			t.Errorf("%s: error %q shows the secret", key, err)
+		}
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error %q does not name the key", key, err)
+		}
+	}
+	if err := (&KeyError{Key: "redis.port", Value: 70000, Reason: "r"}); !strings.Contains(err.Error(), "70000") {
+		t.Errorf("a non-secret value is hidden: %q", err)
+	}
+	data := []byte("[redis]\nauth = 987654321\n[cloudshark]\ntoken = 13579\n")
+	_, err := Loader{Args: []string{"-config", writeFile(t, data)}, Interfaces: fakeHost("lo")}.Load()
+	if err == nil {
+		t.Fatal("a numeric redis.auth was accepted")
+	}
+	for _, secret := range []string{"987654321", "13579"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("config error %q shows a secret", err)
+		}
+	}
+	_, err = Loader{Environ: []string{"PCAPDAEMON_REDIS_AUTHH=hunter2hunter2"}, Interfaces: fakeHost("lo")}.Load()
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("unknown secret-like env key: %v", err)
 	}
 }
 
