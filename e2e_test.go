@@ -232,9 +232,9 @@ func TestEndToEndRedisToLocalFile(t *testing.T) {
 	seen := map[string]bool{}
 
 	capture := func(t *testing.T, publish func(msg string)) string {
-		msg := fmt.Sprintf(`{"node":"any","alias":["main"],"tags":"blah,tagme","bpf":"udp and dst port 9999",
+		msg := `{"node":"any","alias":["main"],"tags":"blah,tagme","bpf":"udp and dst port 9999",
 			"customer":"importantcustomer","snap":1500,"packets":6,"alertid":655443,"timeout":15,
-			"duration":60,"bytes":100000,"packetdebug":false}`)
+			"duration":60,"bytes":100000,"packetdebug":false}`
 		publish(msg)
 		var file string
 		sendUntil(t, pair, append(append([][]byte{}, noise...), match...), func() bool {

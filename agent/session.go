@@ -49,7 +49,6 @@ type session struct {
 type outcome struct {
 	buf     *buffer // nil when nothing was captured
 	res     Result
-	started time.Time
 	snaplen int
 	err     error // why res.Status is StatusError
 

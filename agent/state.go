@@ -92,17 +92,6 @@ func (s *requestStore) finished(r *request) {
 	}
 }
 
-// running returns the requests not yet done.
-func (s *requestStore) running() []*request {
-	var out []*request
-	for _, r := range s.byID {
-		if r.phase != PhaseDone {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // idSet remembers request ids for a while (at most size ids, each for ttl),
 // so that a request delivered twice (SQS is at-least-once) is captured once.
 // It is not safe for concurrent use.

@@ -281,10 +281,6 @@ func (g *gen) mcmp(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
 	return g.ncmp(rel, off, size, mask, jmpJEQ, false, v)
 }
 
-func (g *gen) mcmpNE(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
-	return g.ncmp(rel, off, size, mask, jmpJEQ, true, v)
-}
-
 // bcmp compares the bytes v at off, last word first, as libpcap does.
 func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 	var b *frag

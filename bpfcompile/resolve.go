@@ -173,7 +173,7 @@ func parseMAC48(s string) (net.HardwareAddr, bool) {
 		}
 		return c - 'A' + 10
 	}
-	if len(s) == 12 && strings.IndexAny(s, ":-.") < 0 || len(s) == 14 && s[4] == '.' {
+	if len(s) == 12 && !strings.ContainsAny(s, ":-.") || len(s) == 14 && s[4] == '.' {
 		h := strings.ReplaceAll(s, ".", "")
 		for i := 0; i < 6; i++ {
 			a[i] = hexv(h[2*i])<<4 | hexv(h[2*i+1])

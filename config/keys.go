@@ -7,12 +7,6 @@ import (
 	"strings"
 )
 
-// keyKind is what a known key holds, found from Config's struct tags.
-type keyKind struct {
-	path string       // "section.key"
-	typ  reflect.Type // the field's type
-}
-
 // knownKeys returns every "section.key" of Config with its type, and the
 // keys of the [[interface]] tables (as "interface.name"...).
 func knownKeys() map[string]reflect.Type {

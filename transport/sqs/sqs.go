@@ -184,7 +184,7 @@ func checkURL(s string) error {
 		return err
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q: want http(s)://host/...", s)
+		return fmt.Errorf("%q: must be an http:// or https:// URL with a host", s)
 	}
 	return nil
 }

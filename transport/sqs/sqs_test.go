@@ -331,7 +331,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "chunk capped at 10", cfg: Config{QueueURL: "http://h/1/q", ChunkSize: 50, Concurrency: 3},
 			check: func(c Config) bool { return c.ChunkSize == 10 && c.Concurrency == 3 }},
 		{name: "no url", cfg: Config{}, wantErr: "required"},
-		{name: "bad url", cfg: Config{QueueURL: "sqs://q"}, wantErr: "url"},
+		{name: "bad url", cfg: Config{QueueURL: "sqs://q"}, wantErr: `sqs: url: "sqs://q": must be an http:// or https:// URL with a host`},
 		{name: "bad protocol", cfg: Config{QueueURL: "http://h/1/q", Protocol: "xml"}, wantErr: "protocol"},
 		{name: "bad wait", cfg: Config{QueueURL: "http://h/1/q", WaitSeconds: 21}, wantErr: "waitseconds"},
 		{name: "half credentials", cfg: Config{QueueURL: "http://h/1/q", AccessKey: "k"}, wantErr: "together"},
