@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
 )
 
 // runBPFCapture runs "pcapdaemon bpf args..." and returns its exit status,
@@ -32,14 +32,13 @@ type bpfCorpusEntry struct {
 	ExpectedUnopt *string `json:"expected_unopt"`
 }
 
-// bpfCorpus returns the named accept entries of the conformance corpus
-// (../shared/conformance), failing when the corpus is absent.
+// bpfCorpus returns the named accept entries of libpcap's filter tests
+// (testdata/conformance), failing when the corpus is absent.
 func bpfCorpus(t *testing.T, labels ...string) []bpfCorpusEntry {
 	t.Helper()
-	path := filepath.Join("..", "shared", "conformance", "libpcap-filter-tests.json")
-	b, err := os.ReadFile(path)
+	b, err := conformance.ReadTests()
 	if err != nil {
-		t.Fatalf("conformance corpus (the repository checked out with shared/ beside it): %v", err)
+		t.Fatal(err)
 	}
 	var c struct {
 		Accept []bpfCorpusEntry `json:"accept"`

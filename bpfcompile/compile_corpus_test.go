@@ -4,14 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 )
-
-// ccCorpusDir is libpcap's filter test suite as data (see its README).
-const ccCorpusDir = "../../shared/conformance"
 
 type ccAccept struct {
 	Label         string  `json:"label"`
@@ -49,10 +45,7 @@ var ccDLTs = map[string]LinkType{
 
 func ccLoadCorpus(t testing.TB) *ccFile {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(ccCorpusDir, "libpcap-filter-tests.json"))
-	if err != nil {
-		t.Skipf("conformance corpus not available: %v", err)
-	}
+	b := confReadTests(t)
 	var c ccFile
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatalf("corpus: %v", err)
@@ -62,7 +55,7 @@ func ccLoadCorpus(t testing.TB) *ccFile {
 
 func ccResolver(t testing.TB) Resolver {
 	t.Helper()
-	r, err := NewFileResolver(filepath.Join(ccCorpusDir, "fixtures"))
+	r, err := NewFileResolver(confPath(t, "fixtures"))
 	if err != nil {
 		t.Fatalf("fixtures: %v", err)
 	}

@@ -2,7 +2,6 @@ package bpfcompile
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -109,9 +108,9 @@ func TestCompilePrimitives(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	res, err := NewFileResolver(filepath.Join(ccCorpusDir, "fixtures"))
+	res, err := NewFileResolver(confPath(t, "fixtures"))
 	if err != nil {
-		t.Skipf("fixtures: %v", err)
+		t.Fatalf("fixtures: %v", err)
 	}
 	eth := Options{LinkType: LinkTypeEthernet, Resolver: res}
 	tests := []struct {

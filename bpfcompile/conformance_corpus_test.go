@@ -4,16 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
 )
 
-// confDir is libpcap's filter test suite as data, relative to this
-// package's directory (the repository is checked out beside shared/).
-const confDir = "../../shared/conformance"
-
-// confCorpus is libpcap-filter-tests.json (see its README.md).
+// confCorpus is libpcap-filter-tests.json, libpcap's filter test suite as
+// data (testdata/conformance at the module root; see testdata/README.md).
 type confCorpus struct {
 	Source string       `json:"source"`
 	Accept []confAccept `json:"accept"`
@@ -104,27 +101,31 @@ func confNetmask(s *string) (uint32, error) {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), nil
 }
 
-// confPath returns the path of a file of the conformance corpus and
-// fails the test clearly when the corpus is not where CI puts it.
+// confPath returns the path of a file or directory of the conformance
+// corpus (in the repository's testdata) or fails the test.
 func confPath(t testing.TB, elem ...string) string {
 	t.Helper()
-	dir, err := filepath.Abs(confDir)
+	p, err := conformance.Path(elem...)
 	if err != nil {
-		t.Fatalf("conformance corpus: %v", err)
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "libpcap-filter-tests.json")); err != nil {
-		t.Fatalf("conformance corpus not found at %s (expected the repository checked out with shared/ beside it): %v", dir, err)
+	return p
+}
+
+// confReadTests returns libpcap-filter-tests.json or fails the test.
+func confReadTests(t testing.TB) []byte {
+	t.Helper()
+	b, err := conformance.ReadTests()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(append([]string{dir}, elem...)...)
+	return b
 }
 
 // confLoadCorpus reads and parses the corpus or fails the test.
 func confLoadCorpus(t testing.TB) *confCorpus {
 	t.Helper()
-	b, err := os.ReadFile(confPath(t, "libpcap-filter-tests.json"))
-	if err != nil {
-		t.Fatalf("conformance corpus: %v", err)
-	}
+	b := confReadTests(t)
 	var c confCorpus
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatalf("conformance corpus: libpcap-filter-tests.json: %v", err)

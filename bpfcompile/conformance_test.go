@@ -12,7 +12,8 @@ import (
 )
 
 // TestConformance is the central test: libpcap's own filter test
-// suite (../../shared/conformance) on the link types a Linux host captures.
+// suite (testdata/conformance at the module root) on the link types a Linux
+// host captures.
 //
 //   - accept: our program, optimized and not, must return what libpcap's
 //     expected program returns on every packet: the real captures of

@@ -2,10 +2,10 @@ package bpfcompile
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
 )
 
 // optAcceptCase is the part of a conformance accept entry the optimizer and
@@ -22,23 +22,6 @@ type optAcceptCase struct {
 	ExpectedUnopt    string  `json:"expected_unopt"`
 }
 
-// optConformanceDir finds ../shared/conformance (the repository's sibling
-// directory), or the directory PCAPDAEMON_CONFORMANCE names.
-func optConformanceDir(tb testing.TB) string {
-	tb.Helper()
-	if d := os.Getenv("PCAPDAEMON_CONFORMANCE"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "shared", "conformance"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(d, "libpcap-filter-tests.json")); err != nil {
-		tb.Skipf("conformance corpus not found (set PCAPDAEMON_CONFORMANCE): %v", err)
-	}
-	return d
-}
-
 var optCorpusOnce struct {
 	sync.Once
 	cases []optAcceptCase
@@ -48,9 +31,8 @@ var optCorpusOnce struct {
 // optLoadAccept returns every accept entry of the conformance corpus.
 func optLoadAccept(tb testing.TB) []optAcceptCase {
 	tb.Helper()
-	dir := optConformanceDir(tb)
 	optCorpusOnce.Do(func() {
-		b, err := os.ReadFile(filepath.Join(dir, "libpcap-filter-tests.json"))
+		b, err := conformance.ReadTests()
 		if err != nil {
 			optCorpusOnce.err = err
 			return

@@ -3,6 +3,7 @@ package bpfcompile
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -25,24 +26,27 @@ type optPacket struct {
 var optRealPackets struct {
 	sync.Once
 	byDLT map[string][][]byte
+	err   error
 }
 
 // optLoadRealPackets reads up to limit packets of each capture in the
 // conformance corpus's packets/ directory, keyed by DLT name.
 func optLoadRealPackets(tb testing.TB, limit int) map[string][][]byte {
 	tb.Helper()
-	dir := filepath.Join(optConformanceDir(tb), "packets")
+	dir := confPath(tb, "packets")
 	optRealPackets.Do(func() {
 		optRealPackets.byDLT = make(map[string][][]byte)
 		for _, dlt := range []string{"EN10MB", "LINUX_SLL", "NULL", "IPV6", "RAW", "IPV4"} {
 			f, err := os.Open(filepath.Join(dir, "tcpdump-"+dlt+".pcap"))
 			if err != nil {
-				continue
+				optRealPackets.err = err
+				return
 			}
 			r, err := pcapgo.NewReader(f)
 			if err != nil {
 				f.Close()
-				continue
+				optRealPackets.err = fmt.Errorf("%s: %w", f.Name(), err)
+				return
 			}
 			var pkts [][]byte
 			for len(pkts) < limit {
@@ -56,6 +60,9 @@ func optLoadRealPackets(tb testing.TB, limit int) map[string][][]byte {
 			optRealPackets.byDLT[dlt] = pkts
 		}
 	})
+	if optRealPackets.err != nil {
+		tb.Fatalf("tcpdump's captures: %v", optRealPackets.err)
+	}
 	return optRealPackets.byDLT
 }
 

@@ -12,13 +12,14 @@ import (
 	"testing"
 )
 
-// seedConfig returns the example config of the seed's README, verbatim: the
-// lines after "## Config file" up to the closing ```.
+// seedConfig returns the example config of the seed's README (a copy in
+// testdata, see testdata/README.md at the module root), verbatim: the lines
+// after "## Config file" up to the closing ```.
 func seedConfig(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "seed", "pcapdaemon-README.md"))
+	b, err := os.ReadFile(filepath.Join("testdata", "seed-README.md"))
 	if err != nil {
-		t.Fatalf("reading the seed README (shared/ must sit beside the repository): %v", err)
+		t.Fatalf("reading the seed README: %v", err)
 	}
 	_, rest, ok := bytes.Cut(b, []byte("## Config file\n"))
 	if !ok {
