@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs pcapdaemon's whole test suite: unit tests, capture tests in network
-# namespaces (root), service tests against real redis-server, versitygw and
-# goaws, and files read back with tcpdump. Installs what is missing first.
+# Runs pcapdaemon's whole test suite: go.mod tidiness, go vet, staticcheck,
+# unit tests, capture tests in network namespaces (root), service tests
+# against real redis-server, versitygw and goaws, and files read back with
+# tcpdump. Installs what is missing first.
 #
 #   sudo scripts/test.sh            # as root: nothing skipped
 #   PCAPDAEMON_REQUIRE_PRIV=1 ...   # turn every privileged skip into a failure
@@ -27,10 +28,23 @@ if ((${#need_apt[@]})); then
 fi
 if [[ -x scripts/testservers.sh ]]; then
 	scripts/testservers.sh
-	PATH="$(go env GOPATH)/bin:$PATH"
+	# Where testservers.sh installs (the same order as there).
+	bin=${TESTSERVERS_BIN:-$(go env GOBIN)}
+	[ -n "$bin" ] || bin="$(go env GOPATH)/bin"
+	PATH="$bin:$PATH"
 	export PATH
 fi
 
 export CGO_ENABLED=0
+# go.mod and go.sum must be what go mod tidy makes of the code.
+if ! go mod tidy -diff; then
+	echo "test.sh: go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
+	exit 1
+fi
 go vet ./...
+command -v staticcheck >/dev/null || {
+	echo "test.sh: staticcheck not found (scripts/testservers.sh installs it)" >&2
+	exit 1
+}
+staticcheck ./...
 go test -count=1 -timeout 25m "$@" ./...

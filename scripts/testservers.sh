@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the servers that the sink/s3, sink/spool and transport/sqs tests
-# start: versitygw (S3, posix backend) and goaws (SQS). Idempotent: a binary
-# already built from the pinned module version is kept, so a second run
-# takes well under a second.
+# start: versitygw (S3, posix backend) and goaws (SQS); and staticcheck,
+# which scripts/test.sh runs. Idempotent: a binary already built from the
+# pinned module version is kept, so a second run takes well under a second.
 #
 #   scripts/testservers.sh            # installs into $TESTSERVERS_BIN, else $(go env GOBIN), else $(go env GOPATH)/bin
 #
@@ -18,6 +18,10 @@ VERSITYGW_VERSION=v1.8.0
 GOAWS_PKG=github.com/Admiral-Piett/goaws/app/cmd
 GOAWS_MOD=github.com/Admiral-Piett/goaws
 GOAWS_VERSION=v0.4.5
+# staticcheck 2026.2.2, the newest release; built with and for Go 1.26.
+STATICCHECK_PKG=honnef.co/go/tools/cmd/staticcheck
+STATICCHECK_MOD=honnef.co/go/tools
+STATICCHECK_VERSION=v0.8.2
 
 bin=${TESTSERVERS_BIN:-$(go env GOBIN)}
 [ -n "$bin" ] || bin="$(go env GOPATH)/bin"
@@ -56,4 +60,5 @@ install() {
 
 install versitygw "$VERSITYGW_PKG" "$VERSITYGW_MOD" "$VERSITYGW_VERSION"
 install goaws "$GOAWS_PKG" "$GOAWS_MOD" "$GOAWS_VERSION"
-echo "testservers: ready in $bin (versitygw $VERSITYGW_VERSION, goaws $GOAWS_VERSION)"
+install staticcheck "$STATICCHECK_PKG" "$STATICCHECK_MOD" "$STATICCHECK_VERSION"
+echo "testservers: ready in $bin (versitygw $VERSITYGW_VERSION, goaws $GOAWS_VERSION, staticcheck $STATICCHECK_VERSION)"
