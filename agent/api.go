@@ -7,7 +7,7 @@ import (
 )
 
 // Request is a capture request as published on a transport. The JSON field
-// names are the seed's contract (see DESIGN.md); ID and Format are additions.
+// names are the seed's contract (see docs/design.md); ID and Format are additions.
 type Request struct {
 	ID          string   `json:"id,omitempty"`
 	Node        string   `json:"node,omitempty"`
@@ -106,7 +106,7 @@ type Capture struct {
 	Snaplen   int       // snap length used
 	Started   time.Time // when the socket was armed
 	Ended     time.Time // when the capture stopped
-	Tags      string    // the seed's tag string, see DESIGN.md "Tags"
+	Tags      string    // the seed's tag string, see docs/design.md "Tags"
 	FileName  string    // <host>-<iface>-<unix seconds>-<id>.pcap[ng]
 	Packets   uint64
 	Data      CaptureData

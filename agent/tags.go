@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Tags returns the seed's tag string for a capture (DESIGN.md "Tags"):
+// Tags returns the seed's tag string for a capture (docs/design.md "Tags"):
 //
 //	customer:<c>,alertid:<n>,<request tags>,alias:<a>,node:<host>,interface:<if>,snaplength:<n>
 //
