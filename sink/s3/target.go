@@ -58,9 +58,8 @@ func (s *Sink) resolve(req agent.Request) (target, error) {
 		t.region = req.Region
 	}
 
-	// Any ACL but the configured one may widen access to the capture (or,
-	// with the bucket's default configured, narrow the owner's): only the
-	// operator's list lets one through.
+	// The ACL decides who may read the capture: any but the configured one
+	// needs the operator's consent (allowacls), even one that looks narrow.
 	if req.ACL != "" && req.ACL != c.ACL {
 		if err := checkACL(req.ACL); err != nil {
 			return target{}, &RefusedError{Field: "acl", Value: req.ACL, Reason: err.Error()}
