@@ -18,6 +18,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
 const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE...] [-i IFACE...] [-c PACKETS] [-C BYTES]
@@ -53,7 +54,8 @@ its interface, are printed when the capture ends, in the file's order.
   -s SNAPLEN   keep at most SNAPLEN bytes of each frame (default and 0: 262144)
   -B KIB       receive ring size in KiB, as tcpdump -B (default 8192)
   -w FILE      write the file to FILE (to a temporary name in the same
-               directory, renamed at the end) or, with "-", to stdout.
+               directory, renamed at the end; mode 0666 less the umask,
+               as tcpdump) or, with "-", to stdout.
                Without -w, one line per frame is printed on stdout
                (time, addresses, protocol, length) and no file is written.
   --format F   pcap (default, nanosecond timestamps) or pcapng; with
@@ -316,12 +318,16 @@ func createAtomic(name string) (*atomicFile, error) {
 		}
 		return &atomicFile{f: f, name: name, direct: true}, nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	// tcpdump creates its file 0666 and lets the umask decide.
+	f, err := tmpfile.Create(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*", captureFileMode)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", name, err)
 	}
 	return &atomicFile{f: f, name: name}, nil
 }
+
+// captureFileMode is the mode -w creates its file with, before the umask.
+const captureFileMode = 0o666
 
 // commit writes the data and, for a regular file, syncs it and renames it
 // into place.
@@ -329,9 +335,7 @@ func (a *atomicFile) commit(r io.Reader) error {
 	_, err := io.Copy(a.f, r) // the buffer's reader is an io.WriterTo: no copy
 
 	if err == nil && !a.direct {
-		if err = a.f.Chmod(0o644); err == nil {
-			err = a.f.Sync()
-		}
+		err = a.f.Sync()
 	}
 	if cerr := a.f.Close(); err == nil {
 		err = cerr

@@ -267,6 +267,7 @@ func buildSinks(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *
 			PathStyle: c.PathStyle, Encryption: c.Encryption, KMSKeyID: c.KMSKeyID,
 			AccessID: c.AccessID, AccessKey: c.AccessKey,
 			AllowBuckets: c.AllowBuckets, AllowEndpoints: c.AllowEndpoints,
+			AllowACLs: c.AllowACLs, AllowFolders: c.AllowFolders,
 		}, log)
 		if err != nil {
 			return nil, err

@@ -262,6 +262,7 @@ region = "us-east-1"
 accessid = %q
 accesskey = %q
 allowbuckets = ["allowed"]
+allowacls = ["public-read"]
 `, store.Endpoint, store.Access, store.Secret)
 	httpPort := testenv.FreePort(t)
 	d1 := startDaemon(t, "-config", cloudConfig(t, q, "s3-requests", "s3-results", redisSrv.Port, httpPort, s3Sink))
@@ -371,6 +372,43 @@ allowbuckets = ["allowed"]
 		if got := store.Keys(t, "captures"); !slices.Equal(got, before) {
 			t.Errorf("configured bucket changed: %v, was %v", got, before)
 		}
+		// Logged once (by the agent), not again by the SQS transport,
+		// which logs before it deletes the message.
+		if !testenv.WaitFor(10*time.Second, func() bool { return q.pending(t, "s3-requests") == 0 }) {
+			t.Fatalf("request queue still holds %d messages", q.pending(t, "s3-requests"))
+		}
+		if lines := logLines(d1, id); len(lines) != 1 || !strings.Contains(lines[0], "source=sqs") {
+			t.Errorf("%d log lines name the rejected request %s, want one naming its source:\n%s", len(lines), id, strings.Join(lines, "\n"))
+		}
+
+		// An ACL or a folder outside the allow-lists is rejected the same
+		// way, the error naming the key to add it to.
+		for _, tc := range []struct{ extra, value, key string }{
+			{`,"acl":"public-read-write"`, `"public-read-write"`, "[s3] allowacls"},
+			{`,"folder":"elsewhere"`, `"elsewhere"`, "[s3] allowfolders"},
+			{`,"folder":"pcaps/../elsewhere"`, `"pcaps/../elsewhere"`, "segment"},
+		} {
+			id, msg := message(tc.extra)
+			q.send(t, "s3-requests", msg)
+			res := cloudCapture(t, pair, results, id, frames)
+			if res.Status != agent.StatusRejected || len(res.Locations) != 0 ||
+				!strings.Contains(res.Error, tc.value) || !strings.Contains(res.Error, tc.key) {
+				t.Errorf("%s: result %+v, want rejected at admission naming %s and %s", tc.extra, res, tc.value, tc.key)
+			}
+		}
+		if got := store.Keys(t, "captures"); !slices.Equal(got, before) {
+			t.Errorf("configured bucket changed: %v, was %v", got, before)
+		}
+
+		// An ACL in allowacls, into a sub-prefix of the configured folder.
+		id, msg = message(`,"acl":"public-read","folder":"pcaps/team-a"`)
+		q.send(t, "s3-requests", msg)
+		res = cloudCapture(t, pair, results, id, frames)
+		if res.Status != agent.StatusOK || len(res.Locations) != 1 || !strings.HasPrefix(res.Locations[0], "s3://captures/pcaps/team-a/"+host+"-") {
+			t.Fatalf("result %+v, want ok in s3://captures/pcaps/team-a/", res)
+		}
+		file, _ := store.Download(t, "captures", strings.TrimPrefix(res.Locations[0], "s3://captures/"))
+		checkCloudFile(t, file, 4)
 
 		// A bucket on the allow-list is taken.
 		id, msg = message(`,"bucket":"allowed"`)
@@ -379,7 +417,7 @@ allowbuckets = ["allowed"]
 		if res.Status != agent.StatusOK || len(res.Locations) != 1 || !strings.HasPrefix(res.Locations[0], "s3://allowed/pcaps/") {
 			t.Fatalf("result %+v, want ok in s3://allowed/", res)
 		}
-		file, _ := store.Download(t, "allowed", strings.TrimPrefix(res.Locations[0], "s3://allowed/"))
+		file, _ = store.Download(t, "allowed", strings.TrimPrefix(res.Locations[0], "s3://allowed/"))
 		checkCloudFile(t, file, 4)
 		q.drain(t, "s3-results")
 	})

@@ -212,7 +212,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		if !ValidID(id) {
 			id = a.newID()
 		}
-		return id, a.reject(log, id, source, err)
+		return id, a.reject(id, source, err)
 	}
 	if !MatchNode(cfg.Hostname, d.req.Node, d.nodeRE) {
 		log.Debug("request is for other nodes", "id", d.req.ID, "node", d.req.Node, "nodere", d.req.NodeRE)
@@ -231,13 +231,13 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	}
 	p, err := a.makePlan(ctx, &cfg, &d)
 	if err != nil {
-		return id, a.reject(log, id, source, err)
+		return id, a.reject(id, source, err)
 	}
 	a.mu.Lock()
 	sinks := a.sinks
 	a.mu.Unlock()
 	if err := checkSinks(sinks, p.req); err != nil {
-		return id, a.reject(log, id, source, err)
+		return id, a.reject(id, source, err)
 	}
 	r, err := a.admit(id, source, p)
 	if err != nil {
@@ -249,7 +249,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		if errors.Is(err, ErrShuttingDown) {
 			return id, err
 		}
-		return id, a.reject(log, id, source, err)
+		return id, a.reject(id, source, err)
 	}
 	log.Info("capture request accepted", "interfaces", r.ifaces, "bpf", p.req.BPF,
 		"packets", p.packets, "bytes", p.bytes, "duration", p.duration, "timeout", p.timeout,
@@ -313,8 +313,11 @@ func (a *Agent) admit(id, source string, p *plan) (*request, error) {
 }
 
 // reject publishes and records a rejected Result for id and returns err.
-func (a *Agent) reject(log *slog.Logger, id, source string, err error) error {
-	log.Warn("capture request rejected", "id", id, "error", err)
+// Its log line is the only one a rejection gets (the transports log only
+// what never reached the agent), so it carries the id, the source and the
+// reason.
+func (a *Agent) reject(id, source string, err error) error {
+	a.log.Warn("capture request rejected", "id", id, "source", source, "error", err)
 	now := a.clock.Now()
 	a.mu.Lock()
 	a.count.rejected++

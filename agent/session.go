@@ -245,6 +245,11 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		maxBytes -= g.header
 	}
 	var meta bpfcompile.Meta
+	var debug *packetLog
+	if s.p.debug {
+		debug = &packetLog{log: s.log, linkType: s.linkType}
+		defer debug.finish()
+	}
 	read := nextFunc(h)
 	for {
 		if g != nil { // the inactivity timeout waits for every interface
@@ -291,9 +296,8 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 		w.packet(pkt.Timestamp, pkt.Data, pkt.Length)
 		*count++
 		lastNs = max(lastNs, pkt.Timestamp)
-		if s.p.debug {
-			s.log.Info("packet", "time", time.Unix(0, pkt.Timestamp).UTC(), "caplen", min(len(pkt.Data), s.snaplen),
-				"len", pkt.Length, "summary", Summarize(s.linkType, pkt.Data))
+		if debug != nil {
+			debug.frame(pkt.Timestamp, pkt.Data[:min(len(pkt.Data), s.snaplen)], pkt.Length)
 		}
 		if s.onPacket != nil {
 			s.onPacket(pkt.Timestamp, pkt.Data[:min(len(pkt.Data), s.snaplen)], pkt.Length)

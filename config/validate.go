@@ -397,13 +397,22 @@ func (c *Config) validateSecurity(v *validator) {
 }
 
 // CheckFolder checks an S3 folder (a key prefix): "/"-separated segments
-// with no "." or ".." segment and no backslash. "" is the bucket's root.
+// with no empty, "." or ".." segment and no backslash (surrounding slashes
+// are dropped). "" is the bucket's root. The S3 sink applies the same rules
+// to a request's folder.
 func CheckFolder(f string) error {
 	if strings.ContainsRune(f, '\\') {
 		return errors.New("must not contain a backslash")
 	}
-	for seg := range strings.SplitSeq(strings.Trim(f, "/"), "/") {
-		if seg == "." || seg == ".." {
+	f = strings.Trim(f, "/")
+	if f == "" {
+		return nil
+	}
+	for seg := range strings.SplitSeq(f, "/") {
+		switch seg {
+		case "":
+			return errors.New("must not contain an empty segment (\"a//b\")")
+		case ".", "..":
 			return errors.New("must not contain a \".\" or \"..\" segment")
 		}
 	}

@@ -134,6 +134,7 @@ func TestValidate(t *testing.T) {
 		{"s3 allowacls", func(c *Config) { c.S3.AllowACLs = []string{"public-read", "world"} }, "s3.allowacls[1]", "public-read"},
 		{"s3 folder dotdot", func(c *Config) { c.S3.Folder = "pcaps/../other" }, "s3.folder", "\"..\" segment"},
 		{"s3 allowfolders backslash", func(c *Config) { c.S3.AllowFolders = []string{`a\b`} }, "s3.allowfolders[0]", "backslash"},
+		{"s3 folder empty segment", func(c *Config) { c.S3.Folder = "pcaps//team" }, "s3.folder", "empty segment"},
 		{"spoolmaxbytes zero", func(c *Config) { c.General.SpoolMaxBytes = 0 }, "general.spoolmaxbytes", "greater than 0"},
 	}
 	for _, tt := range tests {

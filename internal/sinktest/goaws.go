@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
@@ -116,4 +117,22 @@ func (g *Goaws) Send(t testing.TB, url, body string) {
 	if _, err := g.Client().SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}); err != nil {
 		t.Fatalf("send to %s: %v", url, err)
 	}
+}
+
+// Pending returns how many messages the queue at url holds, visible or in
+// flight (received and not yet deleted).
+func (g *Goaws) Pending(t testing.TB, url string) int {
+	t.Helper()
+	out, err := g.Client().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatalf("attributes of %s: %v", url, err)
+	}
+	n := 0
+	for _, k := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
+		v, _ := strconv.Atoi(out.Attributes[k])
+		n += v
+	}
+	return n
 }

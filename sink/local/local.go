@@ -13,10 +13,13 @@ import (
 	"strings"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
-// FileMode is the permission of a delivered file: the owner writes, the
-// group reads, others see nothing (captures hold other people's traffic).
+// FileMode is the permission a delivered file is created with, masked by
+// the process's umask as for any new file: the owner writes, the group
+// reads, others see nothing (captures hold other people's traffic). A
+// service's UMask=0077 makes it 0600.
 const FileMode fs.FileMode = 0o640
 
 // maxSuffix bounds the search for a free name when the file exists.
@@ -69,7 +72,7 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("local sink: %s: %w", name, err)
 	}
-	tmp, err := os.CreateTemp(s.dir, "."+name+".tmp-*")
+	tmp, err := tmpfile.Create(s.dir, "."+name+".tmp-*", FileMode)
 	if err != nil {
 		return "", fmt.Errorf("local sink: %w", err)
 	}
@@ -81,9 +84,6 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 			os.Remove(tmpName)
 		}
 	}()
-	if err := tmp.Chmod(FileMode); err != nil {
-		return "", fmt.Errorf("local sink: %w", err)
-	}
 	n, err := io.Copy(tmp, c.Data.NewReader())
 	if err != nil {
 		return "", fmt.Errorf("local sink: writing %s: %w", tmpName, err)

@@ -37,10 +37,14 @@ type Config struct {
 	AccessID  string
 	AccessKey string
 
+	// AllowBuckets, AllowEndpoints, AllowRegions, AllowACLs and
+	// AllowFolders list what a request may set besides the configured
+	// values (see the package comment).
 	AllowBuckets   []string
 	AllowEndpoints []string
 	AllowRegions   []string
 	AllowACLs      []string
+	AllowFolders   []string
 
 	// MultipartThreshold is the size above which a capture is uploaded in
 	// parts (default 16 MiB); PartSize is the part size (default 16 MiB,
@@ -79,9 +83,15 @@ type RefusedError struct {
 	Field  string // "bucket", "endpoint", "region", "acl", "folder"
 	Value  string
 	Reason string
+	// Key, when set, is the [s3] allow-list key ("allowacls") that would
+	// let the value through; the message tells the operator to add it there.
+	Key string
 }
 
 func (e *RefusedError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("%v: %s %q: %s; to allow it, add it to [s3] %s", ErrRefused, e.Field, e.Value, e.Reason, e.Key)
+	}
 	return fmt.Sprintf("%v: %s %q: %s", ErrRefused, e.Field, e.Value, e.Reason)
 }
 
@@ -99,9 +109,6 @@ var cannedACLs = []string{
 	"private", "public-read", "public-read-write", "authenticated-read",
 	"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control",
 }
-
-// widening ACLs grant read access beyond the bucket owner's account.
-var wideningACLs = []string{"public-read", "public-read-write", "authenticated-read"}
 
 // normalizeEndpoint returns the canonical URL of an endpoint setting:
 // "" and the legacy global host both mean awsEndpoint; a bare host (with
@@ -136,20 +143,6 @@ func checkACL(acl string) error {
 	return nil
 }
 
-// checkFolder validates a key prefix and returns it without surrounding slashes.
-func checkFolder(f string) (string, error) {
-	f = strings.Trim(f, "/")
-	for _, r := range f {
-		if r < 0x20 || r == 0x7f {
-			return "", fmt.Errorf("folder %q: control character", f)
-		}
-	}
-	if len(f) > 512 {
-		return "", fmt.Errorf("folder: %d bytes, at most 512", len(f))
-	}
-	return f, nil
-}
-
 // sseMode returns the server-side encryption mode for an enabled encryption.
 func (c *Config) sseMode() string {
 	if c.SSE != "" {
@@ -180,11 +173,18 @@ func (c *Config) validate() error {
 			return fmt.Errorf("s3: allowacls: %w", err)
 		}
 	}
-	f, err := checkFolder(c.Folder)
+	f, err := cleanFolder(c.Folder)
 	if err != nil {
-		return fmt.Errorf("s3: %w", err)
+		return fmt.Errorf("s3: folder %q: %w", c.Folder, err)
 	}
 	c.Folder = f
+	// Normalised in copies: the caller's slices stay as configured.
+	c.AllowFolders, c.AllowEndpoints = slices.Clone(c.AllowFolders), slices.Clone(c.AllowEndpoints)
+	for i, a := range c.AllowFolders {
+		if c.AllowFolders[i], err = cleanFolder(a); err != nil {
+			return fmt.Errorf("s3: allowfolders: folder %q: %w", a, err)
+		}
+	}
 	if c.Endpoint, err = normalizeEndpoint(c.Endpoint); err != nil {
 		return fmt.Errorf("s3: %w", err)
 	}

@@ -25,13 +25,18 @@
 //     AWS's own endpoint resolution a region picks the host (and possibly
 //     another AWS partition with its own bucket namespace), so it must be
 //     allow-listed;
-//   - acl: a canned ACL; those that widen access (public-read,
-//     public-read-write, authenticated-read) only when configured or listed in
-//     Config.AllowACLs;
-//   - folder: any key prefix without control characters;
+//   - acl: the configured ACL, or a canned ACL listed in Config.AllowACLs
+//     (any other may widen who reads the capture);
+//   - folder: the whole key prefix (not relative to the configured one). It
+//     must be the configured folder, start with "<configured folder>/", or
+//     be listed in Config.AllowFolders; with no configured folder any
+//     folder is under it. Surrounding slashes are dropped; an empty, "." or
+//     ".." segment, a backslash or a control character is always refused;
 //   - encryption: may turn server-side encryption on, never off.
 //
-// A refused override is a *RefusedError, and nothing is uploaded anywhere.
+// A refused override is a *RefusedError naming the field, the value and,
+// where one would let it through, the [s3] allow-list key to add it to; and
+// nothing is uploaded anywhere.
 // Sink.Check applies the same rules to a request before any capture runs.
 //
 // # Object

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,15 +140,83 @@ func TestDeliverOverridesVersity(t *testing.T) {
 
 	c.Request.Endpoint = ""
 	c.Request.Bucket = "allowed-bucket"
-	c.Request.Folder = "override/dir"
+	c.Request.Folder = "pcaps/override/dir"
 	loc, err := s.Deliver(context.Background(), c)
 	if err != nil {
 		t.Fatalf("Deliver to an allowed bucket: %v", err)
 	}
-	if want := "s3://allowed-bucket/override/dir/" + c.FileName; loc != want {
+	if want := "s3://allowed-bucket/pcaps/override/dir/" + c.FileName; loc != want {
 		t.Errorf("location %q, want %q", loc, want)
 	}
-	gw.GetObject(t, "allowed-bucket", "override/dir/"+c.FileName)
+	gw.GetObject(t, "allowed-bucket", "pcaps/override/dir/"+c.FileName)
+}
+
+// TestDeliverACLAndFolderVersity: an ACL in allowacls is sent with the
+// upload; one outside it, and a folder outside the configured one, are
+// refused by Check (the agent's admission) and by Deliver, and nothing is
+// uploaded; a sub-prefix of the configured folder lands under it.
+func TestDeliverACLAndFolderVersity(t *testing.T) {
+	gw := sinktest.StartVersityGW(t)
+	gw.MakeBucket(t, "captures")
+	p := newFaultProxy(t, gw.Endpoint, func(*http.Request, int) int { return 0 })
+	s := newTestSink(t, gw, p.srv.URL, func(c *Config) {
+		c.AllowACLs = []string{"public-read"}
+		c.AllowFolders = []string{"shared/drop"}
+	})
+
+	tests := []struct {
+		name, acl, folder string
+		wantKey, wantACL  string // "" wantKey: refused
+		refused           string // the refused field
+	}{
+		{name: "configured", wantKey: "pcaps/", wantACL: "private"},
+		{name: "allowed acl", acl: "public-read", wantKey: "pcaps/", wantACL: "public-read"},
+		{name: "sub-prefix", folder: "pcaps/team-a", wantKey: "pcaps/team-a/", wantACL: "private"},
+		{name: "allowlisted folder", folder: "/shared/drop/", wantKey: "shared/drop/", wantACL: "private"},
+		{name: "acl not allowed", acl: "public-read-write", refused: "acl"},
+		{name: "folder elsewhere", folder: "elsewhere", refused: "folder"},
+		{name: "folder traversal", folder: "pcaps/../elsewhere", refused: "folder"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := sinktest.Capture(fmt.Sprintf("acl-folder-%d", i), sinktest.Pcap(4<<10, uint64(20+i)))
+			c.Request.ACL, c.Request.Folder = tt.acl, tt.folder
+			if tt.refused != "" {
+				before := gw.Keys(t, "captures")
+				var re *RefusedError
+				if err := s.Check(c.Request); !errors.As(err, &re) || re.Field != tt.refused {
+					t.Fatalf("Check = %v, want a refusal of %s", err, tt.refused)
+				}
+				if _, err := s.Deliver(context.Background(), c); !errors.As(err, &re) || re.Field != tt.refused {
+					t.Fatalf("Deliver = %v, want a refusal of %s", err, tt.refused)
+				}
+				if got := gw.Keys(t, "captures"); !slices.Equal(got, before) {
+					t.Errorf("refused capture changed the bucket: %v, was %v", got, before)
+				}
+				if n := p.count("PUT", c.FileName); n != 0 {
+					t.Errorf("%d PUTs sent for a refused capture", n)
+				}
+				return
+			}
+			if err := s.Check(c.Request); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			loc, err := s.Deliver(context.Background(), c)
+			if err != nil {
+				t.Fatalf("Deliver: %v", err)
+			}
+			key := tt.wantKey + c.FileName
+			if want := "s3://captures/" + key; loc != want {
+				t.Errorf("location %q, want %q", loc, want)
+			}
+			if obj := gw.GetObject(t, "captures", key); !bytes.Equal(obj.Body, c.Data.(sinktest.Data)) {
+				t.Error("object differs from the capture")
+			}
+			if got := p.acl(c.FileName); got != tt.wantACL {
+				t.Errorf("upload sent x-amz-acl %q, want %q", got, tt.wantACL)
+			}
+		})
+	}
 }
 
 // faultProxy is a reverse proxy in front of versitygw that answers some
@@ -155,6 +225,7 @@ func TestDeliverOverridesVersity(t *testing.T) {
 type faultProxy struct {
 	mu       sync.Mutex
 	requests []string // "METHOD path?query" of every request
+	acls     []string // the x-amz-acl header of every request
 	fail     func(r *http.Request, n int) int
 	srv      *httptest.Server
 }
@@ -172,6 +243,7 @@ func newFaultProxy(t testing.TB, target string, fail func(r *http.Request, n int
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.requests = append(p.requests, r.Method+" "+r.URL.RequestURI())
+		p.acls = append(p.acls, r.Header.Get("X-Amz-Acl"))
 		n := len(p.requests)
 		p.mu.Unlock()
 		if code := p.fail(r, n); code != 0 {
@@ -201,6 +273,18 @@ func (p *faultProxy) count(method, substr string) int {
 		}
 	}
 	return n
+}
+
+// acl returns the x-amz-acl header of the last PUT whose path holds substr.
+func (p *faultProxy) acl(substr string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.requests) - 1; i >= 0; i-- {
+		if strings.HasPrefix(p.requests[i], "PUT ") && strings.Contains(p.requests[i], substr) {
+			return p.acls[i]
+		}
+	}
+	return ""
 }
 
 func TestDeliverRetryVersity(t *testing.T) {

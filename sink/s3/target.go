@@ -3,6 +3,7 @@ package s3
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 )
@@ -28,7 +29,8 @@ func (s *Sink) resolve(req agent.Request) (target, error) {
 
 	if req.Bucket != "" && req.Bucket != c.Bucket {
 		if !slices.Contains(c.AllowBuckets, req.Bucket) {
-			return target{}, &RefusedError{Field: "bucket", Value: req.Bucket, Reason: "not the configured bucket and not in allowbuckets"}
+			return target{}, &RefusedError{Field: "bucket", Value: req.Bucket, Key: "allowbuckets",
+				Reason: fmt.Sprintf("not the configured bucket (%q)", c.Bucket)}
 		}
 		t.bucket = req.Bucket
 	}
@@ -39,7 +41,8 @@ func (s *Sink) resolve(req agent.Request) (target, error) {
 			return target{}, &RefusedError{Field: "endpoint", Value: req.Endpoint, Reason: err.Error()}
 		}
 		if ep != c.Endpoint && !slices.Contains(c.AllowEndpoints, ep) {
-			return target{}, &RefusedError{Field: "endpoint", Value: req.Endpoint, Reason: "not the configured endpoint and not in allowendpoints"}
+			return target{}, &RefusedError{Field: "endpoint", Value: req.Endpoint, Key: "allowendpoints",
+				Reason: fmt.Sprintf("not the configured endpoint (%q)", c.Endpoint)}
 		}
 		t.endpoint = ep
 	}
@@ -55,20 +58,27 @@ func (s *Sink) resolve(req agent.Request) (target, error) {
 		t.region = req.Region
 	}
 
+	// The ACL decides who may read the capture: any but the configured one
+	// needs the operator's consent (allowacls), even one that looks narrow.
 	if req.ACL != "" && req.ACL != c.ACL {
 		if err := checkACL(req.ACL); err != nil {
 			return target{}, &RefusedError{Field: "acl", Value: req.ACL, Reason: err.Error()}
 		}
-		if slices.Contains(wideningACLs, req.ACL) && !slices.Contains(c.AllowACLs, req.ACL) {
-			return target{}, &RefusedError{Field: "acl", Value: req.ACL, Reason: "widens access to the capture and is not in allowacls"}
+		if !slices.Contains(c.AllowACLs, req.ACL) {
+			configured := "the bucket's default"
+			if c.ACL != "" {
+				configured = strconv.Quote(c.ACL)
+			}
+			return target{}, &RefusedError{Field: "acl", Value: req.ACL, Key: "allowacls",
+				Reason: "not the configured acl (" + configured + ")"}
 		}
 		t.acl = req.ACL
 	}
 
 	if req.Folder != "" {
-		f, err := checkFolder(req.Folder)
+		f, err := c.checkRequestFolder(req.Folder)
 		if err != nil {
-			return target{}, &RefusedError{Field: "folder", Value: req.Folder, Reason: err.Error()}
+			return target{}, err
 		}
 		t.folder = f
 	}

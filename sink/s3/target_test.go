@@ -2,6 +2,7 @@ package s3
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,8 +62,8 @@ func TestResolve(t *testing.T) {
 		{name: "region free on explicit endpoint", cfg: custom, req: agent.Request{Region: "us-west-2"},
 			want: target{bucket: "captures", endpoint: "http://127.0.0.1:7070", region: "us-west-2", folder: "pcaps", acl: "private"}},
 		{name: "malformed region refused", cfg: custom, req: agent.Request{Region: "us-west-2.evil.example"}, wantField: "region"},
-		{name: "folder and private acl", cfg: base, req: agent.Request{Folder: "alerts/2024/", ACL: "bucket-owner-full-control"},
-			want: target{bucket: "captures", endpoint: awsEndpoint, region: "eu-west-1", folder: "alerts/2024", acl: "bucket-owner-full-control"}},
+		{name: "folder under the configured one", cfg: base, req: agent.Request{Folder: "pcaps/alerts/2024/"},
+			want: target{bucket: "captures", endpoint: awsEndpoint, region: "eu-west-1", folder: "pcaps/alerts/2024", acl: "private"}},
 		{name: "allowed widening acl", cfg: base, req: agent.Request{ACL: "public-read"},
 			want: target{bucket: "captures", endpoint: awsEndpoint, region: "eu-west-1", folder: "pcaps", acl: "public-read"}},
 		{name: "widening acl refused", cfg: base, req: agent.Request{ACL: "public-read-write"}, wantField: "acl"},
@@ -97,6 +98,126 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// checkRefused checks that err is the *RefusedError for field and value, and
+// that its message names them and the allow-list key (when one applies).
+func checkRefused(t *testing.T, err error, field, value, key string) {
+	t.Helper()
+	var re *RefusedError
+	if !errors.As(err, &re) || !errors.Is(err, ErrRefused) {
+		t.Fatalf("got %v, want a RefusedError for %s", err, field)
+	}
+	if re.Field != field || re.Value != value || re.Key != key {
+		t.Errorf("refused field %q value %q key %q, want %q %q %q", re.Field, re.Value, re.Key, field, value, key)
+	}
+	msg := err.Error()
+	for _, want := range []string{field, strconv.Quote(value)} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q does not name %s", msg, want)
+		}
+	}
+	if key != "" && !strings.Contains(msg, "add it to [s3] "+key) {
+		t.Errorf("message %q does not name the key [s3] %s", msg, key)
+	}
+}
+
+// TestResolveACL: a request's acl must be the configured one or listed in
+// allowacls, whatever it grants.
+func TestResolveACL(t *testing.T) {
+	cfg := Config{Bucket: "captures", ACL: "private", AllowACLs: []string{"public-read", "bucket-owner-full-control"}}
+	bucketDefault := Config{Bucket: "captures", AllowACLs: []string{"public-read"}}
+	tests := []struct {
+		name    string
+		cfg     Config
+		acl     string
+		want    string // the object's ACL when accepted
+		key     string // the key named by the refusal ("" with want set: accepted)
+		refused bool
+	}{
+		{name: "none asked", cfg: cfg, acl: "", want: "private"},
+		{name: "the configured one", cfg: cfg, acl: "private", want: "private"},
+		{name: "allowed widening", cfg: cfg, acl: "public-read", want: "public-read"},
+		{name: "allowed narrowing", cfg: cfg, acl: "bucket-owner-full-control", want: "bucket-owner-full-control"},
+		{name: "widening not listed", cfg: cfg, acl: "public-read-write", refused: true, key: "allowacls"},
+		{name: "authenticated-read not listed", cfg: cfg, acl: "authenticated-read", refused: true, key: "allowacls"},
+		{name: "harmless looking but not listed", cfg: cfg, acl: "bucket-owner-read", refused: true, key: "allowacls"},
+		{name: "private over the bucket default", cfg: bucketDefault, acl: "private", refused: true, key: "allowacls"},
+		{name: "listed over the bucket default", cfg: bucketDefault, acl: "public-read", want: "public-read"},
+		{name: "not a canned ACL", cfg: cfg, acl: "everyone", refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testSink(t, tt.cfg)
+			req := agent.Request{ACL: tt.acl}
+			got, err := s.resolve(req)
+			if tt.refused {
+				checkRefused(t, err, "acl", tt.acl, tt.key)
+				if s.Check(req) == nil {
+					t.Error("Check accepted what resolve refused")
+				}
+				return
+			}
+			if err != nil || got.acl != tt.want {
+				t.Fatalf("resolve = acl %q, %v; want %q", got.acl, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolveFolder: a request's folder is the whole key prefix; it must be
+// the configured folder or under it, or be listed in allowfolders, and is
+// never a path trick.
+func TestResolveFolder(t *testing.T) {
+	cfg := Config{Bucket: "captures", Folder: "pcaps", AllowFolders: []string{"shared/drop", "/team-x/"}}
+	root := Config{Bucket: "captures"}
+	tests := []struct {
+		name   string
+		cfg    Config
+		folder string
+		want   string // the key prefix when accepted
+		key    string // the key named by the refusal
+		bad    bool   // refused
+	}{
+		{name: "the configured one", cfg: cfg, folder: "pcaps", want: "pcaps"},
+		{name: "surrounding slashes", cfg: cfg, folder: "/pcaps/", want: "pcaps"},
+		{name: "sub-prefix", cfg: cfg, folder: "pcaps/team-a", want: "pcaps/team-a"},
+		{name: "deeper sub-prefix", cfg: cfg, folder: "pcaps/team-a/2024/", want: "pcaps/team-a/2024"},
+		{name: "allowlisted", cfg: cfg, folder: "shared/drop", want: "shared/drop"},
+		{name: "allowlisted with slashes in the config", cfg: cfg, folder: "team-x", want: "team-x"},
+		{name: "elsewhere", cfg: cfg, folder: "other", bad: true, key: "allowfolders"},
+		{name: "relative is not under", cfg: cfg, folder: "team-a", bad: true, key: "allowfolders"},
+		{name: "same prefix, other folder", cfg: cfg, folder: "pcaps-evil", bad: true, key: "allowfolders"},
+		{name: "under an allowlisted one", cfg: cfg, folder: "shared/drop/sub", bad: true, key: "allowfolders"},
+		{name: "bucket root", cfg: cfg, folder: "/", bad: true, key: "allowfolders"},
+		{name: "traversal out", cfg: cfg, folder: "pcaps/../etc", bad: true},
+		{name: "traversal alone", cfg: cfg, folder: "..", bad: true},
+		{name: "dot segment", cfg: cfg, folder: "pcaps/./a", bad: true},
+		{name: "empty segment", cfg: cfg, folder: "pcaps//a", bad: true},
+		{name: "backslash", cfg: cfg, folder: `pcaps\a`, bad: true},
+		{name: "backslash traversal", cfg: cfg, folder: `pcaps\..\x`, bad: true},
+		{name: "control character", cfg: cfg, folder: "pcaps/a\nb", bad: true},
+		{name: "too long", cfg: cfg, folder: "pcaps/" + strings.Repeat("a", 600), bad: true},
+		{name: "anything under the root", cfg: root, folder: "any/where", want: "any/where"},
+		{name: "traversal under the root", cfg: root, folder: "a/../../b", bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testSink(t, tt.cfg)
+			req := agent.Request{Folder: tt.folder}
+			got, err := s.resolve(req)
+			if tt.bad {
+				checkRefused(t, err, "folder", tt.folder, tt.key)
+				if s.Check(req) == nil {
+					t.Error("Check accepted what resolve refused")
+				}
+				return
+			}
+			if err != nil || got.folder != tt.want {
+				t.Fatalf("resolve = folder %q, %v; want %q", got.folder, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -111,6 +232,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad endpoint", Config{Bucket: "bbb", Endpoint: "gopher://x"}, "scheme"},
 		{"bad region", Config{Bucket: "bbb", Region: "US East"}, "region"},
 		{"bad sse", Config{Bucket: "bbb", SSE: "rot13"}, "sse"},
+		{"traversal in folder", Config{Bucket: "bbb", Folder: "a/../b"}, `segment`},
+		{"backslash in allowfolders", Config{Bucket: "bbb", AllowFolders: []string{`a\b`}}, "allowfolders"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -222,7 +222,13 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	id, err := s.sub.Submit(r.Context(), body, Source)
 	if err != nil {
 		code := statusOf(err)
-		s.log.Info("httpapi: request not taken", "remote", r.RemoteAddr, "id", id, "status", code, "err", err)
+		// The agent logs the requests it rejects, once, with the reason;
+		// only the Guard's rejections never reach it.
+		level := slog.LevelDebug
+		if errors.Is(err, transport.ErrRejected) {
+			level = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), level, "httpapi: request not taken", "remote", r.RemoteAddr, "id", id, "status", code, "err", err)
 		writeJSON(w, code, errorBody{Error: err.Error(), ID: id})
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
 func TestAgentClassification(t *testing.T) {
@@ -19,6 +20,8 @@ func TestAgentClassification(t *testing.T) {
 		{"wrapped validation", fmt.Errorf("decode: %w", &agent.ValidationError{Reason: "x"}), true, false},
 		{"duplicate", agent.ErrDuplicate, true, false},
 		{"not admitted", fmt.Errorf("%w: memory", agent.ErrNotAdmitted), true, false},
+		{"guard", &transport.RejectError{Reason: transport.ReasonReplay}, true, false},
+		{"wrapped guard", fmt.Errorf("sqs: %w", &transport.RejectError{Reason: transport.ReasonTooLarge}), true, false},
 		{"other node", agent.ErrNotForNode, false, true},
 		{"shutting down", agent.ErrShuttingDown, false, false},
 		{"cancelled", context.Canceled, false, false},

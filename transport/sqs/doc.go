@@ -9,8 +9,8 @@
 //
 //   - accepted (nil error), or settled for good (Config.IsPermanent; by
 //     default an invalid request, a request id already taken, a request
-//     rejected for lack of budget): deleted — delivering it again cannot
-//     help;
+//     rejected for lack of budget, a message the transport.Guard rejected):
+//     deleted — delivering it again cannot help;
 //   - meant for another node (Config.IsForeign, by default
 //     agent.ErrNotForNode): deleted from this agent's
 //     own queue, released (visibility 0) on a queue shared by several
@@ -26,6 +26,9 @@
 // On a shared queue, a request that matches no agent polling it is
 // released again and again until its retention period ends: give such
 // queues a short retention, as the seed's README advises.
+//
+// A rejection is logged once: the agent logs the requests it rejects, this
+// package only the Guard's rejections (which never reach the agent).
 //
 // Receive failures (queue unreachable, credentials refused) are retried with
 // a capped exponential backoff and logged once when the queue starts failing

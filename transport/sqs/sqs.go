@@ -21,6 +21,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
 	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
 // Submitter takes one raw request message. It returns the request id once
@@ -332,7 +333,13 @@ func (q *Queue) handle(ctx context.Context, m types.Message) {
 		q.log.Debug("request for another node deleted", "message", mid, "err", err)
 		q.delete(sctx, m)
 	case q.cfg.IsPermanent(err):
-		q.log.Warn("request rejected; message deleted", "message", mid, "id", id, "err", err)
+		// The agent logs its own rejections (once, with the reason); only
+		// the Guard's, which never reached it, are logged here.
+		if errors.Is(err, transport.ErrRejected) {
+			q.log.Warn("request rejected; message deleted", "message", mid, "err", err)
+		} else {
+			q.log.Debug("request not taken; message deleted", "message", mid, "id", id, "err", err)
+		}
 		q.delete(sctx, m)
 	default:
 		q.log.Warn("request not taken; left on the queue to be delivered again", "message", mid, "err", err)
