@@ -174,8 +174,8 @@ func TestLocalSyslogAppearsLater(t *testing.T) {
 	if !testenv.WaitFor(5*time.Second, func() bool { return countNotes(stderr.String(), "syslog unreachable") == 1 }) {
 		t.Fatalf("stderr, want one warning:\n%s", stderr.String())
 	}
-	if !strings.Contains(stderr.String(), sock) {
-		t.Errorf("the warning does not name the socket %s:\n%s", sock, stderr.String())
+	if !strings.Contains(stderr.String(), filepath.Join(dir, "nothing")+": connect: no such file or directory; "+sock+": connect: no such file or directory") {
+		t.Errorf("the warning does not say why each path failed:\n%s", stderr.String())
 	}
 
 	conn := listenUnixgram(t, sock)
@@ -199,6 +199,43 @@ func TestLocalSyslogAppearsLater(t *testing.T) {
 	}
 	if !s.Connected() {
 		t.Error("Connected() = false after delivering")
+	}
+}
+
+// TestLocalStreamSocket checks a local syslog that listens on a stream
+// socket (as some syslog daemons do) rather than a datagram one.
+func TestLocalStreamSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := NewSyslog(context.Background(), Options{Priority: 8, Tag: "st", LocalPaths: []string{sock}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln.(*net.UnixListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("no connection on the stream socket: %v", err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	s.Err("boom")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading: %v", err)
+		}
+		if pri, tag, text := parseLocal(t, line); text == "boom" {
+			if pri != 11 || tag != "st" {
+				t.Errorf("<%d> %s, want <11> st", pri, tag)
+			}
+			break
+		}
 	}
 }
 

@@ -253,21 +253,44 @@ func (s *Syslog) dial(ctx context.Context) (net.Conn, error) {
 	if s.o.Network != "" {
 		return d.DialContext(ctx, s.o.Network, s.o.Address)
 	}
-	var errs []error
+	var errs localDialErrors
 	for _, p := range s.o.LocalPaths {
+		var first error
 		for _, network := range []string{"unixgram", "unix"} {
 			c, err := d.DialContext(ctx, network, p)
 			if err == nil {
 				return c, nil
 			}
-			errs = append(errs, err)
+			// A stream socket refuses the datagram dial with
+			// EPROTOTYPE; the stream dial's error then says more.
+			if first == nil || errors.Is(first, syscall.EPROTOTYPE) {
+				first = err
+			}
 		}
+		var op *net.OpError
+		if errors.As(first, &op) {
+			first = op.Err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", p, first))
 	}
 	if len(errs) == 0 {
 		return nil, errors.New("no local syslog path configured")
 	}
-	return nil, errors.Join(errs...)
+	return nil, errs
 }
+
+// localDialErrors says why each local path failed, on one line.
+type localDialErrors []error
+
+func (e localDialErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e localDialErrors) Unwrap() []error { return e }
 
 // serve writes queued messages to c until a write fails (that error is
 // returned) or the client stops (nil). On Close it sends what is queued
