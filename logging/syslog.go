@@ -182,16 +182,22 @@ func (s *Syslog) run(ctx context.Context) {
 		s.up.Store(true)
 		attrs := []any{"syslog", s.where(), "dropped", s.dropped.Load() - lostAt}
 		s.notes.Info("syslog connected", attrs...)
-		// The same note opens the connection's stream, so that the
-		// syslog side sees where its gap ended.
-		slog.New(NewSyslogHandler(s, nil)).Info("syslog connected", attrs...)
 		warned = false
 		since := time.Now()
 
-		err = s.serve(ctx, c)
+		// Closing c wakes a write blocked on a reader that does not read.
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		// The same note opens the connection's stream, ahead of what is
+		// queued, so that the syslog side sees where its gap ended.
+		hello := message{severity: sevInfo, time: since, text: noteText("syslog connected", attrs...)}
+		err = s.write(c, hello, since.Add(writeTimeout))
+		if err == nil {
+			err = s.serve(ctx, c)
+		}
+		stop()
 		s.up.Store(false)
 		c.Close()
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			return
 		}
 		lostAt = s.dropped.Load()
@@ -296,9 +302,6 @@ func (e localDialErrors) Unwrap() []error { return e }
 // returned) or the client stops (nil). On Close it sends what is queued
 // first, within closeTimeout.
 func (s *Syslog) serve(ctx context.Context, c net.Conn) error {
-	// Closing c wakes a write blocked on a reader that does not read.
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
 	for {
 		select {
 		case m := <-s.queue:
@@ -357,3 +360,18 @@ func (s *Syslog) format(m message) []byte {
 	}
 	return fmt.Appendf(nil, "<%d>%s %s %s[%d]: %s\n", pri, m.time.Format(time.RFC3339), s.hostname, s.o.Tag, s.pid, text)
 }
+
+// noteText formats a note as NewSyslogHandler formats a record.
+func noteText(msg string, args ...any) string {
+	var m lastMessage
+	slog.New(NewSyslogHandler(&m, nil)).Info(msg, args...)
+	return string(m)
+}
+
+// lastMessage keeps the last message written to it, of any severity.
+type lastMessage string
+
+func (m *lastMessage) Err(s string) error     { *m = lastMessage(s); return nil }
+func (m *lastMessage) Warning(s string) error { *m = lastMessage(s); return nil }
+func (m *lastMessage) Info(s string) error    { *m = lastMessage(s); return nil }
+func (m *lastMessage) Debug(s string) error   { *m = lastMessage(s); return nil }
