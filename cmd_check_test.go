@@ -163,7 +163,7 @@ func TestCheckCreatesNothing(t *testing.T) {
 	if _, err := os.Stat("captures"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("check created ./captures (stat: %v)", err)
 	}
-	if !strings.Contains(errs, `note: general.localdir = "./captures": does not exist yet; the daemon creates it at start`) {
+	if !strings.Contains(errs, `note: general.localdir = "./captures": does not exist yet: it will be created when the daemon starts`) {
 		t.Errorf("stderr does not announce ./captures:\n%s", errs)
 	}
 	if !strings.Contains(out, `general.localdir = "./captures"`) || !strings.Contains(out, "general.writelocal = true") {

@@ -98,7 +98,7 @@ func (c *Config) prepareLocalDir(v *validator, dryRun bool) (note *HostNote, han
 		} else if ok, why := writableByMe(fi); !ok {
 			v.add("general.localdir", dir, "the default directory cannot be created in %s: %s", parent, why)
 		}
-		note.Text = "does not exist yet; the daemon creates it at start"
+		note.Text = "does not exist yet: it will be created when the daemon starts"
 		return note, true
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {

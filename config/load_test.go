@@ -151,7 +151,7 @@ func TestNoConfigRunsOnDefaults(t *testing.T) {
 		created bool
 		note    string
 	}{
-		{"dry run", true, false, "the daemon creates it at start"},
+		{"dry run", true, false, "will be created when the daemon starts"},
 		{"start", false, true, "created"},
 	}
 	for _, tt := range tests {
