@@ -39,28 +39,45 @@ import (
 //
 //	source (redis, sqs, http) → metrics.CountRequests → transport.Guard → agent
 //	agent → sinks (each measured) → spool when all failed → result publishers
-func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...daemonOption) error {
+	var o daemonOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// SIGHUP is caught first: its default action would end the process,
 	// and an operator's reload must never do that.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	load := func() (*config.Config, error) {
-		return config.Loader{Args: args, Environ: os.Environ(), Output: stderr}.Load()
+	// The configuration is checked against this host (directories,
+	// files, interfaces) at start and on every reload; pcapdaemon check
+	// runs the same as a dry run.
+	loadForHost := func() (*config.Config, []config.HostNote, error) {
+		return config.Loader{Args: args, Environ: os.Environ(), Output: stderr}.LoadForHost(config.HostOptions{})
 	}
-	cfg, err := load()
+	cfg, notes, err := loadForHost()
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := logging.New(stderr, slog.LevelInfo, cfg.Syslog)
+	// Syslog is a copy of stderr, never a reason not to run: the logger
+	// reaches it in the background. Its connection outlives ctx (the
+	// shutdown is logged too) and ends with closeLog, the last deferred
+	// call.
+	log, closeLog, err := logging.New(context.WithoutCancel(ctx), stderr, slog.LevelInfo, syslogOptions(cfg.Syslog, o.syslogPaths))
 	if err != nil {
 		return err
 	}
 	defer closeLog.Close()
+	logHostNotes(log, notes)
+	load := func() (*config.Config, error) {
+		c, notes, err := loadForHost()
+		logHostNotes(log, notes)
+		return c, err
+	}
 
 	reg := metrics.New(version, log)
 	health := &metrics.Health{}
@@ -322,5 +339,36 @@ func agentConfig(cfg *config.Config) agent.Config {
 		ShutdownGrace:  g.ShutdownGraceDuration(),
 		RingBytes:      g.RingSize,
 		BlockTimeout:   time.Duration(g.BlockTimeout) * time.Millisecond,
+	}
+}
+
+// daemonOptions are the parts of the daemon's environment that tests
+// replace.
+type daemonOptions struct {
+	// syslogPaths are the local syslog sockets (nil: the usual ones).
+	syslogPaths []string
+}
+
+// daemonOption sets one of daemonOptions.
+type daemonOption func(*daemonOptions)
+
+// withSyslogPaths makes the daemon look for the local syslog at paths.
+func withSyslogPaths(paths ...string) daemonOption {
+	return func(o *daemonOptions) { o.syslogPaths = paths }
+}
+
+// syslogOptions maps [syslog] onto the logger's options.
+func syslogOptions(s config.Syslog, localPaths []string) logging.Options {
+	return logging.Options{
+		Priority: s.Priority, Tag: s.Tag, Network: s.Network, Address: s.Address,
+		LocalPaths: localPaths,
+	}
+}
+
+// logHostNotes logs what the host check did (the default local directory
+// created).
+func logHostNotes(log *slog.Logger, notes []config.HostNote) {
+	for _, n := range notes {
+		log.Info("configuration: "+n.Text, "key", n.Key, "value", n.Value)
 	}
 }

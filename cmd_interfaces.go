@@ -70,7 +70,10 @@ func runInterfaces(args []string, stdout, stderr io.Writer) int {
 
 	var aliases map[string][]string
 	if *cfgPath != "" {
-		cfg, err := config.Loader{Args: []string{"-config", *cfgPath}, Environ: os.Environ(), Output: stderr}.Load()
+		// As the daemon would load it on this host, but as a dry run:
+		// listing interfaces creates no directory.
+		l := config.Loader{Args: []string{"-config", *cfgPath}, Environ: os.Environ(), Output: stderr}
+		cfg, _, err := l.LoadForHost(config.HostOptions{DryRun: true})
 		if err != nil {
 			fmt.Fprintf(stderr, "pcapdaemon interfaces: %v\n", err)
 			return 1

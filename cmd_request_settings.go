@@ -6,11 +6,8 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
-
-	gotoml "github.com/pelletier/go-toml/v2"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
@@ -173,39 +170,14 @@ func resolveTransport(rf *requestFlags, environ []string) (*transportSettings, e
 	return ts, nil
 }
 
-// loadClientConfig loads the daemon's configuration file as config.Load
-// does, for its transport settings only. The checks that only make sense
-// on the daemon's own host (its interfaces exist, its local and spool
-// directories are writable) are neutralised: this command may run
-// elsewhere, as another user.
+// loadClientConfig loads the daemon's configuration file as the daemon
+// does, for its transport settings. Load looks at nothing on this host
+// but the file: the checks that only make sense on the daemon's own host
+// (its interfaces exist, its directories are writable) are CheckHost's,
+// which this command, which may run elsewhere and as another user, does
+// not call.
 func loadClientConfig(path string, environ []string) (*config.Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	var ifs struct {
-		Interface []struct {
-			Name string `toml:"name"`
-		} `toml:"interface"`
-	}
-	_ = gotoml.Unmarshal(b, &ifs) // a syntax error is reported by Load, with its position
-	var names []string
-	for _, in := range ifs.Interface {
-		names = append(names, in.Name)
-	}
-	env := make([]string, 0, len(environ)+2)
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, config.EnvPrefix+"GENERAL_LOCALDIR=") && !strings.HasPrefix(kv, config.EnvPrefix+"GENERAL_SPOOLDIR=") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, config.EnvPrefix+"GENERAL_LOCALDIR="+os.TempDir(), config.EnvPrefix+"GENERAL_SPOOLDIR="+os.TempDir())
-	return config.Loader{
-		Args:       []string{"-config", path},
-		Environ:    env,
-		Output:     io.Discard,
-		Interfaces: func() ([]string, error) { return names, nil },
-	}.Load()
+	return config.Loader{Args: []string{"-config", path}, Environ: environ, Output: io.Discard}.Load()
 }
 
 // listenURL turns an [http] listen address into a URL to reach it from

@@ -19,9 +19,6 @@ type Config struct {
 
 	// File is the path of the TOML file loaded ("" when none).
 	File string `koanf:"-"`
-	// LocalDirCreated reports that Load created the default local
-	// directory because it did not exist.
-	LocalDirCreated bool `koanf:"-"`
 
 	localDirDefault bool // general.localdir was not configured
 }
@@ -156,7 +153,10 @@ type S3 struct {
 	AllowBuckets   []string `koanf:"allowbuckets"`
 	AllowEndpoints []string `koanf:"allowendpoints"`
 	// AllowACLs lists the canned ACLs a request's "acl" field may set
-	// besides the configured acl (empty = only the configured one).
+	// besides the configured acl (empty = only the configured one). The
+	// seed's example request asks for "public-read": an agent refuses it
+	// unless that ACL is the configured acl or listed here, so that no
+	// requester can publish captures the operator meant to keep private.
 	AllowACLs []string `koanf:"allowacls"`
 	// AllowFolders lists folders a request's "folder" field may name
 	// outright; any other folder must be a sub-prefix of the configured
@@ -305,23 +305,4 @@ func (c *Config) Aliases() map[string][]string {
 		}
 	}
 	return m
-}
-
-// Redacted returns a copy of c with every secret replaced by "REDACTED",
-// for logging.
-func (c *Config) Redacted() *Config {
-	r := *c
-	hide := func(s *string) {
-		if *s != "" {
-			*s = "REDACTED"
-		}
-	}
-	hide(&r.Cloudshark.Token)
-	hide(&r.Redis.Auth)
-	hide(&r.S3.AccessKey)
-	hide(&r.SQS.AccessKey)
-	hide(&r.HTTP.Token)
-	hide(&r.Security.HMACKey)
-	r.Interfaces = append([]Interface(nil), c.Interfaces...)
-	return &r
 }

@@ -25,16 +25,17 @@ const EnvPrefix = "PCAPDAEMON_"
 // Loader loads a Config. The zero value reads nothing but the defaults;
 // Load(args, environ) is the usual entry point.
 type Loader struct {
-	// Args are the command-line arguments after the program name.
+	// Args are the command-line arguments after the program name (or
+	// after the sub-command's name).
 	Args []string
 	// Environ is the environment as "KEY=value" strings (os.Environ()).
 	Environ []string
 	// Output receives the usage text (-h) and flag errors; nil means
 	// os.Stderr.
 	Output io.Writer
-	// Interfaces lists the host's interface names for validation; nil
-	// means the real host's (net.Interfaces).
-	Interfaces func() ([]string, error)
+	// Command is the sub-command these arguments belong to, for the usage
+	// text ("check"); "" is the daemon itself.
+	Command string
 }
 
 // Load reads the configuration from defaults, the -config file, the
@@ -44,24 +45,65 @@ func Load(args, environ []string) (*Config, error) {
 	return Loader{Args: args, Environ: environ}.Load()
 }
 
-// Load is the package-level Load with l's settings.
+// Load is the package-level Load with l's settings. It reads the -config
+// file and nothing else of the host: see LoadForHost.
 func (l Loader) Load() (*Config, error) {
+	c, name, problems, err := l.load()
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || len(problems) > 0 {
+		return nil, problemsError(name, problems)
+	}
+	return c, nil
+}
+
+// LoadForHost loads the configuration as Load does and checks the host
+// with CheckHost(o), as the daemon does at start and on SIGHUP. It reports
+// the problems of both steps at once: the host is checked even when some
+// values are wrong (as long as the layers could be decoded), so that one
+// run lists everything to fix.
+func (l Loader) LoadForHost(o HostOptions) (*Config, []HostNote, error) {
+	c, name, problems, err := l.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	if c == nil {
+		return nil, nil, problemsError(name, problems)
+	}
+	notes, host := c.checkHost(o)
+	problems = append(problems, host...)
+	if len(problems) > 0 {
+		return nil, notes, problemsError(name, problems)
+	}
+	return c, notes, nil
+}
+
+// load parses the flags, reads the file and decodes the layers. err is a
+// failure that is not about a key (flags, the file, its syntax); problems
+// are the keys found wrong, in the layers and by Validate; c is nil when
+// the problems prevent decoding. name is the file, or "defaults".
+func (l Loader) load() (c *Config, name string, problems []error, err error) {
 	out := l.Output
 	if out == nil {
 		out = os.Stderr
 	}
-	fs, path := newFlagSet(out)
+	fs, path := newFlagSet(out, l.Command)
 	if err := fs.Parse(l.Args); err != nil {
-		return nil, fmt.Errorf("config: flags: %w", err)
+		return nil, "", nil, &UsageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+		return nil, "", nil, &UsageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	name = *path
+	if name == "" {
+		name = "defaults"
 	}
 	var data []byte
 	if *path != "" {
 		b, err := os.ReadFile(*path)
 		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
+			return nil, name, nil, fmt.Errorf("config: %w", err)
 		}
 		data = b
 	}
@@ -76,17 +118,42 @@ func (l Loader) Load() (*Config, error) {
 			}
 		}
 	})
-	c, err := parse(*path, data, l.Environ, flags)
-	if err != nil {
-		return nil, err
+	c, problems, err = decode(*path, data, l.Environ, flags)
+	if err != nil || c == nil {
+		return nil, name, problems, err
 	}
-	if err := c.prepareLocalDir(); err != nil {
-		return nil, err
-	}
-	if err := c.Validate(l.Interfaces); err != nil {
-		return nil, err
-	}
-	return c, nil
+	var v validator
+	c.validate(&v)
+	return c, name, append(problems, v.errs...), nil
+}
+
+// UsageError is a command line that Load cannot parse; with -h it wraps
+// flag.ErrHelp.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return "config: flags: " + e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// ProblemsError lists every problem found in a configuration, each naming
+// its key. Load, LoadForHost, Validate and CheckHost return one.
+type ProblemsError struct {
+	// File is the configuration file, or "defaults" when none was given.
+	File string
+	// Problems are *KeyError and *UnknownKeyError values, in the order
+	// found.
+	Problems []error
+}
+
+func (e *ProblemsError) Error() string {
+	return "config: " + e.File + ": " + errors.Join(e.Problems...).Error()
+}
+
+// Unwrap returns the problems, so that errors.As finds each.
+func (e *ProblemsError) Unwrap() []error { return e.Problems }
+
+// problemsError lists problems under the file's name.
+func problemsError(name string, problems []error) error {
+	return &ProblemsError{File: name, Problems: problems}
 }
 
 // flagDef maps one of the seed's flags to its key. Setting a flag also sets
@@ -116,8 +183,9 @@ func flagDefs() []flagDef {
 
 // newFlagSet declares the seed's flags, with the built-in defaults shown.
 // Values only matter when a flag is given: fs.Visit finds those.
-func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("pcapdaemon", flag.ContinueOnError)
+func newFlagSet(out io.Writer, command string) (*flag.FlagSet, *string) {
+	name := strings.TrimSpace("pcapdaemon " + command)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	d := defaults()
 	known := knownKeys()
@@ -135,9 +203,18 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: pcapdaemon [flags]\n"+
-			"       pcapdaemon bpf|capture|request|interfaces|version [-h] ...\n\n"+
-			"Flags given override environment variables %s<SECTION>_<KEY>\n"+
+		if command == "check" {
+			fmt.Fprintf(out, "Usage: pcapdaemon check [flags]\n\n"+
+				"Loads and validates the configuration exactly as the daemon would, without\n"+
+				"creating directories or opening sockets, prints the effective settings\n"+
+				"(secrets masked) and exits 0, or lists every problem with its key and\n"+
+				"exits 1. The flags are the daemon's.\n\n")
+		} else {
+			fmt.Fprintf(out, "Usage: pcapdaemon [flags]\n"+
+				"       pcapdaemon check [flags]   validate the configuration, print it with secrets masked\n"+
+				"       pcapdaemon bpf|capture|request|interfaces|version [-h] ...\n\n")
+		}
+		fmt.Fprintf(out, "Flags given override environment variables %s<SECTION>_<KEY>\n"+
 			"(e.g. %sREDIS_AUTH), which override the -config file (TOML),\n"+
 			"which overrides the built-in defaults.\n\n", EnvPrefix, EnvPrefix)
 		fs.PrintDefaults()
@@ -156,9 +233,28 @@ func (b bytesProvider) Read() (map[string]any, error) {
 // parse merges the layers (defaults, file data, environment, flags), checks
 // keys and types and decodes the result. It does not validate.
 func parse(path string, data []byte, environ []string, flags map[string]any) (*Config, error) {
+	c, problems, err := decode(path, data, environ, flags)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		name := path
+		if name == "" {
+			name = "config"
+		}
+		return nil, problemsError(name, problems)
+	}
+	return c, nil
+}
+
+// decode merges the layers and decodes them. problems are the keys found
+// wrong; c is nil when they prevent decoding (a wrong type or shape), not
+// when the only problems are unknown keys or unusable environment
+// variables, which are left out. err is a failure that is not about a key.
+func decode(path string, data []byte, environ []string, flags map[string]any) (c *Config, problems []error, err error) {
 	ko := koanf.New(".")
 	if err := ko.Load(confmap.Provider(defaults(), "."), nil); err != nil {
-		return nil, fmt.Errorf("config: defaults: %w", err)
+		return nil, nil, fmt.Errorf("config: defaults: %w", err)
 	}
 	name := path
 	if name == "" {
@@ -171,15 +267,15 @@ func parse(path string, data []byte, environ []string, flags map[string]any) (*C
 			var de *gotoml.DecodeError
 			if errors.As(err, &de) {
 				row, col := de.Position()
-				return nil, fmt.Errorf("config: %s:%d:%d: %w", name, row, col, err)
+				return nil, nil, fmt.Errorf("config: %s:%d:%d: %w", name, row, col, err)
 			}
-			return nil, fmt.Errorf("config: %s: %w", name, err)
+			return nil, nil, fmt.Errorf("config: %s: %w", name, err)
 		}
 		for _, k := range fk.Keys() {
 			set[k] = true
 		}
 		if err := ko.Merge(fk); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", name, err)
+			return nil, nil, fmt.Errorf("config: %s: %w", name, err)
 		}
 	}
 	var errs []error
@@ -191,37 +287,43 @@ func parse(path string, data []byte, environ []string, flags map[string]any) (*C
 			TransformFunc: envTransform(&errs),
 		}), nil)
 		if err != nil {
-			return nil, fmt.Errorf("config: environment: %w", err)
+			return nil, nil, fmt.Errorf("config: environment: %w", err)
 		}
 		for _, k := range ek.Keys() {
 			set[k] = true
 		}
 		if err := ko.Merge(ek); err != nil {
-			return nil, fmt.Errorf("config: environment: %w", err)
+			return nil, nil, fmt.Errorf("config: environment: %w", err)
 		}
 	}
 	for k, v := range flags {
 		set[k] = true
 		if err := ko.Set(k, v); err != nil {
-			return nil, fmt.Errorf("config: flag for %s: %w", k, err)
+			return nil, nil, fmt.Errorf("config: flag for %s: %w", k, err)
 		}
 	}
 	raw := ko.Raw()
-	errs = append(errs, checkKeys(raw)...)
-	errs = append(errs, checkTypes(raw)...)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("config: %s: %w", name, errors.Join(errs...))
+	decodable := true
+	for _, e := range append(checkKeys(raw), checkTypes(raw)...) {
+		var uk *UnknownKeyError
+		if !errors.As(e, &uk) {
+			decodable = false
+		}
+		errs = append(errs, e)
 	}
-	c := new(Config)
-	err := ko.UnmarshalWithConf("", c, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+	if !decodable {
+		return nil, errs, nil
+	}
+	c = new(Config)
+	err = ko.UnmarshalWithConf("", c, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
 		TagName: "koanf",
 	}})
 	if err != nil {
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+		return nil, errs, fmt.Errorf("config: %s: %w", name, err)
 	}
 	c.File = path
 	c.derive(set)
-	return c, nil
+	return c, errs, nil
 }
 
 // derive fills the values whose default depends on other keys.
@@ -235,22 +337,6 @@ func (c *Config) derive(set map[string]bool) {
 		c.Redis.ResultsChannel = c.Redis.Channel + ResultsSuffix
 	}
 	c.localDirDefault = !set["general.localdir"]
-}
-
-// prepareLocalDir creates the default local directory when local writing is
-// on and the directory was not configured. A configured one must exist.
-func (c *Config) prepareLocalDir() error {
-	if !c.General.WriteLocal || !c.localDirDefault {
-		return nil
-	}
-	if _, err := os.Stat(c.General.LocalDir); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(c.General.LocalDir, 0o750); err != nil {
-		return fmt.Errorf("config: general.localdir: creating default %s: %w", c.General.LocalDir, err)
-	}
-	c.LocalDirCreated = true
-	return nil
 }
 
 // envTransform maps PCAPDAEMON_SECTION_KEY=value to ("section.key", typed

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // seedConfig returns the example config of the seed's README (a copy in
@@ -76,9 +77,12 @@ func diff(want, got any) string {
 
 func TestSeedExampleParsesUnchanged(t *testing.T) {
 	path := writeFile(t, seedConfig(t))
-	c, err := Loader{Args: []string{"-config", path}, Interfaces: fakeHost("lo", "eth0")}.Load()
+	c, notes, err := Loader{Args: []string{"-config", path}}.LoadForHost(HostOptions{Interfaces: fakeHost("lo", "eth0")})
 	if err != nil {
 		t.Fatalf("Load(seed example): %v", err)
+	}
+	if len(notes) != 0 {
+		t.Errorf("notes %v, want none (writelocal is false)", notes)
 	}
 	want := &Config{
 		General: General{
@@ -119,7 +123,8 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 
 func TestNoConfigRunsOnDefaults(t *testing.T) {
 	t.Chdir(t.TempDir())
-	c, err := Loader{Environ: []string{"HOME=/root", "PCAPDAEMON_REQUIRE_PRIV=1"}}.Load()
+	l := Loader{Environ: []string{"HOME=/root", "PCAPDAEMON_REQUIRE_PRIV=1"}}
+	c, err := l.Load()
 	if err != nil {
 		t.Fatalf("Load with no config: %v", err)
 	}
@@ -129,26 +134,79 @@ func TestNoConfigRunsOnDefaults(t *testing.T) {
 	if !c.General.WriteLocal || c.General.LocalDir != "./captures" {
 		t.Errorf("writelocal, localdir = %v, %q; want true, ./captures", c.General.WriteLocal, c.General.LocalDir)
 	}
-	if fi, err := os.Stat("captures"); err != nil || !fi.IsDir() || !c.LocalDirCreated {
-		t.Errorf("./captures not created (LocalDirCreated %v): %v", c.LocalDirCreated, err)
-	}
 	if c.Redis.Listen || c.SQS.Listen || c.Cloudshark.Upload || c.S3.Upload || c.Syslog.Enabled() {
 		t.Errorf("redis, sqs, cloudshark, s3 or syslog on by default: %+v", c)
 	}
 	if c.Redis.ResultsChannel != "capture.results" {
 		t.Errorf("redis.resultschannel = %q, want capture.results", c.Redis.ResultsChannel)
 	}
+	// Load changes nothing on the host; the daemon's start (LoadForHost)
+	// creates the default directory, and says so; a dry run only says it
+	// will.
+	if _, err := os.Stat("captures"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load created ./captures (stat: %v)", err)
+	}
+	tests := []struct {
+		name    string
+		dryRun  bool
+		created bool
+		note    string
+	}{
+		{"dry run", true, false, "will be created when the daemon starts"},
+		{"start", false, true, "created"},
+	}
+	for _, tt := range tests {
+		_, notes, err := l.LoadForHost(HostOptions{DryRun: tt.dryRun})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(notes) != 1 || notes[0].Key != "general.localdir" || !strings.Contains(notes[0].Text, tt.note) {
+			t.Errorf("%s: notes %v, want one on general.localdir saying %q", tt.name, notes, tt.note)
+		}
+		fi, err := os.Stat("captures")
+		if got := err == nil && fi.IsDir(); got != tt.created {
+			t.Errorf("%s: ./captures exists = %v, want %v", tt.name, got, tt.created)
+		}
+	}
+	// Once it exists there is nothing to say.
+	if _, notes, err := l.LoadForHost(HostOptions{}); err != nil || len(notes) != 0 {
+		t.Errorf("second start: notes %v, error %v; want neither", notes, err)
+	}
 }
 
 func TestConfiguredLocalDirMustExist(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing")
-	_, err := Loader{Args: []string{"-writelocal", "-destdir", dir}}.Load()
-	ke := findKeyError(err, "general.localdir")
-	if ke == nil || !strings.Contains(ke.Reason, "does not exist") {
-		t.Fatalf("Load with a missing -destdir = %v, want a general.localdir error saying it does not exist", err)
+	for _, dry := range []bool{false, true} {
+		_, _, err := Loader{Args: []string{"-writelocal", "-destdir", dir}}.LoadForHost(HostOptions{DryRun: dry})
+		ke := findKeyError(err, "general.localdir")
+		if ke == nil || !strings.Contains(ke.Reason, "does not exist") {
+			t.Fatalf("dry run %v with a missing -destdir = %v, want a general.localdir error saying it does not exist", dry, err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("the configured directory %s was created; only the default is", dir)
+		}
 	}
-	if _, err := os.Stat(dir); err == nil {
-		t.Errorf("Load created the configured directory %s; only the default is created", dir)
+}
+
+// TestLoadReportsAllAtOnce checks that unknown keys, wrong values and host
+// problems come in one error, each with its key.
+func TestLoadReportsAllAtOnce(t *testing.T) {
+	data := []byte("[general]\nmaxpacket = 5\nmaxbytes = 0\nwritelocal = true\nlocaldir = \"/nonexistent/dir\"\n" +
+		"[[interface]]\nname = \"eth0\"\nalias = [\"main\"]\n")
+	_, _, err := Loader{Args: []string{"-config", writeFile(t, data)}}.LoadForHost(HostOptions{DryRun: true, Interfaces: fakeHost("lo")})
+	var uk *UnknownKeyError
+	if !errors.As(err, &uk) || uk.Key != "general.maxpacket" {
+		t.Errorf("error %v\nwant the unknown key general.maxpacket", err)
+	}
+	for _, key := range []string{"general.maxbytes", "general.localdir", "interface[0].name"} {
+		if findKeyError(err, key) == nil {
+			t.Errorf("error %v\nwant a problem with %s", err, key)
+		}
+	}
+	// Load alone reports the first two kinds, and nothing of the host.
+	_, err = Loader{Args: []string{"-config", writeFile(t, data)}}.Load()
+	if !errors.As(err, &uk) || findKeyError(err, "general.maxbytes") == nil || findKeyError(err, "general.localdir") != nil {
+		t.Errorf("Load: %v\nwant general.maxpacket and general.maxbytes, no host problem", err)
 	}
 }
 
@@ -349,5 +407,33 @@ func BenchmarkLoadSeed(b *testing.B) {
 		if _, err := parse("seed", data, nil, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDryRunWritesNothing checks that a dry run judges directories without
+// creating a probe file: their modification time stays.
+func TestDryRunWritesNothing(t *testing.T) {
+	local, spool := t.TempDir(), t.TempDir()
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, d := range []string{local, spool} {
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := Loader{Args: []string{"-writelocal", "-destdir", local}, Environ: []string{"PCAPDAEMON_GENERAL_SPOOLDIR=" + spool}}
+	if _, _, err := l.LoadForHost(HostOptions{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{local, spool} {
+		if fi, err := os.Stat(d); err != nil || !fi.ModTime().Equal(old) {
+			t.Errorf("%s changed by a dry run (stat %v)", d, err)
+		}
+	}
+	// The daemon's check does probe (and so touches the directories).
+	if _, _, err := l.LoadForHost(HostOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(local); fi.ModTime().Equal(old) {
+		t.Errorf("the start-up check did not probe %s by writing", local)
 	}
 }

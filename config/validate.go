@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,30 +66,38 @@ func cannedACLs() []string {
 		"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write"}
 }
 
-// Validate checks c and returns every problem found, joined, each a
-// *KeyError naming the key. interfaces lists the host's interface names
-// (nil means the real host's); it is only called when c has [[interface]]
-// tables.
-func (c *Config) Validate(interfaces func() ([]string, error)) error {
+// Validate checks the values of c and returns every problem found, joined,
+// each a *KeyError naming the key. It looks at nothing outside c: whether
+// directories, files and interfaces exist on this host is CheckHost's
+// question.
+func (c *Config) Validate() error {
 	var v validator
-	c.validateGeneral(&v)
-	c.validateSources(&v)
-	c.validateSinks(&v)
-	c.validateSyslog(&v)
-	c.validateInterfaces(&v, interfaces)
-	c.validateSecurity(&v)
-	if len(v.errs) == 0 {
-		return nil
-	}
-	name := c.File
-	if name == "" {
-		name = "defaults"
-	}
-	return fmt.Errorf("config: %s: %w", name, errors.Join(v.errs...))
+	c.validate(&v)
+	return v.err(c.File)
+}
+
+func (c *Config) validate(v *validator) {
+	c.validateGeneral(v)
+	c.validateSources(v)
+	c.validateSinks(v)
+	c.validateSyslog(v)
+	c.validateInterfaces(v)
+	c.validateSecurity(v)
 }
 
 // validator collects KeyErrors.
 type validator struct{ errs []error }
+
+// err joins the problems found, or returns nil.
+func (v *validator) err(file string) error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	if file == "" {
+		file = "defaults"
+	}
+	return problemsError(file, v.errs)
+}
 
 func (v *validator) add(key string, val any, format string, args ...any) {
 	v.errs = append(v.errs, &KeyError{Key: key, Value: val, Reason: fmt.Sprintf(format, args...)})
@@ -112,39 +119,6 @@ func (v *validator) oneOf(key, val string, allowed ...string) {
 	if !slices.Contains(allowed, val) {
 		v.add(key, val, "must be one of %s", strings.Join(allowed, ", "))
 	}
-}
-
-// writableDir checks that dir exists, is a directory and accepts a new file.
-func (v *validator) writableDir(key, dir string) {
-	if dir == "" {
-		v.add(key, dir, "must name a directory")
-		return
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		v.add(key, dir, "directory does not exist or cannot be read: %v", unwrapPath(err))
-		return
-	}
-	if !fi.IsDir() {
-		v.add(key, dir, "is not a directory")
-		return
-	}
-	f, err := os.CreateTemp(dir, ".pcapdaemon-write-test-*")
-	if err != nil {
-		v.add(key, dir, "directory is not writable: %v", unwrapPath(err))
-		return
-	}
-	f.Close()
-	os.Remove(f.Name())
-}
-
-// unwrapPath drops the *PathError's repetition of the path.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func (c *Config) validateGeneral(v *validator) {
@@ -174,11 +148,8 @@ func (c *Config) validateGeneral(v *validator) {
 		v.add("general.defaulttimeout", g.DefaultTimeout, "must not exceed general.maxtimeout (%d)", g.MaxTimeout)
 	}
 	v.oneOf("general.format", g.Format, "pcap", "pcapng")
-	if g.WriteLocal {
-		v.writableDir("general.localdir", g.LocalDir)
-	}
-	if g.SpoolDir != "" {
-		v.writableDir("general.spooldir", g.SpoolDir)
+	if g.WriteLocal && g.LocalDir == "" {
+		v.add("general.localdir", g.LocalDir, "must name a directory when general.writelocal is true")
 	}
 	v.positive("general.spoolmaxbytes", g.SpoolMaxBytes)
 }
@@ -212,11 +183,6 @@ func (c *Config) validateSources(v *validator) {
 		}
 		if len(r.Addrs) == 0 && r.Host == "" {
 			v.add("redis.host", r.Host, "must not be empty")
-		}
-	}
-	if r.TLSCA != "" {
-		if _, err := os.Stat(r.TLSCA); err != nil {
-			v.add("redis.tlsca", r.TLSCA, "cannot read the CA file: %v", unwrapPath(err))
 		}
 	}
 
@@ -257,14 +223,6 @@ func (c *Config) validateSources(v *validator) {
 	}
 	if (h.TLSCert == "") != (h.TLSKey == "") {
 		v.add("http.tlskey", nil, "http.tlscert and http.tlskey must be set together")
-	}
-	for _, f := range []struct{ key, path string }{{"http.tlscert", h.TLSCert}, {"http.tlskey", h.TLSKey}} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			v.add(f.key, f.path, "cannot read the file: %v", unwrapPath(err))
-		}
 	}
 	if h.MaxConns < 1 || h.MaxConns > 65536 {
 		v.add("http.maxconns", h.MaxConns, "must be 1 to 65536")
@@ -346,17 +304,7 @@ func (c *Config) validateSyslog(v *validator) {
 	}
 }
 
-func (c *Config) validateInterfaces(v *validator, list func() ([]string, error)) {
-	if len(c.Interfaces) == 0 {
-		return
-	}
-	if list == nil {
-		list = hostInterfaces
-	}
-	host, err := list()
-	if err != nil {
-		v.add("interface", nil, "cannot list the host's interfaces to check them: %v", err)
-	}
+func (c *Config) validateInterfaces(v *validator) {
 	seen := make(map[string]int)
 	for i, in := range c.Interfaces {
 		key := fmt.Sprintf("interface[%d]", i)
@@ -365,8 +313,6 @@ func (c *Config) validateInterfaces(v *validator, list func() ([]string, error))
 			v.add(key+".name", in.Name, "must name an interface")
 		case seen[in.Name] > 0:
 			v.add(key+".name", in.Name, "is already configured in interface[%d]; put all its aliases in one table", seen[in.Name]-1)
-		case err == nil && in.Name != "any" && !slices.Contains(host, in.Name):
-			v.add(key+".name", in.Name, "no such interface on this host (it has %s)", strings.Join(host, ", "))
 		}
 		if in.Name != "" && seen[in.Name] == 0 {
 			seen[in.Name] = i + 1
@@ -417,19 +363,6 @@ func CheckFolder(f string) error {
 		}
 	}
 	return nil
-}
-
-// hostInterfaces lists the real host's interface names.
-func hostInterfaces() ([]string, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(ifs))
-	for i, in := range ifs {
-		names[i] = in.Name
-	}
-	return names, nil
 }
 
 // checkHostPort checks a host:port address; port 0 (any free port) only

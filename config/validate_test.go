@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -51,10 +52,20 @@ func validBase(t *testing.T) *Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(fakeHost("lo")); err != nil {
+	if err := c.Validate(); err != nil {
 		t.Fatalf("base configuration invalid: %v", err)
 	}
+	if _, err := c.CheckHost(HostOptions{Interfaces: fakeHost("lo")}); err != nil {
+		t.Fatalf("base configuration does not fit the host: %v", err)
+	}
 	return c
+}
+
+// onHost returns the problems of Validate and of CheckHost on a host with
+// the interfaces ifs, joined.
+func onHost(c *Config, ifs ...string) error {
+	_, herr := c.CheckHost(HostOptions{Interfaces: fakeHost(ifs...)})
+	return errors.Join(c.Validate(), herr)
 }
 
 func TestValidate(t *testing.T) {
@@ -62,6 +73,11 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Rows whose key is a host check are marked by hostKeys: Validate
+	// must not see them (it looks at nothing outside the config), and
+	// CheckHost must.
+	hostKeys := map[string]bool{"localdir missing": true, "localdir is a file": true, "spooldir missing": true,
+		"tlsca missing": true, "http tls missing": true, "interface missing on host": true}
 	tests := []struct {
 		name   string
 		mutate func(c *Config)
@@ -130,6 +146,7 @@ func TestValidate(t *testing.T) {
 		{"http all addresses without token", func(c *Config) { c.HTTP.Listen = ":8657" }, "http.token", "not a loopback address"},
 		{"http tls half", func(c *Config) { c.HTTP.TLSCert = file }, "http.tlskey", "set together"},
 		{"http tls missing", func(c *Config) { c.HTTP.TLSCert, c.HTTP.TLSKey = file, "/nonexistent/key.pem" }, "http.tlskey", "cannot read"},
+		{"localdir empty", func(c *Config) { c.General.LocalDir = "" }, "general.localdir", "must name a directory"},
 		{"http maxconns", func(c *Config) { c.HTTP.MaxConns = 0 }, "http.maxconns", "1 to 65536"},
 		{"s3 allowacls", func(c *Config) { c.S3.AllowACLs = []string{"public-read", "world"} }, "s3.allowacls[1]", "public-read"},
 		{"s3 folder dotdot", func(c *Config) { c.S3.Folder = "pcaps/../other" }, "s3.folder", "\"..\" segment"},
@@ -141,7 +158,12 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validBase(t)
 			tt.mutate(c)
-			err := c.Validate(fakeHost("lo"))
+			if hostKeys[tt.name] {
+				if err := c.Validate(); err != nil {
+					t.Errorf("Validate = %v; a host check must be left to CheckHost", err)
+				}
+			}
+			err := onHost(c, "lo")
 			ke := findKeyError(err, tt.key)
 			if ke == nil {
 				t.Fatalf("Validate = %v\nwant an error for key %s", err, tt.key)
@@ -160,13 +182,13 @@ func TestValidateAcceptsTokenOnOpenListener(t *testing.T) {
 	for _, listen := range []string{"127.0.0.1:0", "[::1]:8657", "localhost:8657"} {
 		c := validBase(t)
 		c.HTTP.Listen = listen
-		if err := c.Validate(fakeHost("lo")); err != nil {
+		if err := c.Validate(); err != nil {
 			t.Errorf("loopback listen %s without a token: %v", listen, err)
 		}
 	}
 	c := validBase(t)
 	c.HTTP.Listen, c.HTTP.Token = "0.0.0.0:8657", "a-long-bearer-token"
-	if err := c.Validate(fakeHost("lo")); err != nil {
+	if err := c.Validate(); err != nil {
 		t.Errorf("open listen with a token: %v", err)
 	}
 }
@@ -188,7 +210,7 @@ func TestKeyErrorHidesSecrets(t *testing.T) {
 		t.Errorf("a non-secret value is hidden: %q", err)
 	}
 	data := []byte("[redis]\nauth = 987654321\n[cloudshark]\ntoken = 13579\n")
-	_, err := Loader{Args: []string{"-config", writeFile(t, data)}, Interfaces: fakeHost("lo")}.Load()
+	_, err := Loader{Args: []string{"-config", writeFile(t, data)}}.Load()
 	if err == nil {
 		t.Fatal("a numeric redis.auth was accepted")
 	}
@@ -197,7 +219,7 @@ func TestKeyErrorHidesSecrets(t *testing.T) {
 			t.Errorf("config error %q shows a secret", err)
 		}
 	}
-	_, err = Loader{Environ: []string{"PCAPDAEMON_REDIS_AUTHH=hunter2hunter2"}, Interfaces: fakeHost("lo")}.Load()
+	_, err = Loader{Environ: []string{"PCAPDAEMON_REDIS_AUTHH=hunter2hunter2"}}.Load()
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unknown secret-like env key: %v", err)
 	}
@@ -208,7 +230,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.General.MaxPackets = -1
 	c.Redis.Port = 0
 	c.Syslog.Priority = 999
-	err := c.Validate(fakeHost("lo"))
+	err := c.Validate()
 	if got := len(keyErrors(err)); got != 3 {
 		t.Fatalf("Validate found %d problems, want 3: %v", got, err)
 	}
@@ -217,7 +239,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 func TestValidateInterfaceListError(t *testing.T) {
 	c := validBase(t)
 	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"l"}}}
-	err := c.Validate(func() ([]string, error) { return nil, errors.New("netlink says no") })
+	_, err := c.CheckHost(HostOptions{Interfaces: func() ([]string, error) { return nil, errors.New("netlink says no") }})
 	if ke := findKeyError(err, "interface"); ke == nil || !strings.Contains(ke.Reason, "netlink says no") {
 		t.Fatalf("Validate = %v, want the listing error reported on interface", err)
 	}
@@ -226,15 +248,15 @@ func TestValidateInterfaceListError(t *testing.T) {
 func TestValidateRealHost(t *testing.T) {
 	c := validBase(t)
 	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"local"}}}
-	if err := c.Validate(nil); err != nil {
-		t.Fatalf("Validate with the host's lo: %v", err)
+	if _, err := c.CheckHost(HostOptions{}); err != nil {
+		t.Fatalf("CheckHost with the host's lo: %v", err)
 	}
 }
 
 func TestAliasOnSeveralInterfaces(t *testing.T) {
 	c := validBase(t)
 	c.Interfaces = []Interface{{Name: "eth0", Alias: []string{"uplink"}}, {Name: "eth1", Alias: []string{"uplink"}}}
-	if err := c.Validate(fakeHost("eth0", "eth1")); err != nil {
+	if err := onHost(c, "eth0", "eth1"); err != nil {
 		t.Fatalf("an alias naming two interfaces: %v", err)
 	}
 	if got := c.Aliases()["uplink"]; len(got) != 2 {
@@ -267,9 +289,66 @@ func TestValidateRingSettings(t *testing.T) {
 	} {
 		c := validBase(t)
 		tc.set(c)
-		ke := findKeyError(c.Validate(fakeHost("lo", "eth0")), tc.key)
+		ke := findKeyError(c.Validate(), tc.key)
 		if ke == nil || !strings.Contains(ke.Reason, tc.want) {
 			t.Errorf("%s: got %v, want a KeyError saying %q", tc.key, ke, tc.want)
 		}
+	}
+}
+
+// TestRedactedHidesEverySecret sets every string key and checks that
+// Redacted hides exactly the secret ones, and that every secret key exists.
+func TestRedactedHidesEverySecret(t *testing.T) {
+	c := validBase(t)
+	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"l"}}}
+	rv := reflect.ValueOf(c).Elem()
+	forEachSection(rv, func(sec string, sv reflect.Value) {
+		for _, f := range keyFields(sv.Type()) {
+			if fv := sv.Field(f.index); fv.Kind() == reflect.String {
+				fv.SetString("value-of-" + sec + "." + f.key)
+			}
+		}
+	})
+	secrets := 0
+	for _, s := range c.Redacted().Settings() {
+		str, ok := s.Value.(string)
+		if !ok {
+			continue
+		}
+		switch {
+		case IsSecretKey(s.Key):
+			secrets++
+			if str != "REDACTED" {
+				t.Errorf("%s = %q: a secret not redacted", s.Key, str)
+			}
+		case str != "value-of-"+s.Key:
+			t.Errorf("%s = %q: not a secret, but changed", s.Key, str)
+		}
+	}
+	if secrets != len(secretKeys) {
+		t.Errorf("%d secret keys redacted, want %d (every entry of secretKeys must be a key)", secrets, len(secretKeys))
+	}
+	if c.Redis.Auth != "value-of-redis.auth" {
+		t.Error("Redacted changed the original")
+	}
+}
+
+func TestSettings(t *testing.T) {
+	c := validBase(t)
+	c.Interfaces = []Interface{{Name: "lo", Alias: []string{"a", "b"}}}
+	var lines []string
+	for _, s := range c.Settings() {
+		lines = append(lines, s.String())
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"general.maxpackets = 50000", `http.listen = "127.0.0.1:8657"`,
+		`interface[0].alias = ["a", "b"]`, "general.writelocal = true", "redis.addrs = []"} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("settings lack the line %q:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, "general.blocktimeout") > strings.Index(got, "general.maxpackets") ||
+		strings.Index(got, "general.") > strings.Index(got, "cloudshark.") {
+		t.Errorf("settings not in section order, keys sorted:\n%s", got)
 	}
 }

@@ -2,132 +2,107 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"log/syslog"
-
-	"github.com/pcapdaemon/pcapdaemon/config"
+	"time"
 )
 
+// Options configures the syslog copy of the log. The zero value leaves
+// syslog off.
+type Options struct {
+	// Priority is facility|severity as in <sys/syslog.h>; 0 leaves syslog
+	// off. Only the facility is used: each record's severity follows its
+	// level (Error → err, Warn → warning, Info → info, Debug → debug).
+	Priority int
+	// Tag names the program in each message ("pcapdaemon").
+	Tag string
+	// Network and Address name a remote syslog ("udp", "host:514"; also
+	// "tcp", "unix", "unixgram"). Empty means the local syslog.
+	Network string
+	Address string
+	// LocalPaths are the local syslog sockets tried in order when Network
+	// is empty; nil means DefaultLocalPaths().
+	LocalPaths []string
+	// MinBackoff and MaxBackoff bound the wait between connection
+	// attempts: it starts at MinBackoff and doubles up to MaxBackoff
+	// (defaults 1s and 1m).
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// QueueLen is how many records may wait for the syslog connection
+	// (default 1024); beyond it records are dropped for syslog.
+	QueueLen int
+}
+
+// Enabled reports whether o sends the log to syslog.
+func (o Options) Enabled() bool { return o.Priority > 0 }
+
+// DefaultLocalPaths returns the local syslog sockets tried when no path is
+// configured, in the order the C library and log/syslog try them.
+func DefaultLocalPaths() []string {
+	return []string{"/dev/log", "/var/run/syslog", "/var/run/log"}
+}
+
+// maxPriority is LOG_LOCAL7|LOG_DEBUG, the largest <sys/syslog.h> defines.
+const maxPriority = 23<<3 | 7
+
+// ErrOptions is wrapped by the errors New and NewSyslog return for options
+// they cannot use.
+var ErrOptions = errors.New("logging: invalid syslog options")
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Priority < 0 || o.Priority > maxPriority {
+		return o, fmt.Errorf("%w: priority %d: must be 0 to %d", ErrOptions, o.Priority, maxPriority)
+	}
+	if o.Tag == "" {
+		return o, fmt.Errorf("%w: empty tag", ErrOptions)
+	}
+	switch o.Network {
+	case "", "udp", "udp4", "udp6", "tcp", "tcp4", "tcp6", "unix", "unixgram":
+	default:
+		return o, fmt.Errorf("%w: network %q: want udp, tcp, unix or unixgram", ErrOptions, o.Network)
+	}
+	if (o.Network == "") != (o.Address == "") {
+		return o, fmt.Errorf("%w: network %q and address %q must be set together", ErrOptions, o.Network, o.Address)
+	}
+	if o.LocalPaths == nil {
+		o.LocalPaths = DefaultLocalPaths()
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.QueueLen <= 0 {
+		o.QueueLen = 1024
+	}
+	return o, nil
+}
+
 // New returns a logger that writes text records at level and above to
-// stderr, and also to syslog when s.Enabled(). The syslog facility comes
-// from s.Priority; each record's severity follows its level (Error → err,
-// Warn → warning, Info → info, Debug → debug), so the severity bits of the
-// seed's priority are not used. s.Network and s.Address name a remote
-// syslog; empty means the local one (/dev/log).
+// stderr, and also to syslog when o.Enabled().
 //
-// The returned Closer closes the syslog connection. New fails when syslog is
-// configured but cannot be reached; the caller may then go on with a
-// stderr-only logger from New(stderr, level, config.Syslog{}).
-func New(stderr io.Writer, level slog.Leveler, s config.Syslog) (*slog.Logger, io.Closer, error) {
+// An unreachable syslog does not make New fail: the syslog client (see
+// NewSyslog) warns once on stderr and keeps trying until ctx is done or
+// the returned Closer is called. New fails only for options it cannot use
+// (ErrOptions). The Closer sends what is queued for syslog, within a
+// second, and stops the client; it may be called more than once.
+func New(ctx context.Context, stderr io.Writer, level slog.Leveler, o Options) (*slog.Logger, io.Closer, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	text := slog.NewTextHandler(stderr, opts)
-	if !s.Enabled() {
+	if o.Priority == 0 {
 		return slog.New(text), nopCloser{}, nil
 	}
-	w, err := syslog.Dial(s.Network, s.Address, syslog.Priority(s.Priority), s.Tag)
+	s, err := NewSyslog(ctx, o, slog.New(text))
 	if err != nil {
-		where := s.Address
-		if where == "" {
-			where = "the local syslog"
-		}
-		return nil, nil, fmt.Errorf("logging: connecting to %s (priority %d, tag %q): %w", where, s.Priority, s.Tag, err)
+		return nil, nil, err
 	}
-	return slog.New(slog.NewMultiHandler(text, NewSyslogHandler(w, opts))), w, nil
+	return slog.New(slog.NewMultiHandler(text, NewSyslogHandler(s, opts))), s, nil
 }
 
 type nopCloser struct{}
 
 func (nopCloser) Close() error { return nil }
-
-// SyslogWriter is the part of *syslog.Writer the handler uses: one method
-// per severity.
-type SyslogWriter interface {
-	Err(m string) error
-	Warning(m string) error
-	Info(m string) error
-	Debug(m string) error
-}
-
-// NewSyslogHandler returns a slog.Handler that formats records as
-// key=value text (without a time: syslog stamps it) and sends each with the
-// severity of its level.
-func NewSyslogHandler(w SyslogWriter, opts *slog.HandlerOptions) slog.Handler {
-	var o slog.HandlerOptions
-	if opts != nil {
-		o = *opts
-	}
-	next := o.ReplaceAttr
-	o.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
-			return slog.Attr{}
-		}
-		if next != nil {
-			return next(groups, a)
-		}
-		return a
-	}
-	var h syslogHandler
-	for i, send := range []func(string) error{w.Debug, w.Info, w.Warning, w.Err} {
-		h.bySeverity[i] = slog.NewTextHandler(severityWriter(send), &o)
-	}
-	return &h
-}
-
-// syslogHandler holds one text handler per severity, each writing through
-// the matching syslog method; WithAttrs and WithGroup apply to all four.
-type syslogHandler struct {
-	bySeverity [4]slog.Handler // debug, info, warning, err
-}
-
-func (h *syslogHandler) pick(l slog.Level) slog.Handler {
-	switch {
-	case l >= slog.LevelError:
-		return h.bySeverity[3]
-	case l >= slog.LevelWarn:
-		return h.bySeverity[2]
-	case l >= slog.LevelInfo:
-		return h.bySeverity[1]
-	}
-	return h.bySeverity[0]
-}
-
-func (h *syslogHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.pick(l).Enabled(ctx, l)
-}
-
-func (h *syslogHandler) Handle(ctx context.Context, r slog.Record) error {
-	return h.pick(r.Level).Handle(ctx, r)
-}
-
-func (h *syslogHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	var n syslogHandler
-	for i, s := range h.bySeverity {
-		n.bySeverity[i] = s.WithAttrs(as)
-	}
-	return &n
-}
-
-func (h *syslogHandler) WithGroup(name string) slog.Handler {
-	var n syslogHandler
-	for i, s := range h.bySeverity {
-		n.bySeverity[i] = s.WithGroup(name)
-	}
-	return &n
-}
-
-// severityWriter sends each Write (one formatted record) as one syslog
-// message.
-type severityWriter func(string) error
-
-func (f severityWriter) Write(p []byte) (int, error) {
-	m := string(p)
-	if len(m) > 0 && m[len(m)-1] == '\n' {
-		m = m[:len(m)-1]
-	}
-	if err := f(m); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
