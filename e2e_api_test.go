@@ -228,3 +228,81 @@ timeout = 5
 		}
 	}
 }
+
+// fdCount is the number of open file descriptors of pid.
+func fdCount(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestEndToEndMaxConns opens 1,000 connections to the real binary's HTTP
+// API, each sending half its headers and then nothing (a slow-headers
+// client), and samples the daemon's open files and RSS past the server's
+// header timeout: the connections open in the daemon stay within [http]
+// maxconns, the API still answers a real request at once (the slow
+// clients make room), and the files are given back when they are gone.
+func TestEndToEndMaxConns(t *testing.T) {
+	const conns, maxconns = 1000, 256
+	httpPort := testenv.FreePort(t)
+	api := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
+	conf := fmt.Sprintf("[general]\nwritelocal = true\nlocaldir = %q\n\n[http]\nlisten = \"127.0.0.1:%d\"\nmaxconns = %d\n", t.TempDir(), httpPort, maxconns)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "-config", cfg)
+	waitHTTP(t, d, api)
+	pid := d.cmd.Process.Pid
+	baseFDs := fdCount(t, pid)
+	_, baseRSS := memStatus(t, pid)
+
+	start := time.Now()
+	held := make([]net.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range conns {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(httpPort), 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", len(held), err)
+		}
+		held = append(held, c)
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+	}
+	// The API still answers at once: the slow clients make room.
+	t0 := time.Now()
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(api + "/healthz")
+	if err != nil {
+		t.Errorf("GET /healthz among %d slow clients: %v", conns, err)
+	} else {
+		resp.Body.Close()
+		t.Logf("GET /healthz among %d slow clients: %d in %v", conns, resp.StatusCode, time.Since(t0).Round(time.Millisecond))
+	}
+	// Sample for 7s: past the 5s header timeout.
+	peakFDs, peakRSS := 0, int64(0)
+	for time.Since(start) < 7*time.Second {
+		peakFDs = max(peakFDs, fdCount(t, pid))
+		_, rss := memStatus(t, pid)
+		peakRSS = max(peakRSS, rss)
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	held = held[:0]
+	t.Logf("%d slow-header connections, maxconns %d: daemon fds %d before, peak %d; RSS %d KiB before, peak %d KiB",
+		conns, maxconns, baseFDs, peakFDs, baseRSS, peakRSS)
+	if peakFDs > baseFDs+maxconns+8 {
+		t.Errorf("the daemon held %d files, %d more than before: the cap is %d connections", peakFDs, peakFDs-baseFDs, maxconns)
+	}
+	if !testenv.WaitFor(15*time.Second, func() bool { return fdCount(t, pid) <= baseFDs+8 }) {
+		t.Errorf("the daemon still holds %d files (before: %d)", fdCount(t, pid), baseFDs)
+	}
+	waitHTTP(t, d, api)
+}

@@ -21,9 +21,11 @@
 // an Origin header, the API's own origin (403).
 //
 // With Options.TLSCert and TLSKey the API speaks HTTPS only (ReloadTLS reads
-// the files again). At most Options.MaxConns connections are open at once;
-// the others wait in the kernel's accept queue, and the server's timeouts
-// (5s for the headers and the TLS handshake, 30s idle) bound how long a
-// slow or idle client holds a slot. Serve shuts the server down gracefully,
-// with a fresh timeout, when its context ends.
+// the files again). At most Options.MaxConns connections are open at once:
+// at the cap, the oldest connection that is not running a handler (a slow
+// client still sending its headers, an idle keep-alive) is closed to make
+// room, so slow clients cannot lock real ones out (limit.go); the server's
+// timeouts (5s for the headers and the TLS handshake, 30s idle) bound the
+// rest. Serve shuts the server down gracefully, with a fresh timeout, when
+// its context ends.
 package httpapi

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -244,11 +245,12 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestMaxConns holds every connection slot with a client that sends half
-// its headers, then sends complete requests on more connections: they are
-// answered only once a slot frees, and at no time are more connections
-// open in the server than the cap.
-func TestMaxConns(t *testing.T) {
+// TestMaxConnsEvictsSlowClients fills every connection slot with clients
+// that send half their headers and wait, then sends complete requests on
+// more connections: the slow clients are closed to make room, the
+// requests are answered, and the server never holds more connections
+// than the cap.
+func TestMaxConnsEvictsSlowClients(t *testing.T) {
 	const limit, extra = 3, 7
 	s, err := New(Options{Listen: "127.0.0.1:0", MaxConns: limit}, &fakeAgent{}, nil, nil)
 	if err != nil {
@@ -256,21 +258,15 @@ func TestMaxConns(t *testing.T) {
 	}
 	s.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	var mu sync.Mutex
-	open, peak := 0, 0
+	peak := 0
 	s.srv.ConnState = func(_ net.Conn, st http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch st {
-		case http.StateNew:
-			open++
-			peak = max(peak, open)
-		case http.StateClosed, http.StateHijacked:
-			open--
+		if st == http.StateNew {
+			mu.Lock()
+			peak = max(peak, s.limit.count())
+			mu.Unlock()
 		}
 	}
-	openNow := func() int { mu.Lock(); defer mu.Unlock(); return open }
 	addr := strings.TrimPrefix(serve(t, s), "http://")
-
 	var holders []net.Conn
 	for range limit {
 		c, err := net.Dial("tcp", addr)
@@ -281,42 +277,93 @@ func TestMaxConns(t *testing.T) {
 		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n") // no blank line: headers unfinished
 		holders = append(holders, c)
 	}
-	if !testenv.WaitFor(5*time.Second, func() bool { return openNow() == limit }) {
-		t.Fatalf("%d connections open in the server, want %d", openNow(), limit)
+	if !testenv.WaitFor(5*time.Second, func() bool { return s.limit.count() == limit }) {
+		t.Fatalf("%d connections open in the server, want %d", s.limit.count(), limit)
 	}
-	var waiting []net.Conn
-	for range extra {
-		c, err := net.Dial("tcp", addr) // the kernel's accept queue takes it
+	for i := range extra {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-		waiting = append(waiting, c)
-	}
-	// While the slots are held, no waiting request is answered.
-	waiting[0].SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if n, err := waiting[0].Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a request beyond the cap was answered (%d bytes, %v)", n, err)
-	}
-	for _, c := range holders {
-		c.Close()
-	}
-	for i, c := range waiting {
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		// Kept open (idle) after the answer: older connections go first.
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		// Well within the 5s header timeout that would free a slot anyway.
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
-			t.Fatalf("waiting request %d: %v", i, err)
+			t.Fatalf("request %d beyond the cap: %v", i, err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(b) != "ok" {
-			t.Errorf("waiting request %d = %d %q", i, resp.StatusCode, b)
+		b := make([]byte, 2)
+		if _, err := io.ReadFull(resp.Body, b); err != nil || resp.StatusCode != 200 || string(b) != "ok" {
+			t.Errorf("request %d = %d %q %v", i, resp.StatusCode, b, err)
+		}
+	}
+	for i, c := range holders {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("slow client %d still connected", i)
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if peak > limit {
 		t.Errorf("%d connections were open at once, the cap is %d", peak, limit)
+	}
+}
+
+// TestMaxConnsWaitsForBusyHandlers: connections whose requests are being
+// handled are never closed to make room; a connection beyond the cap then
+// waits, and is served once a handler is done.
+func TestMaxConnsWaitsForBusyHandlers(t *testing.T) {
+	const limit = 2
+	a := &fakeAgent{gate: make(chan struct{})}
+	s, err := New(Options{Listen: "127.0.0.1:0", MaxConns: limit}, a, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, s)
+	type answer struct {
+		code int
+		err  error
+	}
+	post := func(id string, out chan<- answer) {
+		req, _ := http.NewRequest("POST", base+"/v1/captures", strings.NewReader(`{"id":"`+id+`","node":"any"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req) // a connection each
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		out <- answer{code: resp.StatusCode}
+	}
+	busy := make(chan answer, limit)
+	for i := range limit {
+		go post("busy"+strconv.Itoa(i), busy)
+	}
+	if !testenv.WaitFor(5*time.Second, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.waiting == limit }) {
+		t.Fatal("the first requests never reached the agent")
+	}
+	late := make(chan answer, 1)
+	go post("late", late)
+	select {
+	case r := <-late:
+		t.Fatalf("a request beyond the cap was answered while every slot was busy: %+v", r)
+	case r := <-busy:
+		t.Fatalf("a busy request ended early: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(a.gate)
+	for _, ch := range []chan answer{busy, busy, late} {
+		select {
+		case r := <-ch:
+			if r.err != nil || r.code != http.StatusAccepted {
+				t.Errorf("answer %+v, want 202", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request was never answered")
+		}
 	}
 }
 

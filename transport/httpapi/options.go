@@ -29,7 +29,7 @@ type Options struct {
 	// HTTPS only. Server.ReloadTLS reads them again.
 	TLSCert, TLSKey string
 	// MaxConns caps the connections open at once (default
-	// DefaultMaxConns); more wait in the kernel's accept queue.
+	// DefaultMaxConns); see connLimiter.
 	MaxConns int
 	// MaxBody is the largest request body, in bytes (default 64 KiB).
 	MaxBody int64

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
@@ -75,8 +73,9 @@ type Server struct {
 	tls      *certFiles // nil: plain HTTP
 	loopback bool       // the listen address is loopback: Host names are checked
 
-	mu sync.Mutex
-	ln net.Listener
+	mu    sync.Mutex
+	ln    net.Listener
+	limit *connLimiter // ln
 }
 
 // New returns a Server that submits requests to sub (the agent, behind a
@@ -109,7 +108,8 @@ func New(o Options, sub transport.Submitter, be Backend, log *slog.Logger) (*Ser
 	s.mux.Handle("DELETE /v1/captures/{id}", s.browserGuard(s.auth(http.HandlerFunc(s.cancel))))
 	s.handler = s.hostGuard(s.mux)
 	s.srv = &http.Server{
-		Handler: s.handler,
+		Handler:     trackConns(s.handler),
+		ConnContext: connContext,
 		// A client that is slow to send its headers (or to finish the
 		// TLS handshake, bounded by the same timeout) holds one of the
 		// MaxConns slots for at most ReadHeaderTimeout.
@@ -145,7 +145,8 @@ func (s *Server) ReloadTLS() error {
 }
 
 // Listen binds the listener (Serve does it if not done) and returns its
-// address. At most Options.MaxConns connections are accepted at once. A
+// address. At most Options.MaxConns connections are open at once (see
+// connLimiter for who makes room for whom). A
 // bound address beyond loopback without a token is refused (ErrNoToken),
 // whatever name the listen address gave.
 func (s *Server) Listen() (net.Addr, error) {
@@ -162,7 +163,8 @@ func (s *Server) Listen() (net.Addr, error) {
 		ln.Close()
 		return nil, fmt.Errorf("%w: %q bound %s", ErrNoToken, s.o.Listen, ap)
 	}
-	s.ln = netutil.LimitListener(ln, s.o.MaxConns)
+	s.limit = newConnLimiter(ln, s.o.MaxConns)
+	s.ln = s.limit
 	return s.ln.Addr(), nil
 }
 

@@ -22,11 +22,19 @@ type fakeAgent struct {
 	mu       sync.Mutex
 	requests map[string]string
 	delay    time.Duration
+	gate     chan struct{} // when set, Submit waits until it is closed
+	waiting  int           // Submits waiting at the gate
 }
 
 func (a *fakeAgent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
 	if a.delay > 0 {
 		time.Sleep(a.delay)
+	}
+	if a.gate != nil {
+		a.mu.Lock()
+		a.waiting++
+		a.mu.Unlock()
+		<-a.gate
 	}
 	var req struct {
 		ID   string `json:"id"`
