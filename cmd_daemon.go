@@ -168,6 +168,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 		})
 	}
 
+	reloadTLS := func() error { return nil }
 	if cfg.HTTP.Listen != "" {
 		backend := httpapi.Adapt(
 			func(id string) (agent.RequestState, bool) { return ag.Lookup(id) },
@@ -186,6 +187,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 			return err
 		}
 		sources = append(sources, hs.Serve)
+		reloadTLS = hs.ReloadTLS
 		reg.WatchSource(httpapi.Source, func() metrics.SourceState {
 			return metrics.SourceState{Up: true, State: "serving"}
 		})
@@ -238,6 +240,11 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 				return nil
 			case <-hup:
 				rl.reload(gctx)
+				// The API's certificate files are read again (renewed
+				// certificates); the other [http] settings need a restart.
+				if err := reloadTLS(); err != nil {
+					log.Error("HTTP API certificate reload failed; the certificate in use is kept", "error", err)
+				}
 			}
 		}
 	})

@@ -43,6 +43,8 @@ override it):
   -http URL           daemon HTTP API, e.g. http://127.0.0.1:8657; with -redis or
                       -sqsurl it is only read for the live status
   -token TOKEN        HTTP API bearer token (or $PCAPDAEMON_HTTP_TOKEN)
+  -httpca FILE        PEM certificate(s) an https:// API's certificate is checked
+                      against, beside the system's (with -config: [http] tlscert)
   -hmackey KEY        sign the request (or $PCAPDAEMON_SECURITY_HMACKEY, [security] hmackey)
 
 Waiting:
@@ -155,7 +157,7 @@ type requestFlags struct {
 
 	redis, redisChannel, resultsChannel, redisUser, redisAuth  string
 	sqsURL, sqsResultsURL, sqsEndpoint, sqsProtocol, sqsRegion string
-	httpURL, token                                             string
+	httpURL, token, httpCA                                     string
 	hmacKey                                                    string
 
 	file     string
@@ -187,6 +189,7 @@ func parseRequestFlags(args []string) (*requestFlags, error) {
 	fs.StringVar(&rf.sqsRegion, "sqsregion", "", "SQS `region`")
 	fs.StringVar(&rf.httpURL, "http", "", "daemon HTTP API `URL`")
 	fs.StringVar(&rf.token, "token", "", "HTTP API bearer `token`")
+	fs.StringVar(&rf.httpCA, "httpca", "", "PEM `file` of the certificates the HTTP API's is checked against")
 	fs.StringVar(&rf.hmacKey, "hmackey", "", "request signing `key`")
 	fs.StringVar(&rf.file, "f", "", "read the message from JSON `file` (- for stdin)")
 	fs.BoolVar(&rf.wait, "wait", false, "wait for and print the results")

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +35,8 @@ type transportSettings struct {
 	sqs sqsSettings
 
 	httpURL, token string // the HTTP API (transport, or live status only)
+	httpCA         string // PEM file the API's certificate is checked against
+	httpRoots      *x509.CertPool
 	hmacKey        string
 
 	// From the daemon's [general] when known, for the default -waittime.
@@ -64,7 +68,10 @@ func resolveTransport(rf *requestFlags, environ []string) (*transportSettings, e
 		ts.sqs = sqsSettings{URL: q.URL, ResultsURL: q.ResultsURL, Endpoint: q.Endpoint, Protocol: q.Protocol,
 			Region: q.Region, AccessID: q.AccessID, AccessKey: q.AccessKey}
 		if cfg.HTTP.Listen != "" {
-			ts.httpURL = listenURL(cfg.HTTP.Listen)
+			ts.httpURL = listenURL(cfg.HTTP.Listen, cfg.HTTP.TLSCert != "")
+			// The daemon's own certificate is trusted (self-signed or
+			// not), as well as the system's roots.
+			ts.httpCA = cfg.HTTP.TLSCert
 		}
 		ts.token, ts.hmacKey = cfg.HTTP.Token, cfg.Security.HMACKey
 		ts.maxDuration = cfg.General.MaxDurationDuration()
@@ -110,6 +117,7 @@ func resolveTransport(rf *requestFlags, environ []string) (*transportSettings, e
 	set(&ts.sqs.Region, "sqsregion", rf.sqsRegion)
 	set(&ts.httpURL, "http", strings.TrimRight(rf.httpURL, "/"))
 	set(&ts.token, "token", rf.token)
+	set(&ts.httpCA, "httpca", rf.httpCA)
 	set(&ts.hmacKey, "hmackey", rf.hmacKey)
 	if rf.set["redischannel"] && !rf.set["resultschannel"] {
 		ts.resultsChannel = ""
@@ -166,8 +174,32 @@ func resolveTransport(rf *requestFlags, environ []string) (*transportSettings, e
 		if err := checkHTTPURL(ts.httpURL); err != nil {
 			return nil, err
 		}
+		if ts.httpCA != "" {
+			pool, err := loadRoots(ts.httpCA)
+			if err != nil {
+				return nil, err
+			}
+			ts.httpRoots = pool
+		}
 	}
 	return ts, nil
+}
+
+// loadRoots returns the system's roots plus the certificates of the PEM
+// file (-httpca, or the daemon's [http] tlscert).
+func loadRoots(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("-httpca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-httpca %s: no PEM certificate found", file)
+	}
+	return pool, nil
 }
 
 // loadClientConfig loads the daemon's configuration file as the daemon
@@ -181,11 +213,15 @@ func loadClientConfig(path string, environ []string) (*config.Config, error) {
 }
 
 // listenURL turns an [http] listen address into a URL to reach it from
-// this host.
-func listenURL(listen string) string {
+// this host (https when the API has a certificate).
+func listenURL(listen string, https bool) string {
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + listen
+		return scheme + listen
 	}
 	switch host {
 	case "", "0.0.0.0":
@@ -193,7 +229,7 @@ func listenURL(listen string) string {
 	case "::":
 		host = "::1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func checkHTTPURL(s string) error {

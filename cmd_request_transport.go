@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ func (ts *transportSettings) open(ctx context.Context, pollEvery time.Duration) 
 		}
 		return &sqsRequest{c: c, s: ts.sqs}, nil
 	}
-	return &httpRequest{api: newHTTPAPI(ts.httpURL, ts.token), every: pollEvery}, nil
+	return &httpRequest{api: ts.httpAPI(), every: pollEvery}, nil
 }
 
 // emit sends v on events unless ctx ends first.
@@ -249,8 +250,17 @@ type httpAPI struct {
 	client      *http.Client
 }
 
-func newHTTPAPI(base, token string) *httpAPI {
-	return &httpAPI{base: strings.TrimRight(base, "/"), token: token, client: &http.Client{Timeout: 10 * time.Second}}
+// httpAPI returns a client of the daemon's HTTP API at ts.httpURL; an
+// https:// API's certificate is checked against ts.httpRoots (nil: the
+// system's roots).
+func (ts *transportSettings) httpAPI() *httpAPI {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: ts.httpRoots, MinVersion: tls.VersionTLS12}
+	return &httpAPI{
+		base:   strings.TrimRight(ts.httpURL, "/"),
+		token:  ts.token,
+		client: &http.Client{Timeout: 10 * time.Second, Transport: tr},
+	}
 }
 
 // httpStatusError is an error answer of the API.
@@ -270,7 +280,9 @@ func (h *httpAPI) do(ctx context.Context, method, path string, body []byte) (int
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
+	if method == http.MethodPost || method == http.MethodDelete {
+		// The API refuses these without it (415): a web page cannot
+		// send it without a CORS preflight.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if h.token != "" {

@@ -326,7 +326,7 @@ func (c *requestCmd) waitFor(ctx context.Context, tr requestTransport, ts *trans
 		if every <= 0 {
 			every = 500 * time.Millisecond
 		}
-		go newHTTPAPI(ts.httpURL, ts.token).poll(ctx, req.ID, ownState, every, events)
+		go ts.httpAPI().poll(ctx, req.ID, ownState, every, events)
 	}
 
 	deadline := time.NewTimer(w.deadline.Sub(w.now()))

@@ -276,10 +276,11 @@ func (g *hostileGen) interfaces() {
 	g.add("unknown alias", wantInvalid, "alias", func(m []kv) []kv { return with(without(m, "interface"), "alias", `["nosuchalias"]`) })
 }
 
-// ids are request ids with characters or lengths outside [A-Za-z0-9._-]{1,64}.
+// ids are request ids with characters or lengths outside [A-Za-z0-9._-]{1,64},
+// or made only of dots.
 func (g *hostileGen) ids() {
 	for _, id := range []string{"../etc/passwd", "a b", "\u00fc", strings.Repeat("x", 65), "", "a/b", "a\x00b",
-		"<script>", "id;rm -rf /", "\u202e", "%2e%2e", "a\nb"} {
+		"<script>", "id;rm -rf /", "\u202e", "%2e%2e", "a\nb", ".", "..", "..."} {
 		g.cases = append(g.cases, hostileCase{name: "bad id " + quote(id), want: wantInvalid, field: "id",
 			msg: object(with(g.base(""), "id", quote(id)))})
 	}

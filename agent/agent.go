@@ -3,12 +3,14 @@ package agent
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 	"golang.org/x/net/bpf"
@@ -188,7 +190,11 @@ func (a *Agent) Hostname() string {
 // id without waiting for the captures.
 //
 // A request for other nodes returns ErrNotForNode and nothing else happens.
-// A request id taken recently returns ErrDuplicate. An invalid request
+// A request id held by another request (running, finished and still kept
+// for Lookup, or admitted within the dedup TTL) returns an error matching
+// ErrDuplicate: the same message again (a redelivery) is ignored, another
+// request with that id is refused with a rejected Result that is published
+// but does not replace the stored request. An invalid request
 // (*ValidationError) or one that does not fit the budget (ErrNotAdmitted)
 // is rejected: a Result with status rejected is published and kept for
 // Lookup, and the error returned. After Shutdown it returns ErrShuttingDown.
@@ -201,6 +207,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	}
 	log := a.log.With("source", source)
 
+	sum := digest(sha256.Sum256(msg))
 	d, err := decode(msg)
 	if err != nil {
 		if !mayBeForNode(msg, cfg.Hostname) {
@@ -224,10 +231,8 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	}
 	id := d.req.ID
 	log = log.With("id", id)
-	if a.isDuplicate(id) {
-		log.Info("ignoring a request id taken recently")
-		a.bump(&a.count.duplicates)
-		return id, ErrDuplicate
+	if c := a.claim(id, sum); c != idFree {
+		return id, a.duplicate(log, id, c)
 	}
 	p, err := a.makePlan(ctx, &cfg, &d)
 	if err != nil {
@@ -239,12 +244,11 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	if err := checkSinks(sinks, p.req); err != nil {
 		return id, a.reject(id, source, err)
 	}
-	r, err := a.admit(id, source, p)
+	r, err := a.admit(id, source, sum, p)
 	if err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			log.Info("ignoring a request id taken recently")
-			a.bump(&a.count.duplicates)
-			return id, err
+		var ce *claimError
+		if errors.As(err, &ce) { // taken while the plan was made
+			return id, a.duplicate(log, id, ce.claim)
 		}
 		if errors.Is(err, ErrShuttingDown) {
 			return id, err
@@ -260,28 +264,20 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	return id, nil
 }
 
-// isDuplicate reports whether id was admitted recently or is running.
-func (a *Agent) isDuplicate(id string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if r, ok := a.store.get(id); ok && r.phase != PhaseDone {
-		return true
-	}
-	return a.seen.seen(id, a.clock.Now())
-}
-
 // admit reserves capture slots and memory for p, or says why it cannot.
-func (a *Agent) admit(id, source string, p *plan) (*request, error) {
+func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) {
 	n := len(p.captures)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cfg := &a.cfg
 	now := a.clock.Now()
-	switch {
-	case a.closed:
+	if a.closed {
 		return nil, ErrShuttingDown
-	case a.seen.seen(id, now):
-		return nil, ErrDuplicate
+	}
+	if c := a.claimLocked(id, sum, now); c != idFree {
+		return nil, &claimError{claim: c}
+	}
+	switch {
 	case a.active+n > cfg.MaxConcurrent:
 		return nil, fmt.Errorf("%w: %d captures running, the limit is %d and this request needs %d",
 			ErrNotAdmitted, a.active, cfg.MaxConcurrent, n)
@@ -298,11 +294,11 @@ func (a *Agent) admit(id, source string, p *plan) (*request, error) {
 	a.active += n
 	a.memUsed += need
 	a.count.accepted++
-	a.seen.add(id, now)
+	a.seen.add(id, sum, now)
 	ctx, cancel := context.WithCancelCause(a.captureCtx)
 	r := &request{
 		id: id, source: source, submitted: now, plan: p, ctx: ctx, cancel: cancel,
-		phase: PhasePending, remaining: n,
+		phase: PhasePending, remaining: n, digest: sum,
 	}
 	for _, cp := range p.captures {
 		r.ifaces = append(r.ifaces, cp.iface)
@@ -316,21 +312,29 @@ func (a *Agent) admit(id, source string, p *plan) (*request, error) {
 // Its log line is the only one a rejection gets (the transports log only
 // what never reached the agent), so it carries the id, the source and the
 // reason.
+//
+// The record never replaces a request that holds the id (see
+// request.holdsID): that one keeps its state and results.
 func (a *Agent) reject(id, source string, err error) error {
 	a.log.Warn("capture request rejected", "id", id, "source", source, "error", err)
 	now := a.clock.Now()
 	a.mu.Lock()
 	a.count.rejected++
-	res := Result{
-		ID: id, Node: a.cfg.Hostname, Status: StatusRejected,
-		Started: now, Ended: now, Locations: []string{}, Error: err.Error(),
-	}
-	if old, ok := a.store.get(id); !ok || old.phase == PhaseDone {
+	res := a.rejectedLocked(id, now, err)
+	if old, ok := a.store.get(id); !ok || !old.holdsID() {
 		a.store.add(&request{id: id, source: source, submitted: now, phase: PhaseDone, results: []Result{res}})
 	}
 	a.mu.Unlock()
 	a.enqueue(res)
 	return err
+}
+
+// rejectedLocked is the rejected Result for id; a.mu is held.
+func (a *Agent) rejectedLocked(id string, now time.Time, err error) Result {
+	return Result{
+		ID: id, Node: a.cfg.Hostname, Status: StatusRejected,
+		Started: now, Ended: now, Locations: []string{}, Error: err.Error(),
+	}
 }
 
 // Lookup returns the state of a running or recently finished request.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestMatchNode(t *testing.T) {
@@ -169,22 +171,28 @@ func TestGeneratedID(t *testing.T) {
 }
 
 func TestDedup(t *testing.T) {
-	ta := newTestAgent(t, Config{DedupTTL: time.Minute})
+	ta := newTestAgent(t, Config{DedupTTL: time.Minute, KeepRequests: 1})
 	msg := `{"node":"any","interface":["eth0"],"id":"dup-1","timeout":1}`
 	submit(t, ta, msg)
 	if r := ta.result(t); r.Status != StatusEmpty {
 		t.Fatalf("first: %+v", r)
 	}
+	// The same message again (SQS delivers at least once): ignored, no
+	// second capture and no result.
 	if _, err := ta.Submit(context.Background(), []byte(msg), "sqs"); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("second Submit = %v, want ErrDuplicate", err)
 	}
 	ta.noResult(t)
+	// Past the TTL and no longer kept for Lookup (another finished request
+	// took the only slot), the id is free again.
 	ta.clock.advance(2 * time.Minute)
+	submit(t, ta, `{"node":"any","interface":["eth0"],"id":"other","timeout":1}`)
+	ta.result(t)
 	if _, err := ta.Submit(context.Background(), []byte(msg), "sqs"); err != nil {
-		t.Fatalf("after the TTL: %v", err)
+		t.Fatalf("after the TTL and the eviction: %v", err)
 	}
 	ta.result(t)
-	// A rejected id is not remembered: fixed and sent again, it runs.
+	// A rejected id is not held: fixed and sent again, it runs.
 	bad := `{"node":"any","interface":["eth0"],"id":"fix-me","packets":99999999}`
 	if _, err := ta.Submit(context.Background(), []byte(bad), "test"); err == nil {
 		t.Fatal("over-limit request accepted")
@@ -194,16 +202,102 @@ func TestDedup(t *testing.T) {
 	ta.result(t)
 }
 
+// TestDuplicateIDKeepsStoredRequest sends, for an id that a request holds
+// (running, or finished and still kept), other requests with the same id:
+// valid ones, invalid ones, and ones that fail later checks. None may
+// change what Lookup shows for the id; a different request is refused with
+// an error matching ErrDuplicate and a published rejected Result, the same
+// message again is ignored without a Result.
+func TestDuplicateIDKeepsStoredRequest(t *testing.T) {
+	const holder = `{"node":"any","interface":["eth0"],"id":"held","timeout":1}`
+	tests := []struct {
+		name       string
+		msg        string
+		wantDup    bool // errors.Is(err, ErrDuplicate)
+		wantField  string
+		wantResult bool // a rejected Result is published
+	}{
+		{name: "same message", msg: holder, wantDup: true},
+		{name: "other valid request", msg: `{"node":"any","interface":["eth1"],"id":"held","packets":5}`, wantDup: true, wantResult: true},
+		{name: "same request, other bytes", msg: `{"id":"held","node":"any","interface":["eth0"],"timeout":1}`, wantDup: true, wantResult: true},
+		{name: "invalid request", msg: `{"node":"any","id":"held"}`, wantField: "interface", wantResult: true},
+		{name: "over a limit", msg: `{"node":"any","interface":["eth0"],"id":"held","packets":99999999}`, wantDup: true, wantResult: true},
+	}
+	for _, running := range []bool{true, false} {
+		for _, tt := range tests {
+			name := tt.name + map[bool]string{true: " while running", false: " after it finished"}[running]
+			t.Run(name, func(t *testing.T) {
+				ta := newTestAgent(t, Config{})
+				ta.host.block["eth0"] = running
+				submit(t, ta, holder)
+				var first Result
+				if running {
+					ta.host.waitBlocked(t, "eth0")
+				} else {
+					first = ta.result(t)
+				}
+				before, ok := ta.Lookup("held")
+				if !ok {
+					t.Fatal("the first request is not stored")
+				}
+				id, err := ta.Submit(context.Background(), []byte(tt.msg), "redis")
+				if id != "held" {
+					t.Errorf("Submit returned id %q, want held", id)
+				}
+				if got := errors.Is(err, ErrDuplicate); got != tt.wantDup {
+					t.Errorf("Submit = %v; matches ErrDuplicate: %v, want %v", err, got, tt.wantDup)
+				}
+				if tt.wantField != "" {
+					var ve *ValidationError
+					if !errors.As(err, &ve) || ve.Field != tt.wantField {
+						t.Errorf("Submit = %v, want a ValidationError on %s", err, tt.wantField)
+					}
+				}
+				if tt.wantResult {
+					r := ta.result(t)
+					if r.ID != "held" || r.Status != StatusRejected || r.Error != err.Error() {
+						t.Errorf("published %+v, want a rejected result for held saying %q", r, err)
+					}
+				} else {
+					ta.noResult(t)
+				}
+				after, ok := ta.Lookup("held")
+				if !ok {
+					t.Fatal("the first request is no longer stored")
+				}
+				if diff := cmp.Diff(before, after); diff != "" {
+					t.Errorf("stored request changed (-before +after):\n%s", diff)
+				}
+				if running {
+					// The first request still runs and ends as it would.
+					if err := ta.Cancel("held"); err != nil {
+						t.Fatalf("Cancel of the first request: %v", err)
+					}
+					if r := ta.result(t); r.ID != "held" || r.StopReason != StopCancelled {
+						t.Errorf("the first request ended with %+v", r)
+					}
+				} else if len(after.Results) != 1 || after.Results[0].Status != first.Status {
+					t.Errorf("stored results %+v, want the first request's %+v", after.Results, first)
+				}
+			})
+		}
+	}
+}
+
 func TestIDSetBounds(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s := newIDSet(time.Minute, 3)
 	for _, id := range []string{"a", "b", "c", "d"} {
-		s.add(id, now)
+		s.add(id, digest{id[0]}, now)
 	}
-	if s.seen("a", now) || !s.seen("b", now) || !s.seen("d", now) {
+	seen := func(id string, at time.Time) bool { _, ok := s.seen(id, at); return ok }
+	if seen("a", now) || !seen("b", now) || !seen("d", now) {
 		t.Error("the oldest id was not forgotten at the size bound")
 	}
-	if s.seen("d", now.Add(time.Minute)) {
+	if d, _ := s.seen("c", now); d != (digest{'c'}) {
+		t.Errorf("digest of c = %x, want the one added", d[:1])
+	}
+	if seen("d", now.Add(time.Minute)) {
 		t.Error("an id outlived its TTL")
 	}
 	if len(s.at) != 0 || len(s.fifo) != 0 {

@@ -126,6 +126,11 @@ func checkRules(d *decoded) error {
 		return invalid("interface", "one of interface or alias is required")
 	}
 	if r.ID != "" && !ValidID(r.ID) {
+		if onlyDots(r.ID) {
+			// "." and ".." are path segments: GET /v1/captures/.. could
+			// never reach the request.
+			return invalid("id", "%q is made only of dots: an id needs a letter, a digit, '_' or '-'", r.ID)
+		}
 		return invalid("id", "%.80q does not match [A-Za-z0-9._-]{1,64}", r.ID)
 	}
 	switch r.Format {
@@ -147,9 +152,9 @@ func checkRules(d *decoded) error {
 }
 
 // ValidID reports whether id is a valid request id: 1 to 64 characters of
-// [A-Za-z0-9._-].
+// [A-Za-z0-9._-], not all of them dots.
 func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > maxIDLen {
+	if len(id) == 0 || len(id) > maxIDLen || onlyDots(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
@@ -159,6 +164,13 @@ func ValidID(id string) bool {
 		}
 	}
 	return true
+}
+
+// onlyDots reports whether id is made of dots alone (".", "..", ...): such
+// an id names no request in a URL path, and a file name ending in "-.."
+// invites mistakes.
+func onlyDots(id string) bool {
+	return id != "" && strings.Trim(id, ".") == ""
 }
 
 // The fields of a request, by index.

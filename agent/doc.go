@@ -9,7 +9,8 @@
 //
 //	Decode       bounded JSON, exact field names, typed errors (*ValidationError)
 //	MatchNode    node "any" / exact host name / nodere; others: ErrNotForNode, no result
-//	dedup        an id taken recently: ErrDuplicate, no second capture
+//	dedup        an id held by another request: ErrDuplicate, no second capture,
+//	             the holder's state kept (a different request gets a rejected Result)
 //	plan         limits and defaults from Config, aliases, interfaces, filter per link type
 //	admit        MaxConcurrent and MaxMemory (worst case reserved); else rejected, never queued
 //	session      Handle.ReadPacket until a stop control fires, frames into a buffer

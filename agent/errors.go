@@ -29,8 +29,10 @@ var (
 	// ErrNotForNode means the request names other nodes: it is ignored and
 	// no result is published.
 	ErrNotForNode = errors.New("agent: request is not for this node")
-	// ErrDuplicate means a request with the same id was taken recently; it
-	// is not captured twice and no new result is published.
+	// ErrDuplicate means another request holds the id (running, kept for
+	// Lookup, or taken within the dedup TTL). The same message again is
+	// ignored without a result; a different request is refused with a
+	// published rejected result, and the holder's state is kept.
 	ErrDuplicate = errors.New("agent: duplicate request id")
 	// ErrNotAdmitted means the request did not fit the concurrency or memory
 	// budget; it was rejected, not queued.

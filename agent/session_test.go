@@ -157,6 +157,9 @@ func TestCancelAndLookup(t *testing.T) {
 	if _, err := ta.Submit(context.Background(), []byte(`{"node":"any","interface":["eth1"],"id":"c1"}`), "test"); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("running id submitted again: %v, want ErrDuplicate", err)
 	}
+	if r := ta.result(t); r.ID != id || r.Status != StatusRejected {
+		t.Errorf("another request with a running id: published %+v, want a rejected result", r)
+	}
 	if err := ta.Cancel(id); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
 )
 
@@ -38,7 +39,20 @@ type request struct {
 	ifaces    []string
 	results   []Result
 	remaining int // interface captures without a Result yet
+
+	// digest is the SHA-256 of the request message, to tell a message
+	// delivered twice (ignored) from another request reusing the id
+	// (refused). Zero for a rejected request.
+	digest digest
 }
+
+// digest is the SHA-256 of a request message.
+type digest [sha256.Size]byte
+
+// holdsID reports whether r keeps its id from other requests: every
+// request that was admitted does, for as long as it is stored. A rejected
+// request does not, so that a corrected request can take the id.
+func (r *request) holdsID() bool { return r.plan != nil }
 
 func (r *request) snapshot() RequestState {
 	return RequestState{
@@ -93,23 +107,30 @@ func (s *requestStore) finished(r *request) {
 }
 
 // idSet remembers request ids for a while (at most size ids, each for ttl),
-// so that a request delivered twice (SQS is at-least-once) is captured once.
-// It is not safe for concurrent use.
+// with the digest of the message that took each, so that a request
+// delivered twice (SQS is at-least-once) is captured once. It is not safe
+// for concurrent use.
 type idSet struct {
 	ttl  time.Duration
 	size int
-	at   map[string]time.Time
+	at   map[string]seenID
 	fifo []string // ids in the order added; same order as their times
 }
 
+// seenID is when an id was taken, and by which message.
+type seenID struct {
+	at     time.Time
+	digest digest
+}
+
 func newIDSet(ttl time.Duration, size int) *idSet {
-	return &idSet{ttl: ttl, size: size, at: make(map[string]time.Time)}
+	return &idSet{ttl: ttl, size: size, at: make(map[string]seenID)}
 }
 
 func (s *idSet) expire(now time.Time) {
 	for len(s.fifo) > 0 {
 		id := s.fifo[0]
-		if len(s.fifo) <= s.size && now.Sub(s.at[id]) < s.ttl {
+		if len(s.fifo) <= s.size && now.Sub(s.at[id].at) < s.ttl {
 			break
 		}
 		delete(s.at, id)
@@ -121,19 +142,20 @@ func (s *idSet) expire(now time.Time) {
 	}
 }
 
-// seen reports whether id was added less than ttl ago.
-func (s *idSet) seen(id string, now time.Time) bool {
+// seen reports whether id was added less than ttl ago, and the digest of
+// the message that took it.
+func (s *idSet) seen(id string, now time.Time) (digest, bool) {
 	s.expire(now)
-	_, ok := s.at[id]
-	return ok
+	e, ok := s.at[id]
+	return e.digest, ok
 }
 
-// add remembers id from now on.
-func (s *idSet) add(id string, now time.Time) {
+// add remembers id, taken by the message with digest d, from now on.
+func (s *idSet) add(id string, d digest, now time.Time) {
 	if _, ok := s.at[id]; ok {
 		return
 	}
-	s.at[id] = now
+	s.at[id] = seenID{at: now, digest: d}
 	s.fifo = append(s.fifo, id)
 	s.expire(now)
 }

@@ -197,8 +197,8 @@ type HTTP struct {
 	// HTTPS.
 	TLSCert string `koanf:"tlscert"`
 	TLSKey  string `koanf:"tlskey"`
-	// MaxConns caps the connections open at once; more wait in the
-	// kernel's accept queue.
+	// MaxConns caps the connections open at once; at the cap the oldest
+	// one not running a request is closed to make room.
 	MaxConns int `koanf:"maxconns"`
 }
 

@@ -3,6 +3,9 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -74,6 +77,19 @@ func TestGuard(t *testing.T) {
 			}
 			if len(rec.got) != 0 {
 				t.Errorf("a rejected message reached the agent: %q", rec.got)
+			}
+			// Neither the key nor the signature it would give this
+			// message (an oracle for forging) may be shown.
+			if len(tt.key) > 0 && strings.Contains(err.Error(), string(tt.key)) {
+				t.Errorf("the error shows the key: %v", err)
+			}
+			if env, reason, _ := parseEnvelope(tt.msg); reason == 0 && len(tt.key) > 0 {
+				mac := hmac.New(sha256.New, tt.key)
+				mac.Write(env.signed)
+				want := hex.EncodeToString(mac.Sum(nil))
+				if strings.Contains(err.Error(), want) && !bytes.Contains(tt.msg, []byte(want)) {
+					t.Errorf("the error shows the valid signature: %v", err)
+				}
 			}
 			if got := g.Rejected()[tt.reason.String()]; got != 1 {
 				t.Errorf("Rejected()[%s] = %d, want 1", tt.reason, got)

@@ -20,7 +20,7 @@ import (
 // the request strictly and keeps every upload.
 type Cloudshark struct {
 	Token   string
-	Faults  []int // status codes to answer the next requests with (set before serving)
+	Faults  []int // status codes (or FaultClose) to answer the next requests with (set before serving)
 	Discard bool  // count the file's bytes instead of keeping them (benchmarks)
 
 	mu       sync.Mutex
@@ -28,6 +28,11 @@ type Cloudshark struct {
 	requests int
 	problems []string
 }
+
+// FaultClose, in Cloudshark.Faults, closes the connection without a
+// reply: the client sees a network error (which names the URL) rather than
+// an HTTP status.
+const FaultClose = -1
 
 // Upload is a capture uploaded to Cloudshark.
 type Upload struct {
@@ -124,6 +129,14 @@ func (f *Cloudshark) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token != f.Token {
 		_, _ = io.Copy(io.Discard, r.Body)
 		f.fail(w, http.StatusForbidden, "API token is not valid")
+		return
+	}
+	if fault == FaultClose {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+			return
+		}
+		f.problem("cannot hijack the connection to close it")
 		return
 	}
 	if fault != 0 {

@@ -142,7 +142,10 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 	err = retry.Do(ctx, s.cfg.Retry, s.log, "cloudshark upload "+c.FileName, transient, func(ctx context.Context, _ int) error {
 		var err error
 		id, err = s.post(ctx, b)
-		return err
+		// Redacted here, not only at the end: retry.Do logs every
+		// retried failure, and the http package names the URL, which
+		// carries the token.
+		return s.redact(err)
 	})
 	if err != nil {
 		return "", fmt.Errorf("cloudshark: upload %s to %s: %w", c.FileName, s.base, s.redact(err))
@@ -213,14 +216,27 @@ func transient(err error) bool {
 	return retry.NetworkTransient(err)
 }
 
-// redact removes the API token from err: the http package puts the request
-// URL in its errors, and errors end up in result events and logs.
+// Redacted stands for the API token in the upload URL wherever the URL
+// appears in an error or a log line.
+const Redacted = "REDACTED"
+
+// redact removes the API token, as written in the URL and as configured,
+// from err: the http package puts the request URL in its errors, and
+// errors end up in log lines, result events and spool entries. The result
+// still unwraps to err, so errors.Is/As and the retry classification see
+// the original chain.
 func (s *Sink) redact(err error) error {
-	tok := url.PathEscape(s.cfg.Token)
-	if !strings.Contains(err.Error(), tok) {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, tok := range []string{url.PathEscape(s.cfg.Token), s.cfg.Token} {
+		msg = strings.ReplaceAll(msg, tok, Redacted)
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return &redacted{msg: strings.ReplaceAll(err.Error(), tok, "<token>"), err: err}
+	return &redacted{msg: msg, err: err}
 }
 
 // redacted is an error whose message hides a secret but still unwraps to

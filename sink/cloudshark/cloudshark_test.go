@@ -244,3 +244,70 @@ func BenchmarkDeliver(b *testing.B) {
 		f.Reset()
 	}
 }
+
+// TestTokenNeverShown makes the fake CloudShark drop connections (network
+// errors name the upload URL, which carries the token) and fail with
+// statuses, so that retries log warnings; neither the log, nor the error,
+// nor the location may contain the token, and the URL is shown with
+// "REDACTED" in its place.
+func TestTokenNeverShown(t *testing.T) {
+	drop := sinktest.FaultClose
+	tests := []struct {
+		name    string
+		faults  []int
+		wantErr bool
+	}{
+		{"dropped then uploaded", []int{drop, drop}, false},
+		{"dropped, 503, uploaded", []int{drop, 503}, false},
+		{"dropped every time", []int{drop, drop, drop}, true},
+		{"dropped, then a permanent 400", []int{drop, 400}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := sinktest.NewCloudshark(token)
+			f.Faults = tt.faults
+			srv := f.Start(t, false)
+			var logs bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			s := newTestSink(t, srv.URL, nil, log)
+			loc, err := s.Deliver(context.Background(), sinktest.Capture("tok-"+strconv.Itoa(i), sinktest.Pcap(4<<10, uint64(i))))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Deliver = %q, %v; want error: %v", loc, err, tt.wantErr)
+			}
+			shown := logs.String() + "\n" + loc
+			if err != nil {
+				shown += "\n" + err.Error()
+			}
+			if strings.Contains(shown, token) {
+				t.Errorf("the token is shown:\n%s", shown)
+			}
+			if !strings.Contains(logs.String(), "retrying") || !strings.Contains(logs.String(), "/api/v1/REDACTED/upload") {
+				t.Errorf("no retry warning naming the redacted URL:\n%s", logs.String())
+			}
+			var ue *url.Error
+			var ae *APIError
+			if err != nil && !errors.As(err, &ue) && !errors.As(err, &ae) {
+				t.Errorf("error %v lost its chain (neither a *url.Error nor an *APIError)", err)
+			}
+		})
+	}
+}
+
+// TestRedact covers a token that the URL escapes: both spellings go.
+func TestRedact(t *testing.T) {
+	s, err := New(Config{Token: "a b/c", Host: "h"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := errors.New(`Post "https://h/api/v1/a%20b%2Fc/upload": EOF (token a b/c)`)
+	got := s.redact(base)
+	if want := `Post "https://h/api/v1/REDACTED/upload": EOF (token REDACTED)`; got.Error() != want {
+		t.Errorf("redact = %q, want %q", got, want)
+	}
+	if !errors.Is(got, base) {
+		t.Error("the redacted error does not unwrap to the original")
+	}
+	if s.redact(nil) != nil {
+		t.Error("redact(nil) != nil")
+	}
+}

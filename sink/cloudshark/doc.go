@@ -17,6 +17,7 @@
 // fail at once with CloudShark's exceptions text.
 //
 // TLS certificates are verified unless Config.Insecure is set, which logs a
-// warning. The API token is part of the URL, so it is removed from every
-// error this package returns.
+// warning. The API token is part of the URL, so it is replaced by
+// "REDACTED" in every error this package returns or logs (the retries'
+// warnings included).
 package cloudshark

@@ -40,7 +40,9 @@ func TestRejectionLoggedOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/captures", strings.NewReader(tc.body)))
+			req := httptest.NewRequest("POST", "http://127.0.0.1/v1/captures", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			s.Handler().ServeHTTP(w, req)
 			if w.Code != tc.code {
 				t.Fatalf("status %d %s, want %d", w.Code, w.Body, tc.code)
 			}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -62,53 +61,32 @@ func (a adapter[S]) Cancel(id string) error {
 
 var errNoCancel = errors.New("httpapi: cancel not supported")
 
-// Options configures a Server.
-type Options struct {
-	// Listen is the host:port to bind ("127.0.0.1:0" picks a free port).
-	Listen string
-	// Token, when set, is required as a bearer token on /v1/.
-	Token string
-	// MaxBody is the largest request body, in bytes (default 64 KiB).
-	MaxBody int64
-	// ShutdownTimeout bounds the graceful shutdown (default 10s).
-	ShutdownTimeout time.Duration
-}
-
-// OptionsFromConfig maps [http] (and general.maxmessage) onto Options.
-func OptionsFromConfig(c *config.Config) Options {
-	return Options{
-		Listen:          c.HTTP.Listen,
-		Token:           c.HTTP.Token,
-		MaxBody:         int64(c.General.MaxMessage),
-		ShutdownTimeout: min(c.General.ShutdownGraceDuration(), 10*time.Second),
-	}
-}
-
 // Server is the HTTP API.
 type Server struct {
-	o   Options
-	sub transport.Submitter
-	be  Backend
-	log *slog.Logger
-	mux *http.ServeMux
-	srv *http.Server
+	o        Options
+	sub      transport.Submitter
+	be       Backend
+	log      *slog.Logger
+	mux      *http.ServeMux
+	handler  http.Handler // mux behind the Host check
+	srv      *http.Server
+	tls      *certFiles // nil: plain HTTP
+	loopback bool       // the listen address is loopback: Host names are checked
 
-	mu sync.Mutex
-	ln net.Listener
+	mu    sync.Mutex
+	ln    net.Listener
+	limit *connLimiter // ln
 }
 
 // New returns a Server that submits requests to sub (the agent, behind a
 // transport.Guard) and answers GET and DELETE from be (which may be nil:
-// GET then answers 404 and DELETE 405).
+// GET then answers 404 and DELETE 405). It refuses a listen address beyond
+// loopback without a token (ErrNoToken), and reads the TLS certificate
+// when one is configured.
 func New(o Options, sub transport.Submitter, be Backend, log *slog.Logger) (*Server, error) {
-	if o.Listen == "" {
-		return nil, errors.New("httpapi: no listen address")
-	}
-	if o.MaxBody <= 0 {
-		o.MaxBody = 64 << 10
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 10 * time.Second
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -116,32 +94,61 @@ func New(o Options, sub transport.Submitter, be Backend, log *slog.Logger) (*Ser
 	if be == nil {
 		be = Adapt[any](nil, nil)
 	}
-	s := &Server{o: o, sub: sub, be: be, log: log.With("transport", Source), mux: http.NewServeMux()}
-	s.mux.Handle("POST /v1/captures", s.auth(http.HandlerFunc(s.post)))
+	s := &Server{
+		o: o, sub: sub, be: be, log: log.With("transport", Source), mux: http.NewServeMux(),
+		loopback: loopbackListen(o.Listen),
+	}
+	if o.TLSCert != "" {
+		if s.tls, err = loadCertFiles(o.TLSCert, o.TLSKey); err != nil {
+			return nil, err
+		}
+	}
+	s.mux.Handle("POST /v1/captures", s.browserGuard(s.auth(http.HandlerFunc(s.post))))
 	s.mux.Handle("GET /v1/captures/{id}", s.auth(http.HandlerFunc(s.get)))
-	s.mux.Handle("DELETE /v1/captures/{id}", s.auth(http.HandlerFunc(s.cancel)))
+	s.mux.Handle("DELETE /v1/captures/{id}", s.browserGuard(s.auth(http.HandlerFunc(s.cancel))))
+	s.handler = s.hostGuard(s.mux)
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:     trackConns(s.handler),
+		ConnContext: connContext,
+		// A client that is slow to send its headers (or to finish the
+		// TLS handshake, bounded by the same timeout) holds one of the
+		// MaxConns slots for at most ReadHeaderTimeout.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.tls != nil {
+		s.srv.TLSConfig = s.tls.config()
 	}
 	return s, nil
 }
 
 // Handle adds a route outside /v1/ (metrics, health checks). It is not
-// behind the token. Call it before Serve.
+// behind the token, but behind the Host check. Call it before Serve.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// Handler returns the API's handler, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the API's handler (the routes behind the Host check),
+// for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ReloadTLS reads the certificate files again (on SIGHUP): new connections
+// get the new certificate. On failure the one in use stays. Without TLS it
+// does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.reload()
+}
 
 // Listen binds the listener (Serve does it if not done) and returns its
-// address. It warns when the API is reachable beyond loopback without a
-// token.
+// address. At most Options.MaxConns connections are open at once (see
+// connLimiter for who makes room for whom). A
+// bound address beyond loopback without a token is refused (ErrNoToken),
+// whatever name the listen address gave.
 func (s *Server) Listen() (net.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -152,11 +159,13 @@ func (s *Server) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: listen on %s: %w", s.o.Listen, err)
 	}
-	s.ln = ln
 	if ap, ok := ln.Addr().(*net.TCPAddr); ok && !ap.IP.IsLoopback() && s.o.Token == "" {
-		s.log.Warn("httpapi: the API is reachable beyond loopback with no token: anyone who reaches it can start captures; set [http] token", "addr", ln.Addr())
+		ln.Close()
+		return nil, fmt.Errorf("%w: %q bound %s", ErrNoToken, s.o.Listen, ap)
 	}
-	return ln.Addr(), nil
+	s.limit = newConnLimiter(ln, s.o.MaxConns)
+	s.ln = s.limit
+	return s.ln.Addr(), nil
 }
 
 // Serve serves until ctx ends, then shuts down gracefully: it stops
@@ -168,9 +177,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("httpapi: serving", "addr", addr, "auth", s.o.Token != "")
+	s.log.Info("httpapi: serving", "addr", addr, "scheme", s.scheme(), "auth", s.o.Token != "", "maxconns", s.o.MaxConns)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.tls != nil {
+			errc <- s.srv.ServeTLS(s.ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		errc <- s.srv.Serve(s.ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("httpapi: serve on %s: %w", addr, err)

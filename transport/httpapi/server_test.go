@@ -22,11 +22,19 @@ type fakeAgent struct {
 	mu       sync.Mutex
 	requests map[string]string
 	delay    time.Duration
+	gate     chan struct{} // when set, Submit waits until it is closed
+	waiting  int           // Submits waiting at the gate
 }
 
 func (a *fakeAgent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
 	if a.delay > 0 {
 		time.Sleep(a.delay)
+	}
+	if a.gate != nil {
+		a.mu.Lock()
+		a.waiting++
+		a.mu.Unlock()
+		<-a.gate
 	}
 	var req struct {
 		ID   string `json:"id"`
@@ -77,6 +85,60 @@ func (a *fakeAgent) Cancel(id string) error {
 	return nil
 }
 
+// serve runs s on its loopback listener until the test ends and returns
+// its base URL.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	})
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + addr.String()
+}
+
+// call sends one request over a real connection and returns the status,
+// the body and the response's headers.
+func call(t *testing.T, c *http.Client, method, url, body string, hdr map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
 func TestAPI(t *testing.T) {
 	a := &fakeAgent{}
 	a.Submit(context.Background(), []byte(`{"id":"known","node":"any"}`), "redis")
@@ -85,7 +147,7 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.Handler()
+	base := serve(t, s)
 	auth := "Bearer tok"
 	tests := []struct {
 		name, method, path, body, auth string
@@ -116,23 +178,24 @@ func TestAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			hdr := map[string]string{"Content-Type": "application/json"}
 			if tt.auth != "" {
-				r.Header.Set("Authorization", tt.auth)
+				hdr["Authorization"] = tt.auth
 			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.want) {
-				t.Errorf("%s %s = %d %s, want %d containing %s", tt.method, tt.path, w.Code, w.Body, tt.code, tt.want)
+			code, body, h := call(t, nil, tt.method, base+tt.path, tt.body, hdr)
+			if code != tt.code || !strings.Contains(body, tt.want) {
+				t.Errorf("%s %s = %d %s, want %d containing %s", tt.method, tt.path, code, body, tt.code, tt.want)
 			}
-			if tt.code == 401 && w.Header().Get("WWW-Authenticate") == "" {
+			if tt.code == 401 && h.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
-			if tt.code == 202 && !strings.HasPrefix(w.Header().Get("Location"), "/v1/captures/") {
-				t.Errorf("202 with Location %q", w.Header().Get("Location"))
+			if tt.code == 202 && !strings.HasPrefix(h.Get("Location"), "/v1/captures/") {
+				t.Errorf("202 with Location %q", h.Get("Location"))
 			}
 		})
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if src := a.requests["c1"]; src != "http" {
 		t.Errorf("request c1 submitted with source %q, want http", src)
 	}
@@ -143,6 +206,7 @@ func TestNoTokenNoLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := serve(t, s)
 	for _, tt := range []struct {
 		method, path string
 		code         int
@@ -151,10 +215,9 @@ func TestNoTokenNoLookup(t *testing.T) {
 		{"GET", "/v1/captures/x", 404},
 		{"DELETE", "/v1/captures/x", 405}, // no cancel function
 	} {
-		w := httptest.NewRecorder()
-		s.Handler().ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, strings.NewReader(`{"node":"any"}`)))
-		if w.Code != tt.code {
-			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, w.Code, tt.code)
+		code, body, _ := call(t, nil, tt.method, base+tt.path, `{"node":"any"}`, map[string]string{"Content-Type": "application/json"})
+		if code != tt.code {
+			t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, code, body, tt.code)
 		}
 	}
 	if _, err := New(Options{}, &fakeAgent{}, nil, nil); err == nil {
@@ -200,6 +263,7 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest("POST", base+"/v1/captures", strings.NewReader(`{"id":"slow","node":"any"}`))
 		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			inflight <- result{err: err}
@@ -248,8 +312,9 @@ func BenchmarkPost(b *testing.B) {
 	body := `{"id":"b1","node":"any","interface":["eth0"],"bpf":"tcp port 443","packets":100}`
 	b.ReportAllocs()
 	for b.Loop() {
-		r := httptest.NewRequest("POST", "/v1/captures", strings.NewReader(body))
+		r := httptest.NewRequest("POST", "http://127.0.0.1/v1/captures", strings.NewReader(body))
 		r.Header.Set("Authorization", "Bearer tok")
+		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != 202 {

@@ -192,8 +192,18 @@ func TestAuth(t *testing.T) {
 				if tr.State() != StateAuth {
 					t.Errorf("State() = %q, want %q", tr.State(), StateAuth)
 				}
-				if _, err := Dial(o); !errors.Is(err, ErrAuth) {
-					t.Errorf("Dial = %v, want ErrAuth", err)
+				_, derr := Dial(o)
+				if !errors.Is(derr, ErrAuth) {
+					t.Errorf("Dial = %v, want ErrAuth", derr)
+				}
+				// The password is a secret: the errors and the log name
+				// the user and the server, never the password.
+				if tt.password != "" {
+					for what, text := range map[string]string{"Run's error": err.Error(), "Dial's error": derr.Error(), "log": logs.String()} {
+						if strings.Contains(text, tt.password) {
+							t.Errorf("%s shows the password: %s", what, text)
+						}
+					}
 				}
 				return
 			}

@@ -112,11 +112,15 @@ func runQueue(t *testing.T, q *Queue) (stop func()) {
 	return stop
 }
 
+// testSecretKey is the secret access key of the tests' queues (goaws
+// ignores credentials); no log line may show it.
+const testSecretKey = "sqs-secret-key-of-the-tests"
+
 func newQueue(t *testing.T, g *goaws, cfg Config, sub Submitter, log *slog.Logger) *Queue {
 	t.Helper()
 	cfg.Endpoint = g.Endpoint
 	cfg.Protocol = "query"
-	cfg.AccessID, cfg.AccessKey = "test", "test"
+	cfg.AccessID, cfg.AccessKey = "test", testSecretKey
 	cfg.IsPermanent = func(err error) bool { return errors.Is(err, errInvalid) }
 	cfg.IsForeign = func(err error) bool { return errors.Is(err, errForeign) }
 	if cfg.WaitSeconds == 0 {
@@ -297,7 +301,7 @@ func TestReceiveOutage(t *testing.T) {
 	g := startGoaws(t, 30)
 	qurl := g.createQueue(t, "outage", 30)
 	var logs logBuf
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sub := newSubmitter(accept)
 	q := newQueue(t, g, Config{QueueURL: qurl, Backoff: retry.Policy{BaseDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond}}, sub, log)
 	g.stop()
@@ -314,6 +318,9 @@ func TestReceiveOutage(t *testing.T) {
 	eventually(t, 10*time.Second, "message after recovery", func() bool { return sub.count("after") == 1 })
 	if n := logs.count("queue reachable again"); n != 1 {
 		t.Errorf("recovery logged %d times", n)
+	}
+	if n := logs.count(testSecretKey); n != 0 {
+		t.Errorf("the secret access key is in %d log lines", n)
 	}
 }
 
