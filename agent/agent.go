@@ -25,6 +25,7 @@ type Agent struct {
 	compile Compiler
 	pubs    []ResultPublisher
 	spool   Sink
+	journal Journal
 
 	pool *chunkPool
 
@@ -36,7 +37,7 @@ type Agent struct {
 	hardCtx       context.Context
 	abort         context.CancelFunc
 	wg            sync.WaitGroup // running captures
-	results       chan Result
+	results       chan queued
 	publisherDone chan struct{}
 
 	mu        sync.Mutex
@@ -106,7 +107,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		store:   newRequestStore(cfg.KeepRequests),
 		seen:    newIDSet(cfg.DedupTTL, cfg.DedupSize),
 		pool:    newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
-		results: make(chan Result, cfg.ResultQueue),
+		results: make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
 	}
@@ -257,6 +258,9 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	for _, cp := range p.captures {
 		go a.runCapture(r, cp)
 	}
+	// Journaled while the sockets are armed: the fsync does not delay the
+	// capture.
+	a.journalAdd(r, cfg.Hostname)
 	return id, nil
 }
 
@@ -306,6 +310,9 @@ func (a *Agent) admit(id, source string, p *plan) (*request, error) {
 	}
 	for _, cp := range p.captures {
 		r.ifaces = append(r.ifaces, cp.iface)
+	}
+	if a.journal != nil {
+		r.journaled = make(chan struct{})
 	}
 	a.store.add(r)
 	a.wg.Add(n)

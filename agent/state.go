@@ -38,6 +38,16 @@ type request struct {
 	ifaces    []string
 	results   []Result
 	remaining int // interface captures without a Result yet
+
+	// spooled[i] is the spool's location of the capture behind results[i]
+	// when that Result's error is the delivery the spool took over ("":
+	// not spooled); see Redelivered.
+	spooled []string
+	// early are redeliveries reported before the Result they update.
+	early []Redelivery
+	// journaled is closed once the request is in the journal (nil without
+	// one).
+	journaled chan struct{}
 }
 
 func (r *request) snapshot() RequestState {
