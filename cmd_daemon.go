@@ -96,12 +96,18 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 	if err != nil {
 		return err
 	}
-	spools := newSpoolSwitch(log)
-	sp, err := spools.prepare(cfg.General.SpoolDir, sinks)
+	spools := newSpoolSwitch(log, reg.SpoolDropped)
+	sp, err := spools.prepare(cfg.General, sinks)
 	if err != nil {
 		return err
 	}
 	spools.set(sp)
+	reg.WatchSpool(spools.state)
+	health.AddCheck("delivery", func() error { return spools.canTakeCapture(reg.SinkFailing) })
+	journal, err := openJournal(cfg.General.SpoolDir, log)
+	if err != nil {
+		return err
+	}
 	sources := []func(context.Context) error{spools.Run}
 	var pubs []agent.ResultPublisher
 
@@ -214,9 +220,18 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 		agent.WithSpool(reg.InstrumentSink(spools)),
 		agent.WithOpener(captureOpener(capErr, opener)),
 	}
+	if journal != nil {
+		agentOpts = append(agentOpts, agent.WithJournal(journal))
+	}
 	ag, err = agent.New(agentConfig(cfg), agentOpts...)
 	if err != nil {
 		return err
+	}
+	spools.reportTo(ag.Redelivered)
+	if n, err := ag.RecoverJournal(); err != nil {
+		log.Error("the captures interrupted by the previous process cannot be reported", "error", err)
+	} else if n > 0 {
+		log.Warn("requests interrupted by the end of the previous process reported with status error, stop_reason restart", "requests", n)
 	}
 	if err := reg.WatchAgent(ag); err != nil {
 		return fmt.Errorf("metrics: %w", err)

@@ -62,7 +62,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sp, err := r.spools.prepare(cfg.General.SpoolDir, sinks)
+	sp, err := r.spools.prepare(cfg.General, sinks)
 	if err != nil {
 		return err
 	}

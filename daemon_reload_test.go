@@ -79,13 +79,19 @@ func pcapBytes() memData {
 
 // TestSpoolSwitch replaces the spool (as a reload does) while its retry
 // loop runs: what was spooled before is delivered by the new spool's
-// sinks, once.
+// sinks, once, by the round over every capture that a replacement starts
+// with (the retry interval is an hour: no due round can do it), and the
+// delivery is reported. Run may see the replacement before it saw the
+// first spool: the replacement must still start with that round.
 func TestSpoolSwitch(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	s := newSpoolSwitch(log)
+	s := newSpoolSwitch(log, nil)
+	s.interval = time.Hour
 	if _, err := s.Deliver(context.Background(), &agent.Capture{}); !errors.Is(err, spool.ErrNoSpool) {
 		t.Fatalf("Deliver without a spool directory: %v, want ErrNoSpool", err)
 	}
+	reports := make(chan agent.Redelivery, 4)
+	s.reportTo(func(d agent.Redelivery) { reports <- d })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -93,34 +99,38 @@ func TestSpoolSwitch(t *testing.T) {
 	dir := t.TempDir()
 	old := &countingSink{}
 	old.down.Store(true)
-	sp, err := s.prepare(dir, []agent.Sink{old})
+	sp, err := s.prepare(config.General{SpoolDir: dir}, []agent.Sink{old})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.set(sp)
 	c := &agent.Capture{ID: "spooled", FileName: "h-eth0-1-spooled.pcap", Data: pcapBytes()}
-	if _, err := s.Deliver(context.Background(), c); err != nil {
+	loc, err := s.Deliver(context.Background(), c)
+	if err != nil {
 		t.Fatalf("spool: %v", err)
 	}
 
 	// The reload brings a working sink of the same name.
 	fresh := &countingSink{}
-	sp2, err := s.prepare(dir, []agent.Sink{fresh})
+	sp2, err := s.prepare(config.General{SpoolDir: dir}, []agent.Sink{fresh})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.set(sp2)
-	// A spool that replaces another retries everything at once.
-	deadline := time.Now().Add(2 * time.Second)
-	for fresh.n.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := fresh.n.Load(); n != 1 {
-		t.Errorf("the new spool delivered %d times, want 1", n)
+	select {
+	case d := <-reports:
+		if d.ID != "spooled" || d.Spooled != loc || !slices.Equal(d.Locations, []string{"s3://b/k"}) || len(d.Pending) != 0 {
+			t.Errorf("reported %+v, want spooled (at %s) delivered to s3://b/k", d, loc)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the replacement spool did not deliver the spooled capture")
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil at shutdown", err)
+	}
+	if n := fresh.n.Load(); n != 1 {
+		t.Errorf("the new spool delivered %d times, want 1", n)
 	}
 	if n := old.n.Load(); n != 0 {
 		t.Errorf("the replaced sink delivered %d times", n)

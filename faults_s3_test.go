@@ -110,6 +110,20 @@ accesskey = %q
 		t.Fatalf("spooled capture not in S3 within 30s of the restart\n%s", d.Logs())
 	}
 	t.Logf("spool delivered s3://captures/%s %v after the S3 server came back", key, time.Since(restarted).Round(time.Millisecond))
+	// The result follows: status ok, the object's location, no error.
+	var after agent.Result
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		st, _ := lookup(t, api, "s3-fault")
+		if len(st.Results) == 1 {
+			after = st.Results[0]
+		}
+		return after.Status == agent.StatusOK
+	}) {
+		t.Errorf("GET /v1/captures/s3-fault after the spool delivered it: %+v, want status ok", after)
+	}
+	if len(after.Locations) != 1 || !strings.HasSuffix(after.Locations[0], key) || after.Error != "" || after.Packets != 4 {
+		t.Errorf("result after the spool delivered it: %+v, want ok at the S3 object %s, no error", after, key)
+	}
 	f, _ := g.Download(t, "captures", key)
 	checkPcapFile(t, f, sent)
 	if n := len(tcpdumpRead(t, f)); n != 4 {
@@ -117,7 +131,7 @@ accesskey = %q
 	}
 	if !testenv.WaitFor(5*time.Second, func() bool {
 		for _, n := range testenv.ReadDirNames(spoolDir) {
-			if !strings.HasPrefix(filepath.Base(n), ".") {
+			if !strings.HasPrefix(filepath.Base(n), ".") && filepath.Base(n) != "journal" {
 				return false
 			}
 		}

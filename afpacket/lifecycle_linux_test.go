@@ -219,10 +219,18 @@ func TestStatsDrops(t *testing.T) {
 	if err := pair.Send(sent); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
-	st, err := c.Stats()
-	if err != nil {
-		t.Fatal(err)
+	// The frames reach the socket from the veth's receive path; wait
+	// until the kernel has counted all of them.
+	var st afpacket.Stats
+	if !testenv.WaitFor(5*time.Second, func() bool {
+		var err error
+		st, err = c.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Packets >= n
+	}) {
+		t.Fatalf("Stats.Packets = %d after 5s, want %d (frames that passed the filter)", st.Packets, n)
 	}
 	read := len(collect(t, c, n, 100*time.Millisecond))
 	t.Logf("stats %+v, read %d", st, read)

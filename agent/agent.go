@@ -27,6 +27,7 @@ type Agent struct {
 	compile Compiler
 	pubs    []ResultPublisher
 	spool   Sink
+	journal Journal
 
 	pool *chunkPool
 
@@ -38,7 +39,7 @@ type Agent struct {
 	hardCtx       context.Context
 	abort         context.CancelFunc
 	wg            sync.WaitGroup // running captures
-	results       chan Result
+	results       chan queued
 	publisherDone chan struct{}
 
 	mu        sync.Mutex
@@ -108,7 +109,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		store:   newRequestStore(cfg.KeepRequests),
 		seen:    newIDSet(cfg.DedupTTL, cfg.DedupSize),
 		pool:    newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
-		results: make(chan Result, cfg.ResultQueue),
+		results: make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
 	}
@@ -261,6 +262,9 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	for _, cp := range p.captures {
 		go a.runCapture(r, cp)
 	}
+	// Journaled while the sockets are armed: the fsync does not delay the
+	// capture.
+	a.journalAdd(r, cfg.Hostname)
 	return id, nil
 }
 
@@ -302,6 +306,9 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	}
 	for _, cp := range p.captures {
 		r.ifaces = append(r.ifaces, cp.iface)
+	}
+	if a.journal != nil {
+		r.journaled = make(chan struct{})
 	}
 	a.store.add(r)
 	a.wg.Add(n)

@@ -60,6 +60,10 @@ const (
 	StopTimeout   StopReason = "timeout"
 	StopCancelled StopReason = "cancelled"
 	StopShutdown  StopReason = "shutdown"
+	// StopRestart is reported at start for a capture that the previous
+	// process was running when it ended without a shutdown (a crash, kill
+	// -9, a shutdown past its grace period); see Agent.RecoverJournal.
+	StopRestart StopReason = "restart"
 )
 
 // Result is the event published for one interface capture (or one rejected

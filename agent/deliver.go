@@ -10,12 +10,13 @@ import (
 )
 
 // deliver hands c to every sink at once and fills in res's locations,
-// status and error. When every sink fails, the spool (if any) takes it.
-func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result) {
+// status and error. When every sink fails, the spool (if any) takes it:
+// spooled is then the spool's location of c, which a later Redelivered
+// names.
+func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result) (spooled string) {
 	ctx := a.hardCtx
 	if len(sinks) == 0 {
-		a.deliverFallback(ctx, log, c, res, "no sink is configured")
-		return
+		return a.deliverFallback(ctx, log, c, res, "no sink is configured")
 	}
 	type outcome struct {
 		loc string
@@ -46,7 +47,7 @@ func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result)
 		if len(failed) > 0 {
 			res.Error = "delivery failed: " + strings.Join(failed, "; ")
 		}
-		return
+		return ""
 	}
 	why := "every sink failed: " + strings.Join(failed, "; ")
 	if !retry {
@@ -56,9 +57,9 @@ func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result)
 		res.Status = StatusError
 		res.Error = why + "; not kept: every failure is permanent"
 		log.Error("capture not delivered", "reason", why)
-		return
+		return ""
 	}
-	a.deliverFallback(ctx, log, c, res, why)
+	return a.deliverFallback(ctx, log, c, res, why)
 }
 
 // retryable reports whether a sink error may go away on a later attempt:
@@ -68,23 +69,25 @@ func retryable(err error) bool {
 	return !errors.As(err, &u) || !u.Unretryable()
 }
 
-// deliverFallback hands c to the spool after the sinks failed for why.
-func (a *Agent) deliverFallback(ctx context.Context, log *slog.Logger, c *Capture, res *Result, why string) {
+// deliverFallback hands c to the spool after the sinks failed for why and
+// returns the spool's location of c ("" when the spool did not take it).
+func (a *Agent) deliverFallback(ctx context.Context, log *slog.Logger, c *Capture, res *Result, why string) string {
 	res.Status = StatusError
 	if a.spool == nil {
 		res.Error = fmt.Sprintf("%s; the capture (%d packets, %d bytes) is lost", why, c.Packets, c.Data.Len())
 		log.Error("capture lost", "reason", why)
-		return
+		return ""
 	}
 	loc, err := deliverOne(ctx, a.spool, c)
 	if err != nil {
 		res.Error = fmt.Sprintf("%s; spool: %v; the capture (%d packets, %d bytes) is lost", why, err, c.Packets, c.Data.Len())
 		log.Error("capture lost", "reason", why, "spool_error", err)
-		return
+		return ""
 	}
 	res.Locations = append(res.Locations, loc)
 	res.Error = why + "; spooled for a retry"
 	log.Warn("capture spooled", "reason", why, "location", loc)
+	return loc
 }
 
 // deliverOne calls one sink, turning a panic into an error: a broken sink

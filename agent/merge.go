@@ -243,6 +243,7 @@ func (a *Agent) runMerged(r *request, cfg Config, sinks []Sink) {
 	}
 	m := a.captureMerged(r.ctx, p, sessions, func(int) { a.markRunning(r) }, nil, false)
 	results := make([]Result, len(m.outs))
+	spooled := make([]string, len(m.outs)) // see finish
 	for i, o := range m.outs {
 		results[i] = o.res
 	}
@@ -279,26 +280,29 @@ func (a *Agent) runMerged(r *request, cfg Config, sinks []Sink) {
 		}
 		c.FileName = mergedFileName(cfg.Hostname, label, alias, c.Started, r.id)
 		var d Result
-		a.deliver(log, c, sinks, &d)
+		loc := a.deliver(log, c, sinks, &d)
 		for i := range results {
-			applyDelivery(&results[i], &d)
+			if applyDelivery(&results[i], &d) {
+				spooled[i] = loc
+			}
 		}
 	}
 	if m.buf != nil {
 		m.buf.release()
 	}
-	for _, res := range results {
-		a.finish(r, res)
+	for i, res := range results {
+		a.finish(r, res, spooled[i])
 	}
 }
 
 // applyDelivery copies the outcome of delivering the merged file into the
 // Result of one of its interfaces: every interface names the file, and an
-// interface whose frames are in it shares the delivery's failure.
-func applyDelivery(res *Result, d *Result) {
+// interface whose frames are in it shares the delivery's failure. It
+// reports whether res took the delivery's status and error.
+func applyDelivery(res *Result, d *Result) bool {
 	res.Locations = append(res.Locations, d.Locations...)
 	if res.Packets == 0 || res.Status == StatusError {
-		return
+		return false
 	}
 	if d.Status == StatusError {
 		res.Status = StatusError
@@ -306,6 +310,7 @@ func applyDelivery(res *Result, d *Result) {
 	if d.Error != "" {
 		res.Error = d.Error
 	}
+	return true
 }
 
 // maxMergedLabel bounds the interface part of a merged file's name.

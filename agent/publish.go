@@ -4,24 +4,43 @@ import (
 	"context"
 )
 
+// queued is a result waiting for the publishers; after, when set, runs
+// once every publisher had it (or once it is dropped).
+type queued struct {
+	res   Result
+	after func()
+}
+
 // enqueue queues res for the publishers. When the queue is full (the
 // publishers are down or slow) the result is dropped and counted: result
 // events must never hold up captures or requests.
-func (a *Agent) enqueue(res Result) {
+func (a *Agent) enqueue(res Result) { a.enqueueThen(res, nil) }
+
+// enqueueThen queues res and runs after once the publishers had it (at
+// once when there is no publisher or the result is dropped).
+func (a *Agent) enqueueThen(res Result, after func()) {
+	if !a.tryEnqueue(queued{res, after}) && after != nil {
+		after()
+	}
+}
+
+func (a *Agent) tryEnqueue(q queued) bool {
 	if len(a.pubs) == 0 {
-		return
+		return false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.qclosed {
-		return
+		return false
 	}
 	select {
-	case a.results <- res:
+	case a.results <- q:
+		return true
 	default:
 		a.dropped++
-		a.log.Warn("result queue full: dropping a result event", "id", res.ID,
-			"interface", res.Interface, "dropped", a.dropped)
+		a.log.Warn("result queue full: dropping a result event", "id", q.res.ID,
+			"interface", q.res.Interface, "dropped", a.dropped)
+		return false
 	}
 }
 
@@ -38,9 +57,12 @@ func (a *Agent) closeResults() {
 // publishLoop hands every queued result to every publisher.
 func (a *Agent) publishLoop() {
 	defer close(a.publisherDone)
-	for res := range a.results {
+	for q := range a.results {
 		for _, p := range a.pubs {
-			a.publishOne(p, res)
+			a.publishOne(p, q.res)
+		}
+		if q.after != nil {
+			q.after()
 		}
 	}
 }

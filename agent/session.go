@@ -81,6 +81,7 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
 	res := out.res
+	var spooled string
 	if out.buf != nil {
 		if res.Packets > 0 {
 			c := &Capture{
@@ -98,11 +99,11 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 				Packets:   res.Packets,
 				Data:      out.buf.data(),
 			}
-			a.deliver(s.log, c, sinks, &res)
+			spooled = a.deliver(s.log, c, sinks, &res)
 		}
 		out.buf.release()
 	}
-	a.finish(r, res)
+	a.finish(r, res, spooled)
 }
 
 // markRunning moves r from pending to running once a socket is armed.
@@ -115,24 +116,34 @@ func (a *Agent) markRunning(r *request) {
 }
 
 // finish records the Result of one interface capture of r, releases its
-// admission and queues the Result for the publishers.
-func (a *Agent) finish(r *request, res Result) {
+// admission and queues the Result for the publishers; the last one of r
+// takes r out of the journal once published. spooled is the spool's
+// location of the capture when res's error is that the spool took it over.
+func (a *Agent) finish(r *request, res Result, spooled string) {
 	a.mu.Lock()
+	for _, d := range r.early {
+		if applyRedelivery(&res, spooled, &d) && len(d.Pending) == 0 {
+			spooled = ""
+		}
+	}
 	r.results = append(r.results, res)
+	r.spooled = append(r.spooled, spooled)
 	a.count.capture(&res)
 	r.remaining--
 	a.active--
 	a.memUsed -= r.plan.reserve
+	var after func()
 	if r.remaining == 0 {
 		r.phase = PhaseDone
 		r.cancel(nil) // release the context
 		a.store.finished(r)
+		after = a.forgetAfter(r)
 	}
 	a.mu.Unlock()
 	a.log.Info("capture finished", "id", res.ID, "interface", res.Interface, "status", res.Status,
 		"stop_reason", res.StopReason, "packets", res.Packets, "bytes", res.Bytes,
 		"kernel_drops", res.KernelDrops, "locations", res.Locations, "error", res.Error)
-	a.enqueue(res)
+	a.enqueueThen(res, after)
 }
 
 // capture opens the handle, reads until a stop control fires and returns

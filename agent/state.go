@@ -44,6 +44,15 @@ type request struct {
 	// delivered twice (ignored) from another request reusing the id
 	// (refused). Zero for a rejected request.
 	digest digest
+	// spooled[i] is the spool's location of the capture behind results[i]
+	// when that Result's error is the delivery the spool took over ("":
+	// not spooled); see Redelivered.
+	spooled []string
+	// early are redeliveries reported before the Result they update.
+	early []Redelivery
+	// journaled is closed once the request is in the journal (nil without
+	// one).
+	journaled chan struct{}
 }
 
 // digest is the SHA-256 of a request message.

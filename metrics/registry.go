@@ -38,6 +38,10 @@ type Registry struct {
 
 	srcOnce sync.Once
 	src     *sourceCollector
+
+	spoolOnce sync.Once
+	spool     *spoolCollector
+	sinkLast  sinkOutcomes
 }
 
 // New returns a Registry with the Go runtime's and the process's collectors

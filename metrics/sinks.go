@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
@@ -41,9 +42,20 @@ func (m *measuredSink) Deliver(ctx context.Context, c *agent.Capture) (string, e
 	} else if c != nil && c.Data != nil {
 		m.r.upBytes.WithLabelValues(m.name).Add(float64(c.Data.Len()))
 	}
+	if !refused(err) {
+		m.r.sinkLast.set(m.name, err)
+	}
 	m.r.uploads.WithLabelValues(m.name, outcome).Observe(time.Since(start).Seconds())
 	return loc, err
 }
 
 // Unwrap returns the measured sink.
 func (m *measuredSink) Unwrap() agent.Sink { return m.s }
+
+// refused reports whether err is a refusal that retrying cannot help (an
+// Unretryable() bool method returning true): the sink answered, and
+// refused what this request asked for.
+func refused(err error) bool {
+	var u interface{ Unretryable() bool }
+	return errors.As(err, &u) && u.Unretryable()
+}

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -76,3 +77,8 @@ func (e *LostError) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrTooLarge says that a capture is larger than the spool's maximum size
+// (Config.MaxBytes): dropping every spooled capture would not make room
+// for it, so it is not spooled and none is dropped.
+var ErrTooLarge = errors.New("capture larger than the spool's maximum size")

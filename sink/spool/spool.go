@@ -26,9 +26,19 @@ type Config struct {
 	// MaxAge is how long a capture is retried (default 24h); then its entry
 	// is renamed *.failed, kept for an operator, and no longer retried.
 	MaxAge time.Duration
-	// OnDelivered, if set, is called when a spooled capture reached a sink
-	// later, e.g. to publish an updated result event.
-	OnDelivered func(ctx context.Context, c *agent.Capture, sink, location string)
+	// MaxBytes caps the capture files kept in Dir ([general]
+	// spoolmaxbytes; 0: no cap). A capture that would take the spool past
+	// it displaces the oldest spooled captures (each reported to OnDropped
+	// and logged as an error); one larger than MaxBytes is not spooled
+	// (ErrTooLarge).
+	MaxBytes int64
+	// OnDelivered, if set, is called after a retry round in which a
+	// spooled capture reached at least one sink, so that its result can be
+	// published again (see Delivery).
+	OnDelivered func(ctx context.Context, d Delivery)
+	// OnDropped, if set, is called for every spooled capture dropped to
+	// make room (see MaxBytes).
+	OnDropped func(e Entry, size int64)
 
 	// Now replaces time.Now (tests).
 	Now func() time.Time
@@ -42,6 +52,13 @@ type Spool struct {
 	log   *slog.Logger
 
 	runMu sync.Mutex // one retry round at a time
+	// dirMu orders the changes of the directory's entries (a new entry and
+	// the drops that make room for it, an entry's removal or update after
+	// a retry), never held while a sink delivers.
+	dirMu sync.Mutex
+	// syncDir makes a rename in a directory durable (fsync of the
+	// directory); replaced by tests.
+	syncDir func(dir string) error
 }
 
 // New returns a Spool over sinks. With cfg.Dir set, the directory is
@@ -84,7 +101,10 @@ func New(cfg Config, sinks []agent.Sink, log *slog.Logger) (*Spool, error) {
 		f.Close()
 		os.Remove(f.Name())
 	}
-	return &Spool{cfg: cfg, sinks: sinks, log: log.With("component", "spool")}, nil
+	if cfg.MaxBytes < 0 {
+		return nil, fmt.Errorf("spool: maximum size %d is negative", cfg.MaxBytes)
+	}
+	return &Spool{cfg: cfg, sinks: sinks, log: log.With("component", "spool"), syncDir: syncDir}, nil
 }
 
 // Name returns the wrapped sinks' names joined by "+".
@@ -182,4 +202,22 @@ func (s *Spool) backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, s.cfg.MaxInterval)
+}
+
+// Delivery reports what one retry round delivered of a spooled capture
+// (Config.OnDelivered), so that the capture's result can say where it is.
+type Delivery struct {
+	// Capture describes the spooled capture; its Data is nil.
+	Capture agent.Capture
+	// Path is the spooled capture file: the location the spool returned
+	// when it kept the capture.
+	Path string
+	// Bytes is the size of the capture file.
+	Bytes int64
+	// Locations are where the capture was delivered in this round, one for
+	// each sink that took it.
+	Locations []string
+	// Pending maps each sink still owed the capture to its last failure;
+	// empty when the capture is fully delivered and Path removed.
+	Pending map[string]string
 }

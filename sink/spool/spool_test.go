@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,19 +135,19 @@ func TestRetry(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
 	a := &fakeSink{name: "a", err: errDown}
-	var delivered []string
+	var delivered []Delivery
 	cfg := Config{Dir: dir, Interval: time.Minute, MaxInterval: 4 * time.Minute, MaxAge: time.Hour, Now: clock,
-		OnDelivered: func(_ context.Context, c *agent.Capture, sink, loc string) {
-			delivered = append(delivered, c.ID+"@"+loc)
-		}}
+		OnDelivered: func(_ context.Context, d Delivery) { delivered = append(delivered, d) }}
 	s, err := New(cfg, []agent.Sink{a}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := sinktest.Pcap(30<<10, 9)
 	c := sinktest.Capture("r1", data)
-	if _, err := s.Deliver(context.Background(), c); err == nil {
-		t.Fatal("Deliver succeeded with a failing sink")
+	_, err = s.Deliver(context.Background(), c)
+	var se *SpooledError
+	if !errors.As(err, &se) {
+		t.Fatalf("Deliver with a failing sink = %v, want a SpooledError", err)
 	}
 	ctx := context.Background()
 
@@ -184,8 +185,14 @@ func TestRetry(t *testing.T) {
 	if len(a.got) != 1 || !bytes.Equal(a.got[0], data) {
 		t.Fatalf("sink got %d files, equal=%v", len(a.got), len(a.got) == 1 && bytes.Equal(a.got[0], data))
 	}
-	if len(delivered) != 1 || delivered[0] != "r1@a://"+c.FileName {
-		t.Errorf("OnDelivered calls %v", delivered)
+	if len(delivered) != 1 {
+		t.Fatalf("OnDelivered calls %+v, want 1", delivered)
+	}
+	d := delivered[0]
+	if d.Capture.ID != "r1" || d.Path != se.Path || d.Bytes != int64(len(data)) || d.Capture.Data != nil ||
+		!slices.Equal(d.Locations, []string{"a://" + c.FileName}) || len(d.Pending) != 0 {
+		t.Errorf("OnDelivered(%+v), want r1 spooled at %s (%d bytes) delivered to a://%s, nothing pending",
+			d, se.Path, len(data), c.FileName)
 	}
 	left, _ := os.ReadDir(dir)
 	if len(left) != 0 {
@@ -235,13 +242,25 @@ func TestNameCollision(t *testing.T) {
 	}
 }
 
+// TestRunStops cancels Run once it has made its first round (it delivers
+// a capture spooled before it started): Run returns the context's error.
 func TestRunStops(t *testing.T) {
-	a := &fakeSink{name: "a"}
-	s, _ := New(Config{Dir: t.TempDir(), Interval: 10 * time.Millisecond}, []agent.Sink{a}, nil)
+	a := &fakeSink{name: "a", err: errDown}
+	delivered := make(chan Delivery, 1)
+	s, _ := New(Config{Dir: t.TempDir(), Interval: 10 * time.Millisecond,
+		OnDelivered: func(_ context.Context, d Delivery) { delivered <- d }}, []agent.Sink{a}, nil)
+	if _, err := s.Deliver(context.Background(), sinktest.Capture("run", sinktest.Pcap(1<<10, 3))); err == nil {
+		t.Fatal("Deliver succeeded with a failing sink")
+	}
+	a.setErr(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	time.Sleep(30 * time.Millisecond)
+	select {
+	case <-delivered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not deliver the spooled capture")
+	}
 	cancel()
 	select {
 	case err := <-done:

@@ -49,6 +49,11 @@ func (s *Spool) write(c *agent.Capture, pending []string, failures []SinkError) 
 	if c.Data == nil {
 		return "", errors.New("capture without data")
 	}
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	if err := s.makeRoom(c.Data.Len()); err != nil {
+		return "", err
+	}
 	name := filepath.Base(c.FileName)
 	if name == "" || name == "." || name == "/" || strings.HasPrefix(name, ".") {
 		name = "capture-" + c.ID + ".pcap"
@@ -64,10 +69,11 @@ func (s *Spool) write(c *agent.Capture, pending []string, failures []SinkError) 
 		name = fmt.Sprintf("%d-%s", i, base)
 	}
 	path := filepath.Join(s.cfg.Dir, name)
-	if err := writeAtomic(path, func(w io.Writer) error {
+	if err := s.writeAtomic(path, func(w io.Writer) error {
 		_, err := io.Copy(w, c.Data.NewReader())
 		return err
 	}); err != nil {
+		os.Remove(path) // renamed, perhaps, but not known to be durable
 		return "", err
 	}
 	now := s.cfg.Now()
@@ -80,6 +86,7 @@ func (s *Spool) write(c *agent.Capture, pending []string, failures []SinkError) 
 		}
 	}
 	if err := s.save(e); err != nil {
+		os.Remove(e.metaPath)
 		os.Remove(path)
 		return "", err
 	}
@@ -92,12 +99,15 @@ func (s *Spool) save(e *entry) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(e.metaPath, func(w io.Writer) error { _, err := w.Write(b); return err })
+	return s.writeAtomic(e.metaPath, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 // writeAtomic writes a file through a synced temporary file renamed over
-// path, so that readers see all of it or nothing.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
+// path, so that readers see all of it or nothing, and then syncs the
+// directory: until then the rename is only in memory, and a crash could
+// leave the directory without the file although the caller was told that
+// it was kept.
+func (s *Spool) writeAtomic(path string, fill func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -120,7 +130,24 @@ func writeAtomic(path string, fill func(io.Writer) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
+	if err = s.syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("sync directory of %s: %w", path, err)
+	}
 	return nil
+}
+
+// syncDir fsyncs the directory dir, making the entries renamed into it
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // load reads every entry description of the spool directory.
@@ -231,7 +258,8 @@ func (s *Spool) retry(ctx context.Context, all bool) int {
 }
 
 // retryEntry delivers one entry to its pending sinks and reports whether
-// none is left pending (the entry is then removed).
+// none is left pending (the entry is then removed). When a sink took it,
+// OnDelivered hears of it once the entry is updated.
 func (s *Spool) retryEntry(ctx context.Context, e *entry) bool {
 	path := filepath.Join(s.cfg.Dir, e.File)
 	f, err := os.Open(path)
@@ -248,7 +276,10 @@ func (s *Spool) retryEntry(ctx context.Context, e *entry) bool {
 	}
 	c := e.Capture
 	c.Data = fileData{f: f, size: st.Size()}
-	var still []string
+	var (
+		still []string
+		locs  []string
+	)
 	for _, name := range e.Pending {
 		k := s.sink(name)
 		if k == nil {
@@ -268,10 +299,30 @@ func (s *Spool) retryEntry(ctx context.Context, e *entry) bool {
 			continue
 		}
 		delete(e.Errors, name)
+		locs = append(locs, loc)
 		s.log.Info("spooled capture delivered", "id", c.ID, "sink", name, "location", loc)
-		if s.cfg.OnDelivered != nil {
-			s.cfg.OnDelivered(ctx, &c, name, loc)
+	}
+	done := s.settle(e, still)
+	if len(locs) > 0 && s.cfg.OnDelivered != nil {
+		d := Delivery{Capture: e.Capture, Path: path, Bytes: st.Size(), Locations: locs, Pending: map[string]string{}}
+		d.Capture.Data = nil
+		for _, name := range still {
+			d.Pending[name] = e.Errors[name]
 		}
+		s.cfg.OnDelivered(ctx, d)
+	}
+	return done
+}
+
+// settle records the outcome of a retry round of e: the entry is removed
+// when no sink is left pending, else updated with the next try. An entry
+// dropped meanwhile (to make room) stays dropped.
+func (s *Spool) settle(e *entry, still []string) bool {
+	path := filepath.Join(s.cfg.Dir, e.File)
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	if _, err := os.Lstat(e.metaPath); err != nil {
+		return false
 	}
 	if len(still) == 0 {
 		if err := os.Remove(e.metaPath); err != nil {
@@ -287,12 +338,14 @@ func (s *Spool) retryEntry(ctx context.Context, e *entry) bool {
 	if err := s.save(e); err != nil {
 		s.log.Error("cannot update spool entry", "path", e.metaPath, "err", err)
 	}
-	s.log.Warn("spooled capture still pending", "id", c.ID, "pending", still, "next_try", e.NextTry)
+	s.log.Warn("spooled capture still pending", "id", e.Capture.ID, "pending", still, "next_try", e.NextTry)
 	return false
 }
 
 // giveUp stops retrying an entry older than MaxAge; its files are kept.
 func (s *Spool) giveUp(e *entry) {
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
 	failed := strings.TrimSuffix(e.metaPath, metaSuffix) + failedSuffix
 	if err := os.Rename(e.metaPath, failed); err != nil {
 		s.log.Error("cannot retire spool entry", "path", e.metaPath, "err", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -21,14 +22,17 @@ import (
 type fakeAgent struct {
 	mu       sync.Mutex
 	requests map[string]string
-	delay    time.Duration
 	gate     chan struct{} // when set, Submit waits until it is closed
 	waiting  int           // Submits waiting at the gate
+	// entered, when set, is closed as Submit starts, which then waits
+	// until release is closed.
+	entered, release chan struct{}
 }
 
 func (a *fakeAgent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
-	if a.delay > 0 {
-		time.Sleep(a.delay)
+	if a.entered != nil {
+		close(a.entered)
+		<-a.release
 	}
 	if a.gate != nil {
 		a.mu.Lock()
@@ -229,7 +233,7 @@ func TestNoTokenNoLookup(t *testing.T) {
 // ends Serve's context while a request is in flight, and checks that the
 // request still completes and Serve returns nil.
 func TestServeAndGracefulShutdown(t *testing.T) {
-	a := &fakeAgent{delay: 300 * time.Millisecond}
+	a := &fakeAgent{entered: make(chan struct{}), release: make(chan struct{})}
 	s, err := New(Options{Listen: "127.0.0.1:0", Token: "tok", ShutdownTimeout: 5 * time.Second}, a, Adapt(a.Lookup, nil), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -273,8 +277,25 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		inflight <- result{code: resp.StatusCode, body: string(b)}
 	}()
-	time.Sleep(100 * time.Millisecond) // the POST is inside Submit now
+	<-a.entered // the POST is inside Submit now
 	cancel()
+	// Shutdown has begun once new requests are refused; Serve still waits
+	// for the one in Submit.
+	if !testenv.WaitFor(5*time.Second, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	}) {
+		t.Fatal("the server still takes requests after its context ended")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) with a request still in Submit", err)
+	default:
+	}
+	close(a.release)
 	r := <-inflight
 	if r.err != nil || r.code != 202 || !strings.Contains(r.body, `"slow"`) {
 		t.Fatalf("request in flight during shutdown: %d %q %v, want 202", r.code, r.body, r.err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -100,4 +101,36 @@ func (s *server) kill() {
 	s.cmd.Process.Signal(syscall.SIGKILL)
 	s.cmd.Wait()
 	s.cmd = nil
+}
+
+// deadPort listens on addr in place of a server that is down: it accepts
+// each connection and closes it at once, counting them, so that a test can
+// wait for the client's reconnect attempts instead of sleeping. free
+// frees the port for the server again.
+func deadPort(t testing.TB, addr string) (attempts func() int, free func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s in place of the server: %v", addr, err)
+	}
+	var mu sync.Mutex
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { ln.Close(); <-done }) }
+	t.Cleanup(stop)
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }, stop
 }

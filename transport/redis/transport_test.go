@@ -237,7 +237,11 @@ func TestResubscribeAfterRestart(t *testing.T) {
 
 	srv.kill()
 	waitState(t, tr, StateDown)
-	time.Sleep(700 * time.Millisecond) // several reconnect attempts fail meanwhile
+	// Several reconnect attempts fail meanwhile.
+	attempts, reopen := deadPort(t, srv.addr())
+	if !testenv.WaitFor(10*time.Second, func() bool { return attempts() >= 3 }) {
+		t.Fatalf("%d reconnect attempts within 10s, want 3", attempts())
+	}
 	if err := tr.PublishResult(context.Background(), agent.Result{ID: "lost"}); err == nil {
 		t.Error("PublishResult with the server down succeeded")
 	}
@@ -246,7 +250,11 @@ func TestResubscribeAfterRestart(t *testing.T) {
 	defer cancel()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- tr.PublishResult(pubCtx, agent.Result{ID: "during"}) }()
+	// Not a synchronisation: it lets the publish above run into the
+	// outage (it passes either way; PublishResult's retries are not
+	// observable from here).
 	time.Sleep(200 * time.Millisecond)
+	reopen()
 	restarted := time.Now()
 	srv.start()
 	waitState(t, tr, StateUp)
@@ -281,7 +289,12 @@ func TestDownAtStart(t *testing.T) {
 	}
 	running(t, tr)
 	waitState(t, tr, StateDown)
-	time.Sleep(500 * time.Millisecond)
+	// Several attempts fail before the server starts.
+	attempts, reopen := deadPort(t, srv.addr())
+	if !testenv.WaitFor(10*time.Second, func() bool { return attempts() >= 3 }) {
+		t.Fatalf("%d connection attempts within 10s, want 3", attempts())
+	}
+	reopen()
 	srv.start()
 	waitState(t, tr, StateUp)
 	publish(t, o, "capture", "hello")
