@@ -139,6 +139,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		pubs = append(pubs, q)
 		sources = append(sources, q.Run)
+		reg.WatchRefused(sqs.Source, q.Refused)
 		reg.WatchSource(sqs.Source, func() metrics.SourceState {
 			s, err := probe.State()
 			return metrics.SourceState{Up: err == nil, State: s}
