@@ -103,6 +103,15 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Oversized messages are dropped as they arrive, before the Guard
+		// sees them; a dropped request is answered in the agent's name.
+		o.MaxMessage = cfg.General.MaxMessage
+		o.Node = func() string {
+			if ag == nil { // set before the sources run
+				return ""
+			}
+			return ag.Hostname()
+		}
 		rt, err := redis.New(o, submit, log)
 		if err != nil {
 			return err
@@ -322,5 +331,6 @@ func agentConfig(cfg *config.Config) agent.Config {
 		ShutdownGrace:  g.ShutdownGraceDuration(),
 		RingBytes:      g.RingSize,
 		BlockTimeout:   time.Duration(g.BlockTimeout) * time.Millisecond,
+		NoFilterNames:  !g.FilterNames,
 	}
 }

@@ -295,7 +295,7 @@ func (b *blockingSubmitter) Submit(ctx context.Context, msg []byte, _ string) (s
 
 func TestQueueFullDrops(t *testing.T) {
 	srv := startServer(t)
-	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", QueueSize: 2}
+	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", QueueSize: 2, Workers: 1}
 	b := &blockingSubmitter{release: make(chan struct{}), got: make(chan string, 20)}
 	tr, err := New(o, b, nil)
 	if err != nil {
