@@ -17,10 +17,19 @@ type SilentDNS struct {
 	n    atomic.Int64
 }
 
-// StartSilentDNS starts a SilentDNS and stops it when the test ends.
+// StartSilentDNS starts a SilentDNS on a free port of 127.0.0.1 and stops
+// it when the test ends.
 func StartSilentDNS(t testing.TB) *SilentDNS {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return StartSilentDNSOn(t, "127.0.0.1:0")
+}
+
+// StartSilentDNSOn starts a SilentDNS on the loopback UDP address addr
+// (port 53 of an address of 127.0.0.0/8 serves a resolv.conf, which names
+// no port) and stops it when the test ends.
+func StartSilentDNSOn(t testing.TB, addr string) *SilentDNS {
+	t.Helper()
+	c, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatalf("silent DNS server: %v", err)
 	}
