@@ -361,6 +361,7 @@ func TestOptions(t *testing.T) {
 		{Addrs: []string{"x:1"}, Channel: "c", ResultsChannel: "c"},
 		{Addrs: []string{"x:1"}, Channel: "c", Mode: "sentinel"},
 		{Addrs: []string{"x:1"}, Channel: "c", Mode: "ring"},
+		{Addrs: []string{"x:1"}, Channel: "c", MaxMessage: 1024, QueueBytes: 1000},
 	} {
 		if _, err := New(o, nil, nil); err == nil {
 			t.Errorf("New(%+v) accepted", o)
