@@ -126,6 +126,15 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 		if err != nil {
 			return err
 		}
+		// Oversized messages are dropped as they arrive, before the Guard
+		// sees them; a dropped request is answered in the agent's name.
+		o.MaxMessage = cfg.General.MaxMessage
+		o.Node = func() string {
+			if ag == nil { // set before the sources run
+				return ""
+			}
+			return ag.Hostname()
+		}
 		rt, err := redis.New(o, submit, log)
 		if err != nil {
 			return err
@@ -162,6 +171,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 		}
 		pubs = append(pubs, q)
 		sources = append(sources, q.Run)
+		reg.WatchRefused(sqs.Source, q.Refused)
 		reg.WatchSource(sqs.Source, func() metrics.SourceState {
 			s, err := probe.State()
 			return metrics.SourceState{Up: err == nil, State: s}
@@ -361,6 +371,7 @@ func agentConfig(cfg *config.Config) agent.Config {
 		ShutdownGrace:  g.ShutdownGraceDuration(),
 		RingBytes:      g.RingSize,
 		BlockTimeout:   time.Duration(g.BlockTimeout) * time.Millisecond,
+		NoFilterNames:  !g.FilterNames,
 	}
 }
 

@@ -376,8 +376,22 @@ func TestFaultAdmission(t *testing.T) {
 		msgs[i] = []byte(fmt.Sprintf(`{"id":%q,"node":"any","interface":[%q],"bpf":"udp and dst port 9999","timeout":30,%s}`,
 			r.id, pair.Host, limits))
 	}
-	for _, m := range msgs {
+	// One at a time: the Redis transport submits several messages at once,
+	// in no set order, and each admission here depends on the ones before.
+	taken := func() float64 {
+		var n float64
+		for k, v := range scrape(t, api) {
+			if strings.HasPrefix(k, "pcapdaemon_requests_total{") && strings.Contains(k, `source="redis"`) {
+				n += v
+			}
+		}
+		return n
+	}
+	for i, m := range msgs {
 		publish(t, pub, "capture", m, 1)
+		if !testenv.WaitFor(10*time.Second, func() bool { return taken() > float64(i) }) {
+			t.Fatalf("request %s not taken within 10s", reqs[i].id)
+		}
 	}
 
 	// The rejections are immediate; the admitted ones are now capturing.

@@ -25,9 +25,11 @@ type Agent struct {
 	open    Opener
 	lookup  InterfaceLookup
 	compile Compiler
-	pubs    []ResultPublisher
-	spool   Sink
-	journal Journal
+	// resolver looks up the names in filters (nil: bpfcompile's default).
+	resolver bpfcompile.Resolver
+	pubs     []ResultPublisher
+	spool    Sink
+	journal  Journal
 
 	pool *chunkPool
 
@@ -50,6 +52,7 @@ type Agent struct {
 	memUsed   int64 // bytes reserved by them
 	store     *requestStore
 	seen      *idSet
+	planning  map[string]*planning // requests being decoded and compiled, by id
 	qclosed   bool
 	dropped   uint64 // results dropped because the queue was full
 	count     counters
@@ -80,6 +83,12 @@ func WithInterfaceLookup(f InterfaceLookup) Option { return func(a *Agent) { a.l
 // WithCompiler sets the filter compiler (default: bpfcompile.Compile).
 func WithCompiler(c Compiler) Option { return func(a *Agent) { a.compile = c } }
 
+// WithResolver sets how the names in filters are looked up (default:
+// bpfcompile.DefaultResolver: DNS and the system's name files). Every
+// lookup is still bounded by Config.NameTimeout and refused under
+// Config.NoFilterNames.
+func WithResolver(r bpfcompile.Resolver) Option { return func(a *Agent) { a.resolver = r } }
+
 // WithSinks sets where captures are delivered.
 func WithSinks(s ...Sink) Option { return func(a *Agent) { a.sinks = append(a.sinks, s...) } }
 
@@ -100,16 +109,17 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		log:     slog.New(slog.DiscardHandler),
-		clock:   systemClock{},
-		open:    OpenAFPacket,
-		lookup:  LookupInterface,
-		compile: defaultCompiler,
-		cfg:     cfg,
-		store:   newRequestStore(cfg.KeepRequests),
-		seen:    newIDSet(cfg.DedupTTL, cfg.DedupSize),
-		pool:    newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
-		results: make(chan queued, cfg.ResultQueue),
+		log:      slog.New(slog.DiscardHandler),
+		clock:    systemClock{},
+		open:     OpenAFPacket,
+		lookup:   LookupInterface,
+		compile:  defaultCompiler,
+		cfg:      cfg,
+		store:    newRequestStore(cfg.KeepRequests),
+		seen:     newIDSet(cfg.DedupTTL, cfg.DedupSize),
+		planning: map[string]*planning{},
+		pool:     newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
+		results:  make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
 	}
@@ -235,6 +245,11 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	if c := a.claim(id, sum); c != idFree {
 		return id, a.duplicate(log, id, c)
 	}
+	// Submit runs concurrently for several requests, and compiling a
+	// filter may take seconds: a Cancel arriving meanwhile is kept for
+	// admit.
+	a.startPlanning(id)
+	defer a.endPlanning(id)
 	p, err := a.makePlan(ctx, &cfg, &d)
 	if err != nil {
 		return id, a.reject(id, source, err)
@@ -312,6 +327,12 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	}
 	a.store.add(r)
 	a.wg.Add(n)
+	if pl := a.planning[id]; pl != nil && pl.cancelled {
+		// Cancelled while it was being planned: its captures start and
+		// end at once with stop reason cancelled, so that the requester
+		// gets the results it waits for.
+		cancel(errCancelled)
+	}
 	return r, nil
 }
 
@@ -356,16 +377,49 @@ func (a *Agent) Lookup(id string) (RequestState, bool) {
 }
 
 // Cancel ends the captures of a running request early (stop reason
-// cancelled); what they hold is still delivered.
+// cancelled); what they hold is still delivered. A request still being
+// decoded and compiled is cancelled as soon as it is admitted.
 func (a *Agent) Cancel(id string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r, ok := a.store.get(id)
 	if !ok || r.phase == PhaseDone || r.cancel == nil {
+		if pl := a.planning[id]; pl != nil {
+			pl.cancelled = true
+			return nil
+		}
 		return fmt.Errorf("cancel %q: %w", id, ErrUnknownID)
 	}
 	r.cancel(errCancelled)
 	return nil
+}
+
+// planning is a request id whose Submit calls are between decoding and
+// admission.
+type planning struct {
+	n         int  // Submit calls planning this id
+	cancelled bool // Cancel was called meanwhile
+}
+
+func (a *Agent) startPlanning(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pl := a.planning[id]
+	if pl == nil {
+		pl = &planning{}
+		a.planning[id] = pl
+	}
+	pl.n++
+}
+
+func (a *Agent) endPlanning(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if pl := a.planning[id]; pl != nil {
+		if pl.n--; pl.n == 0 {
+			delete(a.planning, id)
+		}
+	}
 }
 
 // Running returns the number of interface captures admitted and not

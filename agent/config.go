@@ -26,6 +26,7 @@ const (
 	DefaultResultQueue    = 1024
 	DefaultPublishTimeout = 10 * time.Second
 	DefaultCompileTimeout = 5 * time.Second
+	DefaultNameTimeout    = 2 * time.Second
 )
 
 // Config is what the agent needs from the daemon's configuration. The
@@ -102,6 +103,14 @@ type Config struct {
 	// CompileTimeout bounds the compilation of one filter
 	// (DefaultCompileTimeout); name lookups in a filter count against it.
 	CompileTimeout time.Duration
+	// NameTimeout bounds one host name lookup of a filter
+	// (DefaultNameTimeout), within CompileTimeout: a name whose DNS server
+	// does not answer fails the filter soon.
+	NameTimeout time.Duration
+	// NoFilterNames refuses request filters that name hosts, networks,
+	// ports or protocols ([general] filternames = false): no requester can
+	// make the agent query DNS or read the name files. Numbers still work.
+	NoFilterNames bool
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -149,5 +158,6 @@ func (c Config) withDefaults() Config {
 	setInt(&c.ResultQueue, DefaultResultQueue)
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
 	setDur(&c.CompileTimeout, DefaultCompileTimeout)
+	setDur(&c.NameTimeout, DefaultNameTimeout)
 	return c
 }

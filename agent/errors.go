@@ -11,6 +11,9 @@ import (
 type ValidationError struct {
 	Field  string
 	Reason string
+	// Err is the sentinel this error is an instance of (ErrFilterName), or
+	// nil; errors.Is sees it through Unwrap.
+	Err error
 }
 
 func (e *ValidationError) Error() string {
@@ -19,6 +22,9 @@ func (e *ValidationError) Error() string {
 	}
 	return "invalid request: " + e.Field + ": " + e.Reason
 }
+
+// Unwrap returns Err.
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 func invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
@@ -41,6 +47,10 @@ var (
 	ErrShuttingDown = errors.New("agent: shutting down")
 	// ErrUnknownID means no running request has the id given to Cancel.
 	ErrUnknownID = errors.New("agent: no running request with this id")
+	// ErrFilterName is wrapped by the *ValidationError of a filter that
+	// names a host, network, port or protocol while Config.NoFilterNames
+	// is set.
+	ErrFilterName = errors.New("agent: names in filters are turned off")
 )
 
 // Causes of an early end of a capture, given to context.CancelCauseFunc so

@@ -95,7 +95,13 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 			c, ok := progs[k]
 			if !ok {
 				c.prog, c.raw, err = a.compileFilter(ctx, cfg, expr, info, p.snaplen)
-				if err != nil {
+				var ne *nameError
+				switch {
+				case errors.As(err, &ne):
+					ve := invalid("bpf", "%v", ne)
+					ve.Err = ne.Unwrap()
+					return nil, ve
+				case err != nil:
 					return nil, invalid("bpf", "%s (compiling for interface %s, link type %d)", filterError(err), t.iface, info.LinkType)
 				}
 				progs[k] = c
@@ -108,12 +114,24 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 	return p, nil
 }
 
-// compileFilter compiles expr under the configured time budget.
+// compileFilter compiles expr under the configured time budget. Names in
+// expr are looked up through a filterResolver: refused when names are
+// turned off, each host name bounded by NameTimeout, and all of them ended
+// with the budget. A failure caused by a name is a *nameError.
 func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, info InterfaceInfo, snaplen int) ([]bpf.Instruction, []bpf.RawInstruction, error) {
 	type out struct {
 		prog []bpf.Instruction
 		err  error
 	}
+	// Ending cctx ends the lookups of a compilation given up on, which
+	// would otherwise go on querying DNS after the request was answered.
+	cctx, cancel := context.WithTimeout(ctx, cfg.CompileTimeout)
+	defer cancel()
+	next := a.resolver
+	if next == nil {
+		next = bpfcompile.DefaultResolver()
+	}
+	res := &filterResolver{next: next, ctx: cctx, timeout: cfg.NameTimeout, refuse: cfg.NoFilterNames}
 	ch := make(chan out, 1)
 	go func() {
 		defer func() {
@@ -126,20 +144,23 @@ func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, inf
 			Snaplen:  snaplen,
 			Netmask:  info.Netmask,
 			Live:     true,
+			Resolver: res,
 		})
 		ch <- out{prog, err}
 	}()
-	timer := time.NewTimer(cfg.CompileTimeout)
-	defer timer.Stop()
 	var o out
 	select {
 	case o = <-ch:
-	case <-timer.C:
+	case <-cctx.Done():
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
 		return nil, nil, fmt.Errorf("compiling took longer than %v", cfg.CompileTimeout)
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
 	}
 	if o.err != nil {
+		if ne := withNamePosition(res, o.err); ne != nil {
+			return nil, nil, ne
+		}
 		return nil, nil, o.err
 	}
 	if len(o.prog) > maxBPFInsns {

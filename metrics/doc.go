@@ -17,7 +17,8 @@
 //
 //	requests_total{source,outcome,reason}    every message a source handed over
 //	requests_invalid_total{source,field}     invalid requests by the field at fault
-//	requests_dropped_total{source}           messages dropped before submission (queue full)
+//	requests_dropped_total{source}           messages dropped before submission (too large, queue full)
+//	requests_refused_deleted_total{source}   messages the Guard refused, deleted from the queue (SQS)
 //	guard_rejected_total{reason}             size and signature rejections
 //	captures_active                          interface captures running
 //	captures_finished_total{status}          finished interface captures

@@ -181,6 +181,7 @@ func TestSourcesAndGuard(t *testing.T) {
 	state := "connecting"
 	r.WatchSource("redis", func() metrics.SourceState { return metrics.SourceState{Up: state == "subscribed", State: state} })
 	r.WatchDropped("redis", func() uint64 { return 5 })
+	r.WatchRefused("sqs", func() uint64 { return 3 })
 	r.WatchGuard(func() map[string]uint64 { return map[string]uint64{"too_large": 4, "stale": 1} })
 	if got := mustValue(t, r, "pcapdaemon_source_up", "source", "redis"); got != 0 {
 		t.Errorf("source_up while connecting = %v", got)
@@ -194,6 +195,9 @@ func TestSourcesAndGuard(t *testing.T) {
 	}
 	if got := mustValue(t, r, "pcapdaemon_requests_dropped_total", "source", "redis"); got != 5 {
 		t.Errorf("requests_dropped_total = %v", got)
+	}
+	if got := mustValue(t, r, "pcapdaemon_requests_refused_deleted_total", "source", "sqs"); got != 3 {
+		t.Errorf("requests_refused_deleted_total = %v", got)
 	}
 	if got := mustValue(t, r, "pcapdaemon_guard_rejected_total", "reason", "too_large"); got != 4 {
 		t.Errorf("guard_rejected_total{too_large} = %v", got)

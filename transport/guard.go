@@ -39,13 +39,13 @@ type Guard struct {
 	o    GuardOptions
 
 	mu       sync.Mutex
-	seen     map[string]struct{} // signatures within the window
+	seen     map[string]struct{} // MACs (decoded bytes) within the window
 	order    []seenSig           // FIFO of seen, for expiry and capacity
 	rejected [numReasons]uint64
 }
 
 type seenSig struct {
-	sig     string
+	mac     string // the decoded MAC, as a map key
 	expires time.Time
 }
 
@@ -97,25 +97,28 @@ func (g *Guard) Open(msg []byte, source string) ([]byte, error) {
 	if d := now.Sub(at); d > g.o.MaxSkew || d < -g.o.MaxSkew {
 		return nil, g.reject(ReasonStale, source, "signed at %s, %s from now, outside ±%s", at.UTC().Format(time.RFC3339), d.Round(time.Second), g.o.MaxSkew)
 	}
-	if !g.remember(env.sig, at.Add(g.o.MaxSkew), now) {
+	// The cache keys on the MAC's bytes, not on its hex text: hex decoding
+	// takes either case, so the same envelope with its "sig" re-cased
+	// would otherwise pass as new.
+	if !g.remember(string(got), at.Add(g.o.MaxSkew), now) {
 		return nil, g.reject(ReasonReplay, source, "signature already seen within the last %s", 2*g.o.MaxSkew)
 	}
 	return env.body, nil
 }
 
-// remember records sig until expires and reports whether it was new.
-func (g *Guard) remember(sig string, expires, now time.Time) bool {
+// remember records mac until expires and reports whether it was new.
+func (g *Guard) remember(mac string, expires, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for len(g.order) > 0 && (g.order[0].expires.Before(now) || len(g.order) >= g.o.ReplayCapacity) {
-		delete(g.seen, g.order[0].sig)
+		delete(g.seen, g.order[0].mac)
 		g.order = g.order[1:]
 	}
-	if _, dup := g.seen[sig]; dup {
+	if _, dup := g.seen[mac]; dup {
 		return false
 	}
-	g.seen[sig] = struct{}{}
-	g.order = append(g.order, seenSig{sig, expires})
+	g.seen[mac] = struct{}{}
+	g.order = append(g.order, seenSig{mac, expires})
 	return true
 }
 

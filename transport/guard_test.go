@@ -6,12 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/pcapdaemon/pcapdaemon/config"
@@ -124,6 +126,52 @@ func TestGuardReplay(t *testing.T) {
 	}
 	if n := len(g.seen); n > 3 {
 		t.Errorf("replay cache holds %d signatures, capacity 3", n)
+	}
+}
+
+// TestGuardReplayRecased sends an accepted envelope again with its
+// signature spelled differently: hex decoding takes either case, so each
+// spelling carries the same MAC and must be refused as a replay.
+func TestGuardReplayRecased(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	msg := Sign(testKey, []byte(`{"id":"a","node":"any"}`), now)
+	var env struct{ Sig string }
+	if err := json.Unmarshal(msg, &env); err != nil {
+		t.Fatal(err)
+	}
+	mixed := []byte(env.Sig)
+	for i := 0; i < len(mixed); i += 2 {
+		mixed[i] = byte(unicode.ToUpper(rune(mixed[i])))
+	}
+	tests := []struct {
+		name string
+		sig  string
+	}{
+		{name: "upper case", sig: strings.ToUpper(env.Sig)},
+		{name: "mixed case", sig: string(mixed)},
+	}
+	if strings.ToUpper(env.Sig) == env.Sig {
+		t.Fatalf("signature %s has no letters to re-case", env.Sig)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recorder
+			g := NewGuard(GuardOptions{HMACKey: testKey, Now: func() time.Time { return now }}, &rec)
+			if _, err := g.Submit(context.Background(), msg, "redis"); err != nil {
+				t.Fatalf("first Submit: %v", err)
+			}
+			again := bytes.Replace(msg, []byte(env.Sig), []byte(tt.sig), 1)
+			if bytes.Equal(again, msg) {
+				t.Fatal("re-cased envelope is the same message")
+			}
+			var re *RejectError
+			if _, err := g.Submit(context.Background(), again, "redis"); !errors.As(err, &re) || re.Reason != ReasonReplay {
+				t.Fatalf("envelope with sig %s after %s = %v, want a replay rejection", tt.sig, env.Sig, err)
+			}
+			if len(rec.got) != 1 {
+				t.Errorf("the agent got %d messages, want 1", len(rec.got))
+			}
+		})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
@@ -34,9 +35,27 @@ type Options struct {
 	Channel, ResultsChannel string
 	// MinBackoff and MaxBackoff bound the reconnect delay (100ms, 10s).
 	MinBackoff, MaxBackoff time.Duration
+	// MaxMessage is the largest message taken, in bytes (default
+	// agent.MaxMessageSize; the daemon sets [general] maxmessage). A larger
+	// one is dropped as it arrives, before it is copied or queued.
+	MaxMessage int
 	// QueueSize is how many received messages may wait for the Submitter
 	// before new ones are dropped (default 256).
 	QueueSize int
+	// QueueBytes bounds the bytes of the messages waiting (default 16
+	// times MaxMessage): beyond it new ones are dropped too, so that a
+	// flood holds at most QueueBytes, plus Workers messages being
+	// submitted, plus what the client library reads (see the package doc).
+	QueueBytes int
+	// Workers is how many messages are submitted at once (default 8): a
+	// request whose filter takes seconds to compile (its names resolve
+	// slowly) does not hold up the requests behind it.
+	Workers int
+	// Node returns this agent's node name (the agent's Hostname; nil or
+	// "" means the kernel's host name). A message dropped unread is
+	// answered with a rejected result only when it may be for this node,
+	// and the result names it.
+	Node func() string
 	// DialTimeout bounds one connection attempt (default 5s).
 	DialTimeout time.Duration
 }
@@ -103,8 +122,20 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 10 * time.Second
 	}
+	if o.MaxMessage <= 0 {
+		o.MaxMessage = agent.MaxMessageSize
+	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 256
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 16 * o.MaxMessage
+	}
+	if o.QueueBytes < o.MaxMessage {
+		return o, fmt.Errorf("redis: queue of %d bytes cannot hold one message of the %d byte limit", o.QueueBytes, o.MaxMessage)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second

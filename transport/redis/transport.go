@@ -38,11 +38,19 @@ type Transport struct {
 	sub transport.Submitter
 	log *slog.Logger
 
-	client  atomic.Pointer[rueidis.Client] // nil until connected
-	state   transport.StateLog
-	queue   chan []byte
-	dropped atomic.Uint64
-	rejLog  transport.Sometimes
+	client atomic.Pointer[rueidis.Client] // nil until connected
+	state  transport.StateLog
+	queue  chan []byte
+	queued atomic.Int64 // bytes of the messages in queue
+	rejLog transport.Sometimes
+
+	// Messages dropped on arrival (drop.go), and the rejected results
+	// that answer them, waiting to be published.
+	dropped     atomic.Uint64
+	tooLarge    atomic.Uint64
+	answers     chan agent.Result
+	answersLost atomic.Uint64
+	dropLog     transport.Sometimes
 
 	everUp     atomic.Bool // a subscription was confirmed once
 	subscribed atomic.Bool // confirmed since the last Receive began
@@ -59,10 +67,11 @@ func New(o Options, sub transport.Submitter, log *slog.Logger) (*Transport, erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("transport", Source)
-	t := &Transport{o: o, sub: sub, log: log, queue: make(chan []byte, o.QueueSize)}
+	t := &Transport{o: o, sub: sub, log: log, queue: make(chan []byte, o.QueueSize), answers: make(chan agent.Result, answerQueue)}
 	t.state.Log = log
 	t.state.Set(StateConnecting, slog.LevelDebug, "redis: connecting", "addrs", o.Addrs)
 	t.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
+	t.dropLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	return t, nil
 }
 
@@ -70,9 +79,14 @@ func New(o Options, sub transport.Submitter, log *slog.Logger) (*Transport, erro
 // or StateAuth.
 func (t *Transport) State() string { return t.state.State() }
 
-// Dropped returns how many messages were dropped because the Submitter fell
-// QueueSize messages behind.
+// Dropped returns how many messages were dropped on arrival: larger than
+// MaxMessage, or with the queue full (QueueSize messages or QueueBytes
+// bytes waiting for the Submitter).
 func (t *Transport) Dropped() uint64 { return t.dropped.Load() }
+
+// DroppedTooLarge returns how many of the dropped messages were larger than
+// MaxMessage.
+func (t *Transport) DroppedTooLarge() uint64 { return t.tooLarge.Load() }
 
 // Run connects, subscribes and submits requests until ctx ends, then
 // returns nil. It reconnects and resubscribes whenever the connection is
@@ -83,8 +97,11 @@ func (t *Transport) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends submitLoop before wg.Wait when Run returns an error
-	wg.Go(func() { t.submitLoop(ctx) })
+	defer cancel() // ends the loops before wg.Wait when Run returns an error
+	for range t.o.Workers {
+		wg.Go(func() { t.submitLoop(ctx) })
+	}
+	wg.Go(func() { t.answerLoop(ctx) })
 
 	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
 	for {
@@ -165,26 +182,41 @@ func (t *Transport) down(err error) {
 }
 
 // onMessage queues a message for submitLoop. It runs in the Receive loop,
-// which must keep draining rueidis's buffer, so it never blocks: a full
-// queue drops the message.
+// which must keep draining rueidis's buffer, so it never blocks. A message
+// larger than MaxMessage is dropped before it is copied; so is one that
+// does not fit the queue (QueueSize messages, QueueBytes bytes). Either is
+// answered when it names its id (drop.go).
 func (t *Transport) onMessage(m rueidis.PubSubMessage) {
+	n := len(m.Message)
+	if n > t.o.MaxMessage {
+		t.drop(m.Message, dropTooLarge)
+		return
+	}
+	// onMessage is the only producer: what it checks here can only shrink
+	// until it adds.
+	if t.queued.Load()+int64(n) > int64(t.o.QueueBytes) {
+		t.drop(m.Message, dropQueueFull)
+		return
+	}
+	t.queued.Add(int64(n))
 	select {
 	case t.queue <- []byte(m.Message):
 	default:
-		n := t.dropped.Add(1)
-		if ok, _ := t.rejLog.Allow(time.Now()); ok {
-			t.log.Warn("redis: request dropped: submit queue full", "queue", cap(t.queue), "dropped_total", n)
-		}
+		t.queued.Add(-int64(n))
+		t.drop(m.Message, dropQueueFull)
 	}
 }
 
-// submitLoop hands queued messages to the Submitter until ctx ends.
+// submitLoop hands queued messages to the Submitter until ctx ends. Workers
+// of them run at once, so requests may be submitted out of their order of
+// arrival; the agent keeps a Cancel for a request it is still planning.
 func (t *Transport) submitLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case msg := <-t.queue:
+			t.queued.Add(-int64(len(msg)))
 			id, err := t.sub.Submit(ctx, msg, Source)
 			if errors.Is(err, transport.ErrRejected) {
 				// The Guard's rejections reach no one else: log them here,

@@ -318,7 +318,7 @@ func (b *blockingSubmitter) Submit(ctx context.Context, msg []byte, _ string) (s
 
 func TestQueueFullDrops(t *testing.T) {
 	srv := startServer(t)
-	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", QueueSize: 2}
+	o := Options{Addrs: []string{srv.addr()}, Channel: "capture", QueueSize: 2, Workers: 1}
 	b := &blockingSubmitter{release: make(chan struct{}), got: make(chan string, 20)}
 	tr, err := New(o, b, nil)
 	if err != nil {
@@ -384,6 +384,7 @@ func TestOptions(t *testing.T) {
 		{Addrs: []string{"x:1"}, Channel: "c", ResultsChannel: "c"},
 		{Addrs: []string{"x:1"}, Channel: "c", Mode: "sentinel"},
 		{Addrs: []string{"x:1"}, Channel: "c", Mode: "ring"},
+		{Addrs: []string{"x:1"}, Channel: "c", MaxMessage: 1024, QueueBytes: 1000},
 	} {
 		if _, err := New(o, nil, nil); err == nil {
 			t.Errorf("New(%+v) accepted", o)

@@ -15,6 +15,13 @@
 //     agent.ErrNotForNode): deleted from this agent's
 //     own queue, released (visibility 0) on a queue shared by several
 //     agents (Config.Shared) so that another agent gets it;
+//   - refused by the Guard in front of the agent (transport.ErrRejected:
+//     too large, unsigned, badly signed, stale, replayed): deleted and
+//     counted (Queue.Refused) — no agent can ever take it, so it must not
+//     come back until its retention ends. A replay on a shared queue is
+//     released instead: this agent may have released it before as another
+//     node's request; it turns stale for every agent within the Guard's
+//     time window and is deleted then;
 //   - any other failure (transient: admission full, shutting down, ...):
 //     left alone, so that SQS delivers it again after its visibility
 //     timeout.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,6 +85,9 @@ type Queue struct {
 	client *sqs.Client
 	sub    Submitter
 	log    *slog.Logger
+
+	refused atomic.Uint64       // messages the Guard refused, deleted
+	rejLog  transport.Sometimes // paces the log lines for them
 }
 
 // New checks cfg and builds the SQS client; nothing is contacted yet.
@@ -115,8 +119,14 @@ func New(ctx context.Context, cfg Config, sub Submitter, log *slog.Logger) (*Que
 			o.Protocol = awsquery.New(schemas.AmazonSQS)
 		}
 	})
-	return &Queue{cfg: cfg, client: client, sub: sub, log: log.With("transport", "sqs")}, nil
+	q := &Queue{cfg: cfg, client: client, sub: sub, log: log.With("transport", "sqs")}
+	q.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
+	return q, nil
 }
+
+// Refused returns how many messages the Guard refused (too large, unsigned,
+// badly signed, stale, replayed) and that were therefore deleted.
+func (q *Queue) Refused() uint64 { return q.refused.Load() }
 
 // validate checks a Config and fills its defaults.
 func (c *Config) validate() error {
@@ -324,6 +334,8 @@ func (q *Queue) handle(ctx context.Context, m types.Message) {
 	case err == nil:
 		q.log.Debug("request accepted", "message", mid, "id", id)
 		q.delete(sctx, m)
+	case errors.Is(err, transport.ErrRejected):
+		q.refuse(sctx, m, err)
 	case q.cfg.IsForeign(err):
 		if q.cfg.Shared {
 			q.log.Debug("request for another node released", "message", mid, "err", err)
@@ -333,17 +345,37 @@ func (q *Queue) handle(ctx context.Context, m types.Message) {
 		q.log.Debug("request for another node deleted", "message", mid, "err", err)
 		q.delete(sctx, m)
 	case q.cfg.IsPermanent(err):
-		// The agent logs its own rejections (once, with the reason); only
-		// the Guard's, which never reached it, are logged here.
-		if errors.Is(err, transport.ErrRejected) {
-			q.log.Warn("request rejected; message deleted", "message", mid, "err", err)
-		} else {
-			q.log.Debug("request not taken; message deleted", "message", mid, "id", id, "err", err)
-		}
+		// The agent logs its own rejections (once, with the reason); the
+		// Guard's, which never reached it, are refuse's.
+		q.log.Debug("request not taken; message deleted", "message", mid, "id", id, "err", err)
 		q.delete(sctx, m)
 	default:
 		q.log.Warn("request not taken; left on the queue to be delivered again", "message", mid, "err", err)
 	}
+}
+
+// refuse settles a message the Guard turned away. No agent can ever take
+// it (they share the key, the clock window and the size limit), so it is
+// deleted rather than left to come back until its retention ends. The one
+// exception is a replay on a shared queue: this agent may have seen the
+// envelope before because it released it as another node's request, and
+// the node it is for has not; it is released, and once its signing time
+// is outside the window every agent refuses it as stale and deletes it.
+func (q *Queue) refuse(ctx context.Context, m types.Message, err error) {
+	mid := aws.ToString(m.MessageId)
+	var re *transport.RejectError
+	if q.cfg.Shared && errors.As(err, &re) && re.Reason == transport.ReasonReplay {
+		q.log.Debug("replayed envelope on a shared queue released", "message", mid, "err", err)
+		q.release(ctx, m)
+		return
+	}
+	n := q.refused.Add(1)
+	// The Guard's rejections reach no one else: log them here, a few per
+	// second at most (a flood must not flood the log).
+	if ok, suppressed := q.rejLog.Allow(time.Now()); ok {
+		q.log.Warn("request refused; message deleted", "message", mid, "err", err, "refused_total", n, "suppressed", suppressed)
+	}
+	q.delete(ctx, m)
 }
 
 func (q *Queue) delete(ctx context.Context, m types.Message) {
