@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
 )
 
@@ -102,7 +103,7 @@ func TestBPFGolden(t *testing.T) {
 func checkFormatsAgree(t *testing.T, args []string) {
 	t.Helper()
 	_, listing, _ := runBPFCapture(append([]string{"-d"}, args...)...)
-	prog, err := bpfcompile.ParseListing(listing)
+	prog, err := bpftest.ParseListing(listing)
 	if err != nil {
 		t.Fatalf("-d output: %v", err)
 	}

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/opt"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
 var optUpdateLengths = flag.Bool("update-opt-lengths", false, "rewrite "+optLengthsFile+" from this run of TestOptimizeLengths")
@@ -31,12 +34,12 @@ func optLengthKeys(t *testing.T) map[string]int {
 	got := map[string]int{}
 	for _, a := range c.Accept {
 		if a.ExpectedUnopt != nil {
-			unopt, err := ParseListing(*a.ExpectedUnopt)
+			unopt, err := bpftest.ParseListing(*a.ExpectedUnopt)
 			if err != nil {
 				t.Fatalf("%s: %v", a.Label, err)
 			}
 			n := -1
-			prog, broken, err := optimizeReport(unopt, optBudget(len(unopt)))
+			prog, broken, err := optimizeReport(unopt, opt.Budget(len(unopt)))
 			if err == nil {
 				n = len(prog)
 			}

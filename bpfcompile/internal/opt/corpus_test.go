@@ -1,4 +1,4 @@
-package bpfcompile
+package opt_test
 
 import (
 	"bufio"
@@ -12,11 +12,15 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
-// optKnownFailures reads testdata/optimize_known_failures.txt: one label a
+// knownFailures reads testdata/optimize_known_failures.txt: one label a
 // line, then the reason.
-func optKnownFailures(tb testing.TB) map[string]string {
+func knownFailures(tb testing.TB) map[string]string {
 	tb.Helper()
 	known := map[string]string{}
 	f, err := os.Open(filepath.Join("testdata", "optimize_known_failures.txt"))
@@ -39,37 +43,14 @@ func optKnownFailures(tb testing.TB) map[string]string {
 	return known
 }
 
-// optRun runs prog on every packet with the project's VM.
-func optRun(tb testing.TB, prog []bpf.Instruction, pkts []optPacket) []uint32 {
-	tb.Helper()
-	vm, err := NewVM(prog)
-	if err != nil {
-		tb.Fatalf("NewVM: %v", err)
-	}
-	res := make([]uint32, len(pkts))
-	for i, p := range pkts {
-		res[i] = vm.Run(p.data, p.wireLen, p.meta)
-	}
-	return res
-}
-
-func optRaw(tb testing.TB, prog []bpf.Instruction) []bpf.RawInstruction {
-	tb.Helper()
-	raw, err := optAssemble(prog)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return raw
-}
-
 // TestOptimizeCorpus optimizes the unoptimized program of every accept
 // entry of the conformance corpus and checks that the result is valid for
 // the kernel, returns what the unoptimized program returns on every
 // generated packet, and is no longer than libpcap's optimized program.
 func TestOptimizeCorpus(t *testing.T) {
-	cases := optLoadAccept(t)
-	real := optLoadRealPackets(t, 300)
-	known := optKnownFailures(t)
+	cases := bpftest.Accept(t)
+	real := bpftest.RealPackets(t)
+	known := knownFailures(t)
 	pktsPer := 240
 	if testing.Short() {
 		pktsPer = 60
@@ -86,7 +67,7 @@ func TestOptimizeCorpus(t *testing.T) {
 		failed                                     = map[string]string{}
 	)
 	for ci, c := range cases {
-		unopt, err := ParseListing(c.ExpectedUnopt)
+		unopt, err := bpftest.ParseListing(c.ExpectedUnopt)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Label, err)
 		}
@@ -96,23 +77,23 @@ func TestOptimizeCorpus(t *testing.T) {
 			failed[c.Label] = fmt.Sprintf("optimize: %v", err)
 			continue
 		}
-		rawIn := optRaw(t, unopt)
-		if Check(unopt) == nil {
+		rawIn := assemble(t, unopt)
+		if bpfcompile.Check(unopt) == nil {
 			// Valid for the kernel in, valid out.
-			if err := Check(got); err != nil {
+			if err := bpfcompile.Check(got); err != nil {
 				failed[c.Label] = fmt.Sprintf("checker: %v", err)
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(ci), 7))
-		pkts := optGenPackets(rng, rawIn, real[c.DLT], c.LinuxExt || strings.Contains(c.ExpectedUnopt, "[v"), pktsPer)
-		want := optRun(t, unopt, pkts)
-		have := optRun(t, got, pkts)
+		pkts := bpftest.Packets(rng, rawIn, real[c.DLT], c.LinuxExt || strings.Contains(c.ExpectedUnopt, "[v"), pktsPer)
+		want := run(t, unopt, pkts)
+		have := run(t, got, pkts)
 		mism := 0
 		for i := range want {
 			if want[i] != have[i] {
 				if mism == 0 {
 					failed[c.Label] = fmt.Sprintf("packet %d (%d bytes, wire %d, meta %v): unopt %d, optimized %d",
-						i, len(pkts[i].data), pkts[i].wireLen, pkts[i].meta != nil, want[i], have[i])
+						i, len(pkts[i].Data), pkts[i].WireLen, pkts[i].Meta != nil, want[i], have[i])
 				}
 				mism++
 			}
@@ -131,12 +112,12 @@ func TestOptimizeCorpus(t *testing.T) {
 		if c.ExpectedOpt == nil {
 			continue
 		}
-		lib, err := ParseListing(*c.ExpectedOpt)
+		lib, err := bpftest.ParseListing(*c.ExpectedOpt)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Label, err)
 		}
 		withOpt++
-		if slices.Compare(optRun(t, lib, pkts), want) != 0 {
+		if slices.Compare(run(t, lib, pkts), want) != 0 {
 			libpcapDiffers++
 			libpcapDiffLabels = append(libpcapDiffLabels, c.Label)
 		}
@@ -161,7 +142,7 @@ func TestOptimizeCorpus(t *testing.T) {
 	}
 	t.Logf("%d accept entries: %d equivalent to the unoptimized program on %d packets each", total, equivalent, pktsPer)
 	t.Logf("%d of %d no longer than libpcap's optimized program (%d shorter); length ratio ours/libpcap median %.3f, mean %.3f, worst %.3f (%s)",
-		shorterOrEqual, withOpt, shorter, median, optMean(ratios), worst, worstLabel)
+		shorterOrEqual, withOpt, shorter, median, mean(ratios), worst, worstLabel)
 	t.Logf("%d of %d optimizer_rejects entries optimized to ret #0", rejectsAll, rejectsExpected)
 	t.Logf("libpcap's optimized program differs from its unoptimized one on some packet for %d entries %v", libpcapDiffers, libpcapDiffLabels)
 	labels := make([]string, 0, len(failed))
@@ -183,7 +164,7 @@ func TestOptimizeCorpus(t *testing.T) {
 	}
 }
 
-func optMean(xs []float64) float64 {
+func mean(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
@@ -199,9 +180,9 @@ func optMean(xs []float64) float64 {
 // program reads for one on which libpcap's optimized program and the
 // unoptimized one disagree, and checks that ours agrees with the latter.
 func TestOptimizeKnownFailures(t *testing.T) {
-	known := optKnownFailures(t)
-	byLabel := map[string]optAcceptCase{}
-	for _, c := range optLoadAccept(t) {
+	known := knownFailures(t)
+	byLabel := map[string]bpftest.AcceptCase{}
+	for _, c := range bpftest.Accept(t) {
 		byLabel[c.Label] = c
 	}
 	for label, reason := range known {
@@ -213,11 +194,11 @@ func TestOptimizeKnownFailures(t *testing.T) {
 			if !ok || c.ExpectedOpt == nil {
 				t.Fatalf("no accept entry %s with an optimized program", label)
 			}
-			unopt, err := ParseListing(c.ExpectedUnopt)
+			unopt, err := bpftest.ParseListing(c.ExpectedUnopt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lib, err := ParseListing(*c.ExpectedOpt)
+			lib, err := bpftest.ParseListing(*c.ExpectedOpt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,17 +206,17 @@ func TestOptimizeKnownFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw := optRaw(t, unopt)
-			vu, _ := NewVM(unopt)
-			vl, _ := NewVM(lib)
-			vo, _ := NewVM(ours)
+			raw := assemble(t, unopt)
+			vu, _ := bpfcompile.NewVM(unopt)
+			vl, _ := bpfcompile.NewVM(lib)
+			vo, _ := bpfcompile.NewVM(ours)
 			rng := rand.New(rand.NewPCG(11, 13))
-			probes := optProbes(rng, raw)
+			probes := bpftest.Probes(rng, raw)
 			var cuts []int
 			for _, p := range probes {
-				if p.mode == optModeABS && p.off < 4096 {
-					for d := 0; d <= p.size; d++ {
-						cuts = append(cuts, int(p.off)+d)
+				if p.Mode == cbpf.ABS && p.Off < 4096 {
+					for d := 0; d <= p.Size; d++ {
+						cuts = append(cuts, int(p.Off)+d)
 					}
 				}
 			}
@@ -243,15 +224,15 @@ func TestOptimizeKnownFailures(t *testing.T) {
 			for i := 0; i < 40000; i++ {
 				pkt := make([]byte, 128)
 				for _, p := range probes {
-					if len(p.vals) > 0 && p.mode == optModeABS && p.off < 128 {
-						v := p.vals[rng.IntN(len(p.vals))]
-						switch p.size {
+					if len(p.Vals) > 0 && p.Mode == cbpf.ABS && p.Off < 128 {
+						v := p.Vals[rng.IntN(len(p.Vals))]
+						switch p.Size {
 						case 1:
-							pkt[p.off] = byte(v)
+							pkt[p.Off] = byte(v)
 						case 2:
-							pkt[p.off], pkt[p.off+1] = byte(v>>8), byte(v)
+							pkt[p.Off], pkt[p.Off+1] = byte(v>>8), byte(v)
 						case 4:
-							pkt[p.off], pkt[p.off+1], pkt[p.off+2], pkt[p.off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+							pkt[p.Off], pkt[p.Off+1], pkt[p.Off+2], pkt[p.Off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 						}
 					}
 				}
@@ -269,5 +250,32 @@ func TestOptimizeKnownFailures(t *testing.T) {
 			}
 			t.Errorf("no packet found on which libpcap's optimized program differs: is %q still a reason?", reason)
 		})
+	}
+}
+
+// TestOptimizeShow prints the programs of the corpus entry named by
+// $OPTLABEL: unoptimized, libpcap's optimized and ours (a debugging aid).
+func TestOptimizeShow(t *testing.T) {
+	want := os.Getenv("OPTLABEL")
+	if want == "" {
+		t.Skip("set OPTLABEL to a corpus accept label")
+	}
+	for _, c := range bpftest.Accept(t) {
+		if c.Label != want {
+			continue
+		}
+		unopt, err := bpftest.ParseListing(c.ExpectedUnopt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := optimize(unopt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib := "(rejects all)"
+		if c.ExpectedOpt != nil {
+			lib = strings.TrimSpace(*c.ExpectedOpt)
+		}
+		t.Logf("%s\n--unopt\n%s\n--libpcap\n%s\n--ours\n%s", c.Expr, c.ExpectedUnopt, lib, listing(t, got))
 	}
 }
