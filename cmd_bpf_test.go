@@ -165,6 +165,7 @@ func TestBPFCommandLine(t *testing.T) {
 		{"bad port", []string{"tcp", "port", "99999"}, 1, "", position},
 		{"syntax error", []string{"tcp and"}, 1, "", position},
 		{"unknown DLT", []string{"-y", "FDDI0", "ip"}, 2, "", regexp.MustCompile(`unknown data link type`)},
+		{"known DLT not supported yet", []string{"-y", "docsis", "ip"}, 1, "", regexp.MustCompile(`^pcapdaemon bpf: 1:1: link type DOCSIS is not supported yet\n$`)},
 		{"-i and -y", []string{"-i", "lo", "-y", "RAW", "ip"}, 2, "", regexp.MustCompile(`exclude`)},
 		{"negative snaplen", []string{"-s", "-1", "ip"}, 2, "", regexp.MustCompile(`snapshot length`)},
 		{"bad netmask", []string{"-m", "255.0.255.300", "ip"}, 2, "", regexp.MustCompile(`invalid netmask`)},

@@ -66,31 +66,13 @@ func (g *gen) errorf(format string, args ...any) {
 	panic(bailout{&Error{Pos: posAt(g.src, g.off), Msg: fmt.Sprintf(format, args...)}})
 }
 
-// dltName is libpcap's name of a link type in its error messages.
+// dltName is libpcap's name of the current link type in its error
+// messages ("DLT_EN10MB").
 func (g *gen) dltName() string {
-	switch g.curLinktype {
-	case dltPPP:
-		return "DLT_PPP"
+	if n := LinkType(g.curLinktype).Name(); n != "" {
+		return "DLT_" + n
 	}
-	switch g.linktype {
-	case LinkTypeNull:
-		return "DLT_NULL"
-	case LinkTypeEthernet:
-		return "DLT_EN10MB"
-	case LinkTypeRaw:
-		return "DLT_RAW"
-	case LinkTypeLoop:
-		return "DLT_LOOP"
-	case LinkTypeLinuxSLL:
-		return "DLT_LINUX_SLL"
-	case LinkTypeIPv4:
-		return "DLT_IPV4"
-	case LinkTypeIPv6:
-		return "DLT_IPV6"
-	case LinkTypeLinuxSLL2:
-		return "DLT_LINUX_SLL2"
-	}
-	return fmt.Sprintf("DLT %d", g.linktype)
+	return fmt.Sprintf("DLT %d", g.curLinktype)
 }
 
 func (g *gen) failKwOnDLT(kw string) {
@@ -128,6 +110,9 @@ func newGen(expr string, opts Options) (*gen, error) {
 		g.offLinkType.constPart = 0
 		g.offLinkPL.constPart = 20
 	default:
+		if n := opts.LinkType.Name(); n != "" {
+			return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("link type %s is not supported yet", n), Err: ErrUnsupportedLinkType}
+		}
 		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("unknown data link type %d", opts.LinkType)}
 	}
 	g.offPrevLinkHdr = g.offLinkHdr
