@@ -95,97 +95,116 @@ func Optimize(prog []bpf.Instruction, budget int) ([]bpf.Instruction, Stats, err
 // it: every pass (every edge threaded) leaves a program equivalent to the
 // input.
 func optimizeGraph(g *graph, t *values) ([]bpf.RawInstruction, error) {
-	var (
-		an      *analysis // nil: the graph changed since the last analysis
-		changed bool
-	)
-	analyze := func(full bool) (err error) {
-		if an != nil && (an.full || !full) {
-			return nil
-		}
-		if an != nil {
-			t.release(an)
-		}
-		an, err = t.analyze(g, full)
-		return err
-	}
-	note := func(c bool) {
-		if c {
-			if an != nil {
-				t.release(an)
-			}
-			an, changed = nil, true
-		}
-	}
-	cleanup := func() bool {
-		t.work += 8 * len(g.blocks)
-		return g.cleanup()
-	}
+	d := &driver{g: g, t: t}
 	for round := 0; round < maxRounds; round++ {
 		t.rounds++
 		t.work += 8 * len(g.blocks) // the passes' loops
-		changed = false
-		if err := analyze(true); err != nil {
+		d.changed = false
+		if err := d.analyze(true); err != nil {
 			return nil, err
 		}
-		note(t.simplify(g, an))
-		note(cleanup())
+		d.note(t.simplify(g, d.an))
+		d.cleanup()
 
-		if err := analyze(false); err != nil {
+		if err := d.analyze(false); err != nil {
 			return nil, err
 		}
-		c, all := t.rejectAll(g, an)
+		c, all := t.rejectAll(g, d.an)
 		if all {
 			return []bpf.RawInstruction{{Op: cbpf.RET | cbpf.K}}, nil
 		}
-		note(c)
-		note(cleanup())
+		d.note(c)
+		d.cleanup()
 		if t.spent() {
 			break
 		}
 
-		if err := analyze(true); err != nil {
+		if err := d.thread(); err != nil {
 			return nil, err
 		}
-		th := newThreader(t, g, an)
-		for threads := 0; threads < 4*len(g.blocks)+16 && !t.spent(); threads++ {
-			ok, err := th.threadOne()
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				break
-			}
-			note(true)
-		}
-		note(cleanup())
+		d.cleanup()
 		if t.spent() {
 			break
 		}
 
-		if err := analyze(true); err != nil {
+		if err := d.analyze(true); err != nil {
 			return nil, err
 		}
-		note(t.deadCode(g, an))
-		note(cleanup())
+		d.note(t.deadCode(g, d.an))
+		d.cleanup()
 
-		if err := analyze(false); err != nil {
+		if err := d.analyze(false); err != nil {
 			return nil, err
 		}
-		note(t.peephole(g, an))
+		d.note(t.peephole(g, d.an))
 
-		if err := analyze(false); err != nil {
+		if err := d.analyze(false); err != nil {
 			return nil, err
 		}
-		note(t.regroupChains(g, an))
-		if t.spent() {
-			break
-		}
-		if !changed {
+		d.note(t.regroupChains(g, d.an))
+		if t.spent() || !d.changed {
 			break
 		}
 	}
 	return g.emit()
+}
+
+// driver is the state optimizeGraph keeps from pass to pass: the analysis
+// of the graph as it is, reused by the passes until one changes the graph.
+type driver struct {
+	g       *graph
+	t       *values
+	an      *analysis // nil: the graph changed since the last analysis
+	changed bool      // a pass of this round changed the graph
+}
+
+// analyze makes d.an an analysis of the graph as it is, a full one (facts,
+// loads and lengths, not only registers) when full is set.
+func (d *driver) analyze(full bool) (err error) {
+	if d.an != nil && (d.an.full || !full) {
+		return nil
+	}
+	if d.an != nil {
+		d.t.release(d.an)
+	}
+	d.an, err = d.t.analyze(d.g, full)
+	return err
+}
+
+// note records whether a pass changed the graph: its analysis is stale then.
+func (d *driver) note(changed bool) {
+	if changed {
+		if d.an != nil {
+			d.t.release(d.an)
+		}
+		d.an, d.changed = nil, true
+	}
+}
+
+// cleanup simplifies the graph's shape after a pass.
+func (d *driver) cleanup() {
+	d.t.work += 8 * len(d.g.blocks)
+	d.note(d.g.cleanup())
+}
+
+// thread threads edges one at a time (see threader) until none is left,
+// the budget is spent or a bound on their number is reached.
+func (d *driver) thread() error {
+	if err := d.analyze(true); err != nil {
+		return err
+	}
+	th := newThreader(d.t, d.g, d.an)
+	for threads := 0; threads < 4*len(d.g.blocks)+16 && !d.t.spent(); threads++ {
+		ok, err := th.threadOne()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		d.note(true)
+	}
+	return nil
 }
 
 // instructions converts raw instructions to x/net/bpf types.
