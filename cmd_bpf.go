@@ -15,19 +15,6 @@ import (
 // bpfMaxSnaplen is what tcpdump's -s 0 means (libpcap's MAXIMUM_SNAPLEN).
 const bpfMaxSnaplen = 262144
 
-// bpfDLTs maps tcpdump's -y names (pcap_datalink_name_to_val, without
-// "DLT_") of the link types a Linux host captures to their link types.
-var bpfDLTs = map[string]bpfcompile.LinkType{
-	"EN10MB":     bpfcompile.LinkTypeEthernet,
-	"RAW":        bpfcompile.LinkTypeRaw,
-	"IPV4":       bpfcompile.LinkTypeIPv4,
-	"IPV6":       bpfcompile.LinkTypeIPv6,
-	"LINUX_SLL":  bpfcompile.LinkTypeLinuxSLL,
-	"LINUX_SLL2": bpfcompile.LinkTypeLinuxSLL2,
-	"NULL":       bpfcompile.LinkTypeNull,
-	"LOOP":       bpfcompile.LinkTypeLoop,
-}
-
 const bpfUsage = `usage: pcapdaemon bpf [-i IFACE | -y DLT] [-s SNAPLEN] [-m NETMASK] [-O] [-d|-dd|-ddd] EXPRESSION...
 
 Compiles a pcap-filter(7) expression and prints the program as tcpdump -d,
@@ -95,7 +82,9 @@ func runBPF(args []string, stdout, stderr io.Writer) int {
 		opts.Netmask = info.Netmask
 		opts.Live = true
 	case *dlt != "":
-		lt, ok := bpfDLTs[strings.TrimPrefix(strings.ToUpper(*dlt), "DLT_")]
+		// tcpdump's -y names (pcap_datalink_name_to_val), "DLT_" optional;
+		// Compile says which of them it has no code for yet.
+		lt, ok := bpfcompile.LinkTypeByName(strings.TrimPrefix(strings.ToUpper(*dlt), "DLT_"))
 		if !ok {
 			return usageErr(fmt.Errorf("unknown data link type %q", *dlt))
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
 )
 
@@ -102,7 +103,7 @@ func TestBPFGolden(t *testing.T) {
 func checkFormatsAgree(t *testing.T, args []string) {
 	t.Helper()
 	_, listing, _ := runBPFCapture(append([]string{"-d"}, args...)...)
-	prog, err := bpfcompile.ParseListing(listing)
+	prog, err := bpftest.ParseListing(listing)
 	if err != nil {
 		t.Fatalf("-d output: %v", err)
 	}
@@ -164,6 +165,7 @@ func TestBPFCommandLine(t *testing.T) {
 		{"bad port", []string{"tcp", "port", "99999"}, 1, "", position},
 		{"syntax error", []string{"tcp and"}, 1, "", position},
 		{"unknown DLT", []string{"-y", "FDDI0", "ip"}, 2, "", regexp.MustCompile(`unknown data link type`)},
+		{"known DLT not supported yet", []string{"-y", "docsis", "ip"}, 1, "", regexp.MustCompile(`^pcapdaemon bpf: 1:1: link type DOCSIS is not supported yet\n$`)},
 		{"-i and -y", []string{"-i", "lo", "-y", "RAW", "ip"}, 2, "", regexp.MustCompile(`exclude`)},
 		{"negative snaplen", []string{"-s", "-1", "ip"}, 2, "", regexp.MustCompile(`snapshot length`)},
 		{"bad netmask", []string{"-m", "255.0.255.300", "ip"}, 2, "", regexp.MustCompile(`invalid netmask`)},

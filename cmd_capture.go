@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
@@ -71,16 +70,6 @@ CAP_NET_RAW) or the file could not be written, 2 for a bad command line.
 // captureDefaultBytes is -C's default: the daemon's maxbytes default, so
 // that a forgotten limit does not take all the memory there is.
 const captureDefaultBytes = agent.DefaultMaxBytes
-
-// captureLinkTypes are tcpdump's names and descriptions of the link types
-// (pcap_datalink_val_to_name, pcap_datalink_val_to_description) a Linux
-// capture produces.
-var captureLinkTypes = map[uint32][2]string{
-	afpacket.LinkTypeEthernet:  {"EN10MB", "Ethernet"},
-	afpacket.LinkTypeRaw:       {"RAW", "Raw IP"},
-	afpacket.LinkTypeLinuxSLL:  {"LINUX_SLL", "Linux cooked v1"},
-	afpacket.LinkTypeLinuxSLL2: {"LINUX_SLL2", "Linux cooked v2"},
-}
 
 // runCapture implements "pcapdaemon capture". It returns the exit status.
 func runCapture(args []string, stdout, stderr io.Writer) int {
@@ -239,8 +228,8 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // listeningLine is tcpdump's line for an armed capture.
 func listeningLine(info agent.CaptureInfo) string {
 	lt := fmt.Sprintf("%d", info.LinkType)
-	if n, ok := captureLinkTypes[info.LinkType]; ok {
-		lt = n[0] + " (" + n[1] + ")"
+	if t := bpfcompile.LinkType(info.LinkType); t.Name() != "" {
+		lt = t.Name() + " (" + t.Description() + ")"
 	}
 	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, lt, info.Snaplen)
 }

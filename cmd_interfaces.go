@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
@@ -199,17 +200,10 @@ func readSysNet(name, attr string) (int64, error) {
 }
 
 // linkTypeName returns tcpdump's name (pcap_datalink_val_to_name without
-// "DLT_") of the link types afpacket.LinkTypeOf returns.
+// "DLT_") of the link type dlt.
 func linkTypeName(dlt uint32) string {
-	switch dlt {
-	case afpacket.LinkTypeEthernet:
-		return "EN10MB"
-	case afpacket.LinkTypeRaw:
-		return "RAW"
-	case afpacket.LinkTypeLinuxSLL:
-		return "LINUX_SLL"
-	case afpacket.LinkTypeLinuxSLL2:
-		return "LINUX_SLL2"
+	if n := bpfcompile.LinkType(dlt).Name(); n != "" {
+		return n
 	}
 	return "DLT" + strconv.FormatUint(uint64(dlt), 10)
 }

@@ -4,21 +4,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-)
 
-// Link types Summarize understands (pcap LINKTYPE_* numbers).
-const (
-	linkEthernet = 1
-	linkRaw      = 101
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 )
 
 // Summarize describes a frame in one short line for packetdebug logging:
 // addresses, protocol and ports, as far as the captured bytes go.
 func Summarize(linkType uint32, b []byte) string {
-	switch linkType {
-	case linkEthernet:
+	switch bpfcompile.LinkType(linkType) {
+	case bpfcompile.LinkTypeEthernet:
 		return summarizeEthernet(b)
-	case linkRaw:
+	case bpfcompile.LinkTypeRaw:
 		return summarizeIP(b)
 	}
 	return fmt.Sprintf("link type %d, %d bytes", linkType, len(b))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // Errors of the Linux classic-BPF checker's rules (bpf_check_classic and
@@ -88,7 +90,7 @@ func checkRaw(raw []bpf.RawInstruction) error {
 			if i+1+int(r.Jt) >= n || i+1+int(r.Jf) >= n {
 				return fail(i, fmt.Errorf("%w: jt %d jf %d", ErrJumpOutOfRange, i+1+int(r.Jt), i+1+int(r.Jf)))
 			}
-		case op.isAbsLoad() && r.K >= ancOff && !isAncillary(r.K):
+		case op.isAbsLoad() && r.K >= cbpf.AncillaryBase && !isAncillary(r.K):
 			return fail(i, fmt.Errorf("%w: [%#x]", ErrUnknownAncillary, r.K))
 		}
 	}

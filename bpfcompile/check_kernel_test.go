@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // ktAttach attaches raw to the AF_PACKET socket fd with
@@ -165,7 +167,7 @@ func TestKernelCheckerRules(t *testing.T) {
 	// Programs past the kernel's length limit.
 	long := make([]bpf.RawInstruction, vmMaxProgramLen+1)
 	for i := range long {
-		long[i] = bpf.RawInstruction{Op: vmClsRET}
+		long[i] = bpf.RawInstruction{Op: cbpf.RET}
 	}
 	for _, raw := range [][]bpf.RawInstruction{long[:vmMaxProgramLen], long} {
 		if _, err := ktAgrees(fd, raw); err != nil {

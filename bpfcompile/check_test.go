@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 func TestCheck(t *testing.T) {
@@ -26,7 +28,7 @@ func TestCheck(t *testing.T) {
 		{"4097 instructions", long, ErrProgramLength, -1},
 		{"typical", vmTestProgram(t), nil, -1},
 		{"unknown opcode", []bpf.Instruction{bpf.RawInstruction{Op: 0x08}, ret0}, ErrInvalidInstruction, 0},
-		{"ret x", []bpf.Instruction{bpf.RawInstruction{Op: vmClsRET | 0x08}}, ErrInvalidInstruction, 0},
+		{"ret x", []bpf.Instruction{bpf.RawInstruction{Op: cbpf.RET | 0x08}}, ErrInvalidInstruction, 0},
 		{"ends without ret", []bpf.Instruction{ret0, bpf.LoadConstant{Val: 1}}, ErrNoReturn, 1},
 		{"ends with ja", []bpf.Instruction{ret0, bpf.Jump{Skip: 0}}, ErrBackwardJump, 1},
 		{"ret a at end", []bpf.Instruction{bpf.LoadConstant{Val: 1}, bpf.RetA{}}, nil, -1},
@@ -35,7 +37,7 @@ func TestCheck(t *testing.T) {
 		{"division by x", []bpf.Instruction{bpf.ALUOpX{Op: bpf.ALUOpDiv}, ret0}, nil, -1},
 		{"shift 31", []bpf.Instruction{bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 31}, ret0}, nil, -1},
 		{"shift 32", []bpf.Instruction{bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 32}, ret0}, ErrShiftRange, 0},
-		{"scratch 16", []bpf.Instruction{bpf.RawInstruction{Op: vmClsST, K: 16}, ret0}, ErrScratchIndex, 0},
+		{"scratch 16", []bpf.Instruction{bpf.RawInstruction{Op: cbpf.ST, K: 16}, ret0}, ErrScratchIndex, 0},
 		{"scratch load before store", []bpf.Instruction{bpf.LoadScratch{N: 3}, ret0}, ErrScratchUninitialized, 0},
 		{"scratch store then load", []bpf.Instruction{bpf.StoreScratch{N: 3}, bpf.LoadScratch{Dst: bpf.RegX, N: 3}, ret0}, nil, -1},
 		{"scratch stored on one path only", []bpf.Instruction{

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // maxInstructions is the kernel's limit on a classic BPF program
@@ -43,10 +45,7 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	prog := make([]bpf.Instruction, len(raw))
-	for i, r := range raw {
-		prog[i] = toInstruction(r)
-	}
+	prog := toInstructions(raw)
 	if !opts.NoOptimize && !noOpt {
 		prog, err = optimize(prog)
 		if err != nil {
@@ -103,7 +102,7 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	}
 	var root *block
 	if f == nil {
-		root = &block{code: opRET | retK, k: uint32(snaplen)}
+		root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
 	} else {
 		root = finish(f, uint32(snaplen))
 		g.insertVloffsets(root)
@@ -120,6 +119,15 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 		return nil, false, &Error{Pos: posAt(expr, 0), Msg: err.Error()}
 	}
 	return raw, g.noOptimize, nil
+}
+
+// toInstructions converts raw instructions as toInstruction does.
+func toInstructions(raw []bpf.RawInstruction) []bpf.Instruction {
+	prog := make([]bpf.Instruction, len(raw))
+	for i, r := range raw {
+		prog[i] = toInstruction(r)
+	}
+	return prog
 }
 
 // toInstruction converts a raw instruction to its typed form when that

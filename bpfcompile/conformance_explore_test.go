@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // The explorer makes packets that take the other side of the branches a
@@ -97,15 +99,15 @@ func confTrace(raw []bpf.RawInstruction, pkt confPacket, out []confBranch) ([]co
 			if op >= vmOpLdIndW {
 				off += uint64(x)
 			} else if isAncillary(k) {
-				if k-ancOff == ancAluXorX {
+				if k-cbpf.AncillaryBase == ancAluXorX {
 					a, pa = a^x, confProv{}
 					continue
 				}
-				v, ok := ancillaryValue(k-ancOff, pkt.meta, data, a, x)
+				v, ok := ancillaryValue(k-cbpf.AncillaryBase, pkt.meta, data, a, x)
 				if !ok {
 					return out, path
 				}
-				a, pa = v, confProv{kind: confProvAnc, off: k - ancOff, mask: 0xffffffff}
+				a, pa = v, confProv{kind: confProvAnc, off: k - cbpf.AncillaryBase, mask: 0xffffffff}
 				continue
 			}
 			v, ok := load(off, size)

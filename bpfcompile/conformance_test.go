@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
 // TestConformance is the central test: libpcap's own filter test
@@ -235,7 +237,7 @@ func confSafeCompile(expr string, opts Options) (prog []bpf.Instruction, err err
 
 // confParseExpected turns one of libpcap's listings into raw instructions.
 func confParseExpected(text string) ([]bpf.RawInstruction, error) {
-	prog, err := ParseListing(text)
+	prog, err := bpftest.ParseListing(text)
 	if err != nil {
 		return nil, err
 	}

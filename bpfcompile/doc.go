@@ -6,4 +6,9 @@
 // Linux kernel checks a classic BPF program. The package also interprets
 // programs (with the Linux ancillary loads) and prints them in tcpdump's -d,
 // -dd and -ddd formats.
+//
+// The optimizer is a package of its own, internal/opt: it takes and returns
+// x/net/bpf programs (Optimize(prog, budget)), and Compile checks what it
+// returns with the kernel's rules. The classic BPF opcode fields the code
+// generator, the VM and the optimizer share are named in internal/cbpf.
 package bpfcompile

@@ -23,8 +23,8 @@ type Error struct {
 	Pos Pos
 	Msg string
 	// Err is the sentinel this error is an instance of (ErrTooLong,
-	// ErrRejectsAll), nil for other errors. errors.Is sees it through
-	// Unwrap.
+	// ErrRejectsAll, ErrUnsupportedLinkType), nil for other errors.
+	// errors.Is sees it through Unwrap.
 	Err error
 }
 

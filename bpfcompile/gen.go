@@ -2,6 +2,8 @@ package bpfcompile
 
 import (
 	"fmt"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // offsetNotSet marks a header offset the link type does not have.
@@ -64,31 +66,13 @@ func (g *gen) errorf(format string, args ...any) {
 	panic(bailout{&Error{Pos: posAt(g.src, g.off), Msg: fmt.Sprintf(format, args...)}})
 }
 
-// dltName is libpcap's name of a link type in its error messages.
+// dltName is libpcap's name of the current link type in its error
+// messages ("DLT_EN10MB").
 func (g *gen) dltName() string {
-	switch g.curLinktype {
-	case dltPPP:
-		return "DLT_PPP"
+	if n := LinkType(g.curLinktype).Name(); n != "" {
+		return "DLT_" + n
 	}
-	switch g.linktype {
-	case LinkTypeNull:
-		return "DLT_NULL"
-	case LinkTypeEthernet:
-		return "DLT_EN10MB"
-	case LinkTypeRaw:
-		return "DLT_RAW"
-	case LinkTypeLoop:
-		return "DLT_LOOP"
-	case LinkTypeLinuxSLL:
-		return "DLT_LINUX_SLL"
-	case LinkTypeIPv4:
-		return "DLT_IPV4"
-	case LinkTypeIPv6:
-		return "DLT_IPV6"
-	case LinkTypeLinuxSLL2:
-		return "DLT_LINUX_SLL2"
-	}
-	return fmt.Sprintf("DLT %d", g.linktype)
+	return fmt.Sprintf("DLT %d", g.curLinktype)
 }
 
 func (g *gen) failKwOnDLT(kw string) {
@@ -126,6 +110,9 @@ func newGen(expr string, opts Options) (*gen, error) {
 		g.offLinkType.constPart = 0
 		g.offLinkPL.constPart = 20
 	default:
+		if n := opts.LinkType.Name(); n != "" {
+			return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("link type %s is not supported yet", n), Err: ErrUnsupportedLinkType}
+		}
 		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("unknown data link type %d", opts.LinkType)}
 	}
 	g.offPrevLinkHdr = g.offLinkHdr
@@ -161,16 +148,16 @@ func (g *gen) varPart(off *absOffset) []stmt {
 	if off.reg == -1 {
 		off.reg = g.allocReg()
 	}
-	return []stmt{{code: opLDX | modeMEM, k: uint32(off.reg)}}
+	return []stmt{{code: cbpf.LDX | cbpf.MEM, k: uint32(off.reg)}}
 }
 
 // loadAbsRel loads size bytes at constant offset k past the variable
 // part in s (if any) into A.
 func loadAbsRel(s []stmt, k uint32, size uint16) []stmt {
 	if s != nil {
-		return append(s, stmt{code: opLD | modeIND | size, k: k})
+		return append(s, stmt{code: cbpf.LD | cbpf.IND | size, k: k})
 	}
-	return []stmt{{code: opLD | modeABS | size, k: k}}
+	return []stmt{{code: cbpf.LD | cbpf.ABS | size, k: k}}
 }
 
 // loadA returns statements that load the field at offset, relative to
@@ -216,13 +203,13 @@ func (g *gen) loadXIPHdrLen() []stmt {
 	s := g.varPart(&g.offLinkPL)
 	if s != nil {
 		return append(s,
-			stmt{code: opLD | modeIND | szB, k: g.offLinkPL.constPart + g.offNL},
-			stmt{code: opALU | aluAND | srcK, k: 0xf},
-			stmt{code: opALU | aluLSH | srcK, k: 2},
-			stmt{code: opALU | aluADD | srcX},
-			stmt{code: opMISC | miscTAX})
+			stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: g.offLinkPL.constPart + g.offNL},
+			stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: 0xf},
+			stmt{code: cbpf.ALU | cbpf.LSH | cbpf.K, k: 2},
+			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X},
+			stmt{code: cbpf.MISC | cbpf.TAX})
 	}
-	return []stmt{{code: opLDX | modeMSH | szB, k: g.offLinkPL.constPart + g.offNL}}
+	return []stmt{{code: cbpf.LDX | cbpf.MSH | cbpf.B, k: g.offLinkPL.constPart + g.offNL}}
 }
 
 // uncond is a constant condition; and/or fold it away.
@@ -232,7 +219,7 @@ func uncond(v bool) *frag {
 	if v {
 		k, m = 0, isTrue
 	}
-	f := jmpFrag(opJMP|jmpJEQ|srcK, 0, []stmt{{code: opLD | modeIMM, k: k}})
+	f := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
 	f.m = m
 	return f
 }
@@ -245,9 +232,9 @@ func genFalse() *frag { return uncond(false) }
 func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype uint16, reverse bool, v uint32) *frag {
 	s := g.loadA(rel, offset, size)
 	if mask != 0xffffffff {
-		s = append(s, stmt{code: opALU | aluAND | srcK, k: mask})
+		s = append(s, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
 	}
-	f := jmpFrag(opJMP|jtype|srcK, v, s)
+	f := jmpFrag(cbpf.JMP|jtype|cbpf.K, v, s)
 	if reverse {
 		return not(f)
 	}
@@ -255,22 +242,22 @@ func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype ui
 }
 
 func (g *gen) cmp(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJEQ, false, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JEQ, false, v)
 }
 func (g *gen) cmpGT(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJGT, false, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JGT, false, v)
 }
 func (g *gen) cmpGE(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJGE, false, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JGE, false, v)
 }
 func (g *gen) cmpLT(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJGE, true, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JGE, true, v)
 }
 func (g *gen) cmpLE(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJGT, true, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JGT, true, v)
 }
 func (g *gen) cmpNE(rel offrel, off uint32, size uint16, v uint32) *frag {
-	return g.ncmp(rel, off, size, 0xffffffff, jmpJEQ, true, v)
+	return g.ncmp(rel, off, size, 0xffffffff, cbpf.JEQ, true, v)
 }
 
 // mcmp compares field & mask with v; a zero mask is a constant.
@@ -278,7 +265,7 @@ func (g *gen) mcmp(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
 	if mask == 0 {
 		return uncond(v == 0)
 	}
-	return g.ncmp(rel, off, size, mask, jmpJEQ, false, v)
+	return g.ncmp(rel, off, size, mask, cbpf.JEQ, false, v)
 }
 
 // bcmp compares the bytes v at off, last word first, as libpcap does.
@@ -294,20 +281,20 @@ func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 	}
 	for size >= 4 {
 		p := v[size-4:]
-		join(g.cmp(rel, off+size-4, szW, uint32(p[0])<<24|uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])))
+		join(g.cmp(rel, off+size-4, cbpf.W, uint32(p[0])<<24|uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])))
 		size -= 4
 	}
 	for size >= 2 {
 		p := v[size-2:]
-		join(g.cmp(rel, off+size-2, szH, uint32(p[0])<<8|uint32(p[1])))
+		join(g.cmp(rel, off+size-2, cbpf.H, uint32(p[0])<<8|uint32(p[1])))
 		size -= 2
 	}
 	if size > 0 {
-		join(g.cmp(rel, off, szB, uint32(v[0])))
+		join(g.cmp(rel, off, cbpf.B, uint32(v[0])))
 	}
 	return b
 }
 
 // set tests bits of A after stmts.
-func setBits(v uint32, s []stmt) *frag   { return jmpFrag(opJMP|jmpJSET|srcK, v, s) }
+func setBits(v uint32, s []stmt) *frag   { return jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, v, s) }
 func unsetBits(v uint32, s []stmt) *frag { return not(setBits(v, s)) }

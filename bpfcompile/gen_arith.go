@@ -1,5 +1,7 @@
 package bpfcompile
 
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
 // arth is an arithmetic value under construction: statements that leave
 // it in scratch register reg, and the protocol checks (b) its packet loads
 // need.
@@ -10,8 +12,8 @@ type arth struct {
 }
 
 var aluOps = map[string]uint16{
-	"+": aluADD, "-": aluSUB, "*": aluMUL, "/": aluDIV, "%": aluMOD,
-	"&": aluAND, "|": aluOR, "^": aluXOR, "<<": aluLSH, ">>": aluRSH,
+	"+": cbpf.ADD, "-": cbpf.SUB, "*": cbpf.MUL, "/": cbpf.DIV, "%": cbpf.MOD,
+	"&": cbpf.AND, "|": cbpf.OR, "^": cbpf.XOR, "<<": cbpf.LSH, ">>": cbpf.RSH,
 }
 
 // genArith generates an arithmetic expression.
@@ -20,41 +22,41 @@ func (g *gen) genArith(n Arith) *arth {
 	switch n := n.(type) {
 	case *NumNode:
 		r := g.allocReg()
-		return &arth{s: []stmt{{code: opLD | modeIMM, k: n.Val}, {code: opST, k: uint32(r)}}, reg: r}
+		return &arth{s: []stmt{{code: cbpf.LD | cbpf.IMM, k: n.Val}, {code: cbpf.ST, k: uint32(r)}}, reg: r}
 	case *LenNode:
 		r := g.allocReg()
-		return &arth{s: []stmt{{code: opLD | modeLEN | szW}, {code: opST, k: uint32(r)}}, reg: r}
+		return &arth{s: []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}, {code: cbpf.ST, k: uint32(r)}}, reg: r}
 	case *NegNode:
 		a := g.genArith(n.X)
 		a.s = append(a.s,
-			stmt{code: opLD | modeMEM, k: uint32(a.reg)},
-			stmt{code: opALU | aluNEG},
-			stmt{code: opST, k: uint32(a.reg)})
+			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a.reg)},
+			stmt{code: cbpf.ALU | cbpf.NEG},
+			stmt{code: cbpf.ST, k: uint32(a.reg)})
 		return a
 	case *ArithNode:
 		a0 := g.genArith(n.X)
 		a1 := g.genArith(n.Y)
 		g.off = n.Off
 		op := aluOps[n.Op]
-		if first := a1.s[0]; first.code == opLD|modeIMM {
+		if first := a1.s[0]; first.code == cbpf.LD|cbpf.IMM {
 			switch {
-			case op == aluDIV && first.k == 0:
+			case op == cbpf.DIV && first.k == 0:
 				g.errorf("division by zero")
-			case op == aluMOD && first.k == 0:
+			case op == cbpf.MOD && first.k == 0:
 				g.errorf("modulus by zero")
-			case (op == aluLSH || op == aluRSH) && first.k > 31:
+			case (op == cbpf.LSH || op == cbpf.RSH) && first.k > 31:
 				g.errorf("shift by more than 31 bits")
 			}
 		}
 		a0.s = append(a0.s, a1.s...)
 		a0.s = append(a0.s,
-			stmt{code: opLDX | modeMEM, k: uint32(a1.reg)},
-			stmt{code: opLD | modeMEM, k: uint32(a0.reg)},
-			stmt{code: opALU | srcX | op})
+			stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)},
+			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)},
+			stmt{code: cbpf.ALU | cbpf.X | op})
 		g.freeReg(a0.reg)
 		g.freeReg(a1.reg)
 		a0.reg = g.allocReg()
-		a0.s = append(a0.s, stmt{code: opST, k: uint32(a0.reg)})
+		a0.s = append(a0.s, stmt{code: cbpf.ST, k: uint32(a0.reg)})
 		// As in libpcap, the right operand's protocol checks are not kept.
 		return a0
 	case *IndexNode:
@@ -73,11 +75,11 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 	var sz uint16
 	switch size {
 	case 1:
-		sz = szB
+		sz = cbpf.B
 	case 2:
-		sz = szH
+		sz = cbpf.H
 	case 4:
-		sz = szW
+		sz = cbpf.W
 	default:
 		g.errorf("data size must be 1, 2, or 4")
 	}
@@ -116,16 +118,16 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 		}
 	}
 	if s == nil {
-		s = []stmt{{code: opLDX | modeMEM, k: uint32(inst.reg)}}
+		s = []stmt{{code: cbpf.LDX | cbpf.MEM, k: uint32(inst.reg)}}
 	} else {
 		s = append(s,
-			stmt{code: opLD | modeMEM, k: uint32(inst.reg)},
-			stmt{code: opALU | aluADD | srcX},
-			stmt{code: opMISC | miscTAX})
+			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(inst.reg)},
+			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X},
+			stmt{code: cbpf.MISC | cbpf.TAX})
 	}
 	inst.s = append(inst.s, loadAbsRel(s, constPart, sz)...)
 	inst.reg = regno
-	inst.s = append(inst.s, stmt{code: opST, k: uint32(regno)})
+	inst.s = append(inst.s, stmt{code: cbpf.ST, k: uint32(regno)})
 	return inst
 }
 
@@ -138,21 +140,21 @@ func (g *gen) genRelation(n *RelNode) *frag {
 	reverse := false
 	switch n.Op {
 	case ">":
-		code = jmpJGT
+		code = cbpf.JGT
 	case ">=":
-		code = jmpJGE
+		code = cbpf.JGE
 	case "=":
-		code = jmpJEQ
+		code = cbpf.JEQ
 	case "<=":
-		code, reverse = jmpJGT, true
+		code, reverse = cbpf.JGT, true
 	case "<":
-		code, reverse = jmpJGE, true
+		code, reverse = cbpf.JGE, true
 	case "!=":
-		code, reverse = jmpJEQ, true
+		code, reverse = cbpf.JEQ, true
 	}
 	s := append(a0.s, a1.s...)
-	s = append(s, stmt{code: opLDX | modeMEM, k: uint32(a1.reg)}, stmt{code: opLD | modeMEM, k: uint32(a0.reg)})
-	b := jmpFrag(opJMP|code|srcX, 0, s)
+	s = append(s, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)}, stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)})
+	b := jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
 	if reverse {
 		b = not(b)
 	}

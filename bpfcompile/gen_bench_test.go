@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
 // genLayout parses, generates and lays out expr without Compile's size
@@ -35,10 +37,10 @@ func genLayout(tb testing.TB, expr string) int {
 // optimizer, no size guards) of long port and host chains.
 func BenchmarkGenLayout(b *testing.B) {
 	exprs := []struct{ name, expr string }{
-		{"ports=100", optPortChain(100)},
-		{"hosts=100", optHostChain(100, false)},
-		{"ports=800", optPortChain(800)},
-		{"ports=3200", optPortChain(3200)},
+		{"ports=100", bpftest.PortChain(100)},
+		{"hosts=100", bpftest.HostChain(100, false)},
+		{"ports=800", bpftest.PortChain(800)},
+		{"ports=3200", bpftest.PortChain(3200)},
 	}
 	for _, e := range exprs {
 		b.Run(e.name, func(b *testing.B) {
@@ -60,7 +62,7 @@ func BenchmarkGenLayout(b *testing.B) {
 // milliseconds; the old layout gave up after minutes).
 func TestGenLayoutLinear(t *testing.T) {
 	alloc := func(n int) (uint64, int, time.Duration) {
-		expr := optPortChain(n)
+		expr := bpftest.PortChain(n)
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		before := ms.TotalAlloc
@@ -81,5 +83,26 @@ func TestGenLayoutLinear(t *testing.T) {
 	}
 	if took > 2*time.Second {
 		t.Errorf("took %v", took)
+	}
+}
+
+// BenchmarkCompileLong measures Compile, optimizer included, on long
+// generated expressions.
+func BenchmarkCompileLong(b *testing.B) {
+	for _, e := range bpftest.LongExprs() {
+		for _, noOpt := range []bool{true, false} {
+			name := e.Name + "/opt"
+			if noOpt {
+				name = e.Name + "/unopt"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Compile(e.Expr, Options{LinkType: LinkTypeEthernet, NoOptimize: noOpt}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

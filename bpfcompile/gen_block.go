@@ -5,66 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
-)
 
-// Classic BPF opcode fields (linux/filter.h), used to build instructions
-// before they become typed golang.org/x/net/bpf instructions.
-const (
-	opLD   = 0x00
-	opLDX  = 0x01
-	opST   = 0x02
-	opSTX  = 0x03
-	opALU  = 0x04
-	opJMP  = 0x05
-	opRET  = 0x06
-	opMISC = 0x07
-
-	szW = 0x00
-	szH = 0x08
-	szB = 0x10
-
-	modeIMM = 0x00
-	modeABS = 0x20
-	modeIND = 0x40
-	modeMEM = 0x60
-	modeLEN = 0x80
-	modeMSH = 0xa0
-
-	aluADD = 0x00
-	aluSUB = 0x10
-	aluMUL = 0x20
-	aluDIV = 0x30
-	aluOR  = 0x40
-	aluAND = 0x50
-	aluLSH = 0x60
-	aluRSH = 0x70
-	aluNEG = 0x80
-	aluMOD = 0x90
-	aluXOR = 0xa0
-
-	jmpJA   = 0x00
-	jmpJEQ  = 0x10
-	jmpJGT  = 0x20
-	jmpJGE  = 0x30
-	jmpJSET = 0x40
-
-	srcK = 0x00
-	srcX = 0x08
-
-	miscTAX = 0x00
-	miscTXA = 0x80
-
-	retK = 0x00
-)
-
-// Linux ancillary data offsets (SKF_AD_*), loaded at SKF_AD_OFF + n.
-const (
-	skfAdOff            = 0xfffff000
-	skfAdProtocol       = 0
-	skfAdPktType        = 4
-	skfAdIfindex        = 8
-	skfAdVlanTag        = 44
-	skfAdVlanTagPresent = 48
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // stmt is one straight-line instruction of a block. Statements that jump
@@ -202,8 +144,8 @@ func not(a *frag) *frag {
 // finish attaches the returns: snaplen when the condition holds, 0 when
 // it does not. It returns the root block.
 func finish(a *frag, snaplen uint32) *block {
-	accept := &block{code: opRET | retK, k: snaplen}
-	reject := &block{code: opRET | retK, k: 0}
+	accept := &block{code: cbpf.RET | cbpf.K, k: snaplen}
+	reject := &block{code: cbpf.RET | cbpf.K, k: 0}
 	a.t.setAll(accept)
 	a.f.setAll(reject)
 	return a.head
@@ -307,7 +249,7 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 			if b.longjt != 0 {
 				ins.Jt = uint8(extra)
 				extra++
-				out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
+				out[at+extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(off - extra)}
 			} else {
 				ins.Jt = uint8(off)
 			}
@@ -315,7 +257,7 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 			if b.longjf != 0 {
 				ins.Jf = uint8(extra)
 				extra++
-				out[at+extra] = bpf.RawInstruction{Op: opJMP | jmpJA, K: uint32(off - extra)}
+				out[at+extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(off - extra)}
 			} else {
 				ins.Jf = uint8(off)
 			}

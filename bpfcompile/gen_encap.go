@@ -1,5 +1,7 @@
 package bpfcompile
 
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
 // Encapsulations: VLAN tags, MPLS label stacks, PPPoE, Geneve and VXLAN.
 // Each moves the offsets of the headers after it for the rest of the
 // expression, as in libpcap.
@@ -30,7 +32,7 @@ func (g *gen) vlanTPIDTest() *frag {
 
 func (g *gen) vlanVIDTest(v uint32) *frag {
 	g.assertMax("VLAN tag", v, 0x0fff)
-	return g.mcmp(orLinkPL, 0, szH, v, 0x0fff)
+	return g.mcmp(orLinkPL, 0, cbpf.H, v, 0x0fff)
 }
 
 // vlan tests for an 802.1Q/802.1ad tag, optionally with VLAN ID v.
@@ -71,9 +73,9 @@ func (g *gen) vloffsetAdd(off *absOffset, v uint32, s []stmt) []stmt {
 		off.reg = g.allocReg()
 	}
 	return append(s,
-		stmt{code: opLD | modeMEM, k: uint32(off.reg)},
-		stmt{code: opALU | aluADD | srcK, k: v},
-		stmt{code: opST, k: uint32(off.reg)})
+		stmt{code: cbpf.LD | cbpf.MEM, k: uint32(off.reg)},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: v},
+		stmt{code: cbpf.ST, k: uint32(off.reg)})
 }
 
 // vlanExtensions tests for a tag with the Linux ancillary loads: the
@@ -81,7 +83,7 @@ func (g *gen) vloffsetAdd(off *absOffset, v uint32, s []stmt) []stmt {
 // in the frame (QinQ) is tested inline, at offsets then known only at run
 // time.
 func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
-	b0 := jmpFrag(opJMP|jmpJEQ|srcK, 1, []stmt{{code: opLD | modeABS | szB, k: skfAdOff + skfAdVlanTagPresent}})
+	b0 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 1, []stmt{{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent}})
 	tpid := g.vlanTPIDTest()
 	var vid *frag
 	if hasV {
@@ -98,10 +100,10 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 		vb := vid.head
 		cnt := len(vb.stmts)
 		p := []stmt{
-			{code: opLD | modeABS | szB, k: skfAdOff + skfAdVlanTagPresent},
-			{code: opJMP | jmpJEQ | srcK, k: 1, jt: 0, jf: 2},
-			{code: opLD | modeABS | szH, k: skfAdOff + skfAdVlanTag},
-			{code: opJMP | jmpJA, k: uint32(cnt - 1)},
+			{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent},
+			{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: 1, jt: 0, jf: 2},
+			{code: cbpf.LD | cbpf.ABS | cbpf.H, k: cbpf.AncillaryBase + ancVLANTag},
+			{code: cbpf.JMP | cbpf.JA, k: uint32(cnt - 1)},
 		}
 		prependStmts(p, vb)
 		b0 = and(b0, vid)
@@ -113,7 +115,7 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 func (g *gen) mpls(v uint32, hasV bool) *frag {
 	var b0 *frag
 	if g.labelDepth > 0 {
-		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, szB)))
+		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
 	} else {
 		switch {
 		case g.isEther():
@@ -126,7 +128,7 @@ func (g *gen) mpls(v uint32, hasV bool) *frag {
 	}
 	if hasV {
 		g.assertMax("MPLS label", v, mplsLabelMax)
-		b1 := g.mcmp(orLinkPL, 0, szW, v<<mplsLabelShift, mplsLabelMax<<mplsLabelShift)
+		b1 := g.mcmp(orLinkPL, 0, cbpf.W, v<<mplsLabelShift, mplsLabelMax<<mplsLabelShift)
 		b0 = and(b0, b1)
 	}
 	g.offNLNoSNAP += 4
@@ -142,7 +144,7 @@ func (g *gen) pppoes(v uint32, hasV bool) *frag {
 	b0 := g.linkProto(ethertypePPPoES)
 	if hasV {
 		g.assertMax("PPPoE session number", v, 0xffff)
-		b0 = and(b0, g.cmp(orLinkPL, 2, szH, v))
+		b0 = and(b0, g.cmp(orLinkPL, 2, cbpf.H, v))
 	}
 	g.pushLinkHdr(dltPPP, g.offLinkPL.variable, g.offLinkPL.constPart+g.offNL+6, g.offLinkPL.reg)
 	g.offLinkType = g.offLinkHdr
@@ -172,29 +174,29 @@ func (g *gen) tunnelCheck(v6 bool, port uint32, vni uint32, hasVNI bool, geneve 
 	}
 	name := "VXLAN VNI"
 	if geneve {
-		b0 = and(b0, g.mcmp(rel, 8, szB, 0, 0xc0))
+		b0 = and(b0, g.mcmp(rel, 8, cbpf.B, 0, 0xc0))
 		name = "Geneve VNI"
 	} else {
-		b0 = and(b0, g.cmp(rel, 8, szB, 0x08))
+		b0 = and(b0, g.cmp(rel, 8, cbpf.B, 0x08))
 	}
 	if hasVNI {
 		g.assertMax(name, vni, 0xffffff)
-		b0 = and(b0, g.mcmp(rel, 12, szW, vni<<8, 0xffffff00))
+		b0 = and(b0, g.mcmp(rel, 12, cbpf.W, vni<<8, 0xffffff00))
 	}
 	// Leave the offset of the UDP header in A (and X).
 	var s []stmt
 	if v6 {
 		s = g.varPart(&g.offLinkPL)
 		if s != nil {
-			s = append(s, stmt{code: opLD | modeIMM, k: 40}, stmt{code: opALU | aluADD | srcX})
+			s = append(s, stmt{code: cbpf.LD | cbpf.IMM, k: 40}, stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X})
 		} else {
-			s = []stmt{{code: opLD | modeIMM, k: 40}}
+			s = []stmt{{code: cbpf.LD | cbpf.IMM, k: 40}}
 		}
-		s = append(s, stmt{code: opMISC | miscTAX})
+		s = append(s, stmt{code: cbpf.MISC | cbpf.TAX})
 	} else {
-		s = append(g.loadXIPHdrLen(), stmt{code: opMISC | miscTXA})
+		s = append(g.loadXIPHdrLen(), stmt{code: cbpf.MISC | cbpf.TXA})
 	}
-	b1 := jmpFrag(opJMP|jmpJEQ|srcX, 0, s)
+	b1 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s)
 	return and(b0, b1)
 }
 
@@ -203,34 +205,34 @@ func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
 	b0 := g.tunnelCheck(false, genevePort, vni, hasVNI, true)
 	b1 := g.tunnelCheck(true, genevePort, vni, hasVNI, true)
 	s := []stmt{
-		{code: opALU | aluADD | srcK, k: g.offLinkPL.constPart + g.offNL + 8},
-		{code: opMISC | miscTAX},
-		{code: opALU | aluADD | srcK, k: 2},
+		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: g.offLinkPL.constPart + g.offNL + 8},
+		{code: cbpf.MISC | cbpf.TAX},
+		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 2},
 	}
 	g.offLinkType = absOffset{reg: g.allocReg(), variable: true}
 	s = append(s,
-		stmt{code: opST, k: uint32(g.offLinkType.reg)},
-		stmt{code: opLD | modeIND | szB, k: 0},
-		stmt{code: opALU | aluAND | srcK, k: 0x3f},
-		stmt{code: opALU | aluMUL | srcK, k: 4},
-		stmt{code: opALU | aluADD | srcK, k: 8},
-		stmt{code: opALU | aluADD | srcX})
+		stmt{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
+		stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: 0},
+		stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: 0x3f},
+		stmt{code: cbpf.ALU | cbpf.MUL | cbpf.K, k: 4},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 8},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X})
 	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
-	s = append(s, stmt{code: opST, k: uint32(g.offLinkHdr.reg)})
+	s = append(s, stmt{code: cbpf.ST, k: uint32(g.offLinkHdr.reg)})
 	g.noOptimize = true
 	s = append(s,
-		stmt{code: opLD | modeIND | szH, k: 2},
-		stmt{code: opLDX | modeMEM, k: uint32(g.offLinkHdr.reg)})
+		stmt{code: cbpf.LD | cbpf.IND | cbpf.H, k: 2},
+		stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(g.offLinkHdr.reg)})
 	jeq := len(s)
-	s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: ethertypeTEB})
+	s = append(s, stmt{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: ethertypeTEB})
 	s = append(s,
-		stmt{code: opMISC | miscTXA},
-		stmt{code: opALU | aluADD | srcK, k: 12},
-		stmt{code: opST, k: uint32(g.offLinkType.reg)},
-		stmt{code: opALU | aluADD | srcK, k: 2},
-		stmt{code: opMISC | miscTAX})
+		stmt{code: cbpf.MISC | cbpf.TXA},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 12},
+		stmt{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 2},
+		stmt{code: cbpf.MISC | cbpf.TAX})
 	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
-	s = append(s, stmt{code: opSTX, k: uint32(g.offLinkPL.reg)})
+	s = append(s, stmt{code: cbpf.STX, k: uint32(g.offLinkPL.reg)})
 	s[jeq].jt = 0
 	s[jeq].jf = uint8(len(s) - 1 - jeq - 1)
 	g.offNL = 0
@@ -246,18 +248,18 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 	b0 := g.tunnelCheck(false, vxlanPort, vni, hasVNI, false)
 	b1 := g.tunnelCheck(true, vxlanPort, vni, hasVNI, false)
 	s := []stmt{
-		{code: opALU | aluADD | srcK, k: g.offLinkPL.constPart + g.offNL + 8},
-		{code: opALU | aluADD | srcK, k: 8},
+		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: g.offLinkPL.constPart + g.offNL + 8},
+		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 8},
 	}
 	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
-	s = append(s, stmt{code: opST, k: uint32(g.offLinkHdr.reg)}, stmt{code: opALU | aluADD | srcK, k: 12})
+	s = append(s, stmt{code: cbpf.ST, k: uint32(g.offLinkHdr.reg)}, stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 12})
 	g.offLinkType = absOffset{reg: g.allocReg(), variable: true}
 	s = append(s,
-		stmt{code: opST, k: uint32(g.offLinkType.reg)},
-		stmt{code: opALU | aluADD | srcK, k: 2},
-		stmt{code: opMISC | miscTAX})
+		stmt{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 2},
+		stmt{code: cbpf.MISC | cbpf.TAX})
 	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
-	s = append(s, stmt{code: opSTX, k: uint32(g.offLinkPL.reg)})
+	s = append(s, stmt{code: cbpf.STX, k: uint32(g.offLinkPL.reg)})
 	g.offNL = 0
 	offsets := genTrue()
 	prependStmts(s, offsets.head)
@@ -269,10 +271,10 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 // encapLLCheck is true when the frame inside a tunnel is not empty.
 func (g *gen) encapLLCheck() *frag {
 	s := []stmt{
-		{code: opLD | modeMEM, k: uint32(g.offLinkHdr.reg)},
-		{code: opLDX | modeMEM, k: uint32(g.offLinkPL.reg)},
+		{code: cbpf.LD | cbpf.MEM, k: uint32(g.offLinkHdr.reg)},
+		{code: cbpf.LDX | cbpf.MEM, k: uint32(g.offLinkPL.reg)},
 	}
-	return not(jmpFrag(opJMP|jmpJEQ|srcX, 0, s))
+	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
 }
 
 // insertVloffsets puts the initialization of the VLAN offset registers
@@ -288,8 +290,8 @@ func (g *gen) insertVloffsets(root *block) {
 		g.offLinkType.reg = g.allocReg()
 	}
 	prependStmts([]stmt{
-		{code: opLD | modeIMM, k: 0},
-		{code: opST, k: uint32(g.offLinkPL.reg)},
-		{code: opST, k: uint32(g.offLinkType.reg)},
+		{code: cbpf.LD | cbpf.IMM, k: 0},
+		{code: cbpf.ST, k: uint32(g.offLinkPL.reg)},
+		{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
 	}, root)
 }

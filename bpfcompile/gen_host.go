@@ -6,6 +6,8 @@ import (
 	"net"
 	"sort"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // Field offsets in the network-layer headers.
@@ -31,9 +33,9 @@ func (g *gen) checkNonWLANDir(d dqual) {
 func (g *gen) hostop(addr, mask uint32, d dqual, srcOff, dstOff uint32) *frag {
 	switch d {
 	case dSrc:
-		return g.mcmp(orLinkPL, srcOff, szW, addr, mask)
+		return g.mcmp(orLinkPL, srcOff, cbpf.W, addr, mask)
 	case dDst:
-		return g.mcmp(orLinkPL, dstOff, szW, addr, mask)
+		return g.mcmp(orLinkPL, dstOff, cbpf.W, addr, mask)
 	case dAnd:
 		return and(g.hostop(addr, mask, dSrc, srcOff, dstOff), g.hostop(addr, mask, dDst, srcOff, dstOff))
 	}
@@ -56,7 +58,7 @@ func (g *gen) hostop6(addr, mask [16]byte, d dqual) *frag {
 	for i := 3; i >= 0; i-- {
 		a := beUint32(addr[4*i:])
 		m := beUint32(mask[4*i:])
-		b0 := g.mcmp(orLinkPL, off+4*uint32(i), szW, a, m)
+		b0 := g.mcmp(orLinkPL, off+4*uint32(i), cbpf.W, a, m)
 		b1 = and(b0, b1)
 	}
 	return b1
@@ -232,26 +234,26 @@ func (g *gen) dnhostop(addr uint32, d dqual) *frag {
 		return or(g.dnhostop(addr, dSrc), g.dnhostop(addr, dDst))
 	}
 	sw := (addr&0xff)<<8 | addr>>8&0xff
-	tmp := g.mcmp(orLinkPL, 2, szH, 0x8106, 0xff07)
-	b1 := g.cmp(orLinkPL, 2+1+offLH, szH, sw)
+	tmp := g.mcmp(orLinkPL, 2, cbpf.H, 0x8106, 0xff07)
+	b1 := g.cmp(orLinkPL, 2+1+offLH, cbpf.H, sw)
 	b1 = and(tmp, b1)
-	tmp = g.mcmp(orLinkPL, 2, szB, 0x06, 0x07)
-	b2 := g.cmp(orLinkPL, 2+offLH, szH, sw)
+	tmp = g.mcmp(orLinkPL, 2, cbpf.B, 0x06, 0x07)
+	b2 := g.cmp(orLinkPL, 2+offLH, cbpf.H, sw)
 	b2 = and(tmp, b2)
 	b1 = or(b2, b1)
 	if d == dDst {
-		b2 = g.mcmp(orLinkPL, 2, szW, 0x81020000|sw, 0xff07ffff)
+		b2 = g.mcmp(orLinkPL, 2, cbpf.W, 0x81020000|sw, 0xff07ffff)
 	} else {
-		tmp = g.mcmp(orLinkPL, 2, szH, 0x8102, 0xff07)
-		b2 = g.cmp(orLinkPL, 2+1+offSH, szH, sw)
+		tmp = g.mcmp(orLinkPL, 2, cbpf.H, 0x8102, 0xff07)
+		b2 = g.cmp(orLinkPL, 2+1+offSH, cbpf.H, sw)
 		b2 = and(tmp, b2)
 	}
 	b1 = or(b2, b1)
 	if d == dDst {
-		b2 = g.mcmp(orLinkPL, 2, szW, 0x02000000|sw<<8, 0x07ffff00)
+		b2 = g.mcmp(orLinkPL, 2, cbpf.W, 0x02000000|sw<<8, 0x07ffff00)
 	} else {
-		tmp = g.mcmp(orLinkPL, 2, szB, 0x02, 0x07)
-		b2 = g.cmp(orLinkPL, 2+offSH, szH, sw)
+		tmp = g.mcmp(orLinkPL, 2, cbpf.B, 0x02, 0x07)
+		b2 = g.cmp(orLinkPL, 2+offSH, cbpf.H, sw)
 		b2 = and(tmp, b2)
 	}
 	return or(b2, b1)

@@ -1,5 +1,7 @@
 package bpfcompile
 
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
 // EtherTypes, LLC SAPs and other link-layer protocol numbers.
 const (
 	etherMTU        = 1500
@@ -49,7 +51,7 @@ const (
 
 // ipVersion tests the version nibble of an IP header.
 func (g *gen) ipVersion(rel offrel, ver uint32) *frag {
-	return g.mcmp(rel, 0, szB, ver<<4, 0xf0)
+	return g.mcmp(rel, 0, cbpf.B, ver<<4, 0xf0)
 }
 
 // linktype tests that the link-layer header says the payload is of
@@ -59,7 +61,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		return g.mplsLinktype(llProto)
 	}
 	if g.curLinktype == dltPPP {
-		return g.cmp(orLinkType, 0, szH, g.ethertypeToPPP(llProto))
+		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(llProto))
 	}
 	switch LinkType(g.curLinktype) {
 	case LinkTypeEthernet:
@@ -85,7 +87,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 	}
 	// LINUX_SLL2: a plain EtherType field.
 	g.assertMax("EtherType", llProto, 0xffff)
-	return g.cmp(orLinkType, 0, szH, llProto)
+	return g.cmp(orLinkType, 0, cbpf.H, llProto)
 }
 
 func (g *gen) ethertypeToPPP(p uint32) uint32 {
@@ -114,21 +116,21 @@ func (g *gen) ethertypeToPPP(p uint32) uint32 {
 func (g *gen) etherLinktype(p uint32) *frag {
 	switch p {
 	case llcsapISONS, llcsapIP, llcsapNetBEUI:
-		b0 := g.cmpLE(orLinkType, 0, szH, etherMTU)
-		b1 := g.cmp(orLLC, 0, szH, p<<8|p)
+		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
+		b1 := g.cmp(orLLC, 0, cbpf.H, p<<8|p)
 		return and(b0, b1)
 	case llcsapIPX:
-		b0 := g.cmp(orLLC, 0, szB, llcsapIPX)
-		b1 := g.cmp(orLLC, 0, szH, 0xffff)
+		b0 := g.cmp(orLLC, 0, cbpf.B, llcsapIPX)
+		b1 := g.cmp(orLLC, 0, cbpf.H, 0xffff)
 		b1 = or(b0, b1)
 		b0 = g.snap(0x000000, ethertypeIPX)
 		b1 = or(b0, b1)
-		b0 = g.cmpLE(orLinkType, 0, szH, etherMTU)
+		b0 = g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		b1 = and(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, ethertypeIPX)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, ethertypeIPX)
 		return or(b0, b1)
 	case ethertypeAtalk, ethertypeAARP:
-		b0 := g.cmpLE(orLinkType, 0, szH, etherMTU)
+		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		var b1 *frag
 		if p == ethertypeAtalk {
 			b1 = g.snap(0x080007, ethertypeAtalk)
@@ -136,37 +138,37 @@ func (g *gen) etherLinktype(p uint32) *frag {
 			b1 = g.snap(0x000000, ethertypeAARP)
 		}
 		b1 = and(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, p)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, p)
 		return or(b0, b1)
 	}
 	if p <= etherMTU {
 		g.assertMax("LLC DSAP", p, 0xff)
-		b0 := g.cmpLE(orLinkType, 0, szH, etherMTU)
-		b1 := g.cmp(orLinkType, 2, szB, p)
+		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
+		b1 := g.cmp(orLinkType, 2, cbpf.B, p)
 		return and(b0, b1)
 	}
 	g.assertMax("EtherType", p, 0xffff)
-	return g.cmp(orLinkType, 0, szH, p)
+	return g.cmp(orLinkType, 0, cbpf.H, p)
 }
 
 func (g *gen) sllLinktype(p uint32) *frag {
 	switch p {
 	case llcsapISONS, llcsapIP, llcsapNetBEUI:
-		b0 := g.cmp(orLinkType, 0, szH, sllP8022)
-		b1 := g.cmp(orLLC, 0, szH, p<<8|p)
+		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
+		b1 := g.cmp(orLLC, 0, cbpf.H, p<<8|p)
 		return and(b0, b1)
 	case llcsapIPX:
-		b0 := g.cmp(orLLC, 0, szB, llcsapIPX)
+		b0 := g.cmp(orLLC, 0, cbpf.B, llcsapIPX)
 		b1 := g.snap(0x000000, ethertypeIPX)
 		b1 = or(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, sllP8022)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, sllP8022)
 		b1 = and(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, sllP8023)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, sllP8023)
 		b1 = or(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, ethertypeIPX)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, ethertypeIPX)
 		return or(b0, b1)
 	case ethertypeAtalk, ethertypeAARP:
-		b0 := g.cmp(orLinkType, 0, szH, sllP8022)
+		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
 		var b1 *frag
 		if p == ethertypeAtalk {
 			b1 = g.snap(0x080007, ethertypeAtalk)
@@ -174,17 +176,17 @@ func (g *gen) sllLinktype(p uint32) *frag {
 			b1 = g.snap(0x000000, ethertypeAARP)
 		}
 		b1 = and(b0, b1)
-		b0 = g.cmp(orLinkType, 0, szH, p)
+		b0 = g.cmp(orLinkType, 0, cbpf.H, p)
 		return or(b0, b1)
 	}
 	if p <= etherMTU {
 		g.assertMax("LLC DSAP", p, 0xff)
-		b0 := g.cmp(orLinkType, 0, szH, sllP8022)
-		b1 := g.cmp(orLinkHdr, g.offLinkPL.constPart, szB, p)
+		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
+		b1 := g.cmp(orLinkHdr, g.offLinkPL.constPart, cbpf.B, p)
 		return and(b0, b1)
 	}
 	g.assertMax("EtherType", p, 0xffff)
-	return g.cmp(orLinkType, 0, szH, p)
+	return g.cmp(orLinkType, 0, cbpf.H, p)
 }
 
 // loopbackLinktype tests the address-family word of DLT_NULL/DLT_LOOP.
@@ -204,7 +206,7 @@ func (g *gen) loopbackLinktype(p uint32) *frag {
 		if LinkType(g.curLinktype) == LinkTypeNull {
 			af = swap32(af) // host byte order; this package assumes little-endian
 		}
-		return g.cmp(orLinkHdr, 0, szW, af)
+		return g.cmp(orLinkHdr, 0, cbpf.W, af)
 	}
 	if LinkType(g.curLinktype) == LinkTypeNull {
 		b0 := g.bsdAFOffline(p, g.opts.SwappedAF)
@@ -219,7 +221,7 @@ func (g *gen) bsdAFOffline(p uint32, swapped bool) *frag {
 		if swapped {
 			v = swap32(v)
 		}
-		return g.cmp(orLinkHdr, 0, szW, v)
+		return g.cmp(orLinkHdr, 0, cbpf.W, v)
 	}
 	switch p {
 	case ethertypeIP:
@@ -247,8 +249,8 @@ func (g *gen) snap(org, ptype uint32) *frag {
 // llcInternal tests for an 802.2 LLC frame.
 func (g *gen) llcInternal() *frag {
 	if g.isEther() {
-		b0 := g.cmpLE(orLinkType, 0, szH, etherMTU)
-		b1 := g.cmpNE(orLLC, 0, szH, 0xffff)
+		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
+		b1 := g.cmpNE(orLLC, 0, cbpf.H, 0xffff)
 		return and(b0, b1)
 	}
 	g.failKwOnDLT("llc")
@@ -258,7 +260,7 @@ func (g *gen) llcInternal() *frag {
 // mplsLinktype tests the protocol after an MPLS label stack.
 func (g *gen) mplsLinktype(p uint32) *frag {
 	afterStack := func() *frag {
-		return setBits(0x01, g.loadA(orPrevMPLSHdr, 2, szB))
+		return setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B))
 	}
 	switch p {
 	case ethertypeIP:

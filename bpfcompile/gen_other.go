@@ -1,6 +1,10 @@
 package bpfcompile
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+)
 
 // genOther generates the keyword primitives.
 func (g *gen) genOther(n *OtherNode) *frag {
@@ -10,9 +14,9 @@ func (g *gen) genOther(n *OtherNode) *frag {
 	case "multicast":
 		return g.multicast(n.Proto)
 	case "less":
-		return not(jmpFrag(opJMP|jmpJGT|srcK, n.Num, []stmt{{code: opLD | modeLEN | szW}}))
+		return not(jmpFrag(cbpf.JMP|cbpf.JGT|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}}))
 	case "greater":
-		return jmpFrag(opJMP|jmpJGE|srcK, n.Num, []stmt{{code: opLD | modeLEN | szW}})
+		return jmpFrag(cbpf.JMP|cbpf.JGE|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}})
 	case "byte":
 		return g.byteop(n.Op, n.Num, n.Num2)
 	case "inbound", "outbound":
@@ -70,8 +74,8 @@ func (g *gen) broadcast(p pqual) *frag {
 		}
 		b0 := g.linkProto(ethertypeIP)
 		hostmask := ^g.opts.Netmask
-		b1 := g.mcmp(orLinkPL, ipv4DstOff, szW, 0, hostmask)
-		b2 := g.mcmp(orLinkPL, ipv4DstOff, szW, hostmask, hostmask)
+		b1 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.W, 0, hostmask)
+		b2 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.W, hostmask, hostmask)
 		return and(b0, or(b1, b2))
 	}
 	g.errorf("'%s' is not a valid qualifier for 'broadcast'", p)
@@ -88,18 +92,18 @@ func (g *gen) multicast(p pqual) *frag {
 		if g.isEncap {
 			b1 = g.encapLLCheck()
 		}
-		b0 := setBits(1, g.loadA(orLinkHdr, 0, szB))
+		b0 := setBits(1, g.loadA(orLinkHdr, 0, cbpf.B))
 		if b1 != nil {
 			return and(b1, b0)
 		}
 		return b0
 	case qIP:
 		b0 := g.linkProto(ethertypeIP)
-		b1 := g.mcmp(orLinkPL, ipv4DstOff, szB, 0xe0, 0xf0)
+		b1 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.B, 0xe0, 0xf0)
 		return and(b0, b1)
 	case qIPv6:
 		b0 := g.linkProto(ethertypeIPv6)
-		b1 := g.cmp(orLinkPL, ipv6DstOff, szB, 255)
+		b1 := g.cmp(orLinkPL, ipv6DstOff, cbpf.B, 255)
 		return and(b0, b1)
 	}
 	g.errorf("'%s' is not a valid qualifier for 'multicast'", p)
@@ -110,18 +114,18 @@ func (g *gen) byteop(op string, idx, val uint32) *frag {
 	g.assertMax("byte argument", val, 0xff)
 	switch op {
 	case "=":
-		return g.cmp(orLinkHdr, idx, szB, val)
+		return g.cmp(orLinkHdr, idx, cbpf.B, val)
 	case "<":
-		return g.cmpLT(orLinkHdr, idx, szB, val)
+		return g.cmpLT(orLinkHdr, idx, cbpf.B, val)
 	case ">":
-		return g.cmpGT(orLinkHdr, idx, szB, val)
+		return g.cmpGT(orLinkHdr, idx, cbpf.B, val)
 	}
-	alu := uint16(aluOR)
+	alu := uint16(cbpf.OR)
 	if op == "&" {
-		alu = aluAND
+		alu = cbpf.AND
 	}
-	s := append(g.loadA(orLinkHdr, idx, szB), stmt{code: opALU | alu | srcK, k: val})
-	return not(jmpFrag(opJMP|jmpJEQ|srcK, 0, s))
+	s := append(g.loadA(orLinkHdr, idx, cbpf.B), stmt{code: cbpf.ALU | alu | cbpf.K, k: val})
+	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, s))
 }
 
 const (
@@ -133,16 +137,16 @@ func (g *gen) inOut(outbound bool) *frag {
 	var b0 *frag
 	switch LinkType(g.curLinktype) {
 	case LinkTypeLinuxSLL:
-		b0 = g.cmp(orLinkHdr, 0, szH, sllOutgoing)
+		b0 = g.cmp(orLinkHdr, 0, cbpf.H, sllOutgoing)
 	case LinkTypeLinuxSLL2:
-		b0 = g.cmp(orLinkHdr, 10, szB, sllOutgoing)
+		b0 = g.cmp(orLinkHdr, 10, cbpf.B, sllOutgoing)
 	default:
 		kw := "inbound"
 		if outbound {
 			kw = "outbound"
 		}
 		g.requireLive(kw)
-		b0 = g.cmp(orLinkHdr, skfAdOff+skfAdPktType, szH, packetOutgoing)
+		b0 = g.cmp(orLinkHdr, cbpf.AncillaryBase+ancPktType, cbpf.H, packetOutgoing)
 	}
 	if outbound {
 		return b0
@@ -158,10 +162,10 @@ func (g *gen) requireLive(kw string) {
 
 func (g *gen) ifindex(idx uint32) *frag {
 	if LinkType(g.curLinktype) == LinkTypeLinuxSLL2 {
-		return g.cmp(orLinkHdr, 4, szW, idx)
+		return g.cmp(orLinkHdr, 4, cbpf.W, idx)
 	}
 	g.requireLive("ifindex")
-	return g.cmp(orLinkHdr, skfAdOff+skfAdIfindex, szW, idx)
+	return g.cmp(orLinkHdr, cbpf.AncillaryBase+ancIfIndex, cbpf.W, idx)
 }
 
 // llc generates "llc" and "llc NAME".
@@ -183,16 +187,16 @@ func (g *gen) llc(name string) *frag {
 	var b1 *frag
 	switch lname {
 	case "i":
-		b1 = unsetBits(0x01, g.loadA(orLLC, 2, szB))
+		b1 = unsetBits(0x01, g.loadA(orLLC, 2, cbpf.B))
 	case "s":
-		b1 = g.mcmp(orLLC, 2, szB, 1, 0x03)
+		b1 = g.mcmp(orLLC, 2, cbpf.B, 1, 0x03)
 	case "u":
-		b1 = g.mcmp(orLLC, 2, szB, 3, 0x03)
+		b1 = g.mcmp(orLLC, 2, cbpf.B, 3, 0x03)
 	default:
 		if st, ok := llcSSubtypes[lname]; ok {
-			b1 = g.mcmp(orLLC, 2, szB, st, 0x0f)
+			b1 = g.mcmp(orLLC, 2, cbpf.B, st, 0x0f)
 		} else if ut, ok := llcUSubtypes[lname]; ok {
-			b1 = g.mcmp(orLLC, 2, szB, ut, 0xef)
+			b1 = g.mcmp(orLLC, 2, cbpf.B, ut, 0xef)
 		} else {
 			g.errorf("unknown LLC type name \"%s\"", name)
 		}

@@ -1,5 +1,7 @@
 package bpfcompile
 
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
 // IP protocol numbers.
 const (
 	ipprotoHopopts  = 0
@@ -38,11 +40,11 @@ func (g *gen) portPQToIPProto(p pqual, kw string) int {
 	return 0
 }
 
-func (g *gen) ipProto(p uint32) *frag  { return g.cmp(orLinkPL, 9, szB, p) }
-func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, szB, p) }
+func (g *gen) ipProto(p uint32) *frag  { return g.cmp(orLinkPL, 9, cbpf.B, p) }
+func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, cbpf.B, p) }
 
 // ipFrag is true for an IPv4 packet that is not a non-first fragment.
-func (g *gen) ipFrag() *frag { return unsetBits(0x1fff, g.loadA(orLinkPL, 6, szH)) }
+func (g *gen) ipFrag() *frag { return unsetBits(0x1fff, g.loadA(orLinkPL, 6, cbpf.H)) }
 
 // portDir combines the source and destination tests of a port.
 func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {
@@ -64,7 +66,7 @@ func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {
 
 // port tests a TCP/UDP/SCTP port over IPv4 (proto protoUndef: any of them).
 func (g *gen) port(port uint32, proto int, d dqual, a aqual) *frag {
-	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv4, off, szH, port) })
+	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv4, off, cbpf.H, port) })
 	return g.portCommon(proto, b1)
 }
 
@@ -84,7 +86,7 @@ func (g *gen) portCommon(proto int, b1 *frag) *frag {
 }
 
 func (g *gen) port6(port uint32, proto int, d dqual, a aqual) *frag {
-	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv6, off, szH, port) })
+	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv6, off, cbpf.H, port) })
 	return g.port6Common(proto, b1)
 }
 
@@ -103,14 +105,14 @@ func (g *gen) port6Common(proto int, b1 *frag) *frag {
 
 func (g *gen) portRangeAtom(rel offrel, off, v1, v2 uint32) *frag {
 	if v1 == v2 {
-		return g.cmp(rel, off, szH, v1)
+		return g.cmp(rel, off, cbpf.H, v1)
 	}
 	lo, hi := v1, v2
 	if lo > hi {
 		lo, hi = hi, lo
 	}
-	b1 := g.cmpGE(rel, off, szH, lo)
-	b2 := g.cmpLE(rel, off, szH, hi)
+	b1 := g.cmpGE(rel, off, cbpf.H, lo)
+	b2 := g.cmpLE(rel, off, cbpf.H, hi)
 	return and(b1, b2)
 }
 

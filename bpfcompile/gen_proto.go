@@ -1,5 +1,7 @@
 package bpfcompile
 
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
 // ISO network-layer protocol IDs and IS-IS PDU types.
 const (
 	isoCLNP = 0x81
@@ -99,7 +101,7 @@ func (g *gen) genProto(v uint32, p pqual) *frag {
 		g.assertMax("protocol number", v, 0xff)
 		b0 := g.linkProto(ethertypeIPv6)
 		b2 := g.ip6Proto(ipprotoFragment)
-		b1 := g.cmp(orLinkPL, 40, szB, v)
+		b1 := g.cmp(orLinkPL, 40, cbpf.B, v)
 		b1 = and(b2, b1)
 		b2 = g.ip6Proto(v)
 		b1 = or(b2, b1)
@@ -107,12 +109,12 @@ func (g *gen) genProto(v uint32, p pqual) *frag {
 	case qISO:
 		g.assertMax("ISO protocol", v, 0xff)
 		b0 := g.linkProto(llcsapISONS)
-		b1 := g.cmp(orLinkPLNoSNAP, 0, szB, v)
+		b1 := g.cmp(orLinkPLNoSNAP, 0, cbpf.B, v)
 		return and(b0, b1)
 	case qISIS:
 		g.assertMax("IS-IS PDU type", v, isisPDUMax)
 		b0 := g.genProto(isoISIS, qISO)
-		b1 := g.mcmp(orLinkPLNoSNAP, 4, szB, v, isisPDUMax)
+		b1 := g.mcmp(orLinkPLNoSNAP, 4, cbpf.B, v, isisPDUMax)
 		return and(b0, b1)
 	}
 	g.errorf("'%s' is not a valid qualifier for 'proto'", p)
@@ -179,63 +181,63 @@ func (g *gen) protochain(v uint32, p pqual) *frag {
 	var s []stmt
 	if p == qIP {
 		b0 = g.linkProto(ethertypeIP)
-		s = append(s, g.loadA(orLinkPL, 9, szB)...)
+		s = append(s, g.loadA(orLinkPL, 9, cbpf.B)...)
 		s = append(s, g.loadXIPHdrLen()...)
 	} else {
 		b0 = g.linkProto(ethertypeIPv6)
-		s = append(s, g.loadA(orLinkPL, 6, szB)...)
-		s = append(s, stmt{code: opLDX | modeIMM, k: 40})
+		s = append(s, g.loadA(orLinkPL, 6, cbpf.B)...)
+		s = append(s, stmt{code: cbpf.LDX | cbpf.IMM, k: 40})
 	}
 	// Jump targets are fixed up once every statement is placed.
 	type fix struct{ at, jt, jf int }
 	var fixes []fix
 	again := len(s)
 	fix5 := len(s)
-	s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: v})
+	s = append(s, stmt{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: v})
 	fix2 := len(s)
-	s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: ipprotoNone})
+	s = append(s, stmt{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: ipprotoNone})
 	var fix3 int = -1
 	var v6advance int
 	var v6ext []int
 	if p == qIPv6 {
 		for _, h := range []uint32{ipprotoHopopts, ipprotoDstopts, ipprotoRouting, ipprotoFragment} {
 			v6ext = append(v6ext, len(s))
-			s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: h})
+			s = append(s, stmt{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: h})
 		}
 		fix3 = v6ext[3]
 		v6advance = len(s)
 		s = append(s,
-			stmt{code: opLD | modeIND | szB, k: nl},
-			stmt{code: opST, k: uint32(reg2)},
-			stmt{code: opLD | modeIND | szB, k: nl + 1},
-			stmt{code: opALU | aluADD | srcK, k: 1},
-			stmt{code: opALU | aluMUL | srcK, k: 8},
-			stmt{code: opALU | aluADD | srcX},
-			stmt{code: opMISC | miscTAX},
-			stmt{code: opLD | modeMEM, k: uint32(reg2)})
+			stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: nl},
+			stmt{code: cbpf.ST, k: uint32(reg2)},
+			stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: nl + 1},
+			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 1},
+			stmt{code: cbpf.ALU | cbpf.MUL | cbpf.K, k: 8},
+			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X},
+			stmt{code: cbpf.MISC | cbpf.TAX},
+			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(reg2)})
 		ja := len(s)
-		s = append(s, stmt{code: opJMP | jmpJA, k: uint32(again - ja - 1)})
+		s = append(s, stmt{code: cbpf.JMP | cbpf.JA, k: uint32(again - ja - 1)})
 	} else {
-		s = append(s, stmt{code: opALU | aluADD | srcK, k: 0})
+		s = append(s, stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 0})
 	}
 	ahcheck := len(s)
-	s = append(s, stmt{code: opJMP | jmpJEQ | srcK, k: ipprotoAH})
+	s = append(s, stmt{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: ipprotoAH})
 	ahBody := len(s)
 	s = append(s,
-		stmt{code: opLD | modeIND | szB, k: nl},
-		stmt{code: opST, k: uint32(reg2)},
-		stmt{code: opMISC | miscTXA},
-		stmt{code: opALU | aluADD | srcK, k: 1},
-		stmt{code: opMISC | miscTAX},
-		stmt{code: opLD | modeIND | szB, k: nl},
-		stmt{code: opALU | aluADD | srcK, k: 2},
-		stmt{code: opALU | aluMUL | srcK, k: 4},
-		stmt{code: opMISC | miscTAX},
-		stmt{code: opLD | modeMEM, k: uint32(reg2)})
+		stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: nl},
+		stmt{code: cbpf.ST, k: uint32(reg2)},
+		stmt{code: cbpf.MISC | cbpf.TXA},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 1},
+		stmt{code: cbpf.MISC | cbpf.TAX},
+		stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: nl},
+		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 2},
+		stmt{code: cbpf.ALU | cbpf.MUL | cbpf.K, k: 4},
+		stmt{code: cbpf.MISC | cbpf.TAX},
+		stmt{code: cbpf.LD | cbpf.MEM, k: uint32(reg2)})
 	ja := len(s)
-	s = append(s, stmt{code: opJMP | jmpJA, k: uint32(again - ja - 1)})
+	s = append(s, stmt{code: cbpf.JMP | cbpf.JA, k: uint32(again - ja - 1)})
 	end := len(s)
-	s = append(s, stmt{code: opALU | aluADD | srcK, k: 0})
+	s = append(s, stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 0})
 
 	// fix5 (== v): found; else try "no next header"
 	fixes = append(fixes, fix{fix5, end, fix2})
@@ -257,7 +259,7 @@ func (g *gen) protochain(v uint32, p pqual) *frag {
 		s[f.at].jt = uint8(f.jt - f.at - 1)
 		s[f.at].jf = uint8(f.jf - f.at - 1)
 	}
-	b := jmpFrag(opJMP|jmpJEQ|srcK, v, s)
+	b := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, v, s)
 	g.freeReg(reg2)
 	return and(b0, b)
 }

@@ -5,22 +5,6 @@ import (
 	"net"
 )
 
-// LinkType is a pcap link-layer header type, as stored in a pcap file header
-// (the LINKTYPE_* numbers of the tcpdump.org registry).
-type LinkType uint32
-
-// The link types a Linux capture host produces.
-const (
-	LinkTypeNull      LinkType = 0   // DLT_NULL: BSD loopback, host-order address family
-	LinkTypeEthernet  LinkType = 1   // DLT_EN10MB
-	LinkTypeRaw       LinkType = 101 // DLT_RAW (12 on Linux in libpcap's headers)
-	LinkTypeLoop      LinkType = 108 // DLT_LOOP: network-order address family
-	LinkTypeLinuxSLL  LinkType = 113 // DLT_LINUX_SLL
-	LinkTypeIPv4      LinkType = 228 // DLT_IPV4
-	LinkTypeIPv6      LinkType = 229 // DLT_IPV6
-	LinkTypeLinuxSLL2 LinkType = 276 // DLT_LINUX_SLL2
-)
-
 // NetmaskUnknown is the Netmask value that means the netmask is not known
 // (libpcap's PCAP_NETMASK_UNKNOWN).
 const NetmaskUnknown uint32 = 0xffffffff

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // DumpFormat selects one of tcpdump's three ways to print a program.
@@ -92,7 +94,7 @@ func Image(r bpf.RawInstruction, n int) string {
 	op := vmDecodeOp(r.Op)
 	name, operand := imageParts(op, r, n)
 	switch {
-	case r.Op&0x07 == vmClsJMP && r.Op&0xf0 != vmJmpJA:
+	case r.Op&0x07 == cbpf.JMP && r.Op&0xf0 != cbpf.JA:
 		// Every jump class opcode but ja, even an unknown one.
 		return fmt.Sprintf("(%03d) %-8s %-16s jt %d\tjf %d", n, name, operand, n+1+int(r.Jt), n+1+int(r.Jf))
 	case operand == "":
@@ -216,8 +218,8 @@ func imageParts(op vmOp, r bpf.RawInstruction, n int) (name, operand string) {
 // imageAbsOperand prints the offset of an absolute load: by name for a Linux
 // ancillary offset, else signed decimal.
 func imageAbsOperand(k uint32) string {
-	if k >= ancOff && k-ancOff < ancMax {
-		if s := ancillaryName(k - ancOff); s != "" {
+	if k >= cbpf.AncillaryBase && k-cbpf.AncillaryBase < ancMax {
+		if s := ancillaryName(k - cbpf.AncillaryBase); s != "" {
 			return "[" + s + "]"
 		}
 	}

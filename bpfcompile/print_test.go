@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
 func TestImage(t *testing.T) {
@@ -26,12 +29,12 @@ func TestImage(t *testing.T) {
 		{bpf.RetA{}, 3, "(003) ret"},
 		{bpf.TAX{}, 1234, "(1234) tax"},
 		{bpf.LoadExtension{Num: bpf.ExtLen}, 0, "(000) ld       #pktlen"},
-		{bpf.LoadAbsolute{Off: ancOff + ancVLANTagPresent, Size: 1}, 0, "(000) ldb      [vlanp]"},
-		{bpf.LoadAbsolute{Off: ancOff + ancVLANTag, Size: 2}, 0, "(000) ldh      [vlan_tci]"},
+		{bpf.LoadAbsolute{Off: cbpf.AncillaryBase + ancVLANTagPresent, Size: 1}, 0, "(000) ldb      [vlanp]"},
+		{bpf.LoadAbsolute{Off: cbpf.AncillaryBase + ancVLANTag, Size: 2}, 0, "(000) ldh      [vlan_tci]"},
 		{bpf.LoadExtension{Num: bpf.ExtInterfaceIndex}, 0, "(000) ld       [ifidx]"},
-		{bpf.LoadAbsolute{Off: ancOff + ancPktType, Size: 2}, 0, "(000) ldh      [type]"},
-		{bpf.LoadAbsolute{Off: ancOff + 2, Size: 2}, 0, "(000) ldh      [-4094]"},
-		{bpf.LoadAbsolute{Off: ancOff + ancMax, Size: 4}, 0, "(000) ld       [-4032]"},
+		{bpf.LoadAbsolute{Off: cbpf.AncillaryBase + ancPktType, Size: 2}, 0, "(000) ldh      [type]"},
+		{bpf.LoadAbsolute{Off: cbpf.AncillaryBase + 2, Size: 2}, 0, "(000) ldh      [-4094]"},
+		{bpf.LoadAbsolute{Off: cbpf.AncillaryBase + ancMax, Size: 4}, 0, "(000) ld       [-4032]"},
 		{bpf.LoadConstant{Val: 0xab}, 0, "(000) ld       #0xab"},
 		{bpf.LoadConstant{Dst: bpf.RegX, Val: 0}, 0, "(000) ldx      #0x0"},
 		{bpf.LoadScratch{N: 2}, 0, "(000) ld       M[2]"},
@@ -68,7 +71,7 @@ func printTestEnumerate() string {
 	found := 0
 	emit := func(ret bool) {
 		for code := 0; code <= 0xffff; code++ {
-			if (code&7 == vmClsRET) != ret {
+			if (code&7 == cbpf.RET) != ret {
 				continue
 			}
 			img := Image(bpf.RawInstruction{Op: uint16(code), Jt: 1, Jf: 0, K: 15}, found)
@@ -105,7 +108,7 @@ func TestImageCorpus(t *testing.T) {
 			if text == nil {
 				continue
 			}
-			prog, err := ParseListing(*text)
+			prog, err := bpftest.ParseListing(*text)
 			if err != nil {
 				t.Errorf("%s: ParseListing: %v", a.Label, err)
 				continue

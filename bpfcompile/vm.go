@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // Errors NewVM returns (wrapped in an *InstructionError naming the index
@@ -86,7 +88,7 @@ func newVMRaw(raw []bpf.RawInstruction) (*VM, error) {
 		case op.usesScratch() && r.K >= vmScratchWords:
 			return nil, fmt.Errorf("bpf vm: %w", &InstructionError{Index: i, Err: fmt.Errorf("%w: M[%d]", ErrScratchIndex, r.K)})
 		case op.isAbsLoad() && isAncillary(r.K):
-			in.k = r.K - ancOff
+			in.k = r.K - cbpf.AncillaryBase
 			in.op = vmOpLdAnc
 			if in.k == ancAluXorX {
 				in.op = vmOpAncXorX

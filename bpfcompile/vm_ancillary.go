@@ -1,14 +1,16 @@
 package bpfcompile
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+)
 
 // Linux ancillary data offsets (<linux/filter.h>). An absolute load (of any
-// size) at SKF_AD_OFF + SKF_AD_x does not read the packet: the kernel loads
-// the value from the socket buffer's metadata instead.
+// size) at SKF_AD_OFF + SKF_AD_x (cbpf.AncillaryBase + x) does not read the
+// packet: the kernel loads the value from the socket buffer's metadata
+// instead.
 const (
-	// ancOff is SKF_AD_OFF (-0x1000) as an unsigned k.
-	ancOff uint32 = 0xfffff000
-
 	ancProtocol       = 0  // SKF_AD_PROTOCOL: skb->protocol (EtherType)
 	ancPktType        = 4  // SKF_AD_PKTTYPE: PACKET_HOST, PACKET_OUTGOING, ...
 	ancIfIndex        = 8  // SKF_AD_IFINDEX
@@ -71,7 +73,7 @@ func ancillaryName(off uint32) string {
 // isAncillary reports whether k, the operand of an absolute load, names an
 // ancillary value the kernel knows (bpf_anc_helper).
 func isAncillary(k uint32) bool {
-	return k >= ancOff && ancillaryName(k-ancOff) != ""
+	return k >= cbpf.AncillaryBase && ancillaryName(k-cbpf.AncillaryBase) != ""
 }
 
 // Meta is the metadata a Linux socket buffer carries beside the packet

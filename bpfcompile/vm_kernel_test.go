@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // TestVMAgainstKernel is the differential test of the VM: live programs
@@ -61,12 +63,12 @@ func TestVMAgainstKernel(t *testing.T) {
 		}
 	}
 	// A few programs with long results and ancillary loads of all sizes.
-	add([]bpf.RawInstruction{{Op: vmClsRET, K: 20}})
-	add([]bpf.RawInstruction{{Op: vmClsLD | vmSizeB | vmModeABS, K: ancOff + ancPktType}, {Op: vmClsALU | vmAluADD, K: 10}, {Op: vmClsRET | vmRetA}})
-	add([]bpf.RawInstruction{{Op: vmClsLD | vmSizeW | vmModeABS, K: ancOff + ancVLANTag}, {Op: vmClsALU | vmAluADD, K: 14}, {Op: vmClsRET | vmRetA}})
-	add([]bpf.RawInstruction{{Op: vmClsLD | vmSizeH | vmModeABS, K: ancOff + ancVLANTPID}, {Op: vmClsALU | vmAluRSH, K: 8}, {Op: vmClsRET | vmRetA}})
-	add([]bpf.RawInstruction{{Op: vmClsLD | vmSizeW | vmModeABS, K: ancOff + ancProtocol}, {Op: vmClsALU | vmAluRSH, K: 4}, {Op: vmClsRET | vmRetA}})
-	add([]bpf.RawInstruction{{Op: vmClsLD | vmSizeW | vmModeLEN}, {Op: vmClsALU | vmAluSUB, K: 3}, {Op: vmClsRET | vmRetA}})
+	add([]bpf.RawInstruction{{Op: cbpf.RET, K: 20}})
+	add([]bpf.RawInstruction{{Op: cbpf.LD | cbpf.B | cbpf.ABS, K: cbpf.AncillaryBase + ancPktType}, {Op: cbpf.ALU | cbpf.ADD, K: 10}, {Op: cbpf.RET | cbpf.A}})
+	add([]bpf.RawInstruction{{Op: cbpf.LD | cbpf.W | cbpf.ABS, K: cbpf.AncillaryBase + ancVLANTag}, {Op: cbpf.ALU | cbpf.ADD, K: 14}, {Op: cbpf.RET | cbpf.A}})
+	add([]bpf.RawInstruction{{Op: cbpf.LD | cbpf.H | cbpf.ABS, K: cbpf.AncillaryBase + ancVLANTPID}, {Op: cbpf.ALU | cbpf.RSH, K: 8}, {Op: cbpf.RET | cbpf.A}})
+	add([]bpf.RawInstruction{{Op: cbpf.LD | cbpf.W | cbpf.ABS, K: cbpf.AncillaryBase + ancProtocol}, {Op: cbpf.ALU | cbpf.RSH, K: 4}, {Op: cbpf.RET | cbpf.A}})
+	add([]bpf.RawInstruction{{Op: cbpf.LD | cbpf.W | cbpf.LEN}, {Op: cbpf.ALU | cbpf.SUB, K: 3}, {Op: cbpf.RET | cbpf.A}})
 	if len(progs) > 150 {
 		progs = progs[:150]
 	}

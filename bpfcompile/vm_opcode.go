@@ -5,58 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/bpf"
-)
 
-// Classic BPF opcode fields (<linux/bpf_common.h>, <linux/filter.h>). An
-// opcode is class | size | mode for loads and stores, class | op | source for
-// ALU and jumps, class | source for returns.
-const (
-	vmClsLD   = 0x00
-	vmClsLDX  = 0x01
-	vmClsST   = 0x02
-	vmClsSTX  = 0x03
-	vmClsALU  = 0x04
-	vmClsJMP  = 0x05
-	vmClsRET  = 0x06
-	vmClsMISC = 0x07
-
-	vmSizeW = 0x00
-	vmSizeH = 0x08
-	vmSizeB = 0x10
-
-	vmModeIMM = 0x00
-	vmModeABS = 0x20
-	vmModeIND = 0x40
-	vmModeMEM = 0x60
-	vmModeLEN = 0x80
-	vmModeMSH = 0xa0
-
-	vmAluADD = 0x00
-	vmAluSUB = 0x10
-	vmAluMUL = 0x20
-	vmAluDIV = 0x30
-	vmAluOR  = 0x40
-	vmAluAND = 0x50
-	vmAluLSH = 0x60
-	vmAluRSH = 0x70
-	vmAluNEG = 0x80
-	vmAluMOD = 0x90
-	vmAluXOR = 0xa0
-
-	vmJmpJA   = 0x00
-	vmJmpJEQ  = 0x10
-	vmJmpJGT  = 0x20
-	vmJmpJGE  = 0x30
-	vmJmpJSET = 0x40
-
-	vmSrcK = 0x00
-	vmSrcX = 0x08
-
-	vmRetK = 0x00
-	vmRetA = 0x10
-
-	vmMiscTAX = 0x00
-	vmMiscTXA = 0x80
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // vmScratchWords is the number of scratch memory cells M[0]..M[15]
@@ -136,84 +86,84 @@ const (
 // vmOpInvalid for an opcode neither the kernel nor libpcap accepts.
 func vmDecodeOp(code uint16) vmOp {
 	switch code {
-	case vmClsLD | vmModeIMM:
+	case cbpf.LD | cbpf.IMM:
 		return vmOpLdImm
-	case vmClsLDX | vmModeIMM:
+	case cbpf.LDX | cbpf.IMM:
 		return vmOpLdxImm
-	case vmClsLD | vmSizeW | vmModeABS:
+	case cbpf.LD | cbpf.W | cbpf.ABS:
 		return vmOpLdAbsW
-	case vmClsLD | vmSizeH | vmModeABS:
+	case cbpf.LD | cbpf.H | cbpf.ABS:
 		return vmOpLdAbsH
-	case vmClsLD | vmSizeB | vmModeABS:
+	case cbpf.LD | cbpf.B | cbpf.ABS:
 		return vmOpLdAbsB
-	case vmClsLD | vmSizeW | vmModeIND:
+	case cbpf.LD | cbpf.W | cbpf.IND:
 		return vmOpLdIndW
-	case vmClsLD | vmSizeH | vmModeIND:
+	case cbpf.LD | cbpf.H | cbpf.IND:
 		return vmOpLdIndH
-	case vmClsLD | vmSizeB | vmModeIND:
+	case cbpf.LD | cbpf.B | cbpf.IND:
 		return vmOpLdIndB
-	case vmClsLD | vmSizeW | vmModeLEN:
+	case cbpf.LD | cbpf.W | cbpf.LEN:
 		return vmOpLdLen
-	case vmClsLDX | vmSizeW | vmModeLEN:
+	case cbpf.LDX | cbpf.W | cbpf.LEN:
 		return vmOpLdxLen
-	case vmClsLD | vmModeMEM:
+	case cbpf.LD | cbpf.MEM:
 		return vmOpLdMem
-	case vmClsLDX | vmModeMEM:
+	case cbpf.LDX | cbpf.MEM:
 		return vmOpLdxMem
-	case vmClsLDX | vmSizeB | vmModeMSH:
+	case cbpf.LDX | cbpf.B | cbpf.MSH:
 		return vmOpLdxMsh
-	case vmClsST:
+	case cbpf.ST:
 		return vmOpSt
-	case vmClsSTX:
+	case cbpf.STX:
 		return vmOpStx
-	case vmClsALU | vmAluNEG:
+	case cbpf.ALU | cbpf.NEG:
 		return vmOpNeg
-	case vmClsJMP | vmJmpJA:
+	case cbpf.JMP | cbpf.JA:
 		return vmOpJa
-	case vmClsRET | vmRetK:
+	case cbpf.RET | cbpf.K:
 		return vmOpRetK
-	case vmClsRET | vmRetA:
+	case cbpf.RET | cbpf.A:
 		return vmOpRetA
-	case vmClsMISC | vmMiscTAX:
+	case cbpf.MISC | cbpf.TAX:
 		return vmOpTax
-	case vmClsMISC | vmMiscTXA:
+	case cbpf.MISC | cbpf.TXA:
 		return vmOpTxa
 	}
-	switch code &^ vmSrcX {
-	case vmClsALU | vmAluADD:
+	switch code &^ cbpf.X {
+	case cbpf.ALU | cbpf.ADD:
 		return vmKindKX(code, vmOpAddK, vmOpAddX)
-	case vmClsALU | vmAluSUB:
+	case cbpf.ALU | cbpf.SUB:
 		return vmKindKX(code, vmOpSubK, vmOpSubX)
-	case vmClsALU | vmAluMUL:
+	case cbpf.ALU | cbpf.MUL:
 		return vmKindKX(code, vmOpMulK, vmOpMulX)
-	case vmClsALU | vmAluDIV:
+	case cbpf.ALU | cbpf.DIV:
 		return vmKindKX(code, vmOpDivK, vmOpDivX)
-	case vmClsALU | vmAluMOD:
+	case cbpf.ALU | cbpf.MOD:
 		return vmKindKX(code, vmOpModK, vmOpModX)
-	case vmClsALU | vmAluAND:
+	case cbpf.ALU | cbpf.AND:
 		return vmKindKX(code, vmOpAndK, vmOpAndX)
-	case vmClsALU | vmAluOR:
+	case cbpf.ALU | cbpf.OR:
 		return vmKindKX(code, vmOpOrK, vmOpOrX)
-	case vmClsALU | vmAluXOR:
+	case cbpf.ALU | cbpf.XOR:
 		return vmKindKX(code, vmOpXorK, vmOpXorX)
-	case vmClsALU | vmAluLSH:
+	case cbpf.ALU | cbpf.LSH:
 		return vmKindKX(code, vmOpLshK, vmOpLshX)
-	case vmClsALU | vmAluRSH:
+	case cbpf.ALU | cbpf.RSH:
 		return vmKindKX(code, vmOpRshK, vmOpRshX)
-	case vmClsJMP | vmJmpJEQ:
+	case cbpf.JMP | cbpf.JEQ:
 		return vmKindKX(code, vmOpJeqK, vmOpJeqX)
-	case vmClsJMP | vmJmpJGT:
+	case cbpf.JMP | cbpf.JGT:
 		return vmKindKX(code, vmOpJgtK, vmOpJgtX)
-	case vmClsJMP | vmJmpJGE:
+	case cbpf.JMP | cbpf.JGE:
 		return vmKindKX(code, vmOpJgeK, vmOpJgeX)
-	case vmClsJMP | vmJmpJSET:
+	case cbpf.JMP | cbpf.JSET:
 		return vmKindKX(code, vmOpJsetK, vmOpJsetX)
 	}
 	return vmOpInvalid
 }
 
 func vmKindKX(code uint16, k, x vmOp) vmOp {
-	if code&vmSrcX != 0 {
+	if code&cbpf.X != 0 {
 		return x
 	}
 	return k

@@ -7,11 +7,14 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
 // vmTestAncLoad returns an absolute load of the ancillary value at offset off.
 func vmTestAncLoad(off uint32, size int) bpf.Instruction {
-	return bpf.LoadAbsolute{Off: ancOff + off, Size: size}
+	return bpf.LoadAbsolute{Off: cbpf.AncillaryBase + off, Size: size}
 }
 
 func TestVMRun(t *testing.T) {
@@ -47,7 +50,7 @@ func TestVMRun(t *testing.T) {
 		{"ldxb msh", []bpf.Instruction{bpf.LoadMemShift{Off: 0}, bpf.TXA{}, retA}, pkt, 10, nil, 20},
 		{"ldxb msh past caplen", []bpf.Instruction{bpf.LoadMemShift{Off: 10}, bpf.RetConstant{Val: 1}}, pkt, 10, nil, 0},
 		{"len is wire length", []bpf.Instruction{bpf.LoadExtension{Num: bpf.ExtLen}, retA}, pkt, 1500, nil, 1500},
-		{"ldx len", []bpf.Instruction{bpf.RawInstruction{Op: vmClsLDX | vmSizeW | vmModeLEN}, bpf.TXA{}, retA}, pkt, 77, nil, 77},
+		{"ldx len", []bpf.Instruction{bpf.RawInstruction{Op: cbpf.LDX | cbpf.W | cbpf.LEN}, bpf.TXA{}, retA}, pkt, 77, nil, 77},
 		{"scratch", []bpf.Instruction{bpf.LoadConstant{Val: 5}, bpf.StoreScratch{N: 15}, bpf.LoadConstant{Val: 0}, bpf.LoadScratch{Dst: bpf.RegX, N: 15}, bpf.TXA{}, retA}, pkt, 10, nil, 5},
 		{"stx", []bpf.Instruction{bpf.LoadConstant{Dst: bpf.RegX, Val: 9}, bpf.StoreScratch{Src: bpf.RegX, N: 3}, bpf.LoadScratch{N: 3}, retA}, pkt, 10, nil, 9},
 		{"div by constant zero", []bpf.Instruction{bpf.LoadConstant{Val: 5}, bpf.ALUOpConstant{Op: bpf.ALUOpDiv, Val: 0}, retA}, pkt, 10, nil, 0},
@@ -209,8 +212,8 @@ func TestNewVMErrors(t *testing.T) {
 	}{
 		{"empty", nil, ErrEmptyProgram, -1},
 		{"unknown opcode", []bpf.Instruction{bpf.RawInstruction{Op: 0xff}, bpf.RetA{}}, ErrInvalidInstruction, 0},
-		{"ret x is not classic BPF", []bpf.Instruction{bpf.RawInstruction{Op: vmClsRET | 0x08}}, ErrInvalidInstruction, 0},
-		{"scratch 16", []bpf.Instruction{bpf.RawInstruction{Op: vmClsST, K: 16}, bpf.RetA{}}, ErrScratchIndex, 0},
+		{"ret x is not classic BPF", []bpf.Instruction{bpf.RawInstruction{Op: cbpf.RET | 0x08}}, ErrInvalidInstruction, 0},
+		{"scratch 16", []bpf.Instruction{bpf.RawInstruction{Op: cbpf.ST, K: 16}, bpf.RetA{}}, ErrScratchIndex, 0},
 		{"scratch struct 16", []bpf.Instruction{bpf.LoadConstant{}, bpf.LoadScratch{N: 16}, bpf.RetA{}}, ErrScratchIndex, 1},
 		{"jump past end", []bpf.Instruction{bpf.JumpIf{Cond: bpf.JumpEqual, SkipTrue: 1}, bpf.RetA{}}, ErrJumpOutOfRange, 0},
 		{"ja past end", []bpf.Instruction{bpf.Jump{Skip: 1}, bpf.RetA{}}, ErrJumpOutOfRange, 0},
@@ -236,7 +239,7 @@ func TestNewVMErrors(t *testing.T) {
 // "tcp port 80 and host 10.0.0.1" on Ethernet.
 func vmTestProgram(tb testing.TB) []bpf.Instruction {
 	tb.Helper()
-	prog, err := ParseListing(`(000) ldh      [12]
+	prog, err := bpftest.ParseListing(`(000) ldh      [12]
 (001) jeq      #0x86dd          jt 17	jf 2
 (002) jeq      #0x800           jt 3	jf 17
 (003) ldb      [23]
@@ -327,7 +330,7 @@ func vmTestRandomProgram(r *rand.Rand, n int, withAncillary bool) []bpf.RawInstr
 		case op.isCondJump():
 			left := n - i - 2
 			if left < 0 {
-				in = bpf.RawInstruction{Op: vmClsRET, K: 1}
+				in = bpf.RawInstruction{Op: cbpf.RET, K: 1}
 				break
 			}
 			in.Jt, in.Jf = uint8(r.IntN(min(left, 255)+1)), uint8(r.IntN(min(left, 255)+1))
@@ -335,9 +338,9 @@ func vmTestRandomProgram(r *rand.Rand, n int, withAncillary bool) []bpf.RawInstr
 		case op == vmOpLdxImm, op == vmOpLdImm:
 			in.K = r.Uint32N(40)
 		case op.isAbsLoad() && withAncillary && r.IntN(4) == 0:
-			in.K = ancOff + 4*r.Uint32N(16)
+			in.K = cbpf.AncillaryBase + 4*r.Uint32N(16)
 		}
-		if c&vmSrcX != 0 && (c&7 == vmClsALU || c&7 == vmClsJMP) {
+		if c&cbpf.X != 0 && (c&7 == cbpf.ALU || c&7 == cbpf.JMP) {
 			in.K = 0 // the X forms ignore k; keep them canonical
 		}
 		switch op {
@@ -347,7 +350,7 @@ func vmTestRandomProgram(r *rand.Rand, n int, withAncillary bool) []bpf.RawInstr
 		prog[i] = in
 	}
 	if vmDecodeOp(prog[n-1].Op) != vmOpRetK && vmDecodeOp(prog[n-1].Op) != vmOpRetA {
-		prog[n-1] = bpf.RawInstruction{Op: vmClsRET | vmRetA}
+		prog[n-1] = bpf.RawInstruction{Op: cbpf.RET | cbpf.A}
 	}
 	return prog
 }
@@ -446,7 +449,7 @@ func vmTestMutate(r *rand.Rand, raw []bpf.RawInstruction) {
 	case 3:
 		raw[i].K = r.Uint32()
 	case 4:
-		raw[i].K = ancOff + r.Uint32N(80)
+		raw[i].K = cbpf.AncillaryBase + r.Uint32N(80)
 	case 5:
 		raw[i].K = r.Uint32N(40)
 	}

@@ -10,18 +10,21 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/opt"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
-var optUpdateLengths = flag.Bool("update-opt-lengths", false, "rewrite "+optLengthsFile+" from this run of TestOptimizeLengths")
+var updateLengths = flag.Bool("update-opt-lengths", false, "rewrite "+lengthsFile+" from this run of TestOptimizeLengths")
 
-// optLengthsFile records, for every accept entry of the conformance corpus,
+// lengthsFile records, for every accept entry of the conformance corpus,
 // the length of the program the optimizer makes of libpcap's unoptimized
 // program ("unopt") and of Compile's own output ("compile").
-const optLengthsFile = "testdata/optimize_lengths.txt"
+const lengthsFile = "testdata/optimize_lengths.txt"
 
-// optLengthKeys returns the lengths the optimizer reaches on the corpus
+// lengthKeys returns the lengths the optimizer reaches on the corpus
 // today, keyed "label/unopt" and "label/compile" (-1: an error).
-func optLengthKeys(t *testing.T) map[string]int {
+func lengthKeys(t *testing.T) map[string]int {
 	t.Helper()
 	c := confLoadCorpus(t)
 	res, err := NewFileResolver(confPath(t, "fixtures"))
@@ -31,12 +34,12 @@ func optLengthKeys(t *testing.T) map[string]int {
 	got := map[string]int{}
 	for _, a := range c.Accept {
 		if a.ExpectedUnopt != nil {
-			unopt, err := ParseListing(*a.ExpectedUnopt)
+			unopt, err := bpftest.ParseListing(*a.ExpectedUnopt)
 			if err != nil {
 				t.Fatalf("%s: %v", a.Label, err)
 			}
 			n := -1
-			prog, broken, err := optimizeReport(unopt, optBudget(len(unopt)))
+			prog, broken, err := optimizeReport(unopt, opt.Budget(len(unopt)))
 			if err == nil {
 				n = len(prog)
 			}
@@ -71,31 +74,31 @@ func optLengthKeys(t *testing.T) map[string]int {
 // come out longer than recorded in testdata/optimize_lengths.txt (a program
 // that got shorter is reported; -update-opt-lengths records it).
 func TestOptimizeLengths(t *testing.T) {
-	got := optLengthKeys(t)
+	got := lengthKeys(t)
 	keys := make([]string, 0, len(got))
 	for k := range got {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if *optUpdateLengths {
+	if *updateLengths {
 		var b strings.Builder
 		b.WriteString("# Optimized program lengths of the conformance corpus (TestOptimizeLengths).\n")
 		b.WriteString("# label/unopt: optimize(libpcap's unoptimized program); label/compile: Compile(expr); -1: error.\n")
 		for _, k := range keys {
 			fmt.Fprintf(&b, "%s %d\n", k, got[k])
 		}
-		if err := os.WriteFile(optLengthsFile, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(lengthsFile, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	want := optReadLengths(t)
+	want := readLengths(t)
 	shorter := 0
 	for _, k := range keys {
 		w, ok := want[k]
 		switch {
 		case !ok:
-			t.Errorf("%s: %d instructions, not in %s (run with -update-opt-lengths)", k, got[k], optLengthsFile)
+			t.Errorf("%s: %d instructions, not in %s (run with -update-opt-lengths)", k, got[k], lengthsFile)
 		case (w < 0) != (got[k] < 0):
 			t.Errorf("%s: length %d, recorded %d (-1: error)", k, got[k], w)
 		case got[k] > w:
@@ -107,15 +110,15 @@ func TestOptimizeLengths(t *testing.T) {
 	}
 	for k := range want {
 		if _, ok := got[k]; !ok {
-			t.Errorf("%s recorded in %s but not in the corpus", k, optLengthsFile)
+			t.Errorf("%s recorded in %s but not in the corpus", k, lengthsFile)
 		}
 	}
 	t.Logf("%d programs, %d shorter than recorded", len(got), shorter)
 }
 
-func optReadLengths(t *testing.T) map[string]int {
+func readLengths(t *testing.T) map[string]int {
 	t.Helper()
-	f, err := os.Open(filepath.FromSlash(optLengthsFile))
+	f, err := os.Open(filepath.FromSlash(lengthsFile))
 	if err != nil {
 		t.Fatalf("%v (run with -update-opt-lengths)", err)
 	}
@@ -130,7 +133,7 @@ func optReadLengths(t *testing.T) map[string]int {
 		k, v, _ := strings.Cut(line, " ")
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			t.Fatalf("%s: %q: %v", optLengthsFile, line, err)
+			t.Fatalf("%s: %q: %v", lengthsFile, line, err)
 		}
 		want[k] = n
 	}

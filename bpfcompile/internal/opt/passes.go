@@ -1,16 +1,18 @@
-package bpfcompile
+package opt
 
 import (
 	"slices"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // simplify rewrites each block with what holds at its entry: instructions
 // that write a register with the value it already holds go, values known to
 // be constants become immediates, and branches whose outcome is known
 // become unconditional.
-func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
+func (t *values) simplify(g *graph, an *analysis) bool {
 	changed := false
 	for _, bi := range an.order {
 		b := g.blocks[bi]
@@ -31,18 +33,18 @@ func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
 			kept = append(kept, ri)
 		}
 		b.insns = kept
-		if b.term != optTermCond {
-			if b.term == optTermRet && b.op == optRetA {
+		if b.term != termCond {
+			if b.term == termRet && b.op == cbpf.RET|cbpf.A {
 				if c, ok := t.isConst(s.regs.a); ok {
-					b.op, b.k = optRetK, c
+					b.op, b.k = cbpf.RET|cbpf.K, c
 					changed = true
 				}
 			}
 			continue
 		}
-		if b.op&optSrcX != 0 {
+		if b.op&cbpf.X != 0 {
 			if c, ok := t.isConst(s.regs.x); ok {
-				b.op, b.k = b.op&^optSrcX, c
+				b.op, b.k = b.op&^cbpf.X, c
 				changed = true
 			}
 		}
@@ -52,7 +54,7 @@ func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
 				if res {
 					next = b.succ[0]
 				}
-				b.term, b.succ = optTermJump, [2]int{next, 0}
+				b.term, b.succ = termJump, [2]int{next, 0}
 				changed = true
 			}
 		}
@@ -61,40 +63,40 @@ func (t *optValues) simplify(g *optCFG, an *optAnalysis) bool {
 }
 
 // rewrite returns a cheaper form of ri that computes the same value.
-func (t *optValues) rewrite(ri bpf.RawInstruction, e *optEffect, s *optState) (bpf.RawInstruction, bool) {
+func (t *values) rewrite(ri bpf.RawInstruction, e *effect, s *state) (bpf.RawInstruction, bool) {
 	c, isConst := t.isConst(e.val)
 	switch {
-	case isConst && (e.dst == optRegA || e.dst == optRegX) && ri.Op&0x07 != optClsLD && ri.Op&0x07 != optClsLDX:
+	case isConst && (e.dst == regA || e.dst == regX) && ri.Op&0x07 != cbpf.LD && ri.Op&0x07 != cbpf.LDX:
 		// ALU results and register moves of a known constant.
 		if e.mayTrap {
 			return ri, false
 		}
-		if e.dst == optRegA {
-			return bpf.RawInstruction{Op: optClsLD | optModeIMM, K: c}, true
+		if e.dst == regA {
+			return bpf.RawInstruction{Op: cbpf.LD | cbpf.IMM, K: c}, true
 		}
-		return bpf.RawInstruction{Op: optClsLDX | optModeIMM, K: c}, true
-	case isConst && ri.Op&0xe0 == optModeMEM && (ri.Op&0x07 == optClsLD || ri.Op&0x07 == optClsLDX):
-		return bpf.RawInstruction{Op: ri.Op&0x07 | optModeIMM, K: c}, true
-	case ri.Op&0x07 == optClsALU && ri.Op&optSrcX != 0 && ri.Op&0xf0 != optALUNeg:
+		return bpf.RawInstruction{Op: cbpf.LDX | cbpf.IMM, K: c}, true
+	case isConst && ri.Op&0xe0 == cbpf.MEM && (ri.Op&0x07 == cbpf.LD || ri.Op&0x07 == cbpf.LDX):
+		return bpf.RawInstruction{Op: ri.Op&0x07 | cbpf.IMM, K: c}, true
+	case ri.Op&0x07 == cbpf.ALU && ri.Op&cbpf.X != 0 && ri.Op&0xf0 != cbpf.NEG:
 		x, ok := t.isConst(s.regs.x)
 		op := uint32(ri.Op & 0xf0)
-		if !ok || (x == 0 && (op == optALUDiv || op == optALUMod)) || (x >= 32 && (op == optALULsh || op == optALURsh)) {
+		if !ok || (x == 0 && (op == cbpf.DIV || op == cbpf.MOD)) || (x >= 32 && (op == cbpf.LSH || op == cbpf.RSH)) {
 			return ri, false
 		}
-		return bpf.RawInstruction{Op: ri.Op &^ optSrcX, K: x}, true
-	case ri.Op&0x07 == optClsLD && ri.Op&0xe0 == optModeIND:
+		return bpf.RawInstruction{Op: ri.Op &^ cbpf.X, K: x}, true
+	case ri.Op&0x07 == cbpf.LD && ri.Op&0xe0 == cbpf.IND:
 		x, ok := t.isConst(s.regs.x)
-		if !ok || uint64(x)+uint64(ri.K) >= ancillaryBase {
+		if !ok || uint64(x)+uint64(ri.K) >= cbpf.AncillaryBase {
 			return ri, false
 		}
-		return bpf.RawInstruction{Op: ri.Op&^0xe0 | optModeABS, K: x + ri.K}, true
+		return bpf.RawInstruction{Op: ri.Op&^0xe0 | cbpf.ABS, K: x + ri.K}, true
 	}
 	return ri, false
 }
 
 // deadCode removes instructions whose result no path uses and that cannot
 // end the program.
-func (t *optValues) deadCode(g *optCFG, an *optAnalysis) bool {
+func (t *values) deadCode(g *graph, an *analysis) bool {
 	changed := false
 	for _, bi := range an.order {
 		b := g.blocks[bi]
@@ -109,7 +111,7 @@ func (t *optValues) deadCode(g *optCFG, an *optAnalysis) bool {
 		live := an.liveOut[bi]
 		keep := make([]bool, len(b.insns))
 		for i := len(b.insns) - 1; i >= 0; i-- {
-			dst, uses := optDefUse(b.insns[i])
+			dst, uses := defUse(b.insns[i])
 			if dst >= 0 && live&(1<<dst) == 0 && !canFail[i] {
 				changed = true
 				continue
@@ -134,21 +136,21 @@ func (t *optValues) deadCode(g *optCFG, an *optAnalysis) bool {
 // rejectAll sends every edge into a block from which every path returns 0
 // (or ends the program early, which returns 0 too) to one "ret #0" block.
 // It reports whether the whole program rejects every packet.
-func (t *optValues) rejectAll(g *optCFG, an *optAnalysis) (changed, all bool) {
+func (t *values) rejectAll(g *graph, an *analysis) (changed, all bool) {
 	zero := make([]bool, len(g.blocks))
 	for i := len(an.order) - 1; i >= 0; i-- {
 		bi := an.order[i]
 		b := g.blocks[bi]
 		switch b.term {
-		case optTermRet:
-			zero[bi] = b.op == optRetK && b.k == 0
-			if b.op == optRetA {
+		case termRet:
+			zero[bi] = b.op == cbpf.RET|cbpf.K && b.k == 0
+			if b.op == cbpf.RET|cbpf.A {
 				c, ok := t.isConst(an.out[bi].regs.a)
 				zero[bi] = ok && c == 0
 			}
-		case optTermJump:
+		case termJump:
 			zero[bi] = zero[b.succ[0]]
-		case optTermCond:
+		case termCond:
 			zero[bi] = zero[b.succ[0]] && zero[b.succ[1]]
 		}
 	}
@@ -160,11 +162,11 @@ func (t *optValues) rejectAll(g *optCFG, an *optAnalysis) (changed, all bool) {
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
 			target := g.blocks[b.succ[s]]
-			if !zero[b.succ[s]] || (target.term == optTermRet && len(target.insns) == 0) {
+			if !zero[b.succ[s]] || (target.term == termRet && len(target.insns) == 0) {
 				continue
 			}
 			if ret0 < 0 {
-				ret0 = g.optRetZero()
+				ret0 = g.retZero()
 			}
 			b.succ[s] = ret0
 			changed = true
@@ -176,18 +178,18 @@ func (t *optValues) rejectAll(g *optCFG, an *optAnalysis) (changed, all bool) {
 // cleanup simplifies the graph's shape: branches to one place become
 // jumps, empty blocks are bypassed, a block that is the only way into the
 // next one absorbs it, and identical blocks are merged.
-func (g *optCFG) cleanup() bool {
+func (g *graph) cleanup() bool {
 	changed := false
 	order := g.topoScratch()
 	for _, bi := range order {
 		b := g.blocks[bi]
-		if b.term == optTermCond && b.succ[0] == b.succ[1] {
-			b.term = optTermJump
+		if b.term == termCond && b.succ[0] == b.succ[1] {
+			b.term = termJump
 			changed = true
 		}
 	}
 	// Bypass empty jump blocks (not the entry).
-	fwd := optResize(g.scratch.ints, len(g.blocks))
+	fwd := resize(g.scratch.ints, len(g.blocks))
 	g.scratch.ints = fwd
 	for i := range fwd {
 		fwd[i] = i
@@ -195,7 +197,7 @@ func (g *optCFG) cleanup() bool {
 	for i := len(order) - 1; i >= 0; i-- {
 		bi := order[i]
 		b := g.blocks[bi]
-		if bi != 0 && b.term == optTermJump && len(b.insns) == 0 {
+		if bi != 0 && b.term == termJump && len(b.insns) == 0 {
 			fwd[bi] = fwd[b.succ[0]]
 		}
 	}
@@ -217,7 +219,7 @@ func (g *optCFG) cleanup() bool {
 	for size < 2*len(order) {
 		size *= 2
 	}
-	seen := optResize(g.scratch.table, size)
+	seen := resize(g.scratch.table, size)
 	clear(seen)
 	g.scratch.table = seen
 	mask := uint64(size - 1)
@@ -251,13 +253,13 @@ func (g *optCFG) cleanup() bool {
 	}
 	for _, bi := range order {
 		b := g.blocks[bi]
-		for b.term == optTermJump && b.succ[0] != 0 && npred[b.succ[0]] == 1 && !g.blocks[b.succ[0]].dead {
+		for b.term == termJump && b.succ[0] != 0 && npred[b.succ[0]] == 1 && !g.blocks[b.succ[0]].dead {
 			next := g.blocks[b.succ[0]]
 			b.insns = append(slices.Clip(b.insns), next.insns...)
 			b.term, b.op, b.k, b.succ = next.term, next.op, next.k, next.succ
 			next.dead = true
 			next.insns = nil
-			next.term = optTermRet // unreachable now; keep it inert
+			next.term = termRet // unreachable now; keep it inert
 			changed = true
 		}
 	}
@@ -266,7 +268,7 @@ func (g *optCFG) cleanup() bool {
 }
 
 // hash mixes the contents of a block: what same compares.
-func (b *optBlock) hash() uint64 {
+func (b *block) hash() uint64 {
 	h := uint64(b.term)<<48 ^ uint64(b.op)<<32 ^ uint64(b.k)
 	mix := func(v uint64) {
 		h = (h ^ v) * 0x9e3779b97f4a7c15
@@ -285,7 +287,7 @@ func (b *optBlock) hash() uint64 {
 // same reports whether two blocks do the same: the same instructions (jump
 // fields aside, which straight-line code does not use) and the same
 // terminator to the same successors.
-func (b *optBlock) same(c *optBlock) bool {
+func (b *block) same(c *block) bool {
 	if b.term != c.term || b.op != c.op || b.k != c.k || len(b.insns) != len(c.insns) {
 		return false
 	}

@@ -1,4 +1,4 @@
-package bpfcompile
+package opt_test
 
 import (
 	"errors"
@@ -8,10 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/opt"
+	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
-func optListing(lines ...string) string {
+func listingOf(lines ...string) string {
 	var b strings.Builder
 	for i, l := range lines {
 		fmt.Fprintf(&b, "(%03d) %s\n", i, l)
@@ -27,46 +33,46 @@ func TestOptimize(t *testing.T) {
 	}{
 		{
 			name: "repeated load and test",
-			in: optListing("ldh [12]", "jeq #0x800 jt 2\tjf 5", "ldh [12]", "jeq #0x800 jt 4\tjf 5",
+			in: listingOf("ldh [12]", "jeq #0x800 jt 2\tjf 5", "ldh [12]", "jeq #0x800 jt 4\tjf 5",
 				"ret #1", "ret #0"),
-			want: optListing("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #1", "ret #0"),
+			want: listingOf("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #1", "ret #0"),
 		},
 		{
 			name: "rejects all",
-			in:   optListing("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #0", "ret #0"),
-			want: optListing("ret #0"),
+			in:   listingOf("ldh [12]", "jeq #0x800 jt 2\tjf 3", "ret #0", "ret #0"),
+			want: listingOf("ret #0"),
 		},
 		{
 			name:      "dead load that may fail stays",
-			in:        optListing("ldh [100]", "ret #1"),
+			in:        listingOf("ldh [100]", "ret #1"),
 			unchanged: true,
 		},
 		{
 			name: "dead load within known length goes",
-			in:   optListing("ld [20]", "jeq #0x1 jt 2\tjf 4", "ldh [12]", "ret #1", "ret #0"),
-			want: optListing("ld [20]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
+			in:   listingOf("ld [20]", "jeq #0x1 jt 2\tjf 4", "ldh [12]", "ret #1", "ret #0"),
+			want: listingOf("ld [20]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
 		},
 		{
 			name: "constants fold",
-			in: optListing("ld #2", "add #3", "tax", "txa", "jeq #0x5 jt 6\tjf 7",
+			in: listingOf("ld #2", "add #3", "tax", "txa", "jeq #0x5 jt 6\tjf 7",
 				"ret #0", "ret #7", "ret #0"),
-			want: optListing("ret #7"),
+			want: listingOf("ret #7"),
 		},
 		{
 			name: "scratch constants become immediates",
-			in: optListing("ld #0xcd", "st M[2]", "ldx M[2]", "ldb [14]", "jeq x jt 5\tjf 6",
+			in: listingOf("ld #0xcd", "st M[2]", "ldx M[2]", "ldb [14]", "jeq x jt 5\tjf 6",
 				"ret #1", "ret #0"),
-			want: optListing("ldb [14]", "jeq #0xcd jt 2\tjf 3", "ret #1", "ret #0"),
+			want: listingOf("ldb [14]", "jeq #0xcd jt 2\tjf 3", "ret #1", "ret #0"),
 		},
 		{
 			name: "ipv4 known, ipv6 test threaded",
-			in: optListing(
+			in: listingOf(
 				"ldh [12]", "jeq #0x800 jt 2\tjf 4",
 				"ldb [23]", "jeq #0x6 jt 8\tjf 4",
 				"ldh [12]", "jeq #0x86dd jt 6\tjf 9",
 				"ldb [20]", "jeq #0x6 jt 8\tjf 9",
 				"ret #1", "ret #0"),
-			want: optListing(
+			want: listingOf(
 				"ldh [12]", "jeq #0x800 jt 2\tjf 4",
 				"ldb [23]", "jeq #0x6 jt 7\tjf 8",
 				"jeq #0x86dd jt 5\tjf 8",
@@ -75,39 +81,39 @@ func TestOptimize(t *testing.T) {
 		},
 		{
 			name: "and then jeq 0 becomes jset",
-			in:   optListing("ldb [0]", "and #0xc", "jeq #0x0 jt 3\tjf 4", "ret #1", "ret #0"),
-			want: optListing("ldb [0]", "jset #0xc jt 3\tjf 2", "ret #1", "ret #0"),
+			in:   listingOf("ldb [0]", "and #0xc", "jeq #0x0 jt 3\tjf 4", "ret #1", "ret #0"),
+			want: listingOf("ldb [0]", "jset #0xc jt 3\tjf 2", "ret #1", "ret #0"),
 		},
 		{
 			name: "index offset folds into the load",
-			in: optListing("ldxb 4*([14]&0xf)", "ld #0xab", "add x", "tax", "ldb [x + 14]",
+			in: listingOf("ldxb 4*([14]&0xf)", "ld #0xab", "add x", "tax", "ldb [x + 14]",
 				"jeq #0xcd jt 6\tjf 7", "ret #1", "ret #0"),
-			want: optListing("ldxb 4*([14]&0xf)", "ldb [x + 185]", "jeq #0xcd jt 3\tjf 4", "ret #1", "ret #0"),
+			want: listingOf("ldxb 4*([14]&0xf)", "ldb [x + 185]", "jeq #0xcd jt 3\tjf 4", "ret #1", "ret #0"),
 		},
 		{
 			name: "ret a of a constant",
-			in:   optListing("ld #0x40", "ret a"),
-			want: optListing("ret #64"),
+			in:   listingOf("ld #0x40", "ret a"),
+			want: listingOf("ret #64"),
 		},
 		{
 			name:      "backward jump left alone",
-			in:        optListing("ldb [0]", "jeq #0x1 jt 2\tjf 3", "ja 0", "ret #0"),
+			in:        listingOf("ldb [0]", "jeq #0x1 jt 2\tjf 3", "ja 0", "ret #0"),
 			unchanged: true,
 		},
 		{
 			name:      "scratch read before store left alone",
-			in:        optListing("ld M[1]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
+			in:        listingOf("ld M[1]", "jeq #0x1 jt 2\tjf 3", "ret #1", "ret #0"),
 			unchanged: true,
 		},
 		{
 			name:      "division by a zero X stays",
-			in:        optListing("ldb [0]", "div x", "ret #1"),
+			in:        listingOf("ldb [0]", "div x", "ret #1"),
 			unchanged: true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := ParseListing(tt.in)
+			in, err := bpftest.ParseListing(tt.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,11 +125,11 @@ func TestOptimize(t *testing.T) {
 			if tt.unchanged {
 				want = tt.in
 			}
-			wantProg, err := ParseListing(want)
+			wantProg, err := bpftest.ParseListing(want)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := optDiff(listingText(t, wantProg, false), listingText(t, got, false)); diff != "" {
+			if diff := cmp.Diff(listing(t, wantProg), listing(t, got)); diff != "" {
 				t.Errorf("optimize (-want +got):\n%s", diff)
 			}
 		})
@@ -146,8 +152,8 @@ func TestOptimizeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := optimize(tt.prog)
-			if !errors.Is(err, ErrOptimize) || got != nil {
-				t.Fatalf("optimize = %v, %v; want ErrOptimize", got, err)
+			if !errors.Is(err, opt.ErrInvalid) || got != nil {
+				t.Fatalf("optimize = %v, %v; want ErrInvalid", got, err)
 			}
 		})
 	}
@@ -171,30 +177,18 @@ func TestOptimizeLongBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Check(got); err != nil {
+	if err := bpfcompile.Check(got); err != nil {
 		t.Fatalf("optimized program fails the checker: %v", err)
 	}
 	if len(got) > len(prog) {
 		t.Fatalf("optimized program longer: %d > %d", len(got), len(prog))
 	}
-	optSameResults(t, prog, got, rand.New(rand.NewPCG(1, 2)), 400)
+	sameResults(t, prog, got, rand.New(rand.NewPCG(1, 2)), 400)
 }
 
-// optSameResults runs both programs on n generated packets.
-func optSameResults(t *testing.T, a, b []bpf.Instruction, rng *rand.Rand, n int) {
-	t.Helper()
-	pkts := optGenPackets(rng, optRaw(t, a), nil, true, n)
-	ra, rb := optRun(t, a, pkts), optRun(t, b, pkts)
-	for i := range ra {
-		if ra[i] != rb[i] {
-			t.Fatalf("packet %d (%d bytes): %d before, %d after optimization", i, len(pkts[i].data), ra[i], rb[i])
-		}
-	}
-}
-
-// optFuzzProgram decodes a loop-free program from fuzz input: valid
+// fuzzProgram decodes a loop-free program from fuzz input: valid
 // opcodes only, forward jumps in range, ending in a return.
-func optFuzzProgram(data []byte) []bpf.Instruction {
+func fuzzProgram(data []byte) []bpf.Instruction {
 	ops := []uint16{0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x00, 0x60, 0x80, 0x01, 0x61, 0x81, 0xb1,
 		0x02, 0x03, 0x04, 0x0c, 0x14, 0x1c, 0x24, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x74,
 		0x84, 0x94, 0xa4, 0xac, 0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x06, 0x16, 0x07, 0x87}
@@ -221,14 +215,14 @@ func optFuzzProgram(data []byte) []bpf.Instruction {
 		case op&0x07 == 0x04 && (op&0xf0 == 0x30 || op&0xf0 == 0x90) && ri.K == 0:
 			ri.K = 3
 		case op == 0x20 && d[2]&1 == 1:
-			ri.K = ancillaryBase + uint32(d[3]%16)*4
+			ri.K = cbpf.AncillaryBase + uint32(d[3]%16)*4
 		}
 		raw = append(raw, ri)
 	}
-	raw = append(raw, bpf.RawInstruction{Op: optRetA})
+	raw = append(raw, bpf.RawInstruction{Op: cbpf.RET | cbpf.A})
 	prog := make([]bpf.Instruction, len(raw))
 	for i, ri := range raw {
-		prog[i] = optInstruction(ri)
+		prog[i] = ri
 	}
 	return prog
 }
@@ -237,36 +231,33 @@ func FuzzOptimize(f *testing.F) {
 	f.Add([]byte{0, 12, 0, 0, 32, 8, 1, 2, 41, 0, 0, 0, 42, 1, 0, 0})
 	f.Add([]byte{12, 14, 0, 0, 1, 20, 0, 0, 5, 9, 3, 0, 44, 2, 0, 0, 44, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		prog := optFuzzProgram(data)
+		prog := fuzzProgram(data)
 		start := time.Now()
-		got, broken, err := optimizeReport(prog, optWorkMin)
+		got, _, err := opt.Optimize(prog, opt.Budget(len(prog)))
 		if err != nil {
 			t.Fatalf("optimize: %v", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("optimize took %v on %d instructions", d, len(prog))
 		}
-		if broken {
-			t.Fatalf("the optimized program fails the checker\n%s", listingText(t, prog, false))
-		}
 		if len(got) > len(prog) {
 			t.Fatalf("longer: %d > %d", len(got), len(prog))
 		}
-		if Check(prog) == nil {
-			if err := Check(got); err != nil {
-				t.Fatalf("checker rejects the optimized program: %v\n%s", err, listingText(t, got, false))
+		if bpfcompile.Check(prog) == nil {
+			if err := bpfcompile.Check(got); err != nil {
+				t.Fatalf("checker rejects the optimized program: %v\n%s", err, listing(t, got))
 			}
 		}
 		seed := uint64(len(data))
 		for _, c := range data {
 			seed = seed*31 + uint64(c)
 		}
-		pkts := optGenPackets(rand.New(rand.NewPCG(seed, 3)), optRaw(t, prog), nil, true, 64)
-		ra, rb := optRun(t, prog, pkts), optRun(t, got, pkts)
+		pkts := bpftest.Packets(rand.New(rand.NewPCG(seed, 3)), assemble(t, prog), nil, true, 64)
+		ra, rb := run(t, prog, pkts), run(t, got, pkts)
 		for i := range ra {
 			if ra[i] != rb[i] {
-				t.Fatalf("packet %d %x: %d before, %d after\n--in\n%s--out\n%s", i, pkts[i].data, ra[i], rb[i],
-					listingText(t, prog, false), listingText(t, got, false))
+				t.Fatalf("packet %d %x: %d before, %d after\n--in\n%s--out\n%s", i, pkts[i].Data, ra[i], rb[i],
+					listing(t, prog), listing(t, got))
 			}
 		}
 	})
@@ -274,8 +265,8 @@ func FuzzOptimize(f *testing.F) {
 
 func BenchmarkOptimizeCorpus(b *testing.B) {
 	var progs [][]bpf.Instruction
-	for _, c := range optLoadAccept(b) {
-		p, err := ParseListing(c.ExpectedUnopt)
+	for _, c := range bpftest.Accept(b) {
+		p, err := bpftest.ParseListing(c.ExpectedUnopt)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package bpfcompile
+package bpftest
 
 import (
 	"errors"

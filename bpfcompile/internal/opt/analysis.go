@@ -1,4 +1,4 @@
-package bpfcompile
+package opt
 
 import (
 	"errors"
@@ -6,31 +6,33 @@ import (
 	"slices"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
-// errOptUninitScratch reports a scratch load that may come before any
+// errUninitScratch reports a scratch load that may come before any
 // store to the slot.
-var errOptUninitScratch = errors.New("scratch slot read before any store")
+var errUninitScratch = errors.New("scratch slot read before any store")
 
-// optState is what holds at a point of the program on every path to it.
-type optState struct {
-	regs   optRegs
-	facts  optFacts
-	minLen uint64  // the packet has at least this many bytes
-	avail  []optVN // loads done on every path, sorted
+// state is what holds at a point of the program on every path to it.
+type state struct {
+	regs   registers
+	facts  factSet
+	minLen uint64 // the packet has at least this many bytes
+	avail  []vnum // loads done on every path, sorted
 }
 
-// optEdge is an edge into a block: pred's successor slot.
-type optEdge struct{ pred, slot int }
+// edge is an edge into a block: pred's successor slot.
+type edge struct{ pred, slot int }
 
-// optAnalysis is the dataflow of one version of the graph.
-type optAnalysis struct {
+// analysis is the dataflow of one version of the graph.
+type analysis struct {
 	full    bool // states hold facts, loads done and packet length; else only registers
 	order   []int
 	pos     []int // index of a block in order, -1 when dead
-	preds   [][]optEdge
-	entry   []optState
-	out     []optState // after the block's instructions
+	preds   [][]edge
+	entry   []state
+	out     []state // after the block's instructions
 	liveIn  []uint32
 	liveOut []uint32
 }
@@ -38,7 +40,7 @@ type optAnalysis struct {
 // canFail reports whether the instruction described by e may end the
 // program (a load past the packet or without metadata, a division by zero)
 // at a point where s holds.
-func (t *optValues) canFail(e *optEffect, s *optState) bool {
+func (t *values) canFail(e *effect, s *state) bool {
 	if e.mayTrap {
 		return true
 	}
@@ -50,7 +52,7 @@ func (t *optValues) canFail(e *optEffect, s *optState) bool {
 	}
 	if e.loadEnd > 0 {
 		known := s.minLen
-		if f := s.facts.get(t.num(optVal{kind: optKLen})); f != nil {
+		if f := s.facts.get(t.num(value{kind: kindLen})); f != nil {
 			known = max(known, uint64(f.lo))
 		}
 		return e.loadEnd > known
@@ -59,7 +61,7 @@ func (t *optValues) canFail(e *optEffect, s *optState) bool {
 }
 
 // step applies one instruction to s.
-func (t *optValues) step(e *optEffect, s *optState) {
+func (t *values) step(e *effect, s *state) {
 	if e.dst >= 0 {
 		s.regs.set(e.dst, e.val)
 	}
@@ -74,9 +76,9 @@ func (t *optValues) step(e *optEffect, s *optState) {
 }
 
 // edgeState returns the state on the edge leaving block b by slot.
-func (t *optValues) edgeState(b *optBlock, out *optState, slot int) optState {
+func (t *values) edgeState(b *block, out *state, slot int) state {
 	s := *out
-	if b.term == optTermCond {
+	if b.term == termCond {
 		if vn, k, ok := t.condOperand(b, &out.regs); ok {
 			s.facts = out.facts.with(t, vn, b.op, k, slot == 0)
 		}
@@ -86,10 +88,10 @@ func (t *optValues) edgeState(b *optBlock, out *optState, slot int) optState {
 
 // edgeStateIn is edgeState with a small set of facts built in buf, which
 // the caller owns.
-func (t *optValues) edgeStateIn(buf []optFact, b *optBlock, out *optState, slot int) optState {
+func (t *values) edgeStateIn(buf []fact, b *block, out *state, slot int) state {
 	s := *out
 	s.facts = out.facts.owned(buf)
-	if b.term == optTermCond {
+	if b.term == termCond {
 		if vn, k, ok := t.condOperand(b, &out.regs); ok {
 			s.facts = s.facts.withOwned(t, vn, b.op, k, slot == 0)
 		}
@@ -99,8 +101,8 @@ func (t *optValues) edgeStateIn(buf []optFact, b *optBlock, out *optState, slot 
 
 // condOperand returns the value a conditional jump tests and its constant
 // operand, when the operand is a constant (K, or an X known to be one).
-func (t *optValues) condOperand(b *optBlock, r *optRegs) (optVN, uint32, bool) {
-	if b.op&optSrcX == 0 {
+func (t *values) condOperand(b *block, r *registers) (vnum, uint32, bool) {
+	if b.op&cbpf.X == 0 {
 		return r.a, b.k, true
 	}
 	if c, ok := t.isConst(r.x); ok {
@@ -110,12 +112,12 @@ func (t *optValues) condOperand(b *optBlock, r *optRegs) (optVN, uint32, bool) {
 }
 
 // joinState merges the states of two paths into block bi.
-func (t *optValues) joinState(bi int, a, b *optState) optState {
-	s := optState{minLen: min(a.minLen, b.minLen)}
+func (t *values) joinState(bi int, a, b *state) state {
+	s := state{minLen: min(a.minLen, b.minLen)}
 	s.regs = t.joinRegs(bi, &a.regs, &b.regs)
 	s.facts = joinFacts(t, a.facts, b.facts)
 	if n := min(len(a.avail), len(b.avail)); n > 0 {
-		s.avail = make([]optVN, 0, n)
+		s.avail = make([]vnum, 0, n)
 	}
 	i, j := 0, 0
 	for i < len(a.avail) && j < len(b.avail) {
@@ -134,24 +136,24 @@ func (t *optValues) joinState(bi int, a, b *optState) optState {
 }
 
 // joinRegs merges the registers of two paths into block bi.
-func (t *optValues) joinRegs(bi int, a, b *optRegs) optRegs {
+func (t *values) joinRegs(bi int, a, b *registers) registers {
 	if *a == *b {
 		return *a
 	}
-	join := func(r int, x, y optVN) optVN {
+	join := func(r int, x, y vnum) vnum {
 		switch {
 		case x == y:
 			return x
-		case x == optVUninit || y == optVUninit:
-			return optVUninit
+		case x == vnUninit || y == vnUninit:
+			return vnUninit
 		}
 		return t.phi(bi, r)
 	}
-	var r optRegs
-	r.a = join(optRegA, a.a, b.a)
-	r.x = join(optRegX, a.x, b.x)
+	var r registers
+	r.a = join(regA, a.a, b.a)
+	r.x = join(regX, a.x, b.x)
 	for i := range r.m {
-		r.m[i] = join(optRegM+i, a.m[i], b.m[i])
+		r.m[i] = join(regM+i, a.m[i], b.m[i])
 	}
 	return r
 }
@@ -159,22 +161,22 @@ func (t *optValues) joinRegs(bi int, a, b *optRegs) optRegs {
 // analyze computes states and liveness for the live blocks of g; with full
 // unset the states hold only the registers' values. It fails on a scratch
 // load that may come before any store.
-func (t *optValues) analyze(g *optCFG, full bool) (*optAnalysis, error) {
+func (t *values) analyze(g *graph, full bool) (*analysis, error) {
 	t.analyses++
 	n := len(g.blocks)
 	an := t.spare
 	t.spare = nil
 	if an == nil {
-		an = &optAnalysis{}
+		an = &analysis{}
 	}
 	an.full = full
 	an.order = g.topoInto(an.order[:0])
-	an.pos = optResize(an.pos, n)
-	an.preds = optResize(an.preds, n)
-	an.entry = optResize(an.entry, n)
-	an.out = optResize(an.out, n)
-	an.liveIn = optResize(an.liveIn, n)
-	an.liveOut = optResize(an.liveOut, n)
+	an.pos = resize(an.pos, n)
+	an.preds = resize(an.preds, n)
+	an.entry = resize(an.entry, n)
+	an.out = resize(an.out, n)
+	an.liveIn = resize(an.liveIn, n)
+	an.liveOut = resize(an.liveOut, n)
 	for i := range an.pos {
 		an.pos[i] = -1
 		an.preds[i] = an.preds[i][:0]
@@ -187,7 +189,7 @@ func (t *optValues) analyze(g *optCFG, full bool) (*optAnalysis, error) {
 		an.pos[bi] = i
 		b := g.blocks[bi]
 		for s := 0; s < b.nsucc(); s++ {
-			an.preds[b.succ[s]] = append(an.preds[b.succ[s]], optEdge{bi, s})
+			an.preds[b.succ[s]] = append(an.preds[b.succ[s]], edge{bi, s})
 		}
 	}
 	for _, bi := range an.order {
@@ -203,22 +205,22 @@ func (t *optValues) analyze(g *optCFG, full bool) (*optAnalysis, error) {
 
 // release hands an analysis no longer used back for the next one to reuse
 // its memory.
-func (t *optValues) release(an *optAnalysis) {
+func (t *values) release(an *analysis) {
 	t.spare = an
 }
 
 // evalBlock computes the entry state of block bi from the states of its
 // predecessors, and its state after its instructions.
-func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
+func (t *values) evalBlock(g *graph, an *analysis, bi int) error {
 	b := g.blocks[bi]
 	t.work += 8 + len(b.insns)
 	for _, e := range an.preds[bi] {
 		t.work += 4 + len(an.out[e.pred].avail)
 	}
-	var s optState
+	var s state
 	switch {
 	case bi == 0:
-		s.regs.a, s.regs.x = optVZero, optVZero
+		s.regs.a, s.regs.x = vnZero, vnZero
 	case !an.full:
 		for i, e := range an.preds[bi] {
 			if i == 0 {
@@ -250,7 +252,7 @@ func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
 	for ii, ri := range b.insns {
 		e := t.effect(ri, &s.regs)
 		if e.badScrach {
-			return fmt.Errorf("%w: block at %d, instruction %d", errOptUninitScratch, b.order, ii)
+			return fmt.Errorf("%w: block at %d, instruction %d", errUninitScratch, b.order, ii)
 		}
 		if an.full {
 			t.step(&e, &s)
@@ -264,26 +266,26 @@ func (t *optValues) evalBlock(g *optCFG, an *optAnalysis, bi int) error {
 
 // evalLive computes the registers live at the entry and the exit of block
 // bi from those live at its successors. It reports whether liveIn changed.
-func (an *optAnalysis) evalLive(g *optCFG, bi int) bool {
+func (an *analysis) evalLive(g *graph, bi int) bool {
 	b := g.blocks[bi]
 	var live uint32
 	switch b.term {
-	case optTermRet:
-		if b.op == optRetA {
-			live = 1 << optRegA
+	case termRet:
+		if b.op == cbpf.RET|cbpf.A {
+			live = 1 << regA
 		}
-	case optTermCond:
-		live = 1 << optRegA
-		if b.op&optSrcX != 0 {
-			live |= 1 << optRegX
+	case termCond:
+		live = 1 << regA
+		if b.op&cbpf.X != 0 {
+			live |= 1 << regX
 		}
 		live |= an.liveIn[b.succ[0]] | an.liveIn[b.succ[1]]
-	case optTermJump:
+	case termJump:
 		live = an.liveIn[b.succ[0]]
 	}
 	an.liveOut[bi] = live
 	for j := len(b.insns) - 1; j >= 0; j-- {
-		dst, uses := optDefUse(b.insns[j])
+		dst, uses := defUse(b.insns[j])
 		if dst >= 0 {
 			live &^= 1 << dst
 		}
@@ -294,41 +296,41 @@ func (an *optAnalysis) evalLive(g *optCFG, bi int) bool {
 	return changed
 }
 
-// optDefUse returns the register an instruction writes (-1 for none) and
+// defUse returns the register an instruction writes (-1 for none) and
 // the registers it reads.
-func optDefUse(ri bpf.RawInstruction) (int, uint32) {
+func defUse(ri bpf.RawInstruction) (int, uint32) {
 	switch ri.Op & 0x07 {
-	case optClsLD:
+	case cbpf.LD:
 		switch ri.Op & 0xe0 {
-		case optModeMEM:
-			return optRegA, 1 << (optRegM + ri.K&15)
-		case optModeIND:
-			return optRegA, 1 << optRegX
-		case optModeABS:
-			if ri.K >= ancillaryBase && !optPureAncillary(ri.K-ancillaryBase) {
-				return optRegA, 1<<optRegA | 1<<optRegX
+		case cbpf.MEM:
+			return regA, 1 << (regM + ri.K&15)
+		case cbpf.IND:
+			return regA, 1 << regX
+		case cbpf.ABS:
+			if ri.K >= cbpf.AncillaryBase && !pureAncillary(ri.K-cbpf.AncillaryBase) {
+				return regA, 1<<regA | 1<<regX
 			}
 		}
-		return optRegA, 0
-	case optClsLDX:
-		if ri.Op&0xe0 == optModeMEM {
-			return optRegX, 1 << (optRegM + ri.K&15)
+		return regA, 0
+	case cbpf.LDX:
+		if ri.Op&0xe0 == cbpf.MEM {
+			return regX, 1 << (regM + ri.K&15)
 		}
-		return optRegX, 0
-	case optClsST:
-		return optRegM + int(ri.K&15), 1 << optRegA
-	case optClsSTX:
-		return optRegM + int(ri.K&15), 1 << optRegX
-	case optClsALU:
-		if ri.Op&optSrcX != 0 && ri.Op&0xf0 != optALUNeg {
-			return optRegA, 1<<optRegA | 1<<optRegX
+		return regX, 0
+	case cbpf.ST:
+		return regM + int(ri.K&15), 1 << regA
+	case cbpf.STX:
+		return regM + int(ri.K&15), 1 << regX
+	case cbpf.ALU:
+		if ri.Op&cbpf.X != 0 && ri.Op&0xf0 != cbpf.NEG {
+			return regA, 1<<regA | 1<<regX
 		}
-		return optRegA, 1 << optRegA
-	case optClsMISC:
-		if ri.Op == optTAX {
-			return optRegX, 1 << optRegA
+		return regA, 1 << regA
+	case cbpf.MISC:
+		if ri.Op == cbpf.MISC|cbpf.TAX {
+			return regX, 1 << regA
 		}
-		return optRegA, 1 << optRegX
+		return regA, 1 << regX
 	}
 	return -1, 0
 }

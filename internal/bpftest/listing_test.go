@@ -1,12 +1,12 @@
-package bpfcompile
+package bpftest
 
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/bpf"
 )
 
@@ -103,31 +103,6 @@ func listingText(tb testing.TB, prog []bpf.Instruction, withOp bool) string {
 	return b.String()
 }
 
-// optDiff returns "" when want and got are deeply equal, else both printed
-// (go-cmp is not a dependency of the module).
-func optDiff(want, got any) string {
-	if reflect.DeepEqual(want, got) {
-		return ""
-	}
-	if ws, ok := want.(string); ok {
-		gs, _ := got.(string)
-		wl, gl := strings.Split(ws, "\n"), strings.Split(gs, "\n")
-		for i := 0; i < len(wl) || i < len(gl); i++ {
-			var w, g string
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if w != g {
-				return fmt.Sprintf("line %d:\n-%q\n+%q", i+1, w, g)
-			}
-		}
-	}
-	return fmt.Sprintf("-%#v\n+%#v", want, got)
-}
-
 func trimLines(s string) string {
 	lines := strings.Split(s, "\n")
 	for i := range lines {
@@ -209,7 +184,7 @@ func TestParseListing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := optDiff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ParseListing (-want +got):\n%s", diff)
 			}
 		})
@@ -255,7 +230,7 @@ func TestParseListingErrors(t *testing.T) {
 // TestParseListingCorpus parses every expected program of the conformance
 // corpus and prints it back: the text must come back byte for byte.
 func TestParseListingCorpus(t *testing.T) {
-	cases := optLoadAccept(t)
+	cases := Accept(t)
 	n := 0
 	for _, c := range cases {
 		texts := []string{c.ExpectedUnopt}
@@ -272,7 +247,7 @@ func TestParseListingCorpus(t *testing.T) {
 				t.Errorf("%s: %d instructions, want %d", c.Label, got, want)
 			}
 			withOp := c.Label == "accept_bpf_image_0"
-			if diff := optDiff(trimLines(text), listingText(t, prog, withOp)); diff != "" {
+			if diff := cmp.Diff(trimLines(text), listingText(t, prog, withOp)); diff != "" {
 				t.Errorf("%s: round trip (-want +got):\n%s", c.Label, diff)
 			}
 			n++
@@ -299,7 +274,7 @@ func FuzzParseListing(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reparse: %v", err)
 		}
-		if diff := optDiff(prog, again); diff != "" {
+		if diff := cmp.Diff(prog, again); diff != "" {
 			t.Fatalf("reparse (-first +second):\n%s", diff)
 		}
 	})

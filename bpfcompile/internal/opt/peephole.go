@@ -1,10 +1,12 @@
-package bpfcompile
+package opt
 
 import (
 	"math/bits"
 	"slices"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // peephole rewrites short instruction patterns at the end of blocks and
@@ -14,7 +16,7 @@ import (
 //     into a jset, when nothing reads A afterwards;
 //   - "tax" of A = X+c whose only readers are indirect loads is dropped and
 //     c added to the loads' offsets ([x + k] then reads X+c+k as before).
-func (t *optValues) peephole(g *optCFG, an *optAnalysis) bool {
+func (t *values) peephole(g *graph, an *analysis) bool {
 	changed := false
 	for _, bi := range an.order {
 		b := g.blocks[bi]
@@ -28,21 +30,21 @@ func (t *optValues) peephole(g *optCFG, an *optAnalysis) bool {
 	return changed
 }
 
-func (t *optValues) foldAndJump(b *optBlock, an *optAnalysis) bool {
+func (t *values) foldAndJump(b *block, an *analysis) bool {
 	n := len(b.insns)
-	if b.term != optTermCond || b.op&optSrcX != 0 || n == 0 {
+	if b.term != termCond || b.op&cbpf.X != 0 || n == 0 {
 		return false
 	}
 	last := b.insns[n-1]
-	if last.Op != optClsALU|optALUAnd {
+	if last.Op != cbpf.ALU|cbpf.AND {
 		return false
 	}
-	if (an.liveIn[b.succ[0]]|an.liveIn[b.succ[1]])&(1<<optRegA) != 0 {
+	if (an.liveIn[b.succ[0]]|an.liveIn[b.succ[1]])&(1<<regA) != 0 {
 		return false
 	}
 	m := last.K
 	switch b.op & 0xf0 {
-	case optJEQ:
+	case cbpf.JEQ:
 		switch {
 		case b.k == 0:
 			b.succ[0], b.succ[1] = b.succ[1], b.succ[0]
@@ -50,31 +52,31 @@ func (t *optValues) foldAndJump(b *optBlock, an *optAnalysis) bool {
 		default:
 			return false
 		}
-	case optJGT:
+	case cbpf.JGT:
 		if b.k != 0 {
 			return false
 		}
-	case optJSET:
+	case cbpf.JSET:
 		m &= b.k
 	default:
 		return false
 	}
-	b.op, b.k = optClsJMP|optJSET, m
+	b.op, b.k = cbpf.JMP|cbpf.JSET, m
 	b.insns = slices.Delete(b.insns, n-1, n)
 	return true
 }
 
-func (t *optValues) foldIndexOffset(b *optBlock, regs optRegs, liveOut uint32) bool {
+func (t *values) foldIndexOffset(b *block, regs registers, liveOut uint32) bool {
 	for i, ri := range b.insns {
 		e := t.effect(ri, &regs)
-		if ri.Op == optTAX {
+		if ri.Op == cbpf.MISC|cbpf.TAX {
 			if c, ok := t.offsetFrom(regs.a, regs.x); ok && t.onlyIndexUses(b.insns[i+1:], liveOut) {
 				for j := i + 1; j < len(b.insns); j++ {
-					dst, uses := optDefUse(b.insns[j])
-					if uses&(1<<optRegX) != 0 {
+					dst, uses := defUse(b.insns[j])
+					if uses&(1<<regX) != 0 {
 						b.insns[j].K += c
 					}
-					if dst == optRegX {
+					if dst == regX {
 						break
 					}
 				}
@@ -90,9 +92,9 @@ func (t *optValues) foldIndexOffset(b *optBlock, regs optRegs, liveOut uint32) b
 }
 
 // offsetFrom returns c when a is the value x + c.
-func (t *optValues) offsetFrom(a, x optVN) (uint32, bool) {
+func (t *values) offsetFrom(a, x vnum) (uint32, bool) {
 	v := t.vals[a]
-	if v.kind != optKALU || v.k != optALUAdd {
+	if v.kind != kindALU || v.k != cbpf.ADD {
 		return 0, false
 	}
 	if c, ok := t.isConst(v.b); ok && v.a == x {
@@ -106,15 +108,15 @@ func (t *optValues) offsetFrom(a, x optVN) (uint32, bool) {
 
 // onlyIndexUses reports whether, until X is written again, only indirect
 // loads read X, and X is not read after the block when it is not written.
-func (t *optValues) onlyIndexUses(rest []bpf.RawInstruction, liveOut uint32) bool {
+func (t *values) onlyIndexUses(rest []bpf.RawInstruction, liveOut uint32) bool {
 	for _, ri := range rest {
-		dst, uses := optDefUse(ri)
-		if uses&(1<<optRegX) != 0 && !(ri.Op&0x07 == optClsLD && ri.Op&0xe0 == optModeIND) {
+		dst, uses := defUse(ri)
+		if uses&(1<<regX) != 0 && !(ri.Op&0x07 == cbpf.LD && ri.Op&0xe0 == cbpf.IND) {
 			return false
 		}
-		if dst == optRegX {
+		if dst == regX {
 			return true
 		}
 	}
-	return liveOut&(1<<optRegX) == 0
+	return liveOut&(1<<regX) == 0
 }

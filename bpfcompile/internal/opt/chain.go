@@ -1,11 +1,15 @@
-package bpfcompile
+package opt
 
-import "golang.org/x/net/bpf"
+import (
+	"golang.org/x/net/bpf"
 
-// optTerm is one test of a chain: load (if any) then branch.
-type optTerm struct {
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+)
+
+// chainTerm is one test of a chain: load (if any) then branch.
+type chainTerm struct {
 	load   []bpf.RawInstruction // nil: tests A as the chain finds it
-	vn     optVN
+	vn     vnum
 	op     uint16
 	k      uint32
 	zeroOn int // successor slot that goes to the reject block
@@ -18,7 +22,7 @@ type optTerm struct {
 // in such a chain, even for loads that can fail: a failing load rejects
 // the packet too, and the packet gets through only when every load
 // succeeds and every test passes, in any order.
-func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
+func (t *values) regroupChains(g *graph, an *analysis) bool {
 	changed := false
 	inChain := make([]bool, len(g.blocks))
 	for _, bi := range an.order {
@@ -33,8 +37,8 @@ func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
 			continue
 		}
 		// Group by value, in order of first appearance.
-		var groups []optVN
-		seen := map[optVN]bool{}
+		var groups []vnum
+		seen := map[vnum]bool{}
 		for _, tm := range terms {
 			if !seen[tm.vn] {
 				seen[tm.vn] = true
@@ -42,7 +46,7 @@ func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
 			}
 		}
 		t.work += len(groups) * len(terms)
-		var sorted []optTerm
+		var sorted []chainTerm
 		for _, v := range groups {
 			for _, tm := range terms {
 				if tm.vn == v {
@@ -50,11 +54,11 @@ func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
 				}
 			}
 		}
-		if optChainLoads(sorted, an.entry[chain[0]].regs.a) >= optChainLoads(terms, an.entry[chain[0]].regs.a) {
+		if chainLoads(sorted, an.entry[chain[0]].regs.a) >= chainLoads(terms, an.entry[chain[0]].regs.a) {
 			continue
 		}
 		// The load of a value, for tests that used to find it in A.
-		loadOf := map[optVN][]bpf.RawInstruction{}
+		loadOf := map[vnum][]bpf.RawInstruction{}
 		for _, tm := range terms {
 			if tm.load != nil {
 				loadOf[tm.vn] = tm.load
@@ -95,8 +99,8 @@ func (t *optValues) regroupChains(g *optCFG, an *optAnalysis) bool {
 	return changed
 }
 
-// optChainLoads counts the loads a chain of terms needs, starting with a in A.
-func optChainLoads(terms []optTerm, a optVN) int {
+// chainLoads counts the loads a chain of terms needs, starting with a in A.
+func chainLoads(terms []chainTerm, a vnum) int {
 	n := 0
 	for _, tm := range terms {
 		if tm.vn != a {
@@ -112,38 +116,38 @@ func optChainLoads(terms []optTerm, a optVN) int {
 // same reject block (ret #0 that does not read A) and the other to the next
 // block of the chain, each reached only from the one before. A must not be
 // read after the chain.
-func (t *optValues) chainFrom(g *optCFG, an *optAnalysis, bi int) ([]int, []optTerm) {
+func (t *values) chainFrom(g *graph, an *analysis, bi int) ([]int, []chainTerm) {
 	var chain []int
-	var terms []optTerm
+	var terms []chainTerm
 	zero := -1
 	a := an.entry[bi].regs.a
 	for cur := bi; ; {
 		b := g.blocks[cur]
-		if b.term != optTermCond || b.op&optSrcX != 0 || len(b.insns) > 1 {
+		if b.term != termCond || b.op&cbpf.X != 0 || len(b.insns) > 1 {
 			break
 		}
 		if len(chain) > 0 && len(an.preds[cur]) != 1 {
 			break
 		}
-		tm := optTerm{op: b.op, k: b.k, vn: a, zeroOn: -1}
+		tm := chainTerm{op: b.op, k: b.k, vn: a, zeroOn: -1}
 		if len(b.insns) == 1 {
 			ri := b.insns[0]
-			if ri.Op&0x07 != optClsLD || (ri.Op&0xe0 != optModeABS && ri.Op&0xe0 != optModeIND && ri.Op&0xe0 != optModeIMM && ri.Op&0xe0 != optModeLEN) {
+			if ri.Op&0x07 != cbpf.LD || (ri.Op&0xe0 != cbpf.ABS && ri.Op&0xe0 != cbpf.IND && ri.Op&0xe0 != cbpf.IMM && ri.Op&0xe0 != cbpf.LEN) {
 				break
 			}
 			regs := an.entry[cur].regs
 			e := t.effect(ri, &regs)
-			if ri.Op&0xe0 == optModeABS && ri.K >= ancillaryBase && !optPureAncillary(ri.K-ancillaryBase) {
+			if ri.Op&0xe0 == cbpf.ABS && ri.K >= cbpf.AncillaryBase && !pureAncillary(ri.K-cbpf.AncillaryBase) {
 				break
 			}
-			if ri.Op&0xe0 == optModeIND && regs.x != an.entry[bi].regs.x {
+			if ri.Op&0xe0 == cbpf.IND && regs.x != an.entry[bi].regs.x {
 				break
 			}
 			tm.load, tm.vn = b.insns, e.val
 		}
 		for s := 0; s < 2; s++ {
 			z := g.blocks[b.succ[s]]
-			if z.term == optTermRet && z.op == optRetK && z.k == 0 && len(z.insns) == 0 && (zero < 0 || zero == b.succ[s]) {
+			if z.term == termRet && z.op == cbpf.RET|cbpf.K && z.k == 0 && len(z.insns) == 0 && (zero < 0 || zero == b.succ[s]) {
 				tm.zeroOn = s
 				break
 			}
@@ -153,7 +157,7 @@ func (t *optValues) chainFrom(g *optCFG, an *optAnalysis, bi int) ([]int, []optT
 		}
 		zero = b.succ[tm.zeroOn]
 		next := b.succ[1-tm.zeroOn]
-		if an.liveIn[next]&(1<<optRegA) != 0 && !t.continuesChain(g, an, next, zero) {
+		if an.liveIn[next]&(1<<regA) != 0 && !t.continuesChain(g, an, next, zero) {
 			break
 		}
 		chain = append(chain, cur)
@@ -167,7 +171,7 @@ func (t *optValues) chainFrom(g *optCFG, an *optAnalysis, bi int) ([]int, []optT
 	// The block after the chain must not read A.
 	for len(chain) > 0 {
 		last := g.blocks[chain[len(chain)-1]]
-		if an.liveIn[last.succ[1-terms[len(terms)-1].zeroOn]]&(1<<optRegA) == 0 {
+		if an.liveIn[last.succ[1-terms[len(terms)-1].zeroOn]]&(1<<regA) == 0 {
 			break
 		}
 		chain, terms = chain[:len(chain)-1], terms[:len(terms)-1]
@@ -177,9 +181,9 @@ func (t *optValues) chainFrom(g *optCFG, an *optAnalysis, bi int) ([]int, []optT
 
 // continuesChain reports whether block bi could be the next link of a chain
 // rejecting to zero (it then reads A only as a chain test does).
-func (t *optValues) continuesChain(g *optCFG, an *optAnalysis, bi, zero int) bool {
+func (t *values) continuesChain(g *graph, an *analysis, bi, zero int) bool {
 	b := g.blocks[bi]
-	if b.term != optTermCond || b.op&optSrcX != 0 || len(b.insns) > 1 || len(an.preds[bi]) != 1 {
+	if b.term != termCond || b.op&cbpf.X != 0 || len(b.insns) > 1 || len(an.preds[bi]) != 1 {
 		return false
 	}
 	return b.succ[0] == zero || b.succ[1] == zero

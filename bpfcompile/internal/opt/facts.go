@@ -1,16 +1,18 @@
-package bpfcompile
+package opt
 
 import (
 	"math/bits"
 	"slices"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
-// optFact is what the branches taken so far tell about one value: it lies
+// fact is what the branches taken so far tell about one value: it lies
 // in [lo, hi], has the bits of one set and those of zero clear, differs
 // from every value in neq (sorted, no duplicates), and has at least one bit
 // set of every mask in any.
-type optFact struct {
-	vn     optVN
+type fact struct {
+	vn     vnum
 	lo, hi uint32
 	one    uint32
 	zero   uint32
@@ -18,9 +20,9 @@ type optFact struct {
 	any    []uint32
 }
 
-// optUnion returns the sorted union of the sorted lists a and b (one of
+// union returns the sorted union of the sorted lists a and b (one of
 // them when the other is empty: lists are never changed in place).
-func optUnion(a, b []uint32) []uint32 {
+func union(a, b []uint32) []uint32 {
 	switch {
 	case len(a) == 0:
 		return b
@@ -48,22 +50,22 @@ func optUnion(a, b []uint32) []uint32 {
 }
 
 // same reports whether two facts say the same.
-func (f *optFact) same(g *optFact) bool {
+func (f *fact) same(g *fact) bool {
 	return f.vn == g.vn && f.lo == g.lo && f.hi == g.hi && f.one == g.one && f.zero == g.zero &&
 		slices.Equal(f.neq, g.neq) && slices.Equal(f.any, g.any)
 }
 
 // intrinsic returns what the definition of vn alone says about it.
-func (t *optValues) intrinsic(vn optVN) optFact {
-	f := optFact{vn: vn, hi: 0xffffffff}
+func (t *values) intrinsic(vn vnum) fact {
+	f := fact{vn: vn, hi: 0xffffffff}
 	if vn <= 0 || int(vn) >= len(t.vals) {
 		return f
 	}
 	v := t.vals[vn]
 	switch v.kind {
-	case optKConst:
+	case kindConst:
 		f.lo, f.hi, f.one, f.zero = v.k, v.k, v.k, ^v.k
-	case optKAbs, optKInd, optKExt:
+	case kindAbs, kindInd, kindExt:
 		switch v.size {
 		case 1:
 			f.hi = 0xff
@@ -71,25 +73,25 @@ func (t *optValues) intrinsic(vn optVN) optFact {
 			f.hi = 0xffff
 		}
 		f.zero = ^f.hi
-	case optKMsh:
+	case kindMsh:
 		f.hi, f.zero = 60, ^uint32(0x3c)
-	case optKALU:
+	case kindALU:
 		if k, ok := t.isConst(v.b); ok {
 			switch v.k {
-			case optALUAnd:
+			case cbpf.AND:
 				f.hi, f.zero = k, ^k
-			case optALURsh:
+			case cbpf.RSH:
 				if k < 32 {
 					f.hi = 0xffffffff >> k
 					f.zero = ^f.hi
 				}
-			case optALUOr:
+			case cbpf.OR:
 				f.one, f.lo = k, k
-			case optALULsh:
+			case cbpf.LSH:
 				if k < 32 {
 					f.zero = 1<<k - 1
 				}
-			case optALUMod:
+			case cbpf.MOD:
 				if k != 0 {
 					f.hi = k - 1
 				}
@@ -100,13 +102,13 @@ func (t *optValues) intrinsic(vn optVN) optFact {
 }
 
 // meet combines two facts about the same value that both hold.
-func (f optFact) meet(g optFact) optFact {
+func (f fact) meet(g fact) fact {
 	f.lo, f.hi = max(f.lo, g.lo), min(f.hi, g.hi)
 	f.one |= g.one
 	f.zero |= g.zero
 	// Facts never change the lists they hold (they append to clipped
 	// slices), so one list can serve two facts.
-	f.neq = optUnion(f.neq, g.neq)
+	f.neq = union(f.neq, g.neq)
 	switch {
 	case len(f.any) == 0:
 		f.any = g.any
@@ -117,7 +119,7 @@ func (f optFact) meet(g optFact) optFact {
 }
 
 // excludes reports whether the fact rules out the value c.
-func (f *optFact) excludes(c uint32) bool {
+func (f *fact) excludes(c uint32) bool {
 	lo, hi := max(f.lo, f.one), min(f.hi, ^f.zero)
 	if c < lo || c > hi || c&f.zero != 0 || c&f.one != f.one {
 		return true
@@ -133,34 +135,34 @@ func (f *optFact) excludes(c uint32) bool {
 
 // decide returns the outcome of the conditional jump op with constant k on
 // a value the fact describes, when the fact settles it.
-func (f *optFact) decide(op uint16, k uint32) (result, known bool) {
+func (f *fact) decide(op uint16, k uint32) (result, known bool) {
 	lo, hi := max(f.lo, f.one), min(f.hi, ^f.zero)
 	if lo > hi || f.one&f.zero != 0 {
 		return false, false // contradictory: an unreachable path, leave it
 	}
 	switch op & 0xf0 {
-	case optJEQ:
+	case cbpf.JEQ:
 		if lo == hi {
 			return lo == k, true
 		}
 		if f.excludes(k) {
 			return false, true
 		}
-	case optJGT:
+	case cbpf.JGT:
 		if lo > k {
 			return true, true
 		}
 		if hi <= k {
 			return false, true
 		}
-	case optJGE:
+	case cbpf.JGE:
 		if lo >= k {
 			return true, true
 		}
 		if hi < k {
 			return false, true
 		}
-	case optJSET:
+	case cbpf.JSET:
 		if k&f.one != 0 {
 			return true, true
 		}
@@ -177,9 +179,9 @@ func (f *optFact) decide(op uint16, k uint32) (result, known bool) {
 }
 
 // assume narrows the fact by the outcome of a conditional jump.
-func (f *optFact) assume(op uint16, k uint32, result bool) {
+func (f *fact) assume(op uint16, k uint32, result bool) {
 	switch op & 0xf0 {
-	case optJEQ:
+	case cbpf.JEQ:
 		if result {
 			f.lo, f.hi = max(f.lo, k), min(f.hi, k)
 			f.one |= k
@@ -187,7 +189,7 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 		} else if i, found := slices.BinarySearch(f.neq, k); !found {
 			f.neq = slices.Insert(slices.Clip(f.neq), i, k)
 		}
-	case optJGT:
+	case cbpf.JGT:
 		if result {
 			if k == 0xffffffff {
 				f.lo, f.hi = 1, 0 // impossible
@@ -197,7 +199,7 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 		} else {
 			f.hi = min(f.hi, k)
 		}
-	case optJGE:
+	case cbpf.JGE:
 		if result {
 			f.lo = max(f.lo, k)
 		} else if k == 0 {
@@ -205,7 +207,7 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 		} else {
 			f.hi = min(f.hi, k-1)
 		}
-	case optJSET:
+	case cbpf.JSET:
 		if !result {
 			f.zero |= k
 		} else if bits.OnesCount32(k) == 1 {
@@ -217,8 +219,8 @@ func (f *optFact) assume(op uint16, k uint32, result bool) {
 }
 
 // join keeps what holds on both of two paths.
-func (f optFact) join(g optFact) (optFact, bool) {
-	r := optFact{vn: f.vn, lo: min(f.lo, g.lo), hi: max(f.hi, g.hi), one: f.one & g.one, zero: f.zero & g.zero}
+func (f fact) join(g fact) (fact, bool) {
+	r := fact{vn: f.vn, lo: min(f.lo, g.lo), hi: max(f.hi, g.hi), one: f.one & g.one, zero: f.zero & g.zero}
 	var fromF, fromG []uint32
 	for _, c := range f.neq {
 		if g.excludes(c) {
@@ -230,14 +232,14 @@ func (f optFact) join(g optFact) (optFact, bool) {
 			fromG = append(fromG, c)
 		}
 	}
-	r.neq = optUnion(fromF, fromG)
+	r.neq = union(fromF, fromG)
 	for _, m := range f.any {
-		if res, ok := g.decide(optJSET, m); ok && res {
+		if res, ok := g.decide(cbpf.JSET, m); ok && res {
 			r.any = append(r.any, m)
 		}
 	}
 	for _, m := range g.any {
-		if res, ok := f.decide(optJSET, m); ok && res && !slices.Contains(r.any, m) {
+		if res, ok := f.decide(cbpf.JSET, m); ok && res && !slices.Contains(r.any, m) {
 			r.any = append(r.any, m)
 		}
 	}
@@ -246,7 +248,7 @@ func (f optFact) join(g optFact) (optFact, bool) {
 }
 
 // joinFacts keeps the facts that hold on both paths.
-func joinFacts(t *optValues, a, b optFacts) optFacts {
+func joinFacts(t *values, a, b factSet) factSet {
 	t.work += a.len() + b.len()
 	fa := a.appendTo(t.joinBuf[0][:0])
 	fb := b.appendTo(t.joinBuf[1][:0])
@@ -269,15 +271,15 @@ func joinFacts(t *optValues, a, b optFacts) optFacts {
 			j++
 		}
 	}
-	t.joinBuf = [3][]optFact{fa, fb, out}
-	return optFactsFromSorted(out)
+	t.joinBuf = [3][]fact{fa, fb, out}
+	return factSetFromSorted(out)
 }
 
 // decide settles the conditional jump op k on vn from its definition and
 // the facts, when they do.
-func (t *optValues) decide(fs optFacts, vn optVN, op uint16, k uint32) (result, known bool) {
+func (t *values) decide(fs factSet, vn vnum, op uint16, k uint32) (result, known bool) {
 	if c, ok := t.isConst(vn); ok {
-		return optEvalCond(op, c, k), true
+		return evalCond(op, c, k), true
 	}
 	f := t.intrinsic(vn)
 	if g := fs.get(vn); g != nil {
@@ -287,14 +289,14 @@ func (t *optValues) decide(fs optFacts, vn optVN, op uint16, k uint32) (result, 
 	return f.decide(op, k)
 }
 
-// optEvalCond evaluates a conditional jump on A = a.
-func optEvalCond(op uint16, a, k uint32) bool {
+// evalCond evaluates a conditional jump on A = a.
+func evalCond(op uint16, a, k uint32) bool {
 	switch op & 0xf0 {
-	case optJEQ:
+	case cbpf.JEQ:
 		return a == k
-	case optJGT:
+	case cbpf.JGT:
 		return a > k
-	case optJGE:
+	case cbpf.JGE:
 		return a >= k
 	}
 	return a&k != 0

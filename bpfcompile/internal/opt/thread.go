@@ -1,8 +1,8 @@
-package bpfcompile
+package opt
 
 import "slices"
 
-// optThreader threads edges (sends an edge P->S straight past the branches
+// threader threads edges (sends an edge P->S straight past the branches
 // of S that the path through P decides) one edge at a time, always the
 // first threadable edge in block order, until none is left.
 //
@@ -18,16 +18,16 @@ import "slices"
 // since, and skips edges whose blocks did not. The result is the same as
 // analyzing everything again after each edge and searching from the first,
 // at a fraction of the cost.
-type optThreader struct {
-	t  *optValues
-	g  *optCFG
-	an *optAnalysis
+type threader struct {
+	t  *values
+	g  *graph
+	an *analysis
 
 	clock   uint64
-	stateAt []uint64        // clock when a block's out state last changed
-	shapeAt []uint64        // clock when a block's successors or liveIn last changed
-	memo    []optThreadMemo // by edge: 2*block + slot
-	visited []int32         // scratch: the blocks one search reads
+	stateAt []uint64     // clock when a block's out state last changed
+	shapeAt []uint64     // clock when a block's successors or liveIn last changed
+	memo    []threadMemo // by edge: 2*block + slot
+	visited []int32      // scratch: the blocks one search reads
 
 	// watchers lists by block the edges (2*block + slot) whose memo read
 	// it; resume is the position in an.order where the next search starts.
@@ -42,20 +42,20 @@ type optThreader struct {
 	liveLo, liveHi int
 }
 
-// optThreadMemo records that an edge could not be threaded.
-type optThreadMemo struct {
+// threadMemo records that an edge could not be threaded.
+type threadMemo struct {
 	at      uint64  // clock of the search; 0: none
 	visited []int32 // the blocks the search read
 }
 
-func newOptThreader(t *optValues, g *optCFG, an *optAnalysis) *optThreader {
+func newThreader(t *values, g *graph, an *analysis) *threader {
 	n := len(g.blocks)
-	th := &optThreader{
+	th := &threader{
 		t: t, g: g, an: an,
 		clock:     1,
 		stateAt:   make([]uint64, n),
 		shapeAt:   make([]uint64, n),
-		memo:      make([]optThreadMemo, 2*n),
+		memo:      make([]threadMemo, 2*n),
 		watchers:  make([][]int32, n),
 		stale:     make([]bool, len(an.order)),
 		dirtyLive: make([]bool, len(an.order)),
@@ -66,7 +66,7 @@ func newOptThreader(t *optValues, g *optCFG, an *optAnalysis) *optThreader {
 
 // threadOne threads the first edge in block order that can be threaded. It
 // reports whether it found one.
-func (th *optThreader) threadOne() (bool, error) {
+func (th *threader) threadOne() (bool, error) {
 	g, an, t := th.g, th.an, th.t
 	for i := th.resume; i < len(an.order); i++ {
 		pi := an.order[i]
@@ -84,7 +84,7 @@ func (th *optThreader) threadOne() (bool, error) {
 			if th.known(pi, slot) {
 				continue
 			}
-			if si := p.succ[slot]; g.blocks[si].term != optTermCond {
+			if si := p.succ[slot]; g.blocks[si].term != termCond {
 				// Nothing to decide: the search would stop at once.
 				th.remember(pi, slot, append(th.visited[:0], int32(si)))
 				continue
@@ -110,7 +110,7 @@ func (th *optThreader) threadOne() (bool, error) {
 
 // remember records that edge (pi, slot) cannot be threaded, as long as the
 // blocks in visited do not change.
-func (th *optThreader) remember(pi, slot int, visited []int32) {
+func (th *threader) remember(pi, slot int, visited []int32) {
 	m := &th.memo[2*pi+slot]
 	m.at = th.clock
 	m.visited = append(m.visited[:0], visited...)
@@ -121,7 +121,7 @@ func (th *optThreader) remember(pi, slot int, visited []int32) {
 
 // known reports whether edge (pi, slot) was found not threadable and
 // nothing that search read has changed since.
-func (th *optThreader) known(pi, slot int) bool {
+func (th *threader) known(pi, slot int) bool {
 	m := &th.memo[2*pi+slot]
 	if m.at == 0 || th.stateAt[pi] > m.at || th.shapeAt[pi] > m.at {
 		return false
@@ -136,15 +136,15 @@ func (th *optThreader) known(pi, slot int) bool {
 
 // redirect sends edge (pi, slot) to block ti, marks the blocks whose state
 // may change stale and brings liveness up to date.
-func (th *optThreader) redirect(pi, slot, ti int) {
+func (th *threader) redirect(pi, slot, ti int) {
 	g, an := th.g, th.an
 	th.clock++
 	p := g.blocks[pi]
 	si := p.succ[slot]
 	p.succ[slot] = ti
 	th.reshaped(pi)
-	th.removePred(si, optEdge{pi, slot})
-	th.addPred(ti, optEdge{pi, slot})
+	th.removePred(si, edge{pi, slot})
+	th.addPred(ti, edge{pi, slot})
 	th.markStale(si)
 	th.markStale(ti)
 	if len(an.preds[si]) == 0 && si != 0 {
@@ -156,7 +156,7 @@ func (th *optThreader) redirect(pi, slot, ti int) {
 
 // reshaped records that block bi's successors or liveIn changed: the
 // searches that read it must run again.
-func (th *optThreader) reshaped(bi int) {
+func (th *threader) reshaped(bi int) {
 	th.shapeAt[bi] = th.clock
 	for _, e := range th.watchers[bi] {
 		if p := th.an.pos[e/2]; p >= 0 {
@@ -168,13 +168,13 @@ func (th *optThreader) reshaped(bi int) {
 
 // kill marks block bi, which no edge reaches any more, dead, and the
 // blocks only it reached.
-func (th *optThreader) kill(bi int) {
+func (th *threader) kill(bi int) {
 	b := th.g.blocks[bi]
 	b.dead = true
 	th.reshaped(bi)
 	for s := 0; s < b.nsucc(); s++ {
 		si := b.succ[s]
-		th.removePred(si, optEdge{bi, s})
+		th.removePred(si, edge{bi, s})
 		th.markStale(si)
 		if len(th.an.preds[si]) == 0 && si != 0 && !th.g.blocks[si].dead {
 			th.kill(si)
@@ -184,10 +184,10 @@ func (th *optThreader) kill(bi int) {
 
 // addPred inserts edge e into the predecessors of bi, which the analysis
 // keeps in block order.
-func (th *optThreader) addPred(bi int, e optEdge) {
+func (th *threader) addPred(bi int, e edge) {
 	pos := th.an.pos
 	preds := th.an.preds[bi]
-	i, _ := slices.BinarySearchFunc(preds, e, func(x, y optEdge) int {
+	i, _ := slices.BinarySearchFunc(preds, e, func(x, y edge) int {
 		if pos[x.pred] != pos[y.pred] {
 			return pos[x.pred] - pos[y.pred]
 		}
@@ -196,20 +196,20 @@ func (th *optThreader) addPred(bi int, e optEdge) {
 	th.an.preds[bi] = slices.Insert(preds, i, e)
 }
 
-func (th *optThreader) removePred(bi int, e optEdge) {
+func (th *threader) removePred(bi int, e edge) {
 	preds := th.an.preds[bi]
 	if i := slices.Index(preds, e); i >= 0 {
 		th.an.preds[bi] = slices.Delete(preds, i, i+1)
 	}
 }
 
-func (th *optThreader) markStale(bi int) {
+func (th *threader) markStale(bi int) {
 	if p := th.an.pos[bi]; p >= 0 {
 		th.stale[p] = true
 	}
 }
 
-func (th *optThreader) markLive(bi int) {
+func (th *threader) markLive(bi int) {
 	if p := th.an.pos[bi]; p >= 0 {
 		th.dirtyLive[p] = true
 		th.liveLo, th.liveHi = min(th.liveLo, p), max(th.liveHi, p)
@@ -218,7 +218,7 @@ func (th *optThreader) markLive(bi int) {
 
 // update recomputes the stale block at position i, whose predecessors are
 // all up to date, and makes its successors stale if its state changed.
-func (th *optThreader) update(i int) error {
+func (th *threader) update(i int) error {
 	g, an := th.g, th.an
 	th.stale[i] = false
 	bi := an.order[i]
@@ -227,7 +227,7 @@ func (th *optThreader) update(i int) error {
 	if err := th.t.evalBlock(g, an, bi); err != nil {
 		return err
 	}
-	if !optSameState(&old, &an.out[bi]) {
+	if !sameState(&old, &an.out[bi]) {
 		th.stateAt[bi] = th.clock
 		for s := 0; s < b.nsucc(); s++ {
 			th.markStale(b.succ[s])
@@ -238,7 +238,7 @@ func (th *optThreader) update(i int) error {
 
 // updateLiveness recomputes the marked blocks in reverse order, and the
 // predecessors of every block whose liveIn changed.
-func (th *optThreader) updateLiveness() {
+func (th *threader) updateLiveness() {
 	g, an := th.g, th.an
 	for i := th.liveHi; i >= th.liveLo; i-- {
 		if !th.dirtyLive[i] {
@@ -260,18 +260,18 @@ func (th *optThreader) updateLiveness() {
 	th.liveLo, th.liveHi = len(an.order), -1
 }
 
-// optSameState reports whether two states are the same.
-func optSameState(a, b *optState) bool {
-	return a.regs == b.regs && a.minLen == b.minLen && slices.Equal(a.avail, b.avail) && optSameFacts(a.facts, b.facts)
+// sameState reports whether two states are the same.
+func sameState(a, b *state) bool {
+	return a.regs == b.regs && a.minLen == b.minLen && slices.Equal(a.avail, b.avail) && sameFacts(a.facts, b.facts)
 }
 
 // threadTarget follows S (and the blocks after it) from the state on an
 // edge into S as long as their branches are decided, and returns the last
 // block reached whose entry sees the same live values as S's entry did. It
 // appends the blocks it reads to visited. The facts of edge are the
-// caller's to change (see optFacts.owned); they are left as the search
+// caller's to change (see factSet.owned); they are left as the search
 // ends.
-func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optState, visited *[]int32) (int, bool) {
+func (t *values) threadTarget(g *graph, an *analysis, si int, edge *state, visited *[]int32) (int, bool) {
 	s := *edge
 	defer func() { edge.facts = s.facts }()
 	best, found := si, false
@@ -279,7 +279,7 @@ func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optSt
 	for steps := 0; steps < 64; steps++ {
 		b := g.blocks[si]
 		t.work += 8 + len(b.insns)
-		if b.term != optTermCond {
+		if b.term != termCond {
 			break
 		}
 		for _, ri := range b.insns {
@@ -306,7 +306,7 @@ func (t *optValues) threadTarget(g *optCFG, an *optAnalysis, si int, edge *optSt
 		// Skipping everything up to si must leave what si reads unchanged.
 		live := an.liveIn[si]
 		same := true
-		for r := 0; r < optRegM+16; r++ {
+		for r := 0; r < regM+16; r++ {
 			if live&(1<<r) != 0 && s.regs.get(r) != edge.regs.get(r) {
 				same = false
 				break

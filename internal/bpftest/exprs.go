@@ -1,0 +1,69 @@
+package bpftest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// LongExpr is a generated expression of a shape that stresses the
+// optimizer: long chains of alternatives, long conjunctions with negations,
+// deep nesting.
+type LongExpr struct {
+	Name string
+	Expr string
+}
+
+// PortChain is "port 1 or port 2 or ... or port n".
+func PortChain(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("port %d", i+1)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// HostChain is "host H0 and not host H1 and not host H2 ...", n hosts in
+// all; mixed makes it "host H0 and not host H1 or host H2 and not host H3
+// ...".
+func HostChain(n int, mixed bool) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		switch {
+		case i == 0:
+		case mixed && i%2 == 0:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(" and not ")
+		}
+		fmt.Fprintf(&b, "host 198.18.%d.%d", i/250, i%250+1)
+	}
+	return b.String()
+}
+
+// Nested is n levels of "((a or b) and (c or d))" with a fresh port and
+// host at every level.
+func Nested(n int) string {
+	e := "tcp port 1"
+	for i := 0; i < n; i++ {
+		e = fmt.Sprintf("((%s or udp port %d) and (host 198.18.0.%d or not icmp))", e, i+2, i%250+1)
+	}
+	return e
+}
+
+// LongExprs returns the long expressions the optimizer's tests and the
+// compiler's benchmarks run: chains of 10, 40 and 100 ports and hosts, a
+// mixed host chain and nesting 5, 10 and 20 deep.
+func LongExprs() []LongExpr {
+	var out []LongExpr
+	for _, n := range []int{10, 40, 100} {
+		out = append(out, LongExpr{fmt.Sprintf("ports=%d", n), PortChain(n)})
+	}
+	for _, n := range []int{10, 40, 100} {
+		out = append(out, LongExpr{fmt.Sprintf("hosts=%d", n), HostChain(n, false)})
+	}
+	out = append(out, LongExpr{"hostsmixed=40", HostChain(40, true)})
+	for _, n := range []int{5, 10, 20} {
+		out = append(out, LongExpr{fmt.Sprintf("nested=%d", n), Nested(n)})
+	}
+	return out
+}
