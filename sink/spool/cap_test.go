@@ -166,9 +166,7 @@ func TestDirSynced(t *testing.T) {
 		if d != dir {
 			t.Errorf("synced %s, want the spool directory %s", d, dir)
 		}
-		for _, n := range readNames(t, dir) {
-			synced = append(synced, n)
-		}
+		synced = append(synced, readNames(t, dir)...)
 		synced = append(synced, "|")
 		return syncDir(d)
 	}
