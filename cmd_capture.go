@@ -17,6 +17,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
 	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
@@ -191,7 +192,7 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 				where = names[i] + " "
 			}
 			fmt.Fprintf(stdout, "%s %s%s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), where, agent.Summarize(linkTypes[i], data), wire)
+				time.Unix(0, ts).Format("15:04:05.000000"), where, pktsummary.Summarize(linkTypes[i], data), wire)
 		}
 	}
 	sum, data, err := agent.CaptureOnce(ctx, spec)
