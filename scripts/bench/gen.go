@@ -32,7 +32,8 @@ type genReport struct {
 
 // runGen is the generator (`bench gen ...`), run inside the namespace by
 // `ip netns exec`: it sends -n frames of -size bytes out of -if as fast as
-// sendmmsg(2) goes, stopping early after -timeout, and prints a genReport.
+// sendmmsg(2) goes, or at -rate frames per second, stopping early after
+// -timeout, and prints a genReport.
 func runGen(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench gen", flag.ContinueOnError)
 	ifname := fs.String("if", "", "interface to send on")
@@ -42,6 +43,7 @@ func runGen(args []string, stdout io.Writer) error {
 	src := fs.String("src", "", "source IPv4 address")
 	dst := fs.String("dst", "", "destination IPv4 address")
 	timeout := fs.Duration("timeout", 60*time.Second, "stop sending after this long")
+	rate := fs.Int("rate", 0, "frames per second (0: as fast as it goes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,11 +74,24 @@ func runGen(args []string, stdout io.Writer) error {
 		}
 		batch[i] = udpFrame(*size, ifi.HardwareAddr, fakeMAC, srcIP, dstIP, port, uint32(i))
 	}
+	// At a set rate the frames go out in batches of about a millisecond's
+	// worth, each when the schedule says it is due: the timer's lateness
+	// is made up by the next batch, so the average rate holds.
+	step := len(batch)
+	if *rate > 0 {
+		step = min(len(batch), max(1, *rate/1000))
+	}
 	start := time.Now()
 	end := start.Add(*timeout)
 	sent := 0
 	for sent < *n && time.Now().Before(end) {
-		k, err := s.Send(batch[:min(len(batch), *n-sent)])
+		if *rate > 0 {
+			due := start.Add(time.Duration(float64(sent) / float64(*rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		k, err := s.Send(batch[:min(step, *n-sent)])
 		sent += k
 		if err != nil {
 			return err

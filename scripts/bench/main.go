@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-
-	"github.com/pcapdaemon/pcapdaemon/agent"
 )
 
 func main() {
@@ -42,13 +40,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	frames := fs.Int("frames", 1_000_000, "frames per run")
 	rounds := fs.Int("rounds", 2, "runs of each capturer per configuration (alternating which goes first)")
 	sizes := fs.String("sizes", "60,1514", "frame sizes in bytes, without the FCS")
+	rates := fs.String("rates", "0,400000", "sending rates in frames per second (0: as fast as the generator goes)")
 	bin := fs.String("pcapdaemon", "", "pcapdaemon binary (default: build it from this module)")
 	tcpdump := fs.String("tcpdump", "", "tcpdump binary (default: /usr/sbin/tcpdump or /usr/bin/tcpdump)")
 	ringKiB := fs.Int("B", 0, "ring size in KiB for both capturers (-B); 0 leaves each its default")
 	genTimeout := fs.Duration("gen-timeout", 60*time.Second, "longest the generator sends in one run")
-	settle := fs.Duration("settle", time.Second, "wait after the generator is done before interrupting a capturer")
-	rss := fs.Bool("rss", true, "also measure the peak RSS of a 100 MB capture")
-	shm := fs.Bool("shm", true, "also run tcpdump writing its file into tmpfs (/dev/shm), i.e. into memory")
+	settle := fs.Duration("settle", 2*time.Second, "wait after the generator is done before interrupting a capturer (the end of the capture window)")
+	rss := fs.Bool("rss", true, "also measure the peak RSS of a 100 MB capture (1514 and 60 B frames) and of the idle daemon")
+	shm := fs.Bool("shm", true, "also run both capturers writing their file into tmpfs (/dev/shm), i.e. into memory")
+	count := fs.Bool("count", false, "give each capturer -c with the frames the filter keeps (it then ends by itself, its write-out inside the window)")
 	nice := fs.Int("nice", 0, "nice value for the bench and everything it runs (e.g. -10 on a shared, busy machine)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -61,6 +61,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		sz = append(sz, n)
+	}
+	var rt []int
+	for _, s := range strings.Split(*rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 {
+			fmt.Fprintf(stderr, "bench: -rates: %q is not a rate in frames per second\n", s)
+			return 2
+		}
+		rt = append(rt, n)
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(stderr, "bench: needs root (network namespaces, AF_PACKET sockets)")
@@ -76,8 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := bench(ctx, stdout, stderr, benchOptions{
-		frames: *frames, rounds: *rounds, sizes: sz, bin: *bin, tcpdump: *tcpdump,
+		frames: *frames, rounds: *rounds, sizes: sz, rates: rt, bin: *bin, tcpdump: *tcpdump,
 		ringKiB: *ringKiB, genTimeout: *genTimeout, settle: *settle, rss: *rss, shm: *shm, nice: *nice,
+		count: *count,
 	}); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", err)
@@ -90,12 +100,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type benchOptions struct {
 	frames, rounds int
-	sizes          []int
+	sizes, rates   []int
 	bin, tcpdump   string
 	ringKiB, nice  int
 	genTimeout     time.Duration
 	settle         time.Duration
 	rss, shm       bool
+	count          bool
 }
 
 func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error {
@@ -137,29 +148,38 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 		}
 		return nil
 	}
-	ours := capturer{name: "pcapdaemon", args: func(iface string, count int, filter string) []string {
-		a := []string{o.bin, "capture", "-i", iface, "-c", strconv.Itoa(count), "-C", "0", "-w", "/dev/null"}
-		a = append(a, ring()...)
-		if filter != "" {
-			a = append(a, filter)
-		}
-		return a
-	}}
-	tcpdumpTo := func(name, file string) capturer {
+	oursTo := func(name, file string) capturer {
 		return capturer{name: name, args: func(iface string, count int, filter string) []string {
-			a := []string{o.tcpdump, "-i", iface, "-n", "-c", strconv.Itoa(count), "-w", file}
+			a := []string{o.bin, "capture", "-i", iface, "-s", "262144", "-C", "0", "-w", cmp.Or(file, os.DevNull)}
+			if count > 0 {
+				a = append(a, "-c", strconv.Itoa(count))
+			}
 			a = append(a, ring()...)
 			if filter != "" {
 				a = append(a, filter)
 			}
 			return a
-		}}
+		}, file: file}
 	}
-	theirs := tcpdumpTo("tcpdump", "/dev/null")
+	tcpdumpTo := func(name, file string) capturer {
+		return capturer{name: name, args: func(iface string, count int, filter string) []string {
+			a := []string{o.tcpdump, "-i", iface, "-n", "-s", "262144", "-w", cmp.Or(file, os.DevNull)}
+			if count > 0 {
+				a = append(a, "-c", strconv.Itoa(count))
+			}
+			a = append(a, ring()...)
+			if filter != "" {
+				a = append(a, filter)
+			}
+			return a
+		}, file: file}
+	}
+	ours, theirs := oursTo("pcapdaemon", ""), tcpdumpTo("tcpdump", "")
 	capturers := [][]capturer{{ours, theirs}, {theirs, ours}}
 	if o.shm {
-		// tcpdump writing into tmpfs keeps every byte in memory too, as
-		// the capture does: the fair comparison of the memory's cost.
+		// Writing into tmpfs keeps every byte in memory, as the capture
+		// does: the fair comparison of the memory's cost, and the
+		// write-out into a real file.
 		shm, err := os.MkdirTemp("/dev/shm", "pcapd-bench-")
 		if err != nil {
 			return err
@@ -169,10 +189,13 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 		if err := os.Chmod(shm, 0o777); err != nil {
 			return err
 		}
-		shmFile := filepath.Join(shm, "tcpdump.pcap")
-		inMem := tcpdumpTo("tcpdump-shm", shmFile)
-		inMem.after = func() { _ = os.Remove(shmFile) }
-		capturers = [][]capturer{{ours, theirs, inMem}, {inMem, theirs, ours}}
+		inMem := func(c capturer) capturer {
+			c.after = func() { _ = os.Remove(c.file) }
+			return c
+		}
+		oursShm := inMem(oursTo("pcapdaemon-shm", filepath.Join(shm, "pcapdaemon.pcap")))
+		theirsShm := inMem(tcpdumpTo("tcpdump-shm", filepath.Join(shm, "tcpdump.pcap")))
+		capturers = [][]capturer{{ours, theirs, oursShm, theirsShm}, {theirsShm, oursShm, theirs, ours}}
 	}
 
 	fmt.Fprintf(stdout, "pcapdaemon capture vs %s, %d frames per run, %d round(s), veth %s <-> %s (netns %s)\n",
@@ -181,27 +204,32 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 	var all []runResult
 	var cfgs []config
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "config\tround\tcapturer\tsent\tgen kpps\twanted\tcaptured\tkernel drops\tratio\tCPU s\tCPU s/M captured\tmax RSS MB\t")
+	fmt.Fprintln(tw, "config\tround\tcapturer\tsent\tgen kpps\twanted\tcaptured\tkernel drops\tratio\t"+
+		"set-up s\tset-up CPU s\tCPU s/M capturing\twrite-out s\twrite-out GB/s\tCPU s/M total\tmax RSS MB\t")
 	for _, size := range o.sizes {
-		for _, half := range []bool{false, true} {
-			cfg := config{size: size, half: half}
-			cfgs = append(cfgs, cfg)
-			for round := range o.rounds {
-				for _, c := range capturers[round%2] {
-					res, err := r.run(ctx, c, cfg, o.frames)
-					if c.after != nil {
-						c.after()
+		for _, rate := range o.rates {
+			for _, half := range []bool{false, true} {
+				cfg := config{size: size, half: half, rate: rate}
+				cfgs = append(cfgs, cfg)
+				for round := range o.rounds {
+					for _, c := range capturers[round%2] {
+						res, err := r.run(ctx, c, cfg, o.frames, o.count)
+						if c.after != nil {
+							c.after()
+						}
+						if err != nil {
+							return fmt.Errorf("%v, round %d: %w", cfg, round+1, err)
+						}
+						all = append(all, res)
+						fmt.Fprintf(stderr, "bench: %v, round %d, %s: %d of %d captured, %.3f CPU s capturing, %.3f in all\n",
+							cfg, round+1, res.who, res.captured, res.want, res.window.Seconds(), res.cpu.Seconds())
+						fmt.Fprintf(tw, "%v\t%d\t%s\t%d\t%.0f\t%d\t%d\t%d\t%.2f%%\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.3f\t%.0f\t\n",
+							cfg, round+1, res.who, res.sent, float64(res.sent)/res.took.Seconds()/1e3,
+							res.want, res.captured, res.drops, 100*res.ratio(),
+							res.setup.Seconds(), res.setupCPU.Seconds(), res.cpuPerM(),
+							res.writeWall.Seconds(), res.writeGBps(), res.totalPerM(),
+							float64(res.maxRSS)/1e6)
 					}
-					if err != nil {
-						return fmt.Errorf("%v, round %d: %w", cfg, round+1, err)
-					}
-					all = append(all, res)
-					fmt.Fprintf(stderr, "bench: %v, round %d, %s: %d of %d captured, %.3f CPU s\n",
-						cfg, round+1, res.who, res.captured, res.want, res.cpu.Seconds())
-					fmt.Fprintf(tw, "%v\t%d\t%s\t%d\t%.0f\t%d\t%d\t%d\t%.2f%%\t%.3f\t%.3f\t%.0f\t\n",
-						cfg, round+1, res.who, res.sent, float64(res.sent)/res.took.Seconds()/1e3,
-						res.want, res.captured, res.drops, 100*res.ratio(), res.cpu.Seconds(), res.cpuPerM(),
-						float64(res.maxRSS)/1e6)
 				}
 			}
 		}
@@ -211,60 +239,83 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 	summary(stdout, cfgs, all)
 
 	if o.rss {
-		res, err := r.run(ctx, capturer{name: "pcapdaemon -C 100000000", args: func(iface string, _ int, _ string) []string {
-			return append([]string{o.bin, "capture", "-i", iface, "-C", "100000000", "-w", "/dev/null"}, ring()...)
-		}}, config{size: 1514}, 100_000_000/(1514+16)+10_000)
-		if err != nil {
-			return fmt.Errorf("RSS run: %w", err)
+		fmt.Fprintln(stdout)
+		for _, size := range []int{1514, 60} {
+			res, err := r.run(ctx, capturer{name: "pcapdaemon -C 100000000", args: func(iface string, _ int, _ string) []string {
+				return append([]string{o.bin, "capture", "-i", iface, "-C", "100000000", "-w", os.DevNull}, ring()...)
+			}}, config{size: size}, 100_000_000/(size+16)+20_000, false)
+			if err != nil {
+				return fmt.Errorf("RSS run: %w", err)
+			}
+			fmt.Fprintf(stdout, "peak RSS of `pcapdaemon capture -C 100000000` (%d B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
+				"  sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the ring mapping); set-up %.3f s\n",
+				size, res.captured, float64(res.captured*uint64(size+16)+24)/1e6, float64(res.maxRSS)/1e6,
+				float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, res.setup.Seconds())
 		}
-		fmt.Fprintf(stdout, "\npeak RSS of `pcapdaemon capture -C 100000000` (1514 B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
-			"sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the %d KiB ring mapping)\n",
-			res.captured, float64(res.captured*(1514+16)+24)/1e6, float64(res.maxRSS)/1e6,
-			float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, cmp.Or(o.ringKiB, int(agent.DefaultRingBytes>>10)))
+		idle, err := idleRSS(ctx, o.bin)
+		if err != nil {
+			return fmt.Errorf("idle RSS: %w", err)
+		}
+		fmt.Fprintf(stdout, "idle RSS of the daemon (HTTP API, local sink, no request), %v after start: %.1f MB (%.1f anonymous, %.1f file-backed)\n",
+			idleWait, float64(idle[0]+idle[1])/1e6, float64(idle[0])/1e6, float64(idle[1])/1e6)
 	}
 	return nil
 }
 
-// summary prints, per configuration, the worst capture ratio and the
-// median CPU per million frames of each capturer over the rounds, and the
-// ratio of the capture's CPU to each tcpdump's.
+// summary prints, per configuration, the table of the issue: the median
+// CPU per million frames captured within the capture window of tcpdump
+// and of pcapdaemon over the rounds, their ratio, and the worst capture
+// ratio of each; then the medians of what happens outside the window.
 func summary(w io.Writer, cfgs []config, all []runResult) {
-	var names []string
-	for _, r := range all {
-		if !slices.Contains(names, r.who) {
-			names = append(names, r.who)
+	pick := func(cfg config, who string) []runResult {
+		var out []runResult
+		for _, r := range all {
+			if r.cfg == cfg && r.who == who {
+				out = append(out, r)
+			}
 		}
+		return out
+	}
+	med := func(rs []runResult, f func(runResult) float64) float64 {
+		v := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			v = append(v, f(r))
+		}
+		return median(v)
+	}
+	worst := func(rs []runResult) float64 {
+		m := math.Inf(1)
+		for _, r := range rs {
+			m = min(m, r.ratio())
+		}
+		return m
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "config\t")
-	for _, n := range names {
-		fmt.Fprintf(tw, "%s ratio (worst)\t%s CPU s/M (median)\t", n, n)
-	}
-	for _, n := range names[1:] {
-		fmt.Fprintf(tw, "CPU %s/%s\t", names[0], n)
-	}
-	fmt.Fprintln(tw, "gen kpps (median)\t")
+	fmt.Fprintln(tw, "frames\ttcpdump CPU s/M\tpcapdaemon CPU s/M\tratio\ttcpdump captured (worst)\tpcapdaemon captured (worst)\tgen kpps (median)\t")
 	for _, cfg := range cfgs {
-		var rates []float64
-		cpu := map[string]float64{}
-		fmt.Fprintf(tw, "%v\t", cfg)
-		for _, n := range names {
-			var cpus []float64
-			worst := math.Inf(1)
-			for _, r := range all {
-				if r.cfg == cfg && r.who == n {
-					worst = min(worst, r.ratio())
-					cpus = append(cpus, r.cpuPerM())
-					rates = append(rates, float64(r.sent)/r.took.Seconds()/1e3)
-				}
+		td, pd := pick(cfg, "tcpdump"), pick(cfg, "pcapdaemon")
+		tc, pc := med(td, runResult.cpuPerM), med(pd, runResult.cpuPerM)
+		rate := med(append(td, pd...), func(r runResult) float64 { return float64(r.sent) / r.took.Seconds() / 1e3 })
+		fmt.Fprintf(tw, "%v\t%.3f\t%.3f\t%.2f\t%.2f%%\t%.2f%%\t%.0f\t\n", cfg, tc, pc, pc/tc, 100*worst(td), 100*worst(pd), rate)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "frames\tcapturer\tset-up s\tset-up CPU s\twrite-out s\twrite-out CPU s\twrite-out GB/s\tCPU s/M total\tmax RSS MB\t")
+	for _, cfg := range cfgs {
+		for _, who := range []string{"pcapdaemon", "pcapdaemon-shm", "tcpdump", "tcpdump-shm"} {
+			rs := pick(cfg, who)
+			if len(rs) == 0 {
+				continue
 			}
-			cpu[n] = median(cpus)
-			fmt.Fprintf(tw, "%.2f%%\t%.3f\t", 100*worst, cpu[n])
+			fmt.Fprintf(tw, "%v\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.3f\t%.0f\t\n", cfg, who,
+				med(rs, func(r runResult) float64 { return r.setup.Seconds() }),
+				med(rs, func(r runResult) float64 { return r.setupCPU.Seconds() }),
+				med(rs, func(r runResult) float64 { return r.writeWall.Seconds() }),
+				med(rs, func(r runResult) float64 { return r.writeCPU.Seconds() }),
+				med(rs, runResult.writeGBps), med(rs, runResult.totalPerM),
+				med(rs, func(r runResult) float64 { return float64(r.maxRSS) / 1e6 }))
 		}
-		for _, n := range names[1:] {
-			fmt.Fprintf(tw, "%.2f\t", cpu[names[0]]/cpu[n])
-		}
-		fmt.Fprintf(tw, "%.0f\t\n", median(rates))
 	}
 	tw.Flush()
 }

@@ -20,9 +20,12 @@ import (
 // capturer is a program under test: its name and how to run it.
 type capturer struct {
 	name string
-	// args returns the command line for a capture on iface that stops
-	// after count frames.
+	// args returns the command line for a capture on iface; count, when
+	// not zero, is the number of frames after which it stops by itself.
 	args func(iface string, count int, filter string) []string
+	// file, when set, is the file the capture writes (its size is the
+	// write-out's bytes); else it writes a pcap file to /dev/null.
+	file string
 	// after, when set, runs after each run (removes the file written).
 	after func()
 }
@@ -31,6 +34,7 @@ type capturer struct {
 type config struct {
 	size int
 	half bool // send half the frames to dropPort and filter them out
+	rate int  // frames per second; 0: as fast as the generator goes
 }
 
 func (c config) String() string {
@@ -38,7 +42,11 @@ func (c config) String() string {
 	if c.half {
 		f = "half filtered"
 	}
-	return fmt.Sprintf("%d B, %s", c.size, f)
+	r := "full speed"
+	if c.rate > 0 {
+		r = fmt.Sprintf("%d kpps", c.rate/1000)
+	}
+	return fmt.Sprintf("%d B, %s, %s", c.size, r, f)
 }
 
 // filter is the capture filter of c ("" for none).
@@ -59,21 +67,45 @@ type runResult struct {
 	captured uint64
 	received uint64
 	drops    uint64
-	cpu      time.Duration // user+system of the capturer process
+	cpu      time.Duration // user+system of the capturer process, all of it
 	maxRSS   int64         // bytes
 	// Peak resident memory by kind, sampled from /proc/PID/status every
 	// few milliseconds: anonymous (heap, buffers) and file-backed (the
 	// binary's pages and, for a packet socket, the ring mapping).
 	peakAnon, peakFile int64
 	stderr             []string
+
+	// The run in phases. Set-up: from the start of the process to its
+	// "listening on" line (setup is the wall time, setupCPU the CPU time
+	// spent). Capture: from that line until the generator has finished
+	// and the settle time has passed (window, CPU time). Write-out: from
+	// then (the SIGINT) until the process has exited (writeWall, the wall
+	// time; writeCPU, the CPU time), or nothing when the capture ended by
+	// itself before.
+	setup, setupCPU     time.Duration
+	window              time.Duration
+	writeWall, writeCPU time.Duration
+	fileBytes           int64 // bytes of the file written
 }
 
 // ratio is the share of the frames the filter keeps that were captured.
 func (r runResult) ratio() float64 { return float64(r.captured) / float64(max(r.want, 1)) }
 
-// cpuPerM is CPU seconds per million frames captured: the cost of a frame
-// kept, whatever the filter or the kernel's drops left out.
-func (r runResult) cpuPerM() float64 { return r.cpu.Seconds() * 1e6 / float64(max(r.captured, 1)) }
+// cpuPerM is CPU seconds per million frames captured in the capture
+// window: the cost of a frame kept, whatever the filter or the kernel's
+// drops left out.
+func (r runResult) cpuPerM() float64 { return r.window.Seconds() * 1e6 / float64(max(r.captured, 1)) }
+
+// totalPerM is cpuPerM for the process's whole CPU time.
+func (r runResult) totalPerM() float64 { return r.cpu.Seconds() * 1e6 / float64(max(r.captured, 1)) }
+
+// writeGBps is the write-out's throughput in GB/s (0 when unknown).
+func (r runResult) writeGBps() float64 {
+	if r.writeWall <= 0 || r.fileBytes <= 0 {
+		return 0
+	}
+	return float64(r.fileBytes) / r.writeWall.Seconds() / 1e9
+}
 
 var (
 	reCaptured = regexp.MustCompile(`^(\d+) packets? captured$`)
@@ -90,27 +122,38 @@ type runner struct {
 }
 
 // run starts c on the testbed's near end, waits until it is armed, sends
-// frames of cfg through the pair, and collects c's counters and rusage.
-func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, extra ...string) (runResult, error) {
+// frames of cfg through the pair, waits r.settle, interrupts c (SIGINT) if
+// it still runs, and collects its counters, CPU time and memory. With
+// count set the capturer is asked to stop after the frames the filter
+// keeps (it then may end before the SIGINT).
+func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, count bool) (runResult, error) {
 	res := runResult{who: c.name, cfg: cfg, want: frames}
 	if cfg.half {
 		res.want = frames / 2
 	}
-	args := append(c.args(r.tb.host, res.want, cfg.filter()), extra...)
+	n := 0
+	if count {
+		n = res.want
+	}
+	args := c.args(r.tb.host, n, cfg.filter())
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	errp, err := cmd.StderrPipe()
 	if err != nil {
 		return res, err
 	}
+	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
+	pid := cmd.Process.Pid
 	var (
 		mu    sync.Mutex
 		lines []string
 		armed = make(chan struct{})
 		eof   = make(chan struct{})
 	)
+	var armedAt time.Time
+	var armedCPU time.Duration
 	go func() {
 		defer close(eof)
 		sc := bufio.NewScanner(errp)
@@ -120,13 +163,16 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 			lines = append(lines, sc.Text())
 			mu.Unlock()
 			if strings.Contains(sc.Text(), "listening on ") {
-				once.Do(func() { close(armed) })
+				once.Do(func() {
+					armedAt, armedCPU = time.Now(), taskCPU(pid)
+					close(armed)
+				})
 			}
 		}
 	}()
 	exited := make(chan error, 1)
 	sampled := make(chan [2]int64, 1)
-	go func() { sampled <- sampleRSS(cmd.Process.Pid, eof) }()
+	go func() { sampled <- sampleRSS(pid, eof) }()
 	go func() {
 		<-eof // all of stderr read before Wait closes the pipe
 		exited <- cmd.Wait()
@@ -141,30 +187,38 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 	case <-armed:
 	case err := <-exited:
 		return res, fmt.Errorf("%s ended before arming: %v: %q", c.name, err, stderr())
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
 		<-exited
-		return res, fmt.Errorf("%s not armed after 30s: %q", c.name, stderr())
+		return res, fmt.Errorf("%s not armed after 60s: %q", c.name, stderr())
 	}
+	res.setup, res.setupCPU = armedAt.Sub(t0), armedCPU
 
 	rep, gerr := r.generate(ctx, cfg, frames)
 	res.sent, res.took = rep.Sent, rep.Took
 
-	// Give the capturer time to read the last blocks, then end it as a
-	// user would.
-	var werr error
+	// Give the capturer the settle time to read the last blocks, then
+	// end it as a user would; the capture window ends there.
+	var (
+		werr    error
+		stopped bool // the process was still running at the window's end
+		winCPU  time.Duration
+		stopAt  time.Time
+	)
 	select {
 	case werr = <-exited:
 	case <-time.After(r.settle):
+		winCPU, stopAt, stopped = taskCPU(pid), time.Now(), true
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case werr = <-exited:
-		case <-time.After(60 * time.Second):
+		case <-time.After(120 * time.Second):
 			_ = cmd.Process.Kill()
 			werr = <-exited
-			werr = fmt.Errorf("did not end 60s after SIGINT (killed): %v", werr)
+			werr = fmt.Errorf("did not end 120s after SIGINT (killed): %v", werr)
 		}
 	}
+	exitAt := time.Now()
 	res.stderr = stderr()
 	peak := <-sampled
 	res.peakAnon, res.peakFile = peak[0], peak[1]
@@ -177,6 +231,13 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.cpu = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
 		res.maxRSS = ru.Maxrss * 1024
+	}
+	if stopped {
+		res.window = winCPU - res.setupCPU
+		res.writeCPU = max(0, res.cpu-winCPU)
+		res.writeWall = exitAt.Sub(stopAt)
+	} else {
+		res.window = res.cpu - res.setupCPU
 	}
 	found := 0
 	for _, l := range res.stderr {
@@ -193,7 +254,38 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, ex
 	if found != 3 {
 		return res, fmt.Errorf("%s printed no counters: %q", c.name, res.stderr)
 	}
+	if c.file != "" {
+		if fi, err := os.Stat(c.file); err == nil {
+			res.fileBytes = fi.Size()
+		}
+	} else {
+		res.fileBytes = 24 + int64(res.captured)*int64(16+cfg.size)
+	}
 	return res, nil
+}
+
+// taskCPU returns the CPU time the threads of process pid have run, from
+// /proc/PID/task/*/schedstat (nanoseconds, unlike the clock ticks of
+// /proc/PID/stat): 0 when the process is gone.
+func taskCPU(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			v, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += v
+		}
+	}
+	return time.Duration(sum)
 }
 
 // generate runs the generator inside the namespace and returns its report.
@@ -201,7 +293,7 @@ func (r *runner) generate(ctx context.Context, cfg config, frames int) (genRepor
 	args := []string{"netns", "exec", r.tb.ns, r.self, "gen",
 		"-if", r.tb.peer, "-size", strconv.Itoa(cfg.size), "-n", strconv.Itoa(frames),
 		"-src", r.tb.peerAddr.String(), "-dst", r.tb.hostAddr.String(),
-		"-timeout", r.genTimeout.String(),
+		"-timeout", r.genTimeout.String(), "-rate", strconv.Itoa(cfg.rate),
 	}
 	if cfg.half {
 		args = append(args, "-half")
