@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,10 +42,22 @@ type handle struct {
 	sockErr  syscall.Errno      // SO_ERROR pollReady found
 	downErr  error              // the interface went down or away: the last error
 	timeout  time.Duration      // the ring's block retire timeout
+	downAt   time.Time          // when a keeping reader learnt of downErr
+
+	// keeping is set by the first Keep: Close then leaves the ring
+	// mapped, as the kept blocks are the reader's data (see close).
+	keeping atomic.Bool
+	// dupsDropped: the kernel drops loopback's outgoing copies
+	// (PACKET_IGNORE_OUTGOING, or the filter program on "any").
+	dupsDropped bool
+	// unmap is the cleanup that unmaps the ring once the Conn is garbage
+	// (nil for a ring in ordinary memory); Free runs it early.
+	unmap *runtime.Cleanup
 
 	statsMu sync.Mutex
 	total   Stats
 	final   bool // total holds the counters read at Close
+	freed   bool // Free gave the ring back
 }
 
 // readPacket implements Conn.ReadPacket.
@@ -258,24 +271,34 @@ func (h *handle) readStats() error {
 // once, while a reader that is still walking a block (Close may run in any
 // goroutine, and the walk takes no lock) reads zeros instead of faulting.
 // The address range itself is unmapped when the Conn becomes garbage.
+//
+// A keeping reader's ring stays mapped: its kept blocks are its data,
+// until Free or the Conn becomes garbage. Closing the socket unhooks it
+// from the interface, so nothing writes to the ring any more.
 func (h *handle) close() error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	h.statsMu.Lock()
-	_ = h.readStats()
+	if h.rc != nil {
+		_ = h.readStats()
+	}
 	h.final = true
 	h.statsMu.Unlock()
 
 	var errs []error
-	if err := h.f.Close(); err != nil {
-		errs = append(errs, err)
+	if h.f != nil {
+		if err := h.f.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	p := unsafe.Pointer(&h.mem[0])
-	_, err := unix.MmapPtr(-1, 0, p, uintptr(len(h.mem)),
-		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
-	if err != nil {
-		errs = append(errs, os.NewSyscallError("mmap", err))
+	if h.unmap != nil && !h.keeping.Load() {
+		p := unsafe.Pointer(&h.mem[0])
+		_, err := unix.MmapPtr(-1, 0, p, uintptr(len(h.mem)),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
+		if err != nil {
+			errs = append(errs, os.NewSyscallError("mmap", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &net.OpError{Op: "close", Net: network, Addr: h.addr, Err: err}

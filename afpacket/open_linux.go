@@ -74,10 +74,11 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	}()
 
 	var (
-		ifindex   int
-		linkType  = LinkTypeLinuxSLL2
-		fr        = framingSLL2
-		loIfindex int
+		ifindex     int
+		linkType    = LinkTypeLinuxSLL2
+		fr          = framingSLL2
+		loIfindex   int
+		dupsDropped bool
 	)
 	if anyDev {
 		// Loopback's outgoing copies are skipped by index; a namespace
@@ -113,7 +114,7 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 			// Loopback shows every frame twice, once leaving and once
 			// arriving. Ask the kernel not to queue the outgoing copy
 			// (Linux 4.20); the ring walk skips it too in case it cannot.
-			_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+			dupsDropped = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1) == nil
 		}
 	}
 	prog := cfg.Filter
@@ -121,6 +122,14 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		if prog, err = cookedProgram(prog, fr); err != nil {
 			return nil, err
 		}
+	}
+	if loIfindex != 0 && !dupsDropped {
+		// "any" sees loopback's outgoing copies too, and there
+		// PACKET_IGNORE_OUTGOING would drop every interface's outgoing
+		// frames: the program drops them, so that the kernel counts and
+		// queues each frame once (a keeping reader counts a block's
+		// frames from its descriptor alone).
+		prog, dupsDropped = dropOutgoingOn(prog, loIfindex, s.snaplen)
 	}
 	// The filter goes on before bind(2) either way: on a fresh socket
 	// before the ring, on a spare after it. The socket has protocol 0 and
@@ -164,10 +173,12 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 			mem:       mem,
 			blockSize: s.blockSize,
 			numBlocks: s.numBlocks,
-			snaplen:   s.snaplen,
-			framing:   fr,
-			loIfindex: loIfindex,
-			match:     cfg.Match,
+			walker: walker{
+				snaplen:   s.snaplen,
+				framing:   fr,
+				loIfindex: loIfindex,
+				match:     cfg.Match,
+			},
 		},
 		f:        f,
 		rc:       rc,
@@ -176,6 +187,8 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		linkType: linkType,
 		woken:    make(chan struct{}, 1),
 		timeout:  time.Duration(s.timeoutMS) * time.Millisecond,
+
+		dupsDropped: dupsDropped,
 	}}
 	h := &c.h
 	h.readyFn = h.pollReady
@@ -187,7 +200,8 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	// The ring's address range stays ours until the Conn is garbage: Close
 	// replaces the ring with anonymous memory rather than unmapping it (see
 	// close), and this cleanup unmaps whichever is there.
-	runtime.AddCleanup(c, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) }, mapping{p, uintptr(size)})
+	cl := runtime.AddCleanup(c, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) }, mapping{p, uintptr(size)})
+	h.unmap = &cl
 	return c, nil
 }
 

@@ -69,11 +69,23 @@ type ring struct {
 	blockSize int
 	numBlocks int
 
-	cur     int    // index of the block being walked or waited for
-	walking bool   // blk is owned by us and must be handed back
-	blk     []byte // mem's block cur while walking
-	off     int    // offset in blk of the next tpacket3_hdr
-	left    int    // packets in blk not yet walked
+	cur     int  // index of the block being walked or waited for
+	walking bool // blk is owned by us and must be handed back
+
+	// The block being walked (blk is mem's block cur while walking), and
+	// how its frames become Packets.
+	walker
+
+	// The keeping reader's blocks (keep_linux.go): head is the oldest
+	// block kept, kept how many are, in ring order from head.
+	head, kept int
+}
+
+// A walker decodes the frames of one block in ring order.
+type walker struct {
+	blk  []byte // the block
+	off  int    // offset in blk of the next tpacket3_hdr
+	left int    // packets in blk not yet walked
 
 	snaplen   int                // Data is cut to snaplen bytes
 	framing   framing            // how a ring frame becomes a pcap frame
@@ -88,6 +100,12 @@ func (r *ring) blockStatus(i int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.mem[i*r.blockSize+bdBlockStatus]))
 }
 
+// block returns block i of the ring.
+func (r *ring) block(i int) []byte {
+	base := i * r.blockSize
+	return r.mem[base : base+r.blockSize : base+r.blockSize]
+}
+
 // ready reports whether the kernel has handed block cur to user space.
 func (r *ring) ready() bool {
 	return atomic.LoadUint32(r.blockStatus(r.cur))&unix.TP_STATUS_USER != 0
@@ -99,18 +117,27 @@ func (r *ring) ready() bool {
 // opens a block), and the kernel counts packets into it as it goes: a
 // racing read returns a count that is at most stale, never torn.
 func (r *ring) filling() uint32 {
-	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[r.cur*r.blockSize+bdNumPkts])))
+	return r.numPkts(r.cur)
+}
+
+// numPkts reads block i's num_pkts atomically (the kernel may be counting).
+func (r *ring) numPkts(i int) uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[i*r.blockSize+bdNumPkts])))
 }
 
 // open starts the walk of block cur, which must be ready.
 func (r *ring) open() {
-	base := r.cur * r.blockSize
-	r.blk = r.mem[base : base+r.blockSize : base+r.blockSize]
+	r.start(r.block(r.cur))
 	r.walking = true
-	r.left = int(ne.Uint32(r.blk[bdNumPkts:]))
-	r.off = int(ne.Uint32(r.blk[bdFirstPkt:]))
-	if r.off < bdLen || r.off > len(r.blk) {
-		r.left = 0
+}
+
+// start begins the walk of blk.
+func (w *walker) start(blk []byte) {
+	w.blk = blk
+	w.left = int(ne.Uint32(blk[bdNumPkts:]))
+	w.off = int(ne.Uint32(blk[bdFirstPkt:]))
+	if w.off < bdLen || w.off > len(blk) {
+		w.left = 0
 	}
 }
 
@@ -132,7 +159,7 @@ func (r *ring) release() {
 // loopback, a frame match refuses, or a corrupt header (which also ends the
 // block); p is then left in an unspecified state. Writing through p rather
 // than returning a Packet saves a copy of the struct per packet.
-func (r *ring) next(p *Packet) bool {
+func (r *walker) next(p *Packet) bool {
 	b := r.blk
 	off := r.off
 	r.left--
@@ -243,7 +270,7 @@ func putTag(b []byte, tpid, tci uint16) {
 // toScratch copies prefix and frame into the handle's scratch buffer, with
 // room for a tag after them, and returns the copy. The buffer grows to the
 // largest frame seen, so this allocates only while it grows.
-func (r *ring) toScratch(prefix, frame []byte) []byte {
+func (r *walker) toScratch(prefix, frame []byte) []byte {
 	n := len(prefix) + len(frame)
 	if cap(r.scratch) < n+vlanTagLen {
 		r.scratch = make([]byte, n+vlanTagLen)

@@ -2,14 +2,11 @@
 
 package afpacket
 
-import (
-	"encoding/binary"
-
-	"golang.org/x/sys/unix"
-)
+import "github.com/pcapdaemon/pcapdaemon/afpacket/afpackettest"
 
 // testFrame describes one frame of a synthetic ring block, laid out as the
-// kernel's tpacket_rcv lays it out.
+// kernel's tpacket_rcv lays it out (afpackettest.Frame, with the short
+// names of this package's tests).
 type testFrame struct {
 	data     []byte // the frame as the kernel stores it (tag removed)
 	wire     int    // tp_len; len(data) when zero
@@ -28,62 +25,24 @@ type testFrame struct {
 
 // kernelMac is tp_mac for a 14-byte link header in a TPACKET_V3 ring with no
 // reserve: TPACKET_ALIGN(68 + 16) - 14.
-const kernelMac = 82
+const kernelMac = afpackettest.KernelMac
 
 // putBlock writes a block holding frames into b (one blockSize block) and
 // marks it TP_STATUS_USER. It returns false if they do not fit.
 func putBlock(b []byte, frames []testFrame) bool {
-	clear(b)
-	ne := binary.NativeEndian
-	off := bdLen
-	ne.PutUint32(b[bdNumPkts:], uint32(len(frames)))
-	ne.PutUint32(b[bdFirstPkt:], uint32(off))
+	return afpackettest.PutBlock(b, 0, testFrames(frames))
+}
+
+// testFrames converts frames for afpackettest.
+func testFrames(frames []testFrame) []afpackettest.Frame {
+	out := make([]afpackettest.Frame, len(frames))
 	for i, f := range frames {
-		mac := int(f.mac)
-		if mac == 0 {
-			mac = kernelMac
+		out[i] = afpackettest.Frame{
+			Data: f.data, Wire: f.wire, Sec: f.sec, Nsec: f.nsec, PktType: f.pkttype, Protocol: f.protocol,
+			IfIndex: f.ifindex, HAType: f.hatype, Addr: f.addr, VLAN: f.vlan, TPID: f.tpid, TCI: f.tci, Mac: f.mac,
 		}
-		total := (mac + len(f.data) + 15) &^ 15
-		if off+total > len(b) {
-			return false
-		}
-		h := b[off:]
-		next := total
-		if i == len(frames)-1 {
-			next = 0
-		}
-		wire := f.wire
-		if wire == 0 {
-			wire = len(f.data)
-		}
-		var status uint32 = unix.TP_STATUS_USER
-		if f.vlan {
-			status |= unix.TP_STATUS_VLAN_VALID
-			if f.tpid != 0 {
-				status |= unix.TP_STATUS_VLAN_TPID_VALID
-			}
-		}
-		ne.PutUint32(h[thNextOffset:], uint32(next))
-		ne.PutUint32(h[thSec:], f.sec)
-		ne.PutUint32(h[thNsec:], f.nsec)
-		ne.PutUint32(h[thSnaplen:], uint32(len(f.data)))
-		ne.PutUint32(h[thLen:], uint32(wire))
-		ne.PutUint32(h[thStatus:], status)
-		ne.PutUint16(h[thMac:], uint16(mac))
-		ne.PutUint32(h[thVLANTCI:], uint32(f.tci))
-		ne.PutUint16(h[thVLANTPID:], f.tpid)
-		ne.PutUint16(h[sllBase:], unix.AF_PACKET)
-		binary.BigEndian.PutUint16(h[sllProtocol:], f.protocol)
-		ne.PutUint32(h[sllIfindex:], uint32(f.ifindex))
-		ne.PutUint16(h[sllHatype:], f.hatype)
-		h[sllPkttype] = f.pkttype
-		h[sllHalen] = byte(len(f.addr))
-		copy(h[sllAddr:sllAddr+8], f.addr)
-		copy(h[mac:], f.data)
-		off += total
 	}
-	ne.PutUint32(b[bdBlockStatus:], unix.TP_STATUS_USER)
-	return true
+	return out
 }
 
 // newTestRing returns a ring of n synthetic blocks of size bytes, all owned
@@ -93,8 +52,7 @@ func newTestRing(size, n int) *ring {
 		mem:       make([]byte, size*n),
 		blockSize: size,
 		numBlocks: n,
-		snaplen:   DefaultSnaplen,
-		framing:   framingEthernet,
+		walker:    walker{snaplen: DefaultSnaplen, framing: framingEthernet},
 	}
 }
 

@@ -44,3 +44,33 @@ func attachFilter(fd int, prog []bpf.RawInstruction, snaplen int) error {
 		return os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
 	}
 }
+
+// maxProgram is the kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const maxProgram = 4096
+
+// dropOutgoingOn returns prog (or, when prog is empty, "ret #snaplen")
+// behind a prologue that drops the outgoing frames of the interface with
+// index ifindex (SKF_AD_PKTTYPE, SKF_AD_IFINDEX): loopback's outgoing
+// copies, on a socket that sees them although PACKET_IGNORE_OUTGOING
+// cannot drop them ("any", or a kernel before 4.20). The program's own
+// jumps are relative, so it runs unchanged after the prologue, which
+// clears A and X as the kernel does before a program. It reports false,
+// and returns prog, when the result would be too long for the kernel.
+func dropOutgoingOn(prog []bpf.RawInstruction, ifindex, snaplen int) ([]bpf.RawInstruction, bool) {
+	if len(prog) == 0 {
+		prog = []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(min(snaplen, math.MaxInt32))}}
+	}
+	pro := []bpf.RawInstruction{
+		{Op: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: skfAdOff + uint32(bpf.ExtType)},
+		{Op: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 3, K: unix.PACKET_OUTGOING},
+		{Op: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: skfAdOff + uint32(bpf.ExtInterfaceIndex)},
+		{Op: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(ifindex)},
+		{Op: unix.BPF_RET | unix.BPF_K, K: 0},
+		{Op: unix.BPF_LD | unix.BPF_IMM, K: 0},
+		{Op: unix.BPF_LDX | unix.BPF_IMM, K: 0},
+	}
+	if len(pro)+len(prog) > maxProgram {
+		return prog, false
+	}
+	return append(pro, prog...), true
+}
