@@ -170,7 +170,7 @@ func (c *compactor) run(move bool) ([]byte, Count) {
 	if !move {
 		return nil, cnt
 	}
-	return b[bdLen:out:out], cnt
+	return b[bdLen:out], cnt
 }
 
 // place writes the record of fm at out: the frame (cooked header, data

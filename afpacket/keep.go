@@ -139,7 +139,9 @@ func (c *Conn) Measure(b Block, f RecordFormat, lim Limits) Count { return c.h.m
 // frames as ReadPacket returns them (cooked header built, VLAN tag put
 // back, cut to the snap length), each after its record head, in ring
 // order, up to lim. It returns the records, which lie within the block
-// after its descriptor, and what they hold. Compact moves every frame
+// after its descriptor, and what they hold; the capacity of the records'
+// slice reaches the end of the block, whose room after the records is the
+// caller's to use until Release. Compact moves every frame
 // towards the start of the block, never past the ring header of the frame
 // before it, so no frame is overwritten before it is read. A corrupt
 // frame header ends the block there, as in ReadPacket: nothing is read or

@@ -237,7 +237,7 @@ func TestKeepFIFO(t *testing.T) {
 			if b.Seq != next || b.Packets != 2 || b.First != int64(next)*1e9+5 || b.Last != int64(next)*1e9+7 {
 				t.Fatalf("round %d: block %+v, want seq %d with 2 packets", round, b, next)
 			}
-			if want := bdLen + 2*((kernelMac+100+15)&^15); b.Len < bdLen || b.Len > want+16 {
+			if want := bdLen + (kernelMac+100+7)&^7 + (kernelMac+60+7)&^7; b.Len != want {
 				t.Fatalf("round %d: block length %d", round, b.Len)
 			}
 			next++

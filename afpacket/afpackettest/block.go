@@ -76,17 +76,19 @@ type Frame struct {
 	Mac      uint16 // tp_mac; KernelMac when zero
 }
 
-// align16 is TPACKET_ALIGN.
-func align16(n int) int { return (n + 15) &^ 15 }
+// align8 is the alignment of frames in a TPACKET_V3 block
+// (TOTAL_PKT_LEN_INCL_ALIGN: V3_ALIGNMENT, 8 bytes; tp_mac itself is
+// aligned to TPACKET_ALIGNMENT, 16).
+func align8(n int) int { return (n + 7) &^ 7 }
 
-// Span returns the bytes frame f takes in a block: TPACKET_ALIGN(tp_mac +
-// tp_snaplen).
+// Span returns the bytes frame f takes in a block, tp_next_offset:
+// tp_mac + tp_snaplen aligned to 8.
 func Span(f Frame) int {
 	mac := int(f.Mac)
 	if mac == 0 {
 		mac = KernelMac
 	}
-	return align16(mac + len(f.Data))
+	return align8(mac + len(f.Data))
 }
 
 // PutBlock writes a block holding frames into b (one whole block) with
@@ -108,7 +110,7 @@ func PutBlock(b []byte, seq uint64, frames []Frame) bool {
 		if mac == 0 {
 			mac = KernelMac
 		}
-		total := align16(mac + len(f.Data))
+		total := align8(mac + len(f.Data))
 		if off+total > len(b) || off+FrameHeaderLen > len(b) {
 			return false
 		}
