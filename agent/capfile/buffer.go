@@ -59,6 +59,25 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Append appends p, as Write does, and returns parts with the pieces of
+// b's chunks that now hold p appended (one, or more where p crosses into
+// new chunks): for a caller that keeps track of where its bytes went.
+func (b *Buffer) Append(parts [][]byte, p []byte) [][]byte {
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || b.off == len(b.chunks[len(b.chunks)-1]) {
+			b.chunks = append(b.chunks, b.pool.get())
+			b.off = 0
+		}
+		c := b.chunks[len(b.chunks)-1]
+		k := copy(c[b.off:], p)
+		parts = append(parts, c[b.off:b.off+k:b.off+k])
+		b.off += k
+		b.n += int64(k)
+		p = p[k:]
+	}
+	return parts
+}
+
 // Release hands the chunks back to the pool; b must not be used afterwards.
 // Readers of b's Data that are still reading (an HTTP transport may read a
 // request body after its round trip returned) keep the chunks until they

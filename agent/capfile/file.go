@@ -26,6 +26,14 @@ func (f *File) AppendBuffer(b *Buffer) {
 	for _, p := range b.parts() {
 		f.add(p)
 	}
+	f.Own(b)
+}
+
+// Own takes b's chunks over without appending b's bytes: they go back to
+// b's pool when the File is released. It is for bytes the caller put in
+// b with Append and borrows into the File in an order of its own. b is
+// left empty.
+func (f *File) Own(b *Buffer) {
 	chunks, pool := b.chunks, b.pool
 	f.frees = append(f.frees, func() { pool.put(chunks) })
 	b.chunks, b.n, b.off = nil, 0, 0

@@ -237,3 +237,38 @@ func TestFileDetach(t *testing.T) {
 		t.Fatal("the memory of a detached File never went back")
 	}
 }
+
+// TestAppendParts: Append says where the bytes went, across chunks, and a
+// File owning the Buffer reads them in the caller's order.
+func TestAppendParts(t *testing.T) {
+	pool := NewChunkPool(64, 4)
+	b := NewBuffer(pool)
+	var parts [][]byte
+	var want []byte
+	for i := range 20 {
+		p := bytes.Repeat([]byte{byte('a' + i)}, 7+i*3)
+		want = append(want, p...)
+		parts = b.Append(parts, p)
+	}
+	var got []byte
+	for _, p := range parts {
+		got = append(got, p...)
+	}
+	if !bytes.Equal(got, want) || b.Len() != int64(len(want)) {
+		t.Fatalf("parts hold %q, want %q", got, want)
+	}
+	f := &File{}
+	f.Own(b)
+	for i := len(parts) - 1; i >= 0; i-- {
+		f.Borrow(parts[i])
+	}
+	d := f.Data()
+	rev, _ := io.ReadAll(d.NewReader())
+	if len(rev) != len(want) || !bytes.Equal(rev[len(rev)-len(parts[0]):], parts[0]) {
+		t.Fatalf("File read %d bytes in the wrong order", len(rev))
+	}
+	f.Release()
+	if n := idle(pool); n != 4 {
+		t.Errorf("pool holds %d idle chunks after Release, want 4 (its limit)", n)
+	}
+}
