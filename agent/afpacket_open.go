@@ -30,11 +30,15 @@ func PoolOpener(p *afpacket.Pool) Opener {
 }
 
 // RingConfig returns the ring geometry (BlockSize, NumBlocks,
-// BlockTimeout) of the handles an agent with c opens, for
-// afpacket.NewPool. Defaults are applied as New applies them.
+// BlockTimeout) of the handle an agent with c opens for a request that
+// takes the configured limits (maxpackets, maxbytes, snap length and
+// format), for afpacket.NewPool; requests with other limits get rings of
+// their own size (ringSize), which the pool learns as they come. Defaults
+// are applied as New applies them.
 func RingConfig(c Config) afpacket.Config {
 	c = c.withDefaults()
-	return ringGeometry(c.RingBytes, c.BlockTimeout)
+	p := plan{packets: c.MaxPackets, bytes: c.MaxBytes, snaplen: c.Snaplen, format: c.Format}
+	return ringGeometry(ringSize(c.RingBytes, maxRing(&c), &p), c.BlockTimeout)
 }
 
 // ringGeometry is the ring part of the afpacket.Config a session opens

@@ -302,6 +302,18 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 		return nil, fmt.Errorf("%w: %d captures running, the limit is %d and this request needs %d",
 			ErrNotAdmitted, a.active, cfg.MaxConcurrent, n)
 	}
+	if free := (cfg.MaxMemory - a.memUsed) / int64(n); p.reserve > free && p.ring > cfg.RingBytes {
+		// The ring the limits ask for does not fit: a smaller one, down
+		// to the configured ringsize (what the ring has no room for is
+		// kept in chunks, which the reservation covers either way).
+		if ring := shrinkRing(cfg.RingBytes, free-(p.reserve-p.ring)); ring > 0 {
+			p.reserve -= p.ring - ring
+			p.ring = ring
+		} else {
+			p.reserve -= p.ring - cfg.RingBytes
+			p.ring = cfg.RingBytes
+		}
+	}
 	if p.reserve > cfg.MaxMemory/int64(n) {
 		return nil, fmt.Errorf("%w: needs %d bytes of memory for each of %d captures, more than the whole %d byte budget",
 			ErrNotAdmitted, p.reserve, n, cfg.MaxMemory)

@@ -367,9 +367,9 @@ func TestReservation(t *testing.T) {
 		p    plan
 		want int64
 	}{
-		{"packet bound", plan{packets: 10, bytes: 1 << 30, snaplen: 1500, format: FormatPcap}, 9 << 20},
-		{"byte bound", plan{packets: 1 << 40, bytes: 5 << 20, snaplen: 1500, format: FormatPcap}, 14 << 20},
-		{"huge", plan{packets: 1 << 62, bytes: 1 << 62, snaplen: 262144, format: FormatPcapNG}, 1<<62 + 9<<20},
+		{"packet bound", plan{packets: 10, bytes: 1 << 30, snaplen: 1500, format: FormatPcap, ring: 8 << 20}, 9 << 20},
+		{"byte bound", plan{packets: 1 << 40, bytes: 5 << 20, snaplen: 1500, format: FormatPcap, ring: 8 << 20}, 14 << 20},
+		{"huge", plan{packets: 1 << 62, bytes: 1 << 62, snaplen: 262144, format: FormatPcapNG, ring: 8 << 20}, 1<<62 + 9<<20},
 	} {
 		if got := reservation(&cfg, &tc.p); got != tc.want {
 			t.Errorf("%s: reservation %d, want %d", tc.name, got, tc.want)

@@ -48,7 +48,9 @@ type CaptureSpec struct {
 	Format string
 	// Promiscuous puts the interface in promiscuous mode while capturing.
 	Promiscuous bool
-	// RingBytes is the size of the receive ring (0: DefaultRingBytes).
+	// RingBytes is the size of the receive ring; 0 sizes it from the
+	// limits (room for the whole file at full-size frames, at most 1 GiB,
+	// at least DefaultRingBytes; several interfaces: DefaultRingBytes).
 	RingBytes int64
 	// Armed, when set, is called once the socket is open with its filter
 	// attached, before the first frame is read.
@@ -164,8 +166,12 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		return a.captureOnceMerged(ctx, p, &cfg, &spec)
 	}
 	cp := p.captures[0]
+	ring := spec.RingBytes
+	if ring <= 0 {
+		ring = ringSize(DefaultRingBytes, maxRingBytes, p)
+	}
 	s := &session{
-		a: a, p: p, cp: cp, id: "capture", promisc: spec.Promiscuous, ring: cfg.RingBytes,
+		a: a, p: p, cp: cp, id: "capture", promisc: spec.Promiscuous, ring: ring,
 		log:      a.log.With("interface", cp.iface),
 		onPacket: spec.Packet,
 	}
@@ -180,7 +186,8 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 			spec.Armed(info())
 		}
 	})
-	if out.buf == nil { // the socket never opened
+	f := out.captured()
+	if f == nil { // the socket never opened
 		return CaptureSummary{}, nil, out.err
 	}
 	sum := CaptureSummary{
@@ -194,7 +201,7 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		Started:     out.res.Started,
 		Ended:       out.res.Ended,
 	}
-	return sum, out.buf.Detach(), out.err
+	return sum, f.Detach(), out.err
 }
 
 // oncePlan is makePlan for a CaptureSpec: no configured maxima, the

@@ -29,6 +29,7 @@ type plan struct {
 	format   string
 	debug    bool
 	captures []capturePlan
+	ring     int64 // bytes of each capture's receive ring (ringSize)
 	reserve  int64 // memory one capture of this request may use, ring included
 }
 
@@ -110,6 +111,10 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 			cp.prog, cp.raw = c.prog, c.raw
 		}
 		p.captures = append(p.captures, cp)
+	}
+	p.ring = ringSize(cfg.RingBytes, maxRing(cfg), p)
+	if p.req.Merge && len(p.captures) > 1 {
+		p.ring = cfg.RingBytes // a merged capture copies its frames (merge.go)
 	}
 	p.reserve = reservation(cfg, p)
 	return p, nil
@@ -201,8 +206,22 @@ func limitSeconds(field string, v int64, max, def time.Duration) (time.Duration,
 
 // reservation is the most memory one capture of p can use: its ring, and a
 // buffer bounded both by the byte limit (plus the one record that may cross
-// it) and by the packet limit, rounded up to whole chunks.
+// it) and by the packet limit, rounded up to whole chunks. (On the ring
+// path the frames stay in the ring and only what it has no room for goes
+// into chunks; the copying path copies all.)
 func reservation(cfg *Config, p *plan) int64 {
+	chunk := int64(cfg.ChunkSize)
+	chunks := fileBound(p)/chunk + 1
+	if chunks > math.MaxInt64/chunk-1 {
+		return math.MaxInt64
+	}
+	return satAdd(chunks*chunk, p.ring)
+}
+
+// fileBound is the most bytes a capture file of p holds: the byte limit
+// plus the one record that may cross it, or the packet limit's records,
+// and what is no frame's record.
+func fileBound(p *plan) int64 {
 	rec := capfile.MaxPcapRecordLen(p.snaplen)
 	if p.format == FormatPcapNG {
 		rec = capfile.MaxEPBLen(p.snaplen)
@@ -211,13 +230,7 @@ func reservation(cfg *Config, p *plan) int64 {
 	if p.packets <= math.MaxInt64/rec {
 		bound = min(bound, p.packets*rec)
 	}
-	bound = satAdd(bound, capfile.MaxFileOverhead)
-	chunk := int64(cfg.ChunkSize)
-	chunks := bound/chunk + 1
-	if chunks > math.MaxInt64/chunk-1 {
-		return math.MaxInt64
-	}
-	return satAdd(chunks*chunk, cfg.RingBytes)
+	return satAdd(bound, capfile.MaxFileOverhead)
 }
 
 func satAdd(a, b int64) int64 {

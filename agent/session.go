@@ -34,6 +34,10 @@ type session struct {
 	// the snap length); its data is valid only during the call.
 	onPacket func(ts int64, data []byte, wire int)
 
+	// copying keeps the session on the copying path (tests compare it
+	// with the ring path).
+	copying bool
+
 	// group, when set, makes the session interface ifID of a merged
 	// capture (merge.go): it writes bare EPBs, and the group's limits
 	// replace the plan's packet and byte limits.
@@ -59,7 +63,8 @@ type fileWriter interface {
 
 // outcome is what a capture session produced.
 type outcome struct {
-	buf     *capfile.Buffer // nil when nothing was captured
+	buf     *capfile.Buffer // the copying path's file; nil on the ring path or when the socket never opened
+	file    *capfile.File   // the ring path's file
 	res     Result
 	snaplen int
 	err     error // why res.Status is StatusError
@@ -68,6 +73,27 @@ type outcome struct {
 	// statsKnown.
 	stats      afpacket.Stats
 	statsKnown bool
+}
+
+// capturedFile is a capture file held in memory: a capfile.Buffer or a
+// capfile.File.
+type capturedFile interface {
+	Len() int64
+	Data() *capfile.Data
+	Release()
+	Detach() *capfile.Data
+}
+
+// captured returns the file the session produced, or nil when its socket
+// never opened.
+func (o *outcome) captured() capturedFile {
+	switch {
+	case o.file != nil:
+		return o.file
+	case o.buf != nil:
+		return o.buf
+	}
+	return nil
 }
 
 // runCapture runs one interface capture of r, delivers it and records its
@@ -88,13 +114,13 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 	}
 	s := &session{
 		a: a, p: r.plan, cp: cp, id: r.id, node: cfg.Hostname,
-		promisc: cfg.Promiscuous, ring: cfg.RingBytes, blockTimeout: cfg.BlockTimeout,
+		promisc: cfg.Promiscuous, ring: r.plan.ring, blockTimeout: cfg.BlockTimeout,
 		log: a.log.With("id", r.id, "interface", cp.iface),
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
 	res := out.res
 	var spooled string
-	if out.buf != nil {
+	if f := out.captured(); f != nil {
 		if res.Packets > 0 {
 			c := &Capture{
 				Request:   s.p.req,
@@ -109,11 +135,11 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 				Tags:      Tags(&s.p.req, cp.alias, s.node, cp.iface, out.snaplen),
 				FileName:  FileName(s.node, cp.iface, res.Started, r.id, s.p.format),
 				Packets:   res.Packets,
-				Data:      out.buf.Data(),
+				Data:      f.Data(),
 			}
 			spooled = a.deliver(s.log, c, sinks, &res)
 		}
-		out.buf.Release()
+		f.Release()
 	}
 	a.finish(r, res, spooled)
 }
@@ -183,6 +209,13 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	if s.linkType != s.cp.linkType {
 		s.log.Warn("handle's link type differs from the one the filter was compiled for",
 			"handle", s.linkType, "compiled", s.cp.linkType)
+	}
+	if k, ok := s.ringOK(h); ok {
+		started := clock.Now()
+		out.res.Started, out.snaplen = started, s.snaplen
+		s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", false, "ring_blocks", k.Blocks())
+		s.captureRing(ctx, h, k, started, &out)
+		return out
 	}
 	buf := capfile.NewBuffer(s.a.pool)
 	var w fileWriter

@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
+)
+
+// This file is the ring path of a capture session: the capture keeps the
+// blocks of its receive ring as its buffer (ringbuf.go) and looks at them
+// on a timer, block by block, instead of reading every frame. The copying
+// path (session.loop) remains for what needs every frame as it comes: a
+// filter the kernel refused, a merged capture, per-packet logging and the
+// frames shown as they arrive.
+
+// Wake-ups of the ring loop. A keeping reader cannot wait in poll(2) (see
+// afpacket.Conn.Keep) and its timer's wake-ups are most of what it costs
+// at small frames, so it wakes rarely: often enough that the kernel never
+// runs out of free blocks between two looks (from the rate blocks came in
+// at), and at most every maxRingWake, which bounds how late a limit
+// reached is noticed.
+const (
+	maxRingWake = 100 * time.Millisecond
+	minRingWake = 5 * time.Millisecond
+)
+
+// ringOK reports whether the session can capture into h's ring: a handle
+// that keeps blocks, and nothing that needs every frame as it comes.
+func (s *session) ringOK(h Handle) (ringKeeper, bool) {
+	k, ok := h.(ringKeeper)
+	if !ok || s.copying || s.group != nil || s.filter != nil || s.p.debug || s.onPacket != nil {
+		return nil, false
+	}
+	return k, true
+}
+
+// captureRing runs the capture on the ring path from started until a stop
+// control fires, and fills out with the file and the counts.
+func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, started time.Time, out *outcome) {
+	var (
+		header []byte
+		cf     capfile.RecordFormat
+	)
+	if s.p.format == FormatPcapNG {
+		header = capfile.NGHeader([]capfile.Interface{{Name: s.cp.iface, LinkType: s.linkType, Snaplen: s.snaplen}})
+		cf = capfile.EPBRecords(0)
+	} else {
+		header = capfile.PcapHeader(s.linkType, s.snaplen)
+		cf = capfile.PcapRecords()
+	}
+	rf := afpacket.RecordFormat{Head: cf.Head, Align: cf.Align, Tail: cf.Tail, Snaplen: s.snaplen, Put: cf.Put}
+	extra := cf.Head + cf.Align - 1 + cf.Tail + cookedLen(s.linkType) + vlanTagLen
+	lim := afpacket.Limits{
+		Frames: s.p.packets,
+		// The byte limit counts the file, header included; the frame
+		// that crosses it is kept, as on the copying path.
+		Bytes: max(1, s.p.bytes-int64(len(header))),
+		End:   started.Add(s.p.duration).UnixNano(),
+	}
+	rb := newRingBuffer(k, rf, extra, lim, s.a.pool)
+	reason, rerr := s.ringLoop(ctx, k, rb, started)
+	out.res.Ended = s.a.clock.Now()
+	out.res.StopReason = reason
+	st, serr := h.Stats()
+	if serr != nil {
+		s.log.Warn("reading the kernel's counters failed", "error", serr)
+	}
+	out.res.KernelDrops = st.Drops
+	out.stats, out.statsKnown = st, serr == nil
+	// Closing the socket unhooks it: nothing is written to the ring any
+	// more, whose kept blocks stay mapped until the file is released.
+	_ = h.Close()
+	var trailer func(int64) []byte
+	if s.p.format == FormatPcapNG {
+		trailer = func(frames int64) []byte {
+			return capfile.NGStats(0, capfile.Stats{
+				Start: started, End: out.res.Ended, Received: st.Packets, Drops: st.Drops,
+				Delivered: uint64(frames), KernelKnown: serr == nil,
+			})
+		}
+	}
+	file, frames := rb.finish(header, trailer)
+	out.file = file
+	out.res.Packets = uint64(frames)
+	out.res.Bytes = uint64(file.Len())
+	if rb.spilled > 0 || rb.moved > 0 {
+		s.log.Debug("ring ran short of free blocks", "moved_bytes", rb.moved, "spilled_bytes", rb.spilled)
+	}
+	switch {
+	case rerr != nil:
+		out.res.Status = StatusError
+		out.res.Error = rerr.Error()
+		out.err = rerr
+	case frames == 0:
+		out.res.Status = StatusEmpty
+	default:
+		out.res.Status = StatusOK
+	}
+}
+
+// vlanTagLen is the length of an 802.1Q tag that afpacket puts back.
+const vlanTagLen = 4
+
+// cookedLen is the length of the cooked header frames of linkType start
+// with, built by afpacket from the ring's metadata.
+func cookedLen(linkType uint32) int {
+	switch linkType {
+	case afpacket.LinkTypeLinuxSLL:
+		return 16
+	case afpacket.LinkTypeLinuxSLL2:
+		return 20
+	}
+	return 0
+}
+
+// ringLoop keeps the ring's blocks until a stop control fires, waking on a
+// timer. It returns why it stopped, or the error that ended it.
+//
+// Per wake-up it makes one getsockopt (Keep), reads each new block's
+// descriptor and the clock: the packet and byte limits are counted from
+// the descriptors (ringBuffer), the inactivity timeout from the newest
+// block's last frame and the block the kernel fills, the duration from
+// the clock.
+func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, started time.Time) (StopReason, error) {
+	clock := s.a.clock
+	durEnd := started.Add(s.p.duration)
+	timeoutNs := int64(s.p.timeout)
+	lastNs := started.UnixNano()
+	blockTimeout := s.blockTimeout
+	if blockTimeout <= 0 {
+		blockTimeout = afpacket.DefaultBlockTimeout
+	}
+	n := k.Blocks()
+	minFree := max(2, n/8)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var (
+		rate    float64 // blocks per second, smoothed
+		prevAt  = time.Now()
+		prevCnt = uint64(0)
+	)
+	for {
+		err := rb.take()
+		if rb.reached != afpacket.LimitNone {
+			return limitReason(rb.reached), nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return s.ctxReason(ctx), nil
+			}
+			return "", fmt.Errorf("reading from %s: %w", s.cp.iface, err)
+		}
+		if ctx.Err() != nil {
+			return s.ctxReason(ctx), nil
+		}
+		lastNs = max(lastNs, rb.last)
+		now := clock.Now()
+		if !now.Before(durEnd) {
+			return StopDuration, nil
+		}
+		idle := time.Unix(0, lastNs+min(timeoutNs, durEnd.UnixNano()-lastNs))
+		if !now.Before(idle) && k.Filling() == 0 {
+			return StopTimeout, nil
+		}
+
+		// The rate blocks come in at says how long the free blocks last.
+		t := time.Now()
+		if dt := t.Sub(prevAt).Seconds(); dt > 0 {
+			cur := float64(rb.nextID-1-prevCnt) / dt
+			rate = 0.5*rate + 0.5*cur
+		}
+		prevAt, prevCnt = t, rb.nextID-1
+		need := minFree
+		if rate > 0 {
+			// Room for two wake-ups' worth of blocks at the shortest wait.
+			need = max(need, min(n-1, int(rate*2*minRingWake.Seconds())+1))
+		}
+		rb.makeRoom(need)
+		if rb.reached != afpacket.LimitNone { // compacting found the frame
+			return limitReason(rb.reached), nil
+		}
+		wait := maxRingWake
+		if rate > 0 {
+			wait = min(wait, time.Duration(float64(rb.free())/2/rate*float64(time.Second)))
+		}
+		if d := idle.Sub(now); d > 0 {
+			wait = min(wait, d)
+		} else {
+			wait = min(wait, blockTimeout) // idle, but the kernel fills a block: it retires soon
+		}
+		wait = min(max(wait, minRingWake), max(durEnd.Sub(now), time.Millisecond))
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+	}
+}
+
+// limitReason is the stop reason of a limit the ring buffer reached.
+func limitReason(l afpacket.Limit) StopReason {
+	switch l {
+	case afpacket.LimitFrames:
+		return StopPackets
+	case afpacket.LimitBytes:
+		return StopBytes
+	default:
+		return StopDuration
+	}
+}
