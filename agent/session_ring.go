@@ -25,6 +25,10 @@ import (
 const (
 	maxRingWake = 100 * time.Millisecond
 	minRingWake = 5 * time.Millisecond
+	// ringMargin is the time the free blocks must last at the rate
+	// blocks come in at; a ring too small for that gives its blocks back
+	// (their records kept elsewhere) nearly as soon as they are full.
+	ringMargin = 150 * time.Millisecond
 )
 
 // ringOK reports whether the session can capture into h's ring: a handle
@@ -40,19 +44,7 @@ func (s *session) ringOK(h Handle) (ringKeeper, bool) {
 // captureRing runs the capture on the ring path from started until a stop
 // control fires, and fills out with the file and the counts.
 func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, started time.Time, out *outcome) {
-	var (
-		header []byte
-		cf     capfile.RecordFormat
-	)
-	if s.p.format == FormatPcapNG {
-		header = capfile.NGHeader([]capfile.Interface{{Name: s.cp.iface, LinkType: s.linkType, Snaplen: s.snaplen}})
-		cf = capfile.EPBRecords(0)
-	} else {
-		header = capfile.PcapHeader(s.linkType, s.snaplen)
-		cf = capfile.PcapRecords()
-	}
-	rf := afpacket.RecordFormat{Head: cf.Head, Align: cf.Align, Tail: cf.Tail, Snaplen: s.snaplen, Put: cf.Put}
-	extra := cf.Head + cf.Align - 1 + cf.Tail + cookedLen(s.linkType) + vlanTagLen
+	header, rf, extra := ringLayout(s.p.format, s.linkType, s.snaplen, s.cp.iface)
 	lim := afpacket.Limits{
 		Frames: s.p.packets,
 		// The byte limit counts the file, header included; the frame
@@ -101,6 +93,25 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 	}
 }
 
+// ringLayout returns the file header and the record format of a file of
+// format for frames of linkType cut to snaplen, captured on iface, and the
+// most a record is longer than its frame's data in the ring.
+func ringLayout(format string, linkType uint32, snaplen int, iface string) ([]byte, afpacket.RecordFormat, int) {
+	var (
+		header []byte
+		cf     capfile.RecordFormat
+	)
+	if format == FormatPcapNG {
+		header = capfile.NGHeader([]capfile.Interface{{Name: iface, LinkType: linkType, Snaplen: snaplen}})
+		cf = capfile.EPBRecords(0)
+	} else {
+		header = capfile.PcapHeader(linkType, snaplen)
+		cf = capfile.PcapRecords()
+	}
+	rf := afpacket.RecordFormat{Head: cf.Head, Align: cf.Align, Tail: cf.Tail, Snaplen: snaplen, Put: cf.Put}
+	return header, rf, cf.Head + cf.Align - 1 + cf.Tail + cookedLen(linkType) + vlanTagLen
+}
+
 // vlanTagLen is the length of an 802.1Q tag that afpacket puts back.
 const vlanTagLen = 4
 
@@ -138,7 +149,11 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var (
-		rate    float64 // blocks per second, smoothed
+		// rate is the rate blocks come in at, per second: it follows a
+		// rise at once and a fall slowly. Until it is known the loop wakes
+		// after a block timeout.
+		rate    float64
+		known   bool
 		prevAt  = time.Now()
 		prevCnt = uint64(0)
 	)
@@ -170,19 +185,23 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 		t := time.Now()
 		if dt := t.Sub(prevAt).Seconds(); dt > 0 {
 			cur := float64(rb.nextID-1-prevCnt) / dt
-			rate = 0.5*rate + 0.5*cur
+			rate = max(cur, 0.75*rate+0.25*cur)
 		}
 		prevAt, prevCnt = t, rb.nextID-1
 		need := minFree
 		if rate > 0 {
-			// Room for two wake-ups' worth of blocks at the shortest wait.
-			need = max(need, min(n-1, int(rate*2*minRingWake.Seconds())+1))
+			// Room for ringMargin's worth of blocks: a wake-up late by
+			// that much on a loaded machine still finds a free block.
+			need = max(need, min(n-1, int(rate*ringMargin.Seconds())+2))
 		}
 		rb.makeRoom(need)
 		if rb.reached != afpacket.LimitNone { // compacting found the frame
 			return limitReason(rb.reached), nil
 		}
 		wait := maxRingWake
+		if !known {
+			wait, known = blockTimeout, true
+		}
 		if rate > 0 {
 			wait = min(wait, time.Duration(float64(rb.free())/2/rate*float64(time.Second)))
 		}
