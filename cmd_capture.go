@@ -52,7 +52,9 @@ its interface, are printed when the capture ends, in the file's order.
   -t SECONDS   stop after SECONDS without a frame (default: no limit)
                SECONDS may be a number ("2.5") or a Go duration ("300ms").
   -s SNAPLEN   keep at most SNAPLEN bytes of each frame (default and 0: 262144)
-  -B KIB       receive ring size in KiB, as tcpdump -B (default 8192)
+  -B KIB       receive ring size in KiB, as tcpdump -B (default: room for
+               the whole file at full-size frames, from -C, -c and -s,
+               8 MiB to 1 GiB; the frames stay in the ring until written)
   -w FILE      write the file to FILE (to a temporary name in the same
                directory, renamed at the end; mode 0666 less the umask,
                as tcpdump) or, with "-", to stdout.
@@ -101,7 +103,7 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 	fs.Var((*secondsFlag)(&s.Duration), "G", "")
 	fs.Var((*secondsFlag)(&s.Timeout), "t", "")
 	fs.IntVar(&s.Snaplen, "s", 0, "")
-	ringKiB := fs.Int64("B", agent.DefaultRingBytes>>10, "")
+	ringKiB := fs.Int64("B", 0, "") // 0: sized from the limits
 	fs.StringVar(&o.write, "w", "", "")
 	fs.StringVar(&s.Format, "format", "", "")
 	noPromisc := fs.Bool("p", false, "")
@@ -120,8 +122,8 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 		return nil, fmt.Errorf("-C %d: must not be negative", s.Bytes)
 	case s.Snaplen < 0:
 		return nil, fmt.Errorf("-s %d: must not be negative", s.Snaplen)
-	case *ringKiB <= 0 || *ringKiB > 1<<21:
-		return nil, fmt.Errorf("-B %d: must be between 1 and %d KiB", *ringKiB, 1<<21)
+	case *ringKiB < 0 || *ringKiB > 1<<21:
+		return nil, fmt.Errorf("-B %d: must be between 1 and %d KiB (or 0: sized from the limits)", *ringKiB, 1<<21)
 	case s.Format != "" && s.Format != agent.FormatPcap && s.Format != agent.FormatPcapNG:
 		return nil, fmt.Errorf("--format %q: must be pcap or pcapng", s.Format)
 	}
