@@ -51,8 +51,10 @@ type handle struct {
 	// (PACKET_IGNORE_OUTGOING, or the filter program on "any").
 	dupsDropped bool
 	// unmap is the cleanup that unmaps the ring once the Conn is garbage
-	// (nil for a ring in ordinary memory); Free runs it early.
+	// (nil for a ring in ordinary memory, or not mapped yet); Free runs it
+	// early. self is the Conn it is registered on.
 	unmap *runtime.Cleanup
+	self  *Conn
 
 	statsMu sync.Mutex
 	total   Stats
@@ -71,6 +73,11 @@ func (h *handle) readPacket(ctx context.Context, deadline time.Time) (Packet, er
 
 // nextPacket implements Conn.Next: it fills h.pkt in place.
 func (h *handle) nextPacket(ctx context.Context, deadline time.Time) (*Packet, error) {
+	if h.mem == nil {
+		if err := h.mapRing(); err != nil {
+			return nil, h.opError(err)
+		}
+	}
 	for {
 		if h.closed.Load() {
 			return nil, h.opError(net.ErrClosed)
@@ -280,11 +287,11 @@ func (h *handle) close() error {
 		return nil
 	}
 	h.statsMu.Lock()
+	defer h.statsMu.Unlock()
 	if h.rc != nil {
 		_ = h.readStats()
 	}
 	h.final = true
-	h.statsMu.Unlock()
 
 	var errs []error
 	if h.f != nil {
@@ -292,7 +299,7 @@ func (h *handle) close() error {
 			errs = append(errs, err)
 		}
 	}
-	if h.unmap != nil && !h.keeping.Load() {
+	if h.unmap != nil && h.mem != nil && !h.keeping.Load() {
 		p := unsafe.Pointer(&h.mem[0])
 		_, err := unix.MmapPtr(-1, 0, p, uintptr(len(h.mem)),
 			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)

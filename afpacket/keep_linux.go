@@ -30,6 +30,11 @@ func (h *handle) keep(dst []Block) ([]Block, error) {
 		return dst, h.opError(net.ErrClosed)
 	}
 	h.keeping.Store(true)
+	if h.mem == nil {
+		if err := h.mapRing(); err != nil {
+			return dst, h.opError(err)
+		}
+	}
 	// The interface's loss: SO_ERROR, read once per call (see wait).
 	if h.downErr == nil && h.rc != nil && h.takeSockErr() {
 		h.setDown()
@@ -116,7 +121,7 @@ func (h *handle) free() error {
 		return err
 	}
 	h.freed = true
-	if h.unmap != nil {
+	if h.unmap != nil && h.mem != nil {
 		h.unmap.Stop()
 		if uerr := unix.MunmapPtr(unsafe.Pointer(&h.mem[0]), uintptr(len(h.mem))); uerr != nil && err == nil {
 			err = &net.OpError{Op: "free", Net: network, Addr: h.addr, Err: os.NewSyscallError("munmap", uerr)}

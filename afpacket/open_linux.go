@@ -56,10 +56,10 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		fd       int
 		mem      []byte
 		done     bool
-		prepared = sp != nil // socket, PACKET_VERSION, ring and mmap already done
+		prepared = sp != nil // socket, PACKET_VERSION and ring already done; mapped at first use
 	)
 	if prepared {
-		fd, mem = sp.fd, sp.mem
+		fd = sp.fd
 	} else if fd, err = unix.Socket(unix.AF_PACKET, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
@@ -99,10 +99,7 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		default:
 			// Reopen cooked: the socket has seen no frame yet.
 			fr = framingSLL
-			if prepared { // a spare is raw: drop it and build a cooked one
-				_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
-				mem, prepared = nil, false
-			}
+			prepared = false // a spare is raw: drop it and build a cooked one
 			_ = unix.Close(fd)
 			fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
@@ -149,9 +146,6 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 			return nil, err
 		}
 	}
-	size := len(mem)
-	p := unsafe.Pointer(&mem[0])
-
 	if cfg.Promiscuous && !anyDev { // "any" has no single device to set promiscuous
 		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
 		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
@@ -171,7 +165,9 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
-		_ = unix.MunmapPtr(p, uintptr(size))
+		if mem != nil {
+			_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
+		}
 		return nil, err
 	}
 
@@ -198,27 +194,76 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		dupsDropped: dupsDropped,
 	}}
 	h := &c.h
+	h.self = c
 	h.readyFn = h.pollReady
 	h.wakeFn = func() {
 		// A deadline in the past ends the netpoller wait at once.
 		_ = h.f.SetReadDeadline(time.Unix(1, 0))
 		h.woken <- struct{}{}
 	}
-	// The ring's address range stays ours until the Conn is garbage: Close
-	// replaces the ring with anonymous memory rather than unmapping it (see
-	// close), and this cleanup unmaps whichever is there.
-	cl := runtime.AddCleanup(c, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) }, mapping{p, uintptr(size)})
-	h.unmap = &cl
+	if mem != nil {
+		h.mapped(mem)
+	}
 	return c, nil
 }
 
+// mapped makes mem the handle's ring. The ring's address range stays ours
+// until the Conn is garbage: Close replaces the ring with anonymous memory
+// rather than unmapping it (see close), and the cleanup registered here
+// unmaps whichever is there.
+func (h *handle) mapped(mem []byte) {
+	h.mem = mem
+	cl := runtime.AddCleanup(h.self, func(m mapping) { _ = unix.MunmapPtr(m.addr, m.len) },
+		mapping{unsafe.Pointer(&mem[0]), uintptr(len(mem))})
+	h.unmap = &cl
+}
+
+// mapRing maps the ring of a handle opened from a Pool's spare, on its
+// first read: mapping inserts every page of the ring into the process
+// (some 7 ms for 100 MiB), which is better done after the socket is armed
+// than before, and which an idle spare does not need (its pages would
+// count as the daemon's resident memory). The kernel fills the ring from
+// bind(2) on, mapped or not.
+func (h *handle) mapRing() error {
+	h.statsMu.Lock()
+	defer h.statsMu.Unlock()
+	if h.mem != nil || h.freed {
+		return nil
+	}
+	if h.closed.Load() {
+		return net.ErrClosed
+	}
+	var (
+		mem  []byte
+		merr error
+	)
+	err := h.rc.Control(func(fd uintptr) { mem, merr = mapRing(int(fd), h.blockSize*h.numBlocks) })
+	if err == nil {
+		err = merr
+	}
+	if err != nil {
+		return err
+	}
+	h.mapped(mem)
+	return nil
+}
+
 // setupRing selects TPACKET_V3 on fd, sets up its receive ring with s's
-// geometry and maps it. PACKET_RX_RING is the slow step: the kernel waits
-// for an RCU grace period (synchronize_net in packet_set_ring), which is
-// what a Pool does ahead of time.
+// geometry and maps it.
 func setupRing(fd int, s settings) ([]byte, error) {
+	if err := setRing(fd, s); err != nil {
+		return nil, err
+	}
+	return mapRing(fd, s.blockSize*s.numBlocks)
+}
+
+// setRing selects TPACKET_V3 on fd and sets up its receive ring with s's
+// geometry. PACKET_RX_RING is the slow step: the kernel allocates the
+// ring's memory and waits for an RCU grace period (synchronize_net in
+// packet_set_ring), which is what a Pool does ahead of time.
+func setRing(fd int, s settings) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return nil, os.NewSyscallError("setsockopt PACKET_VERSION", err)
+		return os.NewSyscallError("setsockopt PACKET_VERSION", err)
 	}
 	req := unix.TpacketReq3{
 		Block_size:     uint32(s.blockSize),
@@ -228,9 +273,13 @@ func setupRing(fd int, s settings) ([]byte, error) {
 		Retire_blk_tov: s.timeoutMS,
 	}
 	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return nil, os.NewSyscallError("setsockopt PACKET_RX_RING", err)
+		return os.NewSyscallError("setsockopt PACKET_RX_RING", err)
 	}
-	size := s.blockSize * s.numBlocks
+	return nil
+}
+
+// mapRing maps the receive ring of size bytes of fd into memory.
+func mapRing(fd, size int) ([]byte, error) {
 	p, err := unix.MmapPtr(fd, 0, nil, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, os.NewSyscallError("mmap", err)

@@ -9,24 +9,24 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // A spare is a prepared socket: AF_PACKET, SOCK_RAW, protocol 0, never
-// bound, with PACKET_VERSION TPACKET_V3, its receive ring set up and
-// mapped. Protocol 0 and no bind(2) mean it is hooked into no receive path,
+// bound, with PACKET_VERSION TPACKET_V3 and its receive ring set up. Protocol 0 and no bind(2) mean it is hooked into no receive path,
 // so nothing is ever queued to it while it waits.
+//
+// The ring is not mapped into the process until the Conn made of the
+// spare first reads it: an idle spare's memory is the kernel's, not part
+// of the daemon's resident set.
 type spare struct {
 	fd    int
-	mem   []byte
 	netns uint64 // inode of the network namespace the socket lives in
 }
 
-// release closes the spare's socket and unmaps its ring.
+// release closes the spare's socket, which frees its ring.
 func (sp *spare) release() {
-	_ = unix.MunmapPtr(unsafe.Pointer(&sp.mem[0]), uintptr(len(sp.mem)))
 	_ = unix.Close(sp.fd)
 }
 
@@ -158,12 +158,11 @@ func prepare(g geometry) (*spare, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	mem, err := setupRing(fd, settings{blockSize: g.blockSize, numBlocks: g.numBlocks, frameSize: g.frameSize, timeoutMS: g.timeoutMS})
-	if err != nil {
+	if err := setRing(fd, settings{blockSize: g.blockSize, numBlocks: g.numBlocks, frameSize: g.frameSize, timeoutMS: g.timeoutMS}); err != nil {
 		_ = unix.Close(fd)
 		return nil, err
 	}
-	return &spare{fd: fd, mem: mem, netns: ns}, nil
+	return &spare{fd: fd, netns: ns}, nil
 }
 
 // threadNetns returns the inode of the calling thread's network namespace.

@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +119,55 @@ func TestPoolCapture(t *testing.T) {
 	}
 	if _, err := p.Open(pair.Host, small); err != nil { // served the slow way
 		t.Fatalf("Open after Close: %v", err)
+	}
+}
+
+// ringMappings counts the mappings of packet sockets in this process.
+func ringMappings(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "socket:[")
+}
+
+// TestPoolSpareNotMapped: a spare's ring is the kernel's memory until the
+// handle made of it first reads (so an idle daemon's resident memory does
+// not hold it, and the open that arms the socket does not wait for the
+// mapping of every page).
+func TestPoolSpareNotMapped(t *testing.T) {
+	testenv.RequireRoot(t)
+	pair := netns.NewVethPair(t)
+	cfg := afpacket.Config{BlockSize: 1 << 20, NumBlocks: 16, Filter: etherTypeFilter(t, testEtherType, 65535), BlockTimeout: time.Millisecond}
+	p, err := afpacket.NewPool(context.Background(), 1, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitSpare(t, p)
+	before := ringMappings(t)
+	c, err := p.Open(pair.Host, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if afpacket.PoolHits(p) != 1 {
+		t.Fatal("the open was not served by the spare")
+	}
+	if n := ringMappings(t); n != before {
+		t.Fatalf("%d ring mappings after the open, %d before: the spare's ring is mapped", n, before)
+	}
+	// Frames sent before the first read are in the ring all the same.
+	sent := frame(pair.HostMAC, pair.PeerMAC, nil, 7, 100)
+	if err := pair.Send([][]byte{sent}); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, c, 1, time.Second)
+	if len(got) != 1 || !bytes.Equal(got[0].Data, sent) {
+		t.Fatalf("read %d frames, want the one sent", len(got))
+	}
+	if n := ringMappings(t); n != before+1 {
+		t.Errorf("%d ring mappings after the first read, want %d", n, before+1)
 	}
 }
