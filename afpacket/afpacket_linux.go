@@ -55,6 +55,9 @@ type handle struct {
 	// early. self is the Conn it is registered on.
 	unmap *runtime.Cleanup
 	self  *Conn
+	// sl is the timer a keeping reader waits on (Conn.Wait), made at its
+	// first wait.
+	sl *sleeper
 
 	statsMu sync.Mutex
 	total   Stats
@@ -198,7 +201,7 @@ func (h *handle) pollReady(fd uintptr) bool {
 // sockErrFd reads and clears the socket's pending error (SO_ERROR) into
 // h.sockErr and reports whether there was one.
 func (h *handle) sockErrFd(fd int) bool {
-	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	n, err := rawGetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err != nil || n == 0 {
 		return false
 	}
@@ -298,6 +301,9 @@ func (h *handle) close() error {
 		if err := h.f.Close(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if h.sl != nil {
+		_ = h.sl.f.Close() // wakes a Wait
 	}
 	if h.unmap != nil && h.mem != nil && !h.keeping.Load() {
 		p := unsafe.Pointer(&h.mem[0])

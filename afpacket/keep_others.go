@@ -2,6 +2,11 @@
 
 package afpacket
 
+import (
+	"context"
+	"time"
+)
+
 func (*handle) keep(dst []Block) ([]Block, error) { return dst, errUnimplemented }
 func (*handle) releaseKept(int)                   {}
 func (*handle) keptBlocks() int                   { return 0 }
@@ -17,3 +22,5 @@ func (*handle) walk(Block, func(*Packet) bool)                      {}
 func (*handle) free() error                                         { return nil }
 
 func newMemConn([]byte, MemConfig) (*Conn, error) { return nil, errUnimplemented }
+
+func (*handle) waitKeep(context.Context, time.Duration) error { return errUnimplemented }

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"context"
+	"time"
+
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 )
@@ -21,6 +24,7 @@ type ringKeeper interface {
 	SkipsFrames() bool
 	Measure(b afpacket.Block, f afpacket.RecordFormat, lim afpacket.Limits) afpacket.Count
 	Compact(b afpacket.Block, f afpacket.RecordFormat, lim afpacket.Limits) ([]byte, afpacket.Count)
+	Wait(ctx context.Context, d time.Duration) error
 	Free() error
 }
 
@@ -85,6 +89,10 @@ type ringBuffer struct {
 	reached afpacket.Limit // the limit a counted frame reached, if any
 	cutID   uint64         // the block holding that frame: later ones are not in the file
 	last    int64          // newest frame time of any block (ns), 0 before the first
+
+	// Smoothed upper bounds of the frames and record bytes of the blocks
+	// that come in, for blocksToLimit.
+	avgFrames, avgBytes float64
 
 	runs    []ringRun // the records of compacted blocks, in file order
 	runsTmp []ringRun
@@ -155,6 +163,8 @@ func (r *ringBuffer) take() error {
 		r.n++
 		r.hiFrames += int64(b.Packets)
 		r.hiBytes += rb.bound
+		r.avgFrames = 0.875*r.avgFrames + 0.125*float64(b.Packets)
+		r.avgBytes = 0.875*r.avgBytes + 0.125*float64(rb.bound)
 		if b.Packets > 0 {
 			r.last = max(r.last, b.Last)
 			r.hiLast = max(r.hiLast, b.Last)
@@ -185,6 +195,35 @@ func (r *ringBuffer) mayReach() bool {
 	return r.lim.Frames > 0 && frames >= r.lim.Frames ||
 		r.lim.Bytes > 0 && r.bytes+r.hiBytes >= r.lim.Bytes ||
 		r.lim.End != 0 && r.hiLast >= r.lim.End
+}
+
+// blocksToLimit estimates how many more blocks the kernel fills before a
+// packet or byte limit is reached, from the limits left after every kept
+// block (at most their bounds: a block holds less) and the blocks that
+// came in lately, generously: a capture about to reach its limit needs no
+// free blocks for the frames after it. It returns -1 when no limit is
+// near enough to say.
+func (r *ringBuffer) blocksToLimit() int {
+	// The blocks not measured hold at most their bounds, and at least
+	// three quarters of them but for small frames or blocks the kernel
+	// retired part-filled: what is left is taken as large, and what a
+	// block holds as small (60% of the bound).
+	est := -1.0
+	if r.lim.Frames > 0 && r.avgFrames >= 1 && !r.k.SkipsFrames() {
+		left := r.lim.Frames - r.frames - r.hiFrames*3/4
+		est = float64(max(0, left)) / (0.6 * r.avgFrames)
+	}
+	if r.lim.Bytes > 0 && r.avgBytes >= 1 {
+		left := r.lim.Bytes - r.bytes - r.hiBytes*3/4
+		b := float64(max(0, left)) / (0.6 * r.avgBytes)
+		if est < 0 || b < est {
+			est = b
+		}
+	}
+	if est < 0 || est > 1<<20 {
+		return -1
+	}
+	return int(est) + 4
 }
 
 // remaining returns the limits left after the measured blocks.

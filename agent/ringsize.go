@@ -1,6 +1,10 @@
 package agent
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
+)
 
 // This file sizes a capture's receive ring. On the ring path the ring is
 // the capture's buffer: a ring that holds the whole file spares the copy
@@ -44,6 +48,9 @@ func ringSize(minRing, maxRing int64, p *plan) int64 {
 	place := (82 + f + 7) &^ 7
 	perBlock := (ringBlockSize - 48) / place * rec // file bytes one block holds
 	need := fileBound(p)
+	if p.packets < need/rec {
+		need = min(need, p.packets*rec+capfile.MaxFileOverhead) // packets of ringFrame bytes at most
+	}
 	maxBlocks := max(1, maxRing/ringBlockSize)
 	blocks := maxBlocks
 	if need/perBlock < maxBlocks {

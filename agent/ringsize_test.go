@@ -23,6 +23,9 @@ func TestRingSize(t *testing.T) {
 		// The daemon's defaults: 50000 frames of 500 bytes.
 		{"50000 frames of 500 bytes", plan{packets: 50000, bytes: 100_000_000, snaplen: 500, format: FormatPcap}, 30 * mib},
 		{"pcapng", plan{packets: noLimitCount, bytes: 100_000_000, snaplen: 262144, format: FormatPcapNG}, 104 * mib},
+		// 300000 frames of at most 1514 bytes (the snap length allows
+		// more): 458 blocks, 2 to spare, rounded to 15×32.
+		{"300000 packets", plan{packets: 300000, bytes: noLimitCount, snaplen: 262144, format: FormatPcap}, 480 * mib},
 		{"tiny: the least ring", plan{packets: 10, bytes: 100_000_000, snaplen: 500, format: FormatPcap}, 8 * mib},
 		{"no limit: the largest ring", plan{packets: noLimitCount, bytes: noLimitCount, snaplen: 262144, format: FormatPcap}, 1024 * mib},
 	} {

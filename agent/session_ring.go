@@ -17,18 +17,23 @@ import (
 // frames shown as they arrive.
 
 // Wake-ups of the ring loop. A keeping reader cannot wait in poll(2) (see
-// afpacket.Conn.Keep) and its timer's wake-ups are most of what it costs
-// at small frames, so it wakes rarely: often enough that the kernel never
-// runs out of free blocks between two looks (from the rate blocks came in
-// at), and at most every maxRingWake, which bounds how late a limit
-// reached is noticed.
+// afpacket.Conn.Keep) and its wake-ups are most of what it costs at small
+// frames (some 80 µs of CPU each on a VM, where tcpdump, parked in poll,
+// costs nothing while the link is quiet), so it wakes rarely: often
+// enough that the kernel never runs out of free blocks between two looks
+// (from the rate blocks came in at), at the inactivity timeout and the
+// duration's end, and at most every maxRingWake, which bounds how late a
+// packet or byte limit reached is noticed.
 const (
-	maxRingWake = 100 * time.Millisecond
+	maxRingWake = 250 * time.Millisecond
 	minRingWake = 5 * time.Millisecond
 	// ringMargin is the time the free blocks must last at the rate
 	// blocks come in at; a ring too small for that gives its blocks back
 	// (their records kept elsewhere) nearly as soon as they are full.
 	ringMargin = 150 * time.Millisecond
+	// peakRingRate is the rate, in blocks per second, the loop assumes
+	// traffic may burst at before it has seen it: 1 GB/s.
+	peakRingRate = 1000
 )
 
 // ringOK reports whether the session can capture into h's ring: a handle
@@ -145,9 +150,8 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 		blockTimeout = afpacket.DefaultBlockTimeout
 	}
 	n := k.Blocks()
-	minFree := max(2, n/8)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	const minFree = 2
+	var timer *time.Timer // when Wait fails (no timerfd): a Go timer
 	var (
 		// rate is the rate blocks come in at, per second: it follows a
 		// rise at once and a fall slowly. Until it is known the loop wakes
@@ -191,26 +195,41 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 		need := minFree
 		if rate > 0 {
 			// Room for ringMargin's worth of blocks: a wake-up late by
-			// that much on a loaded machine still finds a free block.
-			need = max(need, min(n-1, int(rate*ringMargin.Seconds())+2))
+			// that much on a loaded machine still finds a free block. A
+			// capture about to reach its limit needs room only for the
+			// blocks up to it: the ring then fills with records to the
+			// last block instead of giving its oldest back.
+			margin := min(n-1, int(rate*ringMargin.Seconds())+2)
+			if left := rb.blocksToLimit(); left >= 0 {
+				margin = min(margin, left)
+			}
+			need = max(need, margin)
 		}
 		rb.makeRoom(need)
 		if rb.reached != afpacket.LimitNone { // compacting found the frame
 			return limitReason(rb.reached), nil
 		}
+		// The free blocks must last until the next look even if traffic
+		// bursts at peakRingRate from a quiet link.
 		wait := maxRingWake
 		if !known {
 			wait, known = blockTimeout, true
 		}
-		if rate > 0 {
-			wait = min(wait, time.Duration(float64(rb.free())/2/rate*float64(time.Second)))
-		}
+		peak := max(rate, peakRingRate)
+		wait = min(wait, time.Duration(float64(rb.free())/2/peak*float64(time.Second)))
 		if d := idle.Sub(now); d > 0 {
 			wait = min(wait, d)
 		} else {
 			wait = min(wait, blockTimeout) // idle, but the kernel fills a block: it retires soon
 		}
 		wait = min(max(wait, minRingWake), max(durEnd.Sub(now), time.Millisecond))
+		if timer == nil {
+			if err := k.Wait(ctx, wait); err == nil || ctx.Err() != nil {
+				continue
+			}
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():

@@ -247,9 +247,9 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 			if err != nil {
 				return fmt.Errorf("RSS run: %w", err)
 			}
-			fmt.Fprintf(stdout, "peak RSS of `pcapdaemon capture -C 100000000` (%d B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
+			fmt.Fprintf(stdout, "peak RSS of `pcapdaemon capture -C 100000000` (%d B frames, %d captured, %d dropped, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
 				"  sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the ring mapping); set-up %.3f s\n",
-				size, res.captured, float64(res.captured*uint64(size+16)+24)/1e6, float64(res.maxRSS)/1e6,
+				size, res.captured, res.drops, float64(res.captured*uint64(size+16)+24)/1e6, float64(res.maxRSS)/1e6,
 				float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, res.setup.Seconds())
 		}
 		idle, err := idleRSS(ctx, o.bin)
