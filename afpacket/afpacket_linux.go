@@ -241,7 +241,7 @@ func (h *handle) opError(err error) error {
 func (h *handle) stats() (Stats, error) {
 	h.statsMu.Lock()
 	defer h.statsMu.Unlock()
-	if h.final {
+	if h.final || h.rc == nil { // closed, or a ring in memory (no socket)
 		return h.total, nil
 	}
 	if err := h.readStats(); err != nil {
@@ -257,11 +257,13 @@ func (h *handle) stats() (Stats, error) {
 // (getsockopt PACKET_STATISTICS resets them). h.statsMu must be held.
 func (h *handle) readStats() error {
 	var (
-		st   *unix.TpacketStatsV3
+		st   unix.TpacketStatsV3
 		serr error
 	)
+	// Raw: a keeping reader reads the counters at every wake-up (see
+	// rawcall_linux.go).
 	err := h.rc.Control(func(fd uintptr) {
-		st, serr = unix.GetsockoptTpacketStatsV3(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS)
+		serr = rawGetsockopt(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS, unsafe.Pointer(&st), unsafe.Sizeof(st))
 	})
 	if err != nil {
 		return err

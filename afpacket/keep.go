@@ -32,6 +32,13 @@ type Block struct {
 	// last frame, ns since the epoch (ts_first_pkt, ts_last_pkt). They
 	// say nothing when Packets is 0.
 	First, Last int64
+	// Losing reports that the kernel dropped frames after the last read
+	// of its counters (Stats) and before it began this block
+	// (TP_STATUS_LOSING): it drops only while the block after a full one
+	// is still kept, and marks every block it fills after that until the
+	// counters are read. So frames dropped since the last read of the
+	// counters all came after the frames of a block without it.
+	Losing bool
 
 	index int // the block's place in the ring
 }

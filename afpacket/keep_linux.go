@@ -70,6 +70,7 @@ func (h *handle) blockInfo(i int) Block {
 		return int64(ne.Uint32(b[sec:]))*1e9 + int64(ne.Uint32(b[nsec:]))
 	}
 	return Block{
+		Losing:  ne.Uint32(b[bdBlockStatus:])&unix.TP_STATUS_LOSING != 0,
 		Seq:     ne.Uint64(b[bdSeqNum:]),
 		Packets: int(ne.Uint32(b[bdNumPkts:])),
 		Len:     min(int(ne.Uint32(b[bdBlkLen:])), len(b)),

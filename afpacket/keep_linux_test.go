@@ -428,3 +428,39 @@ func TestWalkMatchesReadPacket(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCompact measures Compact per frame: blocks of 1 MiB of 60-byte
+// frames (every fourth tagged) or 1514-byte frames, rewritten into pcap
+// records.
+func BenchmarkCompact(b *testing.B) {
+	for _, size := range []int{60, 1514} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			const blockSize = 1 << 20
+			c, mem := memRing(b, blockSize, 1, MemConfig{})
+			var fs []testFrame
+			for i := 0; ; i++ {
+				f := testFrame{data: etherFrame(macA, macB, nil, uint32(i), size), vlan: i%4 == 0, tci: 1}
+				if !putBlock(mem, append(fs, f)) {
+					break
+				}
+				fs = append(fs, f)
+			}
+			putBlock(mem, fs)
+			img := append([]byte(nil), mem...)
+			blocks, _ := c.Keep(nil)
+			b.SetBytes(int64(blockSize))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				copy(mem, img)
+				b.StartTimer()
+				_, cnt := c.Compact(blocks[0], testPcap, Limits{})
+				if cnt.Frames != int64(len(fs)) {
+					b.Fatalf("compacted %d frames of %d", cnt.Frames, len(fs))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fs)), "ns/frame")
+		})
+	}
+}

@@ -27,6 +27,17 @@ func rawGetsockoptInt(fd, level, opt int) (int, error) {
 	return int(v), nil
 }
 
+// rawGetsockopt is getsockopt(2) of an option of size bytes at p.
+func rawGetsockopt(fd, level, opt int, p unsafe.Pointer, size uintptr) error {
+	l := uint32(size)
+	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(p), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // rawTimerfdSettime is timerfd_settime(2) with relative time.
 func rawTimerfdSettime(fd int, spec *unix.ItimerSpec) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(fd), 0, uintptr(unsafe.Pointer(spec)), 0, 0, 0)

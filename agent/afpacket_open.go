@@ -38,7 +38,7 @@ func PoolOpener(p *afpacket.Pool) Opener {
 func RingConfig(c Config) afpacket.Config {
 	c = c.withDefaults()
 	p := plan{packets: c.MaxPackets, bytes: c.MaxBytes, snaplen: c.Snaplen, format: c.Format}
-	return ringGeometry(ringSize(c.RingBytes, maxRing(&c), &p), c.BlockTimeout)
+	return ringGeometry(ringSize(c.RingBytes, maxRing(&c), &p), ringTimeout(c.BlockTimeout))
 }
 
 // ringGeometry is the ring part of the afpacket.Config a session opens

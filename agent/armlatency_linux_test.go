@@ -129,24 +129,42 @@ func BenchmarkArmLatency(b *testing.B) {
 		reportLatency(b, d)
 	})
 
+	// The agent's pool holds rings of the size of a request with the
+	// configured limits (agent.RingConfig), as the daemon's does.
+	cfg := agent.Config{Hostname: "bench", Promiscuous: true}
+	reqRing := agent.RingConfig(cfg)
+	reqPool, err := afpacket.NewPool(context.Background(), 1, reqRing)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer reqPool.Close()
+	waitReqSpare := func(b *testing.B) {
+		b.StopTimer()
+		defer b.StartTimer()
+		for end := time.Now().Add(5 * time.Second); !reqPool.Ready(reqRing); time.Sleep(100 * time.Microsecond) {
+			if time.Now().After(end) {
+				b.Fatal("pool made no spare in 5s")
+			}
+		}
+	}
 	for _, sub := range []struct {
 		name   string
 		pooled bool
 	}{{"Submit", false}, {"Submit-pooled", true}} {
-		b.Run(sub.name, func(b *testing.B) { benchSubmit(b, p.Host, pool, sub.pooled, waitSpare) })
+		b.Run(sub.name, func(b *testing.B) { benchSubmit(b, cfg, p.Host, reqPool, sub.pooled, waitReqSpare) })
 	}
 }
 
 // benchSubmit is BenchmarkArmLatency's Submit level, opening through pool
 // when pooled.
-func benchSubmit(b *testing.B, host string, pool *afpacket.Pool, pooled bool, waitSpare func(*testing.B)) {
+func benchSubmit(b *testing.B, cfg agent.Config, host string, pool *afpacket.Pool, pooled bool, waitSpare func(*testing.B)) {
 	{
 		open := agent.OpenAFPacket
 		if pooled {
 			open = agent.PoolOpener(pool)
 		}
 		armed := make(chan time.Time, 1)
-		a, err := agent.New(agent.Config{Hostname: "bench", Promiscuous: true},
+		a, err := agent.New(cfg,
 			agent.WithOpener(func(name string, cfg afpacket.Config) (agent.Handle, error) {
 				h, err := open(name, cfg)
 				armed <- time.Now()

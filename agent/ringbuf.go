@@ -25,6 +25,7 @@ type ringKeeper interface {
 	Measure(b afpacket.Block, f afpacket.RecordFormat, lim afpacket.Limits) afpacket.Count
 	Compact(b afpacket.Block, f afpacket.RecordFormat, lim afpacket.Limits) ([]byte, afpacket.Count)
 	Wait(ctx context.Context, d time.Duration) error
+	Stats() (afpacket.Stats, error)
 	Free() error
 }
 
@@ -88,15 +89,24 @@ type ringBuffer struct {
 
 	reached afpacket.Limit // the limit a counted frame reached, if any
 	cutID   uint64         // the block holding that frame: later ones are not in the file
-	last    int64          // newest frame time of any block (ns), 0 before the first
+
+	// The kernel's drop counter as the loop last read it (noteDrops),
+	// and what the block holding the frame that reached a limit says of
+	// the drops before it (see cutDrops).
+	drops      uint64
+	cutDropped uint64 // drops read before that block was handed over, or after when it is Losing
+	cutAfter   bool   // cutDropped is to be read after the block's take: not known yet
+	last       int64  // newest frame time of any block (ns), 0 before the first
 
 	// Smoothed upper bounds of the frames and record bytes of the blocks
-	// that come in, for blocksToLimit.
-	avgFrames, avgBytes float64
+	// that come in, and what the blocks counted exactly held of their
+	// bounds, for blocksToLimit.
+	avgFrames, avgBytes       float64
+	exactBytes, exactBound    int64
+	exactFrames, exactPackets int64
 
 	runs    []ringRun // the records of compacted blocks, in file order
 	runsTmp []ringRun
-	tailID  uint64 // the block whose room takes moved records next
 	taken   []afpacket.Block
 	spilled int64 // bytes copied into chunk memory
 	moved   int64 // bytes moved into the room of other blocks
@@ -110,7 +120,14 @@ type ringBlock struct {
 	bound     int64          // upper bound of its records' bytes
 	compacted bool
 	mem       []byte // once compacted: from its records on; mem[:len] used, room to cap
+
+	// The kernel's drop counter read before and after the block was
+	// taken (noDrops: not read yet).
+	dropsBefore, dropsAfter uint64
 }
+
+// noDrops marks a drop count not read yet.
+const noDrops = ^uint64(0)
 
 // ringRun is a run of records, in a ring block (at, its id) or in chunk
 // memory (at 0).
@@ -158,7 +175,7 @@ func (r *ringBuffer) take() error {
 			break
 		}
 		rb := r.at(r.n)
-		*rb = ringBlock{Block: b, id: r.nextID, bound: r.bound(b)}
+		*rb = ringBlock{Block: b, id: r.nextID, bound: r.bound(b), dropsBefore: r.drops, dropsAfter: noDrops}
 		r.nextID++
 		r.n++
 		r.hiFrames += int64(b.Packets)
@@ -174,6 +191,21 @@ func (r *ringBuffer) take() error {
 		r.measure()
 	}
 	return err
+}
+
+// noteDrops records the kernel's drop counter, read after a take.
+func (r *ringBuffer) noteDrops(d uint64) {
+	for i := r.n - 1; i >= 0; i-- {
+		rb := r.at(i)
+		if rb.dropsAfter != noDrops {
+			break
+		}
+		rb.dropsAfter = d
+	}
+	r.drops = d
+	if r.cutAfter {
+		r.cutDropped, r.cutAfter = d, false
+	}
 }
 
 // bound returns an upper bound of the bytes of b's records: each frame's
@@ -204,18 +236,28 @@ func (r *ringBuffer) mayReach() bool {
 // free blocks for the frames after it. It returns -1 when no limit is
 // near enough to say.
 func (r *ringBuffer) blocksToLimit() int {
-	// The blocks not measured hold at most their bounds, and at least
-	// three quarters of them but for small frames or blocks the kernel
-	// retired part-filled: what is left is taken as large, and what a
-	// block holds as small (60% of the bound).
+	// The blocks not counted exactly hold what their bounds say times
+	// what the blocks counted held of theirs (the bound is tight for large
+	// frames, loose for small ones): that is what is left; and blocks to
+	// come hold as much. Three blocks more cover the estimate's error: a
+	// ring sized for its file then holds it to the last block, where any
+	// more room kept free would be copied out.
 	est := -1.0
 	if r.lim.Frames > 0 && r.avgFrames >= 1 && !r.k.SkipsFrames() {
-		left := r.lim.Frames - r.frames - r.hiFrames*3/4
-		est = float64(max(0, left)) / (0.6 * r.avgFrames)
+		ratio := 1.0
+		if r.exactPackets > 0 {
+			ratio = float64(r.exactFrames) / float64(r.exactPackets)
+		}
+		left := float64(r.lim.Frames-r.frames) - float64(r.hiFrames)*ratio
+		est = max(0, left) / (ratio * r.avgFrames)
 	}
 	if r.lim.Bytes > 0 && r.avgBytes >= 1 {
-		left := r.lim.Bytes - r.bytes - r.hiBytes*3/4
-		b := float64(max(0, left)) / (0.6 * r.avgBytes)
+		ratio := 1.0
+		if r.exactBound > 0 {
+			ratio = float64(r.exactBytes) / float64(r.exactBound)
+		}
+		left := float64(r.lim.Bytes-r.bytes) - float64(r.hiBytes)*ratio
+		b := max(0, left) / (ratio * r.avgBytes)
 		if est < 0 || b < est {
 			est = b
 		}
@@ -223,7 +265,7 @@ func (r *ringBuffer) blocksToLimit() int {
 	if est < 0 || est > 1<<20 {
 		return -1
 	}
-	return int(est) + 4
+	return int(est) + 3
 }
 
 // remaining returns the limits left after the measured blocks.
@@ -252,6 +294,12 @@ func (r *ringBuffer) counted(rb *ringBlock, cnt afpacket.Count) {
 	r.measured++
 	r.frames += cnt.Frames
 	r.bytes += cnt.Bytes
+	if cnt.Reached == afpacket.LimitNone {
+		r.exactBytes += cnt.Bytes
+		r.exactBound += rb.bound
+		r.exactFrames += cnt.Frames
+		r.exactPackets += int64(rb.Packets)
+	}
 	r.hiFrames -= int64(rb.Packets)
 	r.hiBytes -= rb.bound
 	if r.measured == r.n {
@@ -259,6 +307,17 @@ func (r *ringBuffer) counted(rb *ringBlock, cnt afpacket.Count) {
 	}
 	if cnt.Reached != afpacket.LimitNone {
 		r.reached, r.cutID = cnt.Reached, rb.id
+		// Frames the kernel dropped before this block began made it Losing
+		// (until the counter was read); without it, every drop counted
+		// since the read before its take came after its frames.
+		switch {
+		case !rb.Losing:
+			r.cutDropped = rb.dropsBefore
+		case rb.dropsAfter != noDrops:
+			r.cutDropped = rb.dropsAfter
+		default:
+			r.cutAfter = true
+		}
 	}
 }
 
@@ -357,23 +416,28 @@ func (r *ringBuffer) relocate(id uint64) {
 }
 
 // room returns free room at the end of a compacted block newer than id,
-// compacting the next block when the compacted ones have none, or nil.
+// or nil. Records moved go to the blocks that go back to the kernel last,
+// so that they are not moved again soon: the newest compacted block with
+// room, else the next block compacted for it, else (every kept block
+// compacted) the newest with room.
 func (r *ringBuffer) room(id uint64) ([]byte, uint64) {
-	r.tailID = max(r.tailID, id+1)
-	for {
-		i := int(r.tailID - r.at(0).id)
-		if i >= r.n {
-			return nil, 0
-		}
-		if i >= r.compacted && !r.compactNext() {
-			return nil, 0
-		}
-		tb := r.at(i)
-		if free := cap(tb.mem) - len(tb.mem); free >= minTail {
+	newest := r.compacted - 1
+	if newest >= 1 {
+		if tb := r.at(newest); cap(tb.mem)-len(tb.mem) >= minTail {
 			return tb.mem[len(tb.mem):cap(tb.mem)], tb.id
 		}
-		r.tailID++
 	}
+	for r.compactNext() {
+		if tb := r.at(r.compacted - 1); tb.id > id && cap(tb.mem)-len(tb.mem) >= minTail {
+			return tb.mem[len(tb.mem):cap(tb.mem)], tb.id
+		}
+	}
+	for i := r.compacted - 1; i >= 1; i-- {
+		if tb := r.at(i); tb.id > id && cap(tb.mem)-len(tb.mem) >= minTail {
+			return tb.mem[len(tb.mem):cap(tb.mem)], tb.id
+		}
+	}
+	return nil, 0
 }
 
 // finish compacts the blocks not compacted yet (up to the frame that

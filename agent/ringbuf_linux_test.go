@@ -4,6 +4,7 @@ package agent
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -315,5 +316,53 @@ func TestRingBufferAllocs(t *testing.T) {
 	}
 	if rb.frames == 0 {
 		t.Error("no block was measured")
+	}
+}
+
+// TestRingBufferDropsBeforeLimit: the drops a capture stopped by a limit
+// reports are those before the frame that reached it, told apart by the
+// kernel's TP_STATUS_LOSING on the blocks: drops counted after the block
+// holding that frame was handed over came after its frames.
+func TestRingBufferDropsBeforeLimit(t *testing.T) {
+	const size = 16 << 10
+	base := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	fs := testRingFrames(300, base, afpacket.LinkTypeEthernet, false)
+	blocks := testBlocks(size, fs)
+	limit := int64(len(blocks[0]) + len(blocks[1]) + 2) // inside the third block
+	for _, tc := range []struct {
+		name        string
+		losingThird bool
+		want        uint64
+	}{
+		{"drops after the limit's block", false, 5},
+		{"drops before the limit's block", true, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := make([]byte, size*8)
+			c, err := afpacket.NewMemConn(mem, afpacket.MemConfig{BlockSize: size, NumBlocks: 8, LinkType: afpacket.LinkTypeEthernet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rf, extra := ringLayout(FormatPcap, afpacket.LinkTypeEthernet, 262144, "eth0")
+			rb := newRingBuffer(c, rf, extra, afpacket.Limits{Frames: limit}, nil)
+			const losing = 1 << 2 // TP_STATUS_LOSING
+			for i, drops := range []uint64{0, 5, 9} {
+				b := mem[i*size : (i+1)*size]
+				afpackettest.PutBlock(b, uint64(i+1), blocks[i])
+				if i == 1 || i == 2 && tc.losingThird {
+					binary.NativeEndian.PutUint32(b[8:], afpackettest.StatusUser|losing)
+				}
+				if err := rb.take(); err != nil {
+					t.Fatal(err)
+				}
+				rb.noteDrops(drops)
+			}
+			if rb.reached != afpacket.LimitFrames {
+				t.Fatalf("limit not reached: %v", rb.reached)
+			}
+			if rb.cutDropped != tc.want {
+				t.Errorf("drops before the limit: %d, want %d", rb.cutDropped, tc.want)
+			}
+		})
 	}
 }

@@ -417,7 +417,11 @@ func (s *session) ctxReason(ctx context.Context) StopReason {
 // the kernel refuses the program (libpcap's protochain loops backwards), it
 // reopens without a kernel filter and filters in user space.
 func (s *session) openHandle() (Handle, error) {
-	cfg := ringGeometry(s.ring, s.blockTimeout)
+	timeout := s.blockTimeout
+	if s.ringLikely() {
+		timeout = ringTimeout(timeout)
+	}
+	cfg := ringGeometry(s.ring, timeout)
 	cfg.Snaplen, cfg.Promiscuous, cfg.Filter = s.p.snaplen, s.promisc, s.cp.raw
 	h, err := s.a.open(s.cp.iface, cfg)
 	if err == nil {

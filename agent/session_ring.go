@@ -40,10 +40,32 @@ const (
 // that keeps blocks, and nothing that needs every frame as it comes.
 func (s *session) ringOK(h Handle) (ringKeeper, bool) {
 	k, ok := h.(ringKeeper)
-	if !ok || s.copying || s.group != nil || s.filter != nil || s.p.debug || s.onPacket != nil {
+	if !ok || s.filter != nil || !s.ringLikely() {
 		return nil, false
 	}
 	return k, true
+}
+
+// ringLikely reports whether the session will capture on the ring path,
+// unless the kernel refuses its filter.
+func (s *session) ringLikely() bool {
+	return !s.copying && s.group == nil && !s.p.debug && s.onPacket == nil
+}
+
+// minRingTimeout is the least block retire timeout of a ring the ring path
+// keeps. A block the retire timer hands over as frames arrive on another
+// CPU is a moment when the kernel checks, without its lock, whether the
+// block a quarter of the ring ahead is free, and drops the frame when it
+// is not (__packet_rcv_has_room: a kept ring is mostly not free): so the
+// ring path lets blocks fill rather than retire early. At 300,000 frames
+// of 64 bytes a second a 1 MiB block fills in 24 ms; a quiet link's frames
+// wait up to this long, which only the stop controls notice, and they
+// look at the block being filled (Filling).
+const minRingTimeout = 50 * time.Millisecond
+
+// ringTimeout returns the block timeout of a ring the ring path keeps.
+func ringTimeout(configured time.Duration) time.Duration {
+	return max(configured, minRingTimeout)
 }
 
 // captureRing runs the capture on the ring path from started until a stop
@@ -58,13 +80,18 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 		End:   started.Add(s.p.duration).UnixNano(),
 	}
 	rb := newRingBuffer(k, rf, extra, lim, s.a.pool)
-	reason, rerr := s.ringLoop(ctx, k, rb, started)
+	reason, drops, rerr := s.ringLoop(ctx, k, rb, started)
 	out.res.Ended = s.a.clock.Now()
 	out.res.StopReason = reason
 	st, serr := h.Stats()
 	if serr != nil {
 		s.log.Warn("reading the kernel's counters failed", "error", serr)
 	}
+	// The drops of the capture: up to the stop, not those of frames that
+	// came after it while the socket was being closed (a full ring drops
+	// them; the copying path, which stops at the frame that reaches a
+	// limit, rarely sees any).
+	st.Drops = min(st.Drops, drops)
 	out.res.KernelDrops = st.Drops
 	out.stats, out.statsKnown = st, serr == nil
 	// Closing the socket unhooks it: nothing is written to the ring any
@@ -140,15 +167,12 @@ func cookedLen(linkType uint32) int {
 // the descriptors (ringBuffer), the inactivity timeout from the newest
 // block's last frame and the block the kernel fills, the duration from
 // the clock.
-func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, started time.Time) (StopReason, error) {
+func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, started time.Time) (StopReason, uint64, error) {
 	clock := s.a.clock
 	durEnd := started.Add(s.p.duration)
 	timeoutNs := int64(s.p.timeout)
 	lastNs := started.UnixNano()
-	blockTimeout := s.blockTimeout
-	if blockTimeout <= 0 {
-		blockTimeout = afpacket.DefaultBlockTimeout
-	}
+	blockTimeout := ringTimeout(s.blockTimeout)
 	n := k.Blocks()
 	const minFree = 2
 	var timer *time.Timer // when Wait fails (no timerfd): a Go timer
@@ -161,28 +185,37 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 		prevAt  = time.Now()
 		prevCnt = uint64(0)
 	)
+	// The kernel's drop counter, read at every look after taking the
+	// blocks (which resets what afpacket.Block.Losing says): at the stop,
+	// the drops that matter are those before the stop, and for a limit
+	// those before the frame reaching it (ringBuffer.noteDrops).
+	var drops uint64
 	for {
 		err := rb.take()
+		if st, serr := k.Stats(); serr == nil {
+			drops = st.Drops
+		}
+		rb.noteDrops(drops)
 		if rb.reached != afpacket.LimitNone {
-			return limitReason(rb.reached), nil
+			return limitReason(rb.reached), rb.cutDropped, nil
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return s.ctxReason(ctx), nil
+				return s.ctxReason(ctx), drops, nil
 			}
-			return "", fmt.Errorf("reading from %s: %w", s.cp.iface, err)
+			return "", drops, fmt.Errorf("reading from %s: %w", s.cp.iface, err)
 		}
 		if ctx.Err() != nil {
-			return s.ctxReason(ctx), nil
+			return s.ctxReason(ctx), drops, nil
 		}
 		lastNs = max(lastNs, rb.last)
 		now := clock.Now()
 		if !now.Before(durEnd) {
-			return StopDuration, nil
+			return StopDuration, drops, nil
 		}
 		idle := time.Unix(0, lastNs+min(timeoutNs, durEnd.UnixNano()-lastNs))
 		if !now.Before(idle) && k.Filling() == 0 {
-			return StopTimeout, nil
+			return StopTimeout, drops, nil
 		}
 
 		// The rate blocks come in at says how long the free blocks last.
@@ -200,14 +233,23 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 			// blocks up to it: the ring then fills with records to the
 			// last block instead of giving its oldest back.
 			margin := min(n-1, int(rate*ringMargin.Seconds())+2)
-			if left := rb.blocksToLimit(); left >= 0 {
+			// While the rest of the capture does not fit the free blocks,
+			// a quarter of the ring stays free, and the blocks handed over
+			// until the next look: the kernel may drop a frame while it
+			// hands a block over when the block a quarter ahead of the
+			// one it fills is kept (see minRingTimeout).
+			left := rb.blocksToLimit()
+			if left < 0 || left > rb.free() {
+				margin = max(margin, n/4+4)
+			}
+			if left >= 0 {
 				margin = min(margin, left)
 			}
 			need = max(need, margin)
 		}
 		rb.makeRoom(need)
 		if rb.reached != afpacket.LimitNone { // compacting found the frame
-			return limitReason(rb.reached), nil
+			return limitReason(rb.reached), rb.cutDropped, nil
 		}
 		// The free blocks must last until the next look even if traffic
 		// bursts at peakRingRate from a quiet link.
