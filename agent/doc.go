@@ -13,16 +13,33 @@
 //	             the holder's state kept (a different request gets a rejected Result)
 //	plan         limits and defaults from Config, aliases, interfaces, filter per link type
 //	admit        MaxConcurrent and MaxMemory (worst case reserved); else rejected, never queued
-//	session      Handle.ReadPacket until a stop control fires, frames into a buffer
+//	session      the ring path (ring blocks kept, counted per block) or the
+//	             copying path (Handle.ReadPacket, frames into a buffer) until
+//	             a stop control fires
 //	deliver      every Sink at once (the spool when all fail), then the Result
+//
+// A session has two paths. On the ring path (session_ring.go, ringbuf.go)
+// the capture keeps the blocks of its receive ring as its buffer: it looks
+// at them on a timer, counts packets and bytes from each block's
+// descriptor, walks frame headers only where a limit may be reached, and
+// rewrites the blocks in place into records when the capture ends; when
+// the ring runs short, the oldest blocks' records move into the room
+// compacting left in newer blocks, or into chunk memory. The ring is sized
+// from the request's limits (ringsize.go) and freed once the file is
+// delivered. The copying path reads every frame and copies it into a
+// buffer: it serves a filter the kernel refused (run in user space), merged
+// captures, per-packet logging and frames shown as they come. Both write
+// the same file of the same frames (TestRingPathMatchesCopyingVeth,
+// TestRingBufferMatchesCopying).
 //
 // The capture file itself is package capfile's: a list of fixed-size chunks
 // taken from a recycle list (capfile.ChunkPool) the Agent owns, the pcap and
-// pcapng writers, and the merge of a merged capture's interfaces. A buffer
-// never grows by copying, and the session's loop writes a frame without
-// allocating or copying it more than once (TestLoopAllocations,
-// BenchmarkCaptureLoop). The finished buffer is read by sinks through an
-// io.ReadSeeker that is also an io.ReaderAt and an io.WriterTo.
+// pcapng writers and record formats, the File assembled from runs of
+// records, and the merge of a merged capture's interfaces. A buffer never
+// grows by copying, and the copying loop writes a frame without allocating
+// or copying it more than once (TestLoopAllocations, BenchmarkCaptureLoop).
+// The finished file is read by sinks through an io.ReadSeeker that is also
+// an io.ReaderAt and an io.WriterTo.
 //
 // CaptureOnce runs one capture through the same session and buffer without
 // a request, admission, sinks or results: the "pcapdaemon capture" command.

@@ -79,8 +79,9 @@ type runResult struct {
 	// "listening on" line (setup is the wall time, setupCPU the CPU time
 	// spent). Capture: from that line until the generator has finished
 	// and the settle time has passed (window, CPU time). Write-out: from
-	// then (the SIGINT) until the process has exited (writeWall, the wall
-	// time; writeCPU, the CPU time), or nothing when the capture ended by
+	// then (the SIGINT) until the counters are printed, after the file is
+	// written (writeWall, the wall time), and the CPU time until the
+	// process has exited (writeCPU); nothing when the capture ended by
 	// itself before.
 	setup, setupCPU     time.Duration
 	window              time.Duration
@@ -152,7 +153,7 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, co
 		armed = make(chan struct{})
 		eof   = make(chan struct{})
 	)
-	var armedAt time.Time
+	var armedAt, countedAt time.Time
 	var armedCPU time.Duration
 	go func() {
 		defer close(eof)
@@ -162,6 +163,11 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, co
 			mu.Lock()
 			lines = append(lines, sc.Text())
 			mu.Unlock()
+			if reCaptured.MatchString(strings.TrimPrefix(sc.Text(), "tcpdump: ")) {
+				mu.Lock()
+				countedAt = time.Now() // the file is written: the counters come last
+				mu.Unlock()
+			}
 			if strings.Contains(sc.Text(), "listening on ") {
 				once.Do(func() {
 					armedAt, armedCPU = time.Now(), taskCPU(pid)
@@ -236,6 +242,11 @@ func (r *runner) run(ctx context.Context, c capturer, cfg config, frames int, co
 		res.window = winCPU - res.setupCPU
 		res.writeCPU = max(0, res.cpu-winCPU)
 		res.writeWall = exitAt.Sub(stopAt)
+		mu.Lock()
+		if !countedAt.IsZero() {
+			res.writeWall = countedAt.Sub(stopAt)
+		}
+		mu.Unlock()
 	} else {
 		res.window = res.cpu - res.setupCPU
 	}
