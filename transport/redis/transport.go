@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -103,7 +104,8 @@ func (t *Transport) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { t.answerLoop(ctx) })
 
-	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
+	// Up to 20% jitter, so that a fleet does not reconnect in step.
+	bo := retry.Backoff{Policy: retry.Policy{Initial: t.o.MinBackoff, Max: t.o.MaxBackoff, Jitter: 0.2}}
 	for {
 		c, err := rueidis.NewClient(t.o.clientOption())
 		if err != nil {
@@ -136,7 +138,7 @@ func (t *Transport) Run(ctx context.Context) error {
 // rueidis redials a broken connection on the next call, so the client is
 // kept; only an authentication failure before the first subscription
 // returns an error.
-func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport.Backoff) error {
+func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *retry.Backoff) error {
 	// The hook runs on rueidis's connection goroutine: no blocking there.
 	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 		if s.Kind == "subscribe" && s.Channel == t.o.Channel {
