@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,17 +16,25 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
 // fastRetry keeps the real-server tests quick.
-var fastRetry = retry.Policy{Attempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
+var fastRetry = retry.Policy{Attempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func newTestSink(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func(*Config)) *Sink {
+	t.Helper()
+	return newTestSinkLog(t, gw, endpoint, mod, slog.New(slog.DiscardHandler))
+}
+
+func newTestSinkLog(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func(*Config), log *slog.Logger) *Sink {
 	t.Helper()
 	cfg := Config{
 		Bucket: "captures", Folder: "pcaps", Region: "us-east-1", Endpoint: endpoint,
@@ -35,7 +44,7 @@ func newTestSink(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	s, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,13 +311,25 @@ func TestDeliverRetryVersity(t *testing.T) {
 			}
 			return 0
 		})
-		s := newTestSink(t, gw, p.srv.URL, nil)
+		var logs bytes.Buffer
+		s := newTestSinkLog(t, gw, p.srv.URL, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 		c := sinktest.Capture("retry-put", sinktest.Pcap(64<<10, 11))
 		if _, err := s.Deliver(context.Background(), c); err != nil {
 			t.Fatalf("Deliver: %v", err)
 		}
 		if n := p.count("PUT", c.FileName); n != 3 {
 			t.Errorf("%d PUTs, want 3", n)
+		}
+		// Each retry is logged, naming the upload.
+		want := "location=s3://captures/pcaps/" + c.FileName
+		var warned []string
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "transient failure, retrying") && strings.Contains(line, want) {
+				warned = append(warned, line)
+			}
+		}
+		if len(warned) != 2 {
+			t.Errorf("%d retry warnings naming %s, want 2:\n%s", len(warned), want, logs.String())
 		}
 		if !bytes.Equal(gw.GetObject(t, "captures", "pcaps/"+c.FileName).Body, c.Data.(sinktest.Data)) {
 			t.Error("object differs after retries")
@@ -352,9 +373,9 @@ func TestDeliverRetryVersity(t *testing.T) {
 		if n := p.count("PUT", ""); n != 1 {
 			t.Errorf("%d PUTs for a permanent failure, want 1", n)
 		}
-		var re *retry.Error
-		if !errors.As(err, &re) || !re.Permanent {
-			t.Errorf("error %v is not a permanent retry.Error", err)
+		var ma *awsretry.MaxAttemptsError
+		if errors.As(err, &ma) {
+			t.Errorf("error %v says the attempts ran out: a permanent failure is not retried", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("permanent failure took %v", d)
@@ -389,8 +410,8 @@ func TestDeliverRetryVersity(t *testing.T) {
 	t.Run("server down: transient, bounded attempts", func(t *testing.T) {
 		s := newTestSink(t, gw, "http://"+closedAddr(t), nil)
 		_, err := s.Deliver(context.Background(), sinktest.Capture("down", sinktest.Pcap(4<<10, 15)))
-		var re *retry.Error
-		if !errors.As(err, &re) || re.Permanent || re.Attempts != fastRetry.Attempts {
+		var ma *awsretry.MaxAttemptsError
+		if !errors.As(err, &ma) || ma.Attempt != fastRetry.Attempts {
 			t.Fatalf("Deliver to a closed port = %v, want %d transient attempts", err, fastRetry.Attempts)
 		}
 	})
@@ -420,11 +441,19 @@ func TestDeliverTLSVersity(t *testing.T) {
 			t.Fatalf("object of %d bytes differs after https upload", size)
 		}
 	}
-	// Without the test CA the certificate is refused, at once.
-	s = newTestSink(t, gw, gw.Endpoint, nil)
+	// Without the test CA the certificate is refused, at once: one
+	// connection, no retry.
+	var dials atomic.Int32
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return dial(ctx, network, addr)
+	}
+	s = newTestSink(t, gw, gw.Endpoint, func(c *Config) { c.HTTPClient = &http.Client{Transport: tr} })
 	_, err := s.Deliver(context.Background(), sinktest.Capture("untrusted", sinktest.Pcap(1<<10, 1)))
-	var re *retry.Error
-	if !errors.As(err, &re) || !re.Permanent || re.Attempts != 1 {
-		t.Fatalf("Deliver to an untrusted certificate = %v, want one permanent failure", err)
+	var ma *awsretry.MaxAttemptsError
+	if err == nil || !retry.BadCertificate(err) || errors.As(err, &ma) || dials.Load() != 1 {
+		t.Fatalf("Deliver to an untrusted certificate = %v after %d connections, want one certificate failure", err, dials.Load())
 	}
 }

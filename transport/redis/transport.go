@@ -115,7 +115,7 @@ func (t *Transport) Run(ctx context.Context) error {
 				return err
 			}
 			t.down(err)
-			if !sleep(ctx, bo.Next()) {
+			if retry.Wait(ctx, bo.Next()) != nil {
 				return nil
 			}
 			continue
@@ -164,7 +164,7 @@ func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *retry.Bac
 			return err
 		}
 		t.down(err)
-		if !sleep(ctx, bo.Next()) {
+		if retry.Wait(ctx, bo.Next()) != nil {
 			return nil
 		}
 	}
@@ -262,20 +262,8 @@ func (t *Transport) PublishResult(ctx context.Context, r agent.Result) error {
 			}
 			last = err
 		}
-		if ctx.Done() == nil || !sleep(ctx, 100*time.Millisecond) {
+		if ctx.Done() == nil || retry.Wait(ctx, 100*time.Millisecond) != nil {
 			return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, last)
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
 	}
 }
