@@ -229,8 +229,9 @@ func TestDeliverACLAndFolderVersity(t *testing.T) {
 }
 
 // faultProxy is a reverse proxy in front of versitygw that answers some
-// requests itself (a 503, a 400) instead of forwarding them. It keeps the
-// client's Host header so that SigV4 signatures stay valid.
+// requests itself (a 503, a 400) instead of forwarding them, or never
+// (hang). It keeps the client's Host header so that SigV4 signatures stay
+// valid.
 type faultProxy struct {
 	mu       sync.Mutex
 	requests []string // "METHOD path?query" of every request
@@ -255,7 +256,13 @@ func newFaultProxy(t testing.TB, target string, fail func(r *http.Request, n int
 		p.acls = append(p.acls, r.Header.Get("X-Amz-Acl"))
 		n := len(p.requests)
 		p.mu.Unlock()
-		if code := p.fail(r, n); code != 0 {
+		code := p.fail(r, n)
+		if code == hang {
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done() // the client gave up
+			return
+		}
+		if code != 0 {
 			io.Copy(io.Discard, r.Body) // as S3 does: reply once the body is read
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(code)
@@ -271,6 +278,10 @@ func newFaultProxy(t testing.TB, target string, fail func(r *http.Request, n int
 	t.Cleanup(p.srv.Close)
 	return p
 }
+
+// hang, returned by a faultProxy's fail function, leaves the request
+// unanswered until the client gives up.
+const hang = -1
 
 func (p *faultProxy) count(method, substr string) int {
 	p.mu.Lock()
@@ -355,6 +366,27 @@ func TestDeliverRetryVersity(t *testing.T) {
 		}
 		if !bytes.Equal(gw.GetObject(t, "captures", "pcaps/"+c.FileName).Body, c.Data.(sinktest.Data)) {
 			t.Error("object differs after part retries")
+		}
+	})
+
+	t.Run("hung attempt times out and is tried again", func(t *testing.T) {
+		var puts atomic.Int32
+		p := newFaultProxy(t, gw.Endpoint, func(r *http.Request, _ int) int {
+			if r.Method == http.MethodPut && puts.Add(1) == 1 {
+				return hang
+			}
+			return 0
+		})
+		s := newTestSink(t, gw, p.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+		c := sinktest.Capture("retry-hung", sinktest.Pcap(64<<10, 16))
+		if _, err := s.Deliver(context.Background(), c); err != nil {
+			t.Fatalf("Deliver after one hung attempt: %v", err)
+		}
+		if n := p.count("PUT", c.FileName); n != 2 {
+			t.Errorf("%d PUTs, want 2 (the hung one, then one that went through)", n)
+		}
+		if !bytes.Equal(gw.GetObject(t, "captures", "pcaps/"+c.FileName).Body, c.Data.(sinktest.Data)) {
+			t.Error("object differs after the retry")
 		}
 	})
 
