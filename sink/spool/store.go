@@ -78,7 +78,7 @@ func (s *Spool) write(c *agent.Capture, pending []string, failures []SinkError) 
 	}
 	now := s.cfg.Now()
 	e := &entry{Capture: *c, File: name, Pending: pending, Errors: map[string]string{},
-		Spooled: now, NextTry: now.Add(s.cfg.Interval), metaPath: path + metaSuffix}
+		Spooled: now, NextTry: now.Add(s.backoff(0)), metaPath: path + metaSuffix}
 	e.Capture.Data = nil
 	for _, f := range failures {
 		if slices.Contains(pending, f.Sink) {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -103,7 +104,8 @@ func (t *Transport) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { t.answerLoop(ctx) })
 
-	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
+	// Up to 20% jitter, so that a fleet does not reconnect in step.
+	bo := retry.Backoff{Policy: retry.Policy{Initial: t.o.MinBackoff, Max: t.o.MaxBackoff, Jitter: 0.2}}
 	for {
 		c, err := rueidis.NewClient(t.o.clientOption())
 		if err != nil {
@@ -113,7 +115,7 @@ func (t *Transport) Run(ctx context.Context) error {
 				return err
 			}
 			t.down(err)
-			if !sleep(ctx, bo.Next()) {
+			if retry.Wait(ctx, bo.Next()) != nil {
 				return nil
 			}
 			continue
@@ -136,7 +138,7 @@ func (t *Transport) Run(ctx context.Context) error {
 // rueidis redials a broken connection on the next call, so the client is
 // kept; only an authentication failure before the first subscription
 // returns an error.
-func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport.Backoff) error {
+func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *retry.Backoff) error {
 	// The hook runs on rueidis's connection goroutine: no blocking there.
 	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 		if s.Kind == "subscribe" && s.Channel == t.o.Channel {
@@ -162,7 +164,7 @@ func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport
 			return err
 		}
 		t.down(err)
-		if !sleep(ctx, bo.Next()) {
+		if retry.Wait(ctx, bo.Next()) != nil {
 			return nil
 		}
 	}
@@ -260,20 +262,8 @@ func (t *Transport) PublishResult(ctx context.Context, r agent.Result) error {
 			}
 			last = err
 		}
-		if ctx.Done() == nil || !sleep(ctx, 100*time.Millisecond) {
+		if ctx.Done() == nil || retry.Wait(ctx, 100*time.Millisecond) != nil {
 			return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, last)
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
 	}
 }

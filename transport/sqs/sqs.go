@@ -21,7 +21,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -67,8 +67,9 @@ type Config struct {
 	// another node. Nil means AgentForeign.
 	IsForeign func(error) bool
 
-	// Backoff paces receive retries after failures (default 1s doubling
-	// to 1m, with jitter). Its Attempts is ignored: Run never gives up.
+	// Backoff paces receive retries after failures; the zero Policy means
+	// 1s doubling to 1m, full jitter. Its Attempts is not used: Run never
+	// gives up.
 	Backoff retry.Policy
 
 	// HTTPClient replaces the SDK's HTTP client (tests); nil keeps it.
@@ -180,11 +181,8 @@ func (c *Config) validate() error {
 	if c.IsForeign == nil {
 		c.IsForeign = AgentForeign
 	}
-	if c.Backoff.BaseDelay <= 0 {
-		c.Backoff.BaseDelay = time.Second
-	}
-	if c.Backoff.MaxDelay <= 0 {
-		c.Backoff.MaxDelay = time.Minute
+	if c.Backoff == (retry.Policy{}) {
+		c.Backoff = retry.Policy{Initial: time.Second, Max: time.Minute, Jitter: 1}
 	}
 	return nil
 }
@@ -310,18 +308,13 @@ func (q *Queue) receive(ctx context.Context, n int) ([]types.Message, error) {
 // receiveFailed logs the first failure of a run of them (later ones at
 // Debug level) and sleeps the backoff.
 func (q *Queue) receiveFailed(ctx context.Context, failing int, err error) {
-	d := q.cfg.Backoff.Backoff(failing)
+	d := q.cfg.Backoff.Delay(failing)
 	if failing == 1 {
 		q.log.Error("cannot receive from queue; retrying with backoff until it answers", "queue", q.cfg.QueueURL, "err", err)
 	} else {
 		q.log.Debug("receive still failing", "queue", q.cfg.QueueURL, "attempt", failing, "backoff", d, "err", err)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	retry.Wait(ctx, d)
 }
 
 // handle submits one message and settles it (see the package comment).

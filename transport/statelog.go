@@ -3,40 +3,9 @@ package transport
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 )
-
-// Backoff yields capped exponential delays with jitter for reconnect loops.
-// The zero value starts at 100ms and caps at 10s.
-type Backoff struct {
-	Min, Max time.Duration
-	cur      time.Duration
-}
-
-// Next returns the delay before the next attempt: Min, then doubling up to
-// Max, each with ±20% jitter so a fleet does not reconnect in step.
-func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 100 * time.Millisecond
-	}
-	if hi <= 0 {
-		hi = 10 * time.Second
-	}
-	switch {
-	case b.cur == 0:
-		b.cur = lo
-	case b.cur < hi:
-		b.cur = min(2*b.cur, hi)
-	}
-	j := time.Duration(rand.Int64N(int64(b.cur)/5+1)) * 2
-	return b.cur - b.cur/5 + j
-}
-
-// Reset starts the sequence again (after a successful connection).
-func (b *Backoff) Reset() { b.cur = 0 }
 
 // StateLog logs a connection's state only when it changes, so a server down
 // for an hour gives one line, not one per retry.

@@ -8,22 +8,6 @@ import (
 	"time"
 )
 
-func TestBackoff(t *testing.T) {
-	b := Backoff{Min: 100 * time.Millisecond, Max: time.Second}
-	wantBase := []time.Duration{100, 200, 400, 800, 1000, 1000}
-	for i, w := range wantBase {
-		w *= time.Millisecond
-		d := b.Next()
-		if d < w-w/5 || d > w+w/5 {
-			t.Errorf("attempt %d: delay %v, want %v ±20%%", i, d, w)
-		}
-	}
-	b.Reset()
-	if d := b.Next(); d > 120*time.Millisecond {
-		t.Errorf("after Reset: %v, want about 100ms", d)
-	}
-}
-
 func TestStateLogOncePerChange(t *testing.T) {
 	var buf bytes.Buffer
 	s := StateLog{Log: slog.New(slog.NewTextHandler(&buf, nil))}
