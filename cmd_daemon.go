@@ -20,6 +20,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
+	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/logging"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/sink/cloudshark"
@@ -114,7 +115,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 	// The agent is created last (it needs the publishers); sources reach it
 	// through this indirection.
 	var ag *agent.Agent
-	guard := transport.NewGuard(transport.GuardOptionsFromConfig(cfg), transport.SubmitterFunc(
+	guard := transport.NewGuard(fromconfig.Guard(cfg), transport.SubmitterFunc(
 		func(ctx context.Context, msg []byte, source string) (string, error) {
 			return ag.Submit(ctx, msg, source)
 		}))
@@ -122,7 +123,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 	submit := reg.CountRequests(guard)
 
 	if cfg.Redis.Listen {
-		o, err := redis.OptionsFromConfig(cfg.Redis)
+		o, err := fromconfig.Redis(cfg.Redis)
 		if err != nil {
 			return err
 		}
@@ -189,7 +190,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer, opts ...dae
 		backend := httpapi.Adapt(
 			func(id string) (agent.RequestState, bool) { return ag.Lookup(id) },
 			func(id string) error { return ag.Cancel(id) })
-		hs, err := httpapi.New(httpapi.OptionsFromConfig(cfg), submit, backend, log)
+		hs, err := httpapi.New(fromconfig.HTTP(cfg), submit, backend, log)
 		if err != nil {
 			return err
 		}

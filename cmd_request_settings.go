@@ -13,6 +13,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
+	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
 )
@@ -58,7 +59,7 @@ func resolveTransport(rf *requestFlags, environ []string) (*transportSettings, e
 		if err != nil {
 			return nil, err
 		}
-		o, err := redis.OptionsFromConfig(cfg.Redis)
+		o, err := fromconfig.Redis(cfg.Redis)
 		if err != nil {
 			return nil, err
 		}

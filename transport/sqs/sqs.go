@@ -36,7 +36,7 @@ type Submitter interface {
 // Source is the source name passed to Submit.
 const Source = "sqs"
 
-// Config is the SQS transport's configuration, mapped by main from [sqs].
+// Config is the SQS transport's configuration, mapped by internal/fromconfig from [sqs].
 type Config struct {
 	QueueURL string // url: the request queue, required
 	Region   string // empty: from the queue URL's host, the default chain, else us-east-1
