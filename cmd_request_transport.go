@@ -3,24 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
-
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
+	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
+	"github.com/pcapdaemon/pcapdaemon/transport/sqs"
 )
 
 // resultEvent is one result event received: the JSON as published, and
@@ -66,11 +58,13 @@ func (ts *transportSettings) open(ctx context.Context, pollEvery time.Duration) 
 		}
 		return &redisRequest{c: c, channel: ts.channel, results: ts.resultsChannel}, nil
 	case "sqs":
-		c, err := newSQSClient(ctx, ts.sqs)
+		q := ts.sqs
+		c, err := sqs.Dial(ctx, sqs.Config{QueueURL: q.URL, ResultsURL: q.ResultsURL, Endpoint: q.Endpoint,
+			Protocol: q.Protocol, Region: q.Region, AccessID: q.AccessID, AccessKey: q.AccessKey})
 		if err != nil {
 			return nil, err
 		}
-		return &sqsRequest{c: c, s: ts.sqs}, nil
+		return &sqsRequest{c: c, url: q.URL}, nil
 	}
 	return &httpRequest{api: ts.httpAPI(), every: pollEvery}, nil
 }
@@ -129,107 +123,31 @@ func (r *redisRequest) listen(ctx context.Context, id string, ready func(), even
 
 func (r *redisRequest) close() { r.c.Close() }
 
-// newSQSClient builds an SQS client as the daemon's SQS transport does.
-func newSQSClient(ctx context.Context, s sqsSettings) (*sqs.Client, error) {
-	region := s.Region
-	if region == "" {
-		region = sqsRegionFromURL(s.URL)
-	}
-	cfg, err := awsconf.Load(ctx, awsconf.Settings{Region: region, AccessID: s.AccessID, AccessKey: s.AccessKey})
-	if err != nil {
-		return nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
-	}
-	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if s.Endpoint != "" {
-			o.BaseEndpoint = aws.String(s.Endpoint)
-		}
-		if s.Protocol == "query" {
-			o.Protocol = awsquery.New(schemas.AmazonSQS)
-		}
-	}), nil
-}
-
-// sqsRegionFromURL returns the region of an AWS queue URL
-// (https://sqs.<region>.amazonaws.com/...), or "".
-func sqsRegionFromURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return ""
-	}
-	rest, ok := strings.CutPrefix(strings.ToLower(u.Hostname()), "sqs.")
-	if !ok {
-		return ""
-	}
-	region, _, ok := strings.Cut(rest, ".amazonaws.com")
-	if !ok || region == "" || strings.Contains(region, ".") {
-		return ""
-	}
-	return region
-}
-
 // sqsRequest sends to an SQS queue and reads the results queue.
 type sqsRequest struct {
-	c *sqs.Client
-	s sqsSettings
+	c   *sqs.Client
+	url string
 }
 
 func (q *sqsRequest) publish(ctx context.Context, body []byte) (publishInfo, error) {
-	out, err := q.c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.s.URL), MessageBody: aws.String(string(body))})
+	mid, err := q.c.Send(ctx, body)
 	if err != nil {
-		return publishInfo{}, fmt.Errorf("sqs: send to %s: %w", q.s.URL, err)
+		return publishInfo{}, err
 	}
-	return publishInfo{receivers: -1, note: fmt.Sprintf("sent to %s as message %s", q.s.URL, aws.ToString(out.MessageId))}, nil
+	return publishInfo{receivers: -1, note: fmt.Sprintf("sent to %s as message %s", q.url, mid)}, nil
 }
 
-// sqsResultWait is the long-poll wait of one receive on the results queue.
-const sqsResultWait = 5
-
-// listen reads the results queue: a result for id is delivered and
-// deleted; any other message is released at once (visibility 0) for
-// whoever waits for it, and the next receive waits a little, so that a
-// queue full of others' results is not read in a busy loop.
+// listen delivers the results for id from the results queue (none without
+// one: the HTTP API's state is then the source).
 func (q *sqsRequest) listen(ctx context.Context, id string, ready func(), events chan<- any) error {
-	if q.s.ResultsURL == "" {
-		ready()
-		<-ctx.Done()
-		return nil
-	}
 	ready()
-	failures := 0
-	for ctx.Err() == nil {
-		out, err := q.c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(q.s.ResultsURL), MaxNumberOfMessages: 10, WaitTimeSeconds: sqsResultWait,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if failures++; failures >= 3 {
-				return fmt.Errorf("sqs: receive from %s: %w", q.s.ResultsURL, err)
-			}
-			sleepCtx(ctx, time.Second)
-			continue
+	return q.c.Results(ctx, func(body []byte) bool {
+		ev, mine := decodeResult(body, id)
+		if mine {
+			emit(ctx, events, ev)
 		}
-		failures = 0
-		foreign := 0
-		for _, m := range out.Messages {
-			ev, mine := decodeResult([]byte(aws.ToString(m.Body)), id)
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if mine {
-				emit(ctx, events, ev)
-				_, _ = q.c.DeleteMessage(sctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.s.ResultsURL), ReceiptHandle: m.ReceiptHandle})
-			} else {
-				foreign++
-				_, _ = q.c.ChangeMessageVisibility(sctx, &sqs.ChangeMessageVisibilityInput{
-					QueueUrl: aws.String(q.s.ResultsURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-			}
-			cancel()
-		}
-		if foreign > 0 && foreign == len(out.Messages) {
-			sleepCtx(ctx, 300*time.Millisecond)
-		}
-	}
-	return nil
+		return mine
+	})
 }
 
 func (q *sqsRequest) close() {}
@@ -244,117 +162,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// httpAPI is a client of the daemon's HTTP API.
-type httpAPI struct {
-	base, token string
-	client      *http.Client
-}
-
 // httpAPI returns a client of the daemon's HTTP API at ts.httpURL; an
 // https:// API's certificate is checked against ts.httpRoots (nil: the
 // system's roots).
-func (ts *transportSettings) httpAPI() *httpAPI {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: ts.httpRoots, MinVersion: tls.VersionTLS12}
-	return &httpAPI{
-		base:   strings.TrimRight(ts.httpURL, "/"),
-		token:  ts.token,
-		client: &http.Client{Timeout: 10 * time.Second, Transport: tr},
-	}
-}
-
-// httpStatusError is an error answer of the API.
-type httpStatusError struct {
-	Code int
-	Msg  string
-}
-
-func (e *httpStatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Code, e.Msg) }
-
-func (h *httpAPI) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if method == http.MethodPost || method == http.MethodDelete {
-		// The API refuses these without it (415): a web page cannot
-		// send it without a CORS preflight.
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return resp.StatusCode, b, err
-}
-
-// post submits a request; it returns the id the API answered with.
-func (h *httpAPI) post(ctx context.Context, body []byte) (string, error) {
-	code, b, err := h.do(ctx, http.MethodPost, "/v1/captures", body)
-	if err != nil {
-		return "", fmt.Errorf("POST %s/v1/captures: %w", h.base, err)
-	}
-	var reply struct {
-		ID    string `json:"id"`
-		Error string `json:"error"`
-	}
-	_ = json.Unmarshal(b, &reply)
-	if code != http.StatusAccepted {
-		msg := reply.Error
-		if msg == "" {
-			msg = strings.TrimSpace(string(b))
-		}
-		return reply.ID, fmt.Errorf("POST %s/v1/captures: %w", h.base, &httpStatusError{Code: code, Msg: msg})
-	}
-	return reply.ID, nil
-}
-
-// get reads a request's state; found is false on 404.
-func (h *httpAPI) get(ctx context.Context, id string) (ev stateEvent, found bool, err error) {
-	code, b, err := h.do(ctx, http.MethodGet, "/v1/captures/"+url.PathEscape(id), nil)
-	if err != nil {
-		return ev, false, err
-	}
-	switch code {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return ev, false, nil
-	default:
-		return ev, false, &httpStatusError{Code: code, Msg: strings.TrimSpace(string(b))}
-	}
-	var raw struct {
-		Results []json.RawMessage `json:"results"`
-	}
-	if err := json.Unmarshal(b, &ev.state); err != nil {
-		return ev, false, fmt.Errorf("GET /v1/captures/%s: %w", id, err)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return ev, false, fmt.Errorf("GET /v1/captures/%s: %w", id, err)
-	}
-	ev.results = raw.Results
-	return ev, true, nil
+func (ts *transportSettings) httpAPI() *httpapi.Client {
+	return httpapi.NewClient(ts.httpURL, ts.token, ts.httpRoots)
 }
 
 // poll reads the state of id every interval and delivers it until ctx
 // ends. With own, the state is the source of the results; without, a
 // failing API only means no live status.
-func (h *httpAPI) poll(ctx context.Context, id string, own bool, interval time.Duration, events chan<- any) {
+func poll(ctx context.Context, api *httpapi.Client, id string, own bool, interval time.Duration, events chan<- any) {
 	for ctx.Err() == nil {
-		ev, found, err := h.get(ctx, id)
+		st, found, err := api.Lookup(ctx, id)
 		if err == nil && found {
-			ev.own = own
-			emit(ctx, events, ev)
+			emit(ctx, events, stateEvent{state: st.Request, results: st.Results, own: own})
 		}
-		var se *httpStatusError
+		var se *httpapi.StatusError
 		if !own && errors.As(err, &se) && se.Code == http.StatusUnauthorized {
 			return // no token for the status: stop asking
 		}
@@ -364,16 +188,16 @@ func (h *httpAPI) poll(ctx context.Context, id string, own bool, interval time.D
 
 // httpRequest posts to the daemon's HTTP API and polls the request's state.
 type httpRequest struct {
-	api   *httpAPI
+	api   *httpapi.Client
 	every time.Duration
 }
 
 func (r *httpRequest) publish(ctx context.Context, body []byte) (publishInfo, error) {
-	id, err := r.api.post(ctx, body)
+	id, err := r.api.Submit(ctx, body)
 	if err != nil {
 		return publishInfo{receivers: -1}, err
 	}
-	return publishInfo{receivers: -1, note: fmt.Sprintf("accepted by %s as %s", r.api.base, id)}, nil
+	return publishInfo{receivers: -1, note: fmt.Sprintf("accepted by %s as %s", r.api.Base(), id)}, nil
 }
 
 func (r *httpRequest) listen(ctx context.Context, id string, ready func(), events chan<- any) error {
@@ -382,7 +206,7 @@ func (r *httpRequest) listen(ctx context.Context, id string, ready func(), event
 	if every <= 0 {
 		every = 500 * time.Millisecond
 	}
-	r.api.poll(ctx, id, true, every, events)
+	poll(ctx, r.api, id, true, every, events)
 	return nil
 }
 

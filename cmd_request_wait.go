@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 )
 
 // readyTimeout bounds the wait for the results subscription.
@@ -307,7 +308,7 @@ func (c *requestCmd) waitFor(ctx context.Context, tr requestTransport, ts *trans
 	w.byState = ownState
 	info, err := tr.publish(ctx, body)
 	if err != nil {
-		var se *httpStatusError
+		var se *httpapi.StatusError
 		// A request the agent rejected (invalid, over budget) has a
 		// rejected result to show; anything else ends here.
 		if !errors.As(err, &se) || (se.Code != http.StatusBadRequest && se.Code != http.StatusTooManyRequests) {
@@ -326,7 +327,7 @@ func (c *requestCmd) waitFor(ctx context.Context, tr requestTransport, ts *trans
 		if every <= 0 {
 			every = 500 * time.Millisecond
 		}
-		go ts.httpAPI().poll(ctx, req.ID, ownState, every, events)
+		go poll(ctx, ts.httpAPI(), req.ID, ownState, every, events)
 	}
 
 	deadline := time.NewTimer(w.deadline.Sub(w.now()))
