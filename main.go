@@ -4,11 +4,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
@@ -33,11 +29,5 @@ func run(args []string) int {
 			return runVersion(args[1:], os.Stdout, os.Stderr)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runDaemon(ctx, args, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "pcapdaemon:", err)
-		return 1
-	}
-	return 0
+	return runDaemon(args, os.Stderr)
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -9,8 +9,27 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
+	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 )
+
+// reloadLoop reloads the configuration for every value on the Reload
+// channel (SIGHUP) until ctx ends.
+func (d *daemon) reloadLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.opts.Reload:
+			d.reload.reload(ctx)
+			// The API's certificate files are read again (renewed
+			// certificates); the other [http] settings need a restart.
+			if err := d.reloadTLS(); err != nil {
+				d.log.Error("HTTP API certificate reload failed; the certificate in use is kept", "error", err)
+			}
+		}
+	}
+}
 
 // reloader applies a new configuration on SIGHUP: the capture limits,
 // aliases, host name and formats (agent.Reload), the sinks and the spool.
@@ -66,7 +85,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ag.Reload(agentConfig(cfg), sinks); err != nil {
+	if err := r.ag.Reload(fromconfig.Agent(cfg), sinks); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	r.spools.set(sp)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/sink/local"
 )
@@ -156,7 +157,7 @@ func TestSpoolCapMetrics(t *testing.T) {
 	}
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
-	m := scrape(t, srv.URL)
+	m := testenv.Scrape(t, srv.URL)
 	for _, tt := range []struct {
 		name string
 		want float64
