@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	daemonpkg "github.com/pcapdaemon/pcapdaemon/internal/daemon"
+	"github.com/pcapdaemon/pcapdaemon/internal/daemon"
 )
 
 // runDaemon implements "pcapdaemon [flags]": the daemon (internal/daemon)
@@ -22,7 +22,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := daemonpkg.Run(ctx, daemonpkg.Options{
+	err := daemon.Run(ctx, daemon.Options{
 		Args: args, Environ: os.Environ(), Stderr: stderr, Version: version, Reload: hup,
 	})
 	if err != nil {
