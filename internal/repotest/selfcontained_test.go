@@ -1,4 +1,4 @@
-package main
+package repotest
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
 // TestRepositorySelfContained fails when a file of the repository points
@@ -29,14 +31,11 @@ import (
 //     filepath.Join or path.Join. (Strings that are data, such as hostile
 //     request fields in a table, are not paths and are left alone.)
 func TestRepositorySelfContained(t *testing.T) {
-	root, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testenv.ModuleRoot(t)
 	// Built from pieces, so that this file does not match itself.
 	banned := []string{".." + "/shared", "/work" + "/shared", "/work" + "/main", "/work" + "/wt/"}
 
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
