@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 	"golang.org/x/net/bpf"
 )
@@ -31,7 +32,7 @@ type Agent struct {
 	spool    Sink
 	journal  Journal
 
-	pool *chunkPool
+	pool *capfile.ChunkPool
 
 	// captureCtx is the parent of every capture; Shutdown cancels it with
 	// errShutdown. hardCtx bounds deliveries and publishing; it ends when
@@ -118,7 +119,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		store:    newRequestStore(cfg.KeepRequests),
 		seen:     newIDSet(cfg.DedupTTL, cfg.DedupSize),
 		planning: map[string]*planning{},
-		pool:     newChunkPool(cfg.ChunkSize, cfg.FreeChunks),
+		pool:     capfile.NewChunkPool(cfg.ChunkSize, cfg.FreeChunks),
 		results:  make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
@@ -474,7 +475,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("agent: shutdown: results still publishing: %w", ctx.Err())
 	}
 	a.abort()
-	a.pool.drain() // every capture has ended: give the idle chunks back
+	a.pool.Drain() // every capture has ended: give the idle chunks back
 	return nil
 }
 

@@ -404,24 +404,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
-func TestSummarize(t *testing.T) {
-	for _, tc := range []struct {
-		lt   uint32
-		b    []byte
-		want string
-	}{
-		{1, testFrame(60, 53), "UDP 198.18.0.1:53 > 198.18.0.2:9"},
-		{1, testFrame(60, 53)[:20], "truncated IPv4 header"},
-		{1, []byte{1, 2}, "truncated ethernet header"},
-		{101, testFrame(60, 7)[14:], "UDP 198.18.0.1:7 > 198.18.0.2:9"},
-		{113, []byte{1, 2, 3}, "link type 113, 3 bytes"},
-	} {
-		if got := Summarize(tc.lt, tc.b); got != tc.want {
-			t.Errorf("Summarize = %q, want %q", got, tc.want)
-		}
-	}
-}
-
 func TestMetricsAndReload(t *testing.T) {
 	ta := newTestAgent(t, Config{})
 	ta.host.scripts["eth0"] = frames(2, 100, time.Millisecond)

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 )
 
 // Defaults applied by Config for every zero field (the seed's values where the
@@ -17,7 +19,7 @@ const (
 	DefaultMaxConcurrent  = 16
 	DefaultMaxMemory      = 1 << 30
 	DefaultRingBytes      = 8 << 20
-	DefaultChunkSize      = hugePageSize
+	DefaultChunkSize      = capfile.HugePageSize
 	DefaultFreeChunks     = 8
 	DefaultShutdownGrace  = 30 * time.Second
 	DefaultDedupTTL       = 15 * time.Minute

@@ -16,9 +16,11 @@
 //	session      Handle.ReadPacket until a stop control fires, frames into a buffer
 //	deliver      every Sink at once (the spool when all fail), then the Result
 //
-// The capture buffer is a list of fixed-size chunks taken from a recycle
-// list the Agent owns: it never grows by copying, and writing a frame neither
-// allocates nor copies it more than once (TestLoopAllocations,
+// The capture file itself is package capfile's: a list of fixed-size chunks
+// taken from a recycle list (capfile.ChunkPool) the Agent owns, the pcap and
+// pcapng writers, and the merge of a merged capture's interfaces. A buffer
+// never grows by copying, and the session's loop writes a frame without
+// allocating or copying it more than once (TestLoopAllocations,
 // BenchmarkCaptureLoop). The finished buffer is read by sinks through an
 // io.ReadSeeker that is also an io.ReaderAt and an io.WriterTo.
 //

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 )
 
 // ringHandle hands out prepared frames round-robin without allocating, as
@@ -31,16 +32,16 @@ func (h *ringHandle) Snaplen() int                   { return 262144 }
 func (h *ringHandle) Close() error                   { return nil }
 
 // runLoop runs the capture loop for n packets into a fresh buffer.
-func runLoop(tb testing.TB, a *Agent, format string, n int, h Handle) *buffer {
+func runLoop(tb testing.TB, a *Agent, format string, n int, h Handle) *capfile.Buffer {
 	s := &session{
 		a: a, log: a.log,
 		p:  &plan{packets: int64(n), bytes: 1 << 62, timeout: time.Hour, duration: time.Hour, snaplen: 262144, format: format},
 		cp: capturePlan{target: target{iface: "eth0"}, linkType: 1}, snaplen: 262144, linkType: 1,
 	}
-	buf := newBuffer(a.pool)
-	var w fileWriter = newPcapWriter(buf, 1, 262144)
+	buf := capfile.NewBuffer(a.pool)
+	var w fileWriter = capfile.NewPcapWriter(buf, 1, 262144)
 	if format == FormatPcapNG {
-		w = newPcapngWriter(buf, 1, 262144, "eth0")
+		w = capfile.NewPcapngWriter(buf, 1, 262144, "eth0")
 	}
 	var count uint64
 	reason, err := s.loop(context.Background(), h, w, buf, time.Now(), &count)
@@ -60,14 +61,14 @@ func TestLoopAllocations(t *testing.T) {
 	defer a.Shutdown(context.Background())
 	h := &ringHandle{pkts: testPackets(64)}
 	for _, format := range []string{FormatPcap, FormatPcapNG} {
-		runLoop(t, a, format, 20000, h).release() // warm the chunk pool
+		runLoop(t, a, format, 20000, h).Release() // warm the chunk pool
 		const n = 20000
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		buf := runLoop(t, a, format, n, h)
 		runtime.ReadMemStats(&after)
-		buf.release()
+		buf.Release()
 		// A handful of allocations per capture (the chunk list growing) is
 		// fine; one per packet is not.
 		if allocs := after.Mallocs - before.Mallocs; allocs > 20 {
@@ -101,7 +102,7 @@ func BenchmarkCaptureLoop(b *testing.B) {
 			const per = 50000 // packets per capture, then the buffer is recycled
 			b.ReportAllocs()
 			for b.Loop() {
-				runLoop(b, a, tc.format, per, h).release()
+				runLoop(b, a, tc.format, per, h).Release()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/packet")
 		})

@@ -2,146 +2,25 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 )
 
-// A merged capture ("merge": true, or "pcapdaemon capture" with several
-// interfaces) runs one session per interface, as any request does, but the
-// sessions form a mergeGroup: the packet and byte limits count the one file
-// they write together, and the first stop control that fires (or the
-// inactivity of every interface) ends them all. When all have ended, their
-// frames are merged into one pcapng file (merge_pcapng.go), delivered once;
-// every interface still gets its own Result, naming the same file.
-//
-// The file holds the first frames in time, not the first ones a session
-// happened to read: the rings hand frames over block by block, so when one
-// session reaches a limit, another may not have read older frames yet.
-// The limit therefore stops the group at the newest timestamp seen so far
-// (stopTs); each session then keeps reading until it meets a frame newer
-// than that, or for a drain period of a few block timeouts, and the merge
-// cuts the file at the limit in timestamp order.
-//
-// Only merged sessions pay for the group's atomics: a session without a
-// group runs the loop as before.
-
-// mergeGroup holds the stop controls that the sessions of a merged capture
-// share.
-type mergeGroup struct {
-	maxPackets uint64
-	maxBytes   int64
-	header     int64         // the file's bytes before the first EPB
-	drain      time.Duration // how long sessions read on after a stop
-
-	packets atomic.Uint64 // frames written
-	bytes   atomic.Int64  // the file's bytes: header and EPBs written
-	last    atomic.Int64  // newest frame timestamp of any interface, ns
-	stopTs  atomic.Int64  // last at the stop
-	done    atomic.Bool   // a stop control fired (stopTs is set)
-
-	mu     sync.Mutex
-	reason StopReason
-	timer  *time.Timer             // ends the drain
-	cancel context.CancelCauseFunc // ends the sessions' context
-}
-
-// mergeStop is the cause with which a group ends its sessions' context.
-type mergeStop struct{ reason StopReason }
-
-func (e *mergeStop) Error() string { return "merged capture stopped: " + string(e.reason) }
-
-// newMergeGroup returns the group of a merged capture of p whose file
-// starts with header bytes and whose rings retire blocks after
-// blockTimeout (0: afpacket's default); cancel ends the sessions' context.
-func newMergeGroup(p *plan, header int64, started time.Time, blockTimeout time.Duration, cancel context.CancelCauseFunc) *mergeGroup {
-	if blockTimeout <= 0 {
-		blockTimeout = afpacket.DefaultBlockTimeout
-	}
-	g := &mergeGroup{
-		maxPackets: uint64(p.packets), maxBytes: p.bytes, header: header,
-		drain: 2*blockTimeout + 10*time.Millisecond, cancel: cancel,
-	}
-	g.bytes.Store(header)
-	g.last.Store(started.UnixNano())
-	return g
-}
-
-// take decides about one frame with timestamp ts and n bytes (after the
-// snap length). Before the group stops, every frame is written and reached
-// is the limit it reaches, if any (the caller then calls stop). After the
-// stop, a frame newer than the newest one before it is not written: ok is
-// false, and the session is done.
-func (g *mergeGroup) take(ts int64, n int) (reached StopReason, ok bool) {
-	if g.done.Load() {
-		return "", ts <= g.stopTs.Load()
-	}
-	// The timestamp is recorded before the frame is counted, so that the
-	// stop's stopTs covers every frame counted before it.
-	g.seen(ts)
-	p := g.packets.Add(1)
-	b := g.bytes.Add(epbLen(n))
-	switch {
-	case p >= g.maxPackets:
-		return StopPackets, true
-	case b >= g.maxBytes:
-		return StopBytes, true
-	}
-	return "", true
-}
-
-// seen records a frame's timestamp for the shared inactivity timeout.
-func (g *mergeGroup) seen(ts int64) {
-	for {
-		cur := g.last.Load()
-		if ts <= cur || g.last.CompareAndSwap(cur, ts) {
-			return
-		}
-	}
-}
-
-// stop ends the group for reason (the first one wins): sessions read on
-// until a frame newer than the newest so far, for at most g.drain.
-func (g *mergeGroup) stop(reason StopReason) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.reason != "" {
-		return
-	}
-	g.reason = reason
-	g.stopTs.Store(g.last.Load())
-	g.done.Store(true)
-	g.timer = time.AfterFunc(g.drain, func() { g.cancel(&mergeStop{reason}) })
-}
-
-// stopped returns the reason the group stopped for ("" while it runs).
-func (g *mergeGroup) stopped() StopReason {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reason
-}
-
-// end stops the drain timer once every session has ended.
-func (g *mergeGroup) end() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.timer != nil {
-		g.timer.Stop()
-	}
-}
+// This file runs a merged capture (merge_group.go has its stop controls):
+// the sessions of all its interfaces, the merge of their frames into one
+// pcapng file, its delivery, and one Result per interface.
 
 // mergedFile is what captureMerged produced.
 type mergedFile struct {
-	outs    []outcome  // one per session, in order; res counts what is in the file
-	buf     *buffer    // the pcapng file; nil when no session started
-	packets uint64     // frames in the file
-	err     error      // the merge failed (buf is nil then)
-	reason  StopReason // the stop control that ended the group ("" if none did)
+	outs    []outcome       // one per session, in order; res counts what is in the file
+	buf     *capfile.Buffer // the pcapng file; nil when no session started
+	packets uint64          // frames in the file
+	err     error           // the merge failed (buf is nil then)
+	reason  StopReason      // the stop control that ended the group ("" if none did)
 	// startErr is why the first session that could not start did not.
 	startErr error
 }
@@ -160,7 +39,7 @@ func (a *Agent) captureMerged(ctx context.Context, p *plan, sessions []*session,
 	for i, s := range sessions {
 		names[i] = s.cp.iface
 	}
-	header := ngHeaderLen(names)
+	header := capfile.NGHeaderLen(names)
 	g := newMergeGroup(p, header, a.clock.Now(), sessions[0].blockTimeout, cancel)
 	m := mergedFile{outs: make([]outcome, len(sessions))}
 	var wg sync.WaitGroup
@@ -178,32 +57,32 @@ func (a *Agent) captureMerged(ctx context.Context, p *plan, sessions []*session,
 	g.end()
 	m.reason = g.stopped()
 
-	ifaces := make([]ngInterface, len(sessions))
-	srcs := make([]*buffer, len(sessions))
+	ifaces := make([]capfile.Interface, len(sessions))
+	srcs := make([]*capfile.Buffer, len(sessions))
 	started := false
 	for i, s := range sessions {
 		o := &m.outs[i]
-		ifaces[i] = ngInterface{name: names[i], linkType: s.cp.linkType, snaplen: p.snaplen}
+		ifaces[i] = capfile.Interface{Name: names[i], LinkType: s.cp.linkType, Snaplen: p.snaplen}
 		if o.buf == nil {
 			if m.startErr == nil {
 				m.startErr = o.err
 			}
 			continue
 		}
-		ifaces[i].linkType, ifaces[i].snaplen = s.linkType, o.snaplen
+		ifaces[i].LinkType, ifaces[i].Snaplen = s.linkType, o.snaplen
 		srcs[i], started = o.buf, true
 	}
 	if !started {
 		return m
 	}
-	buf := newBuffer(a.pool)
-	writeNGHeader(buf, ifaces)
-	counts, err := mergeEPBs(buf, srcs, mergeLimits{packets: uint64(p.packets), bytes: p.bytes, visit: visit})
+	buf := capfile.NewBuffer(a.pool)
+	capfile.WriteNGHeader(buf, ifaces)
+	counts, err := capfile.MergeEPBs(buf, srcs, capfile.MergeLimits{Packets: uint64(p.packets), Bytes: p.bytes, Visit: visit})
 	for i := range m.outs {
-		m.outs[i].buf = nil // consumed by mergeEPBs
+		m.outs[i].buf = nil // consumed by MergeEPBs
 	}
 	if err != nil {
-		buf.release()
+		buf.Release()
 		m.err = err
 		return m
 	}
@@ -214,14 +93,14 @@ func (a *Agent) captureMerged(ctx context.Context, p *plan, sessions []*session,
 		}
 		// The Result counts what is in the file: the merge may have cut
 		// frames read after the limit.
-		o.res.Packets, o.res.Bytes = counts[i].packets, uint64(counts[i].bytes)
+		o.res.Packets, o.res.Bytes = counts[i].Packets, uint64(counts[i].Bytes)
 		if o.res.Status == StatusOK && o.res.Packets == 0 {
 			o.res.Status = StatusEmpty
 		}
 		m.packets += o.res.Packets
-		writeNGStats(buf, uint32(i), finishStats{
-			start: o.res.Started, end: o.res.Ended, received: o.stats.Packets, drops: o.stats.Drops,
-			delivered: o.res.Packets, statsKnown: o.statsKnown,
+		capfile.WriteNGStats(buf, uint32(i), capfile.Stats{
+			Start: o.res.Started, End: o.res.Ended, Received: o.stats.Packets, Drops: o.stats.Drops,
+			Delivered: o.res.Packets, KernelKnown: o.statsKnown,
 		})
 	}
 	m.buf = buf
@@ -268,7 +147,7 @@ func (a *Agent) runMerged(r *request, cfg Config, sinks []Sink) {
 			Snaplen:   p.snaplen,
 			Tags:      Tags(&p.req, alias, cfg.Hostname, label, p.snaplen),
 			Packets:   m.packets,
-			Data:      m.buf.data(),
+			Data:      m.buf.Data(),
 		}
 		for i, res := range results {
 			if i == 0 || res.Started.Before(c.Started) {
@@ -288,7 +167,7 @@ func (a *Agent) runMerged(r *request, cfg Config, sinks []Sink) {
 		}
 	}
 	if m.buf != nil {
-		m.buf.release()
+		m.buf.Release()
 	}
 	for i, res := range results {
 		a.finish(r, res, spooled[i])
@@ -366,13 +245,4 @@ func plainName(s string) bool {
 		}
 	}
 	return true
-}
-
-// mergeReason returns the stop reason carried by a group's cancellation.
-func mergeReason(cause error) (StopReason, bool) {
-	var ms *mergeStop
-	if errors.As(cause, &ms) {
-		return ms.reason, true
-	}
-	return "", false
 }

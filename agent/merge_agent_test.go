@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile/capfiletest"
 )
 
 // TestMergedRequest runs merged requests on fake handles through Submit:
@@ -74,30 +75,30 @@ func TestMergedRequest(t *testing.T) {
 				}
 			}
 
-			f, err := parseNG(data[0])
+			f, err := capfiletest.ParseNG(data[0])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(f.ifaces) != 2 || f.ifaces[0].Name != "eth0" || f.ifaces[1].Name != "eth1" || f.ifaces[0].Tsresol != 9 {
-				t.Errorf("interfaces %+v", f.ifaces)
+			if len(f.Interfaces) != 2 || f.Interfaces[0].Name != "eth0" || f.Interfaces[1].Name != "eth1" || f.Interfaces[0].Tsresol != 9 {
+				t.Errorf("interfaces %+v", f.Interfaces)
 			}
-			if len(f.pkts) != int(tc.packets) {
-				t.Fatalf("file holds %d packets, want %d", len(f.pkts), tc.packets)
+			if len(f.Packets) != int(tc.packets) {
+				t.Fatalf("file holds %d packets, want %d", len(f.Packets), tc.packets)
 			}
 			perIf := make([]uint64, 2)
-			for i, p := range f.pkts {
+			for i, p := range f.Packets {
 				if want := 100 + 20*int(p.IfID); len(p.Data) != want {
 					t.Errorf("packet %d of interface %d has %d bytes, want %d", i, p.IfID, len(p.Data), want)
 				}
-				if i > 0 && p.TS < f.pkts[i-1].TS {
+				if i > 0 && p.TS < f.Packets[i-1].TS {
 					t.Errorf("packet %d is older than the one before it", i)
 				}
 				perIf[p.IfID]++
 			}
-			if len(f.stats) != 2 {
-				t.Fatalf("%d ISBs, want 2", len(f.stats))
+			if len(f.Stats) != 2 {
+				t.Fatalf("%d ISBs, want 2", len(f.Stats))
 			}
-			for i, st := range f.stats {
+			for i, st := range f.Stats {
 				if st.IfID != uint32(i) || st.Delivered != rs[i].Packets || st.Delivered != perIf[i] ||
 					!st.HasKernel || st.Received != 100 || st.Drops != 2 {
 					t.Errorf("ISB %d: %+v, want interface %d, %d delivered, the fake's counters", i, st, i, perIf[i])
@@ -139,7 +140,7 @@ func TestMergedRequestCancel(t *testing.T) {
 			t.Errorf("result %+v", r)
 		}
 	}
-	if f, err := parseNG(data[0]); err != nil || len(f.pkts) != 5 {
+	if f, err := capfiletest.ParseNG(data[0]); err != nil || len(f.Packets) != 5 {
 		t.Errorf("file: %v, %+v", err, f)
 	}
 }
@@ -165,8 +166,8 @@ func TestMergedRequestOpenFails(t *testing.T) {
 		t.Errorf("results %+v / %+v", rs[0], rs[1])
 	}
 	_, data := ta.sink.captures()
-	f, err := parseNG(data[0])
-	if err != nil || len(f.ifaces) != 2 || len(f.pkts) != 3 || len(f.stats) != 1 {
+	f, err := capfiletest.ParseNG(data[0])
+	if err != nil || len(f.Interfaces) != 2 || len(f.Packets) != 3 || len(f.Stats) != 1 {
 		t.Errorf("file: %v, %+v", err, f)
 	}
 }

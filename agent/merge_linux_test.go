@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile/capfiletest"
 	"github.com/pcapdaemon/pcapdaemon/internal/netns"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
@@ -141,27 +142,27 @@ func TestMergedCaptureVeth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := parseNG(data)
+	f, err := capfiletest.ParseNG(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.ifaces) != 2 {
-		t.Fatalf("%d IDBs, want 2", len(f.ifaces))
+	if len(f.Interfaces) != 2 {
+		t.Fatalf("%d IDBs, want 2", len(f.Interfaces))
 	}
-	for i, idb := range f.ifaces {
-		if idb != (readIDB{LinkType: 1, Snaplen: 200, Name: pairs[i].Host, Tsresol: 9}) {
+	for i, idb := range f.Interfaces {
+		if idb != (capfiletest.IDB{LinkType: 1, Snaplen: 200, Name: pairs[i].Host, Tsresol: 9}) {
 			t.Errorf("IDB %d: %+v", i, idb)
 		}
 	}
-	for i, p := range f.pkts {
+	for i, p := range f.Packets {
 		if p.IfID != uint32(i%2) {
 			t.Errorf("frame %d under interface %d, want %d", i, p.IfID, i%2)
 		}
 	}
-	if len(f.stats) != 2 {
-		t.Fatalf("%d ISBs, want 2", len(f.stats))
+	if len(f.Stats) != 2 {
+		t.Fatalf("%d ISBs, want 2", len(f.Stats))
 	}
-	for i, st := range f.stats {
+	for i, st := range f.Stats {
 		if st.IfID != uint32(i) || st.Delivered != perIf || !st.HasKernel || st.Received < perIf {
 			t.Errorf("ISB %d: %+v, want interface %d with %d delivered", i, st, i, perIf)
 		}

@@ -10,7 +10,7 @@ import (
 // capture (merge.go) whose summary sums the interfaces' counters. Packet
 // and PacketOn see the file's frames after the capture, in its order.
 func (a *Agent) captureOnceMerged(ctx context.Context, p *plan, cfg *Config, spec *CaptureSpec) (CaptureSummary, CaptureData, error) {
-	defer a.pool.drain() // the merge is over: keep no idle chunk
+	defer a.pool.Drain() // the merge is over: keep no idle chunk
 	sessions := make([]*session, len(p.captures))
 	for i, cp := range p.captures {
 		sessions[i] = &session{
@@ -41,7 +41,7 @@ func (a *Agent) captureOnceMerged(ctx context.Context, p *plan, cfg *Config, spe
 	}, visit, true)
 	if m.startErr != nil { // a socket never opened: the capture did not happen
 		if m.buf != nil {
-			m.buf.release()
+			m.buf.Release()
 		}
 		return CaptureSummary{}, nil, m.startErr
 	}
@@ -86,5 +86,5 @@ func (a *Agent) captureOnceMerged(ctx context.Context, p *plan, cfg *Config, spe
 	sum.Interface = strings.Join(names, "+")
 	sum.LinkType, sum.Snaplen = sum.Interfaces[0].LinkType, sum.Interfaces[0].Snaplen
 	sum.Bytes = uint64(m.buf.Len())
-	return sum, a.unownedData(m.buf), firstErr
+	return sum, m.buf.Detach(), firstErr
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 )
 
 // noLimit stands for "no limit" in a CaptureSpec's zero packet, byte and
@@ -153,7 +154,7 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 	if n := len(spec.interfaces()); n > 1 {
 		free = n + 1 // the merge reuses the chunks it has read
 	}
-	a.pool = newChunkPool(cfg.ChunkSize, free)
+	a.pool = capfile.NewChunkPool(cfg.ChunkSize, free)
 
 	p, err := a.oncePlan(ctx, &cfg, &spec)
 	if err != nil {
@@ -193,17 +194,7 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 		Started:     out.res.Started,
 		Ended:       out.res.Ended,
 	}
-	return sum, a.unownedData(out.buf), out.err
-}
-
-// unownedData returns b's data for a caller that never releases it.
-func (a *Agent) unownedData(b *buffer) *bufferData {
-	d := b.data()
-	// Nobody releases this data: the chunks go back when it is garbage.
-	// A reader holds d, and chunk memory is only handed out during a
-	// reader's call, so the chunks outlive every use.
-	runtime.AddCleanup(d, func(chunks [][]byte) { a.pool.put(chunks) }, d.chunks)
-	return d
+	return sum, out.buf.Detach(), out.err
 }
 
 // oncePlan is makePlan for a CaptureSpec: no configured maxima, the

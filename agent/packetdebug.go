@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
 )
 
 // maxDebugFrames is how many frames packetdebug logs per interface
@@ -30,7 +32,7 @@ func (p *packetLog) frame(ts int64, data []byte, wire int) {
 	}
 	p.logged++
 	p.log.Info("packet", "time", time.Unix(0, ts).UTC(), "caplen", len(data), "len", wire,
-		"summary", Summarize(p.linkType, data))
+		"summary", pktsummary.Summarize(p.linkType, data))
 }
 
 // finish logs how many frames were not logged, if any were not.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 	"golang.org/x/net/bpf"
 )
@@ -202,12 +203,15 @@ func limitSeconds(field string, v int64, max, def time.Duration) (time.Duration,
 // buffer bounded both by the byte limit (plus the one record that may cross
 // it) and by the packet limit, rounded up to whole chunks.
 func reservation(cfg *Config, p *plan) int64 {
-	rec := maxRecordLen(p.format, p.snaplen)
+	rec := capfile.MaxPcapRecordLen(p.snaplen)
+	if p.format == FormatPcapNG {
+		rec = capfile.MaxEPBLen(p.snaplen)
+	}
 	bound := satAdd(p.bytes, rec)
 	if p.packets <= math.MaxInt64/rec {
 		bound = min(bound, p.packets*rec)
 	}
-	bound = satAdd(bound, fileOverheadMax)
+	bound = satAdd(bound, capfile.MaxFileOverhead)
 	chunk := int64(cfg.ChunkSize)
 	chunks := bound/chunk + 1
 	if chunks > math.MaxInt64/chunk-1 {

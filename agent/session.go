@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
+	"github.com/pcapdaemon/pcapdaemon/agent/capfile"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 )
 
@@ -45,9 +46,20 @@ type session struct {
 	snaplen  int
 }
 
+// fileWriter writes one capture file (pcap or pcapng) into a buffer:
+// capfile's PcapWriter and PcapngWriter.
+type fileWriter interface {
+	// Packet appends one frame: its timestamp (ns since the epoch), its
+	// bytes (cut to the snap length by the writer) and its length on the
+	// wire. It neither allocates nor copies the frame more than once.
+	Packet(ts int64, data []byte, wire int)
+	// Finish appends what follows the last frame (pcapng statistics).
+	Finish(st capfile.Stats)
+}
+
 // outcome is what a capture session produced.
 type outcome struct {
-	buf     *buffer // nil when nothing was captured
+	buf     *capfile.Buffer // nil when nothing was captured
 	res     Result
 	snaplen int
 	err     error // why res.Status is StatusError
@@ -97,11 +109,11 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 				Tags:      Tags(&s.p.req, cp.alias, s.node, cp.iface, out.snaplen),
 				FileName:  FileName(s.node, cp.iface, res.Started, r.id, s.p.format),
 				Packets:   res.Packets,
-				Data:      out.buf.data(),
+				Data:      out.buf.Data(),
 			}
 			spooled = a.deliver(s.log, c, sinks, &res)
 		}
-		out.buf.release()
+		out.buf.Release()
 	}
 	a.finish(r, res, spooled)
 }
@@ -172,15 +184,15 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		s.log.Warn("handle's link type differs from the one the filter was compiled for",
 			"handle", s.linkType, "compiled", s.cp.linkType)
 	}
-	buf := newBuffer(s.a.pool)
+	buf := capfile.NewBuffer(s.a.pool)
 	var w fileWriter
 	switch {
 	case s.group != nil:
-		w = newPcapngEPBWriter(buf, s.snaplen, s.ifID)
+		w = capfile.NewEPBWriter(buf, s.snaplen, s.ifID)
 	case s.p.format == FormatPcapNG:
-		w = newPcapngWriter(buf, s.linkType, s.snaplen, s.cp.iface)
+		w = capfile.NewPcapngWriter(buf, s.linkType, s.snaplen, s.cp.iface)
 	default:
-		w = newPcapWriter(buf, s.linkType, s.snaplen)
+		w = capfile.NewPcapWriter(buf, s.linkType, s.snaplen)
 	}
 	started := clock.Now()
 	out.res.Started, out.snaplen, out.buf = started, s.snaplen, buf
@@ -197,9 +209,9 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	out.stats, out.statsKnown = st, serr == nil
 	switch {
 	case s.group == nil:
-		w.finish(finishStats{
-			start: started, end: out.res.Ended, received: st.Packets, drops: st.Drops,
-			delivered: out.res.Packets, statsKnown: serr == nil,
+		w.Finish(capfile.Stats{
+			Start: started, End: out.res.Ended, Received: st.Packets, Drops: st.Drops,
+			Delivered: out.res.Packets, KernelKnown: serr == nil,
 		})
 	case rerr == nil:
 		// What ended this interface ends them all, and they all report
@@ -231,7 +243,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 // is read only when a wait ends without a frame, or to confirm that a frame
 // stamped past the duration limit really is (a step of the wall clock).
 // time.Now costs as much as the rest of the per-frame work on some VMs.
-func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer, started time.Time, count *uint64) (StopReason, error) {
+func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile.Buffer, started time.Time, count *uint64) (StopReason, error) {
 	clock := s.a.clock
 	durEnd := started.Add(s.p.duration)
 	durEndNs := durEnd.UnixNano()
@@ -304,7 +316,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *buffer,
 				return g.stopped(), nil // newer than the group's stop
 			}
 		}
-		w.packet(pkt.Timestamp, pkt.Data, pkt.Length)
+		w.Packet(pkt.Timestamp, pkt.Data, pkt.Length)
 		*count++
 		lastNs = max(lastNs, pkt.Timestamp)
 		if debug != nil {

@@ -34,6 +34,10 @@ func under(pkg string, dirs ...string) bool {
 	return false
 }
 
+// selfContained are the packages that import no other package of the
+// project but their own sub-packages (bpfcompile/internal/...).
+func selfContained() []string { return []string{"bpfcompile", "afpacket", "agent/capfile"} }
+
 // importRules are the design's import rules. They apply to the packages'
 // own code: tests may import what they need to drive a package (a sink in a
 // transport's end-to-end test).
@@ -61,11 +65,15 @@ func importRules() []importRule {
 			bans: func(_, d string) bool { return under(d, "config") },
 		},
 		{
-			name: "bpfcompile and afpacket import no other package of the project but their own sub-packages",
-			of:   func(p string) bool { return under(p, "bpfcompile", "afpacket") },
+			name: "bpfcompile, afpacket and agent/capfile import no other package of the project but their own sub-packages",
+			of:   func(p string) bool { return under(p, selfContained()...) },
 			bans: func(p, d string) bool {
-				root, _, _ := strings.Cut(p, "/")
-				return !under(d, root)
+				for _, root := range selfContained() {
+					if under(p, root) {
+						return !under(d, root)
+					}
+				}
+				return false
 			},
 		},
 		{
@@ -188,7 +196,8 @@ func TestImportRulesFindViolations(t *testing.T) {
 	g := map[string][]string{
 		".":                       {"internal/daemon"},
 		"internal/daemon":         {"agent", "config", "transport/redis", "sink/s3"},
-		"agent":                   {"afpacket", "bpfcompile", "sink/local"},
+		"agent":                   {"afpacket", "agent/capfile", "bpfcompile", "sink/local"},
+		"agent/capfile":           {"internal/tmpfile"},
 		"afpacket":                {},
 		"bpfcompile":              {"bpfcompile/internal/opt", "internal/tmpfile"},
 		"bpfcompile/internal/opt": {},
@@ -206,8 +215,8 @@ func TestImportRulesFindViolations(t *testing.T) {
 		"agent, afpacket, bpfcompile, transport, sink, metrics and logging never import config": {
 			"metrics → transport → config", "transport → config", "transport/redis → transport → config",
 		},
-		"bpfcompile and afpacket import no other package of the project but their own sub-packages": {"bpfcompile → internal/tmpfile"},
-		"agent imports no transport, sink or config":                                                {"agent → sink/local"},
+		"bpfcompile, afpacket and agent/capfile import no other package of the project but their own sub-packages": {"agent/capfile → internal/tmpfile", "bpfcompile → internal/tmpfile"},
+		"agent imports no transport, sink or config":                                                               {"agent → sink/local"},
 	}
 	for _, rule := range importRules() {
 		if got := violations(g, rule); !slices.Equal(got, want[rule.name]) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
 )
 
 // Options are the parsed command line of "pcapdaemon capture".
@@ -107,7 +108,7 @@ func (r *run) spec() agent.CaptureSpec {
 				where = names[i] + " "
 			}
 			fmt.Fprintf(r.stdout, "%s %s%s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), where, agent.Summarize(linkTypes[i], data), wire)
+				time.Unix(0, ts).Format("15:04:05.000000"), where, pktsummary.Summarize(linkTypes[i], data), wire)
 		}
 	}
 	return spec

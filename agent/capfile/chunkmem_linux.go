@@ -1,6 +1,6 @@
 //go:build linux
 
-package agent
+package capfile
 
 import (
 	"os"
@@ -9,11 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hugePageSize is the transparent huge page size on the architectures Go
-// supports for Linux capture hosts (x86-64, arm64 with 4 KiB pages).
-const hugePageSize = 2 << 20
-
-// mapChunk maps size bytes (a multiple of hugePageSize) of anonymous memory
+// mapChunk maps size bytes (a multiple of HugePageSize) of anonymous memory
 // outside the Go heap, aligned to a huge page, and faults it in at once.
 //
 // Why not make([]byte): a capture writes each chunk once, front to back,
@@ -27,18 +23,18 @@ func mapChunk(size int) ([]byte, error) {
 	// Map one huge page more than needed, then cut the unaligned ends.
 	// (MmapPtr, not unix.Mmap: that one records each mapping for its own
 	// Munmap, and these are cut and unmapped piecewise.)
-	p, err := unix.MmapPtr(-1, 0, nil, uintptr(size+hugePageSize), unix.PROT_READ|unix.PROT_WRITE,
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(size+HugePageSize), unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	m := unsafe.Slice((*byte)(p), size+hugePageSize)
+	m := unsafe.Slice((*byte)(p), size+HugePageSize)
 	base := uintptr(p)
-	head := int((hugePageSize - base%hugePageSize) % hugePageSize)
+	head := int((HugePageSize - base%HugePageSize) % HugePageSize)
 	if head > 0 {
 		_ = munmap(m[:head])
 	}
-	if tail := hugePageSize - head; tail > 0 {
+	if tail := HugePageSize - head; tail > 0 {
 		_ = munmap(m[head+size:])
 	}
 	c := m[head : head+size : head+size]

@@ -1,4 +1,4 @@
-package agent
+package capfile
 
 import (
 	"bytes"
@@ -16,9 +16,28 @@ import (
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
-	"github.com/pcapdaemon/pcapdaemon/afpacket"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
+
+// The file formats, as the tests name them.
+const (
+	formatPcap   = "pcap"
+	formatPcapNG = "pcapng"
+)
+
+// testPacket is one frame to write: its time (ns since the epoch), its
+// bytes and its length on the wire.
+type testPacket struct {
+	Timestamp int64
+	Data      []byte
+	Length    int
+}
+
+// fileWriter is what PcapWriter and PcapngWriter have in common.
+type fileWriter interface {
+	Packet(ts int64, data []byte, wire int)
+	Finish(st Stats)
+}
 
 // testFrame returns an Ethernet/IPv4/UDP frame of n bytes (n >= 42) from
 // 198.18.0.1:port to 198.18.0.2:9.
@@ -32,35 +51,33 @@ func testFrame(n int, port uint16) []byte {
 }
 
 // testPackets returns n frames of assorted sizes with nanosecond timestamps.
-func testPackets(n int) []afpacket.Packet {
+func testPackets(n int) []testPacket {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC).UnixNano()
-	out := make([]afpacket.Packet, n)
+	out := make([]testPacket, n)
 	for i := range out {
 		size := 42 + r.IntN(1500)
 		d := testFrame(size, uint16(1000+i))
-		out[i] = afpacket.Packet{
-			Timestamp: base + int64(i)*1_000_003, Data: d, CaptureLength: size, Length: size + r.IntN(3)*100,
-		}
+		out[i] = testPacket{Timestamp: base + int64(i)*1_000_003, Data: d, Length: size + r.IntN(3)*100}
 	}
 	return out
 }
 
 // writeFile writes pkts in format through a buffer with small chunks.
-func writeFile(t testing.TB, format string, chunk, snaplen int, pkts []afpacket.Packet) (*buffer, *bufferData) {
-	pool := newChunkPool(chunk, 4)
-	buf := newBuffer(pool)
+func writeFile(t testing.TB, format string, chunk, snaplen int, pkts []testPacket) (*Buffer, *Data) {
+	pool := NewChunkPool(chunk, 4)
+	buf := NewBuffer(pool)
 	var w fileWriter
-	if format == FormatPcapNG {
-		w = newPcapngWriter(buf, 1, snaplen, "veth0")
+	if format == formatPcapNG {
+		w = NewPcapngWriter(buf, 1, snaplen, "veth0")
 	} else {
-		w = newPcapWriter(buf, 1, snaplen)
+		w = NewPcapWriter(buf, 1, snaplen)
 	}
 	for i := range pkts {
-		w.packet(pkts[i].Timestamp, pkts[i].Data, pkts[i].Length)
+		w.Packet(pkts[i].Timestamp, pkts[i].Data, pkts[i].Length)
 	}
-	w.finish(finishStats{start: time.Unix(1, 0), end: time.Unix(2, 0), received: 7, drops: 3, delivered: uint64(len(pkts)), statsKnown: true})
-	return buf, buf.data()
+	w.Finish(Stats{Start: time.Unix(1, 0), End: time.Unix(2, 0), Received: 7, Drops: 3, Delivered: uint64(len(pkts)), KernelKnown: true})
+	return buf, buf.Data()
 }
 
 type readPacket struct {
@@ -74,7 +91,7 @@ func readBack(t *testing.T, format string, r io.Reader) ([]readPacket, uint32) {
 	t.Helper()
 	var out []readPacket
 	var lt uint32
-	if format == FormatPcapNG {
+	if format == formatPcapNG {
 		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
 			t.Fatal(err)
@@ -117,10 +134,10 @@ func readBack(t *testing.T, format string, r io.Reader) ([]readPacket, uint32) {
 
 func TestBufferReadBack(t *testing.T) {
 	pkts := testPackets(300)
-	for _, format := range []string{FormatPcap, FormatPcapNG} {
+	for _, format := range []string{formatPcap, formatPcapNG} {
 		for _, tc := range []struct {
 			chunk, snaplen int
-		}{{64, 262144}, {1000, 262144}, {1 << 20, 262144}, {333, 100}, {hugePageSize, 262144}} {
+		}{{64, 262144}, {1000, 262144}, {1 << 20, 262144}, {333, 100}, {HugePageSize, 262144}} {
 			t.Run(fmt.Sprintf("%s/chunk%d/snap%d", format, tc.chunk, tc.snaplen), func(t *testing.T) {
 				_, data := writeFile(t, format, tc.chunk, tc.snaplen, pkts)
 				got, lt := readBack(t, format, data.NewReader())
@@ -146,7 +163,7 @@ func TestBufferReadBack(t *testing.T) {
 }
 
 func TestPcapHeader(t *testing.T) {
-	_, data := writeFile(t, FormatPcap, 128, 1500, nil)
+	_, data := writeFile(t, formatPcap, 128, 1500, nil)
 	h := make([]byte, 24)
 	if _, err := io.ReadFull(data.NewReader(), h); err != nil {
 		t.Fatal(err)
@@ -158,7 +175,7 @@ func TestPcapHeader(t *testing.T) {
 }
 
 func TestPcapngStatistics(t *testing.T) {
-	_, data := writeFile(t, FormatPcapNG, 128, 262144, testPackets(3))
+	_, data := writeFile(t, formatPcapNG, 128, 262144, testPackets(3))
 	b, _ := io.ReadAll(data.NewReader())
 	// Walk the blocks to the last one.
 	var last []byte
@@ -196,7 +213,7 @@ func TestTcpdumpReads(t *testing.T) {
 		testenv.Skip(t, "tcpdump not installed")
 	}
 	pkts := testPackets(50)
-	for _, format := range []string{FormatPcap, FormatPcapNG} {
+	for _, format := range []string{formatPcap, formatPcapNG} {
 		t.Run(format, func(t *testing.T) {
 			_, data := writeFile(t, format, 512, 262144, pkts)
 			path := filepath.Join(t.TempDir(), "f."+format)
@@ -237,8 +254,8 @@ func TestTcpdumpReads(t *testing.T) {
 }
 
 func TestBufferReader(t *testing.T) {
-	buf, data := writeFile(t, FormatPcap, 100, 262144, testPackets(20))
-	defer buf.release()
+	buf, data := writeFile(t, formatPcap, 100, 262144, testPackets(20))
+	defer buf.Release()
 	all, err := io.ReadAll(data.NewReader())
 	if err != nil || int64(len(all)) != data.Len() {
 		t.Fatalf("ReadAll: %d bytes, %v; want %d", len(all), err, data.Len())
@@ -274,15 +291,15 @@ func TestBufferReader(t *testing.T) {
 
 // TestChunksRecycled checks that a released buffer's chunks are reused.
 func TestChunksRecycled(t *testing.T) {
-	pool := newChunkPool(256, 8)
-	b := newBuffer(pool)
+	pool := NewChunkPool(256, 8)
+	b := NewBuffer(pool)
 	b.write(make([]byte, 1000))
 	first := &b.chunks[0][0]
-	b.release()
+	b.Release()
 	if len(pool.free) != 4 {
 		t.Fatalf("pool holds %d chunks, want 4", len(pool.free))
 	}
-	b2 := newBuffer(pool)
+	b2 := NewBuffer(pool)
 	b2.write([]byte{1})
 	found := false
 	for _, c := range pool.free {
@@ -291,9 +308,9 @@ func TestChunksRecycled(t *testing.T) {
 	if !found && &b2.chunks[0][0] != first {
 		t.Error("released chunk not reused")
 	}
-	big := newBuffer(pool)
+	big := NewBuffer(pool)
 	big.write(make([]byte, 256*20))
-	big.release()
+	big.Release()
 	if len(pool.free) > 8 {
 		t.Errorf("pool keeps %d idle chunks, limit 8", len(pool.free))
 	}
@@ -301,21 +318,21 @@ func TestChunksRecycled(t *testing.T) {
 
 func TestPerPacketAllocs(t *testing.T) {
 	pkts := testPackets(64)
-	for _, format := range []string{FormatPcap, FormatPcapNG} {
+	for _, format := range []string{formatPcap, formatPcapNG} {
 		t.Run(format, func(t *testing.T) {
-			pool := newChunkPool(1<<20, 64)
+			pool := NewChunkPool(1<<20, 64)
 			pool.put([][]byte{make([]byte, 1<<20), make([]byte, 1<<20)})
-			buf := newBuffer(pool)
+			buf := NewBuffer(pool)
 			var w fileWriter
-			if format == FormatPcapNG {
-				w = newPcapngWriter(buf, 1, 262144, "eth0")
+			if format == formatPcapNG {
+				w = NewPcapngWriter(buf, 1, 262144, "eth0")
 			} else {
-				w = newPcapWriter(buf, 1, 262144)
+				w = NewPcapWriter(buf, 1, 262144)
 			}
 			i := 0
 			allocs := testing.AllocsPerRun(1000, func() {
 				p := &pkts[i%len(pkts)]
-				w.packet(p.Timestamp, p.Data, p.Length)
+				w.Packet(p.Timestamp, p.Data, p.Length)
 				i++
 			})
 			if allocs != 0 {
@@ -327,28 +344,28 @@ func TestPerPacketAllocs(t *testing.T) {
 
 func BenchmarkBufferPacket(b *testing.B) {
 	pkts := testPackets(256)
-	for _, format := range []string{FormatPcap, FormatPcapNG} {
+	for _, format := range []string{formatPcap, formatPcapNG} {
 		b.Run(format, func(b *testing.B) {
-			pool := newChunkPool(1<<20, 256)
-			buf := newBuffer(pool)
-			var w fileWriter = newPcapWriter(buf, 1, 262144)
-			if format == FormatPcapNG {
-				w = newPcapngWriter(buf, 1, 262144, "eth0")
+			pool := NewChunkPool(1<<20, 256)
+			buf := NewBuffer(pool)
+			var w fileWriter = NewPcapWriter(buf, 1, 262144)
+			if format == formatPcapNG {
+				w = NewPcapngWriter(buf, 1, 262144, "eth0")
 			}
 			var bytes int64
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				p := &pkts[i%len(pkts)]
-				w.packet(p.Timestamp, p.Data, p.Length)
+				w.Packet(p.Timestamp, p.Data, p.Length)
 				bytes += int64(len(p.Data))
 				if buf.Len() > 64<<20 { // recycle, as the agent does after delivery
-					buf.release()
-					buf = newBuffer(pool)
-					if format == FormatPcapNG {
-						w = newPcapngWriter(buf, 1, 262144, "eth0")
+					buf.Release()
+					buf = NewBuffer(pool)
+					if format == formatPcapNG {
+						w = NewPcapngWriter(buf, 1, 262144, "eth0")
 					} else {
-						w = newPcapWriter(buf, 1, 262144)
+						w = NewPcapWriter(buf, 1, 262144)
 					}
 				}
 			}

@@ -1,4 +1,4 @@
-package agent
+package pktsummary
 
 import (
 	"encoding/binary"

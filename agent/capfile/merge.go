@@ -1,4 +1,4 @@
-package agent
+package capfile
 
 import (
 	"errors"
@@ -10,33 +10,23 @@ import (
 // description per interface, every interface's Enhanced Packet Blocks
 // merged in timestamp order, and one statistics block per interface.
 //
-// During the capture each interface's session writes its EPBs (already
-// carrying its interface id) into a buffer of its own, so that the sessions
-// share a few counters per packet (merge.go), never a buffer or a lock.
-// When all have ended, mergeEPBs copies the
-// blocks into the file's buffer in timestamp order and gives every source
-// chunk back to the pool as soon as its last block has been copied: the
-// file's chunks are mostly the sources' chunks reused, and the peak memory
-// stays near one copy of the data plus one chunk per interface.
+// During the capture each interface writes its EPBs (already carrying its
+// interface id, NewEPBWriter) into a Buffer of its own, so that the
+// interfaces' captures share no buffer and no lock. When all have ended,
+// MergeEPBs copies the blocks into the file's Buffer in timestamp order and
+// gives every source chunk back to the pool as soon as its last block has
+// been copied: the file's chunks are mostly the sources' chunks reused, and
+// the peak memory stays near one copy of the data plus one chunk per
+// interface.
 
-// errBadEPB reports a source buffer that does not hold whole Enhanced
-// Packet Blocks (a bug, since the agent wrote them).
-var errBadEPB = errors.New("not a sequence of enhanced packet blocks")
-
-// ngHeaderLen is the length of writeNGHeader's output for these interface
-// names (the link types and snap lengths do not change it).
-func ngHeaderLen(names []string) int64 {
-	ifaces := make([]ngInterface, len(names))
-	for i, n := range names {
-		ifaces[i].name = n
-	}
-	return writeNGHeader(nil, ifaces)
-}
+// ErrBadEPB reports a source Buffer of MergeEPBs that does not hold whole
+// Enhanced Packet Blocks.
+var ErrBadEPB = errors.New("not a sequence of enhanced packet blocks")
 
 // epbSource reads the EPBs of one source buffer in order. It owns the
 // buffer's chunks and gives each back to the pool once read past.
 type epbSource struct {
-	pool   *chunkPool
+	pool   *ChunkPool
 	chunks [][]byte
 	ci, co int   // read position: chunk index and offset in it
 	left   int64 // bytes not read yet
@@ -48,7 +38,7 @@ type epbSource struct {
 }
 
 // takeSource takes b's chunks over; b is left empty.
-func takeSource(b *buffer) epbSource {
+func takeSource(b *Buffer) epbSource {
 	s := epbSource{pool: b.pool, chunks: b.chunks, left: b.n}
 	b.chunks, b.n, b.off = nil, 0, 0
 	return s
@@ -73,25 +63,24 @@ func (s *epbSource) next() error {
 	if s.left == 0 {
 		return nil
 	}
-	var h [20]byte
+	var h [epbHeadLen]byte
 	if !s.peek(h[:]) {
-		return fmt.Errorf("%w: %d bytes left, too few for a block header", errBadEPB, s.left)
+		return fmt.Errorf("%w: %d bytes left, too few for a block header", ErrBadEPB, s.left)
 	}
-	if t := le.Uint32(h[0:]); t != ngEPB {
-		return fmt.Errorf("%w: block type %#x", errBadEPB, t)
+	head := readEPBHead(h[:])
+	if head.typ != ngEPB {
+		return fmt.Errorf("%w: block type %#x", ErrBadEPB, head.typ)
 	}
-	n := le.Uint32(h[4:])
-	if n < 32 || n%4 != 0 || int64(n) > s.left {
-		return fmt.Errorf("%w: block length %d with %d bytes left", errBadEPB, n, s.left)
+	if n := head.len; n < epbOverhead || n%4 != 0 || int64(n) > s.left {
+		return fmt.Errorf("%w: block length %d with %d bytes left", ErrBadEPB, n, s.left)
 	}
-	s.ok, s.len = true, int(n)
-	s.ts = int64(uint64(le.Uint32(h[12:]))<<32 | uint64(le.Uint32(h[16:])))
+	s.ok, s.len, s.ts = true, int(head.len), head.ts
 	return nil
 }
 
 // copyTo appends the head block to dst and moves on, giving back every
 // chunk it leaves behind.
-func (s *epbSource) copyTo(dst *buffer) {
+func (s *epbSource) copyTo(dst *Buffer) {
 	for rem := s.len; rem > 0; {
 		c := s.chunks[s.ci]
 		k := min(rem, len(c)-s.co)
@@ -122,33 +111,32 @@ func (s *epbSource) close() {
 	s.chunks, s.left, s.ok = nil, 0, false
 }
 
-// mergeLimits bounds a merge and lets a caller see its frames.
-type mergeLimits struct {
-	packets uint64 // stop after this many blocks
-	bytes   int64  // stop once dst holds this many bytes (the block that crosses it is kept)
-	// visit, when set, sees every block copied: its source's index, time,
+// MergeLimits bounds a merge and lets a caller see its frames.
+type MergeLimits struct {
+	Packets uint64 // stop after this many blocks
+	Bytes   int64  // stop once dst holds this many bytes (the block that crosses it is kept)
+	// Visit, when set, sees every block copied: its source's index, time,
 	// captured bytes (valid only during the call) and wire length.
-	visit func(src int, ts int64, data []byte, wire int)
+	Visit func(src int, ts int64, data []byte, wire int)
 }
 
-// noMergeLimits merges everything.
-var noMergeLimits = mergeLimits{packets: 1<<64 - 1, bytes: 1<<63 - 1}
-
-// mergeCount is what one source contributed to a merge.
-type mergeCount struct {
-	packets uint64
-	bytes   int64
+// MergeCount is what one source contributed to a merge.
+type MergeCount struct {
+	Packets uint64 // blocks
+	Bytes   int64  // their bytes
 }
 
-// mergeEPBs appends the EPBs of srcs (nil ones are empty) to dst in
-// timestamp order, a k-way merge of sources that are each in order (as a
-// socket's frames are); equal timestamps keep the order of srcs. It stops
-// at the first limit of lim (dst's bytes, header included, count), and
-// returns how many blocks and bytes each source gave. Every source is
-// consumed, also on error and when a limit drops its last blocks, and its
-// chunks go back to the pool as soon as they are read, so that dst reuses
-// them.
-func mergeEPBs(dst *buffer, srcs []*buffer, lim mergeLimits) ([]mergeCount, error) {
+// MergeEPBs appends the Enhanced Packet Blocks of srcs (nil ones are
+// empty; NewEPBWriter writes them) to dst in timestamp order, a k-way merge
+// of sources that are each in order (as a socket's frames are); equal
+// timestamps keep the order of srcs. It stops at the first limit of lim
+// (dst's bytes, header included, count), and returns how many blocks and
+// bytes each source gave. Every source is consumed, also on error and when
+// a limit drops its last blocks, and its chunks go back to the pool as soon
+// as they are read, so that dst reuses them; the sources must not be used
+// afterwards. A source that does not hold whole blocks fails the merge
+// with ErrBadEPB.
+func MergeEPBs(dst *Buffer, srcs []*Buffer, lim MergeLimits) ([]MergeCount, error) {
 	ss := make([]epbSource, len(srcs))
 	defer func() {
 		for i := range ss {
@@ -165,10 +153,10 @@ func mergeEPBs(dst *buffer, srcs []*buffer, lim mergeLimits) ([]mergeCount, erro
 			return nil, fmt.Errorf("merging interface %d: %w", i, err)
 		}
 	}
-	counts := make([]mergeCount, len(srcs))
+	counts := make([]MergeCount, len(srcs))
 	var total uint64
 	var scratch []byte // a block made contiguous for visit
-	for total < lim.packets && dst.Len() < lim.bytes {
+	for total < lim.Packets && dst.Len() < lim.Bytes {
 		// The source with the earliest head, and the head that must come
 		// after the blocks taken from it (the earliest of the others).
 		best, other := -1, -1
@@ -191,12 +179,12 @@ func mergeEPBs(dst *buffer, srcs []*buffer, lim mergeLimits) ([]mergeCount, erro
 			limit, tieFirst = ss[other].ts, best < other
 		}
 		// Copy best's run of blocks that come before other's head.
-		for s.ok && (s.ts < limit || s.ts == limit && tieFirst) && total < lim.packets && dst.Len() < lim.bytes {
-			if lim.visit != nil {
-				scratch = s.visit(best, scratch, lim.visit)
+		for s.ok && (s.ts < limit || s.ts == limit && tieFirst) && total < lim.Packets && dst.Len() < lim.Bytes {
+			if lim.Visit != nil {
+				scratch = s.visit(best, scratch, lim.Visit)
 			}
-			counts[best].packets++
-			counts[best].bytes += int64(s.len)
+			counts[best].Packets++
+			counts[best].Bytes += int64(s.len)
 			total++
 			s.copyTo(dst)
 			if err := s.next(); err != nil {
@@ -216,7 +204,7 @@ func (s *epbSource) visit(src int, scratch []byte, fn func(int, int64, []byte, i
 		s.peek(scratch)
 		b = scratch
 	}
-	capLen := min(int(le.Uint32(b[20:])), s.len-32)
-	fn(src, s.ts, b[28:28+capLen], int(le.Uint32(b[24:])))
+	data, wire := epbFrame(b[:s.len])
+	fn(src, s.ts, data, wire)
 	return scratch
 }

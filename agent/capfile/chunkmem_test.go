@@ -1,4 +1,4 @@
-package agent
+package capfile
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ import (
 // the chunks until it is done; reads after that fail instead of touching
 // memory that was unmapped or handed to another capture.
 func TestReleaseWaitsForReaders(t *testing.T) {
-	pool := newChunkPool(hugePageSize, 4)
-	buf := newBuffer(pool)
-	payload := bytes.Repeat([]byte{0xab}, hugePageSize+1000) // two chunks
+	pool := NewChunkPool(HugePageSize, 4)
+	buf := NewBuffer(pool)
+	payload := bytes.Repeat([]byte{0xab}, HugePageSize+1000) // two chunks
 	buf.write(payload)
-	d := buf.data()
+	d := buf.Data()
 
 	w := &blockingWriter{entered: make(chan struct{}), proceed: make(chan struct{})}
 	done := make(chan error, 1)
@@ -29,7 +29,7 @@ func TestReleaseWaitsForReaders(t *testing.T) {
 	<-w.entered // WriteTo holds the first chunk in w.Write
 
 	released := make(chan struct{})
-	go func() { buf.release(); close(released) }()
+	go func() { buf.Release(); close(released) }()
 	select {
 	case <-released:
 	case <-time.After(5 * time.Second):
@@ -48,27 +48,27 @@ func TestReleaseWaitsForReaders(t *testing.T) {
 	if n := idle(pool); n != 2 {
 		t.Errorf("pool holds %d chunks after the last reader, want 2", n)
 	}
-	if _, err := d.NewReader().Read(make([]byte, 10)); !errors.Is(err, errReleased) {
-		t.Errorf("read after release: %v, want errReleased", err)
+	if _, err := d.NewReader().Read(make([]byte, 10)); !errors.Is(err, ErrReleased) {
+		t.Errorf("read after release: %v, want ErrReleased", err)
 	}
 }
 
 // Recycled chunks hold the bytes of an earlier capture: the padding of a
 // pcapng block written into one must still be zero.
 func TestRecycledChunksPadZero(t *testing.T) {
-	pool := newChunkPool(4096, 8)
-	dirty := newBuffer(pool)
+	pool := NewChunkPool(4096, 8)
+	dirty := NewBuffer(pool)
 	dirty.write(bytes.Repeat([]byte{0xff}, 4096*3))
-	dirty.release()
+	dirty.Release()
 
-	buf := newBuffer(pool)
-	w := newPcapngWriter(buf, 1, 262144, "veth0")
+	buf := NewBuffer(pool)
+	w := NewPcapngWriter(buf, 1, 262144, "veth0")
 	for size := 42; size < 60; size++ { // every padding length
-		w.packet(int64(size), testFrame(size, 1), size)
+		w.Packet(int64(size), testFrame(size, 1), size)
 	}
-	w.finish(finishStats{})
+	w.Finish(Stats{})
 	var raw bytes.Buffer
-	if _, err := buf.data().NewReader().(io.WriterTo).WriteTo(&raw); err != nil {
+	if _, err := buf.Data().NewReader().(io.WriterTo).WriteTo(&raw); err != nil {
 		t.Fatal(err)
 	}
 	b := raw.Bytes()
@@ -97,7 +97,7 @@ func TestRecycledChunksPadZero(t *testing.T) {
 // Mapped chunks beyond the pool's limit go back to the system; what the
 // pool keeps is reused.
 func TestMappedPoolLimit(t *testing.T) {
-	pool := newChunkPool(hugePageSize, 1)
+	pool := NewChunkPool(HugePageSize, 1)
 	cs := [][]byte{pool.get(), pool.get(), pool.get()}
 	for _, c := range cs {
 		c[0], c[len(c)-1] = 1, 2 // mapped, writable end to end
@@ -109,13 +109,13 @@ func TestMappedPoolLimit(t *testing.T) {
 	if c := pool.get(); &c[0] != &cs[0][0] {
 		t.Error("kept chunk not reused")
 	}
-	pool.drain()
+	pool.Drain()
 	if n := idle(pool); n != 0 {
 		t.Errorf("drained pool keeps %d chunks", n)
 	}
 }
 
-func idle(p *chunkPool) int {
+func idle(p *ChunkPool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.free)
@@ -141,8 +141,8 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 // A mapped pool whose mapping failed hands out heap chunks; dropping one
 // must leave it to the garbage collector, never unmap Go memory.
 func TestMappedPoolHeapFallbackNotUnmapped(t *testing.T) {
-	pool := newChunkPool(hugePageSize, 0)
-	c := make([]byte, hugePageSize)
+	pool := NewChunkPool(HugePageSize, 0)
+	c := make([]byte, HugePageSize)
 	pool.heap = map[*byte]struct{}{&c[0]: {}} // as get records a fallback
 	pool.put([][]byte{c})
 	if len(pool.heap) != 0 {
