@@ -3,9 +3,7 @@
 // a kernel BPF filter and delivers pcap files to local disk, S3 or Cloudshark.
 package main
 
-import (
-	"os"
-)
+import "os"
 
 func main() {
 	os.Exit(run(os.Args[1:]))
