@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,9 +15,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
-	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
-	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
+	"github.com/pcapdaemon/pcapdaemon/internal/cli/capture"
 )
 
 const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE...] [-i IFACE...] [-c PACKETS] [-C BYTES]
@@ -135,7 +132,8 @@ func parseCaptureArgs(args []string) (*captureOptions, error) {
 	return o, nil
 }
 
-// captureMain runs the sub-command until the capture ends or ctx does.
+// captureMain parses the command line and runs the capture
+// (internal/cli/capture) until it ends or ctx does.
 func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseCaptureArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -147,104 +145,7 @@ func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprint(stderr, captureUsage)
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "pcapdaemon capture: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		return 1
-	}
-
-	// Open the output before capturing, as tcpdump does, so that an
-	// unwritable destination fails at once.
-	var out *atomicFile
-	switch o.write {
-	case "", "-":
-	default:
-		if out, err = createAtomic(o.write); err != nil {
-			return fail(err)
-		}
-		defer out.abort()
-	}
-
-	spec := o.spec
-	// The agent calls Armed and PacketOn one at a time (several
-	// interfaces: from several goroutines), each interface's Armed first.
-	names := spec.Interfaces
-	if len(names) == 0 {
-		names = []string{spec.Interface}
-	}
-	linkTypes := make([]uint32, len(names))
-	spec.Armed = func(info agent.CaptureInfo) {
-		if i := slices.Index(names, info.Interface); i >= 0 {
-			linkTypes[i] = info.LinkType
-		}
-		fmt.Fprintln(stderr, listeningLine(info))
-		if info.UserFilter {
-			where := ""
-			if len(names) > 1 {
-				where = info.Interface + ": "
-			}
-			fmt.Fprintf(stderr, "pcapdaemon capture: %sthe kernel refused the filter program: filtering in user space\n", where)
-		}
-	}
-	if o.write == "" {
-		spec.PacketOn = func(i int, ts int64, data []byte, wire int) {
-			where := ""
-			if len(names) > 1 { // as tcpdump -i any names the interface
-				where = names[i] + " "
-			}
-			fmt.Fprintf(stdout, "%s %s%s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), where, pktsummary.Summarize(linkTypes[i], data), wire)
-		}
-	}
-	sum, data, err := agent.CaptureOnce(ctx, spec)
-	if data == nil {
-		var ce *bpfcompile.Error
-		if errors.As(err, &ce) {
-			return fail(fmt.Errorf("filter %q: %s: %s", spec.Filter, ce.Pos, ce.Msg))
-		}
-		return fail(err)
-	}
-	status := 0
-	if err != nil { // a read error ended the capture: keep what it holds
-		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
-		status = 1
-	}
-	switch o.write {
-	case "":
-	case "-":
-		if _, werr := io.Copy(stdout, data.NewReader()); werr != nil {
-			status = fail(fmt.Errorf("writing to stdout: %w", werr))
-		}
-	default:
-		if werr := out.commit(data.NewReader()); werr != nil {
-			status = fail(werr)
-		}
-	}
-	if sum.StopReason == agent.StopShutdown {
-		fmt.Fprintln(stderr) // tcpdump ends the "^C" line on a signal
-	}
-	fmt.Fprint(stderr, counterLines(sum))
-	return status
-}
-
-// listeningLine is tcpdump's line for an armed capture.
-func listeningLine(info agent.CaptureInfo) string {
-	lt := fmt.Sprintf("%d", info.LinkType)
-	if t := bpfcompile.LinkType(info.LinkType); t.Name() != "" {
-		lt = t.Name() + " (" + t.Description() + ")"
-	}
-	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, lt, info.Snaplen)
-}
-
-// counterLines are tcpdump's closing counters (with its singular forms).
-func counterLines(sum agent.CaptureSummary) string {
-	plural := func(n uint64) string {
-		if n == 1 {
-			return ""
-		}
-		return "s"
-	}
-	return fmt.Sprintf("%d packet%s captured\n%d packet%s received by filter\n%d packet%s dropped by kernel\n",
-		sum.Packets, plural(sum.Packets), sum.Received, plural(sum.Received), sum.KernelDrops, plural(sum.KernelDrops))
+	return capture.Run(ctx, capture.Options{Spec: o.spec, Write: o.write}, stdout, stderr)
 }
 
 // ifaceList is -i: given several times and/or as a comma-separated list,
@@ -285,68 +186,4 @@ func (f *secondsFlag) Set(s string) error {
 	}
 	*f = secondsFlag(d)
 	return nil
-}
-
-// atomicFile is a file written to a temporary name in its directory and
-// renamed into place, so that no reader ever sees half of it. A name that
-// is not a regular file (/dev/null, a FIFO) is written directly.
-type atomicFile struct {
-	f      *os.File
-	name   string
-	direct bool // f is name itself, not a temporary file
-	done   bool
-}
-
-func createAtomic(name string) (*atomicFile, error) {
-	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return nil, fmt.Errorf("creating %s: is a directory", name)
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", name, err)
-		}
-		return &atomicFile{f: f, name: name, direct: true}, nil
-	}
-	// tcpdump creates its file 0666 and lets the umask decide.
-	f, err := tmpfile.Create(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*", captureFileMode)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", name, err)
-	}
-	return &atomicFile{f: f, name: name}, nil
-}
-
-// captureFileMode is the mode -w creates its file with, before the umask.
-const captureFileMode = 0o666
-
-// commit writes the data and, for a regular file, syncs it and renames it
-// into place.
-func (a *atomicFile) commit(r io.Reader) error {
-	_, err := io.Copy(a.f, r) // the buffer's reader is an io.WriterTo: no copy
-
-	if err == nil && !a.direct {
-		err = a.f.Sync()
-	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && !a.direct {
-		err = os.Rename(a.f.Name(), a.name)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", a.name, err)
-	}
-	a.done = true
-	return nil
-}
-
-// abort removes the temporary file unless commit succeeded.
-func (a *atomicFile) abort() {
-	if a.done {
-		return
-	}
-	_ = a.f.Close()
-	if !a.direct {
-		_ = os.Remove(a.f.Name())
-	}
 }

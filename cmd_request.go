@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/cli/request"
 )
 
 const requestUsage = `usage: pcapdaemon request [transport flags] [-wait [-waittime D] [-count N]] [message fields | -f FILE]
@@ -63,10 +60,6 @@ stdin, and the fields given as flags replace the file's):
 Exit status: 0 when every result is ok or empty, 1 when one is error or
 rejected, or a result is missing, 2 for a bad command line or message.
 `
-
-// requestSlack is added to a request's duration and timeout for the
-// default -waittime: the upload and the result's publishing take time too.
-const requestSlack = 30 * time.Second
 
 // fieldKind is the JSON type of a request field set from a flag.
 type fieldKind int
@@ -150,53 +143,24 @@ func (f *fieldFlag) Set(s string) error {
 // IsBoolFlag lets "-packetdebug" stand for "-packetdebug=true".
 func (f *fieldFlag) IsBoolFlag() bool { return f.kind == kindBool }
 
-// requestFlags is the parsed command line of "pcapdaemon request".
-type requestFlags struct {
-	config string
-	via    string
-
-	redis, redisChannel, resultsChannel, redisUser, redisAuth  string
-	sqsURL, sqsResultsURL, sqsEndpoint, sqsProtocol, sqsRegion string
-	httpURL, token, httpCA                                     string
-	hmacKey                                                    string
-
-	file     string
-	wait     bool
-	waitTime time.Duration
-	count    int
-
-	fields map[string]any // message fields given as flags
-	set    map[string]bool
-}
-
 // parseRequestFlags parses args. The error is a usage error (flag.ErrHelp
 // for -h).
-func parseRequestFlags(args []string) (*requestFlags, error) {
-	rf := &requestFlags{fields: map[string]any{}, set: map[string]bool{}}
+func parseRequestFlags(args []string) (*request.Options, error) {
+	o := &request.Options{Fields: map[string]any{}, Transport: request.TransportFlags{Given: map[string]string{}}}
 	fs := flag.NewFlagSet("pcapdaemon request", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&rf.config, "config", "", "daemon config `file`")
-	fs.StringVar(&rf.via, "via", "", "transport to publish on: redis, sqs or http")
-	fs.StringVar(&rf.redis, "redis", "", "Redis `host:port`")
-	fs.StringVar(&rf.redisChannel, "redischannel", "", "Redis request `channel`")
-	fs.StringVar(&rf.resultsChannel, "resultschannel", "", "Redis results `channel`")
-	fs.StringVar(&rf.redisUser, "redisuser", "", "Redis ACL `user`")
-	fs.StringVar(&rf.redisAuth, "redisauth", "", "Redis `password`")
-	fs.StringVar(&rf.sqsURL, "sqsurl", "", "SQS queue `URL`")
-	fs.StringVar(&rf.sqsResultsURL, "sqsresultsurl", "", "SQS results queue `URL`")
-	fs.StringVar(&rf.sqsEndpoint, "sqsendpoint", "", "SQS endpoint `URL`")
-	fs.StringVar(&rf.sqsProtocol, "sqsprotocol", "", "SQS protocol: json or query")
-	fs.StringVar(&rf.sqsRegion, "sqsregion", "", "SQS `region`")
-	fs.StringVar(&rf.httpURL, "http", "", "daemon HTTP API `URL`")
-	fs.StringVar(&rf.token, "token", "", "HTTP API bearer `token`")
-	fs.StringVar(&rf.httpCA, "httpca", "", "PEM `file` of the certificates the HTTP API's is checked against")
-	fs.StringVar(&rf.hmacKey, "hmackey", "", "request signing `key`")
-	fs.StringVar(&rf.file, "f", "", "read the message from JSON `file` (- for stdin)")
-	fs.BoolVar(&rf.wait, "wait", false, "wait for and print the results")
-	fs.DurationVar(&rf.waitTime, "waittime", 0, "give up waiting after `duration`")
-	fs.IntVar(&rf.count, "count", 0, "stop after `N` results")
+	fs.SetOutput(io.Discard) // -h prints requestUsage
+	fs.StringVar(&o.Transport.Config, "config", "", "daemon config `file`")
+	fs.StringVar(&o.Transport.Via, "via", "", "transport to publish on: redis, sqs or http")
+	transport := map[string]*string{}
+	for _, name := range request.TransportFlagNames() {
+		transport[name] = fs.String(name, "", "")
+	}
+	fs.StringVar(&o.File, "f", "", "read the message from JSON `file` (- for stdin)")
+	fs.BoolVar(&o.Wait, "wait", false, "wait for and print the results")
+	fs.DurationVar(&o.WaitTime, "waittime", 0, "give up waiting after `duration`")
+	fs.IntVar(&o.Count, "count", 0, "stop after `N` results")
 	for _, f := range requestFields {
-		fs.Var(&fieldFlag{name: f.name, kind: f.kind, fields: rf.fields}, f.name, f.usage)
+		fs.Var(&fieldFlag{name: f.name, kind: f.kind, fields: o.Fields}, f.name, f.usage)
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -204,188 +168,58 @@ func parseRequestFlags(args []string) (*requestFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (message fields are flags: -bpf 'udp port 53')", fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) { rf.set[f.Name] = true })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) {
+		set[f.Name] = true
+		if v, ok := transport[f.Name]; ok {
+			o.Transport.Given[f.Name] = *v
+		}
+	})
 	switch {
-	case rf.waitTime < 0:
-		return nil, fmt.Errorf("-waittime %v: must not be negative", rf.waitTime)
-	case rf.count < 0:
-		return nil, fmt.Errorf("-count %d: must not be negative", rf.count)
-	case (rf.set["waittime"] || rf.set["count"]) && !rf.wait:
+	case o.WaitTime < 0:
+		return nil, fmt.Errorf("-waittime %v: must not be negative", o.WaitTime)
+	case o.Count < 0:
+		return nil, fmt.Errorf("-count %d: must not be negative", o.Count)
+	case (set["waittime"] || set["count"]) && !o.Wait:
 		return nil, errors.New("-waittime and -count need -wait")
 	}
-	switch rf.via {
+	switch o.Transport.Via {
 	case "", "redis", "sqs", "http":
 	default:
-		return nil, fmt.Errorf("-via %q: want redis, sqs or http", rf.via)
+		return nil, fmt.Errorf("-via %q: want redis, sqs or http", o.Transport.Via)
 	}
-	switch rf.sqsProtocol {
+	switch p := *transport["sqsprotocol"]; p {
 	case "", "json", "query":
 	default:
-		return nil, fmt.Errorf("-sqsprotocol %q: want json or query", rf.sqsProtocol)
+		return nil, fmt.Errorf("-sqsprotocol %q: want json or query", p)
 	}
-	return rf, nil
+	return o, nil
 }
 
-// buildMessage returns the request message: the JSON object read from
-// file (when set), with the flag fields replacing its fields, and an id
-// generated when there is none. It also returns the request decoded and
-// checked as an agent does (agent.Decode), so that a malformed message is
-// a usage error here rather than a rejection later.
-func buildMessage(file string, stdin io.Reader, flagFields map[string]any, now time.Time) ([]byte, agent.Request, error) {
-	fields := map[string]json.RawMessage{}
-	if file != "" {
-		var b []byte
-		var err error
-		if file == "-" {
-			b, err = io.ReadAll(io.LimitReader(stdin, agent.MaxMessageSize+1))
-		} else {
-			b, err = os.ReadFile(file)
-		}
-		if err != nil {
-			return nil, agent.Request{}, fmt.Errorf("message file: %w", err)
-		}
-		if err := json.Unmarshal(b, &fields); err != nil {
-			return nil, agent.Request{}, fmt.Errorf("message file %s: not a JSON object: %w", file, err)
-		}
-	}
-	for k, v := range flagFields {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, agent.Request{}, fmt.Errorf("field %s: %w", k, err)
-		}
-		fields[k] = b
-	}
-	if id, ok := fields["id"]; !ok || string(id) == `""` || string(id) == "null" {
-		fields["id"], _ = json.Marshal(newRequestID(now))
-	}
-	msg, err := json.Marshal(fields)
-	if err != nil {
-		return nil, agent.Request{}, fmt.Errorf("encoding the message: %w", err)
-	}
-	req, err := agent.Decode(msg)
-	if err != nil {
-		return nil, agent.Request{}, err
-	}
-	return msg, req, nil
-}
-
-// newRequestID makes a request id from the time and 48 random bits, in the
-// form the agent uses for the requests that come without one.
-func newRequestID(now time.Time) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// defaultWaitTime is how long -wait waits by default: the request's
-// duration (or the daemon's maximum, which is its default) plus its
-// inactivity timeout (or the default one) plus requestSlack.
-func defaultWaitTime(req agent.Request, maxDuration, defaultTimeout time.Duration) time.Duration {
-	d := time.Duration(req.Duration) * time.Second
-	if d <= 0 {
-		d = maxDuration
-	}
-	t := time.Duration(req.Timeout) * time.Second
-	if t <= 0 {
-		t = defaultTimeout
-	}
-	return d + t + requestSlack
-}
-
-// runRequest implements "pcapdaemon request". It returns the exit status:
-// 0 when every result is ok or empty (or, without -wait, the request was
-// published), 1 for an error or rejected result, a missing result or a
-// failure to publish, 2 for a bad command line or message.
+// runRequest implements "pcapdaemon request" (internal/cli/request). It
+// returns the exit status: 0 when every result is ok or empty (or, without
+// -wait, the request was published), 1 for an error or rejected result, a
+// missing result or a failure to publish, 2 for a bad command line or
+// message.
 func runRequest(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := requestCmd{
-		stdin: os.Stdin, stdout: stdout, stderr: stderr,
-		environ: os.Environ(), now: time.Now, tty: isTerminal(stderr),
+	cmd := &request.Command{
+		Stdin: os.Stdin, Stdout: stdout, Stderr: stderr,
+		Environ: os.Environ(), Now: time.Now, TTY: request.IsTerminal(stderr),
 	}
-	return cmd.run(ctx, args)
+	return requestMain(ctx, args, cmd)
 }
 
-// requestCmd is one run of "pcapdaemon request", with its I/O and
-// environment injected for tests.
-type requestCmd struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	environ        []string
-	now            func() time.Time
-	tty            bool          // stderr is a terminal: redraw the status lines
-	pollEvery      time.Duration // HTTP API polling (default 500ms)
-}
-
-func (c *requestCmd) usageError(err error) int {
-	fmt.Fprintf(c.stderr, "pcapdaemon request: %v\n", err)
-	fmt.Fprintln(c.stderr, "Run 'pcapdaemon request -h' for the flags.")
-	return 2
-}
-
-func (c *requestCmd) fail(format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "pcapdaemon request: "+format+"\n", args...)
-	return 1
-}
-
-func (c *requestCmd) run(ctx context.Context, args []string) int {
-	rf, err := parseRequestFlags(args)
+// requestMain parses args and runs cmd.
+func requestMain(ctx context.Context, args []string, cmd *request.Command) int {
+	o, err := parseRequestFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(c.stdout, requestUsage)
+		fmt.Fprint(cmd.Stdout, requestUsage)
 		return 0
 	}
 	if err != nil {
-		return c.usageError(err)
+		return cmd.UsageError(err)
 	}
-	ts, err := resolveTransport(rf, c.environ)
-	if err != nil {
-		return c.usageError(err)
-	}
-	msg, req, err := buildMessage(rf.file, c.stdin, rf.fields, c.now())
-	if err != nil {
-		return c.usageError(err)
-	}
-	if rf.wait && ts.via == "sqs" && ts.sqs.ResultsURL == "" && ts.httpURL == "" {
-		return c.usageError(errors.New("-wait over SQS needs the results queue (-sqsresultsurl or [sqs] resultsurl) or the HTTP API (-http)"))
-	}
-	body := msg
-	if ts.hmacKey != "" {
-		body = signMessage([]byte(ts.hmacKey), msg, c.now())
-	}
-
-	tr, err := ts.open(ctx, c.pollEvery)
-	if err != nil {
-		return c.fail("%v", err)
-	}
-	defer tr.close()
-
-	if !rf.wait {
-		info, err := tr.publish(ctx, body)
-		if err != nil {
-			return c.fail("%v", err)
-		}
-		fmt.Fprintln(c.stdout, req.ID)
-		if info.note != "" {
-			fmt.Fprintf(c.stderr, "pcapdaemon request: %s\n", info.note)
-		}
-		return 0
-	}
-
-	waitTime := rf.waitTime
-	if waitTime == 0 {
-		waitTime = defaultWaitTime(req, ts.maxDuration, ts.defaultTimeout)
-	}
-	w := newWaiter(req, waitTime, rf.count, c.now(), c.stdout, c.stderr, c.tty)
-	w.now = c.now
-	return c.waitFor(ctx, tr, ts, w, req, body)
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return cmd.Run(ctx, *o)
 }

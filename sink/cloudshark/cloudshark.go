@@ -24,7 +24,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
-// Config is the CloudShark sink's configuration, mapped by main from the
+// Config is the CloudShark sink's configuration, mapped by internal/fromconfig from the
 // [cloudshark] section and the -cs* flags.
 type Config struct {
 	Host     string        // default "localhost"

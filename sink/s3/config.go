@@ -14,7 +14,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
-// Config is the S3 sink's configuration, mapped by main from the [s3] section.
+// Config is the S3 sink's configuration, mapped by internal/fromconfig from [s3].
 type Config struct {
 	Bucket   string // required
 	Folder   string // key prefix, may be empty

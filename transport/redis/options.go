@@ -2,18 +2,19 @@ package redis
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/config"
 )
+
+// ResultsSuffix makes the default results channel from the request
+// channel: "capture" publishes its results on "capture.results".
+const ResultsSuffix = ".results"
 
 // Options says where and how to connect.
 type Options struct {
@@ -31,7 +32,7 @@ type Options struct {
 	// TLS, when not nil, wraps every connection.
 	TLS *tls.Config
 	// Channel is subscribed to for requests; ResultsChannel receives
-	// result events (default Channel + ".results").
+	// result events (default Channel + ResultsSuffix).
 	Channel, ResultsChannel string
 	// MinBackoff and MaxBackoff bound the reconnect delay (100ms, 10s).
 	MinBackoff, MaxBackoff time.Duration
@@ -60,39 +61,6 @@ type Options struct {
 	DialTimeout time.Duration
 }
 
-// OptionsFromConfig maps the [redis] section onto Options, reading the CA
-// file when one is configured.
-func OptionsFromConfig(c config.Redis) (Options, error) {
-	o := Options{
-		Addrs:          c.Addresses(),
-		Mode:           c.Mode,
-		MasterSet:      c.Master,
-		Username:       c.Username,
-		Password:       c.Auth,
-		Channel:        c.Channel,
-		ResultsChannel: c.ResultsChannel,
-	}
-	if c.TLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
-		if c.TLSCA != "" {
-			pem, err := os.ReadFile(c.TLSCA)
-			if err != nil {
-				return Options{}, fmt.Errorf("redis: tlsca: %w", err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return Options{}, fmt.Errorf("redis: tlsca %s: no PEM certificate found", c.TLSCA)
-			}
-			tc.RootCAs = pool
-		}
-		o.TLS = tc
-	}
-	return o, nil
-}
-
 // withDefaults fills the zero fields and checks the rest.
 func (o Options) withDefaults() (Options, error) {
 	if len(o.Addrs) == 0 {
@@ -102,7 +70,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("redis: no channel")
 	}
 	if o.ResultsChannel == "" {
-		o.ResultsChannel = o.Channel + config.ResultsSuffix
+		o.ResultsChannel = o.Channel + ResultsSuffix
 	}
 	if o.ResultsChannel == o.Channel {
 		return o, fmt.Errorf("redis: results channel %q is the request channel", o.Channel)

@@ -15,12 +15,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
 	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
@@ -36,7 +33,7 @@ type Submitter interface {
 // Source is the source name passed to Submit.
 const Source = "sqs"
 
-// Config is the SQS transport's configuration, mapped by main from [sqs].
+// Config is the SQS transport's configuration, mapped by internal/fromconfig from [sqs].
 type Config struct {
 	QueueURL string // url: the request queue, required
 	Region   string // empty: from the queue URL's host, the default chain, else us-east-1
@@ -102,24 +99,10 @@ func New(ctx context.Context, cfg Config, sub Submitter, log *slog.Logger) (*Que
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessID: cfg.AccessID, AccessKey: cfg.AccessKey})
+	client, err := newSQSClient(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
+		return nil, err
 	}
-	client := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient // not via LoadDefaultConfig (AWS_CA_BUNDLE)
-		}
-		if cfg.Protocol == "query" {
-			// The SDK serialises through a pluggable protocol; its query
-			// implementation (form body, XML reply) uses the service's
-			// schema, which carries the query names and error codes.
-			o.Protocol = awsquery.New(schemas.AmazonSQS)
-		}
-	})
 	q := &Queue{cfg: cfg, client: client, sub: sub, log: log.With("transport", "sqs")}
 	q.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	return q, nil
