@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,54 +13,6 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
-
-// seedSyslog returns the seed example's [syslog] table, verbatim (priority
-// 25: LOG_DAEMON|LOG_ALERT, tag "pcapdaemon").
-func seedSyslog(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(testenv.SeedConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "[syslog]\n")
-	table, _, _ := strings.Cut(rest, "\n\n")
-	if !ok || !strings.Contains(table, "priority    = 25") {
-		t.Fatalf("the seed example's [syslog] table is not the one this test expects: %q", table)
-	}
-	return "[syslog]\n" + table + "\n"
-}
-
-// syslogDaemonConfig writes a config with the seed's [syslog] table plus
-// extra lines in it, the HTTP API on port and a local sink, and returns its
-// path.
-func syslogDaemonConfig(t *testing.T, port int, extra string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("[general]\nwritelocal = true\nlocaldir = %q\n\n%s%s\n[http]\nlisten = \"127.0.0.1:%d\"\n",
-		dir, seedSyslog(t), extra, port)
-	path := filepath.Join(dir, "pcapdaemon.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// waitHealthy waits until the daemon's HTTP API answers /healthz.
-func waitHealthy(t *testing.T, port int, logs func() string) {
-	t.Helper()
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"
-	ok := testenv.WaitFor(15*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	if !ok {
-		t.Fatalf("the daemon's HTTP API never answered %s\n%s", url, logs())
-	}
-}
 
 // TestDaemonNetworkSyslogAppearsLater runs the real binary with a TCP
 // syslog on loopback that is not listening at start: the daemon runs and
@@ -73,9 +23,9 @@ func TestDaemonNetworkSyslogAppearsLater(t *testing.T) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	port := testenv.FreePort(t)
-	cfg := syslogDaemonConfig(t, port, fmt.Sprintf("network = \"tcp\"\naddress = %q\n", addr))
+	cfg := testenv.SyslogDaemonConfig(t, port, fmt.Sprintf("network = \"tcp\"\naddress = %q\n", addr))
 	d := startDaemon(t, "-config", cfg)
-	waitHealthy(t, port, d.Logs)
+	testenv.WaitHealthy(t, port, d.Logs)
 	if !testenv.WaitFor(5*time.Second, func() bool { return strings.Contains(d.Logs(), "syslog unreachable") }) {
 		t.Fatalf("no warning that syslog is unreachable:\n%s", d.Logs())
 	}

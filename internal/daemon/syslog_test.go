@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,54 +13,6 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
-
-// seedSyslog returns the seed example's [syslog] table, verbatim (priority
-// 25: LOG_DAEMON|LOG_ALERT, tag "pcapdaemon").
-func seedSyslog(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(testenv.SeedConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "[syslog]\n")
-	table, _, _ := strings.Cut(rest, "\n\n")
-	if !ok || !strings.Contains(table, "priority    = 25") {
-		t.Fatalf("the seed example's [syslog] table is not the one this test expects: %q", table)
-	}
-	return "[syslog]\n" + table + "\n"
-}
-
-// syslogDaemonConfig writes a config with the seed's [syslog] table plus
-// extra lines in it, the HTTP API on port and a local sink, and returns its
-// path.
-func syslogDaemonConfig(t *testing.T, port int, extra string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("[general]\nwritelocal = true\nlocaldir = %q\n\n%s%s\n[http]\nlisten = \"127.0.0.1:%d\"\n",
-		dir, seedSyslog(t), extra, port)
-	path := filepath.Join(dir, "pcapdaemon.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// waitHealthy waits until the daemon's HTTP API answers /healthz.
-func waitHealthy(t *testing.T, port int, logs func() string) {
-	t.Helper()
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"
-	ok := testenv.WaitFor(15*time.Second, func() bool {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	if !ok {
-		t.Fatalf("the daemon's HTTP API never answered %s\n%s", url, logs())
-	}
-}
 
 // localSyslogRE is a message on the local socket: <PRI>TIME TAG[PID]: MSG.
 var localSyslogRE = regexp.MustCompile(`^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (\S+)\[(\d+)\]: (.*)\n$`)
@@ -75,7 +25,7 @@ var localSyslogRE = regexp.MustCompile(`^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:
 func TestDaemonLocalSyslogAbsent(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "dev-log") // does not exist yet
 	port := testenv.FreePort(t)
-	cfg := syslogDaemonConfig(t, port, "")
+	cfg := testenv.SyslogDaemonConfig(t, port, "")
 	var stderr testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -94,7 +44,7 @@ func TestDaemonLocalSyslogAbsent(t *testing.T) {
 		}
 	}()
 
-	waitHealthy(t, port, stderr.String)
+	testenv.WaitHealthy(t, port, stderr.String)
 	if !testenv.WaitFor(5*time.Second, func() bool { return strings.Contains(stderr.String(), "syslog unreachable") }) {
 		t.Fatalf("no warning that syslog is unreachable:\n%s", stderr.String())
 	}
