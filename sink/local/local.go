@@ -147,12 +147,7 @@ func (s *Sink) place(tmpName, name string) (string, error) {
 
 // syncDir makes the new directory entry durable.
 func (s *Sink) syncDir() {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return
-	}
-	if err := d.Sync(); err != nil {
+	if err := tmpfile.SyncDir(s.dir); err != nil {
 		s.log.Debug("syncing the directory failed", "dir", s.dir, "error", err)
 	}
-	d.Close()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
 // entry is the JSON description of a spooled capture, <name>.json beside
@@ -138,17 +139,7 @@ func (s *Spool) writeAtomic(path string, fill func(io.Writer) error) (err error)
 
 // syncDir fsyncs the directory dir, making the entries renamed into it
 // durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return tmpfile.SyncDir(dir) }
 
 // load reads every entry description of the spool directory.
 func (s *Spool) load() ([]*entry, error) {
