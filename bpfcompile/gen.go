@@ -50,6 +50,11 @@ type gen struct {
 
 	offOuterLinkHdr, offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
 	offNL, offNLNoSNAP                                                  uint32
+	// outerSaved holds the outermost link layer's header and payload
+	// offsets (with their registers) once an encapsulation has replaced
+	// them: the code finishParse puts first computes those.
+	outerSaved                bool
+	outerLinkHdr, outerLinkPL absOffset
 
 	isEncap        bool
 	isVlanVloffset bool

@@ -152,6 +152,11 @@ func (g *gen) pppoes(v uint32, hasV bool) *frag {
 // pushLinkHdr makes lt, whose header starts at the offset given, the
 // current link layer: what follows is that link type's frame.
 func (g *gen) pushLinkHdr(lt LinkType, variable bool, constPart uint32, reg int) {
+	if !g.outerSaved {
+		// Nothing allocates registers for these any more: they are
+		// what the code before the first test must compute.
+		g.outerSaved, g.outerLinkHdr, g.outerLinkPL = true, g.offLinkHdr, g.offLinkPL
+	}
 	g.offPrevLinkHdr = g.offLinkHdr
 	g.prevLT = g.curLT
 	g.setLinkLayer(lt)
@@ -286,17 +291,27 @@ func (g *gen) encapLLCheck() *frag {
 // compute the variable offsets it uses (the radio header's length, the
 // 802.11 or pflog header's, the registers of the live VLAN code), and
 // for PPI the check that the frame is 802.11.
+//
+// The offsets computed are the outermost link layer's. (libpcap computes
+// them into the registers of the current link layer's offsets, which
+// after "geneve" or "vxlan" are the tunnel's: the outer registers are
+// then read before they are written, and the kernel refuses the
+// program.)
 func (g *gen) finishParse(f *frag) *frag {
-	// The payload offset includes the link header's variable part.
-	if g.offLinkPL.reg != -1 && g.offLinkHdr.variable && g.offLinkHdr.reg == -1 {
-		g.offLinkHdr.reg = g.allocReg()
+	hdr, pl := &g.offLinkHdr, &g.offLinkPL
+	if g.outerSaved {
+		hdr, pl = &g.outerLinkHdr, &g.outerLinkPL
 	}
-	s := g.radioPrefixLen()
+	// The payload offset includes the link header's variable part.
+	if pl.reg != -1 && hdr.variable && hdr.reg == -1 {
+		hdr.reg = g.allocReg()
+	}
+	s := g.radioPrefixLen(hdr.reg)
 	switch g.outer.proto {
 	case protoWLAN:
-		s = g.wlanHeaderLen(s)
+		s = g.wlanHeaderLen(s, pl.reg)
 	case protoPFLOG:
-		s = g.pflogHeaderLen()
+		s = g.pflogHeaderLen(pl.reg)
 	}
 	if s == nil && g.isVlanVloffset {
 		if g.offLinkPL.reg == -1 {

@@ -318,18 +318,18 @@ func (a *asm) done() []stmt {
 }
 
 // radioPrefixLen returns statements that store the length of the radio
-// header before the 802.11 header in the link header's register and
-// leave it in X, or nil when nothing uses that register.
-func (g *gen) radioPrefixLen() []stmt {
+// header before the 802.11 header in the link header's register hdrReg
+// and leave it in X, or nil when nothing uses that register (-1).
+func (g *gen) radioPrefixLen(hdrReg int) []stmt {
 	if g.outer.prefix == prefixPrism {
 		// The Prism header might really be an AVS header; the jumps
 		// are not for the optimizer.
 		g.noOptimize = true
 	}
-	if g.offLinkHdr.reg == -1 {
+	if hdrReg == -1 {
 		return nil
 	}
-	reg := uint32(g.offLinkHdr.reg)
+	reg := uint32(hdrReg)
 	var a asm
 	switch g.outer.prefix {
 	case prefixRadiotap, prefixPPI:
@@ -361,16 +361,16 @@ func (g *gen) radioPrefixLen() []stmt {
 }
 
 // wlanHeaderLen appends to prefix (which leaves the radio header's length
-// in X, or is nil) the computation of the 802.11 payload offset: 24
-// bytes, 2 more in a QoS data frame, rounded up to 4 when a radiotap
-// header says the driver pads. It jumps past itself to the block's
-// statements.
-func (g *gen) wlanHeaderLen(prefix []stmt) []stmt {
-	if g.offLinkPL.reg == -1 {
+// in X, or is nil) the computation of the 802.11 payload offset into the
+// register plReg: 24 bytes, 2 more in a QoS data frame, rounded up to 4
+// when a radiotap header says the driver pads. It jumps past itself to
+// the block's statements. Nothing is computed when plReg is -1.
+func (g *gen) wlanHeaderLen(prefix []stmt, plReg int) []stmt {
+	if plReg == -1 {
 		return prefix
 	}
 	g.noOptimize = true // jumps inside a block are not for the optimizer
-	pl := uint32(g.offLinkPL.reg)
+	pl := uint32(plReg)
 	var a asm
 	a.s = prefix
 	if prefix == nil {
@@ -384,9 +384,7 @@ func (g *gen) wlanHeaderLen(prefix []stmt) []stmt {
 	a.label("data?")
 	a.jump(cbpf.JMP|cbpf.JSET|cbpf.K, wlanTypeCtl, "", "data")
 	a.label("data")
-	// As libpcap, look for the padding only while the current link
-	// layer is still the radiotap one (not after a tunnel).
-	radiotap := g.ll.prefix == prefixRadiotap
+	radiotap := g.outer.prefix == prefixRadiotap
 	noQoS := ""
 	if radiotap {
 		noQoS = "radiotap"
@@ -423,12 +421,13 @@ func (g *gen) wlanHeaderLen(prefix []stmt) []stmt {
 }
 
 // pflogHeaderLen returns statements that store pflog's header length
-// (its first byte, rounded up to 4) in the payload's register.
-func (g *gen) pflogHeaderLen() []stmt {
-	if g.offLinkPL.reg == -1 {
+// (its first byte, rounded up to 4) in the payload's register plReg, or
+// nil when it is -1.
+func (g *gen) pflogHeaderLen(plReg int) []stmt {
+	if plReg == -1 {
 		return nil
 	}
-	pl := uint32(g.offLinkPL.reg)
+	pl := uint32(plReg)
 	return []stmt{
 		{code: cbpf.LD | cbpf.ABS | cbpf.B, k: 0},
 		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 3},
