@@ -213,3 +213,35 @@ func (g *gen) llc(name string) *frag {
 	}
 	return and(b0, b1)
 }
+
+// fieldRelation maps a relation of "vpi", "vci" and the MTP3 fields to
+// a jump code and whether it is negated.
+func fieldRelation(op string) (uint16, bool) {
+	switch op {
+	case ">":
+		return cbpf.JGT, false
+	case ">=":
+		return cbpf.JGE, false
+	case "<=":
+		return cbpf.JGT, true
+	case "<":
+		return cbpf.JGE, true
+	case "!=":
+		return cbpf.JEQ, true
+	}
+	return cbpf.JEQ, false
+}
+
+// fieldValues generates "FIELD NUM", "FIELD relop NUM" and
+// "FIELD (NUM or NUM ...)" with field generating one comparison.
+func fieldValues(n *OtherNode, field func(v uint32, jtype uint16, reverse bool) *frag) *frag {
+	if n.Op != "" {
+		jtype, reverse := fieldRelation(n.Op)
+		return field(n.List[0], jtype, reverse)
+	}
+	b := field(n.List[0], cbpf.JEQ, false)
+	for _, v := range n.List[1:] {
+		b = or(b, field(v, cbpf.JEQ, false))
+	}
+	return b
+}

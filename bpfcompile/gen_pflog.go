@@ -8,13 +8,13 @@ import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 // pfReasons and pfActions are the names "reason" and "action" take, as
 // libpcap knows them on Linux.
 var (
-	pfReasons = []wlanName{
+	pfReasons = []namedValue{
 		{"match", 0}, {"bad-offset", 1}, {"fragment", 2}, {"short", 3}, {"normalize", 4},
 		{"memory", 5}, {"bad-timestamp", 6}, {"congestion", 7}, {"ip-option", 8},
 		{"proto-cksum", 9}, {"state-mismatch", 10}, {"state-insert", 11},
 		{"state-limit", 12}, {"src-limit", 13}, {"synproxy", 14},
 	}
-	pfActions = []wlanName{
+	pfActions = []namedValue{
 		{"pass", 0}, {"accept", 0}, {"drop", 1}, {"block", 1}, {"scrub", 2}, {"noscrub", 3},
 		{"nat", 4}, {"nonat", 5}, {"binat", 6}, {"nobinat", 7}, {"rdr", 8}, {"nordr", 9},
 		{"synproxy-drop", 10},
@@ -52,14 +52,14 @@ func (g *gen) pfKeyword(n *OtherNode) *frag {
 	case "reason":
 		v, ok := nameNumber(n.Name)
 		if !ok {
-			if v, ok = lookupWLANName(pfReasons, n.Name); !ok {
+			if v, ok = lookupName(pfReasons, n.Name); !ok {
 				g.errorf("unknown PF reason \"%s\"", n.Name)
 			}
 		}
 		g.assertPFLOG("reason")
 		return g.cmp(orLinkHdr, pflogReason, cbpf.B, v)
 	case "action":
-		v, ok := lookupWLANName(pfActions, n.Name)
+		v, ok := lookupName(pfActions, n.Name)
 		if !ok {
 			g.errorf("unknown PF action \"%s\"", n.Name)
 		}

@@ -33,14 +33,15 @@ const (
 	ppiDLT802_11 = 0x69000000
 )
 
-// wlanName is a name of 802.11 type or subtype and its value.
-type wlanName struct {
+// namedValue is a name a keyword takes (an 802.11 type or subtype, a pf
+// reason or action) and its value.
+type namedValue struct {
 	name string
 	v    uint32
 }
 
 // wlanTypes are the names "type" takes.
-var wlanTypes = []wlanName{
+var wlanTypes = []namedValue{
 	{"data", wlanTypeData}, {"mgt", wlanTypeMgt}, {"management", wlanTypeMgt},
 	{"ctl", wlanTypeCtl}, {"control", wlanTypeCtl},
 }
@@ -49,20 +50,20 @@ var wlanTypes = []wlanName{
 // order by "subtype NAME" without a type.
 var wlanSubtypes = []struct {
 	typ   uint32
-	names []wlanName
+	names []namedValue
 }{
-	{wlanTypeMgt, []wlanName{
+	{wlanTypeMgt, []namedValue{
 		{"assocreq", 0x00}, {"assoc-req", 0x00}, {"assocresp", 0x10}, {"assoc-resp", 0x10},
 		{"reassocreq", 0x20}, {"reassoc-req", 0x20}, {"reassocresp", 0x30}, {"reassoc-resp", 0x30},
 		{"probereq", 0x40}, {"probe-req", 0x40}, {"proberesp", 0x50}, {"probe-resp", 0x50},
 		{"beacon", 0x80}, {"atim", 0x90}, {"disassoc", 0xa0}, {"disassociation", 0xa0},
 		{"auth", 0xb0}, {"authentication", 0xb0}, {"deauth", 0xc0}, {"deauthentication", 0xc0},
 	}},
-	{wlanTypeCtl, []wlanName{
+	{wlanTypeCtl, []namedValue{
 		{"bar", 0x80}, {"ba", 0x90}, {"ps-poll", 0xa0}, {"rts", 0xb0},
 		{"cts", 0xc0}, {"ack", 0xd0}, {"cf-end", 0xe0}, {"cf-end-ack", 0xf0},
 	}},
-	{wlanTypeData, []wlanName{
+	{wlanTypeData, []namedValue{
 		{"data", 0x00}, {"data-cf-ack", 0x10}, {"data-cf-poll", 0x20}, {"data-cf-ack-poll", 0x30},
 		{"null", 0x40}, {"cf-ack", 0x50}, {"cf-poll", 0x60}, {"cf-ack-poll", 0x70},
 		{"qos-data", 0x80}, {"qos-data-cf-ack", 0x90}, {"qos-data-cf-poll", 0xa0},
@@ -71,11 +72,13 @@ var wlanSubtypes = []struct {
 }
 
 // wlanDirNames are the names "dir" takes.
-var wlanDirNames = []wlanName{
+var wlanDirNames = []namedValue{
 	{"nods", 0}, {"tods", wlanDirToDS}, {"fromds", wlanDirFromDS}, {"dstods", wlanDirDSToDS},
 }
 
-func lookupWLANName(names []wlanName, s string) (uint32, bool) {
+// lookupName finds s among names without regard to ASCII case, as
+// libpcap does.
+func lookupName(names []namedValue, s string) (uint32, bool) {
 	for _, n := range names {
 		if equalFoldASCII(n.name, s) {
 			return n.v, true
@@ -104,7 +107,7 @@ func (g *gen) wlanType(n *OtherNode) *frag {
 	if n.Kind == "subtype" {
 		v = ^uint32(0)
 		for _, t := range wlanSubtypes {
-			if st, ok := lookupWLANName(t.names, n.Name); ok {
+			if st, ok := lookupName(t.names, n.Name); ok {
 				v = st | t.typ
 				break
 			}
@@ -120,7 +123,7 @@ func (g *gen) wlanType(n *OtherNode) *frag {
 			if t&^wlanTypeMask != 0 {
 				g.errorf("invalid 802.11 type value 0x%02x", t)
 			}
-		} else if t, ok = lookupWLANName(wlanTypes, typName); !ok {
+		} else if t, ok = lookupName(wlanTypes, typName); !ok {
 			g.errorf("unknown 802.11 type name \"%s\"", typName)
 		}
 		v, mask = t, wlanTypeMask
@@ -131,7 +134,7 @@ func (g *gen) wlanType(n *OtherNode) *frag {
 					g.errorf("invalid 802.11 subtype value 0x%02x", st)
 				}
 			} else {
-				var names []wlanName
+				var names []namedValue
 				for _, s := range wlanSubtypes {
 					if s.typ == t {
 						names = s.names
@@ -140,7 +143,7 @@ func (g *gen) wlanType(n *OtherNode) *frag {
 				if names == nil {
 					g.errorf("unknown 802.11 type")
 				}
-				if st, ok = lookupWLANName(names, subName); !ok {
+				if st, ok = lookupName(names, subName); !ok {
 					g.errorf("unknown 802.11 subtype name \"%s\"", subName)
 				}
 			}
@@ -160,7 +163,7 @@ func (g *gen) wlanDir(name string) *frag {
 		if d&^wlanDirMask != 0 {
 			g.errorf("invalid 802.11 direction value 0x%x", d)
 		}
-	} else if d, ok = lookupWLANName(wlanDirNames, name); !ok {
+	} else if d, ok = lookupName(wlanDirNames, name); !ok {
 		g.errorf("unknown 802.11 direction")
 	}
 	if !g.isWLAN() {

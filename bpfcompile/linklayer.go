@@ -143,9 +143,9 @@ type linkLayer struct {
 	bcast8 uint8
 	mcast8 bool
 
-	// ether: Ethernet with or without a pseudo-header or a tag; "vlan",
-	// "mpls", MAC multicast and a tunnel's frame check work as on
-	// Ethernet.
+	// ether: Ethernet with or without a pseudo-header or a tag, whose
+	// MAC addresses and multicast are tested as Ethernet's, with the
+	// check of an encapsulated frame (LANE, a tunnel) where there is one.
 	ether bool
 	// vlan: "vlan" reads tags in the frame.
 	vlan bool
@@ -170,7 +170,7 @@ type linkLayer struct {
 	isoOffset uint32
 }
 
-// The address-family values of pflog, ipnet and the BSD loopback header.
+// Solaris ipnet's address-family values.
 const (
 	ipnetAFInet  = 2
 	ipnetAFInet6 = 26
