@@ -139,7 +139,7 @@ func TestReader(t *testing.T) {
 			cat(shb(le, 1, 0),
 				idb(le, 1, 0, [2]any{optIfName, []byte("eth0")}),
 				idb(le, 276, 128, tsresol(9), [2]any{optTSOffset, le.AppendUint64(nil, 100)}),
-				epb(le, 0, 1_500_000, "e0", 60), // microseconds
+				epb(le, 0, 1_500_000, "e0", 60),    // microseconds
 				ngBlock(le, 5, []byte{1, 2, 3, 4}), // an unknown block is skipped
 				epb(le, 1, 7, "s1", 80)),
 			"pcapng", []Interface{{LinkType: 1, Snaplen: MaxSnaplen, Name: "eth0"}, {LinkType: 276, Snaplen: 128}},
