@@ -38,7 +38,8 @@ func (rd *Reader) openPcap(magic [4]byte) error {
 	case major != 2 || minor > 4:
 		return fmt.Errorf("unsupported pcap savefile version %d.%d", major, minor)
 	}
-	rd.ifaces = []Interface{{LinkType: rd.bo.Uint32(h[16:]), Snaplen: normSnaplen(rd.bo.Uint32(h[12:]))}}
+	rd.ifaces = []Interface{{LinkType: rd.bo.Uint32(h[16:]), Snaplen: normSnaplen(rd.bo.Uint32(h[12:])),
+		BigEndian: rd.bo == binary.BigEndian}}
 	return nil
 }
 

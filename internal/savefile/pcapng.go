@@ -158,7 +158,8 @@ func (rd *Reader) addInterface(b block) error {
 	if len(b.body) < 8 {
 		return fmt.Errorf("interface description at offset %d: too short", b.at)
 	}
-	ifc := Interface{LinkType: uint32(rd.bo.Uint16(b.body)), Snaplen: normSnaplen(rd.bo.Uint32(b.body[4:]))}
+	ifc := Interface{LinkType: uint32(rd.bo.Uint16(b.body)), Snaplen: normSnaplen(rd.bo.Uint32(b.body[4:])),
+		BigEndian: rd.bo == binary.BigEndian}
 	res, off := microseconds, int64(0)
 	opts := b.body[8:]
 	for len(opts) >= 4 {

@@ -32,6 +32,10 @@ type Interface struct {
 	Snaplen int
 	// Name is the pcapng if_name option ("" when absent).
 	Name string
+	// BigEndian reports the byte order of the file (pcapng: of the section)
+	// that describes the interface: the order of the machine that wrote
+	// it, which DLT_NULL's address-family word is in.
+	BigEndian bool
 }
 
 // Packet is one frame of the file.

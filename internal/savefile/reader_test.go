@@ -129,7 +129,7 @@ func TestReader(t *testing.T) {
 		{"pcap micro little-endian", pcapFile(le, pcapMagicMicro, 2, 4, 65535, 1, rec{10, 5, "abcd", 60}),
 			"pcap", []Interface{{LinkType: 1, Snaplen: 65535}}, []got{{10e9 + 5000, "abcd", 60, 0}}},
 		{"pcap nano big-endian", pcapFile(be, pcapMagicNano, 2, 4, 0, 101, rec{1, 999999999, "xy", 2}),
-			"pcap", []Interface{{LinkType: 101, Snaplen: MaxSnaplen}}, []got{{1e9 + 999999999, "xy", 2, 0}}},
+			"pcap", []Interface{{LinkType: 101, Snaplen: MaxSnaplen, BigEndian: true}}, []got{{1e9 + 999999999, "xy", 2, 0}}},
 		{"pcap record longer than the snap length is cut to it",
 			pcapFile(le, pcapMagicMicro, 2, 4, 3, 1, rec{1, 0, "abcdef", 6}, rec{2, 0, "gh", 2}),
 			"pcap", []Interface{{LinkType: 1, Snaplen: 3}}, []got{{1e9, "abc", 6, 0}, {2e9, "gh", 2, 0}}},
@@ -150,12 +150,12 @@ func TestReader(t *testing.T) {
 				ngBlock(be, ngSPB, append(be.AppendUint32(nil, 9), "wxyz"...)),
 				ngBlock(be, ngPB, cat(be.AppendUint16(nil, 0), be.AppendUint16(nil, 0),
 					be.AppendUint32(nil, 0), be.AppendUint32(nil, 1024), be.AppendUint32(nil, 1), be.AppendUint32(nil, 1), []byte("q")))),
-			"pcapng", []Interface{{LinkType: 1, Snaplen: 2}},
+			"pcapng", []Interface{{LinkType: 1, Snaplen: 2, BigEndian: true}},
 			[]got{{3_500_000_000, "ab", 4, 0}, {0, "wx", 9, 0}, {1e9, "q", 1, 0}}},
 		{"pcapng second section in the other byte order",
 			cat(shb(le, 1, 0), idb(le, 1, 0), epb(le, 0, 1, "a", 1),
 				shb(be, 1, 2), idb(be, 101, 0), epb(be, 0, 2, "b", 1)),
-			"pcapng", []Interface{{LinkType: 1, Snaplen: MaxSnaplen}, {LinkType: 101, Snaplen: MaxSnaplen}},
+			"pcapng", []Interface{{LinkType: 1, Snaplen: MaxSnaplen}, {LinkType: 101, Snaplen: MaxSnaplen, BigEndian: true}},
 			[]got{{1000, "a", 1, 0}, {2000, "b", 1, 1}}},
 	}
 	for _, tt := range tests {

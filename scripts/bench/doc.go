@@ -27,7 +27,7 @@
 // (SIGINT) if it has not seen them all a second after the generator is done;
 // each then prints tcpdump's counters, which are parsed. The capturers:
 //
-//	pcapdaemon    pcapdaemon capture -c N -C 0 -w /dev/null: keeps every byte of
+//	pcapdaemon    pcapdaemon capture -c N --bytes 0 -w /dev/null: keeps every byte of
 //	              every frame in memory (1.5 GB for a million 1514-byte frames)
 //	              and writes the file to /dev/null at the end
 //	tcpdump       tcpdump -c N -w /dev/null: throws the bytes away as it goes

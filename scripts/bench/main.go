@@ -138,7 +138,7 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 		return nil
 	}
 	ours := capturer{name: "pcapdaemon", args: func(iface string, count int, filter string) []string {
-		a := []string{o.bin, "capture", "-i", iface, "-c", strconv.Itoa(count), "-C", "0", "-w", "/dev/null"}
+		a := []string{o.bin, "capture", "-i", iface, "-c", strconv.Itoa(count), "--bytes", "0", "-w", "/dev/null"}
 		a = append(a, ring()...)
 		if filter != "" {
 			a = append(a, filter)
@@ -211,13 +211,13 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 	summary(stdout, cfgs, all)
 
 	if o.rss {
-		res, err := r.run(ctx, capturer{name: "pcapdaemon -C 100000000", args: func(iface string, _ int, _ string) []string {
-			return append([]string{o.bin, "capture", "-i", iface, "-C", "100000000", "-w", "/dev/null"}, ring()...)
+		res, err := r.run(ctx, capturer{name: "pcapdaemon --bytes 100000000", args: func(iface string, _ int, _ string) []string {
+			return append([]string{o.bin, "capture", "-i", iface, "--bytes", "100000000", "-w", "/dev/null"}, ring()...)
 		}}, config{size: 1514}, 100_000_000/(1514+16)+10_000)
 		if err != nil {
 			return fmt.Errorf("RSS run: %w", err)
 		}
-		fmt.Fprintf(stdout, "\npeak RSS of `pcapdaemon capture -C 100000000` (1514 B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
+		fmt.Fprintf(stdout, "\npeak RSS of `pcapdaemon capture --bytes 100000000` (1514 B frames, %d captured, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
 			"sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the %d KiB ring mapping)\n",
 			res.captured, float64(res.captured*(1514+16)+24)/1e6, float64(res.maxRSS)/1e6,
 			float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, cmp.Or(o.ringKiB, int(agent.DefaultRingBytes>>10)))

@@ -19,12 +19,13 @@ type atomicFile struct {
 	done   bool
 }
 
-func createAtomic(name string) (*atomicFile, error) {
-	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return nil, fmt.Errorf("creating %s: is a directory", name)
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+// inPlace (-U) writes a regular file under its own name too, so that it
+// can be read while it grows, as tcpdump -U -w does.
+func createAtomic(name string, inPlace bool) (*atomicFile, error) {
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("creating %s: is a directory", name)
+	} else if inPlace || (err == nil && !fi.Mode().IsRegular()) {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, captureFileMode)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", name, err)
 		}
@@ -41,12 +42,20 @@ func createAtomic(name string) (*atomicFile, error) {
 // captureFileMode is the mode -w creates its file with, before the umask.
 const captureFileMode = 0o666
 
-// commit writes the data and, for a regular file, syncs it and renames it
-// into place.
+// commit writes the data and finishes the file.
 func (a *atomicFile) commit(r io.Reader) error {
-	_, err := io.Copy(a.f, r) // the buffer's reader is an io.WriterTo: no copy
+	if _, err := io.Copy(a.f, r); err != nil { // the buffer's reader is an io.WriterTo: no copy
+		_ = a.f.Close()
+		return fmt.Errorf("writing %s: %w", a.name, err)
+	}
+	return a.finish()
+}
 
-	if err == nil && !a.direct {
+// finish ends a file written through a.f: for a regular file it syncs it
+// and renames it into place.
+func (a *atomicFile) finish() error {
+	var err error
+	if !a.direct {
 		err = a.f.Sync()
 	}
 	if cerr := a.f.Close(); err == nil {

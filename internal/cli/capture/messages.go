@@ -7,13 +7,23 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
 )
 
+// linkTypeText is a link type as tcpdump names it: "EN10MB (Ethernet)",
+// or the number when it has no name.
+func linkTypeText(linkType uint32) string {
+	if t := bpfcompile.LinkType(linkType); t.Name() != "" {
+		return t.Name() + " (" + t.Description() + ")"
+	}
+	return fmt.Sprintf("%d", linkType)
+}
+
 // listeningLine is tcpdump's line for an armed capture.
 func listeningLine(info agent.CaptureInfo) string {
-	lt := fmt.Sprintf("%d", info.LinkType)
-	if t := bpfcompile.LinkType(info.LinkType); t.Name() != "" {
-		lt = t.Name() + " (" + t.Description() + ")"
-	}
-	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, lt, info.Snaplen)
+	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, linkTypeText(info.LinkType), info.Snaplen)
+}
+
+// readingLine is tcpdump's line for a file opened with -r.
+func readingLine(name string, linkType uint32, snaplen int) string {
+	return fmt.Sprintf("reading from file %s, link-type %s, snapshot length %d", name, linkTypeText(linkType), snaplen)
 }
 
 // counterLines are tcpdump's closing counters (with its singular forms).

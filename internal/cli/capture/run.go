@@ -5,70 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
-	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
+	"github.com/pcapdaemon/pcapdaemon/internal/savefile"
 )
 
-// Options are the parsed command line of "pcapdaemon capture".
-type Options struct {
-	// Spec is the capture: interfaces, filter, stop controls, ring. Its
-	// Armed and PacketOn are Run's.
-	Spec agent.CaptureSpec
-	// Write is -w: a file, "-" for stdout, or "" to print one line per
-	// frame instead of writing a file.
-	Write string
-}
-
-// Run runs the capture until it stops (a limit, or ctx ends) and writes
-// what it holds; tcpdump's messages go to stderr. It returns the exit
-// status: 0 after a capture, 1 when it could not start (no such interface,
-// a filter that does not compile, no CAP_NET_RAW), the file could not be
+// Run runs the capture (or reads the -r file) until it stops (a limit, the
+// file's end, or ctx ends) and writes what it holds; tcpdump's messages go
+// to stderr. It returns the exit status: 0 after a capture, 1 when it
+// could not start (no such interface, a filter that does not compile, no
+// CAP_NET_RAW, a file that cannot be read), the output could not be
 // written or a read error ended it.
-func Run(ctx context.Context, o Options, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, o *Options, stdin io.Reader, stdout, stderr io.Writer) int {
 	r := &run{o: o, stdout: stdout, stderr: stderr}
-	// Open the output before capturing, as tcpdump does, so that an
-	// unwritable destination fails at once.
-	if o.Write != "" && o.Write != "-" {
-		out, err := createAtomic(o.Write)
-		if err != nil {
-			return r.fail(err)
-		}
-		defer out.abort()
-		r.out = out
-	}
-	sum, data, err := agent.CaptureOnce(ctx, r.spec())
-	if data == nil {
-		var ce *bpfcompile.Error
-		if errors.As(err, &ce) {
-			return r.fail(fmt.Errorf("filter %q: %s: %s", o.Spec.Filter, ce.Pos, ce.Msg))
-		}
+	expr, err := r.expression()
+	if err != nil {
 		return r.fail(err)
 	}
-	status := 0
-	if err != nil { // a read error ended the capture: keep what it holds
-		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
-		status = 1
+	if o.Read != "" {
+		return r.offline(ctx, stdin, expr)
 	}
-	if werr := r.write(data); werr != nil {
-		status = r.fail(werr)
-	}
-	if sum.StopReason == agent.StopShutdown {
-		fmt.Fprintln(stderr) // tcpdump ends the "^C" line on a signal
-	}
-	fmt.Fprint(stderr, counterLines(sum))
-	return status
+	return r.live(ctx, expr)
 }
 
 // run is one run of the command.
 type run struct {
-	o              Options
+	o              *Options
 	stdout, stderr io.Writer
-	out            *atomicFile // -w FILE
+	lines          lines
 }
 
 // fail prints err as the command's one error line and returns status 1.
@@ -77,17 +45,119 @@ func (r *run) fail(err error) int {
 	return 1
 }
 
-// spec is the capture with tcpdump's "listening on" line when a socket is
-// armed and, without -w, a line per frame. The agent calls Armed and
-// PacketOn one at a time (several interfaces: from several goroutines),
-// each interface's Armed first.
-func (r *run) spec() agent.CaptureSpec {
-	spec := r.o.Spec
+// expression is the filter: the -F file's text (tcpdump's '#' comments
+// blanked out) or the command line's words joined by spaces.
+func (r *run) expression() (string, error) {
+	if r.o.FilterFile == "" {
+		return strings.Join(r.o.Words, " "), nil
+	}
+	b, err := os.ReadFile(r.o.FilterFile)
+	if err != nil {
+		return "", fmt.Errorf("-F: %w", err)
+	}
+	if len(r.o.Words) > 0 {
+		// tcpdump ignores them silently; say it.
+		fmt.Fprintf(r.stderr, "pcapdaemon capture: -F %s: the expression on the command line (%s) is ignored, as tcpdump does\n",
+			r.o.FilterFile, strings.Join(r.o.Words, " "))
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] == '#' {
+			for ; i < len(b) && b[i] != '\n'; i++ {
+				b[i] = ' ' // keeps the positions of what follows
+			}
+		}
+	}
+	return string(b), nil
+}
+
+// filterError words a compile error as tcpdump's users read it: the
+// expression and the position in it. prefix is the bytes put before the
+// expression (-Q).
+func (r *run) filterError(err error, expr string, prefix int) error {
+	var ce *bpfcompile.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	pos := ce.Pos
+	if prefix > 0 || r.o.Direction == "in" || r.o.Direction == "out" {
+		if pos.Offset < prefix || pos.Offset >= prefix+len(expr) {
+			return fmt.Errorf("-Q %s: %s", r.o.Direction, ce.Msg)
+		}
+		pos.Offset -= prefix
+		if pos.Line == 1 {
+			pos.Col -= prefix
+		}
+	}
+	return fmt.Errorf("filter %q: %s: %s", expr, pos, ce.Msg)
+}
+
+// withDirection is the filter with -Q's direction test: the compiler's
+// "inbound"/"outbound" (the kernel's packet type, PACKET_OUTGOING or not).
+// It returns the filter and how many bytes precede the expression in it.
+func withDirection(expr, dir string) (string, int) {
+	kw := map[string]string{"in": "inbound", "out": "outbound"}[dir]
+	switch {
+	case kw == "":
+		return expr, 0
+	case strings.TrimSpace(expr) == "":
+		return kw, 0
+	}
+	return "(" + expr + ") and " + kw, 1
+}
+
+// live runs a capture on the interfaces.
+func (r *run) live(ctx context.Context, expr string) int {
+	o := r.o
+	spec := o.Spec
+	if spec.Bytes < 0 {
+		// The whole file is held in memory until the end: a forgotten
+		// limit must not take all the memory there is.
+		spec.Bytes = agent.DefaultMaxBytes
+	}
+	var prefix int
+	spec.Filter, prefix = withDirection(expr, o.Direction)
+	if prefix > 0 {
+		if _, err := bpfcompile.Parse(expr); err != nil { // its own positions
+			return r.fail(r.filterError(err, expr, 0))
+		}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	merged := len(spec.Interfaces) > 1
 	names := spec.Interfaces
-	if len(names) == 0 {
+	if !merged {
 		names = []string{spec.Interface}
 	}
+
+	// Open the output before capturing, as tcpdump does, so that an
+	// unwritable destination fails at once. A single interface's file
+	// streams to stdout, a pipe or a device, and with -U to any file; a
+	// merged file is only known when the capture ends.
+	var out *output
+	var file *atomicFile
+	streaming := false
+	stopOnError := func(err error) { cancel(fmt.Errorf("writing the output: %w", err)) }
+	switch o.Write {
+	case "":
+		out = newOutput(r.stdout, o.PacketBuffered, stopOnError)
+	case "-":
+		if streaming = !merged; streaming {
+			out = newOutput(r.stdout, o.PacketBuffered, stopOnError)
+		}
+	default:
+		var err error
+		if file, err = createAtomic(o.Write, o.PacketBuffered && !merged); err != nil {
+			return r.fail(err)
+		}
+		defer file.abort()
+		if streaming = file.direct && !merged; streaming {
+			out = newOutput(file.f, o.PacketBuffered, stopOnError)
+		}
+	}
+
 	linkTypes := make([]uint32, len(names))
+	var wr *savefile.Writer
+	var werr error
 	spec.Armed = func(info agent.CaptureInfo) {
 		if i := slices.Index(names, info.Interface); i >= 0 {
 			linkTypes[i] = info.LinkType
@@ -95,36 +165,79 @@ func (r *run) spec() agent.CaptureSpec {
 		fmt.Fprintln(r.stderr, listeningLine(info))
 		if info.UserFilter {
 			where := ""
-			if len(names) > 1 {
+			if merged {
 				where = info.Interface + ": "
 			}
 			fmt.Fprintf(r.stderr, "pcapdaemon capture: %sthe kernel refused the filter program: filtering in user space\n", where)
 		}
+		if streaming {
+			// The header goes out at once: a reader of the pipe
+			// (tcpdump -r -) starts before the first frame.
+			wr, werr = newFileWriter(out, spec.Format, savefile.Interface{LinkType: info.LinkType, Snaplen: info.Snaplen, Name: info.Interface})
+			out.written()
+		}
 	}
-	if r.o.Write == "" {
+	switch {
+	case o.Write == "":
 		spec.PacketOn = func(i int, ts int64, data []byte, wire int) {
 			where := ""
-			if len(names) > 1 { // as tcpdump -i any names the interface
+			if merged { // as tcpdump -i any names the interface
 				where = names[i] + " "
 			}
-			fmt.Fprintf(r.stdout, "%s %s%s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), where, pktsummary.Summarize(linkTypes[i], data), wire)
+			_, _ = io.WriteString(out, r.lines.line(linkTypes[i], ts, where, data, wire))
+			out.written()
+		}
+	case streaming:
+		spec.Packet = func(ts int64, data []byte, wire int) {
+			if wr != nil {
+				_ = wr.WritePacket(0, ts, data, wire) // an error stops the capture (stopOnError)
+				out.written()
+			}
 		}
 	}
-	return spec
+
+	sum, data, err := agent.CaptureOnce(ctx, spec)
+	if data == nil {
+		return r.fail(r.filterError(err, expr, prefix))
+	}
+	status := 0
+	if err != nil { // a read error ended the capture: keep what it holds
+		fmt.Fprintf(r.stderr, "pcapdaemon capture: %v\n", err)
+		status = 1
+	}
+	var oerr error
+	switch {
+	case out != nil:
+		oerr = errors.Join(werr, out.close())
+		if oerr == nil && file != nil {
+			oerr = file.finish()
+		}
+	case o.Write == "-":
+		if _, err := io.Copy(r.stdout, data.NewReader()); err != nil {
+			oerr = fmt.Errorf("writing to stdout: %w", err)
+		}
+	default:
+		oerr = file.commit(data.NewReader())
+	}
+	if oerr != nil {
+		status = r.fail(oerr)
+	}
+	if sum.StopReason == agent.StopShutdown && context.Cause(ctx) == context.Canceled {
+		fmt.Fprintln(r.stderr) // tcpdump ends the "^C" line on a signal
+	}
+	fmt.Fprint(r.stderr, counterLines(sum))
+	return status
 }
 
-// write writes the capture where -w says: stdout ("-"), the file, or
-// nowhere (the frames were printed).
-func (r *run) write(data agent.CaptureData) error {
-	switch r.o.Write {
-	case "":
-		return nil
-	case "-":
-		if _, err := io.Copy(r.stdout, data.NewReader()); err != nil {
-			return fmt.Errorf("writing to stdout: %w", err)
+// newFileWriter starts a file of format (pcap when "") with its first
+// interface.
+func newFileWriter(w io.Writer, format string, ifc savefile.Interface) (*savefile.Writer, error) {
+	if format == agent.FormatPcapNG {
+		wr, err := savefile.NewPcapngWriter(w)
+		if err == nil {
+			_, err = wr.AddInterface(ifc)
 		}
-		return nil
+		return wr, err
 	}
-	return r.out.commit(data.NewReader())
+	return savefile.NewPcapWriter(w, ifc.LinkType, ifc.Snaplen)
 }
