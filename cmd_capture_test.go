@@ -60,4 +60,3 @@ func TestCaptureCommandErrors(t *testing.T) {
 		t.Errorf("left behind %v", names)
 	}
 }
-

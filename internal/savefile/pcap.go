@@ -32,13 +32,16 @@ func (rd *Reader) openPcap(magic [4]byte) error {
 		return eofTruncated(err, "pcap file header")
 	}
 	major, minor := rd.bo.Uint16(h[0:]), rd.bo.Uint16(h[2:])
-	switch {
-	case major < 2:
-		return fmt.Errorf("archaic pcap savefile format (version %d.%d)", major, minor)
-	case major != 2 || minor > 4:
+	if major != 2 || minor > 4 {
 		return fmt.Errorf("unsupported pcap savefile version %d.%d", major, minor)
 	}
-	rd.ifaces = []Interface{{LinkType: rd.bo.Uint32(h[16:]), Snaplen: normSnaplen(rd.bo.Uint32(h[12:])),
+	// The link-type word: 16 bits of link type, 10 reserved, 6 of FCS
+	// length (libpcap's LT_LINKTYPE, LT_RESERVED1).
+	lt := rd.bo.Uint32(h[16:])
+	if r := lt & 0x03ff0000; r != 0 {
+		return fmt.Errorf("savefile linktype reserved field not zero (%#08x)", r)
+	}
+	rd.ifaces = []Interface{{LinkType: lt & 0xffff, Snaplen: normSnaplen(rd.bo.Uint32(h[12:])),
 		BigEndian: rd.bo == binary.BigEndian}}
 	return nil
 }

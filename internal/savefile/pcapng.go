@@ -134,7 +134,7 @@ func (rd *Reader) readBlock(typ [4]byte) (block, error) {
 		return block{}, eofTruncated(err, fmt.Sprintf("block at offset %d", at))
 	}
 	if tail := rd.bo.Uint32(body[len(body)-4:]); tail != n {
-		return block{}, fmt.Errorf("block at offset %d: block total length in header and trailer don't match (%d, %d)", at, n, tail)
+		return block{}, fmt.Errorf("block at offset %d: block total length in header %d and trailer %d don't match", at, n, tail)
 	}
 	return block{typ: t, body: body[:len(body)-4], at: at}, nil
 }

@@ -21,7 +21,7 @@ import (
 // CAP_NET_RAW, a file that cannot be read), the output could not be
 // written or a read error ended it.
 func Run(ctx context.Context, o *Options, stdin io.Reader, stdout, stderr io.Writer) int {
-	r := &run{o: o, stdout: stdout, stderr: stderr}
+	r := &run{o: o, stdout: stdout, stderr: stderr, lines: lines{format: o.TimeFormat}}
 	expr, err := r.expression()
 	if err != nil {
 		return r.fail(err)
