@@ -409,7 +409,7 @@ func testBareRoot(t *testing.T, bin string) {
 
 	t.Run("capture command", func(t *testing.T) {
 		root := makeBareRoot(t, bin, "", grantFile)
-		d := startConfined(t, root, grantFile, "capture", "-i", pair.Host, "-c", strconv.Itoa(packets), "-G", "20",
+		d := startConfined(t, root, grantFile, "capture", "-i", pair.Host, "-c", strconv.Itoa(packets), "--duration", "20",
 			"-w", "/captures/out.pcap", "udp", "and", "dst", "port", "9999")
 		if !testenv.WaitFor(10*time.Second, func() bool { return strings.Contains(d.Logs(), "listening on") || !d.alive() }) || !d.alive() {
 			t.Fatalf("capture never said it was listening (exited: %v)", !d.alive())

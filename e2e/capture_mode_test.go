@@ -33,10 +33,10 @@ func TestCaptureFileModeUmask(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "f.pcap")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			// -G ends the capture 0.2 s after the socket is armed; the file
+			// --duration ends the capture 0.2 s after the socket is armed; the file
 			// then holds the header and whatever frames came (none).
 			cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(`umask %s && exec "$0" "$@"`, tt.umask),
-				daemonBinary(t), "capture", "-i", pair.Host, "-G", "0.2", "-w", file, "udp port 9")
+				daemonBinary(t), "capture", "-i", pair.Host, "--duration", "0.2", "-w", file, "udp port 9")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("capture: %v\n%s", err, out)
 			}

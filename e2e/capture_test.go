@@ -32,15 +32,25 @@ type captureRun struct {
 	stderr []string
 	done   chan struct{}
 	status int
+	pipe   *os.File // startCapturePipe: the read end of stdout
 }
 
 // startCapture runs the binary's capture sub-command with args; the process
 // is killed if it outlives the test.
 func startCapture(t *testing.T, args ...string) *captureRun {
 	t.Helper()
+	return startCaptureWith(t, nil, args...)
+}
+
+// startCaptureWith is startCapture with stdout going to w (nil: r.stdout).
+func startCaptureWith(t *testing.T, w io.Writer, args ...string) *captureRun {
+	t.Helper()
 	r := &captureRun{lines: make(chan string, 64), done: make(chan struct{})}
 	r.cmd = exec.Command(daemonBinary(t), append([]string{"capture"}, args...)...)
 	r.cmd.Stdout = &r.stdout
+	if w != nil {
+		r.cmd.Stdout = w
+	}
 	errp, err := r.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +226,7 @@ func TestCaptureCommand(t *testing.T) {
 	}
 
 	t.Run("stdout lines and inactivity timeout", func(t *testing.T) {
-		r := startCapture(t, "-i", pair.Host, "-t", "0.5", "-s", "64", "udp port 7100")
+		r := startCapture(t, "-i", pair.Host, "--timeout", "0.5", "-s", "64", "udp port 7100")
 		r.waitArmed(t)
 		if err := pair.Send([][]byte{udpFrame(pair, 7100, make([]byte, 100)), udpFrame(pair, 7101, nil)}); err != nil {
 			t.Fatal(err)
