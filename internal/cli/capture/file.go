@@ -16,20 +16,30 @@ type atomicFile struct {
 	f      *os.File
 	name   string
 	direct bool // f is name itself, not a temporary file
+	// stream: f is a pipe or socket (a reader waits on the other end), or
+	// the file was opened in place (-U): records go out as they come.
+	stream bool
 	done   bool
 }
 
-// inPlace (-U) writes a regular file under its own name too, so that it
-// can be read while it grows, as tcpdump -U -w does.
+// createAtomic opens name for writing. inPlace (-U) writes a regular file
+// under its own name too, so that it can be read while it grows, as
+// tcpdump -U -w does.
 func createAtomic(name string, inPlace bool) (*atomicFile, error) {
-	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
+	fi, err := os.Stat(name)
+	if err != nil {
+		fi = nil
+	}
+	if fi != nil && fi.IsDir() {
 		return nil, fmt.Errorf("creating %s: is a directory", name)
-	} else if inPlace || (err == nil && !fi.Mode().IsRegular()) {
+	}
+	if inPlace || (fi != nil && !fi.Mode().IsRegular()) {
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, captureFileMode)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", name, err)
 		}
-		return &atomicFile{f: f, name: name, direct: true}, nil
+		stream := inPlace || (fi != nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0)
+		return &atomicFile{f: f, name: name, direct: true, stream: stream}, nil
 	}
 	// tcpdump creates its file 0666 and lets the umask decide.
 	f, err := tmpfile.Create(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*", captureFileMode)

@@ -131,8 +131,9 @@ func (r *run) live(ctx context.Context, expr string) int {
 
 	// Open the output before capturing, as tcpdump does, so that an
 	// unwritable destination fails at once. A single interface's file
-	// streams to stdout, a pipe or a device, and with -U to any file; a
-	// merged file is only known when the capture ends.
+	// streams to stdout, a FIFO or a socket, and with -U to any file; a
+	// merged file is only known when the capture ends. A device
+	// (/dev/null) gets it at the end, as a regular file does.
 	var out *output
 	var file *atomicFile
 	streaming := false
@@ -150,7 +151,7 @@ func (r *run) live(ctx context.Context, expr string) int {
 			return r.fail(err)
 		}
 		defer file.abort()
-		if streaming = file.direct && !merged; streaming {
+		if streaming = file.stream && !merged; streaming {
 			out = newOutput(file.f, o.PacketBuffered, stopOnError)
 		}
 	}
