@@ -63,6 +63,7 @@ func (wr *Writer) AddInterface(ifc Interface) (int, error) {
 		return 0, fmt.Errorf("a pcap file has one interface")
 	}
 	name := []byte(ifc.Name)
+	name = name[:min(len(name), 1<<16-4)] // an option's length is 16 bits
 	optLen := 8 + 4 // if_tsresol (padded) and opt_endofopt
 	if len(name) > 0 {
 		optLen += 4 + (len(name)+3)&^3
@@ -82,7 +83,6 @@ func (wr *Writer) AddInterface(ifc Interface) (int, error) {
 		le.PutUint16(o[0:], optIfName)
 		le.PutUint16(o[2:], uint16(len(name)))
 		copy(o[4:], name)
-		o = o[4+(len(name)+3)&^3:]
 	}
 	// opt_endofopt is the zero bytes already there.
 	le.PutUint32(b[n-4:], uint32(n))
