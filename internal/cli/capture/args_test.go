@@ -50,6 +50,9 @@ func TestParseArgs(t *testing.T) {
 				o.Spec.Interface, o.Direction, o.PacketBuffered, o.Spec.Snaplen, o.Spec.RingBytes, o.Spec.Promiscuous = "eth0", "out", true, 96, 64<<10, false
 			})},
 		{"-tttt", []string{"-tttti", "eth0"}, base(func(o *Options) { o.Spec.Interface, o.TimeFormat = "eth0", 4 })},
+		{"-t icmp: no timestamps, as in tcpdump (issue 14: it was a timeout)", []string{"-t", "-i", "eth0", "icmp"}, base(func(o *Options) {
+			o.Spec.Interface, o.TimeFormat, o.Words = "eth0", 1, []string{"icmp"}
+		})},
 		{"-t -t", []string{"-t", "-i", "eth0", "-t"}, base(func(o *Options) { o.Spec.Interface, o.TimeFormat = "eth0", 2 })},
 		{"-l", []string{"-li", "eth0"}, base(func(o *Options) { o.Spec.Interface, o.PacketBuffered = "eth0", true })},
 		{"several interfaces, each once", []string{"-i", "a", "-i", "b,c", "-i", "a"}, base(func(o *Options) {
