@@ -64,7 +64,7 @@ func (wr *Writer) AddInterface(ifc Interface) (int, error) {
 	}
 	name := []byte(ifc.Name)
 	name = name[:min(len(name), 1<<16-4)] // an option's length is 16 bits
-	optLen := 8 + 4 // if_tsresol (padded) and opt_endofopt
+	optLen := 8 + 4                       // if_tsresol (padded) and opt_endofopt
 	if len(name) > 0 {
 		optLen += 4 + (len(name)+3)&^3
 	}
