@@ -98,7 +98,8 @@ func (d *daemon) addSQS(ctx context.Context) error {
 	return nil
 }
 
-// addHTTP serves the HTTP API with [http] listen, and /metrics and the
+// addHTTP serves the HTTP API with [http] listen, its status page, and
+// /metrics and the
 // health checks on the same listener unless [metrics] listen gives them
 // their own. It binds at once, so that a taken port fails the start, not a
 // goroutine.
@@ -118,6 +119,7 @@ func (d *daemon) addHTTP(context.Context) error {
 		// Outside /v1/ and so not behind the token: see package metrics.
 		d.observeOn(hs)
 	}
+	hs.ServeStatus(statusSource{d: d, started: d.opts.Now()})
 	addr, err := hs.Listen()
 	if err != nil {
 		return err

@@ -69,8 +69,9 @@ type Server struct {
 	mux      *http.ServeMux
 	handler  http.Handler // mux behind the Host check
 	srv      *http.Server
-	tls      *certFiles // nil: plain HTTP
-	loopback bool       // the listen address is loopback: Host names are checked
+	tls      *certFiles  // nil: plain HTTP
+	loopback bool        // the listen address is loopback: Host names are checked
+	status   *statusPage // nil: no status page (ServeStatus)
 
 	mu    sync.Mutex
 	ln    net.Listener
