@@ -87,8 +87,8 @@ func contractCaptures(at time.Time) map[string][]map[string]any {
 			{"id": "done-1", "state": "done", "submitted": at, "interfaces": []string{"eth0"}, "results": []map[string]any{{
 				"id": "done-1", "node": hostileNode, "interface": "eth0", "status": "ok", "stop_reason": "packets",
 				"packets": 10, "bytes": 1500, "kernel_drops": 0, "started": at, "ended": at.Add(3 * time.Second),
-				"locations": []string{"/var/lib/pcapdaemon/cap1-eth0-1-done-1.pcap", "s3://b/k"},
 				"tags": hostileTags, "customer": hostileCustomer, "alertid": 4242,
+				"locations": []string{"/var/lib/pcapdaemon/cap1-eth0-1-done-1.pcap", "s3://b/k"},
 			}}},
 			{"id": "done-2", "state": "done", "submitted": at, "results": []map[string]any{{
 				"id": "done-2", "node": "cap1", "status": "rejected", "error": hostileError,
