@@ -30,9 +30,8 @@ const (
 // fakeStatus is a StatusSource with a fixed agent and a real agent for
 // CheckFilter (real compiler, fake interfaces).
 type fakeStatus struct {
-	info agent.FilterCheck
-	ag   *agent.Agent
-	at   time.Time
+	ag *agent.Agent
+	at time.Time
 }
 
 func newFakeStatus(t *testing.T) *fakeStatus {
