@@ -95,13 +95,3 @@ func (m *MetricsServer) Serve(ctx context.Context) error {
 	m.log.Info("httpapi: serving metrics and health checks", "addr", addr.String(), "maxconns", m.o.MaxConns)
 	return serveGracefully(ctx, m.srv, addr, m.o.ShutdownTimeout, func() error { return m.srv.Serve(m.ln) })
 }
-
-// count returns the connections open, for tests.
-func (m *MetricsServer) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.ln == nil {
-		return 0
-	}
-	return m.ln.count()
-}

@@ -32,6 +32,16 @@ func serveMetrics(t *testing.T, m *MetricsServer) string {
 	return addr.String()
 }
 
+// metricsConns returns the connections open on m's listener.
+func metricsConns(m *MetricsServer) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ln == nil {
+		return 0
+	}
+	return m.ln.count()
+}
+
 // TestMetricsServer: the metrics listener answers its routes whatever the
 // Host header (a scraper names the node by its address), nothing else,
 // and holds at most MaxConns connections, closing slow clients to make
@@ -87,8 +97,8 @@ func TestMetricsServer(t *testing.T) {
 		defer c.Close()
 		io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n") // headers unfinished
 	}
-	if !testenv.WaitFor(5*time.Second, func() bool { return m.count() == limit }) {
-		t.Fatalf("%d connections open, want %d", m.count(), limit)
+	if !testenv.WaitFor(5*time.Second, func() bool { return metricsConns(m) == limit }) {
+		t.Fatalf("%d connections open, want %d", metricsConns(m), limit)
 	}
 	for i := range 3 {
 		c, err := net.Dial("tcp", addr)
@@ -106,7 +116,7 @@ func TestMetricsServer(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "up 1") {
 			t.Errorf("scrape %d = %d %q", i, resp.StatusCode, b)
 		}
-		if n := m.count(); n > limit {
+		if n := metricsConns(m); n > limit {
 			t.Errorf("%d connections open, the cap is %d", n, limit)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -72,7 +73,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		d.Captures = s.capturesView(r)
 	}
 	s.render(w, "page", d, "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
-		"'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
+		"'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
 }
 
 // section answers GET /v1/ui/{section}: one section as an HTML fragment.
@@ -86,7 +87,7 @@ func (s *Server) section(w http.ResponseWriter, r *http.Request) {
 	case "captures":
 		data = s.capturesView(r)
 	default:
-		writeError(w, http.StatusNotFound, "no page section "+template.HTMLEscapeString(name)+": there are agent, interfaces and captures")
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no page section %q: there are agent, interfaces and captures", name))
 		return
 	}
 	// A fragment is inserted into the page, never shown as a document.

@@ -81,10 +81,15 @@
     }, function (e) { notice(e.message, true); });
   }
 
+  // refresh reloads the captures every second, and the agent's summary
+  // (uptime, captures running) every fifth.
+  var ticks = 0;
   function refresh() {
     if (refreshing || document.hidden) { return; }
     refreshing = true;
-    load("captures").then(function () { notice(""); }, function (e) { notice(e.message, true); })
+    var loads = [load("captures")];
+    if (++ticks % 5 === 0) { loads.push(load("agent")); }
+    Promise.all(loads).then(function () { notice(""); }, function (e) { notice(e.message, true); })
       .then(function () { refreshing = false; });
   }
   function startRefresh() { if (!timer) { timer = setInterval(refresh, 1000); } }
