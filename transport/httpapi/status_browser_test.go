@@ -135,6 +135,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the form sent %s, want %s", g, w)
 	}
 
+	// Stop cancels the running capture through the API.
+	browsertest.Do(t, ctx, "stop a capture", chromedp.Click(chromedp.CSS(`#running button.cancel[data-id="run-1"]`)))
+	select {
+	case id := <-env.cancelled:
+		if id != "run-1" {
+			t.Errorf("Stop cancelled %q, want run-1", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Stop cancelled nothing; the page says %q", browsertest.Text(t, ctx, "#notice"))
+	}
+	if msg := browsertest.Text(t, ctx, "#notice"); msg != "" {
+		t.Errorf("notice after Stop: %q", msg)
+	}
+
 	// The download goes through the API with the token.
 	browsertest.Do(t, ctx, "download", chromedp.Click(chromedp.CSS(`#finished a.download`)))
 	file := b.WaitDownload(t, 20*time.Second)

@@ -134,10 +134,11 @@ func (c *contractAPI) file(w http.ResponseWriter, r *http.Request) {
 
 // statusEnv is a served Server with the status page.
 type statusEnv struct {
-	s    *Server
-	base string
-	st   *fakeStatus
-	api  *contractAPI // nil without the list
+	s         *Server
+	base      string
+	st        *fakeStatus
+	api       *contractAPI // nil without the list
+	cancelled chan string  // the ids DELETE cancelled
 }
 
 // statusServer serves a Server with the status page, the contract's list
@@ -149,13 +150,15 @@ func statusServer(t *testing.T, tok string, withList bool, sub transport.Submitt
 	if sub == nil {
 		sub = &fakeAgent{}
 	}
-	s, err := New(Options{Listen: "127.0.0.1:0", Token: tok}, sub, nil, nil)
+	cancelled := make(chan string, 10)
+	be := Adapt[any](nil, func(id string) error { cancelled <- id; return nil })
+	s, err := New(Options{Listen: "127.0.0.1:0", Token: tok}, sub, be, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.ServeStatus(st)
 	s.status.now = func() time.Time { return st.at.Add(90 * time.Minute) }
-	env := statusEnv{s: s, st: st}
+	env := statusEnv{s: s, st: st, cancelled: cancelled}
 	if withList {
 		env.api = &contractAPI{caps: contractCaptures(st.at)}
 		s.mux.Handle("GET /v1/captures", s.auth(http.HandlerFunc(env.api.list)))

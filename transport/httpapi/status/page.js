@@ -21,10 +21,11 @@
     var headers = {};
     if (token()) { headers["Authorization"] = "Bearer " + token(); }
     var opts = { method: method, headers: headers, credentials: "omit", cache: "no-store" };
-    if (body !== undefined) {
+    if (method !== "GET") {
+      // The API takes changes (POST, DELETE) in JSON only.
       headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
     }
+    if (body !== undefined) { opts.body = JSON.stringify(body); }
     return fetch(path, opts).then(function (resp) {
       if (resp.status === 401) {
         askToken("The token was refused.");
@@ -84,13 +85,20 @@
   // refresh reloads the captures every second, and the agent's summary
   // (uptime, captures running) every fifth.
   var ticks = 0;
+  var refreshFailed = false;
   function refresh() {
     if (refreshing || document.hidden) { return; }
     refreshing = true;
     var loads = [load("captures")];
     if (++ticks % 5 === 0) { loads.push(load("agent")); }
-    Promise.all(loads).then(function () { notice(""); }, function (e) { notice(e.message, true); })
-      .then(function () { refreshing = false; });
+    // A refresh clears only the notice of a refresh that failed, not what
+    // an action (Stop, a download) reported.
+    Promise.all(loads).then(function () {
+      if (refreshFailed) { refreshFailed = false; notice(""); }
+    }, function (e) {
+      refreshFailed = true;
+      notice(e.message, true);
+    }).then(function () { refreshing = false; });
   }
   function startRefresh() { if (!timer) { timer = setInterval(refresh, 1000); } }
   function stopRefresh() { if (timer) { clearInterval(timer); timer = null; } }
