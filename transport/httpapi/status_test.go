@@ -215,7 +215,7 @@ func TestStatusPageRendered(t *testing.T) {
 		`<td class="num packets">1234</td><td class="num bytes">56789</td><td class="num drops">7</td>`,
 		`2026-05-04 03:02:01Z (1h30m00s)`,
 		// the finished capture, its result and file
-		`<td class="status ok">ok</td><td>packets</td>`, `<td>3s</td>`,
+		`<td class="status ok">ok</td><td>packets</td>`, `2026-05-04 03:02:01Z (3s)</td>`,
 		`<a class="download" href="/v1/captures/done-1/file?interface=eth0">download</a>`,
 		`<div class="loc">s3://b/k</div>`, `<div>alert 4242</div>`,
 		`<td class="status rejected">rejected</td>`,
