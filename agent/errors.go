@@ -11,8 +11,9 @@ import (
 type ValidationError struct {
 	Field  string
 	Reason string
-	// Err is the sentinel this error is an instance of (ErrFilterName), or
-	// nil; errors.Is sees it through Unwrap.
+	// Err is the sentinel this error is an instance of (ErrFilterName),
+	// the cause callers may look into (CheckFilter's *bpfcompile.Error),
+	// or nil; errors.Is and errors.As see it through Unwrap.
 	Err error
 }
 

@@ -16,6 +16,8 @@ type Config struct {
 	SQS        SQS         `koanf:"sqs"`
 	HTTP       HTTP        `koanf:"http"`
 	Security   Security    `koanf:"security"`
+	Metrics    Metrics     `koanf:"metrics"`
+	Log        Log         `koanf:"log"`
 
 	// File is the path of the TOML file loaded ("" when none).
 	File string `koanf:"-"`
@@ -210,6 +212,25 @@ type Security struct {
 	MaxSkew int64 `koanf:"maxskew"`
 }
 
+// Metrics says where /metrics, /healthz and /readyz are served ([metrics]).
+type Metrics struct {
+	// Listen is host:port of a listener of their own, which serves those
+	// three and nothing else, without the token and without the HTTP API's
+	// Host check (Prometheus scrapes a node by its address). "" serves them
+	// on the HTTP API's listener.
+	Listen string `koanf:"listen"`
+}
+
+// Log is the daemon's own log ([log]).
+type Log struct {
+	// Level is the least severe level logged: "debug", "info", "warn" or
+	// "error". SIGHUP applies a new one.
+	Level string `koanf:"level"`
+	// Format is the stderr format: "text" (key=value) or "json" (one
+	// object a line). Syslog always gets key=value text.
+	Format string `koanf:"format"`
+}
+
 // The defaults that Load starts from. Keys are "section.key".
 const (
 	DefaultHTTPListen = "127.0.0.1:8657"
@@ -264,6 +285,9 @@ func defaults() map[string]any {
 		"http.maxconns": 256,
 
 		"security.maxskew": 30,
+
+		"log.level":  "info",
+		"log.format": "text",
 	}
 }
 

@@ -83,6 +83,7 @@ func (c *Config) validate(v *validator) {
 	c.validateSyslog(v)
 	c.validateInterfaces(v)
 	c.validateSecurity(v)
+	c.validateObservability(v)
 }
 
 // validator collects KeyErrors.
@@ -340,6 +341,19 @@ func (c *Config) validateSecurity(v *validator) {
 	if s.HMACKey != "" && len(s.HMACKey) < 16 {
 		v.add("security.hmackey", nil, "must be at least 16 bytes long (it has %d)", len(s.HMACKey))
 	}
+}
+
+// validateObservability checks [metrics] and [log].
+func (c *Config) validateObservability(v *validator) {
+	if l := c.Metrics.Listen; l != "" {
+		if err := checkHostPort(l, true); err != nil {
+			v.add("metrics.listen", l, "%v (\"\" serves the metrics on the HTTP API's listener)", err)
+		} else if l == c.HTTP.Listen {
+			v.add("metrics.listen", l, "must differ from http.listen (\"\" serves the metrics on the HTTP API's listener)")
+		}
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
 }
 
 // CheckFolder checks an S3 folder (a key prefix): "/"-separated segments

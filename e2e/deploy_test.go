@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,7 +221,16 @@ func TestKubernetesConfig(t *testing.T) {
 		t.Errorf("secrets or hostname not taken from the environment: %+v", cfg.Redacted())
 	}
 	if cfg.HTTP.Listen != "127.0.0.1:8657" {
-		t.Errorf("[http] listen = %q; the DaemonSet's probes use 127.0.0.1:8657", cfg.HTTP.Listen)
+		t.Errorf("[http] listen = %q, want the node's loopback 127.0.0.1:8657: the capture API stays off the network", cfg.HTTP.Listen)
+	}
+	// Prometheus scrapes the node's address: the metrics listener binds
+	// every address, on the port the annotations and probes name.
+	mhost, mport, err := net.SplitHostPort(cfg.Metrics.Listen)
+	if err != nil || mhost != "" || mport == "" {
+		t.Fatalf("[metrics] listen = %q, want \":PORT\" (every address of the node): %v", cfg.Metrics.Listen, err)
+	}
+	if cfg.Log.Format != "json" {
+		t.Errorf("[log] format = %q, want json for the cluster's log collector", cfg.Log.Format)
 	}
 	if cfg.General.MaxMemory <= 0 || cfg.General.MaxMemory >= 1<<30 {
 		t.Errorf("maxmemory %d, want below the container's 1Gi limit", cfg.General.MaxMemory)
@@ -239,17 +249,84 @@ func TestKubernetesConfig(t *testing.T) {
 		"mountPath: /etc/pcapdaemon",
 		"mountPath: /var/lib/pcapdaemon",
 		`args: ["-config", "/etc/pcapdaemon/pcapdaemon.toml"]`,
-		"port: 8657",
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset.yaml lacks %q", want)
 		}
 	}
+	checkScrapeAndProbes(t, ds, mport)
 	for _, name := range []string{"name: pcapdaemon-config", "name: pcapdaemon-secrets"} {
 		if !strings.Contains(text, name) {
 			t.Errorf("config.yaml lacks %q, which the DaemonSet names", name)
 		}
 	}
+}
+
+// checkScrapeAndProbes checks that the DaemonSet's pod template tells
+// Prometheus to scrape /metrics on the metrics port, that the container
+// declares that port, and that both probes use it (by name or number):
+// the capture API's loopback port is no longer what they reach.
+func checkScrapeAndProbes(t *testing.T, ds, port string) {
+	t.Helper()
+	ann := map[string]string{}
+	for _, l := range strings.Split(yamlSection(ds, "annotations:"), "\n") {
+		if k, v, ok := strings.Cut(l, ": "); ok {
+			ann[k] = strings.Trim(v, `"`)
+		}
+	}
+	for k, want := range map[string]string{
+		"prometheus.io/scrape": "true", "prometheus.io/port": port, "prometheus.io/path": "/metrics",
+	} {
+		if ann[k] != want {
+			t.Errorf("pod annotation %s = %q, want %q (annotations %v)", k, ann[k], want, ann)
+		}
+	}
+	portName := ""
+	if ports := yamlSection(ds, "ports:"); strings.Contains(ports, "containerPort: "+port+"\n") {
+		if _, rest, ok := strings.Cut(ports, "name: "); ok {
+			portName = strings.Fields(rest)[0]
+		}
+	} else {
+		t.Errorf("the container declares no containerPort %s:\n%s", port, ports)
+	}
+	for probe, path := range map[string]string{"livenessProbe:": "/healthz", "readinessProbe:": "/readyz"} {
+		p := yamlSection(ds, probe)
+		if !strings.Contains(p, "path: "+path+"\n") {
+			t.Errorf("%s does not ask %s:\n%s", probe, path, p)
+		}
+		if !strings.Contains(p, "port: "+port+"\n") && (portName == "" || !strings.Contains(p, "port: "+portName+"\n")) {
+			t.Errorf("%s does not use the metrics port %s (%q):\n%s", probe, port, portName, p)
+		}
+		if strings.Contains(p, "host: ") {
+			t.Errorf("%s names a host: the metrics listener is on the pod's (node's) address:\n%s", probe, p)
+		}
+	}
+}
+
+// yamlSection returns the trimmed lines under the first line whose trimmed
+// text is key (comments left out), up to the next line indented as much
+// or less.
+func yamlSection(text, key string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != key {
+			continue
+		}
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		var out []string
+		for _, m := range lines[i+1:] {
+			tm := strings.TrimSpace(m)
+			if tm == "" || strings.HasPrefix(tm, "#") {
+				continue
+			}
+			if len(m)-len(strings.TrimLeft(m, " ")) <= indent {
+				break
+			}
+			out = append(out, strings.TrimPrefix(tm, "- "))
+		}
+		return strings.Join(out, "\n") + "\n"
+	}
+	return ""
 }
 
 func TestDockerfile(t *testing.T) {

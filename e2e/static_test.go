@@ -33,7 +33,10 @@ func TestStaticBinary(t *testing.T) {
 	for _, pkg := range strings.Fields(string(out)) {
 		switch {
 		case pkg == "runtime/cgo", pkg == "github.com/google/gopacket/pcap",
-			strings.HasPrefix(pkg, "github.com/google/gopacket/afpacket"):
+			strings.HasPrefix(pkg, "github.com/google/gopacket/afpacket"),
+			// The browser the status page's tests drive is for tests only.
+			strings.HasPrefix(pkg, "github.com/chromedp/"),
+			pkg == "github.com/pcapdaemon/pcapdaemon/internal/browsertest":
 			t.Errorf("unwanted package linked in: %s", pkg)
 		}
 	}

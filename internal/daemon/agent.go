@@ -39,7 +39,7 @@ func (d *daemon) buildAgent(ctx context.Context) error {
 	if err := d.reg.WatchAgent(ag); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	d.reload = &reloader{load: d.load, log: d.log, reg: d.reg, ag: ag, spools: d.spools, cur: d.cfg}
+	d.reload = &reloader{load: d.load, log: d.log, level: d.level, reg: d.reg, ag: ag, spools: d.spools, cur: d.cfg}
 	return nil
 }
 

@@ -43,9 +43,10 @@ type Options struct {
 
 // daemon is the state Run builds, step by step.
 type daemon struct {
-	opts Options
-	log  *slog.Logger
-	cfg  *config.Config // as loaded at start; the reloader holds the current one
+	opts  Options
+	log   *slog.Logger
+	level *slog.LevelVar // the log's level: [log] level, set again by a reload
+	cfg   *config.Config // as loaded at start; the reloader holds the current one
 
 	reg      *metrics.Registry
 	health   *metrics.Health
@@ -86,14 +87,17 @@ func Run(ctx context.Context, o Options) error {
 	// reaches it in the background. Its connection outlives ctx (the
 	// shutdown is logged too) and ends with closeLog, the last deferred
 	// call.
-	log, closeLog, err := logging.New(context.WithoutCancel(ctx), o.Stderr, slog.LevelInfo, fromconfig.Syslog(cfg.Syslog, o.SyslogPaths))
+	// The level is read for every record: a reload sets it.
+	level := new(slog.LevelVar)
+	level.Set(fromconfig.LogLevel(cfg.Log))
+	log, closeLog, err := logging.New(context.WithoutCancel(ctx), o.Stderr, level, fromconfig.Logging(cfg, o.SyslogPaths))
 	if err != nil {
 		return err
 	}
 	defer closeLog.Close()
 	logHostNotes(log, notes)
 
-	d := &daemon{opts: o, log: log, cfg: cfg}
+	d := &daemon{opts: o, log: log, level: level, cfg: cfg}
 	defer d.close()
 	if err := d.build(ctx); err != nil {
 		return err
@@ -107,7 +111,7 @@ func Run(ctx context.Context, o Options) error {
 func (d *daemon) build(ctx context.Context) error {
 	d.observe()
 	for _, step := range []func(context.Context) error{
-		d.buildDelivery, d.buildGuard, d.addRedis, d.addSQS, d.addHTTP, d.buildAgent,
+		d.buildDelivery, d.buildGuard, d.addRedis, d.addSQS, d.addHTTP, d.addMetrics, d.buildAgent,
 	} {
 		if err := step(ctx); err != nil {
 			return err

@@ -32,19 +32,21 @@ func (d *daemon) reloadLoop(ctx context.Context) {
 }
 
 // reloader applies a new configuration on SIGHUP: the capture limits,
-// aliases, host name and formats (agent.Reload), the sinks and the spool.
+// aliases, host name and formats (agent.Reload), the sinks, the spool and
+// the log level.
 // Running captures keep what they started with and are not interrupted.
 // Everything is built before anything is replaced, so a reload that fails
 // (a syntax error, an unknown interface, an unwritable directory) changes
 // nothing: it is logged and counted, and the running configuration stays.
 //
 // The request sources (Redis, SQS, the HTTP listener and its token), the
-// Guard ([security] and general.maxmessage) and syslog are built once at
-// start; a reload that changes them says so in a warning and they change
+// Guard ([security] and general.maxmessage), the metrics listener, the
+// log format and syslog are built once at start; a reload that changes them says so in a warning and they change
 // at the next restart.
 type reloader struct {
 	load   func() (*config.Config, error)
 	log    *slog.Logger
+	level  *slog.LevelVar // nil: the level is not reloaded (tests)
 	reg    *metrics.Registry
 	ag     *agent.Agent
 	spools *spoolSwitch
@@ -99,7 +101,12 @@ func (r *reloader) apply(ctx context.Context) error {
 	r.log.Info("configuration reloaded", "config", cfg.File, "node", r.ag.Hostname(),
 		"aliases", cfg.Aliases(), "sinks", sinkNames(sinks), "spool", g.SpoolDir,
 		"maxconcurrent", g.MaxConcurrent, "maxmemory", g.MaxMemory, "maxpackets", g.MaxPackets,
-		"maxbytes", g.MaxBytes, "maxduration", g.MaxDuration)
+		"maxbytes", g.MaxBytes, "maxduration", g.MaxDuration, "log_level", cfg.Log.Level)
+	// After the line above, so that a reload to "error" still says it
+	// happened.
+	if r.level != nil {
+		r.level.Set(fromconfig.LogLevel(cfg.Log))
+	}
 	if fixed := restartOnly(old, cfg); len(fixed) > 0 {
 		r.log.Warn("configuration changes that take effect only after a restart", "changed", fixed)
 	}
@@ -119,6 +126,8 @@ func restartOnly(old, cfg *config.Config) []string {
 		{"[http]", old.HTTP, cfg.HTTP},
 		{"[security]", old.Security, cfg.Security},
 		{"[syslog]", old.Syslog, cfg.Syslog},
+		{"[metrics]", old.Metrics, cfg.Metrics},
+		{"log.format", old.Log.Format, cfg.Log.Format},
 		{"general.maxmessage", old.General.MaxMessage, cfg.General.MaxMessage},
 	} {
 		if !reflect.DeepEqual(p.old, p.new) {

@@ -40,6 +40,8 @@ func TestRestartOnly(t *testing.T) {
 		{"token and key", func(c *config.Config) { c.HTTP.Token, c.Security.HMACKey = "t", "k" }, []string{"[http]", "[security]"}},
 		{"message size", func(c *config.Config) { c.General.MaxMessage = 1024 }, []string{"general.maxmessage"}},
 		{"sqs and syslog", func(c *config.Config) { c.SQS.URL, c.Syslog.Priority = "u", 14 }, []string{"[sqs]", "[syslog]"}},
+		{"log level reloads", func(c *config.Config) { c.Log.Level = "debug" }, nil},
+		{"log format and metrics", func(c *config.Config) { c.Log.Format, c.Metrics.Listen = "json", ":8658" }, []string{"[metrics]", "log.format"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base()

@@ -16,7 +16,7 @@ import (
 func (d *daemon) serve(ctx context.Context) error {
 	cfg := d.cfg
 	d.log.Info("pcapdaemon started", "version", d.opts.Version, "node", d.ag.Hostname(), "config", cfg.File,
-		"redis", cfg.Redis.Listen, "sqs", cfg.SQS.Listen, "http", cfg.HTTP.Listen,
+		"redis", cfg.Redis.Listen, "sqs", cfg.SQS.Listen, "http", cfg.HTTP.Listen, "metrics", cfg.Metrics.Listen,
 		"sinks", sinkNames(d.sinks), "spool", cfg.General.SpoolDir, "capture_capable", d.capErr == nil)
 
 	// The sources run on their own context, not ctx: the Redis and SQS

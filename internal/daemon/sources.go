@@ -98,8 +98,10 @@ func (d *daemon) addSQS(ctx context.Context) error {
 	return nil
 }
 
-// addHTTP serves the HTTP API, /metrics and the health checks, with [http]
-// listen. It binds at once, so that a taken port fails the start, not a
+// addHTTP serves the HTTP API with [http] listen, its status page, and
+// /metrics and the
+// health checks on the same listener unless [metrics] listen gives them
+// their own. It binds at once, so that a taken port fails the start, not a
 // goroutine.
 func (d *daemon) addHTTP(context.Context) error {
 	d.reloadTLS = func() error { return nil }
@@ -113,10 +115,11 @@ func (d *daemon) addHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Outside /v1/ and so not behind the token: see package metrics.
-	hs.Handle("GET /metrics", d.reg.Handler())
-	hs.Handle("GET /healthz", d.health.Healthz())
-	hs.Handle("GET /readyz", d.health.Readyz())
+	if d.cfg.Metrics.Listen == "" {
+		// Outside /v1/ and so not behind the token: see package metrics.
+		d.observeOn(hs)
+	}
+	hs.ServeStatus(statusSource{d: d, started: d.opts.Now()})
 	addr, err := hs.Listen()
 	if err != nil {
 		return err
@@ -127,6 +130,8 @@ func (d *daemon) addHTTP(context.Context) error {
 		return metrics.SourceState{Up: true, State: "serving"}
 	})
 	d.health.AddCheck(httpapi.Source, func() error { return nil }) // it answers this very check
-	d.log.Debug("metrics and health checks served", "addr", addr)
+	if d.cfg.Metrics.Listen == "" {
+		d.log.Debug("metrics and health checks served", "addr", addr.String())
+	}
 	return nil
 }

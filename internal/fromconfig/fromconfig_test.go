@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
+	"github.com/pcapdaemon/pcapdaemon/logging"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
 )
 
@@ -69,5 +71,22 @@ func TestRedisCA(t *testing.T) {
 func TestResultsSuffix(t *testing.T) {
 	if config.ResultsSuffix != redis.ResultsSuffix {
 		t.Errorf("config.ResultsSuffix %q, redis.ResultsSuffix %q", config.ResultsSuffix, redis.ResultsSuffix)
+	}
+}
+
+func TestLogging(t *testing.T) {
+	for level, want := range map[string]slog.Level{
+		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+	} {
+		if got := LogLevel(config.Log{Level: level}); got != want {
+			t.Errorf("LogLevel(%q) = %v, want %v", level, got, want)
+		}
+	}
+	var c config.Config
+	c.Log.Format = "json"
+	c.Syslog = config.Syslog{Priority: 25, Tag: "t", Network: "udp", Address: "h:514"}
+	o := Logging(&c, []string{"/dev/log"})
+	if o.Format != logging.FormatJSON || o.Priority != 25 || o.Tag != "t" || o.Network != "udp" || o.Address != "h:514" || len(o.LocalPaths) != 1 {
+		t.Errorf("Logging = %+v", o)
 	}
 }

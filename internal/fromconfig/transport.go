@@ -71,6 +71,17 @@ func HTTP(c *config.Config) httpapi.Options {
 	}
 }
 
+// Metrics maps [metrics] listen (and [http] maxconns, general.shutdowngrace:
+// the metrics listener takes the API's cap and shutdown bound) onto the
+// metrics listener's options.
+func Metrics(c *config.Config) httpapi.MetricsOptions {
+	return httpapi.MetricsOptions{
+		Listen:          c.Metrics.Listen,
+		MaxConns:        c.HTTP.MaxConns,
+		ShutdownTimeout: min(c.General.ShutdownGraceDuration(), 10*time.Second),
+	}
+}
+
 // SQS maps [sqs] onto the SQS transport's configuration; client is the
 // HTTP client the SDK uses (nil: its own).
 func SQS(c config.SQS, client *http.Client) sqs.Config {

@@ -10,6 +10,12 @@
 //	GET    /v1/captures/{id}  the request's state and results; 404 if unknown
 //	DELETE /v1/captures/{id}  cancel it early; 204, or 404
 //
+// ServeStatus adds the status page, GET / (status.go says what it shows
+// with and without a token), and the endpoints it uses: GET /v1/agent,
+// POST /v1/filter/check and GET /v1/ui/{section}. NewMetrics makes the
+// listener of /metrics and the health checks when they have their own
+// (metrics.go).
+//
 // With a token configured every /v1/ call needs "Authorization: Bearer
 // <token>" (401 otherwise; compared in constant time). The listener binds to
 // loopback by default; New refuses an address beyond loopback without a
