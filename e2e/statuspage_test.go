@@ -138,7 +138,7 @@ func TestStatusPageBrowser(t *testing.T) {
 		row := fmt.Sprintf(`#finished tr[data-id=%q]`, id)
 		browsertest.WaitTrue(t, ctx, "the form's capture in the finished list", `document.querySelector('`+row+`')`)
 		if browsertest.Eval[bool](t, ctx, `document.querySelector('`+row+` a.download') !== null`) {
-			browsertest.Do(t, ctx, "download", chromedp.Click(chromedp.CSS(row+` a.download`)))
+			browsertest.ClickLive(t, ctx, "download", row+` a.download`)
 			file = b.WaitDownload(t, 30*time.Second)
 		}
 	}

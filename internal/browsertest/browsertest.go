@@ -7,6 +7,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,4 +184,18 @@ func WaitTrue(t testing.TB, ctx context.Context, what, expr string) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
+}
+
+// ClickLive clicks the first element matching the CSS selector sel in one
+// step of the page's own script, once there is one. Use it for elements of
+// sections the page re-renders on a timer: chromedp.Click finds the node,
+// then asks for its box and dispatches mouse events in separate round
+// trips, and a re-render in between leaves it holding a node that is gone.
+func ClickLive(t testing.TB, ctx context.Context, what, sel string) {
+	t.Helper()
+	q, err := json.Marshal(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WaitTrue(t, ctx, what, `(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; e.click(); return true; })()`)
 }

@@ -136,7 +136,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	// Stop cancels the running capture through the API.
-	browsertest.Do(t, ctx, "stop a capture", chromedp.Click(chromedp.CSS(`#running button.cancel[data-id="run-1"]`)))
+	browsertest.ClickLive(t, ctx, "stop a capture", `#running button.cancel[data-id="run-1"]`)
 	select {
 	case id := <-env.cancelled:
 		if id != "run-1" {
@@ -150,7 +150,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	// The download goes through the API with the token.
-	browsertest.Do(t, ctx, "download", chromedp.Click(chromedp.CSS(`#finished a.download`)))
+	browsertest.ClickLive(t, ctx, "download", `#finished a.download`)
 	file := b.WaitDownload(t, 20*time.Second)
 	if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, contractFile) || filepath.Base(file) != "cap1-eth0-1-done-1.pcap" {
 		t.Errorf("downloaded %s: %q %v, want %q", file, got, err, contractFile)

@@ -11,6 +11,11 @@
   var needsToken = document.body.dataset.auth === "bearer";
   var byId = function (id) { return document.getElementById(id); };
   var refreshing = false;
+  var pressed = false; // a pointer button is down
+  document.addEventListener("pointerdown", function () { pressed = true; }, true);
+  ["pointerup", "pointercancel"].forEach(function (ev) {
+    document.addEventListener(ev, function () { pressed = false; }, true);
+  });
   var timer = null;
 
   function token() { return needsToken ? (sessionStorage.getItem(KEY) || "") : ""; }
@@ -69,7 +74,10 @@
       t.innerHTML = html;
       var fresh = t.content.querySelector("section#" + name);
       var old = byId(name);
-      if (fresh && old) { old.replaceWith(fresh); }
+      // A section is replaced only when it changed, and never while a
+      // button is pressed: a click needs its press and release on the
+      // same element, and a Stop lost to a refresh would be a bug.
+      if (fresh && old && !pressed && !fresh.isEqualNode(old)) { old.replaceWith(fresh); }
       if (name === "interfaces") { fillInterfaces(); }
       if (name === "agent" && fresh) { showHost(fresh.dataset.host); }
     });
