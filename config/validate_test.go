@@ -153,6 +153,10 @@ func TestValidate(t *testing.T) {
 		{"s3 allowfolders backslash", func(c *Config) { c.S3.AllowFolders = []string{`a\b`} }, "s3.allowfolders[0]", "backslash"},
 		{"s3 folder empty segment", func(c *Config) { c.S3.Folder = "pcaps//team" }, "s3.folder", "empty segment"},
 		{"spoolmaxbytes zero", func(c *Config) { c.General.SpoolMaxBytes = 0 }, "general.spoolmaxbytes", "greater than 0"},
+		{"localmaxfiles negative", func(c *Config) { c.General.LocalMaxFiles = -1 }, "general.localmaxfiles", "0 (no bound) or more"},
+		{"localmaxbytes negative", func(c *Config) { c.General.LocalMaxBytes = -5 }, "general.localmaxbytes", "0 (no bound) or more"},
+		{"localmaxbytes below maxbytes", func(c *Config) { c.General.LocalMaxBytes = c.General.MaxBytes - 1 }, "general.localmaxbytes", "at least general.maxbytes"},
+		{"localmaxage negative", func(c *Config) { c.General.LocalMaxAge = -60 }, "general.localmaxage", "number of seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

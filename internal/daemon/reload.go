@@ -32,7 +32,8 @@ func (d *daemon) reloadLoop(ctx context.Context) {
 }
 
 // reloader applies a new configuration on SIGHUP: the capture limits,
-// aliases, host name and formats (agent.Reload), the sinks and the spool.
+// aliases, host name and formats (agent.Reload), the sinks (the local
+// one's retention too) and the spool.
 // Running captures keep what they started with and are not interrupted.
 // Everything is built before anything is replaced, so a reload that fails
 // (a syntax error, an unknown interface, an unwritable directory) changes
@@ -48,6 +49,7 @@ type reloader struct {
 	reg    *metrics.Registry
 	ag     *agent.Agent
 	spools *spoolSwitch
+	local  *localDir
 
 	mu  sync.Mutex
 	cur *config.Config
@@ -77,7 +79,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sinks, err := buildSinks(ctx, cfg, r.log, r.reg)
+	sinks, loc, err := buildSinks(ctx, cfg, r.log, r.reg)
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,7 @@ func (r *reloader) apply(ctx context.Context) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	r.spools.set(sp)
+	r.local.set(loc)
 
 	r.mu.Lock()
 	old := r.cur

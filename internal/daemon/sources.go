@@ -106,9 +106,7 @@ func (d *daemon) addHTTP(context.Context) error {
 	if d.cfg.HTTP.Listen == "" {
 		return nil
 	}
-	backend := httpapi.Adapt(
-		func(id string) (agent.RequestState, bool) { return d.ag.Lookup(id) },
-		func(id string) error { return d.ag.Cancel(id) })
+	backend := apiBackend{ag: func() *agent.Agent { return d.ag }, local: d.local}
 	hs, err := httpapi.New(fromconfig.HTTP(d.cfg), d.submit, backend, d.log)
 	if err != nil {
 		return err
