@@ -39,9 +39,11 @@ type liveCounters struct {
 	updated atomic.Int64 // ns since the epoch of the last set; 0 before start
 	since   atomic.Int64 // ns since the epoch when the socket was armed; 0 before
 
-	// published is the packet count at the last set. Only the session's
-	// goroutine reads or writes it.
+	// published is the packet count at the last set, and pendingNs the
+	// time of the first frame since (0: none yet). Only the session's
+	// goroutine reads or writes them.
 	published uint64
+	pendingNs int64
 
 	mu      sync.Mutex
 	stats   func() (afpacket.Stats, error) // the handle's; nil before start
@@ -68,21 +70,26 @@ func (l *liveCounters) set(packets, bytes uint64, atNs int64) {
 	if l == nil {
 		return
 	}
-	l.published = packets
+	l.published, l.pendingNs = packets, 0
 	l.packets.Store(packets)
 	l.bytes.Store(bytes)
 	l.updated.Store(atNs)
 }
 
 // wakeBy returns the deadline of the session's next read: deadline, or
-// earlier when frames read since the last set (count of them in all) would
-// otherwise wait longer than liveEvery after the last one (at lastNs) to
-// be published.
+// earlier when frames read since the last set (count of them in all, the
+// latest at lastNs) would otherwise wait longer than liveEvery after the
+// first of them to be published. On a link too slow to fill 64 frames in
+// that time the ring is empty between frames, so a deadline past returns
+// at once and the loop publishes; a busier one publishes every 64 frames.
 func (l *liveCounters) wakeBy(deadline time.Time, lastNs int64, count uint64) time.Time {
 	if l == nil || count == l.published {
 		return deadline
 	}
-	if d := time.Unix(0, lastNs+int64(liveEvery)); d.Before(deadline) {
+	if l.pendingNs == 0 {
+		l.pendingNs = lastNs
+	}
+	if d := time.Unix(0, l.pendingNs+int64(liveEvery)); d.Before(deadline) {
 		return d
 	}
 	return deadline
