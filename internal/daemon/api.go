@@ -11,10 +11,17 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/transport/httpapi"
 )
 
+// requests is what the HTTP API asks the agent (*agent.Agent).
+type requests interface {
+	Lookup(id string) (agent.RequestState, bool)
+	Cancel(id string) error
+	List(q agent.ListQuery) (agent.ListPage, error)
+}
+
 // apiBackend is what the HTTP API serves: the agent's requests (lookup,
 // cancel, list) and the local sink's files.
 type apiBackend struct {
-	ag    func() *agent.Agent // made after the API, before it serves
+	ag    func() requests // the agent, made after the API and before it serves
 	local *localDir
 }
 

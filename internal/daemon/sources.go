@@ -7,7 +7,6 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/transport"
@@ -106,7 +105,7 @@ func (d *daemon) addHTTP(context.Context) error {
 	if d.cfg.HTTP.Listen == "" {
 		return nil
 	}
-	backend := apiBackend{ag: func() *agent.Agent { return d.ag }, local: d.local}
+	backend := apiBackend{ag: func() requests { return d.ag }, local: d.local}
 	hs, err := httpapi.New(fromconfig.HTTP(d.cfg), d.submit, backend, d.log)
 	if err != nil {
 		return err
