@@ -33,7 +33,7 @@ func (b bytesData) NewReader() io.ReadSeeker { return bytes.NewReader(b) }
 // fakeRequests answers Lookup from a map; List and Cancel are not used.
 type fakeRequests map[string]agent.RequestState
 
-func (f fakeRequests) Lookup(id string) (agent.RequestState, bool) { st, ok := f[id]; return st, ok }
+func (f fakeRequests) Lookup(id string) (agent.RequestState, bool)  { st, ok := f[id]; return st, ok }
 func (f fakeRequests) Cancel(string) error                          { return agent.ErrUnknownID }
 func (f fakeRequests) List(agent.ListQuery) (agent.ListPage, error) { return agent.ListPage{}, nil }
 

@@ -22,7 +22,7 @@ type listBackend struct {
 }
 
 func (b *listBackend) Lookup(string) (any, bool) { return nil, false }
-func (b *listBackend) Cancel(string) error      { return agent.ErrUnknownID }
+func (b *listBackend) Cancel(string) error       { return agent.ErrUnknownID }
 func (b *listBackend) List(q agent.ListQuery) (agent.ListPage, error) {
 	b.mu.Lock()
 	b.queries = append(b.queries, q)
@@ -145,7 +145,7 @@ func (f *slowFile) Close() error { return nil }
 type fileBackend struct{ f *File }
 
 func (b fileBackend) Lookup(string) (any, bool) { return nil, false }
-func (b fileBackend) Cancel(string) error      { return nil }
+func (b fileBackend) Cancel(string) error       { return nil }
 func (b fileBackend) CaptureFile(id, iface string) (*File, error) {
 	if iface != "eth1" {
 		return nil, fmt.Errorf("%w: only eth1", agent.ErrNoFile)
