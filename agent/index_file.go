@@ -39,7 +39,7 @@ var ErrIndexRecord = errors.New("index: record too large")
 // most maxEntries of them, in at most half the byte bound) is written to a
 // temporary file, synced, renamed over the index and the directory synced,
 // so that the index is always either the old file or the new one. Opening
-// compacts it too, which also drops a torn line. The file therefore never
+// an existing index compacts it too, which also drops a torn line. The file therefore never
 // holds more than the byte bound, and the requests it gives back are the
 // newest ones. It is safe for concurrent use.
 type FileIndex struct {
@@ -66,10 +66,11 @@ type indexRecord struct {
 
 var _ Index = (*FileIndex)(nil)
 
-// OpenIndex opens (creating it, and the directory, mode 0700, if needed)
-// the FileIndex in dir, keeping at most maxEntries requests (0:
-// DefaultIndexEntries) in a file of at most maxBytes (0:
-// DefaultIndexBytes). Records it cannot read are logged and dropped.
+// OpenIndex opens the FileIndex in dir, keeping at most maxEntries
+// requests (0: DefaultIndexEntries) in a file of at most maxBytes (0:
+// DefaultIndexBytes). Records it cannot read are logged and dropped. The
+// directory (mode 0700) and the file are made by the first Put: an agent
+// that finishes no request leaves nothing behind.
 func OpenIndex(dir string, maxEntries int, maxBytes int64, log *slog.Logger) (*FileIndex, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -81,15 +82,13 @@ func OpenIndex(dir string, maxEntries int, maxBytes int64, log *slog.Logger) (*F
 		maxBytes = DefaultIndexBytes
 	}
 	maxBytes = max(maxBytes, 4*maxIndexRecord)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("index: directory %s: %w", dir, err)
-	}
 	ix := &FileIndex{
 		dir: dir, path: filepath.Join(dir, IndexFile), maxEntries: maxEntries, maxBytes: maxBytes,
 		log: log, newest: map[string]int{},
 	}
-	if err := ix.load(); err != nil {
-		return nil, err
+	found, err := ix.load()
+	if err != nil || !found {
+		return ix, err
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -102,21 +101,21 @@ func OpenIndex(dir string, maxEntries int, maxBytes int64, log *slog.Logger) (*F
 // Path returns the index's file.
 func (ix *FileIndex) Path() string { return ix.path }
 
-// load reads the records of the file, if there is one.
-func (ix *FileIndex) load() error {
+// load reads the records of the file, if there is one (found).
+func (ix *FileIndex) load() (found bool, err error) {
 	f, err := os.Open(ix.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("index: %w", err)
+		return false, fmt.Errorf("index: %w", err)
 	}
 	defer f.Close()
 	// A file past twice its bound is not one this index wrote: read its
 	// beginning only.
 	b, err := io.ReadAll(io.LimitReader(f, 2*ix.maxBytes))
 	if err != nil {
-		return fmt.Errorf("index: reading %s: %w", ix.path, err)
+		return false, fmt.Errorf("index: reading %s: %w", ix.path, err)
 	}
 	bad := 0
 	for n := 1; len(b) > 0; n++ {
@@ -135,7 +134,7 @@ func (ix *FileIndex) load() error {
 	if bad > 0 {
 		ix.log.Warn("index records dropped", "path", ix.path, "records", bad)
 	}
-	return nil
+	return true, nil
 }
 
 // add appends a record in memory; ix.mu is held (or ix is not shared yet).
@@ -236,6 +235,9 @@ func (ix *FileIndex) compact() error {
 	// Until the new file is in place, the old one (if any) stays as it
 	// was, and the next Put compacts again.
 	ix.dirty = true
+	if err := os.MkdirAll(ix.dir, 0o700); err != nil {
+		return fmt.Errorf("index: directory %s: %w", ix.dir, err)
+	}
 	tmp, err := tmpfile.Create(ix.dir, "."+IndexFile+".tmp-*", 0o600)
 	if err != nil {
 		return fmt.Errorf("index: compacting: %w", err)

@@ -55,6 +55,9 @@ func TestFileIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an index without records made its directory (%v): it should wait for the first Put", err)
+	}
 	for i, id := range []string{"a", "b", "c", "a"} {
 		if err := ix.Put(entry(id, uint64(i))); err != nil {
 			t.Fatal(err)
