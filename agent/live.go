@@ -20,7 +20,7 @@ const liveEvery = 500 * time.Millisecond
 type Live struct {
 	Interface   string    `json:"interface"`
 	Packets     uint64    `json:"packets"`
-	Bytes       uint64    `json:"bytes"` // the file's bytes, headers included
+	Bytes       uint64    `json:"bytes"` // the file's bytes, headers included (one interface's blocks of a merged file)
 	KernelDrops uint64    `json:"kernel_drops"`
 	Since       time.Time `json:"since"`   // when the socket was armed
 	Updated     time.Time `json:"updated"` // when the session last published Packets and Bytes

@@ -57,7 +57,7 @@ func (st *RequestState) LocalFile(iface string, isLocal func(loc string) bool) (
 	if !matched {
 		switch {
 		case iface != "" && !slices.Contains(st.Interfaces, iface):
-			return LocalFile{}, fmt.Errorf("%w: request %q has no capture on interface %q (its interfaces: %s)",
+			return LocalFile{}, fmt.Errorf("%w: request %q has no capture on interface %.64q (its interfaces: %s)",
 				ErrNoFile, st.ID, iface, strings.Join(st.Interfaces, ", "))
 		case st.Phase != PhaseDone:
 			return LocalFile{}, fmt.Errorf("%w: the capture of request %q is still %s: its file is written when it ends",
