@@ -8,15 +8,19 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
 )
 
-// liveEvery bounds how old the live counters of a running capture may be:
-// a session that holds frames it has not published wakes within liveEvery
-// of its last frame to publish them, and the kernel's counters are read at
-// most once per liveEvery.
-const liveEvery = 500 * time.Millisecond
+// liveEvery bounds how old the live packet and byte counters of a running
+// capture may be: a session that holds frames it has not published wakes
+// within liveEvery of the first of them to publish them. statsEvery is how
+// often at most the kernel's counters are read for them (a system call,
+// whoever asks), so kernel_drops is at most that old.
+const (
+	liveEvery  = 500 * time.Millisecond
+	statsEvery = time.Second
+)
 
 // Live is what GET /v1/captures/{id} shows of a running interface capture:
 // its counters so far. Packets and Bytes are as of Updated; KernelDrops is
-// read from the socket (PACKET_STATISTICS) at most twice a second.
+// read from the socket (PACKET_STATISTICS) at most once a second.
 type Live struct {
 	Interface   string    `json:"interface"`
 	Packets     uint64    `json:"packets"`
@@ -39,11 +43,11 @@ type liveCounters struct {
 	updated atomic.Int64 // ns since the epoch of the last set; 0 before start
 	since   atomic.Int64 // ns since the epoch when the socket was armed; 0 before
 
-	// published is the packet count at the last set, and pendingNs the
-	// time of the first frame since (0: none yet). Only the session's
+	// published is the packet count at the last set, and wake (zero:
+	// none yet) liveEvery after the first frame since. Only the session's
 	// goroutine reads or writes them.
 	published uint64
-	pendingNs int64
+	wake      time.Time
 
 	mu      sync.Mutex
 	stats   func() (afpacket.Stats, error) // the handle's; nil before start
@@ -70,7 +74,7 @@ func (l *liveCounters) set(packets, bytes uint64, atNs int64) {
 	if l == nil {
 		return
 	}
-	l.published, l.pendingNs = packets, 0
+	l.published, l.wake = packets, time.Time{}
 	l.packets.Store(packets)
 	l.bytes.Store(bytes)
 	l.updated.Store(atNs)
@@ -86,18 +90,22 @@ func (l *liveCounters) wakeBy(deadline time.Time, lastNs int64, count uint64) ti
 	if l == nil || count == l.published {
 		return deadline
 	}
-	if l.pendingNs == 0 {
-		l.pendingNs = lastNs
+	if l.wake.IsZero() {
+		l.pending(lastNs)
 	}
-	if d := time.Unix(0, l.pendingNs+int64(liveEvery)); d.Before(deadline) {
-		return d
+	if l.wake.Before(deadline) {
+		return l.wake
 	}
 	return deadline
 }
 
+// pending records that frames wait to be published since firstNs. It is
+// wakeBy's rare path, kept out of it so that wakeBy inlines into the loop.
+func (l *liveCounters) pending(firstNs int64) { l.wake = time.Unix(0, firstNs+int64(liveEvery)) }
+
 // read returns the counters as a reader sees them at now; false before the
 // socket is armed. The kernel's drop counter is read at most once per
-// liveEvery, whoever asks.
+// statsEvery, whoever asks.
 func (l *liveCounters) read(now time.Time) (Live, bool) {
 	since := l.since.Load()
 	if since == 0 {
@@ -109,7 +117,7 @@ func (l *liveCounters) read(now time.Time) (Live, bool) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stats != nil && (l.statsAt.IsZero() || now.Sub(l.statsAt) >= liveEvery) {
+	if l.stats != nil && (l.statsAt.IsZero() || now.Sub(l.statsAt) >= statsEvery) {
 		l.statsAt = now
 		if st, err := l.stats(); err == nil {
 			l.drops = st.Drops

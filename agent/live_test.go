@@ -76,8 +76,8 @@ func liveOf(a *Agent, id, iface string) (Live, bool) {
 // TestLiveCounters: a running capture shows its counters under "live",
 // per interface, within a second of its frames, whether the frames trickle
 // in (a wake without frames publishes them) or come in bursts of more than
-// 64; the kernel's drops are read at most once per half second however
-// often it is looked up; the results replace the live counters at the end.
+// 64; the kernel's drops are read at most once a second however often it
+// is looked up; the results replace the live counters at the end.
 func TestLiveCounters(t *testing.T) {
 	a, hs := newLiveAgent(t)
 	id, err := a.Submit(context.Background(), []byte(`{"id":"live1","node":"any","interface":["eth0","eth1"],"timeout":60,"duration":60}`), "test")
@@ -134,14 +134,14 @@ func TestLiveCounters(t *testing.T) {
 	}
 
 	// Looked up again and again: the kernel's counters are read at most
-	// once per liveEvery.
+	// once per statsEvery.
 	before := hs["eth0"].stats.Load()
 	start := time.Now()
 	for range 200 {
 		a.Lookup(id)
 	}
 	reads := hs["eth0"].stats.Load() - before
-	if limit := int64(time.Since(start)/liveEvery) + 1; reads > limit {
+	if limit := int64(time.Since(start)/statsEvery) + 1; reads > limit {
 		t.Errorf("200 lookups in %v read the kernel's counters %d times, want at most %d", time.Since(start), reads, limit)
 	}
 	if l, _ := liveOf(a, id, "eth0"); l.KernelDrops == 0 {
