@@ -69,24 +69,25 @@ func others(t *testing.T, dir string) []string {
 	return append(names, "host-eth0-1-sub.pcap")
 }
 
-// TestRetention runs each bound against a real directory of 20 capture
+// TestRetention runs each bound against a real directory of 200 capture
 // files of 1000 bytes, modified a minute apart (the newest a minute old),
 // among files that are not captures: the oldest captures beyond the bound
 // go, each logged and reported with its reason; nothing else is touched.
 func TestRetention(t *testing.T) {
-	const n, size = 20, 1000
+	const n, size = 200, 1000
 	tests := []struct {
 		name   string
 		ret    Retention
 		keep   int // newest captures left
 		reason string
 	}{
-		{"no bound", Retention{}, 20, ""},
-		{"files", Retention{MaxFiles: 7}, 7, ReasonFiles},
-		{"bytes", Retention{MaxBytes: 5500}, 5, ReasonBytes},
-		{"bytes exactly", Retention{MaxBytes: 5000}, 5, ReasonBytes},
-		{"age", Retention{MaxAge: 10*time.Minute + 30*time.Second}, 10, ReasonAge},
-		{"the tightest bound wins", Retention{MaxFiles: 12, MaxBytes: 100000, MaxAge: 3*time.Minute + time.Second}, 3, ReasonAge},
+		{"no bound", Retention{}, 200, ""},
+		{"bounds above what there is", Retention{MaxFiles: 200, MaxBytes: 200000, MaxAge: 1000 * time.Minute}, 200, ""},
+		{"files", Retention{MaxFiles: 70}, 70, ReasonFiles},
+		{"bytes", Retention{MaxBytes: 55500}, 55, ReasonBytes},
+		{"bytes exactly", Retention{MaxBytes: 55000}, 55, ReasonBytes},
+		{"age", Retention{MaxAge: 100*time.Minute + 30*time.Second}, 100, ReasonAge},
+		{"the tightest bound wins", Retention{MaxFiles: 120, MaxBytes: 1000000, MaxAge: 30*time.Minute + time.Second}, 30, ReasonAge},
 		{"every file too old", Retention{MaxAge: time.Second}, 0, ReasonAge},
 		{"bytes below one file: the newest stays", Retention{MaxBytes: 10}, 1, ReasonBytes},
 	}
