@@ -3,13 +3,17 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,7 +61,9 @@ func listed(t *testing.T, api string, limit int) []string {
 // echo alertid, tags and customer; GET /v1/captures lists the requests
 // page by page. Then the daemon stops and starts again: the requests are
 // still listed and looked up with the same results (the index in the local
-// directory), and the capture's file is served, as tcpdump reads it.
+// directory), and the capture's file is served, as tcpdump reads it. A
+// reload to localmaxfiles = 1 then removes the older file: counted, and
+// its download answers 404 saying why.
 func TestEndToEndCaptureIndexRestart(t *testing.T) {
 	testenv.RequireRoot(t)
 	pair := netns.NewVethPair(t)
@@ -159,4 +165,29 @@ func TestEndToEndCaptureIndexRestart(t *testing.T) {
 		t.Errorf("tcpdump -r of the download: %d packets, want 5:\n%v", len(lines), lines)
 	}
 	checkPcapFile(t, got, sent)
+
+	// Retention: a reload that allows one file removes the older capture's
+	// (logged and counted), whose download then answers 404 saying why.
+	m := testenv.Scrape(t, api)
+	if m["pcapdaemon_local_files"] != 2 || m[series("pcapdaemon_local_removed_total", "reason", "files")] != 0 {
+		t.Errorf("before the reload: local_files %v, local_removed_total{files} %v; want 2 and 0",
+			m["pcapdaemon_local_files"], m[series("pcapdaemon_local_removed_total", "reason", "files")])
+	}
+	writeConf(t, cfg, daemonConf{httpPort: port, localDir: localDir, general: []string{"localmaxfiles = 1"}})
+	if err := d2.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.WaitFor(10*time.Second, func() bool { _, err := os.Stat(file); return errors.Is(err, fs.ErrNotExist) }) {
+		t.Fatalf("%s still there after the reload to localmaxfiles = 1", file)
+	}
+	waitLog(t, d2, "local capture removed by retention", 5*time.Second)
+	code, text := testenv.GetText(t, api+"/v1/captures/"+id+"/file")
+	if code != http.StatusNotFound || !strings.Contains(text, "removed by retention") {
+		t.Errorf("GET the removed file: %d %s, want 404 saying it was removed by retention", code, text)
+	}
+	m = testenv.Scrape(t, api)
+	if m["pcapdaemon_local_files"] != 1 || m[series("pcapdaemon_local_removed_total", "reason", "files")] != 1 {
+		t.Errorf("after the reload: local_files %v, local_removed_total{files} %v; want 1 and 1",
+			m["pcapdaemon_local_files"], m[series("pcapdaemon_local_removed_total", "reason", "files")])
+	}
 }
