@@ -31,6 +31,9 @@ type Agent struct {
 	pubs     []ResultPublisher
 	spool    Sink
 	journal  Journal
+	index    Index
+	// indexMu serializes the index's Puts (see indexPut).
+	indexMu sync.Mutex
 
 	pool *capfile.ChunkPool
 
@@ -231,7 +234,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		if !ValidID(id) {
 			id = a.newID()
 		}
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	if !MatchNode(cfg.Hostname, d.req.Node, d.nodeRE) {
 		log.Debug("request is for other nodes", "id", d.req.ID, "node", d.req.Node, "nodere", d.req.NodeRE)
@@ -244,7 +247,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	id := d.req.ID
 	log = log.With("id", id)
 	if c := a.claim(id, sum); c != idFree {
-		return id, a.duplicate(log, id, c)
+		return id, a.duplicate(log, id, &d.req, c)
 	}
 	// Submit runs concurrently for several requests, and compiling a
 	// filter may take seconds: a Cancel arriving meanwhile is kept for
@@ -253,24 +256,24 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	defer a.endPlanning(id)
 	p, err := a.makePlan(ctx, &cfg, &d)
 	if err != nil {
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	a.mu.Lock()
 	sinks := a.sinks
 	a.mu.Unlock()
 	if err := checkSinks(sinks, p.req); err != nil {
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	r, err := a.admit(id, source, sum, p)
 	if err != nil {
 		var ce *claimError
 		if errors.As(err, &ce) { // taken while the plan was made
-			return id, a.duplicate(log, id, ce.claim)
+			return id, a.duplicate(log, id, &d.req, ce.claim)
 		}
 		if errors.Is(err, ErrShuttingDown) {
 			return id, err
 		}
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	log.Info("capture request accepted", "interfaces", r.ifaces, "bpf", p.req.BPF,
 		"packets", p.packets, "bytes", p.bytes, "duration", p.duration, "timeout", p.timeout,
@@ -318,10 +321,11 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	ctx, cancel := context.WithCancelCause(a.captureCtx)
 	r := &request{
 		id: id, source: source, submitted: now, plan: p, ctx: ctx, cancel: cancel,
-		phase: PhasePending, remaining: n, digest: sum,
+		phase: PhasePending, remaining: n, digest: sum, bpf: p.req.BPF,
 	}
 	for _, cp := range p.captures {
 		r.ifaces = append(r.ifaces, cp.iface)
+		r.live = append(r.live, &liveCounters{iface: cp.iface})
 	}
 	if a.journal != nil {
 		r.journaled = make(chan struct{})
@@ -337,19 +341,22 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	return r, nil
 }
 
-// reject publishes and records a rejected Result for id and returns err.
+// reject publishes and records a rejected Result for id and returns err;
+// the Result echoes req's alertid, tags and customer (as far as req was
+// decoded: nil for none).
 // Its log line is the only one a rejection gets (the transports log only
 // what never reached the agent), so it carries the id, the source and the
 // reason.
 //
 // The record never replaces a request that holds the id (see
 // request.holdsID): that one keeps its state and results.
-func (a *Agent) reject(id, source string, err error) error {
+func (a *Agent) reject(id, source string, req *Request, err error) error {
 	a.log.Warn("capture request rejected", "id", id, "source", source, "error", err)
 	now := a.clock.Now()
 	a.mu.Lock()
 	a.count.rejected++
 	res := a.rejectedLocked(id, now, err)
+	echo(&res, req)
 	if old, ok := a.store.get(id); !ok || !old.holdsID() {
 		a.store.add(&request{id: id, source: source, submitted: now, phase: PhaseDone, results: []Result{res}})
 	}
@@ -366,15 +373,20 @@ func (a *Agent) rejectedLocked(id string, now time.Time, err error) Result {
 	}
 }
 
-// Lookup returns the state of a running or recently finished request.
+// Lookup returns the state of a running or recently finished request,
+// with the live counters of its running captures.
 func (a *Agent) Lookup(id string) (RequestState, bool) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	r, ok := a.store.get(id)
 	if !ok {
+		a.mu.Unlock()
 		return RequestState{}, false
 	}
-	return r.snapshot(), true
+	st, live := r.snapshot(), r.running()
+	a.mu.Unlock()
+	// Outside the lock: reading the kernel's counters is a system call.
+	st.Live = readLive(live, a.clock.Now())
+	return st, true
 }
 
 // Cancel ends the captures of a running request early (stop reason

@@ -16,6 +16,13 @@
 //	session      Handle.ReadPacket until a stop control fires, frames into a buffer
 //	deliver      every Sink at once (the spool when all fail), then the Result
 //
+// What the HTTP API shows of requests comes from here too: Lookup and List
+// (newest first, a page at a time), with the live counters a running
+// session publishes (live.go: every 64 frames and whenever its loop wakes
+// without one, never per frame), and LocalFile, the delivered file a
+// Result names. A Journal keeps the running requests across a crash, an
+// Index the finished ones across restarts (FileJournal, FileIndex).
+//
 // The capture file itself is package capfile's: a list of fixed-size chunks
 // taken from a recycle list (capfile.ChunkPool) the Agent owns, the pcap and
 // pcapng writers, and the merge of a merged capture's interfaces. A buffer

@@ -54,6 +54,16 @@ var (
 	ErrFilterName = errors.New("agent: names in filters are turned off")
 )
 
+// Sentinel errors of List and LocalFile (GET /v1/captures and its file).
+var (
+	// ErrBadQuery means a query parameter is invalid (the error names it).
+	ErrBadQuery = errors.New("agent: invalid query")
+	// ErrNoFile means a capture has no file in the local directory to
+	// serve; the error says why (still running, nothing captured,
+	// delivered elsewhere only, removed).
+	ErrNoFile = errors.New("no local file")
+)
+
 // Causes of an early end of a capture, given to context.CancelCauseFunc so
 // that the session can tell a Cancel from a Shutdown.
 var (

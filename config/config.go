@@ -73,6 +73,12 @@ type General struct {
 	// SpoolMaxBytes caps the spool directory; beyond it the oldest spooled
 	// captures are dropped (logged and counted).
 	SpoolMaxBytes int64 `koanf:"spoolmaxbytes"`
+	// LocalMaxFiles, LocalMaxBytes and LocalMaxAge (seconds) bound the
+	// capture files kept in LocalDir (0 = no bound): after each delivery
+	// and hourly, the oldest files beyond them are removed.
+	LocalMaxFiles int   `koanf:"localmaxfiles"`
+	LocalMaxBytes int64 `koanf:"localmaxbytes"`
+	LocalMaxAge   int64 `koanf:"localmaxage"`
 }
 
 // Cloudshark is the Cloudshark upload sink ([cloudshark]).
@@ -262,6 +268,9 @@ func defaults() map[string]any {
 		"general.blocktimeout":   10,
 		"general.filternames":    true,
 		"general.spoolmaxbytes":  1 << 30,
+		"general.localmaxfiles":  0,
+		"general.localmaxbytes":  0,
+		"general.localmaxage":    0,
 
 		"cloudshark.host":    "localhost",
 		"cloudshark.scheme":  "https",
@@ -301,6 +310,9 @@ func (g General) MaxTimeoutDuration() time.Duration { return seconds(g.MaxTimeou
 
 // MaxDurationDuration is general.maxduration as a duration.
 func (g General) MaxDurationDuration() time.Duration { return seconds(g.MaxDuration) }
+
+// LocalMaxAgeDuration is general.localmaxage as a duration.
+func (g General) LocalMaxAgeDuration() time.Duration { return seconds(g.LocalMaxAge) }
 
 // ShutdownGraceDuration is general.shutdowngrace as a duration.
 func (g General) ShutdownGraceDuration() time.Duration { return seconds(g.ShutdownGrace) }

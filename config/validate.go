@@ -153,6 +153,25 @@ func (c *Config) validateGeneral(v *validator) {
 		v.add("general.localdir", g.LocalDir, "must name a directory when general.writelocal is true")
 	}
 	v.positive("general.spoolmaxbytes", g.SpoolMaxBytes)
+	c.validateRetention(v)
+}
+
+// validateRetention checks the bounds of the local directory.
+func (c *Config) validateRetention(v *validator) {
+	g := c.General
+	if g.LocalMaxFiles < 0 {
+		v.add("general.localmaxfiles", g.LocalMaxFiles, "must be 0 (no bound) or more")
+	}
+	if g.LocalMaxAge < 0 {
+		v.add("general.localmaxage", g.LocalMaxAge, "must be 0 (no bound) or a number of seconds")
+	}
+	switch {
+	case g.LocalMaxBytes < 0:
+		v.add("general.localmaxbytes", g.LocalMaxBytes, "must be 0 (no bound) or more")
+	case g.LocalMaxBytes > 0 && g.LocalMaxBytes < g.MaxBytes:
+		v.add("general.localmaxbytes", g.LocalMaxBytes,
+			"must be 0 (no bound) or at least general.maxbytes (%d): one capture may take that much, and would leave no room for any other", g.MaxBytes)
+	}
 }
 
 func (c *Config) validateSources(v *validator) {

@@ -159,6 +159,10 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", "debug, info, warn, error"},
 		{"log level case", func(c *Config) { c.Log.Level = "INFO" }, "log.level", "debug, info, warn, error"},
 		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, "log.format", "text, json"},
+		{"localmaxfiles negative", func(c *Config) { c.General.LocalMaxFiles = -1 }, "general.localmaxfiles", "0 (no bound) or more"},
+		{"localmaxbytes negative", func(c *Config) { c.General.LocalMaxBytes = -5 }, "general.localmaxbytes", "0 (no bound) or more"},
+		{"localmaxbytes below maxbytes", func(c *Config) { c.General.LocalMaxBytes = c.General.MaxBytes - 1 }, "general.localmaxbytes", "at least general.maxbytes"},
+		{"localmaxage negative", func(c *Config) { c.General.LocalMaxAge = -60 }, "general.localmaxage", "number of seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

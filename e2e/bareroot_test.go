@@ -336,8 +336,8 @@ func testBareRoot(t *testing.T, bin string) {
 		}
 		// link(2) to the final name comes before the temporary name's
 		// removal: give that removal a moment.
-		testenv.WaitFor(2*time.Second, func() bool { return len(testenv.ReadDirNames(captures)) == 1 })
-		files := testenv.ReadDirNames(captures)
+		testenv.WaitFor(2*time.Second, func() bool { return len(visibleNames(captures)) == 1 })
+		files := visibleNames(captures)
 		if len(files) != 1 || !strings.HasSuffix(files[0], ".pcap") {
 			t.Fatalf("capture directory holds %v, want one .pcap file", files)
 		}
@@ -378,7 +378,7 @@ func testBareRoot(t *testing.T, bin string) {
 		if !strings.Contains(d.Logs(), "CAP_NET_RAW") {
 			t.Errorf("daemon without CAP_NET_RAW never said CAP_NET_RAW is missing; its output:\n%s", d.Logs())
 		}
-		if files := testenv.ReadDirNames(filepath.Join(root, "captures")); len(files) != 0 {
+		if files := visibleNames(filepath.Join(root, "captures")); len(files) != 0 {
 			t.Errorf("daemon without CAP_NET_RAW wrote %v", files)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
@@ -237,6 +238,19 @@ func TestKubernetesConfig(t *testing.T) {
 	}
 
 	ds := readText(t, "deploy/kubernetes/daemonset.yaml")
+	// The local directory is the emptyDir: retention must keep it, with
+	// the captures being written and the request index, under its
+	// sizeLimit, or the kubelet evicts the pod.
+	m := regexp.MustCompile(`sizeLimit: (\d+)Gi`).FindStringSubmatch(ds)
+	if m == nil {
+		t.Fatal("daemonset.yaml: no sizeLimit in Gi on the state volume")
+	}
+	limit, _ := strconv.ParseInt(m[1], 10, 64)
+	g := cfg.General
+	if need := g.LocalMaxBytes + int64(g.MaxConcurrent)*g.MaxBytes + agent.DefaultIndexBytes; g.LocalMaxBytes <= 0 || need > limit<<30 {
+		t.Errorf("localmaxbytes %d + maxconcurrent %d × maxbytes %d + the index = %d bytes, want some bound within the emptyDir's %dGi",
+			g.LocalMaxBytes, g.MaxConcurrent, g.MaxBytes, need, limit)
+	}
 	for _, want := range []string{
 		"hostNetwork: true",
 		`drop: ["ALL"]`,

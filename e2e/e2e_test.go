@@ -99,6 +99,19 @@ func tcpdumpRead(t *testing.T, file string, args ...string) []string {
 	return strings.Split(s, "\n")
 }
 
+// visibleNames lists dir (full paths) without its hidden entries: the
+// local sink's temporary files and the daemon's request index
+// (.pcapdaemon-index) start with a dot.
+func visibleNames(dir string) []string {
+	var out []string
+	for _, n := range testenv.ReadDirNames(dir) {
+		if !strings.HasPrefix(filepath.Base(n), ".") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // waitFile waits for exactly one new capture file in dir that is not in seen.
 func waitFile(t *testing.T, dir string, seen map[string]bool, d time.Duration) string {
 	t.Helper()

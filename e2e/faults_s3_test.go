@@ -131,7 +131,7 @@ accesskey = %q
 	}
 	if !testenv.WaitFor(5*time.Second, func() bool {
 		for _, n := range testenv.ReadDirNames(spoolDir) {
-			if !strings.HasPrefix(filepath.Base(n), ".") && filepath.Base(n) != "journal" {
+			if b := filepath.Base(n); !strings.HasPrefix(b, ".") && b != "journal" && b != "index" {
 				return false
 			}
 		}

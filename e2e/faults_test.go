@@ -426,7 +426,7 @@ func TestFaultAdmission(t *testing.T) {
 		return true
 	})
 	files := map[string]bool{}
-	for _, f := range testenv.ReadDirNames(dir) {
+	for _, f := range visibleNames(dir) {
 		files[filepath.Base(f)] = true
 	}
 	for _, r := range reqs {

@@ -55,7 +55,7 @@ func TestEndToEndMergedCapture(t *testing.T) {
 	// payload naming its link and its place; sent until the file is there.
 	seen := map[string]bool{}
 	for i := 0; ; i++ {
-		if names := testenv.ReadDirNames(dir); len(names) > 0 && strings.HasSuffix(names[0], ".pcapng") {
+		if names := visibleNames(dir); len(names) > 0 && strings.HasSuffix(names[0], ".pcapng") {
 			break
 		}
 		if i > 4000 {
@@ -71,7 +71,7 @@ func TestEndToEndMergedCapture(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	file := waitFile(t, dir, seen, 20*time.Second)
-	if names := testenv.ReadDirNames(dir); len(names) != 1 {
+	if names := visibleNames(dir); len(names) != 1 {
 		t.Fatalf("files %v, want one merged file", names)
 	}
 	if base := filepath.Base(file); !strings.HasPrefix(base, hostname(t)+"-"+a.Host+"+"+b.Host+"-") || !strings.HasSuffix(base, "-"+id+".pcapng") {

@@ -9,9 +9,11 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 )
 
-// buildAgent makes the agent with the sinks, spool, journal and result
-// publishers built before, reports the requests the previous process left
-// running (from the journal), and the reloader that changes it later.
+// buildAgent makes the agent with the sinks, spool, journal, index and
+// result publishers built before, loads the requests earlier processes
+// finished (from the index), reports the ones the previous process left
+// running (from the journal), and makes the reloader that changes it
+// later.
 func (d *daemon) buildAgent(ctx context.Context) error {
 	opener, err := d.opener(ctx)
 	if err != nil {
@@ -25,12 +27,20 @@ func (d *daemon) buildAgent(ctx context.Context) error {
 	if d.journal != nil {
 		opts = append(opts, agent.WithJournal(d.journal))
 	}
+	if d.index != nil {
+		opts = append(opts, agent.WithIndex(d.index))
+	}
 	ag, err := agent.New(fromconfig.Agent(d.cfg), opts...)
 	if err != nil {
 		return err
 	}
 	d.ag = ag
 	d.spools.reportTo(ag.Redelivered)
+	if n, err := ag.LoadIndex(); err != nil {
+		d.log.Error("the requests of earlier processes cannot be read from the index", "error", err)
+	} else if n > 0 {
+		d.log.Info("requests of earlier processes loaded from the index", "requests", n, "path", d.index.Path())
+	}
 	if n, err := ag.RecoverJournal(); err != nil {
 		d.log.Error("the captures interrupted by the previous process cannot be reported", "error", err)
 	} else if n > 0 {
@@ -39,7 +49,7 @@ func (d *daemon) buildAgent(ctx context.Context) error {
 	if err := d.reg.WatchAgent(ag); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	d.reload = &reloader{load: d.load, log: d.log, level: d.level, reg: d.reg, ag: ag, spools: d.spools, cur: d.cfg}
+	d.reload = &reloader{load: d.load, log: d.log, level: d.level, reg: d.reg, ag: ag, spools: d.spools, local: d.local, cur: d.cfg}
 	return nil
 }
 

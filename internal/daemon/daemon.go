@@ -54,8 +54,10 @@ type daemon struct {
 	stopping atomic.Bool // the shutdown has begun
 
 	sinks   []agent.Sink
+	local   *localDir
 	spools  *spoolSwitch
 	journal *agent.FileJournal
+	index   *agent.FileIndex // finished requests; nil without a directory for it
 
 	guard     *transport.Guard
 	submit    transport.Submitter // the Guard, counted: what the sources call
@@ -121,9 +123,12 @@ func (d *daemon) build(ctx context.Context) error {
 }
 
 // close releases what build made that outlives the shutdown: the capture
-// socket pool, closed after the agent's shutdown.
+// socket pool and the index, closed after the agent's shutdown.
 func (d *daemon) close() {
 	if d.pool != nil {
 		d.pool.Close()
+	}
+	if d.index != nil {
+		d.index.Close()
 	}
 }

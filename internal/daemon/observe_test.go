@@ -87,7 +87,7 @@ func TestDaemonMetricsListenerAndLog(t *testing.T) {
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	if !testenv.WaitFor(15*time.Second, func() bool {
-		code, _ := get(metricsURL+"/healthz", "")
+		code, _ := getHost(metricsURL+"/healthz", "")
 		return code == http.StatusOK
 	}) {
 		t.Fatalf("the metrics listener never answered /healthz:\n%s", stderr.String())
@@ -106,7 +106,7 @@ func TestDaemonMetricsListenerAndLog(t *testing.T) {
 		{"the API on its listener", apiURL + "/v1/captures/x", "", 404, `no capture request with id \"x\"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := get(tt.url, tt.host)
+			code, body := getHost(tt.url, tt.host)
 			if code != tt.want || !strings.Contains(body, tt.body) {
 				t.Errorf("GET %s (Host %q) = %d %q, want %d with %q", tt.url, tt.host, code, body, tt.want, tt.body)
 			}
@@ -164,7 +164,7 @@ func TestDaemonMetricsListenerAndLog(t *testing.T) {
 
 // get sends GET url with an optional Host header and returns the status
 // and body ("" and 0 when the connection fails).
-func get(url, host string) (int, string) {
+func getHost(url, host string) (int, string) {
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		return 0, ""

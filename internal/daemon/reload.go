@@ -32,8 +32,8 @@ func (d *daemon) reloadLoop(ctx context.Context) {
 }
 
 // reloader applies a new configuration on SIGHUP: the capture limits,
-// aliases, host name and formats (agent.Reload), the sinks, the spool and
-// the log level.
+// aliases, host name and formats (agent.Reload), the sinks (the local
+// one's retention too), the spool and the log level.
 // Running captures keep what they started with and are not interrupted.
 // Everything is built before anything is replaced, so a reload that fails
 // (a syntax error, an unknown interface, an unwritable directory) changes
@@ -50,6 +50,7 @@ type reloader struct {
 	reg    *metrics.Registry
 	ag     *agent.Agent
 	spools *spoolSwitch
+	local  *localDir
 
 	mu  sync.Mutex
 	cur *config.Config
@@ -79,7 +80,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sinks, err := buildSinks(ctx, cfg, r.log, r.reg)
+	sinks, loc, err := buildSinks(ctx, cfg, r.log, r.reg)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,7 @@ func (r *reloader) apply(ctx context.Context) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	r.spools.set(sp)
+	r.local.set(loc)
 
 	r.mu.Lock()
 	old := r.cur

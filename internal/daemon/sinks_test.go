@@ -39,7 +39,7 @@ allowfolders = ["shared/drop"]
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	sinks, err := buildSinks(context.Background(), cfg, log, metrics.New("test", log))
+	sinks, _, err := buildSinks(context.Background(), cfg, log, metrics.New("test", log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/transport"
@@ -108,9 +107,7 @@ func (d *daemon) addHTTP(context.Context) error {
 	if d.cfg.HTTP.Listen == "" {
 		return nil
 	}
-	backend := httpapi.Adapt(
-		func(id string) (agent.RequestState, bool) { return d.ag.Lookup(id) },
-		func(id string) error { return d.ag.Cancel(id) })
+	backend := apiBackend{ag: func() requests { return d.ag }, local: d.local}
 	hs, err := httpapi.New(fromconfig.HTTP(d.cfg), d.submit, backend, d.log)
 	if err != nil {
 		return err

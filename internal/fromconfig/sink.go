@@ -3,6 +3,7 @@ package fromconfig
 import (
 	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/sink/cloudshark"
+	"github.com/pcapdaemon/pcapdaemon/sink/local"
 	"github.com/pcapdaemon/pcapdaemon/sink/s3"
 )
 
@@ -23,4 +24,10 @@ func Cloudshark(c config.Cloudshark) cloudshark.Config {
 		Host: c.Host, Scheme: c.Scheme, Port: c.Port, Token: c.Token,
 		Timeout: c.TimeoutDuration(), Insecure: c.Insecure,
 	}
+}
+
+// LocalRetention maps [general] localmaxfiles, localmaxbytes and
+// localmaxage onto the local sink's bounds.
+func LocalRetention(g config.General) local.Retention {
+	return local.Retention{MaxFiles: g.LocalMaxFiles, MaxBytes: g.LocalMaxBytes, MaxAge: g.LocalMaxAgeDuration()}
 }

@@ -104,7 +104,9 @@ func New(o Options, sub transport.Submitter, be Backend, log *slog.Logger) (*Ser
 		}
 	}
 	s.mux.Handle("POST /v1/captures", s.browserGuard(s.auth(http.HandlerFunc(s.post))))
+	s.mux.Handle("GET /v1/captures", s.auth(http.HandlerFunc(s.list)))
 	s.mux.Handle("GET /v1/captures/{id}", s.auth(http.HandlerFunc(s.get)))
+	s.mux.Handle("GET /v1/captures/{id}/file", s.auth(http.HandlerFunc(s.file)))
 	s.mux.Handle("DELETE /v1/captures/{id}", s.browserGuard(s.auth(http.HandlerFunc(s.cancel))))
 	s.handler = s.hostGuard(s.mux)
 	s.srv = newHTTPServer(s.handler, s.log)

@@ -158,7 +158,7 @@ type listResult struct {
 func (s *Server) listCaptures(r *http.Request, state string, limit int) listResult {
 	q := url.Values{"state": {state}, "limit": {fmt.Sprint(limit)}}
 	code, body, ok := s.apiGet(r, "/v1/captures?"+q.Encode())
-	if !ok {
+	if !ok || (code == http.StatusNotFound && !s.lists()) {
 		return listResult{Absent: true}
 	}
 	if code != http.StatusOK {
@@ -196,3 +196,10 @@ func errorText(body []byte) string {
 	}
 	return string(bytes.TrimSpace(body))
 }
+
+// lists reports whether the backend lists captures (GET /v1/captures
+// answers 404 otherwise).
+func (s *Server) lists() bool { _, ok := s.be.(Lister); return ok }
+
+// files reports whether the backend serves capture files.
+func (s *Server) files() bool { _, ok := s.be.(Filer); return ok }

@@ -98,7 +98,7 @@ func (s *Server) section(w http.ResponseWriter, r *http.Request) {
 // API, with r's credentials.
 func (s *Server) capturesView(r *http.Request) capturesView {
 	now := s.status.now()
-	download := s.hasRoute(http.MethodGet, "/v1/captures/x/file")
+	download := s.files() && s.hasRoute(http.MethodGet, "/v1/captures/x/file")
 	return capturesView{
 		Running:  newListView(s.listCaptures(r, "running", runningShown), runningShown, now, false),
 		Finished: newListView(s.listCaptures(r, "done", finishedShown), finishedShown, now, download),

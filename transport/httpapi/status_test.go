@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -111,25 +113,45 @@ func (c *contractAPI) update(f func(caps map[string][]map[string]any)) {
 	f(c.caps)
 }
 
-func (c *contractAPI) list(w http.ResponseWriter, r *http.Request) {
+// List implements Lister over the contract's captures (JSON as the page
+// expects it, decoded into the agent's types as the real list sends them).
+func (c *contractAPI) List(q agent.ListQuery) (agent.ListPage, error) {
 	c.mu.Lock()
-	b, err := json.Marshal(map[string]any{"captures": c.caps[r.URL.Query().Get("state")], "next": ""})
-	c.mu.Unlock()
-	if err != nil {
-		writeError(w, 500, err.Error())
-		return
+	var caps []map[string]any
+	if q.State == "" {
+		caps = append(append(caps, c.caps["running"]...), c.caps["done"]...)
+	} else {
+		caps = c.caps[q.State]
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	b, err := json.Marshal(caps)
+	c.mu.Unlock()
+	page := agent.ListPage{Captures: []agent.RequestState{}}
+	if err != nil {
+		return page, err
+	}
+	err = json.Unmarshal(b, &page.Captures)
+	return page, err
 }
 
 // contractFile is the file the contract's download serves.
 var contractFile = []byte("\xd4\xc3\xb2\xa1 pcap bytes")
 
-func (c *contractAPI) file(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
-	w.Header().Set("Content-Disposition", `attachment; filename="cap1-eth0-1-`+r.PathValue("id")+`.pcap"`)
-	w.Write(contractFile)
+// CaptureFile implements Filer: every capture's file is contractFile.
+func (c *contractAPI) CaptureFile(id, iface string) (*File, error) {
+	return &File{Name: "cap1-eth0-1-" + id + ".pcap", Format: agent.FormatPcap,
+		Content: nopCloser{bytes.NewReader(contractFile)}}, nil
+}
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
+
+// contractBackend is the Backend of the status tests: DELETE reports the
+// cancelled ids; with the contract's captures it also lists and serves
+// files.
+type contractBackend struct {
+	Backend
+	*contractAPI
 }
 
 // statusEnv is a served Server with the status page.
@@ -151,19 +173,19 @@ func statusServer(t *testing.T, tok string, withList bool, sub transport.Submitt
 		sub = &fakeAgent{}
 	}
 	cancelled := make(chan string, 10)
-	be := Adapt[any](nil, func(id string) error { cancelled <- id; return nil })
+	var be Backend = Adapt[any](nil, func(id string) error { cancelled <- id; return nil })
+	var api *contractAPI
+	if withList {
+		api = &contractAPI{caps: contractCaptures(st.at)}
+		be = contractBackend{be, api}
+	}
 	s, err := New(Options{Listen: "127.0.0.1:0", Token: tok}, sub, be, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.ServeStatus(st)
 	s.status.now = func() time.Time { return st.at.Add(90 * time.Minute) }
-	env := statusEnv{s: s, st: st, cancelled: cancelled}
-	if withList {
-		env.api = &contractAPI{caps: contractCaptures(st.at)}
-		s.mux.Handle("GET /v1/captures", s.auth(http.HandlerFunc(env.api.list)))
-		s.mux.Handle("GET /v1/captures/{id}/file", s.auth(http.HandlerFunc(env.api.file)))
-	}
+	env := statusEnv{s: s, st: st, cancelled: cancelled, api: api}
 	env.base = serve(t, s)
 	return env
 }
