@@ -48,6 +48,13 @@ func (d *daemon) addRedis(context.Context) error {
 		}
 		return d.ag.Hostname()
 	}
+	// The agent's presence record, for "pcapdaemon nodes" and "request
+	// -wait"; the sources run once the agent exists.
+	o.Presence = func() agent.NodeInfo {
+		n := d.ag.Node()
+		n.Version = d.opts.Version
+		return n
+	}
 	rt, err := redis.New(o, d.submit, d.log)
 	if err != nil {
 		return err
