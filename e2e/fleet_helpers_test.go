@@ -65,9 +65,16 @@ type cliRun struct {
 // two minutes.
 func runCLI(t *testing.T, args ...string) cliRun {
 	t.Helper()
+	return runCLIEnv(t, nil, args...)
+}
+
+// runCLIEnv is runCLI with the environment environ (nil: the test's).
+func runCLIEnv(t *testing.T, environ []string, args ...string) cliRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, daemonBinary(t), args...)
+	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
