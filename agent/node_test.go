@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -131,4 +132,20 @@ func TestCaptureSpan(t *testing.T) {
 			t.Errorf("CaptureSpan(%+v) = %v, want %v", tt.req, got, tt.want)
 		}
 	}
+}
+
+// BenchmarkNode describes this agent as a presence refresh does, with the
+// host's real interfaces (net.Interfaces and one ioctl each).
+func BenchmarkNode(b *testing.B) {
+	a, err := New(Config{Hostname: "bench", Aliases: map[string][]string{"main": {"lo"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	b.ReportAllocs()
+	var n NodeInfo
+	for b.Loop() {
+		n = a.Node()
+	}
+	b.ReportMetric(float64(len(n.Interfaces)), "interfaces")
 }

@@ -36,8 +36,13 @@ const (
 	DefaultPresenceTTL   = 30 * time.Second
 )
 
-// presenceTimeout bounds one refresh, and the delete at the end.
-const presenceTimeout = 5 * time.Second
+// presenceTimeout bounds one refresh; leaveTimeout the delete at the end,
+// which holds up the daemon's exit when the server does not answer (the
+// key then expires by itself).
+const (
+	presenceTimeout = 5 * time.Second
+	leaveTimeout    = 2 * time.Second
+)
 
 // PresenceKey is the presence key of node for request channel channel.
 func PresenceKey(channel, node string) string { return channel + PresenceInfix + node }
@@ -141,7 +146,7 @@ func (t *Transport) leavePresence(st *presenceState) {
 		return
 	}
 	c := *cp
-	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
 	if err := c.Do(ctx, c.B().Del().Key(st.key).Build()).Error(); err != nil {
 		t.log.Warn("redis: presence record not deleted; it expires by itself", "key", st.key, "ttl", t.o.PresenceTTL, "err", err)

@@ -234,3 +234,44 @@ func TestGlobEscape(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPresenceRefresh measures one presence refresh on a real
+// redis-server, with a record of 40 interfaces: renewing an unchanged
+// record (PEXPIRE), and writing a changed one (SET). Describing the agent
+// is agent.BenchmarkNode's.
+func BenchmarkPresenceRefresh(b *testing.B) {
+	srv := startServer(b)
+	n := newFakeNode("bench")
+	n.set(func(i *agent.NodeInfo) {
+		for k := range 38 {
+			i.Interfaces = append(i.Interfaces, agent.NodeInterface{Name: fmt.Sprintf("veth%08x", k), LinkType: "EN10MB"})
+		}
+	})
+	tr, err := New(Options{Addrs: []string{srv.addr()}, Channel: "capture", Presence: n.get}, make(chanSubmitter), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl, err := Dial(Options{Addrs: []string{srv.addr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name    string
+		changed bool
+	}{{"unchanged", false}, {"changed", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var st presenceState
+			tr.refreshPresence(ctx, cl.c, &st)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if bc.changed {
+					n.set(func(info *agent.NodeInfo) { info.Running = []agent.RunningRequest{{ID: fmt.Sprint(i)}} })
+				}
+				tr.refreshPresence(ctx, cl.c, &st)
+			}
+			b.ReportMetric(float64(len(st.body)), "record-bytes")
+		})
+	}
+}
