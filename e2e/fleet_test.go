@@ -103,6 +103,14 @@ func TestFleetTwoAgents(t *testing.T) {
 		for _, d := range fleet {
 			waitArmed(t, d.api, id)
 		}
+		// Unsigned, the cancel is refused like a request: the captures run on.
+		publish(t, c, "fleet", agent.CancelMessage(id), 2)
+		for _, d := range fleet {
+			waitLog(t, d.daemon, "redis request rejected (unsigned)", 10*time.Second)
+			if s, _ := lookup(t, d.api, id); s.State != "running" {
+				t.Errorf("%s: request %s is %s after an unsigned cancel, want running", d.name, id, s.State)
+			}
+		}
 		t0 := publishSigned(t, c, "fleet", agent.CancelMessage(id), 2)
 		got, at := results.waitID(t, id, 2, 15*time.Second)
 		for _, res := range got {

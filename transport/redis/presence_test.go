@@ -183,6 +183,15 @@ func TestPresenceCluster(t *testing.T) {
 	}
 	defer cl.Close()
 	waitNodes(t, cl, "capture", names...)
+	present, err := cl.Present(context.Background(), "capture", append(names, "nobody"))
+	if err != nil || len(present) != len(names)+1 || present["nobody"] {
+		t.Errorf("Present across the cluster = %v, %v", present, err)
+	}
+	for _, n := range names {
+		if !present[n] {
+			t.Errorf("%s not present", n)
+		}
+	}
 	// The keys are spread: not all on the server the client was given.
 	single, err := Dial(Options{Addrs: addrs[1:2], Mode: "single"})
 	if err != nil {

@@ -115,6 +115,8 @@ func (c *Command) Run(ctx context.Context, o Options) int {
 	if src, ok := tr.(presenceSource); ok {
 		fl, err = readFleet(early, src, req, ts.MaxDuration)
 		switch {
+		case early.Err() != nil:
+			return c.fail("interrupted")
 		case err != nil:
 			return c.fail("%v", err)
 		case fl == nil:
