@@ -121,7 +121,8 @@ func (a *Agent) Node() NodeInfo {
 	}
 	host, err := a.hostIfaces()
 	if err != nil {
-		a.log.Warn("cannot list the interfaces for the presence record", "error", err)
+		// Every refresh asks again: Debug, not to log it every 10s.
+		a.log.Debug("cannot list the interfaces for the presence record", "error", err)
 	}
 	return NodeInfo{
 		Node:           cfg.Hostname,

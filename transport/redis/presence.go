@@ -118,6 +118,7 @@ func (t *Transport) refreshPresence(ctx context.Context, c rueidis.Client, st *p
 			return
 		}
 		if n == 1 {
+			t.presenceOK(key)
 			return
 		}
 	}
@@ -128,13 +129,27 @@ func (t *Transport) refreshPresence(ctx context.Context, c rueidis.Client, st *p
 	}
 	st.key, st.body = key, body
 	t.presenceWrites.Add(1)
+	t.presenceOK(key)
 }
 
-// presenceFailed logs a refresh that failed, a few times a minute at most:
-// while the server is away the connection's own state says so.
+// presenceFailed logs a refresh that failed: at Warn when the failure is
+// new (an ACL that forbids the key, a server gone), then at Debug while it
+// lasts, so that a fleet whose Redis user may only publish and subscribe
+// does not log it every refresh; presenceOK says when it is over.
 func (t *Transport) presenceFailed(key string, err error) {
-	if ok, suppressed := t.presenceLog.Allow(time.Now()); ok {
-		t.log.Warn("redis: presence record not written", "key", key, "err", t.o.classify(err), "suppressed", suppressed)
+	if msg := err.Error(); msg != t.presenceErr {
+		t.presenceErr = msg
+		t.log.Warn("redis: presence record not written; \"pcapdaemon nodes\" and \"request -wait\" will not see this agent", "key", key, "err", err)
+		return
+	}
+	t.log.Debug("redis: presence record still not written", "key", key, "err", err)
+}
+
+// presenceOK notes a refresh that succeeded.
+func (t *Transport) presenceOK(key string) {
+	if t.presenceErr != "" {
+		t.presenceErr = ""
+		t.log.Info("redis: presence record written again", "key", key)
 	}
 }
 

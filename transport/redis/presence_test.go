@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,5 +283,40 @@ func BenchmarkPresenceRefresh(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(st.body)), "record-bytes")
 		})
+	}
+}
+
+// TestPresenceForbidden runs an agent whose Redis user may publish and
+// subscribe but touch no key: it takes requests as before, says once that
+// its presence record cannot be written (not at every refresh), and no
+// record is listed ("request -wait" then counts the subscribers).
+func TestPresenceForbidden(t *testing.T) {
+	srv := startServer(t, "user default off", "user agent on >agentpw &* +@all")
+	o := Options{Addrs: []string{srv.addr()}, Username: "agent", Password: "agentpw", Channel: "capture"}
+	logs := new(testenv.SyncBuffer)
+	o.Presence = newFakeNode("noperm").get
+	o.PresenceEvery, o.PresenceTTL = 20*time.Millisecond, 400*time.Millisecond
+	sub := make(chanSubmitter, 1)
+	tr, err := New(o, sub, testLogger(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, tr)
+	waitState(t, tr, StateUp)
+	publish(t, o, "capture", "still works")
+	expect(t, sub, "still works")
+	if !testenv.WaitFor(10*time.Second, func() bool { return strings.Count(logs.String(), "presence record still not written") >= 5 }) {
+		t.Fatalf("no refresh attempts logged:\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"redis: presence record not written"); n != 1 {
+		t.Errorf("%d warnings for the same failure, want 1:\n%s", n, logs.String())
+	}
+	cl, err := Dial(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if nodes, err := cl.Nodes(context.Background(), "capture"); err != nil || len(nodes) != 0 {
+		t.Errorf("Nodes = %+v, %v; want none", nodes, err)
 	}
 }

@@ -58,7 +58,7 @@ type Transport struct {
 
 	// The presence record (presence.go).
 	presenceKick   chan struct{}
-	presenceLog    transport.Sometimes
+	presenceErr    string // the last refresh's failure; only the presence loop uses it
 	presenceWrites atomic.Uint64
 }
 
@@ -79,7 +79,6 @@ func New(o Options, sub transport.Submitter, log *slog.Logger) (*Transport, erro
 	t.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	t.dropLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	t.presenceKick = make(chan struct{}, 1)
-	t.presenceLog = transport.Sometimes{Burst: 1, Interval: 20 * time.Second}
 	return t, nil
 }
 

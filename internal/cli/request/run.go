@@ -118,7 +118,8 @@ func (c *Command) Run(ctx context.Context, o Options) int {
 		case early.Err() != nil:
 			return c.fail("interrupted")
 		case err != nil:
-			return c.fail("%v", err)
+			// A Redis user that may only publish and subscribe.
+			fmt.Fprintf(c.Stderr, "pcapdaemon request: %v: waiting for one answer per subscriber\n", err)
 		case fl == nil:
 			fmt.Fprintf(c.Stderr, "pcapdaemon request: no agent keeps a presence record on channel %q: waiting for one answer per subscriber\n", ts.Channel)
 		case len(fl.expect) == 0:
