@@ -31,6 +31,9 @@ func (c *Command) waitFor(ctx, early context.Context, tr requestTransport, ts *S
 	ownState := ts.Via == "http" || (ts.Via == "sqs" && ts.SQS.ResultsURL == "")
 	w.byState = ownState
 	info, err := tr.publish(early, body)
+	if err != nil && early.Err() != nil {
+		return c.fail("interrupted")
+	}
 	if err != nil {
 		var se *httpapi.StatusError
 		// A request the agent rejected (invalid, over budget) has a
