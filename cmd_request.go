@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/internal/cli/request"
@@ -18,36 +16,20 @@ import (
 
 const requestUsage = `usage: pcapdaemon request [transport flags] [-wait [-waittime D] [-count N]] [message fields | -f FILE]
 
-Publishes a capture request on Redis, an SQS queue or a daemon's HTTP API
-and, with -wait, prints each result event (JSON, one per line) on stdout as
-it arrives, with a live status line per capture on stderr.
-
-Transport (one of -redis, -sqsurl, -http; or -config, the daemon's TOML file,
-whose [redis], [sqs], [http] and [security] sections are used; flags given
-override it):
-  -config FILE        read transport settings from the daemon's config file
-  -via NAME           redis, sqs or http: which one to publish on when several are set
-  -redis ADDRS        Redis server host:port (comma list: cluster seeds)
-  -redischannel NAME  request channel (default "capture")
-  -resultschannel N   results channel (default "<channel>.results")
-  -redisuser NAME     Redis ACL user
-  -redisauth PASS     Redis password (or $PCAPDAEMON_REDIS_AUTH)
-  -sqsurl URL         SQS queue URL
-  -sqsresultsurl URL  SQS queue the agents publish results on (needed by -wait)
-  -sqsendpoint URL    SQS-compatible server
-  -sqsprotocol P      json (default) or query
-  -sqsregion R        signing region (default: from the queue URL, else us-east-1)
-  -http URL           daemon HTTP API, e.g. http://127.0.0.1:8657; with -redis or
-                      -sqsurl it is only read for the live status
-  -token TOKEN        HTTP API bearer token (or $PCAPDAEMON_HTTP_TOKEN)
-  -httpca FILE        PEM certificate(s) an https:// API's certificate is checked
-                      against, beside the system's (with -config: [http] tlscert)
-  -hmackey KEY        sign the request (or $PCAPDAEMON_SECURITY_HMACKEY, [security] hmackey)
-
+Publishes a capture request on Redis, an SQS queue, an SNS topic or a
+daemon's HTTP API and, with -wait, prints each result event (JSON, one per
+line) on stdout as it arrives, with a live status line per capture on
+stderr. On Redis, -wait reads the agents' presence records first: it says
+which agents take the request and on which interfaces, waits for exactly
+their results, and reports an agent that goes away as missing. Ctrl-C
+while waiting cancels the request and waits for its final results; a
+second Ctrl-C leaves at once.
+` + transportUsage + `
 Waiting:
   -wait               wait for the result events and print them
-  -waittime D         give up after D (default: duration + timeout + 30s)
-  -count N            stop after N result events
+  -waittime D         give up after D (default: the request's duration, else the
+                      agents' maximum, plus 30s for delivery)
+  -count N            stop after N result events (SNS: the only way to know)
 
 Message (the request's JSON fields; -f FILE reads a JSON object, "-" for
 stdin, and the fields given as flags replace the file's):
@@ -59,6 +41,34 @@ stdin, and the fields given as flags replace the file's):
 
 Exit status: 0 when every result is ok or empty, 1 when one is error or
 rejected, or a result is missing, 2 for a bad command line or message.
+`
+
+// transportUsage describes the transport flags of "request" and "cancel".
+const transportUsage = `
+Transport (one of -redis, -sqsurl, -snstopic, -http; or -config, the
+daemon's TOML file, whose [redis], [sqs], [http] and [security] sections
+are used; flags given override it):
+  -config FILE        read transport settings from the daemon's config file
+  -via NAME           redis, sqs, sns or http: which one to use when several are set
+  -redis ADDRS        Redis server host:port (comma list: cluster seeds)
+  -redischannel NAME  request channel (default "capture")
+  -resultschannel N   results channel (default "<channel>.results")
+  -redisuser NAME     Redis ACL user
+  -redisauth PASS     Redis password (or $PCAPDAEMON_REDIS_AUTH)
+  -sqsurl URL         SQS queue URL
+  -sqsresultsurl URL  SQS queue the agents publish results on (needed by -wait)
+  -sqsendpoint URL    SQS-compatible server
+  -sqsprotocol P      json (default) or query
+  -sqsregion R        signing region (default: from the queue URL, else us-east-1)
+  -snstopic ARN       SNS topic every agent's own queue subscribes to (a fleet on
+                      SQS); -wait reads the results from -sqsresultsurl
+  -snsendpoint URL    SNS-compatible server (default: -sqsendpoint)
+  -http URL           daemon HTTP API, e.g. http://127.0.0.1:8657; with -redis or
+                      -sqsurl it is only read for the live status
+  -token TOKEN        HTTP API bearer token (or $PCAPDAEMON_HTTP_TOKEN)
+  -httpca FILE        PEM certificate(s) an https:// API's certificate is checked
+                      against, beside the system's (with -config: [http] tlscert)
+  -hmackey KEY        sign the message (or $PCAPDAEMON_SECURITY_HMACKEY, [security] hmackey)
 `
 
 // fieldKind is the JSON type of a request field set from a flag.
@@ -149,12 +159,7 @@ func parseRequestFlags(args []string) (*request.Options, error) {
 	o := &request.Options{Fields: map[string]any{}, Transport: request.TransportFlags{Given: map[string]string{}}}
 	fs := flag.NewFlagSet("pcapdaemon request", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // -h prints requestUsage
-	fs.StringVar(&o.Transport.Config, "config", "", "daemon config `file`")
-	fs.StringVar(&o.Transport.Via, "via", "", "transport to publish on: redis, sqs or http")
-	transport := map[string]*string{}
-	for _, name := range request.TransportFlagNames() {
-		transport[name] = fs.String(name, "", "")
-	}
+	given := addTransportFlags(fs, &o.Transport)
 	fs.StringVar(&o.File, "f", "", "read the message from JSON `file` (- for stdin)")
 	fs.BoolVar(&o.Wait, "wait", false, "wait for and print the results")
 	fs.DurationVar(&o.WaitTime, "waittime", 0, "give up waiting after `duration`")
@@ -169,12 +174,10 @@ func parseRequestFlags(args []string) (*request.Options, error) {
 		return nil, fmt.Errorf("unexpected argument %q (message fields are flags: -bpf 'udp port 53')", fs.Arg(0))
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) {
-		set[f.Name] = true
-		if v, ok := transport[f.Name]; ok {
-			o.Transport.Given[f.Name] = *v
-		}
-	})
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := given(); err != nil {
+		return nil, err
+	}
 	switch {
 	case o.WaitTime < 0:
 		return nil, fmt.Errorf("-waittime %v: must not be negative", o.WaitTime)
@@ -183,17 +186,37 @@ func parseRequestFlags(args []string) (*request.Options, error) {
 	case (set["waittime"] || set["count"]) && !o.Wait:
 		return nil, errors.New("-waittime and -count need -wait")
 	}
-	switch o.Transport.Via {
-	case "", "redis", "sqs", "http":
-	default:
-		return nil, fmt.Errorf("-via %q: want redis, sqs or http", o.Transport.Via)
-	}
-	switch p := *transport["sqsprotocol"]; p {
-	case "", "json", "query":
-	default:
-		return nil, fmt.Errorf("-sqsprotocol %q: want json or query", p)
-	}
 	return o, nil
+}
+
+// addTransportFlags defines -config, -via and the transport flags on fs
+// for t; the function returned, called after fs.Parse, records the flags
+// given in t.Given and checks -via and -sqsprotocol.
+func addTransportFlags(fs *flag.FlagSet, t *request.TransportFlags) func() error {
+	fs.StringVar(&t.Config, "config", "", "daemon config `file`")
+	fs.StringVar(&t.Via, "via", "", "transport: redis, sqs, sns or http")
+	values := map[string]*string{}
+	for _, name := range request.TransportFlagNames() {
+		values[name] = fs.String(name, "", "")
+	}
+	return func() error {
+		fs.Visit(func(f *flag.Flag) {
+			if v, ok := values[f.Name]; ok {
+				t.Given[f.Name] = *v
+			}
+		})
+		switch t.Via {
+		case "", "redis", "sqs", "sns", "http":
+		default:
+			return fmt.Errorf("-via %q: want redis, sqs, sns or http", t.Via)
+		}
+		switch p := t.Given["sqsprotocol"]; p {
+		case "", "json", "query":
+		default:
+			return fmt.Errorf("-sqsprotocol %q: want json or query", p)
+		}
+		return nil
+	}
 }
 
 // runRequest implements "pcapdaemon request" (internal/cli/request). It
@@ -202,11 +225,11 @@ func parseRequestFlags(args []string) (*request.Options, error) {
 // missing result or a failure to publish, 2 for a bad command line or
 // message.
 func runRequest(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, first, stop := request.NotifyInterrupts(context.Background())
 	defer stop()
 	cmd := &request.Command{
 		Stdin: os.Stdin, Stdout: stdout, Stderr: stderr,
-		Environ: os.Environ(), Now: time.Now, TTY: request.IsTerminal(stderr),
+		Environ: os.Environ(), Now: time.Now, TTY: request.IsTerminal(stderr), Interrupted: first,
 	}
 	return requestMain(ctx, args, cmd)
 }

@@ -21,6 +21,10 @@ func run(args []string) int {
 			return runRequest(args[1:], os.Stdout, os.Stderr)
 		case "capture":
 			return runCapture(args[1:], os.Stdout, os.Stderr)
+		case "cancel":
+			return runCancel(args[1:], os.Stdout, os.Stderr)
+		case "nodes":
+			return runNodes(args[1:], os.Stdout, os.Stderr)
 		case "check":
 			return runCheck(args[1:], os.Stdout, os.Stderr)
 		case "version":

@@ -61,6 +61,12 @@ type Agent struct {
 	dropped   uint64 // results dropped because the queue was full
 	count     counters
 	closeOnce sync.Once
+
+	// earlyCancels are cancel messages for requests not seen (yet); a.mu
+	// guards it.
+	earlyCancels *cancelSet
+	started      time.Time // when New made the agent
+	hostIfaces   func() ([]HostInterface, error)
 }
 
 // defaultCompiler is bpfcompile.Compile.
@@ -126,6 +132,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		results:  make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
+		earlyCancels:  newCancelSet(earlyCancelTTL, earlyCancelSize),
+		hostIfaces:    ListHostInterfaces,
 	}
 	for _, o := range opts {
 		o(a)
@@ -145,6 +153,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	if a.hostIfaces == nil {
+		a.hostIfaces = ListHostInterfaces
+	}
+	a.started = a.clock.Now()
 	a.captureCtx, a.stopCaptures = context.WithCancelCause(context.Background())
 	a.hardCtx, a.abort = context.WithCancel(context.Background())
 	go a.publishLoop()
@@ -213,6 +225,10 @@ func (a *Agent) Hostname() string {
 // (*ValidationError) or one that does not fit the budget (ErrNotAdmitted)
 // is rejected: a Result with status rejected is published and kept for
 // Lookup, and the error returned. After Shutdown it returns ErrShuttingDown.
+//
+// A cancel message ({"cancel": "<id>"}, see DecodeCancel) cancels request
+// id instead: nil when this agent runs it, an error matching ErrNotForNode
+// and ErrUnknownID when it does not.
 func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
 	a.mu.Lock()
 	cfg, closed := a.cfg, a.closed
@@ -221,6 +237,13 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		return "", ErrShuttingDown
 	}
 	log := a.log.With("source", source)
+	if id, ok, err := DecodeCancel(msg); ok {
+		if err != nil {
+			log.Warn("cancel message rejected", "error", err)
+			return "", err
+		}
+		return id, a.submitCancel(id, source)
+	}
 
 	sum := digest(sha256.Sum256(msg))
 	d, err := decode(msg)
@@ -332,10 +355,10 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	}
 	a.store.add(r)
 	a.wg.Add(n)
-	if pl := a.planning[id]; pl != nil && pl.cancelled {
-		// Cancelled while it was being planned: its captures start and
-		// end at once with stop reason cancelled, so that the requester
-		// gets the results it waits for.
+	if pl := a.planning[id]; (pl != nil && pl.cancelled) || a.earlyCancels.take(id, now) {
+		// Cancelled while it was being planned, or before it arrived: its
+		// captures start and end at once with stop reason cancelled, so
+		// that the requester gets the results it waits for.
 		cancel(errCancelled)
 	}
 	return r, nil

@@ -31,6 +31,13 @@
 // BenchmarkCaptureLoop). The finished buffer is read by sinks through an
 // io.ReadSeeker that is also an io.ReaderAt and an io.WriterTo.
 //
+// A cancel message, {"cancel": "<id>"}, on any source ends request id's
+// captures (stop reason cancelled; what they hold is delivered); one that
+// comes before its request is kept for a while (cancel.go). Node describes
+// the agent for its presence record, and Expect matches a request against
+// such descriptions with the agent's own rules, for a requester that wants
+// to know whose results to wait for.
+//
 // CaptureOnce runs one capture through the same session and buffer without
 // a request, admission, sinks or results: the "pcapdaemon capture" command.
 //

@@ -184,10 +184,11 @@ func TestRequestRejected(t *testing.T) {
 			t.Errorf("status %d, stderr %q", r.code, r.stderr)
 		}
 	})
-	t.Run("no result before waittime", func(t *testing.T) {
-		// A node that does not exist: nobody answers.
-		r := reqRunCmd(t, "", nil, "-config", cfg, "-node", "no-such-host", "-interface", "lo", "-wait", "-waittime", "1500ms")
-		if r.code != 1 || !strings.Contains(r.stderr, "none within 2s") {
+	t.Run("no live agent matches", func(t *testing.T) {
+		// A node that does not exist: the agents' presence records say so
+		// before anything is published.
+		r := reqRunCmd(t, "", nil, "-config", cfg, "-node", "no-such-host", "-interface", "lo", "-wait")
+		if r.code != 1 || !strings.Contains(r.stderr, `no live agent matches node "no-such-host" (present: `+host+`); not published`) {
 			t.Errorf("status %d, stderr %q", r.code, r.stderr)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
+	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/fromconfig"
 	"github.com/pcapdaemon/pcapdaemon/metrics"
 	"github.com/pcapdaemon/pcapdaemon/transport"
@@ -46,6 +47,13 @@ func (d *daemon) addRedis(context.Context) error {
 			return ""
 		}
 		return d.ag.Hostname()
+	}
+	// The agent's presence record, for "pcapdaemon nodes" and "request
+	// -wait"; the sources run once the agent exists.
+	o.Presence = func() agent.NodeInfo {
+		n := d.ag.Node()
+		n.Version = d.opts.Version
+		return n
 	}
 	rt, err := redis.New(o, d.submit, d.log)
 	if err != nil {

@@ -59,6 +59,13 @@ type Options struct {
 	Node func() string
 	// DialTimeout bounds one connection attempt (default 5s).
 	DialTimeout time.Duration
+	// Presence, when set, describes this agent for its presence record
+	// (see presence.go): Run keeps the key PresenceKey(Channel, node)
+	// holding it, renewed every PresenceEvery (DefaultPresenceEvery) with
+	// a time to live of PresenceTTL (DefaultPresenceTTL), and deletes it
+	// when it ends. An empty Node in what it returns is Node's.
+	Presence                   func() agent.NodeInfo
+	PresenceEvery, PresenceTTL time.Duration
 }
 
 // withDefaults fills the zero fields and checks the rest.
@@ -107,6 +114,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
+	}
+	if o.PresenceEvery <= 0 {
+		o.PresenceEvery = DefaultPresenceEvery
+	}
+	if o.PresenceTTL <= 0 {
+		o.PresenceTTL = DefaultPresenceTTL
+	}
+	if o.PresenceTTL <= o.PresenceEvery {
+		return o, fmt.Errorf("redis: presence TTL %v must be longer than its refresh interval %v", o.PresenceTTL, o.PresenceEvery)
 	}
 	return o, nil
 }

@@ -303,9 +303,21 @@ func (q *Queue) receiveFailed(ctx context.Context, failing int, err error) {
 // handle submits one message and settles it (see the package comment).
 func (q *Queue) handle(ctx context.Context, m types.Message) {
 	mid := aws.ToString(m.MessageId)
-	id, err := q.sub.Submit(ctx, []byte(aws.ToString(m.Body)), Source)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
+	body := []byte(aws.ToString(m.Body))
+	if env, ok := unwrapSNS(body); ok {
+		if env.Type != snsNotification {
+			// A SubscriptionConfirmation (a topic of another account):
+			// the operator confirms it, the agent does not.
+			q.log.Warn("SNS message that is not a notification deleted; confirm a subscription with its SubscribeURL",
+				"message", mid, "type", env.Type, "topic", env.TopicArn)
+			q.delete(sctx, m)
+			return
+		}
+		body = []byte(*env.Message)
+	}
+	id, err := q.sub.Submit(ctx, body, Source)
 	switch {
 	case err == nil:
 		q.log.Debug("request accepted", "message", mid, "id", id)

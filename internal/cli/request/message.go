@@ -67,17 +67,20 @@ func newRequestID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// defaultWaitTime is how long -wait waits by default: the request's
-// duration (or the daemon's maximum, which is its default) plus its
-// inactivity timeout (or the default one) plus requestSlack.
-func defaultWaitTime(req agent.Request, maxDuration, defaultTimeout time.Duration) time.Duration {
-	d := time.Duration(req.Duration) * time.Second
-	if d <= 0 {
-		d = maxDuration
+// defaultWaitTime is how long -wait waits by default: span, the longest
+// the captures may run (the request's duration, else the agents'
+// maximum), plus requestSlack for arming, delivery and publishing the
+// results. The inactivity timeout adds nothing: it only ends a capture
+// sooner.
+func defaultWaitTime(span time.Duration) time.Duration {
+	return span + requestSlack
+}
+
+// captureSpan is the longest req's captures may run on an agent whose
+// maximum duration is maxDuration.
+func captureSpan(req agent.Request, maxDuration time.Duration) time.Duration {
+	if req.Duration > 0 {
+		return time.Duration(req.Duration) * time.Second
 	}
-	t := time.Duration(req.Timeout) * time.Second
-	if t <= 0 {
-		t = defaultTimeout
-	}
-	return d + t + requestSlack
+	return maxDuration
 }

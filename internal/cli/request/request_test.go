@@ -23,15 +23,16 @@ func TestRequestGeneratedIDsDiffer(t *testing.T) {
 func TestRequestDefaultWaitTime(t *testing.T) {
 	tests := []struct {
 		req  agent.Request
+		max  time.Duration
 		want time.Duration
 	}{
-		{agent.Request{Duration: 60, Timeout: 15}, 105 * time.Second},
-		{agent.Request{Duration: 60}, 60*time.Second + 10*time.Second + requestSlack},
-		{agent.Request{}, 3600*time.Second + 10*time.Second + requestSlack},
+		{agent.Request{Duration: 60, Timeout: 15}, time.Hour, 60*time.Second + requestSlack},
+		{agent.Request{Timeout: 15}, time.Hour, time.Hour + requestSlack},
+		{agent.Request{}, 120 * time.Second, 120*time.Second + requestSlack},
 	}
 	for _, tt := range tests {
-		if got := defaultWaitTime(tt.req, agent.DefaultMaxDuration, agent.DefaultInactivity); got != tt.want {
-			t.Errorf("defaultWaitTime(%+v) = %v, want %v", tt.req, got, tt.want)
+		if got := defaultWaitTime(captureSpan(tt.req, tt.max)); got != tt.want {
+			t.Errorf("defaultWaitTime(%+v, max %v) = %v, want %v", tt.req, tt.max, got, tt.want)
 		}
 	}
 }

@@ -17,17 +17,25 @@ type SQSSettings struct {
 	AccessID, AccessKey                         string
 }
 
+// SNSSettings says where to publish on SNS (-snstopic): a topic that every
+// agent's own queue subscribes to. The region and credentials are SQS's.
+type SNSSettings struct {
+	TopicARN string
+	Endpoint string // default: SQS's endpoint (a compatible server serves both)
+}
+
 // Settings is where "pcapdaemon request" publishes and listens: the
 // daemon's configuration (with -config), the environment and the flags,
 // merged by Resolve.
 type Settings struct {
-	Via string // "redis", "sqs" or "http"
+	Via string // "redis", "sqs", "sns" or "http"
 
 	Redis          redis.Options
 	Channel        string
 	ResultsChannel string
 
 	SQS SQSSettings
+	SNS SNSSettings
 
 	HTTPURL, Token string         // the HTTP API (transport, or live status only)
 	HTTPCA         string         // PEM file the API's certificate is checked against
@@ -44,7 +52,7 @@ type Settings struct {
 // -via, and the flags of TransportFlagNames that were given.
 type TransportFlags struct {
 	Config string // the daemon's configuration file ("" none)
-	Via    string // "", "redis", "sqs" or "http"
+	Via    string // "", "redis", "sqs", "sns" or "http"
 	// Given holds the value of each flag of TransportFlagNames given on
 	// the command line, by name.
 	Given map[string]string
@@ -85,6 +93,11 @@ func settingsTable() []setting {
 			dst: func(s *Settings) *string { return &s.SQS.Protocol }},
 		{flag: "sqsregion", conf: func(c *config.Config) string { return c.SQS.Region },
 			dst: func(s *Settings) *string { return &s.SQS.Region }},
+		// SNS has no section of its own: the agents read their queues.
+		{flag: "snstopic", conf: func(*config.Config) string { return "" },
+			dst: func(s *Settings) *string { return &s.SNS.TopicARN }},
+		{flag: "snsendpoint", conf: func(*config.Config) string { return "" },
+			dst: func(s *Settings) *string { return &s.SNS.Endpoint }},
 		{conf: func(c *config.Config) string { return c.SQS.AccessID },
 			dst: func(s *Settings) *string { return &s.SQS.AccessID }},
 		{conf: func(c *config.Config) string { return c.SQS.AccessKey },
@@ -173,4 +186,7 @@ func (s *Settings) derive(f TransportFlags) {
 		s.ResultsChannel = s.Channel + config.ResultsSuffix
 	}
 	s.HTTPURL = strings.TrimRight(s.HTTPURL, "/")
+	if s.SNS.Endpoint == "" {
+		s.SNS.Endpoint = s.SQS.Endpoint
+	}
 }

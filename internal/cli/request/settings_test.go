@@ -10,7 +10,7 @@ import (
 // from this list, so a renamed row would rename a flag).
 func TestTransportFlagNames(t *testing.T) {
 	want := []string{"redis", "redischannel", "resultschannel", "redisuser", "redisauth",
-		"sqsurl", "sqsresultsurl", "sqsendpoint", "sqsprotocol", "sqsregion", "http", "token", "httpca", "hmackey"}
+		"sqsurl", "sqsresultsurl", "sqsendpoint", "sqsprotocol", "sqsregion", "snstopic", "snsendpoint", "http", "token", "httpca", "hmackey"}
 	if got := TransportFlagNames(); !slices.Equal(got, want) {
 		t.Errorf("TransportFlagNames() = %q, want %q", got, want)
 	}

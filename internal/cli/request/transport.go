@@ -44,7 +44,18 @@ type requestTransport interface {
 	// then on cannot be missed.
 	listen(ctx context.Context, id string, ready func(), events chan<- any) error
 	publish(ctx context.Context, body []byte) (publishInfo, error)
+	// cancel publishes msg, the cancel message of request id (signed
+	// when required), or asks the daemon to cancel id; it returns what to
+	// say about it.
+	cancel(ctx context.Context, id string, msg []byte) (string, error)
 	close()
+}
+
+// presenceSource is a transport that knows the live agents: Redis, where
+// each keeps a presence record.
+type presenceSource interface {
+	nodes(ctx context.Context) ([]redis.Node, error)
+	present(ctx context.Context, names []string) (map[string]bool, error)
 }
 
 // open connects to the transport chosen. pollEvery paces the HTTP API's
@@ -65,6 +76,8 @@ func (ts *Settings) open(ctx context.Context, pollEvery time.Duration) (requestT
 			return nil, err
 		}
 		return &sqsRequest{c: c, url: q.URL}, nil
+	case "sns":
+		return ts.openSNS(ctx)
 	}
 	return &httpRequest{api: ts.httpAPI(), every: pollEvery}, nil
 }
@@ -121,6 +134,25 @@ func (r *redisRequest) listen(ctx context.Context, id string, ready func(), even
 	return err
 }
 
+func (r *redisRequest) cancel(ctx context.Context, id string, msg []byte) (string, error) {
+	n, err := r.c.Publish(ctx, r.channel, msg)
+	if err != nil {
+		return "", err
+	}
+	if n == 0 {
+		return "", fmt.Errorf("no agent is subscribed to Redis channel %q: the cancel reached no one", r.channel)
+	}
+	return fmt.Sprintf("cancel of %s published on Redis channel %q to %d subscriber(s)", id, r.channel, n), nil
+}
+
+func (r *redisRequest) nodes(ctx context.Context) ([]redis.Node, error) {
+	return r.c.Nodes(ctx, r.channel)
+}
+
+func (r *redisRequest) present(ctx context.Context, names []string) (map[string]bool, error) {
+	return r.c.Present(ctx, r.channel, names)
+}
+
 func (r *redisRequest) close() { r.c.Close() }
 
 // sqsRequest sends to an SQS queue and reads the results queue.
@@ -140,8 +172,23 @@ func (q *sqsRequest) publish(ctx context.Context, body []byte) (publishInfo, err
 // listen delivers the results for id from the results queue (none without
 // one: the HTTP API's state is then the source).
 func (q *sqsRequest) listen(ctx context.Context, id string, ready func(), events chan<- any) error {
+	return listenQueue(ctx, q.c, id, ready, events)
+}
+
+func (q *sqsRequest) cancel(ctx context.Context, id string, msg []byte) (string, error) {
+	mid, err := q.c.Send(ctx, msg)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("cancel of %s sent to %s as message %s", id, q.url, mid), nil
+}
+
+func (q *sqsRequest) close() {}
+
+// listenQueue delivers the results for id from c's results queue.
+func listenQueue(ctx context.Context, c *sqs.Client, id string, ready func(), events chan<- any) error {
 	ready()
-	return q.c.Results(ctx, func(body []byte) bool {
+	return c.Results(ctx, func(body []byte) bool {
 		ev, mine := decodeResult(body, id)
 		if mine {
 			emit(ctx, events, ev)
@@ -149,8 +196,6 @@ func (q *sqsRequest) listen(ctx context.Context, id string, ready func(), events
 		return mine
 	})
 }
-
-func (q *sqsRequest) close() {}
 
 // sleepCtx waits d or until ctx ends.
 func sleepCtx(ctx context.Context, d time.Duration) {
@@ -208,6 +253,13 @@ func (r *httpRequest) listen(ctx context.Context, id string, ready func(), event
 	}
 	poll(ctx, r.api, id, true, every, events)
 	return nil
+}
+
+func (r *httpRequest) cancel(ctx context.Context, id string, _ []byte) (string, error) {
+	if err := r.api.Cancel(ctx, id); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s cancelled by %s", id, r.api.Base()), nil
 }
 
 func (r *httpRequest) close() {}

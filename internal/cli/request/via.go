@@ -45,10 +45,11 @@ func configured(cfg *config.Config) []string {
 // pickVia chooses the transport: -via, else the one named by a flag, else
 // the daemon's first listener (fromConfig).
 func (s *Settings) pickVia(f TransportFlags, fromConfig []string) error {
-	var byFlag []string
-	for _, t := range []struct{ flag, via string }{{"redis", "redis"}, {"sqsurl", "sqs"}} {
+	var byFlag, flags []string
+	for _, t := range []struct{ flag, via string }{{"redis", "redis"}, {"sqsurl", "sqs"}, {"snstopic", "sns"}} {
 		if _, ok := f.Given[t.flag]; ok {
 			byFlag = append(byFlag, t.via)
+			flags = append(flags, "-"+t.flag)
 		}
 	}
 	_, httpFlag := f.Given["http"]
@@ -56,7 +57,7 @@ func (s *Settings) pickVia(f TransportFlags, fromConfig []string) error {
 	case f.Via != "":
 		s.Via = f.Via
 	case len(byFlag) > 1:
-		return errors.New("both -redis and -sqsurl given: choose one with -via")
+		return fmt.Errorf("%s given: choose one with -via", strings.Join(flags, " and "))
 	case len(byFlag) == 1:
 		s.Via = byFlag[0]
 	case httpFlag:
@@ -64,7 +65,7 @@ func (s *Settings) pickVia(f TransportFlags, fromConfig []string) error {
 	case len(fromConfig) > 0:
 		s.Via = fromConfig[0]
 	default:
-		return errors.New("no transport: give -redis, -sqsurl, -http or -config")
+		return errors.New("no transport: give -redis, -sqsurl, -snstopic, -http or -config")
 	}
 	return nil
 }
@@ -85,6 +86,15 @@ func (s *Settings) check() error {
 			return errors.New("-via sqs: no queue (-sqsurl URL)")
 		}
 		for _, u := range []string{s.SQS.URL, s.SQS.ResultsURL, s.SQS.Endpoint} {
+			if err := checkHTTPURL(u); u != "" && err != nil {
+				return err
+			}
+		}
+	case "sns":
+		if s.SNS.TopicARN == "" {
+			return errors.New("-via sns: no topic (-snstopic ARN)")
+		}
+		for _, u := range []string{s.SQS.ResultsURL, s.SNS.Endpoint} {
 			if err := checkHTTPURL(u); u != "" && err != nil {
 				return err
 			}

@@ -29,10 +29,13 @@ type waiter struct {
 	tty      bool
 
 	// What is expected. count > 0: that many results. byState: the HTTP
-	// API's state says when the request is done. Otherwise nodes agents
-	// (0: unknown) each send perNode results (0: unknown) or one rejection.
+	// API's state says when the request is done. fleet (from the agents'
+	// presence records): each agent named sends its results. Otherwise
+	// nodes agents (0: unknown) each send perNode results (0: unknown) or
+	// one rejection.
 	count, nodes, perNode int
 	byState               bool
+	fleet                 map[string]*fleetNode
 
 	results   []agent.Result
 	perNodeN  map[string]int  // results by node
@@ -43,7 +46,21 @@ type waiter struct {
 	drawn  int             // status lines on the terminal now
 	shown  map[string]bool // status lines printed (not a terminal), by key
 	lastAt time.Time       // when a status line was last printed
+
+	cancelled bool // Ctrl-C: the request was cancelled
 }
+
+// fleetNode is an agent the request is for, as its presence record told.
+type fleetNode struct {
+	want    int  // results it sends: one per interface, or one rejection
+	absent  int  // presence checks in a row that did not find it
+	missing bool // gone from presence before all its results came
+}
+
+// missingAfter is how many presence checks in a row must miss an agent
+// before it is taken for gone: its last results, published before it
+// deleted its record at shutdown, may still be on their way.
+const missingAfter = 2
 
 // newWaiter returns a waiter for req that gives up after waitTime. count
 // is -count (0: none).
@@ -78,10 +95,51 @@ func (w *waiter) expectNodes(n int) {
 	}
 }
 
+// expectFleet sets the agents that answer, from their presence records:
+// each sends one result per interface in its Expectation, or one
+// rejection.
+func (w *waiter) expectFleet(es []agent.Expectation) {
+	w.fleet = make(map[string]*fleetNode, len(es))
+	for _, e := range es {
+		w.fleet[e.Node] = &fleetNode{want: max(1, len(e.Interfaces))}
+	}
+}
+
 // known reports whether the waiter knows when it is complete before the
 // deadline.
 func (w *waiter) known() bool {
-	return w.count > 0 || w.byState || (w.nodes > 0 && w.perNode > 0)
+	return w.count > 0 || w.byState || w.fleet != nil || (w.nodes > 0 && w.perNode > 0)
+}
+
+// nodeDone reports whether every result of the fleet's agent node is in.
+func (w *waiter) nodeDone(node string, f *fleetNode) bool {
+	return w.rejected[node] || w.perNodeN[node] >= f.want
+}
+
+// pending returns the fleet's agents whose results are not all in (nor
+// missing), sorted.
+func (w *waiter) pending() []string {
+	var out []string
+	for node, f := range w.fleet {
+		if !f.missing && !w.nodeDone(node, f) {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// missing returns the fleet's agents that went away before all their
+// results came, sorted.
+func (w *waiter) missing() []string {
+	var out []string
+	for node, f := range w.fleet {
+		if f.missing && !w.nodeDone(node, f) {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // complete reports whether every expected result is in.
@@ -91,6 +149,8 @@ func (w *waiter) complete() bool {
 		return len(w.results) >= w.count
 	case w.byState:
 		return w.stateDone && w.state != nil && len(w.results) >= len(w.state.results)
+	case w.fleet != nil:
+		return len(w.pending()) == 0
 	case w.nodes == 0:
 		return false
 	}
@@ -110,6 +170,12 @@ func (w *waiter) expected() int {
 		return w.count
 	case w.byState && w.state != nil:
 		return max(len(w.state.state.Interfaces), len(w.state.results))
+	case w.fleet != nil:
+		n := 0
+		for _, f := range w.fleet {
+			n += f.want
+		}
+		return n
 	case w.nodes > 0 && w.perNode > 0:
 		return w.nodes * w.perNode
 	}
@@ -121,6 +187,14 @@ func (w *waiter) handle(ev any) {
 	switch e := ev.(type) {
 	case resultEvent:
 		w.addResult(e)
+	case presenceEvent:
+		w.checkPresence(e.present)
+	case cancelEvent:
+		if e.err != nil {
+			w.say("cancel of %s not sent: %v", w.id, e.err)
+		} else {
+			w.say("%s", e.note)
+		}
 	case stateEvent:
 		w.state = &e
 		if !e.own {
@@ -139,6 +213,31 @@ func (w *waiter) handle(ev any) {
 			}
 		}
 	}
+}
+
+// checkPresence takes a presence check: an agent of the fleet whose
+// results are not all in and whose record is gone missingAfter checks in a
+// row is missing.
+func (w *waiter) checkPresence(present map[string]bool) {
+	for node, f := range w.fleet {
+		if f.missing || w.nodeDone(node, f) {
+			continue
+		}
+		if present[node] {
+			f.absent = 0
+			continue
+		}
+		if f.absent++; f.absent >= missingAfter {
+			f.missing = true
+			w.say("%s: agent %s is gone (its presence record expired or was deleted) before all its results came", w.id, node)
+		}
+	}
+}
+
+// say prints a line on stderr, above the status.
+func (w *waiter) say(format string, args ...any) {
+	w.clearStatus()
+	fmt.Fprintf(w.stderr, "pcapdaemon request: "+format+"\n", args...)
 }
 
 func (w *waiter) addResult(e resultEvent) {
@@ -189,6 +288,9 @@ func (w *waiter) statusLines() []statusLine {
 		l := fmt.Sprintf("%s: waiting, %d result(s)", w.id, len(w.results))
 		if n := w.expected(); n > 0 {
 			l = fmt.Sprintf("%s: waiting, %d of %d result(s)", w.id, len(w.results), n)
+		}
+		if p := w.pending(); len(p) > 0 && len(p) <= maxNamed {
+			l += " from " + strings.Join(p, ", ")
 		}
 		left := max(0, w.deadline.Sub(w.now())).Round(time.Second)
 		lines = append(lines, statusLine{l, fmt.Sprintf("%s, %s (gives up in %s)", l, elapsed, left)})
@@ -256,6 +358,13 @@ func (w *waiter) finish(why string) int {
 		summary += " (" + strings.Join(parts, ", ") + ")"
 	}
 	code := 0
+	if w.cancelled {
+		summary += "; cancelled"
+	}
+	if m := w.missing(); len(m) > 0 {
+		summary += fmt.Sprintf("; missing: %s (gone from presence)", namesList(m))
+		code = 1
+	}
 	switch {
 	case why != "":
 		summary += "; " + why
