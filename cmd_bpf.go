@@ -83,7 +83,7 @@ func runBPF(args []string, stdout, stderr io.Writer) int {
 		opts.Live = true
 	case *dlt != "":
 		// tcpdump's -y names (pcap_datalink_name_to_val), "DLT_" optional;
-		// Compile says which of them it has no code for yet.
+		// Compile takes every link type libpcap knows.
 		lt, ok := bpfcompile.LinkTypeByName(strings.TrimPrefix(strings.ToUpper(*dlt), "DLT_"))
 		if !ok {
 			return usageErr(fmt.Errorf("unknown data link type %q", *dlt))

@@ -8,71 +8,82 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
-	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
-	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
+	"github.com/pcapdaemon/pcapdaemon/internal/cli/capture"
 )
 
-const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE...] [-i IFACE...] [-c PACKETS] [-C BYTES]
-        [-G SECONDS] [-t SECONDS] [-s SNAPLEN] [-B KIB] [-w FILE|-]
-        [--format pcap|pcapng] [-p] [EXPRESSION...]
+const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE] | -r FILE [-c PACKETS] [--bytes N] [--duration S]
+        [--timeout S] [-s SNAP] [-B KIB] [-p] [-Q in|out|inout] [-F FILE] [-U] [-w FILE|-]
+        [--format pcap|pcapng] [EXPRESSION]
 
 Runs one capture through the daemon's capture engine (the same filter
-compiler, TPACKET_V3 ring, stop controls and in-memory buffer as a request)
-and prints tcpdump's messages on stderr: "listening on ..." once the socket
-is armed with its filter, and at the end the counters "N packets captured",
-"N packets received by filter" (frames that passed the kernel filter,
-dropped ones included) and "N packets dropped by kernel".
+compiler, TPACKET_V3 ring, stop controls and in-memory buffer as a request),
+or reads a capture file (-r), and prints tcpdump's messages on stderr:
+"listening on ..." once the socket is armed with its filter ("reading from
+file ..." for -r), and at the end of a capture the counters "N packets
+captured", "N packets received by filter" (frames that passed the kernel
+filter, dropped ones included) and "N packets dropped by kernel".
 
-The capture stops at the first of -c, -C, -G and -t, or on SIGINT/SIGTERM;
-it then writes what it holds. The whole file is held in memory until then,
-which is why -C has a default.
+Every tcpdump option it takes means what it means in tcpdump, written as
+tcpdump takes it: options before or after the expression, letters grouped
+(-ni eth0), values attached (-s0), "--" before an expression that starts
+with "-". The stop controls tcpdump lacks are long options named like the
+request's fields. tcpdump options it does not implement (file rotation -C,
+-G, -W; -e, -v, -x, -X, -A, -y, -Z, ...) are refused with a message naming
+what to use instead.
 
-Several interfaces (-i repeated, or a comma-separated list) are captured at
-once into one pcapng file: one interface description block each, the
-frames merged in timestamp order, and -c and -C count that one file (the
-first frames in time across the interfaces); -t waits for silence on all
-of them. A "listening on" line is printed per interface, and the counters
-are the sums over the interfaces. Without -w the frame lines, each naming
-its interface, are printed when the capture ends, in the file's order.
-
-  -i IFACE     interface to capture on (required; several: see above)
-  -c PACKETS   stop after PACKETS frames (default: no limit)
-  -C BYTES     stop once the file holds BYTES bytes, headers included
-               (default 100000000, the daemon's maxbytes; 0: no limit)
-  -G SECONDS   stop SECONDS after the socket is armed (default: no limit)
-  -t SECONDS   stop after SECONDS without a frame (default: no limit)
-               SECONDS may be a number ("2.5") or a Go duration ("300ms").
-  -s SNAPLEN   keep at most SNAPLEN bytes of each frame (default and 0: 262144)
-  -B KIB       receive ring size in KiB, as tcpdump -B (default: room for
-               the whole file at full-size frames, from -C, -c and -s,
-               8 MiB to 1 GiB; the frames stay in the ring until written)
-  -w FILE      write the file to FILE (to a temporary name in the same
-               directory, renamed at the end; mode 0666 less the umask,
-               as tcpdump) or, with "-", to stdout.
-               Without -w, one line per frame is printed on stdout
-               (time, addresses, protocol, length) and no file is written.
+  -i IFACE     interface to capture on; several (-i repeated, or a comma-
+               separated list) are captured into one pcapng file, frames
+               merged in timestamp order, one interface block each; "any"
+               captures on all (link type LINUX_SLL2, lines name the
+               interface and direction as tcpdump's do)
+  -r FILE      read a pcap or pcapng file ("-": stdin) instead, filtered as
+               tcpdump -r would: the expression compiled for the file's
+               link type (per interface of a pcapng file)
+  -c PACKETS   stop after PACKETS frames (1 or more; default: no limit)
+  --bytes N    stop once the file holds N bytes, headers included (0: no
+               limit; default 100000000, the daemon's maxbytes, for a
+               capture, which holds its file in memory; none for -r)
+  --duration S stop S seconds after the socket is armed (default: no limit)
+  --timeout S  stop after S seconds without a frame (default: no limit)
+               S may be a number ("2.5") or a Go duration ("300ms").
+  -s SNAP      keep at most SNAP bytes of each frame (default and 0: 262144)
+  -B KIB       receive ring size in KiB (default: room for the whole file
+               at full-size frames, from --bytes, -c and -s, 8 MiB to
+               1 GiB: the frames stay in the ring until the file is written)
+  -p           do not put the interface in promiscuous mode
+  -Q DIR       in: only frames the host received; out: only those it sent;
+               inout: both (the default)
+  -F FILE      read the expression from FILE ('#' starts a comment); an
+               expression on the command line is then ignored, as tcpdump does
+  -U           flush the output after every frame (-w), so that a reader of
+               the file sees each one as it is written; -l does the same for
+               the lines
+  -w FILE      write the file to FILE or, with "-", to stdout. Written to
+               stdout, a pipe or a device, the file streams: its header at
+               once, then each frame as it is read (flushed within 10 ms,
+               with -U at once), so "-w - | tcpdump -r -" shows them live;
+               with -U a regular file is written in place as it grows;
+               otherwise it is written when the capture ends (to a temporary
+               name in the same directory, renamed; mode 0666 less the
+               umask, as tcpdump). A capture on several interfaces is written
+               when it ends: only then is the merged order known.
+               Without -w, one line per frame is printed on stdout (time,
+               addresses, protocol, length; -t, -tt, -ttt, -tttt, -ttttt
+               choose the time format as in tcpdump).
   --format F   pcap (default, nanosecond timestamps) or pcapng; with
                several interfaces only pcapng, the default then
-  -p           do not put the interface in promiscuous mode
+  -n           accepted: names are never resolved
 
+The capture stops at the first of -c, --bytes, --duration and --timeout, or
+on SIGINT/SIGTERM; -r stops at the end of the file, -c or --bytes.
 EXPRESSION is a pcap-filter(7) expression; several arguments are joined by
 spaces, as tcpdump does. Exit status: 0 after a capture, 1 when the capture
 could not start (no such interface, a filter that does not compile, no
-CAP_NET_RAW) or the file could not be written, 2 for a bad command line.
+CAP_NET_RAW, a file that cannot be read) or the output could not be
+written, 2 for a bad command line.
 `
-
-// captureDefaultBytes is -C's default: the daemon's maxbytes default, so
-// that a forgotten limit does not take all the memory there is.
-const captureDefaultBytes = agent.DefaultMaxBytes
 
 // runCapture implements "pcapdaemon capture". It returns the exit status.
 func runCapture(args []string, stdout, stderr io.Writer) int {
@@ -84,271 +95,21 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	return captureMain(ctx, args, stdout, stderr)
 }
 
-// captureOptions is the parsed command line.
-type captureOptions struct {
-	spec  agent.CaptureSpec
-	write string // -w
-}
-
-// parseCaptureArgs parses the command line. It returns flag.ErrHelp for -h.
-func parseCaptureArgs(args []string) (*captureOptions, error) {
-	fs := flag.NewFlagSet("pcapdaemon capture", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o := &captureOptions{}
-	s := &o.spec
-	var ifaces ifaceList
-	fs.Var(&ifaces, "i", "")
-	fs.Int64Var(&s.Packets, "c", 0, "")
-	fs.Int64Var(&s.Bytes, "C", captureDefaultBytes, "")
-	fs.Var((*secondsFlag)(&s.Duration), "G", "")
-	fs.Var((*secondsFlag)(&s.Timeout), "t", "")
-	fs.IntVar(&s.Snaplen, "s", 0, "")
-	ringKiB := fs.Int64("B", 0, "") // 0: sized from the limits
-	fs.StringVar(&o.write, "w", "", "")
-	fs.StringVar(&s.Format, "format", "", "")
-	noPromisc := fs.Bool("p", false, "")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	switch {
-	case len(ifaces) == 0:
-		return nil, errors.New("-i IFACE is required")
-	case len(ifaces) > 1 && s.Format == agent.FormatPcap:
-		return nil, fmt.Errorf("--format pcap: a capture on several interfaces (%s) is one merged pcapng file",
-			strings.Join(ifaces, ", "))
-	case s.Packets < 0:
-		return nil, fmt.Errorf("-c %d: must not be negative", s.Packets)
-	case s.Bytes < 0:
-		return nil, fmt.Errorf("-C %d: must not be negative", s.Bytes)
-	case s.Snaplen < 0:
-		return nil, fmt.Errorf("-s %d: must not be negative", s.Snaplen)
-	case *ringKiB < 0 || *ringKiB > 1<<21:
-		return nil, fmt.Errorf("-B %d: must be between 1 and %d KiB (or 0: sized from the limits)", *ringKiB, 1<<21)
-	case s.Format != "" && s.Format != agent.FormatPcap && s.Format != agent.FormatPcapNG:
-		return nil, fmt.Errorf("--format %q: must be pcap or pcapng", s.Format)
-	}
-	s.Interface = ifaces[0]
-	if len(ifaces) > 1 {
-		s.Interfaces = ifaces
-	}
-	s.RingBytes = *ringKiB << 10
-	s.Promiscuous = !*noPromisc
-	s.Filter = strings.Join(fs.Args(), " ")
-	return o, nil
-}
-
-// captureMain runs the sub-command until the capture ends or ctx does.
+// captureMain parses the command line (internal/cli/capture.ParseArgs,
+// tcpdump's getopt rules) and runs the capture until it ends or ctx does.
 func captureMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseCaptureArgs(args)
+	o, err := capture.ParseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, captureUsage)
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
-		fmt.Fprint(stderr, captureUsage)
+		var refused *capture.RefusedError
+		if !errors.As(err, &refused) { // the refusal says what to do
+			fmt.Fprint(stderr, captureUsage)
+		}
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "pcapdaemon capture: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		return 1
-	}
-
-	// Open the output before capturing, as tcpdump does, so that an
-	// unwritable destination fails at once.
-	var out *atomicFile
-	switch o.write {
-	case "", "-":
-	default:
-		if out, err = createAtomic(o.write); err != nil {
-			return fail(err)
-		}
-		defer out.abort()
-	}
-
-	spec := o.spec
-	// The agent calls Armed and PacketOn one at a time (several
-	// interfaces: from several goroutines), each interface's Armed first.
-	names := spec.Interfaces
-	if len(names) == 0 {
-		names = []string{spec.Interface}
-	}
-	linkTypes := make([]uint32, len(names))
-	spec.Armed = func(info agent.CaptureInfo) {
-		if i := slices.Index(names, info.Interface); i >= 0 {
-			linkTypes[i] = info.LinkType
-		}
-		fmt.Fprintln(stderr, listeningLine(info))
-		if info.UserFilter {
-			where := ""
-			if len(names) > 1 {
-				where = info.Interface + ": "
-			}
-			fmt.Fprintf(stderr, "pcapdaemon capture: %sthe kernel refused the filter program: filtering in user space\n", where)
-		}
-	}
-	if o.write == "" {
-		spec.PacketOn = func(i int, ts int64, data []byte, wire int) {
-			where := ""
-			if len(names) > 1 { // as tcpdump -i any names the interface
-				where = names[i] + " "
-			}
-			fmt.Fprintf(stdout, "%s %s%s, length %d\n",
-				time.Unix(0, ts).Format("15:04:05.000000"), where, pktsummary.Summarize(linkTypes[i], data), wire)
-		}
-	}
-	sum, data, err := agent.CaptureOnce(ctx, spec)
-	if data == nil {
-		var ce *bpfcompile.Error
-		if errors.As(err, &ce) {
-			return fail(fmt.Errorf("filter %q: %s: %s", spec.Filter, ce.Pos, ce.Msg))
-		}
-		return fail(err)
-	}
-	status := 0
-	if err != nil { // a read error ended the capture: keep what it holds
-		fmt.Fprintf(stderr, "pcapdaemon capture: %v\n", err)
-		status = 1
-	}
-	switch o.write {
-	case "":
-	case "-":
-		if _, werr := io.Copy(stdout, data.NewReader()); werr != nil {
-			status = fail(fmt.Errorf("writing to stdout: %w", werr))
-		}
-	default:
-		if werr := out.commit(data.NewReader()); werr != nil {
-			status = fail(werr)
-		}
-	}
-	if sum.StopReason == agent.StopShutdown {
-		fmt.Fprintln(stderr) // tcpdump ends the "^C" line on a signal
-	}
-	fmt.Fprint(stderr, counterLines(sum))
-	return status
-}
-
-// listeningLine is tcpdump's line for an armed capture.
-func listeningLine(info agent.CaptureInfo) string {
-	lt := fmt.Sprintf("%d", info.LinkType)
-	if t := bpfcompile.LinkType(info.LinkType); t.Name() != "" {
-		lt = t.Name() + " (" + t.Description() + ")"
-	}
-	return fmt.Sprintf("listening on %s, link-type %s, snapshot length %d bytes", info.Interface, lt, info.Snaplen)
-}
-
-// counterLines are tcpdump's closing counters (with its singular forms).
-func counterLines(sum agent.CaptureSummary) string {
-	plural := func(n uint64) string {
-		if n == 1 {
-			return ""
-		}
-		return "s"
-	}
-	return fmt.Sprintf("%d packet%s captured\n%d packet%s received by filter\n%d packet%s dropped by kernel\n",
-		sum.Packets, plural(sum.Packets), sum.Received, plural(sum.Received), sum.KernelDrops, plural(sum.KernelDrops))
-}
-
-// ifaceList is -i: given several times and/or as a comma-separated list,
-// each name once, in the order given.
-type ifaceList []string
-
-func (l *ifaceList) String() string { return strings.Join(*l, ",") }
-
-func (l *ifaceList) Set(s string) error {
-	for name := range strings.SplitSeq(s, ",") {
-		if name == "" {
-			return fmt.Errorf("%q: empty interface name", s)
-		}
-		if !slices.Contains(*l, name) {
-			*l = append(*l, name)
-		}
-	}
-	return nil
-}
-
-// secondsFlag is a time limit given as seconds ("2", "0.5") or as a Go
-// duration ("300ms").
-type secondsFlag time.Duration
-
-func (f *secondsFlag) String() string { return time.Duration(*f).String() }
-
-func (f *secondsFlag) Set(s string) error {
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		if v < 0 || v > 1e9 {
-			return fmt.Errorf("%q seconds is out of range", s)
-		}
-		*f = secondsFlag(v * float64(time.Second))
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return fmt.Errorf("%q is neither a number of seconds nor a duration", s)
-	}
-	*f = secondsFlag(d)
-	return nil
-}
-
-// atomicFile is a file written to a temporary name in its directory and
-// renamed into place, so that no reader ever sees half of it. A name that
-// is not a regular file (/dev/null, a FIFO) is written directly.
-type atomicFile struct {
-	f      *os.File
-	name   string
-	direct bool // f is name itself, not a temporary file
-	done   bool
-}
-
-func createAtomic(name string) (*atomicFile, error) {
-	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return nil, fmt.Errorf("creating %s: is a directory", name)
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", name, err)
-		}
-		return &atomicFile{f: f, name: name, direct: true}, nil
-	}
-	// tcpdump creates its file 0666 and lets the umask decide.
-	f, err := tmpfile.Create(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*", captureFileMode)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", name, err)
-	}
-	return &atomicFile{f: f, name: name}, nil
-}
-
-// captureFileMode is the mode -w creates its file with, before the umask.
-const captureFileMode = 0o666
-
-// commit writes the data and, for a regular file, syncs it and renames it
-// into place.
-func (a *atomicFile) commit(r io.Reader) error {
-	_, err := io.Copy(a.f, r) // the buffer's reader is an io.WriterTo: no copy
-
-	if err == nil && !a.direct {
-		err = a.f.Sync()
-	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && !a.direct {
-		err = os.Rename(a.f.Name(), a.name)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", a.name, err)
-	}
-	a.done = true
-	return nil
-}
-
-// abort removes the temporary file unless commit succeeded.
-func (a *atomicFile) abort() {
-	if a.done {
-		return
-	}
-	_ = a.f.Close()
-	if !a.direct {
-		_ = os.Remove(a.f.Name())
-	}
+	return capture.Run(ctx, o, os.Stdin, stdout, stderr)
 }

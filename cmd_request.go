@@ -2,55 +2,34 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/cli/request"
 )
 
 const requestUsage = `usage: pcapdaemon request [transport flags] [-wait [-waittime D] [-count N]] [message fields | -f FILE]
 
-Publishes a capture request on Redis, an SQS queue or a daemon's HTTP API
-and, with -wait, prints each result event (JSON, one per line) on stdout as
-it arrives, with a live status line per capture on stderr.
-
-Transport (one of -redis, -sqsurl, -http; or -config, the daemon's TOML file,
-whose [redis], [sqs], [http] and [security] sections are used; flags given
-override it):
-  -config FILE        read transport settings from the daemon's config file
-  -via NAME           redis, sqs or http: which one to publish on when several are set
-  -redis ADDRS        Redis server host:port (comma list: cluster seeds)
-  -redischannel NAME  request channel (default "capture")
-  -resultschannel N   results channel (default "<channel>.results")
-  -redisuser NAME     Redis ACL user
-  -redisauth PASS     Redis password (or $PCAPDAEMON_REDIS_AUTH)
-  -sqsurl URL         SQS queue URL
-  -sqsresultsurl URL  SQS queue the agents publish results on (needed by -wait)
-  -sqsendpoint URL    SQS-compatible server
-  -sqsprotocol P      json (default) or query
-  -sqsregion R        signing region (default: from the queue URL, else us-east-1)
-  -http URL           daemon HTTP API, e.g. http://127.0.0.1:8657; with -redis or
-                      -sqsurl it is only read for the live status
-  -token TOKEN        HTTP API bearer token (or $PCAPDAEMON_HTTP_TOKEN)
-  -httpca FILE        PEM certificate(s) an https:// API's certificate is checked
-                      against, beside the system's (with -config: [http] tlscert)
-  -hmackey KEY        sign the request (or $PCAPDAEMON_SECURITY_HMACKEY, [security] hmackey)
-
+Publishes a capture request on Redis, an SQS queue, an SNS topic or a
+daemon's HTTP API and, with -wait, prints each result event (JSON, one per
+line) on stdout as it arrives, with a live status line per capture on
+stderr. On Redis, -wait reads the agents' presence records first: it says
+which agents take the request and on which interfaces, waits for exactly
+their results, and reports an agent that goes away as missing. Ctrl-C
+while waiting cancels the request and waits for its final results; a
+second Ctrl-C leaves at once.
+` + transportUsage + `
 Waiting:
   -wait               wait for the result events and print them
-  -waittime D         give up after D (default: duration + timeout + 30s)
-  -count N            stop after N result events
+  -waittime D         give up after D (default: the request's duration, else the
+                      agents' maximum, plus 30s for delivery)
+  -count N            stop after N result events (SNS: the only way to know)
 
 Message (the request's JSON fields; -f FILE reads a JSON object, "-" for
 stdin, and the fields given as flags replace the file's):
@@ -64,9 +43,33 @@ Exit status: 0 when every result is ok or empty, 1 when one is error or
 rejected, or a result is missing, 2 for a bad command line or message.
 `
 
-// requestSlack is added to a request's duration and timeout for the
-// default -waittime: the upload and the result's publishing take time too.
-const requestSlack = 30 * time.Second
+// transportUsage describes the transport flags of "request" and "cancel".
+const transportUsage = `
+Transport (one of -redis, -sqsurl, -snstopic, -http; or -config, the
+daemon's TOML file, whose [redis], [sqs], [http] and [security] sections
+are used; flags given override it):
+  -config FILE        read transport settings from the daemon's config file
+  -via NAME           redis, sqs, sns or http: which one to use when several are set
+  -redis ADDRS        Redis server host:port (comma list: cluster seeds)
+  -redischannel NAME  request channel (default "capture")
+  -resultschannel N   results channel (default "<channel>.results")
+  -redisuser NAME     Redis ACL user
+  -redisauth PASS     Redis password (or $PCAPDAEMON_REDIS_AUTH)
+  -sqsurl URL         SQS queue URL
+  -sqsresultsurl URL  SQS queue the agents publish results on (needed by -wait)
+  -sqsendpoint URL    SQS-compatible server
+  -sqsprotocol P      json (default) or query
+  -sqsregion R        signing region (default: from the queue URL, else us-east-1)
+  -snstopic ARN       SNS topic every agent's own queue subscribes to (a fleet on
+                      SQS); -wait reads the results from -sqsresultsurl
+  -snsendpoint URL    SNS-compatible server (default: -sqsendpoint)
+  -http URL           daemon HTTP API, e.g. http://127.0.0.1:8657; with -redis or
+                      -sqsurl it is only read for the live status
+  -token TOKEN        HTTP API bearer token (or $PCAPDAEMON_HTTP_TOKEN)
+  -httpca FILE        PEM certificate(s) an https:// API's certificate is checked
+                      against, beside the system's (with -config: [http] tlscert)
+  -hmackey KEY        sign the message (or $PCAPDAEMON_SECURITY_HMACKEY, [security] hmackey)
+`
 
 // fieldKind is the JSON type of a request field set from a flag.
 type fieldKind int
@@ -150,53 +153,19 @@ func (f *fieldFlag) Set(s string) error {
 // IsBoolFlag lets "-packetdebug" stand for "-packetdebug=true".
 func (f *fieldFlag) IsBoolFlag() bool { return f.kind == kindBool }
 
-// requestFlags is the parsed command line of "pcapdaemon request".
-type requestFlags struct {
-	config string
-	via    string
-
-	redis, redisChannel, resultsChannel, redisUser, redisAuth  string
-	sqsURL, sqsResultsURL, sqsEndpoint, sqsProtocol, sqsRegion string
-	httpURL, token, httpCA                                     string
-	hmacKey                                                    string
-
-	file     string
-	wait     bool
-	waitTime time.Duration
-	count    int
-
-	fields map[string]any // message fields given as flags
-	set    map[string]bool
-}
-
 // parseRequestFlags parses args. The error is a usage error (flag.ErrHelp
 // for -h).
-func parseRequestFlags(args []string) (*requestFlags, error) {
-	rf := &requestFlags{fields: map[string]any{}, set: map[string]bool{}}
+func parseRequestFlags(args []string) (*request.Options, error) {
+	o := &request.Options{Fields: map[string]any{}, Transport: request.TransportFlags{Given: map[string]string{}}}
 	fs := flag.NewFlagSet("pcapdaemon request", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&rf.config, "config", "", "daemon config `file`")
-	fs.StringVar(&rf.via, "via", "", "transport to publish on: redis, sqs or http")
-	fs.StringVar(&rf.redis, "redis", "", "Redis `host:port`")
-	fs.StringVar(&rf.redisChannel, "redischannel", "", "Redis request `channel`")
-	fs.StringVar(&rf.resultsChannel, "resultschannel", "", "Redis results `channel`")
-	fs.StringVar(&rf.redisUser, "redisuser", "", "Redis ACL `user`")
-	fs.StringVar(&rf.redisAuth, "redisauth", "", "Redis `password`")
-	fs.StringVar(&rf.sqsURL, "sqsurl", "", "SQS queue `URL`")
-	fs.StringVar(&rf.sqsResultsURL, "sqsresultsurl", "", "SQS results queue `URL`")
-	fs.StringVar(&rf.sqsEndpoint, "sqsendpoint", "", "SQS endpoint `URL`")
-	fs.StringVar(&rf.sqsProtocol, "sqsprotocol", "", "SQS protocol: json or query")
-	fs.StringVar(&rf.sqsRegion, "sqsregion", "", "SQS `region`")
-	fs.StringVar(&rf.httpURL, "http", "", "daemon HTTP API `URL`")
-	fs.StringVar(&rf.token, "token", "", "HTTP API bearer `token`")
-	fs.StringVar(&rf.httpCA, "httpca", "", "PEM `file` of the certificates the HTTP API's is checked against")
-	fs.StringVar(&rf.hmacKey, "hmackey", "", "request signing `key`")
-	fs.StringVar(&rf.file, "f", "", "read the message from JSON `file` (- for stdin)")
-	fs.BoolVar(&rf.wait, "wait", false, "wait for and print the results")
-	fs.DurationVar(&rf.waitTime, "waittime", 0, "give up waiting after `duration`")
-	fs.IntVar(&rf.count, "count", 0, "stop after `N` results")
+	fs.SetOutput(io.Discard) // -h prints requestUsage
+	given := addTransportFlags(fs, &o.Transport)
+	fs.StringVar(&o.File, "f", "", "read the message from JSON `file` (- for stdin)")
+	fs.BoolVar(&o.Wait, "wait", false, "wait for and print the results")
+	fs.DurationVar(&o.WaitTime, "waittime", 0, "give up waiting after `duration`")
+	fs.IntVar(&o.Count, "count", 0, "stop after `N` results")
 	for _, f := range requestFields {
-		fs.Var(&fieldFlag{name: f.name, kind: f.kind, fields: rf.fields}, f.name, f.usage)
+		fs.Var(&fieldFlag{name: f.name, kind: f.kind, fields: o.Fields}, f.name, f.usage)
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -204,188 +173,76 @@ func parseRequestFlags(args []string) (*requestFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (message fields are flags: -bpf 'udp port 53')", fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) { rf.set[f.Name] = true })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := given(); err != nil {
+		return nil, err
+	}
 	switch {
-	case rf.waitTime < 0:
-		return nil, fmt.Errorf("-waittime %v: must not be negative", rf.waitTime)
-	case rf.count < 0:
-		return nil, fmt.Errorf("-count %d: must not be negative", rf.count)
-	case (rf.set["waittime"] || rf.set["count"]) && !rf.wait:
+	case o.WaitTime < 0:
+		return nil, fmt.Errorf("-waittime %v: must not be negative", o.WaitTime)
+	case o.Count < 0:
+		return nil, fmt.Errorf("-count %d: must not be negative", o.Count)
+	case (set["waittime"] || set["count"]) && !o.Wait:
 		return nil, errors.New("-waittime and -count need -wait")
 	}
-	switch rf.via {
-	case "", "redis", "sqs", "http":
-	default:
-		return nil, fmt.Errorf("-via %q: want redis, sqs or http", rf.via)
-	}
-	switch rf.sqsProtocol {
-	case "", "json", "query":
-	default:
-		return nil, fmt.Errorf("-sqsprotocol %q: want json or query", rf.sqsProtocol)
-	}
-	return rf, nil
+	return o, nil
 }
 
-// buildMessage returns the request message: the JSON object read from
-// file (when set), with the flag fields replacing its fields, and an id
-// generated when there is none. It also returns the request decoded and
-// checked as an agent does (agent.Decode), so that a malformed message is
-// a usage error here rather than a rejection later.
-func buildMessage(file string, stdin io.Reader, flagFields map[string]any, now time.Time) ([]byte, agent.Request, error) {
-	fields := map[string]json.RawMessage{}
-	if file != "" {
-		var b []byte
-		var err error
-		if file == "-" {
-			b, err = io.ReadAll(io.LimitReader(stdin, agent.MaxMessageSize+1))
-		} else {
-			b, err = os.ReadFile(file)
+// addTransportFlags defines -config, -via and the transport flags on fs
+// for t; the function returned, called after fs.Parse, records the flags
+// given in t.Given and checks -via and -sqsprotocol.
+func addTransportFlags(fs *flag.FlagSet, t *request.TransportFlags) func() error {
+	fs.StringVar(&t.Config, "config", "", "daemon config `file`")
+	fs.StringVar(&t.Via, "via", "", "transport: redis, sqs, sns or http")
+	values := map[string]*string{}
+	for _, name := range request.TransportFlagNames() {
+		values[name] = fs.String(name, "", "")
+	}
+	return func() error {
+		fs.Visit(func(f *flag.Flag) {
+			if v, ok := values[f.Name]; ok {
+				t.Given[f.Name] = *v
+			}
+		})
+		switch t.Via {
+		case "", "redis", "sqs", "sns", "http":
+		default:
+			return fmt.Errorf("-via %q: want redis, sqs, sns or http", t.Via)
 		}
-		if err != nil {
-			return nil, agent.Request{}, fmt.Errorf("message file: %w", err)
+		switch p := t.Given["sqsprotocol"]; p {
+		case "", "json", "query":
+		default:
+			return fmt.Errorf("-sqsprotocol %q: want json or query", p)
 		}
-		if err := json.Unmarshal(b, &fields); err != nil {
-			return nil, agent.Request{}, fmt.Errorf("message file %s: not a JSON object: %w", file, err)
-		}
+		return nil
 	}
-	for k, v := range flagFields {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, agent.Request{}, fmt.Errorf("field %s: %w", k, err)
-		}
-		fields[k] = b
-	}
-	if id, ok := fields["id"]; !ok || string(id) == `""` || string(id) == "null" {
-		fields["id"], _ = json.Marshal(newRequestID(now))
-	}
-	msg, err := json.Marshal(fields)
-	if err != nil {
-		return nil, agent.Request{}, fmt.Errorf("encoding the message: %w", err)
-	}
-	req, err := agent.Decode(msg)
-	if err != nil {
-		return nil, agent.Request{}, err
-	}
-	return msg, req, nil
 }
 
-// newRequestID makes a request id from the time and 48 random bits, in the
-// form the agent uses for the requests that come without one.
-func newRequestID(now time.Time) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// defaultWaitTime is how long -wait waits by default: the request's
-// duration (or the daemon's maximum, which is its default) plus its
-// inactivity timeout (or the default one) plus requestSlack.
-func defaultWaitTime(req agent.Request, maxDuration, defaultTimeout time.Duration) time.Duration {
-	d := time.Duration(req.Duration) * time.Second
-	if d <= 0 {
-		d = maxDuration
-	}
-	t := time.Duration(req.Timeout) * time.Second
-	if t <= 0 {
-		t = defaultTimeout
-	}
-	return d + t + requestSlack
-}
-
-// runRequest implements "pcapdaemon request". It returns the exit status:
-// 0 when every result is ok or empty (or, without -wait, the request was
-// published), 1 for an error or rejected result, a missing result or a
-// failure to publish, 2 for a bad command line or message.
+// runRequest implements "pcapdaemon request" (internal/cli/request). It
+// returns the exit status: 0 when every result is ok or empty (or, without
+// -wait, the request was published), 1 for an error or rejected result, a
+// missing result or a failure to publish, 2 for a bad command line or
+// message.
 func runRequest(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, first, stop := request.NotifyInterrupts(context.Background())
 	defer stop()
-	cmd := requestCmd{
-		stdin: os.Stdin, stdout: stdout, stderr: stderr,
-		environ: os.Environ(), now: time.Now, tty: isTerminal(stderr),
+	cmd := &request.Command{
+		Stdin: os.Stdin, Stdout: stdout, Stderr: stderr,
+		Environ: os.Environ(), Now: time.Now, TTY: request.IsTerminal(stderr), Interrupted: first,
 	}
-	return cmd.run(ctx, args)
+	return requestMain(ctx, args, cmd)
 }
 
-// requestCmd is one run of "pcapdaemon request", with its I/O and
-// environment injected for tests.
-type requestCmd struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	environ        []string
-	now            func() time.Time
-	tty            bool          // stderr is a terminal: redraw the status lines
-	pollEvery      time.Duration // HTTP API polling (default 500ms)
-}
-
-func (c *requestCmd) usageError(err error) int {
-	fmt.Fprintf(c.stderr, "pcapdaemon request: %v\n", err)
-	fmt.Fprintln(c.stderr, "Run 'pcapdaemon request -h' for the flags.")
-	return 2
-}
-
-func (c *requestCmd) fail(format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "pcapdaemon request: "+format+"\n", args...)
-	return 1
-}
-
-func (c *requestCmd) run(ctx context.Context, args []string) int {
-	rf, err := parseRequestFlags(args)
+// requestMain parses args and runs cmd.
+func requestMain(ctx context.Context, args []string, cmd *request.Command) int {
+	o, err := parseRequestFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(c.stdout, requestUsage)
+		fmt.Fprint(cmd.Stdout, requestUsage)
 		return 0
 	}
 	if err != nil {
-		return c.usageError(err)
+		return cmd.UsageError(err)
 	}
-	ts, err := resolveTransport(rf, c.environ)
-	if err != nil {
-		return c.usageError(err)
-	}
-	msg, req, err := buildMessage(rf.file, c.stdin, rf.fields, c.now())
-	if err != nil {
-		return c.usageError(err)
-	}
-	if rf.wait && ts.via == "sqs" && ts.sqs.ResultsURL == "" && ts.httpURL == "" {
-		return c.usageError(errors.New("-wait over SQS needs the results queue (-sqsresultsurl or [sqs] resultsurl) or the HTTP API (-http)"))
-	}
-	body := msg
-	if ts.hmacKey != "" {
-		body = signMessage([]byte(ts.hmacKey), msg, c.now())
-	}
-
-	tr, err := ts.open(ctx, c.pollEvery)
-	if err != nil {
-		return c.fail("%v", err)
-	}
-	defer tr.close()
-
-	if !rf.wait {
-		info, err := tr.publish(ctx, body)
-		if err != nil {
-			return c.fail("%v", err)
-		}
-		fmt.Fprintln(c.stdout, req.ID)
-		if info.note != "" {
-			fmt.Fprintf(c.stderr, "pcapdaemon request: %s\n", info.note)
-		}
-		return 0
-	}
-
-	waitTime := rf.waitTime
-	if waitTime == 0 {
-		waitTime = defaultWaitTime(req, ts.maxDuration, ts.defaultTimeout)
-	}
-	w := newWaiter(req, waitTime, rf.count, c.now(), c.stdout, c.stderr, c.tty)
-	w.now = c.now
-	return c.waitFor(ctx, tr, ts, w, req, body)
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return cmd.Run(ctx, *o)
 }

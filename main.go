@@ -3,13 +3,7 @@
 // a kernel BPF filter and delivers pcap files to local disk, S3 or Cloudshark.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "os"
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -27,17 +21,15 @@ func run(args []string) int {
 			return runRequest(args[1:], os.Stdout, os.Stderr)
 		case "capture":
 			return runCapture(args[1:], os.Stdout, os.Stderr)
+		case "cancel":
+			return runCancel(args[1:], os.Stdout, os.Stderr)
+		case "nodes":
+			return runNodes(args[1:], os.Stdout, os.Stderr)
 		case "check":
 			return runCheck(args[1:], os.Stdout, os.Stderr)
 		case "version":
 			return runVersion(args[1:], os.Stdout, os.Stderr)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runDaemon(ctx, args, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "pcapdaemon:", err)
-		return 1
-	}
-	return 0
+	return runDaemon(args, os.Stderr)
 }

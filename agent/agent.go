@@ -31,6 +31,9 @@ type Agent struct {
 	pubs     []ResultPublisher
 	spool    Sink
 	journal  Journal
+	index    Index
+	// indexMu serializes the index's Puts (see indexPut).
+	indexMu sync.Mutex
 
 	pool *capfile.ChunkPool
 
@@ -58,6 +61,12 @@ type Agent struct {
 	dropped   uint64 // results dropped because the queue was full
 	count     counters
 	closeOnce sync.Once
+
+	// earlyCancels are cancel messages for requests not seen (yet); a.mu
+	// guards it.
+	earlyCancels *cancelSet
+	started      time.Time // when New made the agent
+	hostIfaces   func() ([]HostInterface, error)
 }
 
 // defaultCompiler is bpfcompile.Compile.
@@ -123,6 +132,8 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		results:  make(chan queued, cfg.ResultQueue),
 
 		publisherDone: make(chan struct{}),
+		earlyCancels:  newCancelSet(earlyCancelTTL, earlyCancelSize),
+		hostIfaces:    ListHostInterfaces,
 	}
 	for _, o := range opts {
 		o(a)
@@ -142,6 +153,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	if a.hostIfaces == nil {
+		a.hostIfaces = ListHostInterfaces
+	}
+	a.started = a.clock.Now()
 	a.captureCtx, a.stopCaptures = context.WithCancelCause(context.Background())
 	a.hardCtx, a.abort = context.WithCancel(context.Background())
 	go a.publishLoop()
@@ -210,6 +225,10 @@ func (a *Agent) Hostname() string {
 // (*ValidationError) or one that does not fit the budget (ErrNotAdmitted)
 // is rejected: a Result with status rejected is published and kept for
 // Lookup, and the error returned. After Shutdown it returns ErrShuttingDown.
+//
+// A cancel message ({"cancel": "<id>"}, see DecodeCancel) cancels request
+// id instead: nil when this agent runs it, an error matching ErrNotForNode
+// and ErrUnknownID when it does not.
 func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, error) {
 	a.mu.Lock()
 	cfg, closed := a.cfg, a.closed
@@ -218,6 +237,13 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		return "", ErrShuttingDown
 	}
 	log := a.log.With("source", source)
+	if id, ok, err := DecodeCancel(msg); ok {
+		if err != nil {
+			log.Warn("cancel message rejected", "error", err)
+			return "", err
+		}
+		return id, a.submitCancel(id, source)
+	}
 
 	sum := digest(sha256.Sum256(msg))
 	d, err := decode(msg)
@@ -231,7 +257,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 		if !ValidID(id) {
 			id = a.newID()
 		}
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	if !MatchNode(cfg.Hostname, d.req.Node, d.nodeRE) {
 		log.Debug("request is for other nodes", "id", d.req.ID, "node", d.req.Node, "nodere", d.req.NodeRE)
@@ -244,7 +270,7 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	id := d.req.ID
 	log = log.With("id", id)
 	if c := a.claim(id, sum); c != idFree {
-		return id, a.duplicate(log, id, c)
+		return id, a.duplicate(log, id, &d.req, c)
 	}
 	// Submit runs concurrently for several requests, and compiling a
 	// filter may take seconds: a Cancel arriving meanwhile is kept for
@@ -253,24 +279,24 @@ func (a *Agent) Submit(ctx context.Context, msg []byte, source string) (string, 
 	defer a.endPlanning(id)
 	p, err := a.makePlan(ctx, &cfg, &d)
 	if err != nil {
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	a.mu.Lock()
 	sinks := a.sinks
 	a.mu.Unlock()
 	if err := checkSinks(sinks, p.req); err != nil {
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	r, err := a.admit(id, source, sum, p)
 	if err != nil {
 		var ce *claimError
 		if errors.As(err, &ce) { // taken while the plan was made
-			return id, a.duplicate(log, id, ce.claim)
+			return id, a.duplicate(log, id, &d.req, ce.claim)
 		}
 		if errors.Is(err, ErrShuttingDown) {
 			return id, err
 		}
-		return id, a.reject(id, source, err)
+		return id, a.reject(id, source, &d.req, err)
 	}
 	log.Info("capture request accepted", "interfaces", r.ifaces, "bpf", p.req.BPF,
 		"packets", p.packets, "bytes", p.bytes, "duration", p.duration, "timeout", p.timeout,
@@ -330,38 +356,42 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 	ctx, cancel := context.WithCancelCause(a.captureCtx)
 	r := &request{
 		id: id, source: source, submitted: now, plan: p, ctx: ctx, cancel: cancel,
-		phase: PhasePending, remaining: n, digest: sum,
+		phase: PhasePending, remaining: n, digest: sum, bpf: p.req.BPF,
 	}
 	for _, cp := range p.captures {
 		r.ifaces = append(r.ifaces, cp.iface)
+		r.live = append(r.live, &liveCounters{iface: cp.iface})
 	}
 	if a.journal != nil {
 		r.journaled = make(chan struct{})
 	}
 	a.store.add(r)
 	a.wg.Add(n)
-	if pl := a.planning[id]; pl != nil && pl.cancelled {
-		// Cancelled while it was being planned: its captures start and
-		// end at once with stop reason cancelled, so that the requester
-		// gets the results it waits for.
+	if pl := a.planning[id]; (pl != nil && pl.cancelled) || a.earlyCancels.take(id, now) {
+		// Cancelled while it was being planned, or before it arrived: its
+		// captures start and end at once with stop reason cancelled, so
+		// that the requester gets the results it waits for.
 		cancel(errCancelled)
 	}
 	return r, nil
 }
 
-// reject publishes and records a rejected Result for id and returns err.
+// reject publishes and records a rejected Result for id and returns err;
+// the Result echoes req's alertid, tags and customer (as far as req was
+// decoded: nil for none).
 // Its log line is the only one a rejection gets (the transports log only
 // what never reached the agent), so it carries the id, the source and the
 // reason.
 //
 // The record never replaces a request that holds the id (see
 // request.holdsID): that one keeps its state and results.
-func (a *Agent) reject(id, source string, err error) error {
+func (a *Agent) reject(id, source string, req *Request, err error) error {
 	a.log.Warn("capture request rejected", "id", id, "source", source, "error", err)
 	now := a.clock.Now()
 	a.mu.Lock()
 	a.count.rejected++
 	res := a.rejectedLocked(id, now, err)
+	echo(&res, req)
 	if old, ok := a.store.get(id); !ok || !old.holdsID() {
 		a.store.add(&request{id: id, source: source, submitted: now, phase: PhaseDone, results: []Result{res}})
 	}
@@ -378,15 +408,20 @@ func (a *Agent) rejectedLocked(id string, now time.Time, err error) Result {
 	}
 }
 
-// Lookup returns the state of a running or recently finished request.
+// Lookup returns the state of a running or recently finished request,
+// with the live counters of its running captures.
 func (a *Agent) Lookup(id string) (RequestState, bool) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	r, ok := a.store.get(id)
 	if !ok {
+		a.mu.Unlock()
 		return RequestState{}, false
 	}
-	return r.snapshot(), true
+	st, live := r.snapshot(), r.running()
+	a.mu.Unlock()
+	// Outside the lock: reading the kernel's counters is a system call.
+	st.Live = readLive(live, a.clock.Now())
+	return st, true
 }
 
 // Cancel ends the captures of a running request early (stop reason

@@ -81,6 +81,13 @@ type Result struct {
 	Ended       time.Time  `json:"ended"`
 	Locations   []string   `json:"locations"`
 	Error       string     `json:"error,omitempty"`
+	// AlertID, Tags and Customer are the request's, echoed so that whoever
+	// asked (an alerting system) can match the results to its alert; each
+	// is left out when the request had none (alertid 0 counts as none, as
+	// in the tag string).
+	AlertID  int64  `json:"alertid,omitempty"`
+	Tags     string `json:"tags,omitempty"`
+	Customer string `json:"customer,omitempty"`
 }
 
 // ResultPublisher delivers result events (Redis results channel, SQS result

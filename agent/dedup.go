@@ -49,10 +49,11 @@ func (a *Agent) claimLocked(id string, sum digest, now time.Time) claimState {
 
 // duplicate answers a message whose id is held. The same message again is
 // a redelivery (SQS delivers at least once): it is ignored without a
-// Result. A different request is refused with a rejected Result, published
+// Result. A different request (req) is refused with a rejected Result
+// (echoing req's alertid, tags and customer), published
 // so that its sender learns it, but not stored: the request that holds the
 // id keeps its state and results for Lookup.
-func (a *Agent) duplicate(log *slog.Logger, id string, c claimState) error {
+func (a *Agent) duplicate(log *slog.Logger, id string, req *Request, c claimState) error {
 	if c == idSameMessage {
 		log.Info("ignoring a request id taken recently: the same message again")
 		a.bump(&a.count.duplicates)
@@ -64,6 +65,7 @@ func (a *Agent) duplicate(log *slog.Logger, id string, c claimState) error {
 	a.mu.Lock()
 	a.count.duplicates++
 	res := a.rejectedLocked(id, now, err)
+	echo(&res, req)
 	a.mu.Unlock()
 	a.enqueue(res)
 	return err

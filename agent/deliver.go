@@ -37,7 +37,7 @@ func (a *Agent) deliver(log *slog.Logger, c *Capture, sinks []Sink, res *Result)
 		if o.err != nil {
 			retry = retry || retryable(o.err)
 			log.Error("delivery failed", "sink", sinks[i].Name(), "error", o.err)
-			failed = append(failed, fmt.Sprintf("%s: %v", sinks[i].Name(), o.err))
+			failed = append(failed, sinkError(sinks[i].Name(), o.err))
 			continue
 		}
 		log.Info("capture delivered", "sink", sinks[i].Name(), "location", o.loc)
@@ -99,4 +99,14 @@ func deliverOne(ctx context.Context, s Sink, c *Capture) (loc string, err error)
 		}
 	}()
 	return s.Deliver(ctx, c)
+}
+
+// sinkError is a sink's failure as the Result says it: named by the sink,
+// once (most sinks already start their errors with their name).
+func sinkError(name string, err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, name+":") || strings.HasPrefix(msg, name+" ") {
+		return msg
+	}
+	return name + ": " + msg
 }

@@ -32,6 +32,13 @@
 // the same file of the same frames (TestRingPathMatchesCopyingVeth,
 // TestRingBufferMatchesCopying).
 //
+// What the HTTP API shows of requests comes from here too: Lookup and List
+// (newest first, a page at a time), with the live counters a running
+// session publishes (live.go: every 64 frames and whenever its loop wakes
+// without one, never per frame), and LocalFile, the delivered file a
+// Result names. A Journal keeps the running requests across a crash, an
+// Index the finished ones across restarts (FileJournal, FileIndex).
+//
 // The capture file itself is package capfile's: a list of fixed-size chunks
 // taken from a recycle list (capfile.ChunkPool) the Agent owns, the pcap and
 // pcapng writers and record formats, the File assembled from runs of
@@ -40,6 +47,13 @@
 // or copying it more than once (TestLoopAllocations, BenchmarkCaptureLoop).
 // The finished file is read by sinks through an io.ReadSeeker that is also
 // an io.ReaderAt and an io.WriterTo.
+//
+// A cancel message, {"cancel": "<id>"}, on any source ends request id's
+// captures (stop reason cancelled; what they hold is delivered); one that
+// comes before its request is kept for a while (cancel.go). Node describes
+// the agent for its presence record, and Expect matches a request against
+// such descriptions with the agent's own rules, for a requester that wants
+// to know whose results to wait for.
 //
 // CaptureOnce runs one capture through the same session and buffer without
 // a request, admission, sinks or results: the "pcapdaemon capture" command.

@@ -11,8 +11,9 @@ import (
 type ValidationError struct {
 	Field  string
 	Reason string
-	// Err is the sentinel this error is an instance of (ErrFilterName), or
-	// nil; errors.Is sees it through Unwrap.
+	// Err is the sentinel this error is an instance of (ErrFilterName),
+	// the cause callers may look into (CheckFilter's *bpfcompile.Error),
+	// or nil; errors.Is and errors.As see it through Unwrap.
 	Err error
 }
 
@@ -51,6 +52,16 @@ var (
 	// names a host, network, port or protocol while Config.NoFilterNames
 	// is set.
 	ErrFilterName = errors.New("agent: names in filters are turned off")
+)
+
+// Sentinel errors of List and LocalFile (GET /v1/captures and its file).
+var (
+	// ErrBadQuery means a query parameter is invalid (the error names it).
+	ErrBadQuery = errors.New("agent: invalid query")
+	// ErrNoFile means a capture has no file in the local directory to
+	// serve; the error says why (still running, nothing captured,
+	// delivered elsewhere only, removed).
+	ErrNoFile = errors.New("no local file")
 )
 
 // Causes of an early end of a capture, given to context.CancelCauseFunc so

@@ -29,6 +29,10 @@ type JournalEntry struct {
 	Node       string    `json:"node"`
 	Interfaces []string  `json:"interfaces"`
 	Submitted  time.Time `json:"submitted"`
+	// The request's fields that its Results echo.
+	AlertID  int64  `json:"alertid,omitempty"`
+	Tags     string `json:"tags,omitempty"`
+	Customer string `json:"customer,omitempty"`
 }
 
 // WithJournal records every admitted request in j until its results are
@@ -47,21 +51,28 @@ func (a *Agent) journalAdd(r *request, node string) {
 		return
 	}
 	defer close(r.journaled)
-	e := JournalEntry{ID: r.id, Source: r.source, Node: node, Interfaces: r.ifaces, Submitted: r.submitted}
+	e := JournalEntry{ID: r.id, Source: r.source, Node: node, Interfaces: r.ifaces, Submitted: r.submitted,
+		AlertID: r.plan.req.AlertID, Tags: r.plan.req.Tags, Customer: r.plan.req.Customer}
 	if err := a.journal.Add(e); err != nil {
 		a.log.Error("request not journaled: if the daemon dies while it runs, its result is lost", "id", r.id, "error", err)
 	}
 }
 
 // forgetAfter returns what runs once the last result of r is published:
-// r leaves the journal. Nil without a journal.
+// r goes into the index, then leaves the journal (in that order: a crash
+// in between finds it in both, and RecoverJournal publishes its results
+// again rather than calling it interrupted). Nil without either.
 func (a *Agent) forgetAfter(r *request) func() {
-	if a.journal == nil || r.journaled == nil {
+	journaled := a.journal != nil && r.journaled != nil
+	if !journaled && a.index == nil {
 		return nil
 	}
 	return func() {
-		<-r.journaled // the record is written (or failed) before it is removed
-		a.journalRemove(r.id)
+		a.indexPut(r)
+		if journaled {
+			<-r.journaled // the record is written (or failed) before it is removed
+			a.journalRemove(r.id)
+		}
 	}
 }
 
@@ -75,9 +86,11 @@ func (a *Agent) journalRemove(id string) {
 // RecoverJournal reports the requests that the journal holds from an
 // earlier process: each of their interface captures gets a Result with
 // status error, stop reason restart and an error saying so, kept for
-// Lookup and published; then the request leaves the journal. Call it once,
-// after New and before the agent takes requests. It returns the number of
-// requests reported.
+// Lookup (and in the index) and published; then the request leaves the
+// journal. A request that the index holds as finished (the process ended
+// between the two) has its Results published again instead. Call it once,
+// after New and LoadIndex and before the agent takes requests. It returns
+// the number of requests reported.
 func (a *Agent) RecoverJournal() (int, error) {
 	if a.journal == nil {
 		return 0, nil
@@ -88,6 +101,9 @@ func (a *Agent) RecoverJournal() (int, error) {
 	}
 	now := a.clock.Now()
 	for _, e := range es {
+		if a.republish(e.ID) {
+			continue
+		}
 		ifaces := e.Interfaces
 		if len(ifaces) == 0 {
 			ifaces = []string{""}
@@ -97,12 +113,15 @@ func (a *Agent) RecoverJournal() (int, error) {
 			results[i] = Result{
 				ID: e.ID, Node: e.Node, Interface: ifname, Status: StatusError, StopReason: StopRestart,
 				Started: e.Submitted, Ended: now, Locations: []string{}, Error: restartError,
+				AlertID: e.AlertID, Tags: e.Tags, Customer: e.Customer,
 			}
 		}
 		a.mu.Lock()
+		var stored *request
 		if _, ok := a.store.get(e.ID); !ok {
-			a.store.add(&request{id: e.ID, source: e.Source, submitted: e.Submitted, phase: PhaseDone, ifaces: e.Interfaces,
-				results: append([]Result(nil), results...)})
+			stored = &request{id: e.ID, source: e.Source, submitted: e.Submitted, phase: PhaseDone, ifaces: e.Interfaces,
+				results: append([]Result(nil), results...)}
+			a.store.add(stored)
 		}
 		for i := range results {
 			a.count.capture(&results[i])
@@ -110,6 +129,9 @@ func (a *Agent) RecoverJournal() (int, error) {
 		a.mu.Unlock()
 		a.log.Error("capture interrupted by the end of the previous process: reporting it", "id", e.ID,
 			"interfaces", e.Interfaces, "submitted", e.Submitted, "source", e.Source)
+		if stored != nil {
+			a.indexPut(stored)
+		}
 		for i, res := range results {
 			var after func()
 			if i == len(results)-1 {
@@ -120,4 +142,28 @@ func (a *Agent) RecoverJournal() (int, error) {
 		}
 	}
 	return len(es), nil
+}
+
+// republish publishes again the Results of request id when the index holds
+// it as finished, and then takes it out of the journal; it reports whether
+// it did.
+func (a *Agent) republish(id string) bool {
+	a.mu.Lock()
+	r, ok := a.store.get(id)
+	if !ok || !r.indexed || r.phase != PhaseDone || len(r.results) == 0 {
+		a.mu.Unlock()
+		return false
+	}
+	results := append([]Result(nil), r.results...)
+	a.mu.Unlock()
+	a.log.Warn("request finished before the previous process ended, its results perhaps unpublished: publishing them again",
+		"id", id, "results", len(results))
+	for i, res := range results {
+		var after func()
+		if i == len(results)-1 {
+			after = func() { a.journalRemove(id) }
+		}
+		a.enqueueThen(res, after)
+	}
+	return true
 }

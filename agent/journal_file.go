@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
 // journalSuffix ends a FileJournal record: <id>.json.
@@ -166,14 +168,4 @@ func readRecord(path string) (JournalEntry, error) {
 	return e, nil
 }
 
-func (j *FileJournal) syncDir() error {
-	d, err := os.Open(j.dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (j *FileJournal) syncDir() error { return tmpfile.SyncDir(j.dir) }

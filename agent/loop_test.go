@@ -37,6 +37,7 @@ func runLoop(tb testing.TB, a *Agent, format string, n int, h Handle) *capfile.B
 		a: a, log: a.log,
 		p:  &plan{packets: int64(n), bytes: 1 << 62, timeout: time.Hour, duration: time.Hour, snaplen: 262144, format: format},
 		cp: capturePlan{target: target{iface: "eth0"}, linkType: 1}, snaplen: 262144, linkType: 1,
+		live: &liveCounters{iface: "eth0"}, // as a request's session has
 	}
 	buf := capfile.NewBuffer(a.pool)
 	var w fileWriter = capfile.NewPcapWriter(buf, 1, 262144)

@@ -117,7 +117,7 @@ func (a *Agent) runMerged(r *request, cfg Config, sinks []Sink) {
 		sessions[i] = &session{
 			a: a, p: p, cp: cp, id: r.id, node: cfg.Hostname,
 			promisc: cfg.Promiscuous, ring: cfg.RingBytes, blockTimeout: cfg.BlockTimeout,
-			log: a.log.With("id", r.id, "interface", cp.iface),
+			log: a.log.With("id", r.id, "interface", cp.iface), live: r.liveOf(cp.iface),
 		}
 	}
 	m := a.captureMerged(r.ctx, p, sessions, func(int) { a.markRunning(r) }, nil, false)

@@ -66,12 +66,17 @@ func (a *Agent) Redelivered(d Redelivery) {
 			r.results = append(r.results, res)
 			r.spooled = append(r.spooled, "")
 		} else {
-			a.store.add(&request{id: d.ID, source: "spool", submitted: d.Started, phase: PhaseDone,
-				ifaces: []string{d.Interface}, results: []Result{res}, spooled: []string{""}})
+			r = &request{id: d.ID, source: "spool", submitted: d.Started, phase: PhaseDone,
+				ifaces: []string{d.Interface}, results: []Result{res}, spooled: []string{""}}
+			a.store.add(r)
 		}
 		updated = append(updated, res)
 	}
+	done := r.phase == PhaseDone
 	a.mu.Unlock()
+	if done {
+		a.indexPut(r)
+	}
 	for _, res := range updated {
 		a.log.Info("spooled capture delivered: result updated", "id", res.ID, "interface", res.Interface,
 			"status", res.Status, "locations", res.Locations, "pending", slices.Sorted(maps.Keys(d.Pending)))

@@ -193,6 +193,17 @@ func (r *ringBuffer) take() error {
 	return err
 }
 
+// estimate returns the frames and record bytes the kept blocks hold so
+// far, for the live counters: exact for the blocks counted, the bounds of
+// the others scaled as blocksToLimit scales them.
+func (r *ringBuffer) estimate() (frames, bytes int64) {
+	ratio := 1.0
+	if r.exactBound > 0 {
+		ratio = float64(r.exactBytes) / float64(r.exactBound)
+	}
+	return r.frames + r.hiFrames, r.bytes + int64(float64(r.hiBytes)*ratio)
+}
+
 // noteDrops records the kernel's drop counter, read after a take.
 func (r *ringBuffer) noteDrops(d uint64) {
 	for i := r.n - 1; i >= 0; i-- {

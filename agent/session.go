@@ -44,6 +44,10 @@ type session struct {
 	group *mergeGroup
 	ifID  uint32
 
+	// live, when set, receives the counters while the capture runs
+	// (live.go); the loop publishes them.
+	live *liveCounters
+
 	// Filled in by capture.
 	filter   *bpfcompile.VM // user-space filter when the kernel refused the program
 	linkType uint32
@@ -115,7 +119,7 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 	s := &session{
 		a: a, p: r.plan, cp: cp, id: r.id, node: cfg.Hostname,
 		promisc: cfg.Promiscuous, ring: r.plan.ring, blockTimeout: cfg.BlockTimeout,
-		log: a.log.With("id", r.id, "interface", cp.iface),
+		log: a.log.With("id", r.id, "interface", cp.iface), live: r.liveOf(cp.iface),
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
 	res := out.res
@@ -158,6 +162,7 @@ func (a *Agent) markRunning(r *request) {
 // takes r out of the journal once published. spooled is the spool's
 // location of the capture when res's error is that the spool took it over.
 func (a *Agent) finish(r *request, res Result, spooled string) {
+	echo(&res, &r.plan.req)
 	a.mu.Lock()
 	for _, d := range r.early {
 		if applyRedelivery(&res, spooled, &d) && len(d.Pending) == 0 {
@@ -212,6 +217,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	}
 	if k, ok := s.ringOK(h); ok {
 		started := clock.Now()
+		s.live.start(started, h.Stats)
 		out.res.Started, out.snaplen = started, s.snaplen
 		s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", false, "ring_blocks", k.Blocks())
 		s.captureRing(ctx, h, k, started, &out)
@@ -228,6 +234,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		w = capfile.NewPcapWriter(buf, s.linkType, s.snaplen)
 	}
 	started := clock.Now()
+	s.live.start(started, h.Stats)
 	out.res.Started, out.snaplen, out.buf = started, s.snaplen, buf
 	s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", s.filter != nil)
 
@@ -312,6 +319,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 			lastNs = max(lastNs, g.last.Load())
 		}
 		deadline, _ := idleEnd()
+		deadline = s.live.wakeBy(deadline, lastNs, *count)
 		pkt, err := read(ctx, deadline)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -319,6 +327,7 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				now := clock.Now()
+				s.live.set(*count, uint64(buf.Len()), now.UnixNano())
 				if !now.Before(durEnd) {
 					return StopDuration, nil
 				}
@@ -374,9 +383,12 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 		}
 		// A busy ring keeps returning frames after ctx ends (afpacket looks
 		// at ctx between blocks); look now and then so Cancel and Shutdown
-		// act promptly.
-		if *count%64 == 0 && ctx.Err() != nil {
-			return s.ctxReason(ctx), nil
+		// act promptly. The live counters are published at the same pace.
+		if *count%64 == 0 {
+			s.live.set(*count, uint64(buf.Len()), pkt.Timestamp)
+			if ctx.Err() != nil {
+				return s.ctxReason(ctx), nil
+			}
 		}
 	}
 }

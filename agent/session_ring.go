@@ -80,7 +80,7 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 		End:   started.Add(s.p.duration).UnixNano(),
 	}
 	rb := newRingBuffer(k, rf, extra, lim, s.a.pool)
-	reason, drops, rerr := s.ringLoop(ctx, k, rb, started)
+	reason, drops, rerr := s.ringLoop(ctx, k, rb, started, int64(len(header)))
 	out.res.Ended = s.a.clock.Now()
 	out.res.StopReason = reason
 	st, serr := h.Stats()
@@ -167,7 +167,7 @@ func cookedLen(linkType uint32) int {
 // the descriptors (ringBuffer), the inactivity timeout from the newest
 // block's last frame and the block the kernel fills, the duration from
 // the clock.
-func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, started time.Time) (StopReason, uint64, error) {
+func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, started time.Time, header int64) (StopReason, uint64, error) {
 	clock := s.a.clock
 	durEnd := started.Add(s.p.duration)
 	timeoutNs := int64(s.p.timeout)
@@ -210,6 +210,10 @@ func (s *session) ringLoop(ctx context.Context, k ringKeeper, rb *ringBuffer, st
 		}
 		lastNs = max(lastNs, rb.last)
 		now := clock.Now()
+		if s.live != nil {
+			frames, bytes := rb.estimate()
+			s.live.set(uint64(frames), uint64(header+bytes), now.UnixNano())
+		}
 		if !now.Before(durEnd) {
 			return StopDuration, drops, nil
 		}

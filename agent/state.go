@@ -16,15 +16,21 @@ const (
 	PhaseDone    Phase = "done"    // every interface capture has its Result
 )
 
-// RequestState is what Lookup tells about a request: its phase and the
-// Results of its interface captures so far (for GET /v1/captures/{id}).
+// RequestState is what Lookup tells about a request: its phase, the
+// Results of its interface captures so far (for GET /v1/captures/{id}),
+// and the live counters of those still running.
 type RequestState struct {
 	ID         string    `json:"id"`
 	Phase      Phase     `json:"state"`
 	Source     string    `json:"source,omitempty"`
 	Submitted  time.Time `json:"submitted"`
 	Interfaces []string  `json:"interfaces,omitempty"`
-	Results    []Result  `json:"results"`
+	// BPF is the request's filter expression, as given.
+	BPF     string   `json:"bpf,omitempty"`
+	Results []Result `json:"results"` // never null: [] before the first
+	// Live has one entry per interface capture whose socket is armed and
+	// that has no Result yet.
+	Live []Live `json:"live,omitempty"`
 }
 
 // request is the agent's record of one admitted (or rejected) request.
@@ -37,6 +43,7 @@ type request struct {
 	cancel    context.CancelCauseFunc
 	phase     Phase
 	ifaces    []string
+	bpf       string // the request's filter expression
 	results   []Result
 	remaining int // interface captures without a Result yet
 
@@ -53,6 +60,12 @@ type request struct {
 	// journaled is closed once the request is in the journal (nil without
 	// one).
 	journaled chan struct{}
+	// live are the counters of its interface captures while they run, in
+	// the order of plan.captures (nil for a request that never ran here).
+	live []*liveCounters
+	// indexed: the request was loaded from the Index; it holds its id when
+	// it has a digest (an admitted request).
+	indexed bool
 }
 
 // digest is the SHA-256 of a request message.
@@ -61,7 +74,7 @@ type digest [sha256.Size]byte
 // holdsID reports whether r keeps its id from other requests: every
 // request that was admitted does, for as long as it is stored. A rejected
 // request does not, so that a corrected request can take the id.
-func (r *request) holdsID() bool { return r.plan != nil }
+func (r *request) holdsID() bool { return r.plan != nil || (r.indexed && r.digest != digest{}) }
 
 func (r *request) snapshot() RequestState {
 	return RequestState{
@@ -70,8 +83,38 @@ func (r *request) snapshot() RequestState {
 		Source:     r.source,
 		Submitted:  r.submitted,
 		Interfaces: append([]string(nil), r.ifaces...),
-		Results:    append([]Result(nil), r.results...),
+		BPF:        r.bpf,
+		Results:    append([]Result{}, r.results...),
 	}
+}
+
+// liveOf returns the live counters of r's capture on iface (nil if none).
+func (r *request) liveOf(iface string) *liveCounters {
+	for _, l := range r.live {
+		if l.iface == iface {
+			return l
+		}
+	}
+	return nil
+}
+
+// running returns the live counters of r's captures that have no Result
+// yet.
+func (r *request) running() []*liveCounters {
+	var out []*liveCounters
+	for _, l := range r.live {
+		done := false
+		for i := range r.results {
+			if r.results[i].Interface == l.iface {
+				done = true
+				break
+			}
+		}
+		if !done {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // requestStore holds the running requests and the last finished ones. It

@@ -104,8 +104,7 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	if f == nil {
 		root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
 	} else {
-		root = finish(f, uint32(snaplen))
-		g.insertVloffsets(root)
+		root = finish(g.finishParse(f), uint32(snaplen))
 	}
 	if n := blockSize(root, maxRawInstructions); n > maxRawInstructions {
 		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}

@@ -38,11 +38,6 @@ type ccFile struct {
 	Reject []ccReject `json:"reject"`
 }
 
-var ccDLTs = map[string]LinkType{
-	"EN10MB": LinkTypeEthernet, "RAW": LinkTypeRaw, "IPV4": LinkTypeIPv4, "IPV6": LinkTypeIPv6,
-	"LINUX_SLL": LinkTypeLinuxSLL, "LINUX_SLL2": LinkTypeLinuxSLL2, "NULL": LinkTypeNull, "LOOP": LinkTypeLoop,
-}
-
 func ccLoadCorpus(t testing.TB) *ccFile {
 	t.Helper()
 	b := confReadTests(t)
@@ -72,7 +67,8 @@ func ccNetmask(s *string) uint32 {
 }
 
 func ccOptions(a ccAccept, res Resolver) Options {
-	o := Options{LinkType: ccDLTs[a.DLT], Snaplen: a.Snaplen, Netmask: ccNetmask(a.Netmask),
+	lt, _ := confLinkType(a.DLT)
+	o := Options{LinkType: lt, Snaplen: a.Snaplen, Netmask: ccNetmask(a.Netmask),
 		Live: a.Linuxext, Resolver: res}
 	if a.Offline != nil {
 		o.OfflineAF = true
@@ -81,8 +77,8 @@ func ccOptions(a ccAccept, res Resolver) Options {
 	return o
 }
 
-// TestCorpusUnoptimized compiles every corpus accept entry on the Linux
-// link types without the optimizer: each must compile. How many match
+// TestCorpusUnoptimized compiles every corpus accept entry without the
+// optimizer: each must compile. How many match
 // libpcap's unoptimized listing instruction for instruction is reported.
 func TestCorpusUnoptimized(t *testing.T) {
 	c := ccLoadCorpus(t)
@@ -91,7 +87,7 @@ func TestCorpusUnoptimized(t *testing.T) {
 	per := map[string]*count{}
 	var fails, diffs []string
 	for _, a := range c.Accept {
-		if _, ok := ccDLTs[a.DLT]; !ok || a.Skip != "" || a.Special != "" {
+		if _, ok := confLinkType(a.DLT); !ok || a.Skip != "" || a.Special != "" {
 			continue
 		}
 		cnt := per[a.DLT]
@@ -139,16 +135,16 @@ func TestCorpusUnoptimized(t *testing.T) {
 	t.Logf("%d listings differ (BPFC_SHOW_DIFFS=1 shows them)", len(diffs))
 }
 
-// TestCorpusRejects compiles every corpus reject entry on the Linux link
-// types: each must fail, and the message must contain libpcap's wording.
+// TestCorpusRejects compiles every corpus reject entry: each must fail,
+// and the message must contain libpcap's wording.
 func TestCorpusRejects(t *testing.T) {
 	c := ccLoadCorpus(t)
 	res := ccResolver(t)
 	total, ok := 0, 0
 	var bad []string
 	for _, r := range c.Reject {
-		lt, core := ccDLTs[r.DLT]
-		if !core || r.Skip != "" || r.Expr == nil {
+		lt, known := confLinkType(r.DLT)
+		if !known || r.Skip != "" || r.Expr == nil {
 			continue
 		}
 		total++

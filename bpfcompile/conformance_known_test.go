@@ -61,6 +61,9 @@ func confWriteKnown(path string, outcomes []confOutcome) error {
 	b.WriteString("# Conformance cases that fail today: label<TAB>reason. Written by\n")
 	b.WriteString("# go test ./bpfcompile/ -run TestConformance -update-conformance\n")
 	b.WriteString("# A case listed here must fail and a case not listed must pass.\n")
+	b.WriteString("# \"optimizer:\" the unoptimized program is libpcap's, the optimized one is not\n")
+	b.WriteString("# (for the link types without a packet corpus, the listing differs; the\n")
+	b.WriteString("# reason says whether verdicts differ on the packets the explorer makes).\n")
 	var lines []string
 	for _, o := range outcomes {
 		if !o.pass {

@@ -35,12 +35,8 @@ func confReadSavefile(path string) (pkts []confPacket, snaplen int, err error) {
 	}
 	defer f.Close()
 	var next func() ([]byte, int, error)
-	if r, err := pcapgo.NewReader(f); err == nil {
-		snaplen = int(r.Snaplen())
-		next = func() ([]byte, int, error) {
-			d, ci, err := r.ReadPacketData()
-			return d, ci.Length, err
-		}
+	if r, sl, err := confPcapReader(f); err == nil {
+		snaplen, next = sl, r
 	} else {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, 0, err
@@ -70,6 +66,50 @@ func confReadSavefile(path string) (pkts []confPacket, snaplen int, err error) {
 		}
 		pkts = append(pkts, confPacket{data: append([]byte(nil), d...), wire: max(wire, len(d)), origin: fmt.Sprintf("%s#%d", confBase(path), i)})
 	}
+}
+
+// confPcapReader reads a pcap file as libpcap does, where gopacket's
+// reader is stricter: a packet longer than the file's snapshot length is
+// cut to it, and a captured length above the original length is taken
+// as it is (fuzzed SLIP files of libpcap's tests have both). It returns
+// the function that reads the next packet and the snapshot length.
+func confPcapReader(r io.Reader) (func() ([]byte, int, error), int, error) {
+	var hdr [24]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, 0, err
+	}
+	var order binary.ByteOrder
+	switch binary.LittleEndian.Uint32(hdr[:]) {
+	case 0xa1b2c3d4, 0xa1b23c4d:
+		order = binary.LittleEndian
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		order = binary.BigEndian
+	default:
+		return nil, 0, errors.New("not a pcap file")
+	}
+	snaplen := int(order.Uint32(hdr[16:]))
+	next := func() ([]byte, int, error) {
+		var rec [16]byte
+		if _, err := io.ReadFull(r, rec[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, 0, err
+			}
+			return nil, 0, io.EOF
+		}
+		caplen, wire := order.Uint32(rec[8:]), order.Uint32(rec[12:])
+		if caplen > 1<<20 {
+			return nil, 0, fmt.Errorf("capture length %d", caplen)
+		}
+		d := make([]byte, caplen)
+		if _, err := io.ReadFull(r, d); err != nil {
+			return nil, 0, err
+		}
+		if snaplen > 0 && len(d) > snaplen {
+			d = d[:snaplen]
+		}
+		return d, int(wire), nil
+	}
+	return next, snaplen, nil
 }
 
 func confBase(p string) string {

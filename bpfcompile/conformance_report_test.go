@@ -32,7 +32,7 @@ func (h *confHarness) report(outcomes []confOutcome) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-11s %13s %13s %20s %11s %11s\n", "DLT", "accept opt", "accept unopt", "reject (errstr)", "apply opt", "apply unopt")
+	fmt.Fprintf(&b, "\n%-24s %13s %13s %13s %11s %11s %8s\n", "DLT", "accept opt", "accept unopt", "reject", "apply opt", "apply unopt", "pass %")
 	row := func(name string, c *counts) {
 		f := func(k confKind) string {
 			if c.total[k] == 0 {
@@ -40,17 +40,51 @@ func (h *confHarness) report(outcomes []confOutcome) {
 			}
 			return fmt.Sprintf("%d/%d", c.pass[k], c.total[k])
 		}
-		rej := f(confRejectKind)
-		if c.total[confRejectKind] > 0 {
-			rej += fmt.Sprintf(" (%d)", c.errstr[confRejectKind])
+		pass, total := 0, 0
+		for k := range c.total {
+			pass += c.pass[k]
+			total += c.total[k]
 		}
-		fmt.Fprintf(&b, "%-11s %13s %13s %20s %11s %11s\n", name, f(confAcceptOpt), f(confAcceptUnopt), rej, f(confApplyOpt), f(confApplyUnopt))
+		fmt.Fprintf(&b, "%-24s %13s %13s %13s %11s %11s %8.2f\n", name, f(confAcceptOpt), f(confAcceptUnopt), f(confRejectKind), f(confApplyOpt), f(confApplyUnopt), confPct(pass, total))
+	}
+	// The Linux link types first, then the others by number of cases.
+	var linux, others counts
+	var rest []string
+	for d, c := range per {
+		sum := &others
+		if confIsCore(d) {
+			sum = &linux
+		} else {
+			rest = append(rest, d)
+		}
+		for k := range c.total {
+			sum.total[k] += c.total[k]
+			sum.pass[k] += c.pass[k]
+		}
 	}
 	for _, d := range confCoreDLTs {
 		if c := per[d]; c != nil {
 			row(d, c)
 		}
 	}
+	row("(Linux link types)", &linux)
+	size := func(d string) int {
+		n := 0
+		for _, v := range per[d].total {
+			n += v
+		}
+		return n
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		if si, sj := size(rest[i]), size(rest[j]); si != sj {
+			return si > sj
+		}
+		return rest[i] < rest[j]
+	})
+	for _, d := range rest {
+		row(d, per[d])
+	}
+	row("(other link types)", &others)
 	row("total", &all)
 	h.t.Log(b.String())
 	h.t.Logf("%d packet runs per program over the accept cases", h.packetsRun)

@@ -7,6 +7,17 @@
 // programs (with the Linux ancillary loads) and prints them in tcpdump's -d,
 // -dd and -ddd formats.
 //
+// Compile generates code for every link type libpcap does, with libpcap's
+// programs (its filter test suite is the conformance test): what differs
+// between link types is data, one row per link type in linklayer.go
+// (where the link-layer header and its payload start, how the network
+// protocol is announced, where the addresses are, which keywords apply),
+// and per kind of header the code that reads it: 802.11 and its radio
+// headers (gen_wlan.go), SunATM (gen_atm.go), SS7 MTP2/MTP3
+// (gen_ss7.go), pflog (gen_pflog.go). Link types without a known
+// protocol field allow only "link[N:M]" and the keywords that do not look
+// into the header, as in libpcap.
+//
 // The optimizer is a package of its own, internal/opt: it takes and returns
 // x/net/bpf programs (Optimize(prog, budget)), and Compile checks what it
 // returns with the kernel's rules. The classic BPF opcode fields the code

@@ -23,7 +23,7 @@ type Error struct {
 	Pos Pos
 	Msg string
 	// Err is the sentinel this error is an instance of (ErrTooLong,
-	// ErrRejectsAll, ErrUnsupportedLinkType), nil for other errors.
+	// ErrRejectsAll, ErrUnknownLinkType), nil for other errors.
 	// errors.Is sees it through Unwrap.
 	Err error
 }

@@ -37,16 +37,24 @@ type absOffset struct {
 
 // gen holds the state of code generation for one expression.
 type gen struct {
-	opts     Options
-	src      string
-	off      int // offset of the node being generated, for errors
-	res      Resolver
-	linktype LinkType
-	// the current link layer: pppoes switches it to PPP
-	curLinktype int // dlt value; dltPPP after pppoes
+	opts Options
+	src  string
+	off  int // offset of the node being generated, for errors
+	res  Resolver
 
-	offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
-	offNL, offNLNoSNAP                                 uint32
+	// The outermost link layer (the capture's link type) and the current
+	// one, which "pppoes", "lane", "geneve" and "vxlan" change for the
+	// rest of the expression; prev is the one before the current.
+	outerLT, curLT, prevLT LinkType
+	outer, ll              linkLayer
+
+	offOuterLinkHdr, offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
+	offNL, offNLNoSNAP                                                  uint32
+	// outerSaved holds the outermost link layer's header and payload
+	// offsets (with their registers) once an encapsulation has replaced
+	// them: the code finishParse puts first computes those.
+	outerSaved                bool
+	outerLinkHdr, outerLinkPL absOffset
 
 	isEncap        bool
 	isVlanVloffset bool
@@ -59,9 +67,6 @@ type gen struct {
 	noOptimize bool
 }
 
-// dltPPP is the pseudo link type "pppoes" switches to.
-const dltPPP = 9
-
 func (g *gen) errorf(format string, args ...any) {
 	panic(bailout{&Error{Pos: posAt(g.src, g.off), Msg: fmt.Sprintf(format, args...)}})
 }
@@ -69,10 +74,10 @@ func (g *gen) errorf(format string, args ...any) {
 // dltName is libpcap's name of the current link type in its error
 // messages ("DLT_EN10MB").
 func (g *gen) dltName() string {
-	if n := LinkType(g.curLinktype).Name(); n != "" {
+	if n := g.curLT.Name(); n != "" {
 		return "DLT_" + n
 	}
-	return fmt.Sprintf("DLT %d", g.curLinktype)
+	return fmt.Sprintf("DLT %d", g.curLT)
 }
 
 func (g *gen) failKwOnDLT(kw string) {
@@ -85,37 +90,22 @@ func (g *gen) assertMax(name string, v, max uint32) {
 	}
 }
 
-// isEther reports whether the current link layer is Ethernet.
-func (g *gen) isEther() bool { return g.curLinktype == int(LinkTypeEthernet) }
+// isEther reports whether the current link layer is Ethernet, with or
+// without a pseudo-header or a tag.
+func (g *gen) isEther() bool { return g.ll.ether }
 
 // newGen sets up the header offsets of the link type.
 func newGen(expr string, opts Options) (*gen, error) {
-	g := &gen{opts: opts, src: expr, linktype: opts.LinkType, curLinktype: int(opts.LinkType)}
-	g.offLinkHdr.reg, g.offPrevLinkHdr.reg, g.offLinkPL.reg, g.offLinkType.reg = -1, -1, -1, -1
-	switch opts.LinkType {
-	case LinkTypeEthernet:
-		g.offLinkType.constPart = 12
-		g.offLinkPL.constPart = 14
-		g.offNL, g.offNLNoSNAP = 0, 3
-	case LinkTypeNull, LinkTypeLoop:
-		g.offLinkType.constPart = 0
-		g.offLinkPL.constPart = 4
-	case LinkTypeRaw, LinkTypeIPv4, LinkTypeIPv6:
-		g.offLinkType.constPart = offsetNotSet
-		g.offLinkPL.constPart = 0
-	case LinkTypeLinuxSLL:
-		g.offLinkType.constPart = 14
-		g.offLinkPL.constPart = 16
-	case LinkTypeLinuxSLL2:
-		g.offLinkType.constPart = 0
-		g.offLinkPL.constPart = 20
-	default:
-		if n := opts.LinkType.Name(); n != "" {
-			return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("link type %s is not supported yet", n), Err: ErrUnsupportedLinkType}
-		}
-		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("unknown data link type %d", opts.LinkType)}
+	row, ok := linkLayerRow(opts.LinkType)
+	if !ok {
+		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v %d", ErrUnknownLinkType, opts.LinkType), Err: ErrUnknownLinkType}
 	}
-	g.offPrevLinkHdr = g.offLinkHdr
+	g := &gen{opts: opts, src: expr, outerLT: opts.LinkType, curLT: opts.LinkType, prevLT: opts.LinkType, outer: row, ll: row}
+	g.offLinkHdr = absOffset{constPart: row.hdr, variable: row.prefix != prefixNone, reg: -1}
+	g.offLinkType = absOffset{constPart: row.typ, reg: -1}
+	g.offLinkPL = absOffset{constPart: row.payload, variable: row.payloadVar, reg: -1}
+	g.offNL, g.offNLNoSNAP = row.nl, row.nlNoSNAP
+	g.offOuterLinkHdr, g.offPrevLinkHdr = g.offLinkHdr, g.offLinkHdr
 	g.res = opts.Resolver
 	if g.res == nil {
 		g.res = builtinResolver{}

@@ -88,7 +88,10 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 	var constPart uint32
 	switch p {
 	case qRadio:
-		g.errorf("radio information not present in capture")
+		// The radio header is at the start of the packet.
+		if p := g.ll.prefix; p != prefixRadiotap && p != prefixAVS && p != prefixPrism {
+			g.errorf("radio information not present in capture")
+		}
 	case qLink:
 		s = g.varPart(&g.offLinkHdr)
 		constPart = g.offLinkHdr.constPart

@@ -24,8 +24,7 @@ func genLayout(tb testing.TB, expr string) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root := finish(f, defaultSnaplen)
-	g.insertVloffsets(root)
+	root := finish(g.finishParse(f), defaultSnaplen)
 	raw, err := layout(root)
 	if err != nil {
 		tb.Fatal(err)

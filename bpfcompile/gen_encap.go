@@ -41,13 +41,12 @@ func (g *gen) vlan(v uint32, hasV bool) *frag {
 		g.errorf("no VLAN match after MPLS")
 	}
 	var b0 *frag
-	switch LinkType(g.curLinktype) {
-	case LinkTypeEthernet:
-		if g.vlanDepth == 0 && !g.offLinkHdr.variable && g.offLinkHdr.constPart == 0 && g.opts.Live {
-			b0 = g.vlanExtensions(v, hasV)
-		} else {
-			b0 = g.vlanInline(v, hasV)
-		}
+	switch {
+	case g.curLT == LinkTypeEthernet && g.vlanDepth == 0 && !g.offLinkHdr.variable &&
+		g.offLinkHdr.constPart == g.offOuterLinkHdr.constPart && g.opts.Live:
+		b0 = g.vlanExtensions(v, hasV)
+	case g.ll.vlan:
+		b0 = g.vlanInline(v, hasV)
 	default:
 		g.failKwOnDLT("vlan")
 	}
@@ -117,14 +116,10 @@ func (g *gen) mpls(v uint32, hasV bool) *frag {
 	if g.labelDepth > 0 {
 		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
 	} else {
-		switch {
-		case g.isEther():
-			b0 = g.linkProto(ethertypeMPLS)
-		case g.curLinktype == dltPPP:
-			b0 = g.linkProto(pppMPLSUcast)
-		default:
+		if g.ll.mpls == 0 {
 			g.failKwOnDLT("mpls")
 		}
+		b0 = g.linkProto(g.ll.mpls)
 	}
 	if hasV {
 		g.assertMax("MPLS label", v, mplsLabelMax)
@@ -146,7 +141,7 @@ func (g *gen) pppoes(v uint32, hasV bool) *frag {
 		g.assertMax("PPPoE session number", v, 0xffff)
 		b0 = and(b0, g.cmp(orLinkPL, 2, cbpf.H, v))
 	}
-	g.pushLinkHdr(dltPPP, g.offLinkPL.variable, g.offLinkPL.constPart+g.offNL+6, g.offLinkPL.reg)
+	g.pushLinkHdr(LinkTypePPP, g.offLinkPL.variable, g.offLinkPL.constPart+g.offNL+6, g.offLinkPL.reg)
 	g.offLinkType = g.offLinkHdr
 	g.offLinkPL.constPart = g.offLinkHdr.constPart + 2
 	g.offNL = 0
@@ -154,11 +149,26 @@ func (g *gen) pppoes(v uint32, hasV bool) *frag {
 	return b0
 }
 
-func (g *gen) pushLinkHdr(dlt int, variable bool, constPart uint32, reg int) {
+// pushLinkHdr makes lt, whose header starts at the offset given, the
+// current link layer: what follows is that link type's frame.
+func (g *gen) pushLinkHdr(lt LinkType, variable bool, constPart uint32, reg int) {
+	if !g.outerSaved {
+		// Nothing allocates registers for these any more: they are
+		// what the code before the first test must compute.
+		g.outerSaved, g.outerLinkHdr, g.outerLinkPL = true, g.offLinkHdr, g.offLinkPL
+	}
 	g.offPrevLinkHdr = g.offLinkHdr
-	g.curLinktype = dlt
+	g.prevLT = g.curLT
+	g.setLinkLayer(lt)
 	g.offLinkHdr = absOffset{constPart: constPart, variable: variable, reg: reg}
 	g.isEncap = false
+}
+
+// setLinkLayer makes lt's row the one the generator consults, without
+// moving any offset.
+func (g *gen) setLinkLayer(lt LinkType) {
+	g.curLT = lt
+	g.ll, _ = linkLayerRow(lt)
 }
 
 // tunnelCheck is the UDP destination port and header test of Geneve or
@@ -217,7 +227,7 @@ func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
 		stmt{code: cbpf.ALU | cbpf.MUL | cbpf.K, k: 4},
 		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 8},
 		stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X})
-	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
+	g.pushLinkHdr(LinkTypeEthernet, true, 0, g.allocReg())
 	s = append(s, stmt{code: cbpf.ST, k: uint32(g.offLinkHdr.reg)})
 	g.noOptimize = true
 	s = append(s,
@@ -251,7 +261,7 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: g.offLinkPL.constPart + g.offNL + 8},
 		{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 8},
 	}
-	g.pushLinkHdr(int(LinkTypeEthernet), true, 0, g.allocReg())
+	g.pushLinkHdr(LinkTypeEthernet, true, 0, g.allocReg())
 	s = append(s, stmt{code: cbpf.ST, k: uint32(g.offLinkHdr.reg)}, stmt{code: cbpf.ALU | cbpf.ADD | cbpf.K, k: 12})
 	g.offLinkType = absOffset{reg: g.allocReg(), variable: true}
 	s = append(s,
@@ -277,21 +287,51 @@ func (g *gen) encapLLCheck() *frag {
 	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
 }
 
-// insertVloffsets puts the initialization of the VLAN offset registers
-// before the program when the live VLAN code needs them.
-func (g *gen) insertVloffsets(root *block) {
-	if !g.isVlanVloffset {
-		return
+// finishParse puts before the program's first test the statements that
+// compute the variable offsets it uses (the radio header's length, the
+// 802.11 or pflog header's, the registers of the live VLAN code), and
+// for PPI the check that the frame is 802.11.
+//
+// The offsets computed are the outermost link layer's. (libpcap computes
+// them into the registers of the current link layer's offsets, which
+// after "geneve" or "vxlan" are the tunnel's: the outer registers are
+// then read before they are written, and the kernel refuses the
+// program.)
+func (g *gen) finishParse(f *frag) *frag {
+	hdr, pl := &g.offLinkHdr, &g.offLinkPL
+	if g.outerSaved {
+		hdr, pl = &g.outerLinkHdr, &g.outerLinkPL
 	}
-	if g.offLinkPL.reg == -1 {
-		g.offLinkPL.reg = g.allocReg()
+	// The payload offset includes the link header's variable part.
+	if pl.reg != -1 && hdr.variable && hdr.reg == -1 {
+		hdr.reg = g.allocReg()
 	}
-	if g.offLinkType.reg == -1 {
-		g.offLinkType.reg = g.allocReg()
+	s := g.radioPrefixLen(hdr.reg)
+	switch g.outer.proto {
+	case protoWLAN:
+		s = g.wlanHeaderLen(s, pl.reg)
+	case protoPFLOG:
+		s = g.pflogHeaderLen(pl.reg)
 	}
-	prependStmts([]stmt{
-		{code: cbpf.LD | cbpf.IMM, k: 0},
-		{code: cbpf.ST, k: uint32(g.offLinkPL.reg)},
-		{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
-	}, root)
+	if s == nil && g.isVlanVloffset {
+		if g.offLinkPL.reg == -1 {
+			g.offLinkPL.reg = g.allocReg()
+		}
+		if g.offLinkType.reg == -1 {
+			g.offLinkType.reg = g.allocReg()
+		}
+		s = []stmt{
+			{code: cbpf.LD | cbpf.IMM, k: 0},
+			{code: cbpf.ST, k: uint32(g.offLinkPL.reg)},
+			{code: cbpf.ST, k: uint32(g.offLinkType.reg)},
+		}
+	}
+	if s != nil {
+		prependStmts(s, f.head)
+		f.m = uncertain
+	}
+	if g.outer.prefix == prefixPPI {
+		f = and(g.cmp(orPacket, 4, cbpf.W, ppiDLT802_11), f)
+	}
+	return f
 }

@@ -179,17 +179,24 @@ func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *fra
 // 10 seconds for a name that does not exist).
 const hostLookupTimeout = 10 * time.Second
 
-// mac48host tests a MAC-48 address in the Ethernet header.
+// isMAC48 reports whether the current link layer has MAC-48 addresses.
+func (g *gen) isMAC48() bool { return g.ll.mac == mac48 || g.ll.mac == macWLAN }
+
+// mac48host tests a MAC-48 address in the link-layer header.
 func (g *gen) mac48host(eaddr []byte, d dqual, keyword string) *frag {
-	if !g.isEther() {
+	var b1 *frag
+	switch g.ll.mac {
+	case macWLAN:
+		return g.wlanHost(eaddr, d)
+	case mac48:
+		if g.isEther() {
+			b1 = g.prevLinkHdrCheck()
+		}
+	default:
 		g.failKwOnDLT(keyword)
 	}
 	g.checkNonWLANDir(d)
-	var b1 *frag
-	if g.isEncap {
-		b1 = g.encapLLCheck()
-	}
-	const srcOff, dstOff = 6, 0
+	srcOff, dstOff := g.ll.srcOff, g.ll.dstOff
 	var b0 *frag
 	switch d {
 	case dSrc:
@@ -210,7 +217,7 @@ func (g *gen) mac48host(eaddr []byte, d dqual, keyword string) *frag {
 }
 
 func (g *gen) mac48hostByName(name string, d dqual, context string) *frag {
-	if !g.isEther() {
+	if !g.isMAC48() {
 		g.failKwOnDLT(context)
 	}
 	ea, err := g.res.LookupEther(name)
@@ -218,6 +225,25 @@ func (g *gen) mac48hostByName(name string, d dqual, context string) *frag {
 		g.errorf("unknown Ethernet-like host '%s'", name)
 	}
 	return g.mac48host(ea, d, context)
+}
+
+// mac8host tests a MAC-8 address (ARCnet, BACnet MS/TP).
+func (g *gen) mac8host(a uint32, d dqual, context string) *frag {
+	if g.ll.mac != mac8 {
+		g.failKwOnDLT(context)
+	}
+	srcOff, dstOff := g.ll.srcOff, g.ll.dstOff
+	switch d {
+	case dSrc:
+		return g.cmp(orLinkHdr, srcOff, cbpf.B, a)
+	case dDst:
+		return g.cmp(orLinkHdr, dstOff, cbpf.B, a)
+	case dAnd:
+		src := g.cmp(orLinkHdr, srcOff, cbpf.B, a)
+		return and(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
+	}
+	src := g.cmp(orLinkHdr, srcOff, cbpf.B, a)
+	return or(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
 }
 
 // dnhostop tests a DECnet address in the long and short header forms.

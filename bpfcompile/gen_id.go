@@ -373,7 +373,7 @@ func (g *gen) ecode(s string, q qual) *frag {
 	if !((q.addr == aHost || q.addr == aDefault) && q.proto == qLink) {
 		g.errorf("Ethernet address used in non-ether expression")
 	}
-	if !g.isEther() {
+	if !g.isMAC48() {
 		g.failKwOnDLT(context)
 	}
 	a, ok := parseMAC48(s)
@@ -383,7 +383,7 @@ func (g *gen) ecode(s string, q qual) *frag {
 	return g.mac48host(a, q.dir, context)
 }
 
-// acode generates a MAC-8 address ($XX), which no Linux link type has.
+// acode generates a MAC-8 address ($XX).
 func (g *gen) acode(s string, q qual) *frag {
 	g.checkNonWLANDir(q.dir)
 	if q.addr != aHost && q.addr != aDefault {
@@ -392,6 +392,33 @@ func (g *gen) acode(s string, q qual) *frag {
 	if q.proto != qLink {
 		g.errorf("'link' is the only valid proto qualifier for 'host $XX'")
 	}
-	g.failKwOnDLT("link host $XX")
-	return nil
+	v, ok := parseMAC8(s)
+	if !ok {
+		g.errorf("invalid MAC-8 address '%s'", s)
+	}
+	return g.mac8host(v, q.dir, "link host $XX")
+}
+
+// parseMAC8 parses "$" and one or two hex digits.
+func parseMAC8(s string) (uint32, bool) {
+	if len(s) < 2 || len(s) > 3 || s[0] != '$' {
+		return 0, false
+	}
+	var v uint32
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		var d uint32
+		switch {
+		case isDigit(c):
+			d = uint32(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = uint32(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			d = uint32(c-'A') + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | d
+	}
+	return v, true
 }

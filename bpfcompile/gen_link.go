@@ -47,47 +47,173 @@ const (
 	pppOSI    = 0x0023
 	pppBRPDU  = 0x0031
 	pppIPX    = 0x002b
+	pppVJC    = 0x002d // Van Jacobson compressed TCP/IP
+	pppVJNC   = 0x002f // Van Jacobson uncompressed TCP/IP
+
+	nlpidIPv4 = 0xcc // ISO/IEC TR 9577
+	nlpidIPv6 = 0x8e
+
+	juniperMagic = 0x4d474300 // "MGC", then flags
 )
+
+// arcnetSystemCodes are the ARCnet system codes (RFC 1201) of the
+// protocols it carries, by EtherType.
+var arcnetSystemCodes = map[uint32]uint32{
+	ethertypeIPv6:  0xc4,
+	ethertypeIP:    212,
+	ethertypeARP:   213,
+	ethertypeRARP:  214,
+	ethertypeAtalk: 221,
+}
 
 // ipVersion tests the version nibble of an IP header.
 func (g *gen) ipVersion(rel offrel, ver uint32) *frag {
 	return g.mcmp(rel, 0, cbpf.B, ver<<4, 0xf0)
 }
 
-// linktype tests that the link-layer header says the payload is of
-// protocol llProto (an EtherType, or an LLC SAP when <= 1500).
+// linkProto tests that the link-layer header says the payload is of
+// protocol llProto (an EtherType, or an LLC SAP when <= 1500), the way
+// the current link layer announces it.
 func (g *gen) linkProto(llProto uint32) *frag {
 	if g.labelDepth > 0 {
 		return g.mplsLinktype(llProto)
 	}
-	if g.curLinktype == dltPPP {
-		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(llProto))
-	}
-	switch LinkType(g.curLinktype) {
-	case LinkTypeEthernet:
-		// libpcap checks the outer header here only for SunATM; inside a
-		// tunnel there is nothing to check either.
-		return g.etherLinktype(llProto)
-	case LinkTypeLinuxSLL:
-		return g.sllLinktype(llProto)
-	case LinkTypeRaw:
-		switch llProto {
+	p := llProto
+	switch g.ll.proto {
+	case protoEther:
+		// A tunnel's frame always has an EtherType; a LANE frame must
+		// not be an LE control frame.
+		var b0 *frag
+		if !g.isEncap {
+			b0 = g.prevLinkHdrCheck()
+		}
+		b1 := g.etherLinktype(p)
+		if b0 != nil {
+			return and(b0, b1)
+		}
+		return b1
+	case protoEtherType:
+		g.assertMax("EtherType", p, 0xffff)
+		return g.cmp(orLinkType, 0, cbpf.H, p)
+	case protoSLL:
+		return g.sllLinktype(p)
+	case protoLLC:
+		return g.llcLinktype(p)
+	case protoWLAN:
+		b0 := g.mcmp(orLinkHdr, 0, cbpf.B, wlanTypeData, wlanTypeMask)
+		return and(b0, g.llcLinktype(p))
+	case protoSunATM:
+		b0 := g.atmProtoType(atmPTLLC)
+		return and(b0, g.llcLinktype(p))
+	case protoCHDLC:
+		g.assertMax("HDLC protocol", p, 0xffff)
+		if p == llcsapISONS {
+			p = p<<8 | p
+		}
+		return g.cmp(orLinkType, 0, cbpf.H, p)
+	case protoIPVersion:
+		switch p {
 		case ethertypeIP:
 			return g.ipVersion(orLinkHdr, 4)
 		case ethertypeIPv6:
 			return g.ipVersion(orLinkHdr, 6)
 		}
 		return genFalse()
-	case LinkTypeIPv4:
-		return uncond(llProto == ethertypeIP)
-	case LinkTypeIPv6:
-		return uncond(llProto == ethertypeIPv6)
-	case LinkTypeNull, LinkTypeLoop:
-		return g.loopbackLinktype(llProto)
+	case protoIPv4Only:
+		return uncond(p == ethertypeIP)
+	case protoIPv6Only:
+		return uncond(p == ethertypeIPv6)
+	case protoPPP:
+		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(p))
+	case protoPPPBSDOS:
+		if p == ethertypeIP {
+			b0 := g.cmp(orLinkType, 0, cbpf.H, pppIP)
+			b1 := g.cmp(orLinkType, 0, cbpf.H, pppVJC)
+			b1 = or(b0, b1)
+			b0 = g.cmp(orLinkType, 0, cbpf.H, pppVJNC)
+			return or(b1, b0)
+		}
+		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(p))
+	case protoAF:
+		return g.loopbackLinktype(p)
+	case protoPFLOG:
+		return g.pflogLinktype(p)
+	case protoARCnet:
+		sc, ok := arcnetSystemCodes[p]
+		if !ok {
+			return genFalse()
+		}
+		return g.cmp(orLinkType, 0, cbpf.B, sc)
+	case protoLTalk:
+		return uncond(p == ethertypeAtalk)
+	case protoFRelay:
+		switch p {
+		case ethertypeIP:
+			return g.frelayNLPID(nlpidIPv4)
+		case ethertypeIPv6:
+			return g.frelayNLPID(nlpidIPv6)
+		case llcsapISONS:
+			b0 := g.frelayNLPID(isoCLNP)
+			b1 := g.frelayNLPID(isoESIS)
+			b2 := g.frelayNLPID(isoISIS)
+			b2 = or(b1, b2)
+			return or(b0, b2)
+		}
+		return genFalse()
+	case protoJuniper:
+		// Only the magic cookie can be checked: what follows depends on
+		// the PIC and its encapsulation.
+		return g.mcmp(orLinkHdr, 0, cbpf.W, juniperMagic, 0xffffff00)
+	case protoIPNet:
+		switch p {
+		case ethertypeIP:
+			return g.cmp(orLinkType, 0, cbpf.B, ipnetAFInet)
+		case ethertypeIPv6:
+			return g.cmp(orLinkType, 0, cbpf.B, ipnetAFInet6)
+		}
+		return genFalse()
 	}
-	// LINUX_SLL2: a plain EtherType field.
-	g.assertMax("EtherType", llProto, 0xffff)
-	return g.cmp(orLinkType, 0, cbpf.H, llProto)
+	g.errorf("link-layer type filtering not implemented for %s", g.dltName())
+	return nil
+}
+
+// prevLinkHdrCheck is what a test of an encapsulated Ethernet frame
+// needs besides the encapsulation's own test: inside a tunnel, a frame;
+// inside LANE, a data frame (not an LE control frame). nil when nothing.
+func (g *gen) prevLinkHdrCheck() *frag {
+	if g.isEncap {
+		return g.encapLLCheck()
+	}
+	if g.prevLT == LinkTypeSunATM {
+		return g.cmpNE(orPrevLinkHdr, sunatmPayload, cbpf.H, 0xff00)
+	}
+	return nil
+}
+
+// frelayNLPID tests a Frame Relay UI frame (control 0x03 at offset 2,
+// after a 2-byte address) for the NLPID v.
+func (g *gen) frelayNLPID(v uint32) *frag {
+	return g.cmp(orLinkHdr, 2, cbpf.H, 0x03<<8|v)
+}
+
+// llcLinktype tests an 802.2 LLC header for protocol p: the SAPs of
+// IP, OSI and NetBIOS, IPX's DSAP, AppleTalk's SNAP header, any other
+// DSAP, or an EtherType in a SNAP header.
+func (g *gen) llcLinktype(p uint32) *frag {
+	switch p {
+	case llcsapIP, llcsapISONS, llcsapNetBEUI:
+		return g.cmp(orLLC, 0, cbpf.H, p<<8|p)
+	case llcsapIPX:
+		return g.cmp(orLLC, 0, cbpf.B, llcsapIPX)
+	case ethertypeAtalk:
+		return g.snap(0x080007, ethertypeAtalk)
+	}
+	if p <= etherMTU {
+		g.assertMax("LLC DSAP", p, 0xff)
+		return g.cmp(orLLC, 0, cbpf.B, p)
+	}
+	g.assertMax("EtherType", p, 0xffff)
+	return g.cmp(orLLC, 6, cbpf.H, p)
 }
 
 func (g *gen) ethertypeToPPP(p uint32) uint32 {
@@ -189,51 +315,63 @@ func (g *gen) sllLinktype(p uint32) *frag {
 	return g.cmp(orLinkType, 0, cbpf.H, p)
 }
 
-// loopbackLinktype tests the address-family word of DLT_NULL/DLT_LOOP.
-// A live capture (and a savefile by default) has Linux's AF_INET6; with
-// OfflineAF the BSD values of a savefile are accepted instead.
+// loopbackLinktype tests the address-family word of DLT_NULL, DLT_LOOP
+// and DLT_ENC. A live capture (and a savefile by default) has Linux's
+// AF_INET6; with OfflineAF the BSD values of a savefile are accepted
+// instead, in both byte orders where the word is in the host's.
 func (g *gen) loopbackLinktype(p uint32) *frag {
 	if !g.opts.OfflineAF {
-		var af uint32
-		switch p {
-		case ethertypeIP:
-			af = afINET
-		case ethertypeIPv6:
-			af = afINET6
-		default:
-			return genFalse()
-		}
-		if LinkType(g.curLinktype) == LinkTypeNull {
-			af = swap32(af) // host byte order; this package assumes little-endian
-		}
-		return g.cmp(orLinkHdr, 0, cbpf.W, af)
+		// The host byte order; this package assumes little-endian.
+		return g.afLive(0, cbpf.W, p, g.ll.afHostOrder)
 	}
-	if LinkType(g.curLinktype) == LinkTypeNull {
-		b0 := g.bsdAFOffline(p, g.opts.SwappedAF)
-		b1 := g.bsdAFOffline(p, !g.opts.SwappedAF)
+	if g.ll.afHostOrder {
+		b0 := g.afOffline(0, cbpf.W, p, g.opts.SwappedAF)
+		b1 := g.afOffline(0, cbpf.W, p, !g.opts.SwappedAF)
 		return or(b0, b1)
 	}
-	return g.bsdAFOffline(p, false)
+	return g.afOffline(0, cbpf.W, p, false)
 }
 
-func (g *gen) bsdAFOffline(p uint32, swapped bool) *frag {
-	c := func(v uint32) *frag {
-		if swapped {
-			v = swap32(v)
-		}
-		return g.cmp(orLinkHdr, 0, cbpf.W, v)
+// pflogLinktype tests pflog's address-family byte.
+func (g *gen) pflogLinktype(p uint32) *frag {
+	if g.opts.OfflineAF {
+		return g.afOffline(pflogAF, cbpf.B, p, false)
 	}
+	return g.afLive(pflogAF, cbpf.B, p, false)
+}
+
+// afLive tests an address family as Linux numbers it.
+func (g *gen) afLive(off uint32, size uint16, p uint32, swapped bool) *frag {
 	switch p {
 	case ethertypeIP:
-		return c(2)
+		return g.afCmp(off, size, afINET, swapped)
 	case ethertypeIPv6:
-		b0 := c(24)
-		b1 := c(28)
+		return g.afCmp(off, size, afINET6, swapped)
+	}
+	return genFalse()
+}
+
+// afOffline tests an address family as the BSDs number it (AF_INET6 is
+// 24, 28 or 30 there).
+func (g *gen) afOffline(off uint32, size uint16, p uint32, swapped bool) *frag {
+	switch p {
+	case ethertypeIP:
+		return g.afCmp(off, size, 2, swapped)
+	case ethertypeIPv6:
+		b0 := g.afCmp(off, size, 24, swapped)
+		b1 := g.afCmp(off, size, 28, swapped)
 		b1 = or(b0, b1)
-		b0 = c(30)
+		b0 = g.afCmp(off, size, 30, swapped)
 		return or(b0, b1)
 	}
 	return genFalse()
+}
+
+func (g *gen) afCmp(off uint32, size uint16, v uint32, swapped bool) *frag {
+	if swapped {
+		v = swap32(v)
+	}
+	return g.cmp(orLinkHdr, off, size, v)
 }
 
 func swap32(v uint32) uint32 {
@@ -248,10 +386,20 @@ func (g *gen) snap(org, ptype uint32) *frag {
 
 // llcInternal tests for an 802.2 LLC frame.
 func (g *gen) llcInternal() *frag {
-	if g.isEther() {
+	switch g.ll.llc {
+	case llcEther:
 		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		b1 := g.cmpNE(orLLC, 0, cbpf.H, 0xffff)
 		return and(b0, b1)
+	case llcAll:
+		return genTrue()
+	case llcWLAN:
+		return g.mcmp(orLinkHdr, 0, cbpf.B, wlanTypeData, wlanTypeMask)
+	case llcSunATM:
+		// As in libpcap, this also ends a LANE encapsulation.
+		b0 := g.atmProtoType(atmPTLLC)
+		g.setLinkLayer(g.prevLT)
+		return b0
 	}
 	g.failKwOnDLT("llc")
 	return nil

@@ -37,28 +37,27 @@ func (g *gen) genOther(n *OtherNode) *frag {
 		return g.vxlan(n.Num, n.HasNum)
 	case "llc":
 		return g.llc(n.Name)
-	case "on", "ifname":
-		g.errorf("'ifname' supported only on PFLOG linktype")
-	case "rset", "ruleset":
-		g.errorf("'ruleset' supported only on PFLOG linktype")
-	case "rnr", "rulenum":
-		g.errorf("'rnr' supported only on PFLOG linktype")
-	case "srnr", "subrulenum":
-		g.errorf("'srnr' supported only on PFLOG linktype")
-	case "reason", "action":
-		g.errorf("'%s' supported only on PFLOG linktype", n.Kind)
+	case "on", "ifname", "rset", "ruleset", "rnr", "rulenum", "srnr", "subrulenum", "reason", "action":
+		return g.pfKeyword(n)
 	case "type", "subtype":
-		g.failKwOnDLT("type/subtype")
+		return g.wlanType(n)
 	case "dir", "direction":
-		g.failKwOnDLT("dir")
+		return g.wlanDir(n.Name)
 	case "lane", "metac", "bcc", "oamf4ec", "oamf4sc", "sc", "ilmic", "oam", "oamf4",
-		"connectmsg", "metaconnect", "vpi", "vci":
-		g.errorf("'%s' supported only on SUNATM", n.Kind)
-	case "lsu":
-		g.errorf("'lssu' supported only on SS7")
-	default:
-		g.errorf("'%s' supported only on SS7", n.Kind)
+		"connectmsg", "metaconnect":
+		return g.atmKeyword(n.Kind)
+	case "vpi", "vci":
+		return fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
+			return g.atmField(n.Kind, v, jtype, reverse)
+		})
+	case "fisu", "lssu", "lsu", "msu", "hfisu", "hlssu", "hmsu":
+		return g.ss7Type(n.Kind)
+	case "sio", "opc", "dpc", "sls", "hsio", "hopc", "hdpc", "hsls":
+		return fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
+			return g.ss7Field(n.Kind, v, jtype, reverse)
+		})
 	}
+	g.errorf("internal error: keyword %q", n.Kind)
 	return nil
 }
 
@@ -67,6 +66,9 @@ var ethBroadcast = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 func (g *gen) broadcast(p pqual) *frag {
 	switch p {
 	case qDefault, qLink:
+		if g.ll.mac == mac8 {
+			return g.mac8host(uint32(g.ll.bcast8), dDst, "broadcast")
+		}
 		return g.mac48host(ethBroadcast, dDst, "broadcast")
 	case qIP:
 		if g.opts.Netmask == NetmaskUnknown {
@@ -85,18 +87,23 @@ func (g *gen) broadcast(p pqual) *frag {
 func (g *gen) multicast(p pqual) *frag {
 	switch p {
 	case qDefault, qLink:
-		if !g.isEther() {
-			g.failKwOnDLT("multicast")
+		switch {
+		case g.ll.mac == mac8 && g.ll.mcast8:
+			// ARCnet multicast is broadcast.
+			return g.mac8host(uint32(g.ll.bcast8), dDst, "multicast")
+		case g.ll.mac == macWLAN:
+			return g.wlanMulticast()
+		case g.isEther():
+			b1 := g.prevLinkHdrCheck()
+			b0 := setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
+			if b1 != nil {
+				return and(b1, b0)
+			}
+			return b0
+		case g.ll.mac == mac48:
+			return setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
 		}
-		var b1 *frag
-		if g.isEncap {
-			b1 = g.encapLLCheck()
-		}
-		b0 := setBits(1, g.loadA(orLinkHdr, 0, cbpf.B))
-		if b1 != nil {
-			return and(b1, b0)
-		}
-		return b0
+		g.failKwOnDLT("multicast")
 	case qIP:
 		b0 := g.linkProto(ethertypeIP)
 		b1 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.B, 0xe0, 0xf0)
@@ -133,21 +140,24 @@ const (
 	packetOutgoing = 4
 )
 
+// inOut tests the direction of a packet: where the link-layer header
+// records it, and otherwise in the packet type of a live Linux capture.
 func (g *gen) inOut(outbound bool) *frag {
-	var b0 *frag
-	switch LinkType(g.curLinktype) {
-	case LinkTypeLinuxSLL:
-		b0 = g.cmp(orLinkHdr, 0, cbpf.H, sllOutgoing)
-	case LinkTypeLinuxSLL2:
-		b0 = g.cmp(orLinkHdr, 10, cbpf.B, sllOutgoing)
-	default:
-		kw := "inbound"
-		if outbound {
-			kw = "outbound"
+	if d := g.ll.dir; d != nil {
+		switch {
+		case outbound:
+			return g.ncmp(orLinkHdr, d.off, d.size, d.outMask, cbpf.JEQ, false, d.out)
+		case d.inIsNotOutbound:
+			return not(g.ncmp(orLinkHdr, d.off, d.size, d.outMask, cbpf.JEQ, false, d.out))
 		}
-		g.requireLive(kw)
-		b0 = g.cmp(orLinkHdr, cbpf.AncillaryBase+ancPktType, cbpf.H, packetOutgoing)
+		return g.ncmp(orLinkHdr, d.off, d.size, d.inMask, cbpf.JEQ, false, d.in)
 	}
+	kw := "inbound"
+	if outbound {
+		kw = "outbound"
+	}
+	g.requireLive(kw)
+	b0 := g.cmp(orLinkHdr, cbpf.AncillaryBase+ancPktType, cbpf.H, packetOutgoing)
 	if outbound {
 		return b0
 	}
@@ -161,7 +171,7 @@ func (g *gen) requireLive(kw string) {
 }
 
 func (g *gen) ifindex(idx uint32) *frag {
-	if LinkType(g.curLinktype) == LinkTypeLinuxSLL2 {
+	if g.curLT == LinkTypeLinuxSLL2 {
 		return g.cmp(orLinkHdr, 4, cbpf.W, idx)
 	}
 	g.requireLive("ifindex")
@@ -202,4 +212,36 @@ func (g *gen) llc(name string) *frag {
 		}
 	}
 	return and(b0, b1)
+}
+
+// fieldRelation maps a relation of "vpi", "vci" and the MTP3 fields to
+// a jump code and whether it is negated.
+func fieldRelation(op string) (uint16, bool) {
+	switch op {
+	case ">":
+		return cbpf.JGT, false
+	case ">=":
+		return cbpf.JGE, false
+	case "<=":
+		return cbpf.JGT, true
+	case "<":
+		return cbpf.JGE, true
+	case "!=":
+		return cbpf.JEQ, true
+	}
+	return cbpf.JEQ, false
+}
+
+// fieldValues generates "FIELD NUM", "FIELD relop NUM" and
+// "FIELD (NUM or NUM ...)" with field generating one comparison.
+func fieldValues(n *OtherNode, field func(v uint32, jtype uint16, reverse bool) *frag) *frag {
+	if n.Op != "" {
+		jtype, reverse := fieldRelation(n.Op)
+		return field(n.List[0], jtype, reverse)
+	}
+	b := field(n.List[0], cbpf.JEQ, false)
+	for _, v := range n.List[1:] {
+		b = or(b, field(v, cbpf.JEQ, false))
+	}
+	return b
 }

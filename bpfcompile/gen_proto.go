@@ -108,13 +108,16 @@ func (g *gen) genProto(v uint32, p pqual) *frag {
 		return and(b0, b1)
 	case qISO:
 		g.assertMax("ISO protocol", v, 0xff)
+		if g.ll.isoNLPID {
+			return g.frelayNLPID(v)
+		}
 		b0 := g.linkProto(llcsapISONS)
-		b1 := g.cmp(orLinkPLNoSNAP, 0, cbpf.B, v)
+		b1 := g.cmp(orLinkPLNoSNAP, g.ll.isoOffset, cbpf.B, v)
 		return and(b0, b1)
 	case qISIS:
 		g.assertMax("IS-IS PDU type", v, isisPDUMax)
 		b0 := g.genProto(isoISIS, qISO)
-		b1 := g.mcmp(orLinkPLNoSNAP, 4, cbpf.B, v, isisPDUMax)
+		b1 := g.mcmp(orLinkPLNoSNAP, 4+g.ll.isoOffset, cbpf.B, v, isisPDUMax)
 		return and(b0, b1)
 	}
 	g.errorf("'%s' is not a valid qualifier for 'proto'", p)

@@ -9,7 +9,9 @@ import (
 // (the LINKTYPE_* numbers of the tcpdump.org registry).
 type LinkType uint32
 
-// The link types Compile generates code for.
+// Link types the package names: the ones a Linux capture has, and the
+// ones the generator switches to inside an encapsulation. Compile takes
+// every link type libpcap knows (see LinkTypeByName), not only these.
 const (
 	LinkTypeNull      LinkType = 0   // DLT_NULL: BSD loopback, host-order address family
 	LinkTypeEthernet  LinkType = 1   // DLT_EN10MB
@@ -19,11 +21,16 @@ const (
 	LinkTypeIPv4      LinkType = 228 // DLT_IPV4
 	LinkTypeIPv6      LinkType = 229 // DLT_IPV6
 	LinkTypeLinuxSLL2 LinkType = 276 // DLT_LINUX_SLL2
+
+	// LinkTypePPP is what "pppoes" makes the current link layer, and
+	// LinkTypeSunATM the one "lane" encapsulates Ethernet in.
+	LinkTypePPP    LinkType = 9   // DLT_PPP
+	LinkTypeSunATM LinkType = 123 // DLT_SUNATM
 )
 
-// ErrUnsupportedLinkType is wrapped by the error Compile returns for a link
-// type libpcap knows but Compile does not generate code for yet.
-var ErrUnsupportedLinkType = errors.New("link type not supported yet")
+// ErrUnknownLinkType is wrapped by the error Compile returns for a link
+// type libpcap does not know ("unknown data link type").
+var ErrUnknownLinkType = errors.New("unknown data link type")
 
 // LinkTypeByName returns the link type libpcap names name, compared without
 // regard to ASCII case, as pcap_datalink_name_to_val does ("en10mb" is

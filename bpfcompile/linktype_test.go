@@ -143,34 +143,45 @@ func TestLinkTypeCorpusNames(t *testing.T) {
 	t.Logf("%d link type names in the corpus, %d in the table", len(names), len(linkTypes))
 }
 
-// TestCompileLinkTypes checks what Compile says for every link type: code
-// for the ones it supports, "link type NAME is not supported yet"
-// (ErrUnsupportedLinkType) for the others libpcap knows, libpcap's
-// "unknown data link type" for a number libpcap does not know.
+// TestCompileLinkTypes checks that Compile takes every link type libpcap
+// knows, as libpcap does: those of its table, and the numbers of its
+// ranges that have no name (USER0..USER15), where only the link header's
+// bytes can be tested; a number libpcap does not know is refused with
+// its "unknown data link type".
 func TestCompileLinkTypes(t *testing.T) {
-	supported := []LinkType{LinkTypeNull, LinkTypeEthernet, LinkTypeRaw, LinkTypeLoop,
-		LinkTypeLinuxSLL, LinkTypeIPv4, LinkTypeIPv6, LinkTypeLinuxSLL2}
-	for _, lt := range supported {
-		if _, err := Compile("ip or ip6", Options{LinkType: lt}); err != nil {
-			t.Errorf("%v: %v", lt, err)
-		}
-	}
-	unsupported := 0
 	for _, e := range linkTypes {
-		_, err := Compile("", Options{LinkType: e.lt})
-		if err == nil {
-			continue
-		}
-		unsupported++
-		want := "bpf: 1:1: link type " + e.name + " is not supported yet"
-		if !errors.Is(err, ErrUnsupportedLinkType) || err.Error() != want {
-			t.Errorf("%s: %v; want %q (ErrUnsupportedLinkType)", e.name, err, want)
+		for _, expr := range []string{"", "link[0] = 1", "len > 60"} {
+			if _, err := Compile(expr, Options{LinkType: e.lt}); err != nil {
+				t.Errorf("%s: %q: %v", e.name, expr, err)
+			}
 		}
 	}
-	t.Logf("%d of %d link types not supported yet", unsupported, len(linkTypes))
-	_, err := Compile("ip", Options{LinkType: 147})
-	var e *Error
-	if !errors.As(err, &e) || e.Msg != "unknown data link type 147" || errors.Is(err, ErrUnsupportedLinkType) {
-		t.Errorf("link type 147: %v; want libpcap's unknown data link type", err)
+	tests := []struct {
+		lt      LinkType
+		expr    string
+		wantErr string
+		unknown bool
+	}{
+		{147, "link[0] = 1", "", false}, // USER0
+		{147, "ip", "link-layer type filtering not implemented for DLT 147", false},
+		{189, "ip", "link-layer type filtering not implemented for DLT_USB_LINUX", false},
+		{189, "vlan", "'vlan' not supported on DLT_USB_LINUX", false},
+		{32, "link[0] = 1", "", false},              // REDBACK_SMARTEDGE, outside the ranges
+		{12, "", "unknown data link type 12", true}, // DLT_RAW's Linux number is not a LINKTYPE_
+		{1000, "", "unknown data link type 1000", true},
+	}
+	for _, tt := range tests {
+		_, err := Compile(tt.expr, Options{LinkType: tt.lt})
+		var e *Error
+		switch {
+		case tt.wantErr == "":
+			if err != nil {
+				t.Errorf("link type %d, %q: %v", tt.lt, tt.expr, err)
+			}
+		case !errors.As(err, &e) || e.Msg != tt.wantErr:
+			t.Errorf("link type %d, %q: %v; want %q", tt.lt, tt.expr, err, tt.wantErr)
+		case errors.Is(err, ErrUnknownLinkType) != tt.unknown:
+			t.Errorf("link type %d, %q: errors.Is(err, ErrUnknownLinkType) = %v", tt.lt, tt.expr, !tt.unknown)
+		}
 	}
 }

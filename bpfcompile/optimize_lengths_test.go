@@ -49,7 +49,7 @@ func lengthKeys(t *testing.T) map[string]int {
 			got[a.Label+"/unopt"] = n
 		}
 		lt, ok := confLinkType(a.DLT)
-		if !ok || a.Skip != "" || a.Special != "" {
+		if !ok || !confIsCore(a.DLT) || a.Skip != "" || a.Special != "" {
 			continue
 		}
 		nm, err := confNetmask(a.Netmask)

@@ -16,6 +16,8 @@ type Config struct {
 	SQS        SQS         `koanf:"sqs"`
 	HTTP       HTTP        `koanf:"http"`
 	Security   Security    `koanf:"security"`
+	Metrics    Metrics     `koanf:"metrics"`
+	Log        Log         `koanf:"log"`
 
 	// File is the path of the TOML file loaded ("" when none).
 	File string `koanf:"-"`
@@ -71,6 +73,12 @@ type General struct {
 	// SpoolMaxBytes caps the spool directory; beyond it the oldest spooled
 	// captures are dropped (logged and counted).
 	SpoolMaxBytes int64 `koanf:"spoolmaxbytes"`
+	// LocalMaxFiles, LocalMaxBytes and LocalMaxAge (seconds) bound the
+	// capture files kept in LocalDir (0 = no bound): after each delivery
+	// and hourly, the oldest files beyond them are removed.
+	LocalMaxFiles int   `koanf:"localmaxfiles"`
+	LocalMaxBytes int64 `koanf:"localmaxbytes"`
+	LocalMaxAge   int64 `koanf:"localmaxage"`
 }
 
 // Cloudshark is the Cloudshark upload sink ([cloudshark]).
@@ -210,6 +218,25 @@ type Security struct {
 	MaxSkew int64 `koanf:"maxskew"`
 }
 
+// Metrics says where /metrics, /healthz and /readyz are served ([metrics]).
+type Metrics struct {
+	// Listen is host:port of a listener of their own, which serves those
+	// three and nothing else, without the token and without the HTTP API's
+	// Host check (Prometheus scrapes a node by its address). "" serves them
+	// on the HTTP API's listener.
+	Listen string `koanf:"listen"`
+}
+
+// Log is the daemon's own log ([log]).
+type Log struct {
+	// Level is the least severe level logged: "debug", "info", "warn" or
+	// "error". SIGHUP applies a new one.
+	Level string `koanf:"level"`
+	// Format is the stderr format: "text" (key=value) or "json" (one
+	// object a line). Syslog always gets key=value text.
+	Format string `koanf:"format"`
+}
+
 // The defaults that Load starts from. Keys are "section.key".
 const (
 	DefaultHTTPListen = "127.0.0.1:8657"
@@ -241,6 +268,9 @@ func defaults() map[string]any {
 		"general.blocktimeout":   10,
 		"general.filternames":    true,
 		"general.spoolmaxbytes":  1 << 30,
+		"general.localmaxfiles":  0,
+		"general.localmaxbytes":  0,
+		"general.localmaxage":    0,
 
 		"cloudshark.host":    "localhost",
 		"cloudshark.scheme":  "https",
@@ -264,6 +294,9 @@ func defaults() map[string]any {
 		"http.maxconns": 256,
 
 		"security.maxskew": 30,
+
+		"log.level":  "info",
+		"log.format": "text",
 	}
 }
 
@@ -277,6 +310,9 @@ func (g General) MaxTimeoutDuration() time.Duration { return seconds(g.MaxTimeou
 
 // MaxDurationDuration is general.maxduration as a duration.
 func (g General) MaxDurationDuration() time.Duration { return seconds(g.MaxDuration) }
+
+// LocalMaxAgeDuration is general.localmaxage as a duration.
+func (g General) LocalMaxAgeDuration() time.Duration { return seconds(g.LocalMaxAge) }
 
 // ShutdownGraceDuration is general.shutdowngrace as a duration.
 func (g General) ShutdownGraceDuration() time.Duration { return seconds(g.ShutdownGrace) }

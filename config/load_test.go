@@ -110,6 +110,7 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 			WaitSeconds: 20, ChunkSize: 10, Protocol: "json"},
 		HTTP:     HTTP{Listen: DefaultHTTPListen, MaxConns: 256},
 		Security: Security{MaxSkew: 30},
+		Log:      Log{Level: "info", Format: "text"},
 		File:     path,
 	}
 	c.localDirDefault = false

@@ -83,6 +83,7 @@ func (c *Config) validate(v *validator) {
 	c.validateSyslog(v)
 	c.validateInterfaces(v)
 	c.validateSecurity(v)
+	c.validateObservability(v)
 }
 
 // validator collects KeyErrors.
@@ -152,6 +153,25 @@ func (c *Config) validateGeneral(v *validator) {
 		v.add("general.localdir", g.LocalDir, "must name a directory when general.writelocal is true")
 	}
 	v.positive("general.spoolmaxbytes", g.SpoolMaxBytes)
+	c.validateRetention(v)
+}
+
+// validateRetention checks the bounds of the local directory.
+func (c *Config) validateRetention(v *validator) {
+	g := c.General
+	if g.LocalMaxFiles < 0 {
+		v.add("general.localmaxfiles", g.LocalMaxFiles, "must be 0 (no bound) or more")
+	}
+	if g.LocalMaxAge < 0 {
+		v.add("general.localmaxage", g.LocalMaxAge, "must be 0 (no bound) or a number of seconds")
+	}
+	switch {
+	case g.LocalMaxBytes < 0:
+		v.add("general.localmaxbytes", g.LocalMaxBytes, "must be 0 (no bound) or more")
+	case g.LocalMaxBytes > 0 && g.LocalMaxBytes < g.MaxBytes:
+		v.add("general.localmaxbytes", g.LocalMaxBytes,
+			"must be 0 (no bound) or at least general.maxbytes (%d): one capture may take that much, and would leave no room for any other", g.MaxBytes)
+	}
 }
 
 func (c *Config) validateSources(v *validator) {
@@ -340,6 +360,19 @@ func (c *Config) validateSecurity(v *validator) {
 	if s.HMACKey != "" && len(s.HMACKey) < 16 {
 		v.add("security.hmackey", nil, "must be at least 16 bytes long (it has %d)", len(s.HMACKey))
 	}
+}
+
+// validateObservability checks [metrics] and [log].
+func (c *Config) validateObservability(v *validator) {
+	if l := c.Metrics.Listen; l != "" {
+		if err := checkHostPort(l, true); err != nil {
+			v.add("metrics.listen", l, "%v (\"\" serves the metrics on the HTTP API's listener)", err)
+		} else if l == c.HTTP.Listen {
+			v.add("metrics.listen", l, "must differ from http.listen (\"\" serves the metrics on the HTTP API's listener)")
+		}
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
 }
 
 // CheckFolder checks an S3 folder (a key prefix): "/"-separated segments

@@ -153,6 +153,16 @@ func TestValidate(t *testing.T) {
 		{"s3 allowfolders backslash", func(c *Config) { c.S3.AllowFolders = []string{`a\b`} }, "s3.allowfolders[0]", "backslash"},
 		{"s3 folder empty segment", func(c *Config) { c.S3.Folder = "pcaps//team" }, "s3.folder", "empty segment"},
 		{"spoolmaxbytes zero", func(c *Config) { c.General.SpoolMaxBytes = 0 }, "general.spoolmaxbytes", "greater than 0"},
+		{"metrics listen", func(c *Config) { c.Metrics.Listen = "9100" }, "metrics.listen", "host:port"},
+		{"metrics listen port", func(c *Config) { c.Metrics.Listen = ":70000" }, "metrics.listen", "1 to 65535"},
+		{"metrics on the API's address", func(c *Config) { c.Metrics.Listen = c.HTTP.Listen }, "metrics.listen", "must differ from http.listen"},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", "debug, info, warn, error"},
+		{"log level case", func(c *Config) { c.Log.Level = "INFO" }, "log.level", "debug, info, warn, error"},
+		{"log format", func(c *Config) { c.Log.Format = "logfmt" }, "log.format", "text, json"},
+		{"localmaxfiles negative", func(c *Config) { c.General.LocalMaxFiles = -1 }, "general.localmaxfiles", "0 (no bound) or more"},
+		{"localmaxbytes negative", func(c *Config) { c.General.LocalMaxBytes = -5 }, "general.localmaxbytes", "0 (no bound) or more"},
+		{"localmaxbytes below maxbytes", func(c *Config) { c.General.LocalMaxBytes = c.General.MaxBytes - 1 }, "general.localmaxbytes", "at least general.maxbytes"},
+		{"localmaxage negative", func(c *Config) { c.General.LocalMaxAge = -60 }, "general.localmaxage", "number of seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -350,5 +360,36 @@ func TestSettings(t *testing.T) {
 	if strings.Index(got, "general.blocktimeout") > strings.Index(got, "general.maxpackets") ||
 		strings.Index(got, "general.") > strings.Index(got, "cloudshark.") {
 		t.Errorf("settings not in section order, keys sorted:\n%s", got)
+	}
+}
+
+// TestValidateMetricsListen: the metrics listener may bind every address
+// without a token (it serves nothing that starts a capture), and the
+// [log] keys take their documented values, from a file and from the
+// environment.
+func TestValidateMetricsListen(t *testing.T) {
+	for _, listen := range []string{"", ":8658", "0.0.0.0:8658", "[::]:8658", "127.0.0.1:0"} {
+		c := validBase(t)
+		c.Metrics.Listen = listen
+		if err := c.Validate(); err != nil {
+			t.Errorf("metrics.listen %q without a token: %v", listen, err)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.toml")
+	toml := "[general]\nwritelocal = true\nlocaldir = \"" + dir + "\"\n[metrics]\nlisten = \":8658\"\n[log]\nlevel = \"debug\"\n"
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"-config", path}, []string{"PCAPDAEMON_LOG_FORMAT=json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Listen != ":8658" || c.Log.Level != "debug" || c.Log.Format != "json" {
+		t.Errorf("loaded [metrics] %+v [log] %+v, want :8658, debug, json", c.Metrics, c.Log)
+	}
+	d := validBase(t)
+	if d.Metrics.Listen != "" || d.Log.Level != "info" || d.Log.Format != "text" {
+		t.Errorf("defaults [metrics] %+v [log] %+v, want \"\", info, text", d.Metrics, d.Log)
 	}
 }

@@ -1,6 +1,8 @@
-// Package logging builds the daemon's *slog.Logger: text records on stderr
-// and, when syslog is configured, the same records sent to syslog with the
-// configured facility and tag.
+// Package logging builds the daemon's *slog.Logger: records on stderr, as
+// key=value text or as JSON lines, and, when syslog is configured, the same
+// records sent to syslog as key=value text with the configured facility and
+// tag. The level is a slog.Leveler the caller keeps (a *slog.LevelVar), so
+// that it can change while the daemon runs.
 //
 // Syslog is a copy, never a condition of running: a syslog that cannot be
 // reached, at start or later, is reported once on stderr and redialled in

@@ -9,9 +9,25 @@ import (
 	"time"
 )
 
-// Options configures the syslog copy of the log. The zero value leaves
-// syslog off.
+// Format is how records are written on stderr.
+type Format string
+
+// The stderr formats.
+const (
+	// FormatText is slog's key=value text (the zero Format means it too).
+	FormatText Format = "text"
+	// FormatJSON is one JSON object a line (slog.NewJSONHandler), for log
+	// collectors that parse JSON.
+	FormatJSON Format = "json"
+)
+
+// Options configures the log: the format of stderr and the syslog copy.
+// The zero value writes text to stderr and leaves syslog off.
 type Options struct {
+	// Format is the stderr format: FormatText ("" too) or FormatJSON.
+	// Syslog gets key=value text whatever it is: a syslog message is a
+	// line of text, with its own time and severity.
+	Format Format
 	// Priority is facility|severity as in <sys/syslog.h>; 0 leaves syslog
 	// off. Only the facility is used: each record's severity follows its
 	// level (Error → err, Warn → warning, Info → info, Debug → debug).
@@ -49,7 +65,7 @@ const maxPriority = 23<<3 | 7
 
 // ErrOptions is wrapped by the errors New and NewSyslog return for options
 // they cannot use.
-var ErrOptions = errors.New("logging: invalid syslog options")
+var ErrOptions = errors.New("logging: invalid options")
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Priority < 0 || o.Priority > maxPriority {
@@ -82,8 +98,10 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// New returns a logger that writes text records at level and above to
-// stderr, and also to syslog when o.Enabled().
+// New returns a logger that writes records at level and above to stderr,
+// as o.Format says, and also to syslog when o.Enabled(). level is read for
+// every record: a *slog.LevelVar changes what every handler logs at once
+// (the daemon sets it on SIGHUP).
 //
 // An unreachable syslog does not make New fail: the syslog client (see
 // NewSyslog) warns once on stderr and keeps trying until ctx is done or
@@ -92,15 +110,23 @@ func (o Options) withDefaults() (Options, error) {
 // second, and stops the client; it may be called more than once.
 func New(ctx context.Context, stderr io.Writer, level slog.Leveler, o Options) (*slog.Logger, io.Closer, error) {
 	opts := &slog.HandlerOptions{Level: level}
-	text := slog.NewTextHandler(stderr, opts)
-	if o.Priority == 0 {
-		return slog.New(text), nopCloser{}, nil
+	var std slog.Handler
+	switch o.Format {
+	case "", FormatText:
+		std = slog.NewTextHandler(stderr, opts)
+	case FormatJSON:
+		std = slog.NewJSONHandler(stderr, opts)
+	default:
+		return nil, nil, fmt.Errorf("%w: format %q: want %q or %q", ErrOptions, o.Format, FormatText, FormatJSON)
 	}
-	s, err := NewSyslog(ctx, o, slog.New(text))
+	if o.Priority == 0 {
+		return slog.New(std), nopCloser{}, nil
+	}
+	s, err := NewSyslog(ctx, o, slog.New(std))
 	if err != nil {
 		return nil, nil, err
 	}
-	return slog.New(slog.NewMultiHandler(text, NewSyslogHandler(s, opts))), s, nil
+	return slog.New(slog.NewMultiHandler(std, NewSyslogHandler(s, opts))), s, nil
 }
 
 type nopCloser struct{}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
 // Severities of <sys/syslog.h> that records map to.
@@ -159,7 +161,8 @@ func (s *Syslog) where() string {
 // a backoff, until ctx is done or Close is called.
 func (s *Syslog) run(ctx context.Context) {
 	defer close(s.done)
-	backoff := s.o.MinBackoff
+	// No jitter: one agent's syslog reconnects do not herd with others'.
+	backoff := retry.Backoff{Policy: retry.Policy{Initial: s.o.MinBackoff, Max: s.o.MaxBackoff, Multiplier: 2}}
 	warned := false   // a note already says syslog is away
 	var lostAt uint64 // Dropped() when the last connection was lost
 	for {
@@ -173,10 +176,9 @@ func (s *Syslog) run(ctx context.Context) {
 					"syslog", s.where(), "error", err, "retry_max", s.o.MaxBackoff)
 				warned = true
 			}
-			if !s.discard(ctx, backoff) {
+			if !s.discard(ctx, backoff.Next()) {
 				return
 			}
-			backoff = min(2*backoff, s.o.MaxBackoff)
 			continue
 		}
 		s.up.Store(true)
@@ -209,13 +211,12 @@ func (s *Syslog) run(ctx context.Context) {
 		// further, so that a flapping syslog cannot flood stderr with
 		// notes.
 		if time.Since(since) >= s.o.MaxBackoff {
-			backoff = s.o.MinBackoff
+			backoff.Reset()
 			continue
 		}
-		if !s.discard(ctx, backoff) {
+		if !s.discard(ctx, backoff.Next()) {
 			return
 		}
-		backoff = min(2*backoff, s.o.MaxBackoff)
 	}
 }
 

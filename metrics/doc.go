@@ -1,5 +1,6 @@
 // Package metrics exposes the daemon's state to Prometheus and to health
-// checkers: /metrics, /healthz and /readyz on the HTTP API's listener.
+// checkers: /metrics, /healthz and /readyz, on the HTTP API's listener or on
+// a listener of their own ([metrics] listen).
 //
 // Everything lives in the Registry's own prometheus.Registry, never in the
 // client library's global default one, so that two daemons in one test
@@ -38,8 +39,8 @@
 // The three endpoints are not behind the API's bearer token, as is usual for
 // node_exporter and kubelet probes: a liveness or readiness probe and a
 // Prometheus scraper should not need the secret that can start captures, and
-// nothing served here names a request, a filter or a secret. The listener is
-// on loopback unless the operator moved it; when it is not, the httpapi
-// package warns if no token is set, and a firewall should keep /metrics to
-// the scrapers.
+// nothing served here names a request, a filter or a secret. The API's
+// listener is on loopback unless the operator moved it; a listener of their
+// own may bind the node's address, for Prometheus, and then a firewall
+// should keep /metrics to the scrapers.
 package metrics

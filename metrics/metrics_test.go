@@ -380,3 +380,37 @@ func TestInstrumentSinkKeepsCheck(t *testing.T) {
 		t.Errorf("Check of a sink without one = %v, want nil", err)
 	}
 }
+
+// TestLocalMetrics: the local directory's files and bytes are read at
+// scrape time; removals are counted by reason, every reason present from
+// the start.
+func TestLocalMetrics(t *testing.T) {
+	r := metrics.New("test", nil)
+	st := metrics.LocalState{Files: 3, Bytes: 3000}
+	r.WatchLocal(func() (metrics.LocalState, error) { return st, nil })
+	for _, reason := range []string{"age", "files", "bytes"} {
+		if v := mustValue(t, r, "pcapdaemon_local_removed_total", "reason", reason); v != 0 {
+			t.Errorf("local_removed_total{reason=%s} = %v at start", reason, v)
+		}
+	}
+	r.LocalRemoved("files", 1000)
+	r.LocalRemoved("files", 500)
+	r.LocalRemoved("age", 10)
+	st = metrics.LocalState{Files: 1, Bytes: 1500}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"pcapdaemon_local_removed_total", []string{"reason", "files"}, 2},
+		{"pcapdaemon_local_removed_total", []string{"reason", "age"}, 1},
+		{"pcapdaemon_local_removed_total", []string{"reason", "bytes"}, 0},
+		{"pcapdaemon_local_removed_bytes_total", nil, 1510},
+		{"pcapdaemon_local_files", nil, 1},
+		{"pcapdaemon_local_bytes", nil, 1500},
+	} {
+		if v := mustValue(t, r, c.name, c.labels...); v != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
+		}
+	}
+}

@@ -41,6 +41,8 @@ type Registry struct {
 
 	spoolOnce sync.Once
 	spool     *spoolCollector
+	localOnce sync.Once
+	local     *localCollector
 	sinkLast  sinkOutcomes
 }
 

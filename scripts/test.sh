@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs pcapdaemon's whole test suite: go.mod tidiness, go vet, staticcheck,
 # unit tests, capture tests in network namespaces (root), service tests
-# against real redis-server, versitygw and goaws, and files read back with
-# tcpdump. Installs what is missing first.
+# against real redis-server, versitygw and goaws, files read back with
+# tcpdump, and the status page in a headless chromium. Installs what is
+# missing first.
 #
 #   sudo scripts/test.sh            # as root: nothing skipped
 #   PCAPDAEMON_REQUIRE_PRIV=1 ...   # turn every privileged skip into a failure
@@ -17,6 +18,8 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v capsh >/dev/null || need_apt+=(libcap2-bin)
 command -v file >/dev/null || need_apt+=(file)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# The status page's tests drive a real headless browser (internal/browsertest).
+command -v chromium >/dev/null || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
 	if [[ $(id -u) -eq 0 ]]; then
 		echo "test.sh: installing ${need_apt[*]}" >&2

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
 // GuardOptions configures a Guard.
@@ -202,14 +200,4 @@ func Sign(key, body []byte, at time.Time) []byte {
 		Body string `json:"body"`
 	}{t, hex.EncodeToString(mac.Sum(nil)), decoded})
 	return b
-}
-
-// GuardOptionsFromConfig maps general.maxmessage and [security] onto
-// GuardOptions.
-func GuardOptionsFromConfig(c *config.Config) GuardOptions {
-	return GuardOptions{
-		MaxMessage: c.General.MaxMessage,
-		HMACKey:    []byte(c.Security.HMACKey),
-		MaxSkew:    c.Security.MaxSkewDuration(),
-	}
 }

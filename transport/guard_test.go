@@ -15,8 +15,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
 var testKey = []byte("0123456789abcdef0123")
@@ -225,16 +223,5 @@ func BenchmarkGuardSigned(b *testing.B) {
 		if _, err := g.Open(msgs[i], "bench"); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func TestGuardOptionsFromConfig(t *testing.T) {
-	var c config.Config
-	c.General.MaxMessage = 100
-	c.Security.HMACKey = "0123456789abcdef"
-	c.Security.MaxSkew = 5
-	o := GuardOptionsFromConfig(&c)
-	if o.MaxMessage != 100 || string(o.HMACKey) != "0123456789abcdef" || o.MaxSkew != 5*time.Second {
-		t.Errorf("GuardOptionsFromConfig = %+v", o)
 	}
 }

@@ -46,6 +46,12 @@ type Goaws struct {
 // queues in memory: make them with CreateQueue.
 func StartGoaws(t testing.TB, ns, addr string, vis int) *Goaws {
 	t.Helper()
+	return startGoaws(t, ns, addr, vis, nil)
+}
+
+// startGoaws is StartGoaws with SNS topics (goaws_sns.go).
+func startGoaws(t testing.TB, ns, addr string, vis int, topics []GoawsTopic) *Goaws {
+	t.Helper()
 	bin := testenv.FindBinary(t, GoawsPkg, "goaws", "cmd")
 	g := &Goaws{bin: bin, ns: ns, addr: net.JoinHostPort(addr, strconv.Itoa(goawsPort))}
 	g.Endpoint = "http://" + g.addr
@@ -59,8 +65,7 @@ func StartGoaws(t testing.TB, ns, addr string, vis int) *Goaws {
     VisibilityTimeout: %d
     ReceiveMessageWaitTimeSeconds: 0
   Queues: []
-  Topics: []
-`, addr, goawsPort, GoawsAccount, vis)
+%s`, addr, goawsPort, GoawsAccount, vis, topicsYAML(topics))
 	g.cfgPath = filepath.Join(t.TempDir(), "goaws.yaml")
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,8 @@
 // gate that turns skips into failures when PCAPDAEMON_REQUIRE_PRIV=1, free
 // loopback ports, test servers run as processes (redis-server, binaries
 // found by their Go package), a self-signed certificate, a buffer safe for
-// concurrent use and an Ethernet/IPv4/UDP frame builder.
+// concurrent use, an Ethernet/IPv4/UDP frame builder, a reader of a
+// daemon's /metrics and the seed's example configuration.
 package testenv
 
 import (

@@ -150,7 +150,7 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 	}
 	oursTo := func(name, file string) capturer {
 		return capturer{name: name, args: func(iface string, count int, filter string) []string {
-			a := []string{o.bin, "capture", "-i", iface, "-s", "262144", "-C", "0", "-w", cmp.Or(file, os.DevNull)}
+			a := []string{o.bin, "capture", "-i", iface, "-s", "262144", "--bytes", "0", "-w", cmp.Or(file, os.DevNull)}
 			if count > 0 {
 				a = append(a, "-c", strconv.Itoa(count))
 			}
@@ -241,13 +241,13 @@ func bench(ctx context.Context, stdout, stderr io.Writer, o benchOptions) error 
 	if o.rss {
 		fmt.Fprintln(stdout)
 		for _, size := range []int{1514, 60} {
-			res, err := r.run(ctx, capturer{name: "pcapdaemon -C 100000000", args: func(iface string, _ int, _ string) []string {
-				return append([]string{o.bin, "capture", "-i", iface, "-C", "100000000", "-w", os.DevNull}, ring()...)
+			res, err := r.run(ctx, capturer{name: "pcapdaemon --bytes 100000000", args: func(iface string, _ int, _ string) []string {
+				return append([]string{o.bin, "capture", "-i", iface, "--bytes", "100000000", "-w", os.DevNull}, ring()...)
 			}}, config{size: size}, 100_000_000/(size+16)+20_000, false)
 			if err != nil {
 				return fmt.Errorf("RSS run: %w", err)
 			}
-			fmt.Fprintf(stdout, "peak RSS of `pcapdaemon capture -C 100000000` (%d B frames, %d captured, %d dropped, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
+			fmt.Fprintf(stdout, "peak RSS of `pcapdaemon capture --bytes 100000000` (%d B frames, %d captured, %d dropped, %.1f MB of pcap): %.1f MB (ru_maxrss);\n"+
 				"  sampled peaks: %.1f MB anonymous (buffer, heap), %.1f MB file-backed (binary text and data read, the ring mapping); set-up %.3f s\n",
 				size, res.captured, res.drops, float64(res.captured*uint64(size+16)+24)/1e6, float64(res.maxRSS)/1e6,
 				float64(res.peakAnon)/1e6, float64(res.peakFile)/1e6, res.setup.Seconds())

@@ -21,10 +21,10 @@ import (
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/readerat"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
-// Config is the CloudShark sink's configuration, mapped by main from the
+// Config is the CloudShark sink's configuration, mapped by internal/fromconfig from the
 // [cloudshark] section and the -cs* flags.
 type Config struct {
 	Host     string        // default "localhost"
@@ -34,6 +34,7 @@ type Config struct {
 	Timeout  time.Duration // one upload attempt; default 60s
 	Insecure bool          // skip TLS certificate verification (logged)
 
+	// Retry paces the upload's tries; the zero Policy means retry.Default().
 	Retry retry.Policy
 
 	// RootCAs replaces the system roots (tests, private CAs); nil keeps them.
@@ -82,6 +83,9 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Retry == (retry.Policy{}) {
+		cfg.Retry = retry.Default()
 	}
 	host := cfg.Host
 	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
@@ -139,12 +143,15 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 		return "", retry.Permanent(fmt.Errorf("cloudshark: %w", err))
 	}
 	var id string
-	err = retry.Do(ctx, s.cfg.Retry, s.log, "cloudshark upload "+c.FileName, transient, func(ctx context.Context, _ int) error {
+	err = retry.Do(ctx, s.cfg.Retry, retry.Log(s.log, "op", "cloudshark upload "+c.FileName), func(ctx context.Context) error {
 		var err error
 		id, err = s.post(ctx, b)
-		// Redacted here, not only at the end: retry.Do logs every
-		// retried failure, and the http package names the URL, which
-		// carries the token.
+		if err != nil && !transient(err) {
+			err = retry.Permanent(err)
+		}
+		// Redacted here, not only at the end: every retried failure is
+		// logged, and the http package names the URL, which carries the
+		// token.
 		return s.redact(err)
 	})
 	if err != nil {
@@ -211,9 +218,9 @@ func apiError(code int, reply []byte) *APIError {
 func transient(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return retry.HTTPStatusTransient(ae.StatusCode)
+		return retry.TransientStatus(ae.StatusCode)
 	}
-	return retry.NetworkTransient(err)
+	return retry.TransientNetwork(err)
 }
 
 // Redacted stands for the API token in the upload URL wherever the URL

@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
 const token = "0123456789abcdef0123456789abcdef"
 
-var fastRetry = retry.Policy{Attempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Attempts: 3, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}
 
 func hostPort(t testing.TB, raw string) (scheme, host string, port int) {
 	u, err := url.Parse(raw)

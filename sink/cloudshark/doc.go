@@ -13,7 +13,7 @@
 // framing is computed first, so the request carries a Content-Length and
 // the file bytes are read straight from the buffer (no temp file, no copy),
 // and every retry rereads it from offset 0. Replies 5xx, 408 and 429 and
-// connection failures are retried (package sink/retry); other 4xx replies
+// connection failures are retried (package internal/retry); other 4xx replies
 // fail at once with CloudShark's exceptions text.
 //
 // TLS certificates are verified unless Config.Insecure is set, which logs a

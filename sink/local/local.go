@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
@@ -29,12 +31,31 @@ const maxSuffix = 1000
 type Sink struct {
 	dir string
 	log *slog.Logger
+
+	ret       Retention
+	onRemoved func(Removal)
+	now       func() time.Time
+	pruneMu   sync.Mutex // one Prune at a time
 }
+
+// Option configures a Sink.
+type Option func(*Sink)
+
+// WithRetention bounds the capture files kept in the directory (see
+// Retention and Sink.Prune).
+func WithRetention(r Retention) Option { return func(s *Sink) { s.ret = r } }
+
+// OnRemoved calls f for every file retention removes (for the metrics).
+func OnRemoved(f func(Removal)) Option { return func(s *Sink) { s.onRemoved = f } }
+
+// WithClock sets the clock that file ages are measured with (default:
+// time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Sink) { s.now = now } }
 
 var _ agent.Sink = (*Sink)(nil)
 
 // New returns a Sink writing into dir, which must be an existing directory.
-func New(dir string, logger *slog.Logger) (*Sink, error) {
+func New(dir string, logger *slog.Logger, opts ...Option) (*Sink, error) {
 	if dir == "" {
 		return nil, errors.New("local sink: no directory given")
 	}
@@ -52,8 +73,15 @@ func New(dir string, logger *slog.Logger) (*Sink, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sink{dir: abs, log: logger}, nil
+	s := &Sink{dir: abs, log: logger, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
+
+// Retention returns the sink's bounds.
+func (s *Sink) Retention() Retention { return s.ret }
 
 // Name returns "local".
 func (s *Sink) Name() string { return "local" }
@@ -63,7 +91,7 @@ func (s *Sink) Dir() string { return s.dir }
 
 // Deliver writes c's data to c.FileName in the directory and returns the
 // file's path. When that name is taken it writes NAME-1.EXT, NAME-2.EXT,
-// ... instead.
+// ... instead. Then, with a Retention, it prunes the directory.
 func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 	name := c.FileName
 	if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
@@ -104,6 +132,11 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 	ok = true
 	s.syncDir()
 	s.log.Info("capture written", "path", path, "bytes", n)
+	if s.ret.active() {
+		if _, _, err := s.Prune(); err != nil {
+			s.log.Warn("retention after a delivery failed", "dir", s.dir, "error", err)
+		}
+	}
 	return path, nil
 }
 
@@ -147,12 +180,7 @@ func (s *Sink) place(tmpName, name string) (string, error) {
 
 // syncDir makes the new directory entry durable.
 func (s *Sink) syncDir() {
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return
-	}
-	if err := d.Sync(); err != nil {
+	if err := tmpfile.SyncDir(s.dir); err != nil {
 		s.log.Debug("syncing the directory failed", "dir", s.dir, "error", err)
 	}
-	d.Close()
 }

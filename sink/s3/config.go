@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
-// Config is the S3 sink's configuration, mapped by main from the [s3] section.
+// Config is the S3 sink's configuration, mapped by internal/fromconfig from [s3].
 type Config struct {
 	Bucket   string // required
 	Folder   string // key prefix, may be empty
@@ -54,9 +54,13 @@ type Config struct {
 	PartSize           int64
 	Concurrency        int
 
-	// Timeout bounds one HTTP call (one PutObject or one part); 0 means 5m.
+	// Timeout bounds each attempt of an HTTP call (one PutObject, one
+	// part); 0 means 5m.
 	Timeout time.Duration
 
+	// Retry paces the SDK's retries of each call (see newRetryer): its
+	// Attempts, Initial and Max are used; the zero Policy means
+	// retry.Default().
 	Retry retry.Policy
 
 	// HTTPClient replaces the SDK's HTTP client (tests, proxies); nil keeps it.
@@ -214,5 +218,9 @@ func (c *Config) validate() error {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.Retry == (retry.Policy{}) {
+		c.Retry = retry.Default()
+	}
+	c.Retry = c.Retry.WithDefaults()
 	return nil
 }

@@ -7,15 +7,12 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
 	"github.com/pcapdaemon/pcapdaemon/internal/readerat"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
 // Sink uploads captures to S3. It implements agent.Sink and is safe for
@@ -36,10 +33,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	// Retries are ours (sink/retry), so that attempts stay bounded and
-	// classified alike for every sink.
-	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessID: cfg.AccessID, AccessKey: cfg.AccessKey},
-		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
+	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessID: cfg.AccessID, AccessKey: cfg.AccessKey})
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
 	}
@@ -50,6 +44,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Sink, error) {
 			// would try to add AWS_CA_BUNDLE to it and fail.
 			o.HTTPClient = cfg.HTTPClient
 		}
+		o.HTTPClient = attemptTimeout(o.HTTPClient, cfg.Timeout)
+		o.Retryer = newRetryer(cfg.Retry)
 	})
 	return s, nil
 }
@@ -69,14 +65,14 @@ func (s *Sink) Check(req agent.Request) error {
 // network traffic.
 func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 	if c == nil || c.Data == nil {
-		return "", retry.Permanent(errors.New("s3: capture without data"))
+		return "", errors.New("s3: capture without data")
 	}
 	if c.FileName == "" {
-		return "", retry.Permanent(fmt.Errorf("s3: capture %q has no file name", c.ID))
+		return "", fmt.Errorf("s3: capture %q has no file name", c.ID)
 	}
 	t, err := s.resolve(c.Request)
 	if err != nil {
-		return "", retry.Permanent(err)
+		return "", err
 	}
 	key := t.key(c.FileName)
 	up := &upload{
@@ -87,7 +83,7 @@ func (s *Sink) Deliver(ctx context.Context, c *agent.Capture) (string, error) {
 		data:   readerat.New(c.Data.NewReader()),
 		meta:   metadata(c),
 		ctype:  contentType(c.Format),
-		optFns: t.optFns(),
+		optFns: append(t.optFns(), s.notifyRetries(t.location(key))),
 	}
 	if up.size <= s.cfg.MultipartThreshold {
 		err = up.put(ctx)
@@ -115,32 +111,22 @@ func (t target) optFns() []func(*s3.Options) {
 	}}
 }
 
+// notifyRetries returns the per-call option that logs the retries of the
+// upload to loc: the client's retryer (and its quota) seen through
+// notifyRetries.
+func (s *Sink) notifyRetries(loc string) func(*s3.Options) {
+	notify := retry.Log(s.log, "location", loc)
+	return func(o *s3.Options) {
+		if r, ok := o.Retryer.(aws.RetryerV2); ok {
+			o.Retryer = notifyRetries{RetryerV2: r, notify: notify}
+		}
+	}
+}
+
 // contentType is the media type of a capture format.
 func contentType(format string) string {
 	if format == "pcapng" {
 		return "application/x-pcapng"
 	}
 	return "application/vnd.tcpdump.pcap"
-}
-
-// transient reports whether an S3 call's failure is worth another try:
-// 5xx, 408, 429 and S3's throttling and timeout codes, or a network failure
-// with no reply. Every other reply (403, 404 NoSuchBucket, ...) is permanent.
-func transient(err error) bool {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
-		if retry.HTTPStatusTransient(re.HTTPStatusCode()) {
-			return true
-		}
-		var ae smithy.APIError
-		if errors.As(err, &ae) {
-			switch ae.ErrorCode() {
-			case "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
-				"Throttling", "ThrottlingException", "RequestThrottled":
-				return true
-			}
-		}
-		return false
-	}
-	return retry.NetworkTransient(err)
 }

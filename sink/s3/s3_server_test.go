@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,17 +16,25 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 )
 
 // fastRetry keeps the real-server tests quick.
-var fastRetry = retry.Policy{Attempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
+var fastRetry = retry.Policy{Attempts: 3, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 func newTestSink(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func(*Config)) *Sink {
+	t.Helper()
+	return newTestSinkLog(t, gw, endpoint, mod, slog.New(slog.DiscardHandler))
+}
+
+func newTestSinkLog(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func(*Config), log *slog.Logger) *Sink {
 	t.Helper()
 	cfg := Config{
 		Bucket: "captures", Folder: "pcaps", Region: "us-east-1", Endpoint: endpoint,
@@ -35,7 +44,7 @@ func newTestSink(t testing.TB, gw *sinktest.VersityGW, endpoint string, mod func
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	s, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,8 +229,9 @@ func TestDeliverACLAndFolderVersity(t *testing.T) {
 }
 
 // faultProxy is a reverse proxy in front of versitygw that answers some
-// requests itself (a 503, a 400) instead of forwarding them. It keeps the
-// client's Host header so that SigV4 signatures stay valid.
+// requests itself (a 503, a 400) instead of forwarding them, or never
+// (hang). It keeps the client's Host header so that SigV4 signatures stay
+// valid.
 type faultProxy struct {
 	mu       sync.Mutex
 	requests []string // "METHOD path?query" of every request
@@ -246,7 +256,13 @@ func newFaultProxy(t testing.TB, target string, fail func(r *http.Request, n int
 		p.acls = append(p.acls, r.Header.Get("X-Amz-Acl"))
 		n := len(p.requests)
 		p.mu.Unlock()
-		if code := p.fail(r, n); code != 0 {
+		code := p.fail(r, n)
+		if code == hang {
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done() // the client gave up
+			return
+		}
+		if code != 0 {
 			io.Copy(io.Discard, r.Body) // as S3 does: reply once the body is read
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(code)
@@ -262,6 +278,10 @@ func newFaultProxy(t testing.TB, target string, fail func(r *http.Request, n int
 	t.Cleanup(p.srv.Close)
 	return p
 }
+
+// hang, returned by a faultProxy's fail function, leaves the request
+// unanswered until the client gives up.
+const hang = -1
 
 func (p *faultProxy) count(method, substr string) int {
 	p.mu.Lock()
@@ -302,13 +322,25 @@ func TestDeliverRetryVersity(t *testing.T) {
 			}
 			return 0
 		})
-		s := newTestSink(t, gw, p.srv.URL, nil)
+		var logs bytes.Buffer
+		s := newTestSinkLog(t, gw, p.srv.URL, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 		c := sinktest.Capture("retry-put", sinktest.Pcap(64<<10, 11))
 		if _, err := s.Deliver(context.Background(), c); err != nil {
 			t.Fatalf("Deliver: %v", err)
 		}
 		if n := p.count("PUT", c.FileName); n != 3 {
 			t.Errorf("%d PUTs, want 3", n)
+		}
+		// Each retry is logged, naming the upload.
+		want := "location=s3://captures/pcaps/" + c.FileName
+		var warned []string
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "transient failure, retrying") && strings.Contains(line, want) {
+				warned = append(warned, line)
+			}
+		}
+		if len(warned) != 2 {
+			t.Errorf("%d retry warnings naming %s, want 2:\n%s", len(warned), want, logs.String())
 		}
 		if !bytes.Equal(gw.GetObject(t, "captures", "pcaps/"+c.FileName).Body, c.Data.(sinktest.Data)) {
 			t.Error("object differs after retries")
@@ -337,6 +369,27 @@ func TestDeliverRetryVersity(t *testing.T) {
 		}
 	})
 
+	t.Run("hung attempt times out and is tried again", func(t *testing.T) {
+		var puts atomic.Int32
+		p := newFaultProxy(t, gw.Endpoint, func(r *http.Request, _ int) int {
+			if r.Method == http.MethodPut && puts.Add(1) == 1 {
+				return hang
+			}
+			return 0
+		})
+		s := newTestSink(t, gw, p.srv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+		c := sinktest.Capture("retry-hung", sinktest.Pcap(64<<10, 16))
+		if _, err := s.Deliver(context.Background(), c); err != nil {
+			t.Fatalf("Deliver after one hung attempt: %v", err)
+		}
+		if n := p.count("PUT", c.FileName); n != 2 {
+			t.Errorf("%d PUTs, want 2 (the hung one, then one that went through)", n)
+		}
+		if !bytes.Equal(gw.GetObject(t, "captures", "pcaps/"+c.FileName).Body, c.Data.(sinktest.Data)) {
+			t.Error("object differs after the retry")
+		}
+	})
+
 	t.Run("permanent 4xx fails fast with the server's message", func(t *testing.T) {
 		p := newFaultProxy(t, gw.Endpoint, func(*http.Request, int) int { return 0 })
 		s := newTestSink(t, gw, p.srv.URL, func(c *Config) { c.Bucket = "no-such-bucket"; c.Retry.Attempts = 5 })
@@ -352,9 +405,9 @@ func TestDeliverRetryVersity(t *testing.T) {
 		if n := p.count("PUT", ""); n != 1 {
 			t.Errorf("%d PUTs for a permanent failure, want 1", n)
 		}
-		var re *retry.Error
-		if !errors.As(err, &re) || !re.Permanent {
-			t.Errorf("error %v is not a permanent retry.Error", err)
+		var ma *awsretry.MaxAttemptsError
+		if errors.As(err, &ma) {
+			t.Errorf("error %v says the attempts ran out: a permanent failure is not retried", err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("permanent failure took %v", d)
@@ -389,8 +442,8 @@ func TestDeliverRetryVersity(t *testing.T) {
 	t.Run("server down: transient, bounded attempts", func(t *testing.T) {
 		s := newTestSink(t, gw, "http://"+closedAddr(t), nil)
 		_, err := s.Deliver(context.Background(), sinktest.Capture("down", sinktest.Pcap(4<<10, 15)))
-		var re *retry.Error
-		if !errors.As(err, &re) || re.Permanent || re.Attempts != fastRetry.Attempts {
+		var ma *awsretry.MaxAttemptsError
+		if !errors.As(err, &ma) || ma.Attempt != fastRetry.Attempts {
 			t.Fatalf("Deliver to a closed port = %v, want %d transient attempts", err, fastRetry.Attempts)
 		}
 	})
@@ -420,11 +473,19 @@ func TestDeliverTLSVersity(t *testing.T) {
 			t.Fatalf("object of %d bytes differs after https upload", size)
 		}
 	}
-	// Without the test CA the certificate is refused, at once.
-	s = newTestSink(t, gw, gw.Endpoint, nil)
+	// Without the test CA the certificate is refused, at once: one
+	// connection, no retry.
+	var dials atomic.Int32
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return dial(ctx, network, addr)
+	}
+	s = newTestSink(t, gw, gw.Endpoint, func(c *Config) { c.HTTPClient = &http.Client{Transport: tr} })
 	_, err := s.Deliver(context.Background(), sinktest.Capture("untrusted", sinktest.Pcap(1<<10, 1)))
-	var re *retry.Error
-	if !errors.As(err, &re) || !re.Permanent || re.Attempts != 1 {
-		t.Fatalf("Deliver to an untrusted certificate = %v, want one permanent failure", err)
+	var ma *awsretry.MaxAttemptsError
+	if err == nil || !retry.BadCertificate(err) || errors.As(err, &ma) || dials.Load() != 1 {
+		t.Fatalf("Deliver to an untrusted certificate = %v after %d connections, want one certificate failure", err, dials.Load())
 	}
 }

@@ -3,7 +3,7 @@
 //
 // A Spool wraps the configured sinks and is itself an agent.Sink. Deliver
 // hands the capture to every sink (each retries transient failures itself,
-// see sink/retry). When a sink still fails and a spool directory is
+// see internal/retry). When a sink still fails and a spool directory is
 // configured, the capture is written there (file, then a JSON description
 // naming the sinks still owed the file; both written to a temporary name,
 // synced and renamed, then the directory synced, so a crash never leaves

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/internal/sinktest"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
 	"github.com/pcapdaemon/pcapdaemon/sink/s3"
 	"github.com/pcapdaemon/pcapdaemon/sink/spool"
 )
@@ -23,7 +23,7 @@ func TestSpoolS3ServerDown(t *testing.T) {
 	gw.MakeBucket(t, "captures")
 	sink, err := s3.New(context.Background(), s3.Config{
 		Bucket: "captures", Region: "us-east-1", Endpoint: gw.Endpoint, AccessID: gw.Access, AccessKey: gw.Secret,
-		Retry: retry.Policy{Attempts: 2, BaseDelay: 10 * time.Millisecond},
+		Retry: retry.Policy{Attempts: 2, Initial: 10 * time.Millisecond},
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

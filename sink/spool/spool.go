@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
 // Config configures a Spool.
@@ -48,6 +49,7 @@ type Config struct {
 // implements agent.Sink and is safe for concurrent use.
 type Spool struct {
 	cfg   Config
+	pace  retry.Policy // Interval doubling up to MaxInterval, no jitter
 	sinks []agent.Sink
 	log   *slog.Logger
 
@@ -104,7 +106,8 @@ func New(cfg Config, sinks []agent.Sink, log *slog.Logger) (*Spool, error) {
 	if cfg.MaxBytes < 0 {
 		return nil, fmt.Errorf("spool: maximum size %d is negative", cfg.MaxBytes)
 	}
-	return &Spool{cfg: cfg, sinks: sinks, log: log.With("component", "spool"), syncDir: syncDir}, nil
+	pace := retry.Policy{Initial: cfg.Interval, Max: cfg.MaxInterval}
+	return &Spool{cfg: cfg, pace: pace, sinks: sinks, log: log.With("component", "spool"), syncDir: syncDir}, nil
 }
 
 // Name returns the wrapped sinks' names joined by "+".
@@ -194,15 +197,10 @@ func retryable(err error) bool {
 	return true
 }
 
-// backoff is the delay after the n-th failed retry round (n from 1):
-// Interval doubled n times, capped at MaxInterval.
-func (s *Spool) backoff(n int) time.Duration {
-	d := s.cfg.Interval
-	for i := 0; i < n && d < s.cfg.MaxInterval; i++ {
-		d *= 2
-	}
-	return min(d, s.cfg.MaxInterval)
-}
+// backoff is the delay after the n-th failed retry round (n from 1; 0 for
+// the wait after the first delivery failed): Interval doubled n times,
+// capped at MaxInterval.
+func (s *Spool) backoff(n int) time.Duration { return s.pace.Delay(n + 1) }
 
 // Delivery reports what one retry round delivered of a spooled capture
 // (Config.OnDelivered), so that the capture's result can say where it is.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/tmpfile"
 )
 
 // entry is the JSON description of a spooled capture, <name>.json beside
@@ -78,7 +79,7 @@ func (s *Spool) write(c *agent.Capture, pending []string, failures []SinkError) 
 	}
 	now := s.cfg.Now()
 	e := &entry{Capture: *c, File: name, Pending: pending, Errors: map[string]string{},
-		Spooled: now, NextTry: now.Add(s.cfg.Interval), metaPath: path + metaSuffix}
+		Spooled: now, NextTry: now.Add(s.backoff(0)), metaPath: path + metaSuffix}
 	e.Capture.Data = nil
 	for _, f := range failures {
 		if slices.Contains(pending, f.Sink) {
@@ -138,17 +139,7 @@ func (s *Spool) writeAtomic(path string, fill func(io.Writer) error) (err error)
 
 // syncDir fsyncs the directory dir, making the entries renamed into it
 // durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return tmpfile.SyncDir(dir) }
 
 // load reads every entry description of the spool directory.
 func (s *Spool) load() ([]*entry, error) {

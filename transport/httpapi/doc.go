@@ -7,8 +7,25 @@
 //	                          413 too large, 422 not for this node,
 //	                          429 not admitted, 403 bad signature,
 //	                          503 shutting down
-//	GET    /v1/captures/{id}  the request's state and results; 404 if unknown
+//	GET    /v1/captures       the requests, newest first (a Lister):
+//	                          ?state=running|done, ?limit=N (default 50,
+//	                          at most 1000), ?cursor= the "next" of the
+//	                          page before; {"captures": [...], "next"}
+//	GET    /v1/captures/{id}  the request's state and results, and "live"
+//	                          counters of its running captures; 404 if
+//	                          unknown
+//	GET    /v1/captures/{id}/file[?interface=X]
+//	                          the capture's local file (a Filer), as an
+//	                          attachment (pcap or pcapng content type,
+//	                          Range supported); 404 with the reason when
+//	                          there is none
 //	DELETE /v1/captures/{id}  cancel it early; 204, or 404
+//
+// ServeStatus adds the status page, GET / (status.go says what it shows
+// with and without a token), and the endpoints it uses: GET /v1/agent,
+// POST /v1/filter/check and GET /v1/ui/{section}. NewMetrics makes the
+// listener of /metrics and the health checks when they have their own
+// (metrics.go).
 //
 // With a token configured every /v1/ call needs "Authorization: Bearer
 // <token>" (401 otherwise; compared in constant time). The listener binds to

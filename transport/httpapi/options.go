@@ -6,8 +6,6 @@ import (
 	"net"
 	"strings"
 	"time"
-
-	"github.com/pcapdaemon/pcapdaemon/config"
 )
 
 // DefaultMaxConns is Options.MaxConns when it is 0.
@@ -35,19 +33,6 @@ type Options struct {
 	MaxBody int64
 	// ShutdownTimeout bounds the graceful shutdown (default 10s).
 	ShutdownTimeout time.Duration
-}
-
-// OptionsFromConfig maps [http] (and general.maxmessage) onto Options.
-func OptionsFromConfig(c *config.Config) Options {
-	return Options{
-		Listen:          c.HTTP.Listen,
-		Token:           c.HTTP.Token,
-		TLSCert:         c.HTTP.TLSCert,
-		TLSKey:          c.HTTP.TLSKey,
-		MaxConns:        c.HTTP.MaxConns,
-		MaxBody:         int64(c.General.MaxMessage),
-		ShutdownTimeout: min(c.General.ShutdownGraceDuration(), 10*time.Second),
-	}
 }
 
 // withDefaults checks o and fills its zero fields.

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/transport"
@@ -70,8 +69,9 @@ type Server struct {
 	mux      *http.ServeMux
 	handler  http.Handler // mux behind the Host check
 	srv      *http.Server
-	tls      *certFiles // nil: plain HTTP
-	loopback bool       // the listen address is loopback: Host names are checked
+	tls      *certFiles  // nil: plain HTTP
+	loopback bool        // the listen address is loopback: Host names are checked
+	status   *statusPage // nil: no status page (ServeStatus)
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -104,22 +104,12 @@ func New(o Options, sub transport.Submitter, be Backend, log *slog.Logger) (*Ser
 		}
 	}
 	s.mux.Handle("POST /v1/captures", s.browserGuard(s.auth(http.HandlerFunc(s.post))))
+	s.mux.Handle("GET /v1/captures", s.auth(http.HandlerFunc(s.list)))
 	s.mux.Handle("GET /v1/captures/{id}", s.auth(http.HandlerFunc(s.get)))
+	s.mux.Handle("GET /v1/captures/{id}/file", s.auth(http.HandlerFunc(s.file)))
 	s.mux.Handle("DELETE /v1/captures/{id}", s.browserGuard(s.auth(http.HandlerFunc(s.cancel))))
 	s.handler = s.hostGuard(s.mux)
-	s.srv = &http.Server{
-		Handler:     trackConns(s.handler),
-		ConnContext: connContext,
-		// A client that is slow to send its headers (or to finish the
-		// TLS handshake, bounded by the same timeout) holds one of the
-		// MaxConns slots for at most ReadHeaderTimeout.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	s.srv = newHTTPServer(s.handler, s.log)
 	if s.tls != nil {
 		s.srv.TLSConfig = s.tls.config()
 	}
@@ -155,15 +145,15 @@ func (s *Server) Listen() (net.Addr, error) {
 	if s.ln != nil {
 		return s.ln.Addr(), nil
 	}
-	ln, err := net.Listen("tcp", s.o.Listen)
+	ln, err := listenLimited(s.o.Listen, s.o.MaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("httpapi: listen on %s: %w", s.o.Listen, err)
+		return nil, err
 	}
 	if ap, ok := ln.Addr().(*net.TCPAddr); ok && !ap.IP.IsLoopback() && s.o.Token == "" {
 		ln.Close()
 		return nil, fmt.Errorf("%w: %q bound %s", ErrNoToken, s.o.Listen, ap)
 	}
-	s.limit = newConnLimiter(ln, s.o.MaxConns)
+	s.limit = ln
 	s.ln = s.limit
 	return s.ln.Addr(), nil
 }
@@ -177,30 +167,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("httpapi: serving", "addr", addr, "scheme", s.scheme(), "auth", s.o.Token != "", "maxconns", s.o.MaxConns)
-	errc := make(chan error, 1)
-	go func() {
+	s.log.Info("httpapi: serving", "addr", addr.String(), "scheme", s.scheme(), "auth", s.o.Token != "", "maxconns", s.o.MaxConns)
+	return serveGracefully(ctx, s.srv, addr, s.o.ShutdownTimeout, func() error {
 		if s.tls != nil {
-			errc <- s.srv.ServeTLS(s.ln, "", "") // the certificate comes from TLSConfig
-			return
+			return s.srv.ServeTLS(s.ln, "", "") // the certificate comes from TLSConfig
 		}
-		errc <- s.srv.Serve(s.ln)
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("httpapi: serve on %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	shCtx, cancel := context.WithTimeout(context.Background(), s.o.ShutdownTimeout)
-	defer cancel()
-	if err := s.srv.Shutdown(shCtx); err != nil {
-		s.srv.Close()
-		return fmt.Errorf("httpapi: shutdown on %s: %w", addr, err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("httpapi: serve on %s: %w", addr, err)
-	}
-	return nil
+		return s.srv.Serve(s.ln)
+	})
 }
 
 // auth requires the bearer token when one is configured.

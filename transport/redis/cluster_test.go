@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// TestCluster subscribes through a real three-node Redis Cluster: a
-// request published on any node reaches the agent (cluster pub/sub is
-// broadcast to every node).
-func TestCluster(t *testing.T) {
+// startCluster starts a real three-node Redis Cluster (three masters, no
+// replicas) and returns its nodes' addresses once every node reports it
+// ok.
+func startCluster(t *testing.T) []string {
+	t.Helper()
 	var nodes []*server
 	var addrs []string
 	for range 3 {
@@ -38,6 +39,16 @@ func TestCluster(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	return addrs
+}
+
+// TestCluster subscribes through a real three-node Redis Cluster: a
+// request published on any node reaches the agent (cluster pub/sub is
+// broadcast to every node).
+func TestCluster(t *testing.T) {
+	addrs := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	sub := make(chanSubmitter, 3)
 	tr, err := New(Options{Addrs: addrs[:1], Mode: "cluster", Channel: "capture"}, sub, nil)
 	if err != nil {

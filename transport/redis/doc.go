@@ -7,8 +7,12 @@
 // reconnects and resubscribes on its own, with capped exponential backoff,
 // logging once per state change rather than once per attempt. It publishes
 // result events as JSON on the results channel (it implements
-// agent.ResultPublisher). Client is a short-lived connection for the
-// "pcapdaemon request" command: publish a request, wait for results.
+// agent.ResultPublisher). With Options.Presence it keeps the agent's
+// presence record (presence.go): the key <channel>.node.<node>, renewed
+// every 10s, expiring 30s after the last renewal, deleted when Run ends.
+// Client is a short-lived connection for the "pcapdaemon request", "cancel"
+// and "nodes" commands: publish a request, wait for results, list the
+// presence records (SCAN on every master of a cluster, never KEYS).
 //
 // # Flow control
 //

@@ -2,18 +2,19 @@ package redis
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/config"
 )
+
+// ResultsSuffix makes the default results channel from the request
+// channel: "capture" publishes its results on "capture.results".
+const ResultsSuffix = ".results"
 
 // Options says where and how to connect.
 type Options struct {
@@ -31,7 +32,7 @@ type Options struct {
 	// TLS, when not nil, wraps every connection.
 	TLS *tls.Config
 	// Channel is subscribed to for requests; ResultsChannel receives
-	// result events (default Channel + ".results").
+	// result events (default Channel + ResultsSuffix).
 	Channel, ResultsChannel string
 	// MinBackoff and MaxBackoff bound the reconnect delay (100ms, 10s).
 	MinBackoff, MaxBackoff time.Duration
@@ -58,39 +59,13 @@ type Options struct {
 	Node func() string
 	// DialTimeout bounds one connection attempt (default 5s).
 	DialTimeout time.Duration
-}
-
-// OptionsFromConfig maps the [redis] section onto Options, reading the CA
-// file when one is configured.
-func OptionsFromConfig(c config.Redis) (Options, error) {
-	o := Options{
-		Addrs:          c.Addresses(),
-		Mode:           c.Mode,
-		MasterSet:      c.Master,
-		Username:       c.Username,
-		Password:       c.Auth,
-		Channel:        c.Channel,
-		ResultsChannel: c.ResultsChannel,
-	}
-	if c.TLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
-		if c.TLSCA != "" {
-			pem, err := os.ReadFile(c.TLSCA)
-			if err != nil {
-				return Options{}, fmt.Errorf("redis: tlsca: %w", err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return Options{}, fmt.Errorf("redis: tlsca %s: no PEM certificate found", c.TLSCA)
-			}
-			tc.RootCAs = pool
-		}
-		o.TLS = tc
-	}
-	return o, nil
+	// Presence, when set, describes this agent for its presence record
+	// (see presence.go): Run keeps the key PresenceKey(Channel, node)
+	// holding it, renewed every PresenceEvery (DefaultPresenceEvery) with
+	// a time to live of PresenceTTL (DefaultPresenceTTL), and deletes it
+	// when it ends. An empty Node in what it returns is Node's.
+	Presence                   func() agent.NodeInfo
+	PresenceEvery, PresenceTTL time.Duration
 }
 
 // withDefaults fills the zero fields and checks the rest.
@@ -102,7 +77,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("redis: no channel")
 	}
 	if o.ResultsChannel == "" {
-		o.ResultsChannel = o.Channel + config.ResultsSuffix
+		o.ResultsChannel = o.Channel + ResultsSuffix
 	}
 	if o.ResultsChannel == o.Channel {
 		return o, fmt.Errorf("redis: results channel %q is the request channel", o.Channel)
@@ -139,6 +114,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
+	}
+	if o.PresenceEvery <= 0 {
+		o.PresenceEvery = DefaultPresenceEvery
+	}
+	if o.PresenceTTL <= 0 {
+		o.PresenceTTL = DefaultPresenceTTL
+	}
+	if o.PresenceTTL <= o.PresenceEvery {
+		return o, fmt.Errorf("redis: presence TTL %v must be longer than its refresh interval %v", o.PresenceTTL, o.PresenceEvery)
 	}
 	return o, nil
 }

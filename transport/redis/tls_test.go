@@ -2,13 +2,14 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/config"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
@@ -16,11 +17,19 @@ func TestTLS(t *testing.T) {
 	c := testenv.NewCert(t) // self-signed: it is its own CA
 	ca, cert, key := c.CertFile, c.CertFile, c.KeyFile
 	srv := startServer(t, "tls-cert-file "+cert, "tls-key-file "+key, "tls-ca-cert-file "+ca, "tls-auth-clients no", "requirepass pw")
-	rc := config.Redis{Host: "127.0.0.1", Port: srv.port, Channel: "capture", Auth: "pw", TLS: true, TLSCA: ca}
-	o, err := OptionsFromConfig(rc)
+	pem, err := os.ReadFile(ca)
 	if err != nil {
 		t.Fatal(err)
 	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s: no PEM certificate", ca)
+	}
+	// As the daemon's [redis] tls = true, tlsca = ca (internal/fromconfig).
+	tlsWith := func(roots *x509.CertPool) *tls.Config {
+		return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	}
+	o := Options{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", srv.port)}, Channel: "capture", Password: "pw", TLS: tlsWith(roots)}
 	sub := make(chanSubmitter, 1)
 	tr, err := New(o, sub, nil)
 	if err != nil {
@@ -32,8 +41,7 @@ func TestTLS(t *testing.T) {
 	expect(t, sub, "over tls")
 
 	// Without the CA the server's certificate is not trusted.
-	rc.TLSCA = ""
-	o, _ = OptionsFromConfig(rc)
+	o.TLS = tlsWith(nil)
 	o.DialTimeout = 2 * time.Second
 	if _, err := Dial(o); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Dial without the CA = %v, want a certificate error", err)
@@ -48,17 +56,5 @@ func TestTLS(t *testing.T) {
 		if err == nil {
 			t.Error("plain TCP to the TLS port worked")
 		}
-	}
-}
-
-func TestOptionsFromConfigBadCA(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(bad, []byte("not pem"), 0o600)
-	if _, err := OptionsFromConfig(config.Redis{TLS: true, TLSCA: bad}); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Errorf("OptionsFromConfig with a bad CA = %v", err)
-	}
-	o, err := OptionsFromConfig(config.Redis{Addrs: []string{"a:1", "b:2"}, Channel: "c", ResultsChannel: "c.r", Mode: "cluster", Username: "u", Auth: "p"})
-	if err != nil || len(o.Addrs) != 2 || o.Mode != "cluster" || o.Username != "u" || o.Password != "p" || o.ResultsChannel != "c.r" || o.TLS != nil {
-		t.Errorf("OptionsFromConfig = %+v, %v", o, err)
 	}
 }

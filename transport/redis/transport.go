@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -54,6 +55,11 @@ type Transport struct {
 
 	everUp     atomic.Bool // a subscription was confirmed once
 	subscribed atomic.Bool // confirmed since the last Receive began
+
+	// The presence record (presence.go).
+	presenceKick   chan struct{}
+	presenceErr    string // the last refresh's failure; only the presence loop uses it
+	presenceWrites atomic.Uint64
 }
 
 // New returns a Transport that hands requests to sub. It does not connect:
@@ -72,6 +78,7 @@ func New(o Options, sub transport.Submitter, log *slog.Logger) (*Transport, erro
 	t.state.Set(StateConnecting, slog.LevelDebug, "redis: connecting", "addrs", o.Addrs)
 	t.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	t.dropLog = transport.Sometimes{Burst: 10, Interval: time.Second}
+	t.presenceKick = make(chan struct{}, 1)
 	return t, nil
 }
 
@@ -102,8 +109,11 @@ func (t *Transport) Run(ctx context.Context) error {
 		wg.Go(func() { t.submitLoop(ctx) })
 	}
 	wg.Go(func() { t.answerLoop(ctx) })
+	stopPresence := t.startPresence()
+	defer stopPresence()
 
-	bo := transport.Backoff{Min: t.o.MinBackoff, Max: t.o.MaxBackoff}
+	// Up to 20% jitter, so that a fleet does not reconnect in step.
+	bo := retry.Backoff{Policy: retry.Policy{Initial: t.o.MinBackoff, Max: t.o.MaxBackoff, Jitter: 0.2}}
 	for {
 		c, err := rueidis.NewClient(t.o.clientOption())
 		if err != nil {
@@ -113,13 +123,16 @@ func (t *Transport) Run(ctx context.Context) error {
 				return err
 			}
 			t.down(err)
-			if !sleep(ctx, bo.Next()) {
+			if retry.Wait(ctx, bo.Next()) != nil {
 				return nil
 			}
 			continue
 		}
 		t.client.Store(&c)
 		err = t.receive(ctx, c, &bo)
+		if ctx.Err() != nil {
+			stopPresence() // deletes the record while c is there to do it
+		}
 		t.client.Store(nil)
 		c.Close()
 		if err != nil {
@@ -132,16 +145,35 @@ func (t *Transport) Run(ctx context.Context) error {
 	}
 }
 
+// startPresence starts the presence loop when o.Presence is set, on a
+// context of its own: the function returned ends it (deleting the record)
+// and waits for it, once, so that Run can do so before it closes the
+// client.
+func (t *Transport) startPresence() (stop func()) {
+	if t.o.Presence == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.presenceLoop(ctx)
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
+}
+
 // receive subscribes on c and resubscribes after each loss until ctx ends.
 // rueidis redials a broken connection on the next call, so the client is
 // kept; only an authentication failure before the first subscription
 // returns an error.
-func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport.Backoff) error {
+func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *retry.Backoff) error {
 	// The hook runs on rueidis's connection goroutine: no blocking there.
 	hookCtx := rueidis.WithOnSubscriptionHook(ctx, func(s rueidis.PubSubSubscription) {
 		if s.Kind == "subscribe" && s.Channel == t.o.Channel {
 			t.everUp.Store(true)
 			t.subscribed.Store(true)
+			t.kickPresence()
 			t.state.Set(StateUp, slog.LevelInfo, "redis: subscribed", "addrs", t.o.Addrs, "channel", t.o.Channel)
 		}
 	})
@@ -162,7 +194,7 @@ func (t *Transport) receive(ctx context.Context, c rueidis.Client, bo *transport
 			return err
 		}
 		t.down(err)
-		if !sleep(ctx, bo.Next()) {
+		if retry.Wait(ctx, bo.Next()) != nil {
 			return nil
 		}
 	}
@@ -260,20 +292,8 @@ func (t *Transport) PublishResult(ctx context.Context, r agent.Result) error {
 			}
 			last = err
 		}
-		if ctx.Done() == nil || !sleep(ctx, 100*time.Millisecond) {
+		if ctx.Done() == nil || retry.Wait(ctx, 100*time.Millisecond) != nil {
 			return fmt.Errorf("redis: result %s not published on %s: %w", r.ID, t.o.ResultsChannel, last)
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
 	}
 }

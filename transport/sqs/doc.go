@@ -26,6 +26,13 @@
 //     left alone, so that SQS delivers it again after its visibility
 //     timeout.
 //
+// A message that SNS delivered wrapped in its JSON envelope (a topic's
+// subscription without RawMessageDelivery) is unwrapped first: the
+// envelope's Message is what the Submitter gets. A fleet fans out through
+// an SNS topic that every agent's own queue subscribes to; TopicClient
+// publishes on it for the requester. A cancel message for a request this
+// agent does not run is settled as a request for another node.
+//
 // SQS delivers at least once: the same request may arrive twice. The agent
 // drops request ids it has seen (agent.ErrDuplicate, which deletes the
 // copy); this package makes sure a message is deleted once it was taken.

@@ -15,13 +15,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/internal/awsconf"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 )
 
@@ -36,7 +33,7 @@ type Submitter interface {
 // Source is the source name passed to Submit.
 const Source = "sqs"
 
-// Config is the SQS transport's configuration, mapped by main from [sqs].
+// Config is the SQS transport's configuration, mapped by internal/fromconfig from [sqs].
 type Config struct {
 	QueueURL string // url: the request queue, required
 	Region   string // empty: from the queue URL's host, the default chain, else us-east-1
@@ -67,8 +64,9 @@ type Config struct {
 	// another node. Nil means AgentForeign.
 	IsForeign func(error) bool
 
-	// Backoff paces receive retries after failures (default 1s doubling
-	// to 1m, with jitter). Its Attempts is ignored: Run never gives up.
+	// Backoff paces receive retries after failures; the zero Policy means
+	// 1s doubling to 1m, full jitter. Its Attempts is not used: Run never
+	// gives up.
 	Backoff retry.Policy
 
 	// HTTPClient replaces the SDK's HTTP client (tests); nil keeps it.
@@ -101,24 +99,10 @@ func New(ctx context.Context, cfg Config, sub Submitter, log *slog.Logger) (*Que
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessID: cfg.AccessID, AccessKey: cfg.AccessKey})
+	client, err := newSQSClient(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
+		return nil, err
 	}
-	client := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		if cfg.HTTPClient != nil {
-			o.HTTPClient = cfg.HTTPClient // not via LoadDefaultConfig (AWS_CA_BUNDLE)
-		}
-		if cfg.Protocol == "query" {
-			// The SDK serialises through a pluggable protocol; its query
-			// implementation (form body, XML reply) uses the service's
-			// schema, which carries the query names and error codes.
-			o.Protocol = awsquery.New(schemas.AmazonSQS)
-		}
-	})
 	q := &Queue{cfg: cfg, client: client, sub: sub, log: log.With("transport", "sqs")}
 	q.rejLog = transport.Sometimes{Burst: 10, Interval: time.Second}
 	return q, nil
@@ -180,11 +164,8 @@ func (c *Config) validate() error {
 	if c.IsForeign == nil {
 		c.IsForeign = AgentForeign
 	}
-	if c.Backoff.BaseDelay <= 0 {
-		c.Backoff.BaseDelay = time.Second
-	}
-	if c.Backoff.MaxDelay <= 0 {
-		c.Backoff.MaxDelay = time.Minute
+	if c.Backoff == (retry.Policy{}) {
+		c.Backoff = retry.Policy{Initial: time.Second, Max: time.Minute, Jitter: 1}
 	}
 	return nil
 }
@@ -310,26 +291,33 @@ func (q *Queue) receive(ctx context.Context, n int) ([]types.Message, error) {
 // receiveFailed logs the first failure of a run of them (later ones at
 // Debug level) and sleeps the backoff.
 func (q *Queue) receiveFailed(ctx context.Context, failing int, err error) {
-	d := q.cfg.Backoff.Backoff(failing)
+	d := q.cfg.Backoff.Delay(failing)
 	if failing == 1 {
 		q.log.Error("cannot receive from queue; retrying with backoff until it answers", "queue", q.cfg.QueueURL, "err", err)
 	} else {
 		q.log.Debug("receive still failing", "queue", q.cfg.QueueURL, "attempt", failing, "backoff", d, "err", err)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	retry.Wait(ctx, d)
 }
 
 // handle submits one message and settles it (see the package comment).
 func (q *Queue) handle(ctx context.Context, m types.Message) {
 	mid := aws.ToString(m.MessageId)
-	id, err := q.sub.Submit(ctx, []byte(aws.ToString(m.Body)), Source)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
+	body := []byte(aws.ToString(m.Body))
+	if env, ok := unwrapSNS(body); ok {
+		if env.Type != snsNotification {
+			// A SubscriptionConfirmation (a topic of another account):
+			// the operator confirms it, the agent does not.
+			q.log.Warn("SNS message that is not a notification deleted; confirm a subscription with its SubscribeURL",
+				"message", mid, "type", env.Type, "topic", env.TopicArn)
+			q.delete(sctx, m)
+			return
+		}
+		body = []byte(*env.Message)
+	}
+	id, err := q.sub.Submit(ctx, body, Source)
 	switch {
 	case err == nil:
 		q.log.Debug("request accepted", "message", mid, "id", id)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
-	"github.com/pcapdaemon/pcapdaemon/sink/retry"
+	"github.com/pcapdaemon/pcapdaemon/internal/retry"
 )
 
 var (
@@ -303,7 +303,7 @@ func TestReceiveOutage(t *testing.T) {
 	var logs logBuf
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sub := newSubmitter(accept)
-	q := newQueue(t, g, Config{QueueURL: qurl, Backoff: retry.Policy{BaseDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond}}, sub, log)
+	q := newQueue(t, g, Config{QueueURL: qurl, Backoff: retry.Policy{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}}, sub, log)
 	g.stop()
 	runQueue(t, q)
 	eventually(t, 10*time.Second, "failure log", func() bool { return logs.count("cannot receive from queue") == 1 })
