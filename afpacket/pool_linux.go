@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +41,9 @@ type geometry struct {
 func (s settings) geometry() geometry {
 	return geometry{s.blockSize, s.numBlocks, s.frameSize, s.timeoutMS}
 }
+
+// refillDelay is how long the refill waits after a spare was taken.
+const refillDelay = 20 * time.Millisecond
 
 // maxGeometries bounds how many ring geometries a Pool keeps spares for;
 // an Open with a geometry beyond that is served the slow way.
@@ -116,6 +120,15 @@ func (st *poolState) refill(ctx context.Context) {
 			return
 		case <-st.kick:
 		}
+		// The open that took a spare is arming its socket: setting up
+		// the next ring (the kernel allocates and zeroes its memory,
+		// milliseconds of CPU for a ring of tens of MiB) waits until it
+		// is done rather than compete with it.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refillDelay):
+		}
 		for ctx.Err() == nil {
 			st.mu.Lock()
 			var g geometry
@@ -158,6 +171,7 @@ func prepare(g geometry) (*spare, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
+	enableTimestamps(fd)
 	if err := setRing(fd, settings{blockSize: g.blockSize, numBlocks: g.numBlocks, frameSize: g.frameSize, timeoutMS: g.timeoutMS}); err != nil {
 		_ = unix.Close(fd)
 		return nil, err

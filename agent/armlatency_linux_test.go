@@ -117,8 +117,10 @@ func BenchmarkArmLatency(b *testing.B) {
 		for b.Loop() {
 			ctx, cancel := context.WithCancel(context.Background())
 			t0 := time.Now()
+			// The ring of the other levels: a capture without limits would
+			// get a ring of 1 GiB, whose allocation is its set-up.
 			_, _, err := agent.CaptureOnce(ctx, agent.CaptureSpec{
-				Interface: p.Host, Filter: armFilter, Promiscuous: true,
+				Interface: p.Host, Filter: armFilter, Promiscuous: true, RingBytes: agent.DefaultRingBytes,
 				Armed: func(agent.CaptureInfo) { d = append(d, time.Since(t0)); cancel() },
 			})
 			cancel()
