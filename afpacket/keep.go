@@ -216,3 +216,11 @@ func NewMemConn(mem []byte, cfg MemConfig) (*Conn, error) { return newMemConn(me
 // would cost; a goroutine parked in the netpoller costs nothing until it
 // is woken.
 func (c *Conn) Wait(ctx context.Context, d time.Duration) error { return c.h.waitKeep(ctx, d) }
+
+// Stop has the socket queue no more frames, at once: it attaches a filter
+// that refuses every frame (SO_ATTACH_FILTER). Unlike Close it does not
+// wait for an RCU grace period (close(2) of a packet socket does, some
+// 10 to 80 ms on a busy host), so a capture that has reached its end can
+// write its file first and close later (Free). Kept blocks and the
+// counters (Stats) stay as they are.
+func (c *Conn) Stop() error { return c.h.stop() }

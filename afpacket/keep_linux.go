@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,4 +131,25 @@ func (h *handle) free() error {
 	}
 	h.mem = nil
 	return err
+}
+
+// stop implements Conn.Stop.
+func (h *handle) stop() error {
+	if h.closed.Load() {
+		return nil
+	}
+	if h.rc == nil { // a ring in memory: nothing queues frames
+		return nil
+	}
+	var serr error
+	err := h.rc.Control(func(fd uintptr) {
+		serr = attachFilter(int(fd), []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: 0}}, DefaultSnaplen)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return &net.OpError{Op: "stop", Net: network, Addr: h.addr, Err: err}
+	}
+	return nil
 }

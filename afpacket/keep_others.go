@@ -24,3 +24,5 @@ func (*handle) free() error                                         { return nil
 func newMemConn([]byte, MemConfig) (*Conn, error) { return nil, errUnimplemented }
 
 func (*handle) waitKeep(context.Context, time.Duration) error { return errUnimplemented }
+
+func (*handle) stop() error { return errUnimplemented }

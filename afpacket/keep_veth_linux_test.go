@@ -333,3 +333,47 @@ func TestKeepAnyLoopbackOnce(t *testing.T) {
 		t.Errorf("blocks count %d packets, hold %d frames", pk, len(k.frames))
 	}
 }
+
+// TestKeepStop: after Stop the socket queues nothing more, at once, and
+// what was kept stays.
+func TestKeepStop(t *testing.T) {
+	testenv.RequireRoot(t)
+	pair := netns.NewVethPair(t)
+	c := open(t, pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535), BlockTimeout: time.Millisecond})
+	k := &keeper{t: t, c: c}
+	before := frame(pair.HostMAC, pair.PeerMAC, nil, 1, 200)
+	if err := pair.Send([][]byte{before}); err != nil {
+		t.Fatal(err)
+	}
+	if !k.waitFrames(1) {
+		t.Fatalf("the frame did not arrive (%v)", k.err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var after [][]byte
+	for i := range 20 {
+		after = append(after, frame(pair.HostMAC, pair.PeerMAC, nil, uint32(10+i), 200))
+	}
+	if err := pair.Send(after); err != nil {
+		t.Fatal(err)
+	}
+	// A frame the socket still queued would be handed over within a few
+	// block timeouts; wait for the marker frame of a second socket
+	// instead of a fixed time.
+	c2 := open(t, pair.Host, afpacket.Config{Filter: etherTypeFilter(t, testEtherType, 65535), BlockTimeout: time.Millisecond})
+	marker := frame(pair.HostMAC, pair.PeerMAC, nil, 99, 60)
+	if err := pair.Send([][]byte{marker}); err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, c2, 1, time.Second); len(got) != 1 {
+		t.Fatal("the second socket saw no marker")
+	}
+	k.take()
+	if c.Filling() != 0 || len(k.frames) != 1 || !bytes.Equal(k.frames[0].data, before) {
+		t.Fatalf("after Stop: %d frames kept, %d filling; want only the one before", len(k.frames), c.Filling())
+	}
+	if _, err := c.Stats(); err != nil {
+		t.Errorf("Stats after Stop: %v", err)
+	}
+}

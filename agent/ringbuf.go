@@ -26,6 +26,7 @@ type ringKeeper interface {
 	Compact(b afpacket.Block, f afpacket.RecordFormat, lim afpacket.Limits) ([]byte, afpacket.Count)
 	Wait(ctx context.Context, d time.Duration) error
 	Stats() (afpacket.Stats, error)
+	Stop() error
 	Free() error
 }
 

@@ -205,7 +205,14 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		s.log.Error("capture failed to start", "error", err)
 		return out
 	}
-	defer h.Close()
+	// The ring path's file holds the ring: its release closes the handle
+	// (afpacket.Conn.Free).
+	ringPath := false
+	defer func() {
+		if !ringPath {
+			h.Close()
+		}
+	}()
 	s.linkType, s.snaplen = h.LinkType(), h.Snaplen()
 	if s.snaplen <= 0 || s.snaplen > s.p.snaplen {
 		s.snaplen = s.p.snaplen
@@ -218,6 +225,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	if k, ok := s.ringOK(h); ok {
 		started := clock.Now()
 		s.live.start(started, h.Stats)
+		ringPath = true
 		out.res.Started, out.snaplen = started, s.snaplen
 		s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", false, "ring_blocks", k.Blocks())
 		s.captureRing(ctx, h, k, started, &out)

@@ -94,9 +94,12 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 	st.Drops = min(st.Drops, drops)
 	out.res.KernelDrops = st.Drops
 	out.stats, out.statsKnown = st, serr == nil
-	// Closing the socket unhooks it: nothing is written to the ring any
-	// more, whose kept blocks stay mapped until the file is released.
-	_ = h.Close()
+	// Nothing is written to the ring any more. The socket is closed when
+	// the file is released (Free), after delivery: its close waits for an
+	// RCU grace period, which the file need not wait for.
+	if err := k.Stop(); err != nil {
+		_ = h.Close() // keeps the ring mapped all the same (a keeping reader's)
+	}
 	var trailer func(int64) []byte
 	if s.p.format == FormatPcapNG {
 		trailer = func(frames int64) []byte {
