@@ -183,6 +183,12 @@ func (c *compactor) place(out int, fm *frame, hl, at int) {
 	dst := out + c.f.Head
 	src := b[fm.start : fm.start+fm.snap]
 	n := fm.n
+	size := c.f.Head + (n+c.f.Align-1)/c.f.Align*c.f.Align + c.f.Tail
+	if hl == 0 && !fm.tag { // the frame as it is, cut: one move
+		copy(b[dst:dst+n], src[:n])
+		c.f.Put(b[out:out+size:out+size], fm.ts, n, fm.wire)
+		return
+	}
 	// put copies bytes [i, j) of the frame without the tag (header, then
 	// data) to dst+k, cut at n.
 	put := func(i, j, k int) {
@@ -210,7 +216,6 @@ func (c *compactor) place(out int, fm *frame, hl, at int) {
 	} else {
 		put(0, total, 0)
 	}
-	size := c.f.Head + (n+c.f.Align-1)/c.f.Align*c.f.Align + c.f.Tail
 	c.f.Put(b[out:out+size:out+size], fm.ts, n, fm.wire)
 }
 

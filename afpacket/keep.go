@@ -162,6 +162,8 @@ func (c *Conn) Measure(b Block, f RecordFormat, lim Limits) Count { return c.h.m
 // A block is compacted once; it is no ring block afterwards (Measure,
 // Walk and Compact must not see it again) and stays the caller's until
 // Release. f.Head+f.Align-1+f.Tail must not exceed MaxRecordOverhead.
+// Compacts (and Measures) of different blocks may run in several
+// goroutines at once: they share nothing but the Conn's settings.
 func (c *Conn) Compact(b Block, f RecordFormat, lim Limits) ([]byte, Count) {
 	return c.h.compact(b, f, lim)
 }

@@ -2,6 +2,9 @@ package agent
 
 import (
 	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
@@ -345,6 +348,13 @@ func (r *ringBuffer) compactNext() bool {
 		return false
 	}
 	run, cnt := r.k.Compact(rb.Block, r.rf, r.remaining(r.cFrames, r.cBytes))
+	r.compactedNext(rb, run, cnt)
+	return true
+}
+
+// compactedNext records the compaction of rb, the oldest block not
+// compacted yet, into run holding cnt.
+func (r *ringBuffer) compactedNext(rb *ringBlock, run []byte, cnt afpacket.Count) {
 	if r.compacted == r.measured {
 		r.counted(rb, cnt)
 	}
@@ -356,7 +366,46 @@ func (r *ringBuffer) compactNext() bool {
 	if len(run) > 0 {
 		r.runs = append(r.runs, ringRun{run, rb.id})
 	}
-	return true
+}
+
+// compactRest compacts the blocks not compacted yet. When no packet or
+// byte limit can be reached in them (their bounds say so), their frames
+// do not depend on the blocks before them, and they are compacted by
+// several goroutines at once: the write-out of a file of small frames is
+// mostly this. Else one by one, in order (compactNext).
+func (r *ringBuffer) compactRest() {
+	rest := r.n - r.compacted
+	workers := min(runtime.GOMAXPROCS(0), 4, rest/2)
+	if workers < 2 || r.reached != afpacket.LimitNone ||
+		r.lim.Frames > 0 && (r.k.SkipsFrames() || r.frames+r.hiFrames >= r.lim.Frames) ||
+		r.lim.Bytes > 0 && r.bytes+r.hiBytes >= r.lim.Bytes {
+		for r.compactNext() {
+		}
+		return
+	}
+	type compacted struct {
+		run []byte
+		cnt afpacket.Count
+	}
+	out := make([]compacted, rest)
+	first := r.compacted
+	lim := afpacket.Limits{End: r.lim.End}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < rest; i = int(next.Add(1) - 1) {
+				out[i].run, out[i].cnt = r.k.Compact(r.at(first+i).Block, r.rf, lim)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range out {
+		r.compactedNext(r.at(first+i), out[i].run, out[i].cnt)
+		if out[i].cnt.Reached != afpacket.LimitNone {
+			break // the end of the duration: later frames are not in the file
+		}
+	}
 }
 
 // free returns the number of ring blocks the kernel may fill.
@@ -458,8 +507,7 @@ func (r *ringBuffer) room(id uint64) ([]byte, uint64) {
 // ring (and the chunks) when it is released. The buffer must not be used
 // afterwards.
 func (r *ringBuffer) finish(header []byte, trailer func(frames int64) []byte) (*capfile.File, int64) {
-	for r.compactNext() {
-	}
+	r.compactRest()
 	f := &capfile.File{}
 	f.Append(header)
 	for _, run := range r.runs {
