@@ -7,6 +7,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/opt"
 )
 
 // maxInstructions is the kernel's limit on a classic BPF program
@@ -49,6 +50,14 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 	if !opts.NoOptimize && !noOpt {
 		prog, err = optimize(prog)
 		if err != nil {
+			for _, e := range []error{opt.ErrDivisionByZero, opt.ErrModulusByZero, opt.ErrShiftTooFar} {
+				if errors.Is(err, e) {
+					// libpcap's optimizer reports these as the filter's
+					// errors: a constant divisor or shift computed
+					// from the expression.
+					return nil, &Error{Pos: posAt(expr, 0), Msg: e.Error()}
+				}
+			}
 			return nil, fmt.Errorf("bpf: optimize %q: %w", expr, err)
 		}
 		if len(prog) == 1 {
