@@ -55,7 +55,7 @@ label)
 		-labeller "$tmp/label" -libpcap-commit "$commit" "$@"
 	;;
 bench)
-	go test ./bpfcompile -count=1 -run '^TestCompileSpeed$' -libpcap-bench "$tmp/bench" -v "$@"
+	go run ./scripts/compilebench -libpcap-bench "$tmp/bench" "$@"
 	;;
 *)
 	usage

@@ -10,10 +10,16 @@ import (
 // reachable blocks, the edges into each, the dominator tree and which
 // registers each block reads and writes and are read after it.
 func (o *optimizer) analyze() {
-	o.levelOrder()
-	o.findPreds()
-	o.findDominators()
+	if !o.shaped || o.shape != o.ordered {
+		o.levelOrder()
+		o.findPreds()
+	}
+	if !o.shaped || o.shape != o.dominated {
+		o.findDominators()
+	}
+	o.shaped, o.ordered, o.dominated = true, o.shape, o.shape
 	o.findUses()
+	o.analyzed, o.fresh = o.shape, true
 }
 
 // levelOrder orders the reachable blocks by level, the length of the
@@ -35,20 +41,32 @@ func (o *optimizer) levelOrder() {
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		b := &o.b[i]
-		if int(next[i]) < b.nsucc() {
-			c := b.succ(int(next[i]))
-			next[i]++
-			if state[c] == 0 {
+		if k := next[i]; k < 2 && b.jt >= 0 {
+			c := b.jt
+			if k == 1 {
+				c = b.jf
+			}
+			next[i] = k + 1
+			if b.op == opJA {
+				next[i] = 2
+			}
+			switch state[c] {
+			case 0:
 				state[c], next[c] = 1, 0
 				stack = append(stack, c)
+			case 1:
+				o.cycle = true // an edge back to a block being walked
 			}
 			continue
 		}
 		stack = stack[:len(stack)-1]
 		state[i] = 2
 		level := int32(0)
-		for s := 0; s < b.nsucc(); s++ {
-			level = max(level, o.b[b.succ(s)].level+1)
+		if b.jt >= 0 {
+			level = o.b[b.jt].level + 1
+			if l := o.b[b.jf].level + 1; l > level {
+				level = l
+			}
 		}
 		b.level = level
 		maxLevel = max(maxLevel, level)
@@ -85,23 +103,74 @@ func (o *optimizer) levelOrder() {
 // findPreds lists the edges into every reachable block.
 func (o *optimizer) findPreds() {
 	n := len(o.b)
-	if len(o.preds) < n {
-		o.preds = append(o.preds, make([][]int32, n-len(o.preds))...)
+	cnt := o.predN
+	clear(cnt)
+	edges := 0
+	for _, i := range o.order {
+		b := &o.b[i]
+		if b.jt >= 0 {
+			cnt[b.jt]++
+			edges++
+			if b.op != opJA {
+				cnt[b.jf]++
+				edges++
+			}
+		}
 	}
-	for i := range o.preds {
-		o.preds[i] = o.preds[i][:0]
+	// One array for all the lists, each with room for two edges more
+	// (pullups move edges; a list that outgrows its room moves to the end).
+	if need := edges + 2*n; len(o.predArena) < need {
+		o.predArena = make([]int32, need, 2*need)
+	}
+	o.predArena = o.predArena[:edges+2*n]
+	off := int32(0)
+	for i := range cnt {
+		o.predOff[i], o.predCap[i] = off, cnt[i]+2
+		off += cnt[i] + 2
+		cnt[i] = 0
 	}
 	for _, i := range o.order {
 		b := &o.b[i]
-		for s := 0; s < b.nsucc(); s++ {
-			c := b.succ(s)
-			o.preds[c] = append(o.preds[c], 2*i+int32(s))
+		if b.jt >= 0 {
+			o.addPred(b.jt, 2*i)
+			if b.op != opJA {
+				o.addPred(b.jf, 2*i+1)
+			}
+		}
+	}
+}
+
+// addPred adds edge e to the list of edges into block c.
+func (o *optimizer) addPred(c, e int32) {
+	if o.predN[c] == o.predCap[c] {
+		// Out of room: move the list to the end of the array.
+		off, n := o.predOff[c], o.predN[c]
+		at := int32(len(o.predArena))
+		o.predArena = append(o.predArena, o.predArena[off:off+n]...)
+		o.predArena = append(o.predArena, make([]int32, n+2)...)
+		o.predOff[c], o.predCap[c] = at, 2*n+2
+	}
+	o.predArena[o.predOff[c]+o.predN[c]] = e
+	o.predN[c]++
+}
+
+// removePred removes edge e from the list of edges into block c.
+func (o *optimizer) removePred(c, e int32) {
+	in := o.predsOf(c)
+	for k, x := range in {
+		if x == e {
+			copy(in[k:], in[k+1:])
+			o.predN[c]--
+			return
 		}
 	}
 }
 
 // predsOf returns the edges into block i (2*block+slot).
-func (o *optimizer) predsOf(i int32) []int32 { return o.preds[i] }
+func (o *optimizer) predsOf(i int32) []int32 {
+	off := o.predOff[i]
+	return o.predArena[off : off+o.predN[i] : off+o.predN[i]]
+}
 
 // findDominators computes the immediate dominator of every reachable
 // block but the returns. The order is topological, so one pass suffices.
@@ -204,34 +273,48 @@ func (b *block) terminator() bpf.RawInstruction {
 }
 
 // findUses computes, bottom up, the registers each block reads before
-// writing them (inUse), writes before reading (kill), writes (def) and
-// the registers read after it (outUse).
+// writing them (inUse) and the registers read after it (outUse), from the
+// registers its statements read first, write before reading and write
+// (localUses, which number keeps up to date).
 func (o *optimizer) findUses() {
 	for j := len(o.order) - 1; j >= 0; j-- {
 		b := &o.b[o.order[j]]
-		o.work += len(b.stmts) + 1
-		var use, def, kill atomSet
-		for _, s := range b.stmts {
-			if s.Op == nop {
-				continue
-			}
-			use |= atomUse(s) &^ def
-			if d := atomDef(s); d >= 0 {
-				m := atomSet(1) << d
-				if use&m == 0 {
-					kill |= m
-				}
-				def |= m
-			}
+		o.work++
+		if !o.usesKnown {
+			b.localUses()
 		}
-		use |= atomUse(b.terminator()) &^ def
 		var out atomSet
-		for s := 0; s < b.nsucc(); s++ {
-			out |= o.b[b.succ(s)].inUse
+		if b.jt >= 0 {
+			out = o.b[b.jt].inUse
+			if b.op != opJA {
+				out |= o.b[b.jf].inUse
+			}
 		}
-		b.def, b.kill, b.outUse = def, kill, out
-		b.inUse = use | out&^kill
+		b.outUse = out
+		b.inUse = b.luse | out&^b.kill
 	}
+	o.usesKnown = true
+}
+
+// localUses computes the registers b reads before writing them (luse,
+// its terminator included), writes before reading (kill) and writes (def).
+func (b *block) localUses() {
+	var use, def, kill atomSet
+	for _, s := range b.stmts {
+		if s.Op == nop {
+			continue
+		}
+		use |= atomUse(s) &^ def
+		if d := atomDef(s); d >= 0 {
+			m := atomSet(1) << d
+			if use&m == 0 {
+				kill |= m
+			}
+			def |= m
+		}
+	}
+	b.luse = use | atomUse(b.terminator())&^def
+	b.def, b.kill = def, kill
 }
 
 // resize returns s with length n, reallocated only when too short.

@@ -38,6 +38,7 @@ func (o *optimizer) threadEdge(p int32, slot int) {
 		if t := sb.jt; !o.conflict(p, t, s) {
 			pb.setSucc(slot, t)
 			o.changed, o.moved = true, true
+			o.shape++
 			s = t
 		}
 	}
@@ -51,6 +52,7 @@ func (o *optimizer) threadEdge(p int32, slot int) {
 		}
 		pb.setSucc(slot, t)
 		o.changed = true
+		o.shape++
 		s = t
 	}
 }
@@ -59,52 +61,56 @@ func (o *optimizer) threadEdge(p int32, slot int) {
 // slot (into c or, after threading, into a block c follows) decides, or
 // -1. The edges that decide are that edge and the edges that dominate it:
 // the one edge into each block that dominates p and has one edge in
-// (findFacts indexes them).
+// (findFacts indexes them). Of those that decide, the nearest wins (only
+// on a path no packet takes could two disagree).
 func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 	cb := &o.b[c]
-	if cb.val[atomA] == unknown || cb.oval == unknown {
+	a := cb.val[atomA]
+	if a == unknown || cb.oval == unknown {
 		return -1
 	}
 	if t := o.decides(p, slot, cb); t >= 0 {
 		return t
 	}
-	if v := o.dominatingFact(p, factKey{cb.op, 0, cb.val[atomA], cb.oval}, unknown); v >= 0 {
-		return cb.jt
-	}
-	if v := o.dominatingFact(p, factKey{cb.op, 1, cb.val[atomA], cb.oval}, unknown); v >= 0 {
-		return cb.jf
-	}
-	if cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-		if v := o.dominatingFact(p, factKey{cb.op, 2, cb.val[atomA], 0}, cb.oval); v >= 0 {
-			return cb.jf
+	pre := o.b[p].pre
+	best, bestPre := int32(-1), int32(-1)
+	for j := o.factTab[hashVal(a)&uint64(len(o.factTab)-1)]; j >= 0; j = o.facts[j].next {
+		f := &o.facts[j]
+		o.work++
+		if f.a != a || f.op != cb.op {
+			continue
+		}
+		var t int32
+		switch {
+		case f.oval == cb.oval && f.slot == 0:
+			t = cb.jt
+		case f.oval == cb.oval || f.slot == 0 && cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K:
+			t = cb.jf
+		default:
+			continue
+		}
+		if vb := &o.b[f.v]; vb.pre <= pre && pre <= vb.end && vb.pre > bestPre {
+			best, bestPre = t, vb.pre
 		}
 	}
-	return -1
+	return best
 }
 
-// factKey is what an edge tells: the outcome (slot 0 true, 1 false) of
-// the test op of value a with operand oval; slot 2 keys the true edges of
-// equality tests with a constant by the value alone (oval 0).
-type factKey struct {
-	op   uint16
-	slot uint16
-	a    vnum
-	oval vnum
+// hashVal mixes a value number for the table of facts.
+func hashVal(a vnum) uint64 {
+	h := uint64(a) * 0x9e3779b97f4a7c15
+	return h ^ h>>29
 }
 
-func (k *factKey) hash() uint64 {
-	h := (uint64(k.op)<<16 | uint64(k.slot)) ^ uint64(k.a)<<32
-	h = (h ^ uint64(k.oval)) * 0x9e3779b97f4a7c15
-	return h ^ h>>31
-}
-
-// factEntry is an edge that tells what its key says: the edge into block
-// v (v's one edge in), whose test had operand oval.
+// factEntry is what an edge tells: the outcome (slot 0 true, 1 false) of
+// its block's test op of the value a with operand oval; v is the block the
+// edge goes into, its only edge in.
 type factEntry struct {
-	key  factKey
-	v    int32
-	oval vnum
-	next int32 // the next entry in the same slot of the table, -1 at the end
+	a, oval vnum
+	op      uint16
+	slot    uint16
+	v       int32
+	next    int32 // the next entry of the same slot of the table, -1 at the end
 }
 
 // findFacts numbers the dominator tree (so that ancestry is a comparison)
@@ -152,58 +158,31 @@ func (o *optimizer) findFacts() {
 	}
 	o.count, o.kids, o.iter, o.stack = cnt, kids, fill, stack
 
-	// The table of facts.
+	// The table of facts, by the value tested.
 	o.facts = o.facts[:0]
 	size := 16
-	for size < 4*len(o.order) {
+	for size < 2*len(o.order) {
 		size *= 2
 	}
 	o.factTab = resize(o.factTab, size)
 	for i := range o.factTab {
 		o.factTab[i] = -1
 	}
-	add := func(k factKey, v int32, oval vnum) {
-		h := k.hash() & uint64(size-1)
-		o.facts = append(o.facts, factEntry{key: k, v: v, oval: oval, next: o.factTab[h]})
-		o.factTab[h] = int32(len(o.facts) - 1)
-	}
 	for _, v := range o.order {
 		vb := &o.b[v]
-		if v == o.root || vb.isLeaf() || len(o.preds[v]) != 1 {
+		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
 			continue
 		}
-		e := o.preds[v][0]
+		e := o.predsOf(v)[0]
 		u := &o.b[e/2]
 		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
 			continue
 		}
-		slot := uint16(e % 2)
-		add(factKey{u.op, slot, u.val[atomA], u.oval}, v, u.oval)
-		if slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-			add(factKey{u.op, 2, u.val[atomA], 0}, v, u.oval)
-		}
+		h := hashVal(u.val[atomA]) & uint64(size-1)
+		o.facts = append(o.facts, factEntry{a: u.val[atomA], oval: u.oval, op: u.op, slot: uint16(e % 2), v: v, next: o.factTab[h]})
+		o.factTab[h] = int32(len(o.facts) - 1)
 	}
 	o.work += len(o.order)
-}
-
-// dominatingFact returns the deepest block v that dominates p and whose
-// edge in tells k (with an operand other than notOval, unless unknown), or
-// -1.
-func (o *optimizer) dominatingFact(p int32, k factKey, notOval vnum) int32 {
-	best := int32(-1)
-	pre := o.b[p].pre
-	for j := o.factTab[k.hash()&uint64(len(o.factTab)-1)]; j >= 0; j = o.facts[j].next {
-		f := &o.facts[j]
-		o.work++
-		if f.key != k || (notOval != unknown && f.oval == notOval) {
-			continue
-		}
-		vb := &o.b[f.v]
-		if vb.pre <= pre && pre <= vb.end && (best < 0 || vb.pre > o.b[best].pre) {
-			best = f.v
-		}
-	}
-	return best
 }
 
 // decides returns the successor of cb that the outcome of p's test on its
@@ -257,17 +236,18 @@ func (o *optimizer) conflict(p, t, via int32) bool {
 // == 1": on a packet cut between p and q the moved test now runs, where it
 // ran after a load of q that fails (libpcap's optimizer does the same).
 func (o *optimizer) pullups() {
-	o.levelOrder()
-	o.findPreds()
+	if o.shape != o.ordered {
+		o.levelOrder()
+		o.findPreds()
+		o.ordered = o.shape
+	}
 	order := append(o.pull[:0], o.order...)
-	o.domAt = resize(o.domAt, len(o.b))
-	o.domIs = resize(o.domIs, len(o.b))
 	clear(o.domAt)
 	o.domStamp = 0
 	for j := len(order) - 1; j >= 0; j-- {
 		b := order[j]
 		for _, or := range [2]bool{true, false} {
-			if o.b[b].rpo < 0 || len(o.preds[b]) == 0 {
+			if o.b[b].rpo < 0 || o.predN[b] == 0 {
 				break
 			}
 			if o.pullup(b, or) {
@@ -290,18 +270,21 @@ func (o *optimizer) chainDominated(head, x int32) bool {
 		o.newDominance(head)
 	}
 	if o.domAt[x] == o.domStamp {
-		return o.domIs[x]
+		return o.domIs[x] == 1
 	}
 	o.work++
-	o.domAt[x], o.domIs[x] = o.domStamp, false // a cycle cannot be: a guard
-	is := x != o.root && len(o.preds[x]) > 0
-	for _, e := range o.preds[x] {
+	o.domAt[x], o.domIs[x] = o.domStamp, 0 // a cycle cannot be: a guard
+	is := x != o.root && o.predN[x] > 0
+	for _, e := range o.predsOf(x) {
 		if !is {
 			break
 		}
 		is = o.chainDominated(head, e/2)
 	}
-	o.domIs[x] = is
+	o.domIs[x] = 0
+	if is {
+		o.domIs[x] = 1
+	}
 	return is
 }
 
@@ -315,18 +298,11 @@ func (o *optimizer) newDominance(head int32) {
 // lists of edges into blocks up to date.
 func (o *optimizer) moveEdge(p int32, slot int, t int32) {
 	pb := &o.b[p]
-	old := pb.succ(slot)
 	e := 2*p + int32(slot)
-	in := o.preds[old]
-	for k, x := range in {
-		if x == e {
-			in = append(in[:k], in[k+1:]...)
-			break
-		}
-	}
-	o.preds[old] = in
-	o.preds[t] = append(o.preds[t], e)
+	o.removePred(pb.succ(slot), e)
+	o.addPred(t, e)
 	pb.setSucc(slot, t)
+	o.shape++
 }
 
 // pullup does one pull in the chain that starts at block b: along false

@@ -9,48 +9,39 @@ import (
 )
 
 // mergeSame merges blocks that do the same (the same statements, test and
-// successors) until no two do.
+// successors).
 func (o *optimizer) mergeSame() {
-	for {
+	if !o.fresh || o.shape != o.analyzed {
 		o.levelOrder()
-		n := len(o.b)
-		canon := resize(o.iter, n)
-		for i := range canon {
-			canon[i] = int32(i)
-		}
-		size := 16
-		for size < 2*len(o.order) {
-			size *= 2
-		}
-		table := resize(o.count, size)
-		clear(table)
-		mask := uint64(size - 1)
-		merged := false
-		// Bottom up, so that the successors are canonical already.
-		for j := len(o.order) - 1; j >= 0; j-- {
-			i := o.order[j]
-			b := &o.b[i]
-			o.work += len(b.stmts) + 1
-			for s := 0; s < b.nsucc(); s++ {
-				b.setSucc(s, canon[b.succ(s)])
-			}
-			h := b.hash() & mask
-			for table[h] != 0 && !b.same(&o.b[table[h]-1]) {
-				h = (h + 1) & mask
-			}
-			if table[h] != 0 {
-				canon[i] = table[h] - 1
-				merged = true
-				continue
-			}
-			table[h] = i + 1
-		}
-		o.root = canon[o.root]
-		o.iter, o.count = canon, table
-		if !merged {
-			return
-		}
 	}
+	canon := o.iter
+	for i := range canon {
+		canon[i] = int32(i)
+	}
+	table := o.table
+	clear(table)
+	mask := uint64(len(table) - 1)
+	// Bottom up, the successors made canonical first: blocks that do the
+	// same once their successors are merged meet in the table, so one
+	// pass merges all there is to merge.
+	for j := len(o.order) - 1; j >= 0; j-- {
+		i := o.order[j]
+		b := &o.b[i]
+		o.work += len(b.stmts) + 1
+		for s := 0; s < b.nsucc(); s++ {
+			b.setSucc(s, canon[b.succ(s)])
+		}
+		h := b.hash() & mask
+		for table[h] != 0 && !b.same(&o.b[table[h]-1]) {
+			h = (h + 1) & mask
+		}
+		if table[h] != 0 {
+			canon[i] = table[h] - 1
+			continue
+		}
+		table[h] = i + 1
+	}
+	o.root = canon[o.root]
 }
 
 // hash mixes what same compares.
@@ -130,50 +121,48 @@ func (b *block) straight() bool {
 // fall through.
 func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 	n := len(o.b)
-	// Bypass straight blocks without statements.
-	fwd := resize(o.iter, n)
-	for i := range fwd {
-		fwd[i] = -1
-	}
-	var resolve func(i int32) int32
-	resolve = func(i int32) int32 {
-		if fwd[i] >= 0 {
-			return fwd[i]
-		}
+	// Bypass straight blocks without statements, bottom up (o.order is
+	// the order mergeSame walked: every block reachable before it); and
+	// count each block's statements.
+	fwd, live := o.iter, o.kids[:n]
+	for j := len(o.order) - 1; j >= 0; j-- {
+		i := o.order[j]
 		b := &o.b[i]
-		fwd[i] = i // cycles are impossible; this stops a bad graph
-		if b.straight() && liveStmts(b.stmts) == 0 {
-			fwd[i] = resolve(b.jt)
+		live[i] = int32(liveStmts(b.stmts))
+		fwd[i] = i
+		if b.straight() && live[i] == 0 {
+			fwd[i] = fwd[b.jt]
 		}
-		return fwd[i]
 	}
-	root := resolve(o.root)
+	root := fwd[o.root]
 	// Placement: walk the false successor, then the true one, then place
 	// the block; the placement is the reverse.
-	state := resize(o.state, n)
+	state := o.state
 	clear(state)
-	next := resize(o.count, n)
+	next := o.count[:n]
 	clear(next)
-	var post []int32
+	post := o.pull[:0]
 	stack := append(o.stack[:0], root)
 	state[root] = 1
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		b := &o.b[i]
-		var succ [2]int32
-		ns := 0
+		var c int32 = -1
 		switch {
 		case b.isLeaf():
 		case b.straight():
-			succ[0], ns = resolve(b.jt), 1
-		default:
-			succ[0], succ[1], ns = resolve(b.jf), resolve(b.jt), 2
+			if next[i] == 0 {
+				c = fwd[b.jt]
+			}
+		case next[i] == 0:
+			c = fwd[b.jf]
+		case next[i] == 1:
+			c = fwd[b.jt]
 		}
-		if int(next[i]) < ns {
-			c := succ[next[i]]
+		if c >= 0 {
 			next[i]++
 			if state[c] == 0 {
-				state[c], next[c] = 1, 0
+				state[c] = 1
 				stack = append(stack, c)
 			}
 			continue
@@ -181,16 +170,17 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 		stack = stack[:len(stack)-1]
 		post = append(post, i)
 	}
-	place := make([]int32, len(post))
+	place := o.pull2[:len(post)]
 	for j, i := range post {
 		place[len(post)-1-j] = i
 	}
-	pos := resize(o.finish, n) // position of each placed block
-	long := make([]uint8, n)   // bit 0: jt needs a ja, bit 1: jf
-	o.iter, o.state, o.count, o.stack, o.finish = fwd, state, next, stack, pos
+	o.stack = stack
+	pos := o.finish[:n] // position of each placed block
+	long := o.long[:n]  // bit 0: jt needs a ja, bit 1: jf
+	clear(long)
 	fallsInto := func(j int) bool { // the block at j goes on to the block after it
 		b := &o.b[place[j]]
-		return j+1 < len(place) && b.straight() && resolve(b.jt) == place[j+1]
+		return j+1 < len(place) && b.straight() && fwd[b.jt] == place[j+1]
 	}
 	for pass := 0; ; pass++ {
 		if pass > n+8 {
@@ -200,7 +190,7 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 		for j, i := range place {
 			b := &o.b[i]
 			pos[i] = at
-			at += int32(liveStmts(b.stmts))
+			at += live[i]
 			switch {
 			case b.isLeaf():
 				at++
@@ -218,12 +208,12 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 			if b.isLeaf() || b.straight() {
 				continue
 			}
-			from := pos[i] + int32(liveStmts(b.stmts))
-			if long[i]&1 == 0 && pos[resolve(b.jt)]-from-1 > 255 {
+			from := pos[i] + live[i]
+			if long[i]&1 == 0 && pos[fwd[b.jt]]-from-1 > 255 {
 				long[i] |= 1
 				grew = true
 			}
-			if long[i]&2 == 0 && pos[resolve(b.jf)]-from-1 > 255 {
+			if long[i]&2 == 0 && pos[fwd[b.jf]]-from-1 > 255 {
 				long[i] |= 2
 				grew = true
 			}
@@ -245,13 +235,13 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k})
 			case b.straight():
 				if !fallsInto(j) {
-					out = append(out, bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[resolve(b.jt)] - here - 1)})
+					out = append(out, bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[fwd[b.jt]] - here - 1)})
 				}
 			default:
 				ins := bpf.RawInstruction{Op: b.op, K: b.k}
 				extra := int32(0)
 				var jas [2]bpf.RawInstruction
-				for s, t := range [2]int32{resolve(b.jt), resolve(b.jf)} {
+				for s, t := range [2]int32{fwd[b.jt], fwd[b.jf]} {
 					off := pos[t] - here - 1
 					if long[i]&(1<<s) != 0 {
 						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(off - extra - 1)}

@@ -34,12 +34,13 @@ type block struct {
 	jt, jf int32
 
 	// What the analyses of the current round found.
-	val    [nAtoms]vnum // values at the exit
-	oval   vnum         // the operand the branch compares A with
-	inUse  atomSet      // registers read before being written
-	outUse atomSet      // registers read after the block
-	kill   atomSet      // registers written before being read
-	def    atomSet      // registers written
+	val    []vnum  // values at the exit, of the registers the program uses
+	oval   vnum    // the operand the branch compares A with
+	inUse  atomSet // registers read before being written, here or after
+	luse   atomSet // registers the block itself reads before writing
+	outUse atomSet // registers read after the block
+	kill   atomSet // registers written before being read
+	def    atomSet // registers written
 
 	level int32 // length of the longest path to a return
 	rpo   int32 // position in the round's order, -1 when unreachable

@@ -1,6 +1,8 @@
 package opt
 
 import (
+	"math/bits"
+
 	"golang.org/x/net/bpf"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
@@ -20,31 +22,33 @@ import (
 // constant X of 32 or more, are errors then.
 func (o *optimizer) number(alter bool) error {
 	o.vals.reset()
+	val := o.val
 	for _, i := range o.order {
 		b := &o.b[i]
 		o.work += len(b.stmts) + 4
-		var val [nAtoms]vnum
 		if preds := o.predsOf(i); len(preds) > 0 {
-			val = o.b[preds[0]/2].val
+			copy(val, o.b[preds[0]/2].val)
 			for _, e := range preds[1:] {
-				pv := &o.b[e/2].val
+				pv := o.b[e/2].val
 				for a := range val {
 					if val[a] != pv[a] {
 						val[a] = unknown
 					}
 				}
 			}
+		} else {
+			clear(val)
 		}
 		aval, xval := val[atomA], val[atomX]
 		for j := range b.stmts {
 			if b.stmts[j].Op == nop {
 				continue
 			}
-			if err := o.evalStmt(&b.stmts[j], &val, alter); err != nil {
+			if err := o.evalStmt(&b.stmts[j], val, alter); err != nil {
 				return err
 			}
 		}
-		b.val = val
+		copy(b.val, val)
 		if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
 			// Not libpcap's (its code generator returns constants).
 			b.op, b.k = cbpf.RET|cbpf.K, c
@@ -65,6 +69,7 @@ func (o *optimizer) number(alter bool) error {
 		} else {
 			b.oval = b.val[atomX]
 		}
+		b.localUses()
 	}
 	return nil
 }
@@ -105,7 +110,7 @@ func quietRewrite(s *bpf.RawInstruction, op uint16, k uint32) { s.Op, s.K = op, 
 
 // evalStmt gives the register s writes its value number, and with alter
 // rewrites s as number says.
-func (o *optimizer) evalStmt(s *bpf.RawInstruction, val *[nAtoms]vnum, alter bool) error {
+func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) error {
 	t := &o.vals
 	switch op := s.Op; {
 	case op&0x07 == cbpf.LD && op&0xe0 == cbpf.ABS:
@@ -308,16 +313,19 @@ func (o *optimizer) peephole(b *block) {
 			l.Op = nop
 			b.jt, b.jf = b.jf, b.jt
 			o.changed, o.moved = true, true
+			o.shape++
 		}
 	}
 	if b.op == cbpf.JMP|cbpf.JSET|cbpf.K {
 		switch b.k {
 		case 0:
 			b.jt = b.jf // not counted as a change, as in libpcap
+			o.shape++
 		case 0xffffffff:
 			b.op, b.k = cbpf.JMP|cbpf.JEQ|cbpf.K, 0
 			b.jt, b.jf = b.jf, b.jt
 			o.changed, o.moved = true, true
+			o.shape++
 		}
 	}
 	if !b.isCond() {
@@ -347,6 +355,7 @@ func (o *optimizer) peephole(b *block) {
 		} else {
 			b.jt = b.jf
 		}
+		o.shape++
 	}
 }
 
@@ -355,34 +364,29 @@ func (o *optimizer) peephole(b *block) {
 // after b reads. (A load that could run off the packet goes too: libpcap's
 // optimizer treats loads as free of effects.)
 func (o *optimizer) deadDefs(b *block) {
-	var last [nAtoms]int32
-	for i := range last {
-		last[i] = -1
-	}
-	visit := func(ri bpf.RawInstruction, j int32) {
-		use := atomUse(ri)
-		for use != 0 {
-			a := trailingZeros(use)
-			use &^= 1 << a
-			last[a] = -1
+	var last [nAtoms]int32 // 1 + the statement that wrote the register last, 0: none pending
+	for j := range b.stmts {
+		ri := b.stmts[j]
+		if ri.Op == nop {
+			continue
 		}
-		if d := atomDef(ri); d >= 0 && j >= 0 {
-			if last[d] >= 0 {
-				b.stmts[last[d]].Op = nop
+		for use := atomUse(ri); use != 0; use &= use - 1 {
+			last[trailingZeros(use)] = 0
+		}
+		if d := atomDef(ri); d >= 0 {
+			if l := last[d]; l > 0 {
+				b.stmts[l-1].Op = nop
 				o.changed, o.moved = true, true
 			}
-			last[d] = j
+			last[d] = int32(j) + 1
 		}
 	}
-	for j := range b.stmts {
-		if b.stmts[j].Op != nop {
-			visit(b.stmts[j], int32(j))
-		}
+	for use := atomUse(b.terminator()); use != 0; use &= use - 1 {
+		last[trailingZeros(use)] = 0
 	}
-	visit(b.terminator(), -1)
-	for a, j := range last {
-		if j >= 0 && b.outUse&(1<<a) == 0 {
-			b.stmts[j].Op = nop
+	for a, l := range last[:len(b.val)] {
+		if l > 0 && b.outUse&(1<<a) == 0 {
+			b.stmts[l-1].Op = nop
 			b.val[a] = unknown
 			o.changed, o.moved = true, true
 		}
@@ -390,11 +394,4 @@ func (o *optimizer) deadDefs(b *block) {
 }
 
 // trailingZeros returns the index of the lowest set bit of a non-empty set.
-func trailingZeros(s atomSet) int {
-	n := 0
-	for s&1 == 0 {
-		s >>= 1
-		n++
-	}
-	return n
-}
+func trailingZeros(s atomSet) int { return bits.TrailingZeros32(uint32(s)) }

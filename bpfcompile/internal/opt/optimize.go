@@ -3,6 +3,7 @@ package opt
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/net/bpf"
 
@@ -101,7 +102,7 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 		return nil, Stats{}, err
 	}
 	shareReturns(blocks)
-	o := &optimizer{b: blocks, budget: budget}
+	o := newOptimizer(blocks, len(raw), budget)
 	out, err := o.run()
 	st := Stats{Work: o.work, Rounds: o.rounds}
 	if err != nil {
@@ -113,6 +114,107 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 	return out, st, nil
 }
 
+// Block is a basic block of a program given to OptimizeBlocks: statements
+// (no jumps, no returns) and a terminator Op with operand K, a return
+// (RET|K, RET|A) or a conditional jump to the blocks Jt (true) and Jf
+// (false), indexes into the program's blocks. Block 0 is the entry.
+type Block struct {
+	Stmts  []bpf.RawInstruction
+	Op     uint16
+	K      uint32
+	Jt, Jf int
+}
+
+// OptimizeBlocks is Optimize for a program given as basic blocks, as a
+// code generator makes them (no layout, no jump offsets): what the
+// compiler hands over. The blocks are not changed. The graph must have
+// no cycle; the error wraps ErrInvalid when a block is not valid.
+func OptimizeBlocks(in []Block, budget int) ([]bpf.RawInstruction, Stats, error) {
+	if len(in) == 0 {
+		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
+	}
+	n := 0
+	for _, b := range in {
+		n += len(b.Stmts)
+	}
+	arena := make([]bpf.RawInstruction, 0, n)
+	blocks := make([]block, len(in))
+	for i, ib := range in {
+		for j, ri := range ib.Stmts {
+			if err := checkRaw(ri); err != nil || ri.Op&0x07 == cbpf.JMP || ri.Op&0x07 == cbpf.RET {
+				return nil, Stats{}, fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, i, j, ri.Op)
+			}
+		}
+		start := len(arena)
+		arena = append(arena, ib.Stmts...)
+		b := &blocks[i]
+		b.stmts = arena[start:len(arena):len(arena)]
+		b.op, b.k = ib.Op, ib.K
+		switch {
+		case ib.Op == cbpf.RET|cbpf.K || ib.Op == cbpf.RET|cbpf.A:
+			b.jt, b.jf = none, none
+		case ib.Op&0x07 == cbpf.JMP && ib.Op != opJA && validOp(ib.Op):
+			if ib.Jt < 0 || ib.Jt >= len(in) || ib.Jf < 0 || ib.Jf >= len(in) {
+				return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, ib.Jt, ib.Jf, len(in))
+			}
+			b.jt, b.jf = int32(ib.Jt), int32(ib.Jf)
+		default:
+			return nil, Stats{}, fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, ib.Op)
+		}
+	}
+	shareReturns(blocks)
+	o := newOptimizer(blocks, n, budget)
+	out, err := o.run()
+	return out, Stats{Work: o.work, Rounds: o.rounds}, err
+}
+
+// newOptimizer makes the optimizer of blocks with n statements, with the
+// scratch space of its passes made at once.
+func newOptimizer(blocks []block, n, budget int) *optimizer {
+	o := &optimizer{b: blocks, budget: budget}
+	size := 32
+	for size < 2*(n+len(blocks)) {
+		size *= 2
+	}
+	o.vals.keys = make([]valueKey, 1, size/2)
+	o.vals.index = make([]uint32, size)
+	nb := len(blocks)
+	tab := 16
+	for tab < 2*nb {
+		tab *= 2
+	}
+	ints := make([]int32, 17*nb+8+2*tab)
+	cut := func(k int) []int32 {
+		s := ints[:k:k]
+		ints = ints[k:]
+		return s
+	}
+	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
+	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
+	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
+	o.factTab, o.table = cut(tab), cut(tab)
+	bytes := make([]uint8, 3*nb)
+	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
+	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
+	// Values of the registers the program uses: A, X and the scratch
+	// slots up to the highest one it names.
+	k := atomM
+	for i := range blocks {
+		for _, ri := range blocks[i].stmts {
+			switch {
+			case ri.Op == cbpf.LD|cbpf.MEM, ri.Op == cbpf.LDX|cbpf.MEM, ri.Op&0x07 == cbpf.ST, ri.Op&0x07 == cbpf.STX:
+				k = max(k, atomM+int(ri.K&15)+1)
+			}
+		}
+	}
+	vals := make([]vnum, (nb+1)*k)
+	for i := range blocks {
+		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
+	}
+	o.val = vals[nb*k:]
+	return o
+}
+
 // optimizer holds a program as blocks and the state of its passes.
 type optimizer struct {
 	b    []block
@@ -121,15 +223,22 @@ type optimizer struct {
 
 	order []int32 // reachable blocks, root first, every block after its predecessors
 
-	// The edges into each block, each 2*block+slot.
-	preds [][]int32
+	// The edges into each block i, each 2*block+slot:
+	// predArena[predOff[i]:][:predN[i]], room for predCap[i].
+	predOff, predN, predCap []int32
+	predArena               []int32
 
-	// dominates' memory: for the blocks with domAt[i] == domStamp, whether
-	// domHead dominates them.
-	domAt    []uint32
-	domIs    []bool
-	domStamp uint32
+	// chainDominated's memory: for the blocks with domAt[i] == domStamp,
+	// whether domHead dominates them (domIs[i] 1).
+	domAt    []int32
+	domIs    []uint8
+	domStamp int32
 	domHead  int32
+
+	val   []vnum  // number's scratch: the values of the block at hand
+	cycle bool    // levelOrder found a cycle
+	long  []uint8 // emit's scratch
+	table []int32 // mergeSame's
 
 	// Scratch space of the analyses, reused from round to round.
 	state                            []uint8
@@ -137,6 +246,16 @@ type optimizer struct {
 	facts                            []factEntry
 	factTab                          []int32
 	pull, pull2                      []int32
+
+	// shape counts the changes to edges; analyzed is its value at the
+	// last analysis, fresh whether no statement changed since either.
+	shape, analyzed uint64
+	fresh           bool
+	// The shape when the order and edges in (ordered) and the dominators
+	// (dominated) were last found; shaped once they were.
+	ordered, dominated uint64
+	shaped             bool
+	usesKnown          bool // every block's localUses are up to date
 
 	changed bool // a pass of this round changed the program
 	moved   bool // a change other than to a branch's target
@@ -155,17 +274,22 @@ func (o *optimizer) run() ([]bpf.RawInstruction, error) {
 	// tests the path decides and tests of one value pulled together, until
 	// nothing changes.
 	branchOnly := 0
-	var seen map[uint64]int // shapes after branch-only rounds, by count
-	extra := -1             // rounds left once a cycle is found
+	var seen []uint64 // shapes after branch-only rounds 1, 2, ...
+	extra := -1       // rounds left once a cycle is found
 	for !o.spent() && o.rounds < maxRounds && extra != 0 {
 		o.rounds++
 		o.changed, o.moved = false, false
-		o.analyze()
+		if o.analyze(); o.cycle {
+			return nil, fmt.Errorf("%w: the blocks form a cycle", ErrInvalid)
+		}
 		if err := o.number(false); err != nil {
 			return nil, err
 		}
 		o.thread()
 		o.pullups()
+		if o.changed {
+			o.fresh = false
+		}
 		switch {
 		case !o.changed:
 		case o.moved:
@@ -184,14 +308,11 @@ func (o *optimizer) run() ([]bpf.RawInstruction, error) {
 			// the shape the cycle has then. Find the cycle and go
 			// straight to that shape.
 			h := o.shapeHash()
-			if first, ok := seen[h]; ok {
-				extra = (maxBranchOnlyRounds - branchOnly) % (branchOnly - first)
+			if first := slices.Index(seen, h); first >= 0 {
+				extra = (maxBranchOnlyRounds - branchOnly) % (branchOnly - (first + 1))
 				continue
 			}
-			if seen == nil {
-				seen = map[uint64]int{}
-			}
-			seen[h] = branchOnly
+			seen = append(seen, h)
 			continue
 		}
 		break
@@ -201,15 +322,22 @@ func (o *optimizer) run() ([]bpf.RawInstruction, error) {
 	for !o.spent() && o.rounds < maxRounds {
 		o.rounds++
 		o.changed = false
-		o.analyze()
+		if !o.fresh || o.shape != o.analyzed {
+			// The last round of the branch phase changed nothing: its
+			// analysis holds.
+			o.analyze()
+		}
 		if err := o.number(true); err != nil {
 			return nil, err
 		}
 		if !o.changed {
 			break
 		}
+		o.fresh = false
 	}
-	o.mergeSame()
+	if o.mergeSame(); o.cycle {
+		return nil, fmt.Errorf("%w: the blocks form a cycle", ErrInvalid)
+	}
 	o.skipRoot()
 	r := &o.b[o.root]
 	if r.op == cbpf.RET|cbpf.K && r.k == 0 {
@@ -221,18 +349,23 @@ func (o *optimizer) run() ([]bpf.RawInstruction, error) {
 // shareReturns sends every edge into a return to one block per return
 // instruction, as the code generator's graph has them.
 func shareReturns(blocks []block) {
-	first := map[[2]uint32]int32{}
+	var first []int32 // the returns kept, one per instruction
 	canon := make([]int32, len(blocks))
 	for i := range blocks {
 		b := &blocks[i]
 		canon[i] = int32(i)
-		if b.isLeaf() && len(b.stmts) == 0 {
-			key := [2]uint32{uint32(b.op), b.k}
-			if c, ok := first[key]; ok {
-				canon[i] = c
-			} else {
-				first[key] = int32(i)
+		if !b.isLeaf() || len(b.stmts) != 0 {
+			continue
+		}
+		found := false
+		for _, f := range first {
+			if fb := &blocks[f]; fb.op == b.op && fb.k == b.k {
+				canon[i], found = f, true
+				break
 			}
+		}
+		if !found {
+			first = append(first, int32(i))
 		}
 	}
 	for i := range blocks {
