@@ -26,7 +26,7 @@ const defaultSnaplen = 262144
 // tenfold), the price of a bounded compile time.
 const (
 	maxPrimitives      = maxInstructions
-	maxRawInstructions = 2 * maxInstructions
+	maxRawInstructions = 4 * maxInstructions
 )
 
 // maxAddrRun bounds a run of the characters addresses and numbers are made
@@ -103,6 +103,11 @@ func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, er
 	g, err := newGen(expr, opts)
 	if err != nil {
 		return nil, 0, false, err
+	}
+	if !opts.NoOptimize {
+		// The shape is for the optimizer; unoptimized, the program is
+		// libpcap's.
+		g.portChains = markPortChains(node)
 	}
 	var f *frag
 	if node != nil {

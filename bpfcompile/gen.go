@@ -57,6 +57,12 @@ type gen struct {
 	curReg  int
 
 	noOptimize bool
+
+	// portChains holds the offsets of the port and portrange primitives
+	// without a protocol that an "or" chain joins to another (see
+	// markPortChains): they are generated in the shape that lets the
+	// optimizer share their protocol tests.
+	portChains map[int]bool
 }
 
 // dltPPP is the pseudo link type "pppoes" switches to.

@@ -106,3 +106,15 @@ func TCPPortChain(n int) string {
 	}
 	return strings.Join(parts, " or ")
 }
+
+// MACChain is "ether src M1 or ether src M2 or ...", n MAC addresses that
+// differ in both halves: each test keeps its four instructions (two
+// loads, two comparisons) when optimized, so 1,100 of them do not fit the
+// kernel's 4,096.
+func MACChain(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("ether src %02x:%02x:aa:bb:%02x:%02x", i>>8, i&0xff, i>>8, i&0xff)
+	}
+	return strings.Join(parts, " or ")
+}

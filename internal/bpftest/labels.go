@@ -161,16 +161,19 @@ func WriteLabels(name string, l *Labels) error {
 // Sizes of the packet sets LabelPackets builds.
 const (
 	labelReal   = 4   // real packets
-	labelProbed = 8   // packets with the program's fields set
-	labelCuts   = 3   // truncated copies of each
+	labelProbed = 12  // packets with the program's fields set
+	labelCuts   = 4   // truncated copies of each
 	labelMaxLen = 128 // bytes kept of a real packet
 )
 
 // LabelPackets builds the packets a random expression is labelled on: a
 // few real ones of the link type (cut to labelMaxLen bytes, keeping their
 // length on the wire) and packets whose fields the program raw reads hold
-// the values it compares them with (raw nil: random ones), each with
-// copies truncated inside or just after a field the program reads.
+// the values it compares them with (raw nil: random ones; every value
+// comes up in turn), each with copies truncated at the start of a field
+// the program reads, inside it or just after it: where libpcap's optimizer
+// changes verdicts (a test it moved before a load that fails, a load it
+// dropped).
 func LabelPackets(rng *rand.Rand, raw []bpf.RawInstruction, real [][]byte) []LabelPacket {
 	probes := Probes(rng, raw)
 	maxEnd := 34
@@ -197,7 +200,7 @@ func LabelPackets(rng *rand.Rand, raw []bpf.RawInstruction, real [][]byte) []Lab
 			pkt = make([]byte, maxEnd+rng.IntN(24))
 		}
 		if i >= labelReal {
-			applyProbes(rng, pkt, probes)
+			labelProbe(rng, pkt, probes, i-labelReal)
 		}
 		if wire == 0 {
 			wire = len(pkt)
@@ -207,12 +210,71 @@ func LabelPackets(rng *rand.Rand, raw []bpf.RawInstruction, real [][]byte) []Lab
 	return out
 }
 
-// cutsFor chooses lengths to truncate pkt to: where a load the program
-// makes would just fail or just succeed, or anywhere.
+// labelProbe writes the probed values into the n-th probed packet: each
+// field, three times in four, the value its turn picks (so that every
+// value of every field comes up), else a random one of them or none.
+func labelProbe(rng *rand.Rand, pkt []byte, probes []Probe, n int) {
+	put := func(off int, size int, v uint32) {
+		if off < 0 || off+size > len(pkt) {
+			return
+		}
+		switch size {
+		case 1:
+			pkt[off] = byte(v)
+		case 2:
+			binary.BigEndian.PutUint16(pkt[off:], uint16(v))
+		case 4:
+			binary.BigEndian.PutUint32(pkt[off:], v)
+		}
+	}
+	pick := func(pi int, p Probe) (uint32, bool) {
+		switch {
+		case len(p.Vals) == 0:
+			return 0, false
+		case rng.IntN(4) != 0:
+			return p.Vals[(n+pi)%len(p.Vals)], true
+		case rng.IntN(2) == 0:
+			return p.Vals[rng.IntN(len(p.Vals))], true
+		}
+		return 0, false
+	}
+	var xs []int
+	for pi, p := range probes {
+		if p.Mode == ModeMSH {
+			if v, ok := pick(pi, p); ok {
+				put(int(p.Off), 1, v)
+			}
+			if int(p.Off) < len(pkt) {
+				xs = append(xs, 4*int(pkt[p.Off]&0xf))
+			}
+		}
+	}
+	for pi, p := range probes {
+		if p.Mode == ModeABS && p.Off < ancillaryBase {
+			if v, ok := pick(pi, p); ok {
+				put(int(p.Off), p.Size, v)
+			}
+		}
+	}
+	if len(xs) == 0 {
+		xs = []int{0, 20}
+	}
+	for pi, p := range probes {
+		if p.Mode == ModeIND {
+			if v, ok := pick(pi, p); ok {
+				put(xs[rng.IntN(len(xs))]+int(p.Off), p.Size, v)
+			}
+		}
+	}
+}
+
+// cutsFor chooses lengths to truncate pkt to: at the start of a field the
+// program loads, where a load would just fail or just succeed, or
+// anywhere.
 func cutsFor(rng *rand.Rand, pkt []byte, probes []Probe) []int {
 	var cand []int
-	addEnd := func(end int) {
-		for _, c := range []int{end - 1, end} {
+	addField := func(off, size int) {
+		for _, c := range []int{off, off + size - 1, off + size} {
 			if c >= 0 && c < len(pkt) && !slices.Contains(cand, c) {
 				cand = append(cand, c)
 			}
@@ -222,29 +284,27 @@ func cutsFor(rng *rand.Rand, pkt []byte, probes []Probe) []int {
 	for _, p := range probes {
 		if p.Mode == ModeMSH && int(p.Off) < len(pkt) {
 			xs = append(xs, 4*int(pkt[p.Off]&0xf))
-			addEnd(int(p.Off) + 1)
+			addField(int(p.Off), 1)
 		}
 	}
 	for _, p := range probes {
 		switch {
 		case p.Mode == ModeABS && p.Off < ancillaryBase:
-			addEnd(int(p.Off) + p.Size)
+			addField(int(p.Off), p.Size)
 		case p.Mode == ModeIND:
 			for _, x := range xs {
-				addEnd(x + int(p.Off) + p.Size)
+				addField(x+int(p.Off), p.Size)
 			}
 		}
 	}
 	var cuts []int
 	for tries := 0; len(cuts) < labelCuts && len(pkt) > 0 && tries < 64; tries++ {
 		c := rng.IntN(len(pkt))
-		if len(cand) > 0 && rng.IntN(4) != 0 {
+		if len(cand) > 0 && rng.IntN(5) != 0 {
 			c = cand[rng.IntN(len(cand))]
 		}
 		if !slices.Contains(cuts, c) {
 			cuts = append(cuts, c)
-		} else if len(cand) < 2*labelCuts && rng.IntN(2) == 0 {
-			cand = nil // few candidates: let random cuts fill up
 		}
 	}
 	slices.Sort(cuts)

@@ -1,6 +1,10 @@
 package opt
 
-import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+import (
+	"slices"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+)
 
 // thread moves edges past the blocks whose branch the path decides, bottom
 // up: an edge into a block whose two branches go to the same place goes
@@ -73,44 +77,91 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 		return t
 	}
 	pre := o.b[p].pre
-	best, bestPre := int32(-1), int32(-1)
-	for j := o.factTab[hashVal(a)&uint64(len(o.factTab)-1)]; j >= 0; j = o.facts[j].next {
-		f := &o.facts[j]
-		o.work++
-		if f.a != a || f.op != cb.op {
-			continue
+	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
+		if o.facts[j].slot == 0 {
+			return cb.jt
 		}
-		var t int32
-		switch {
-		case f.oval == cb.oval && f.slot == 0:
-			t = cb.jt
-		case f.oval == cb.oval || f.slot == 0 && cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K:
-			t = cb.jf
-		default:
-			continue
-		}
-		if vb := &o.b[f.v]; vb.pre <= pre && pre <= vb.end && vb.pre > bestPre {
-			best, bestPre = t, vb.pre
+		return cb.jf
+	}
+	if cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+		// An equality test of the same value with another constant held.
+		if j := o.dominatingFact(factKey{a: a, op: cb.op, eq: true}, pre); j >= 0 {
+			return cb.jf
 		}
 	}
-	return best
+	return -1
 }
 
-// hashVal mixes a value number for the table of facts.
-func hashVal(a vnum) uint64 {
-	h := uint64(a) * 0x9e3779b97f4a7c15
+// factKey is what an edge tells: the outcome of the test op of the value a
+// with operand oval; eq keys the true edges of equality tests with a
+// constant by the value alone (oval 0).
+type factKey struct {
+	a, oval vnum
+	op      uint16
+	eq      bool
+}
+
+func (k *factKey) hash() uint64 {
+	h := uint64(k.a) | uint64(k.oval)<<32
+	h = (h ^ uint64(k.op)<<20) * 0x9e3779b97f4a7c15
+	if k.eq {
+		h ^= 0x5555
+	}
 	return h ^ h>>29
 }
 
-// factEntry is what an edge tells: the outcome (slot 0 true, 1 false) of
-// its block's test op of the value a with operand oval; v is the block the
-// edge goes into, its only edge in.
+// factEntry is an edge that tells its key: its slot (0 true, 1 false); the
+// block v it goes into, v's only edge in; pre and end, v's place in the
+// dominator tree; and enc, the nearest entry of the same key before it
+// whose block dominates v (-1).
 type factEntry struct {
-	a, oval vnum
-	op      uint16
-	slot    uint16
-	v       int32
-	next    int32 // the next entry of the same slot of the table, -1 at the end
+	slot     int32
+	pre, end int32
+	enc      int32
+}
+
+// factGroup is the entries of one key, facts[at:at+n], in the order of
+// the dominator tree.
+type factGroup struct {
+	key   factKey
+	at, n int32
+}
+
+// dominatingFact returns the index in o.facts of the deepest fact of key
+// k whose block dominates the block numbered pre, or -1: among the
+// entries of the key, the last one placed at or before pre, or the
+// nearest enclosing one that still holds pre.
+func (o *optimizer) dominatingFact(k factKey, pre int32) int {
+	mask := uint64(len(o.factTab) - 1)
+	h := k.hash() & mask
+	for {
+		gi := o.factTab[h]
+		if gi < 0 {
+			return -1
+		}
+		if g := &o.groups[gi]; g.key == k {
+			list := o.facts[g.at : g.at+g.n]
+			j, _ := slices.BinarySearchFunc(list, pre+1, func(f factEntry, p int32) int { return cmpInt(f.pre, p) })
+			o.work += 2
+			for j--; j >= 0; j = int(list[j].enc) {
+				if list[j].end >= pre {
+					return int(g.at) + j
+				}
+			}
+			return -1
+		}
+		h = (h + 1) & mask
+	}
+}
+
+func cmpInt(x, y int32) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }
 
 // findFacts numbers the dominator tree (so that ancestry is a comparison)
@@ -140,9 +191,11 @@ func (o *optimizer) findFacts() {
 	}
 	copy(fill, cnt[:n])
 	num := int32(0)
+	seq := o.domSeq[:0] // the blocks in preorder
 	stack := append(o.stack[:0], o.root)
 	o.b[o.root].pre = num
 	num++
+	seq = append(seq, o.root)
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		if fill[i] < cnt[i+1] {
@@ -150,39 +203,91 @@ func (o *optimizer) findFacts() {
 			fill[i]++
 			o.b[c].pre = num
 			num++
+			seq = append(seq, c)
 			stack = append(stack, c)
 			continue
 		}
 		stack = stack[:len(stack)-1]
 		o.b[i].end = num - 1
 	}
-	o.count, o.kids, o.iter, o.stack = cnt, kids, fill, stack
+	o.count, o.kids, o.iter, o.stack, o.domSeq = cnt, kids, fill, stack, seq
 
-	// The table of facts, by the value tested.
-	o.facts = o.facts[:0]
-	size := 16
-	for size < 2*len(o.order) {
-		size *= 2
-	}
-	o.factTab = resize(o.factTab, size)
+	// The facts, grouped by key (an open-addressing table of the groups),
+	// each group in preorder.
+	clear(o.factTab)
 	for i := range o.factTab {
 		o.factTab[i] = -1
 	}
-	for _, v := range o.order {
-		vb := &o.b[v]
-		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
-			continue
+	o.groups = o.groups[:0]
+	mask := uint64(len(o.factTab) - 1)
+	group := func(k factKey) int32 {
+		h := k.hash() & mask
+		for {
+			gi := o.factTab[h]
+			if gi < 0 {
+				o.groups = append(o.groups, factGroup{key: k})
+				o.factTab[h] = int32(len(o.groups) - 1)
+				return int32(len(o.groups) - 1)
+			}
+			if o.groups[gi].key == k {
+				return gi
+			}
+			h = (h + 1) & mask
 		}
-		e := o.predsOf(v)[0]
-		u := &o.b[e/2]
-		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
-			continue
-		}
-		h := hashVal(u.val[atomA]) & uint64(size-1)
-		o.facts = append(o.facts, factEntry{a: u.val[atomA], oval: u.oval, op: u.op, slot: uint16(e % 2), v: v, next: o.factTab[h]})
-		o.factTab[h] = int32(len(o.facts) - 1)
 	}
-	o.work += len(o.order)
+	// Two passes over the blocks in preorder: count, then place.
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 {
+			at := int32(0)
+			for gi := range o.groups {
+				o.groups[gi].at, at = at, at+o.groups[gi].n
+				o.groups[gi].n = 0
+			}
+			o.facts = resize(o.facts, int(at))
+		}
+		for _, v := range seq {
+			vb := &o.b[v]
+			if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
+				continue
+			}
+			e := o.predsOf(v)[0]
+			u := &o.b[e/2]
+			if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
+				continue
+			}
+			f := factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}
+			keys := [2]factKey{{a: u.val[atomA], oval: u.oval, op: u.op}, {a: u.val[atomA], op: u.op, eq: true}}
+			nk := 1
+			if f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+				nk = 2
+			}
+			for _, k := range keys[:nk] {
+				g := &o.groups[group(k)]
+				if pass == 1 {
+					o.facts[g.at+g.n] = f
+				}
+				g.n++
+			}
+		}
+	}
+	// Who encloses whom, in each group.
+	open := o.stack[:0]
+	for _, g := range o.groups {
+		list := o.facts[g.at : g.at+g.n]
+		open = open[:0]
+		for i := range list {
+			f := &list[i]
+			for len(open) > 0 && list[open[len(open)-1]].end < f.pre {
+				open = open[:len(open)-1]
+			}
+			if len(open) > 0 {
+				f.enc = open[len(open)-1]
+			}
+			open = append(open, int32(i))
+		}
+	}
+	o.stack = open
+	o.work += len(o.order) + 2*len(o.facts)
 }
 
 // decides returns the successor of cb that the outcome of p's test on its

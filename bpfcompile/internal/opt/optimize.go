@@ -183,7 +183,7 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	for tab < 2*nb {
 		tab *= 2
 	}
-	ints := make([]int32, 17*nb+8+2*tab)
+	ints := make([]int32, 18*nb+8+3*tab)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -192,7 +192,7 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
-	o.factTab, o.table = cut(tab), cut(tab)
+	o.table, o.factTab, o.domSeq = cut(tab), cut(2*tab), cut(nb)
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
@@ -244,7 +244,8 @@ type optimizer struct {
 	state                            []uint8
 	iter, stack, finish, count, kids []int32
 	facts                            []factEntry
-	factTab                          []int32
+	groups                           []factGroup
+	factTab, domSeq                  []int32
 	pull, pull2                      []int32
 
 	// shape counts the changes to edges; analyzed is its value at the
