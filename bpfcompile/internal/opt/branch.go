@@ -451,19 +451,46 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 		}
 		prev, d = d, o.b[d].succ(on)
 	}
-	// s: the first block after d that tests val again; sprev before it.
+	// Pull up, one after the other, the blocks after d that test val
+	// again: what rounds of single pulls would do, in one walk down the
+	// chain (the blocks between d and the next one keep being passed).
+	pulled := false
 	sprev, s := d, o.b[d].succ(on)
 	for {
-		if !inChain(s) {
-			return false
+		for {
+			if !inChain(s) {
+				return pulled
+			}
+			if o.b[s].val[atomA] == val {
+				break
+			}
+			sprev, s = s, o.b[s].succ(on)
 		}
-		if o.b[s].val[atomA] == val {
-			break
+		if !o.pullable(prev, preds, d, sprev, s) {
+			return pulled
 		}
-		sprev, s = s, o.b[s].succ(on)
+		next := o.b[s].succ(on)
+		o.moveEdge(sprev, on, next)
+		o.moveEdge(s, on, d)
+		if prev < 0 {
+			for _, e := range append(o.pull2[:0], preds...) {
+				o.moveEdge(e/2, int(e%2), s)
+			}
+		} else {
+			o.moveEdge(prev, on, s)
+		}
+		pulled = true
+		prev, s = s, next
 	}
-	// What s and d read must not change: blocks as the code generator
-	// makes them load what they test and read nothing from before.
+}
+
+// pullable reports whether block s, which tests the value the blocks
+// before d leave in A, can move up before d: what s and d read must not
+// change (blocks as the code generator makes them load what they test
+// and read nothing from before). prev is the block before d (-1: d is the
+// head
+// and preds are the edges into it), sprev the block before s.
+func (o *optimizer) pullable(prev int32, preds []int32, d, sprev, s int32) bool {
 	before := func(a int) vnum {
 		if prev >= 0 {
 			return o.b[prev].val[a]
@@ -490,15 +517,5 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 			return false
 		}
 	}
-	o.moveEdge(sprev, on, o.b[s].succ(on))
-	o.moveEdge(s, on, d)
-	if prev < 0 {
-		for _, e := range append(o.pull2[:0], preds...) {
-			o.moveEdge(e/2, int(e%2), s)
-		}
-	} else {
-		o.moveEdge(prev, on, s)
-	}
-	o.newDominance(-1)
 	return true
 }
