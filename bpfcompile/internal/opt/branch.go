@@ -346,22 +346,36 @@ func (o *optimizer) pullups() {
 		o.findPreds()
 		o.ordered = o.shape
 	}
+	// Sweeps over the blocks, bottom up, until one moves nothing: a pull
+	// can open one in a block below it, which libpcap's optimizer takes a
+	// round of all its passes to make. The order of the first sweep
+	// serves the next ones (pulls keep every block reachable; the edges
+	// into blocks are kept up to date).
 	order := append(o.pull[:0], o.order...)
-	clear(o.domAt)
-	o.domStamp = 0
-	for j := len(order) - 1; j >= 0; j-- {
-		b := order[j]
-		for _, or := range [2]bool{true, false} {
-			if o.b[b].rpo < 0 || o.predN[b] == 0 {
-				break
-			}
-			if o.pullup(b, or) {
-				o.changed = true
+	o.pull = order
+	for sweep := 0; sweep < maxPullSweeps; sweep++ {
+		clear(o.domAt)
+		o.domStamp = 0
+		moved := false
+		for j := len(order) - 1; j >= 0; j-- {
+			b := order[j]
+			for _, or := range [2]bool{true, false} {
+				if o.b[b].rpo < 0 || o.predN[b] == 0 {
+					break
+				}
+				if o.pullup(b, or) {
+					o.changed, moved = true, true
+				}
 			}
 		}
+		if !moved || o.spent() {
+			return
+		}
 	}
-	o.pull = order
 }
+
+// maxPullSweeps bounds the sweeps of one round of pullups.
+const maxPullSweeps = 64
 
 // chainDominated reports whether block head dominates block x, for the
 // blocks of a chain that starts at head: every edge into x comes from a
@@ -434,10 +448,27 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 		on, common = 0, 1
 	}
 	target := o.b[b].succ(common)
+	if o.domHead != b {
+		o.newDominance(b)
+	}
 	inChain := func(i int32) bool {
 		ib := &o.b[i]
 		o.work++
-		return ib.isCond() && ib.succ(common) == target && o.chainDominated(b, i)
+		if !ib.isCond() || ib.succ(common) != target {
+			return false
+		}
+		// A block whose one edge in comes from a block b dominates is
+		// dominated by b.
+		if o.domAt[i] == o.domStamp {
+			return o.domIs[i] == 1
+		}
+		if o.predN[i] == 1 {
+			if p := o.predArena[o.predOff[i]] / 2; p == b || o.domAt[p] == o.domStamp && o.domIs[p] == 1 {
+				o.domAt[i], o.domIs[i] = o.domStamp, 1
+				return true
+			}
+		}
+		return o.chainDominated(b, i)
 	}
 	// d: the first block of the chain that tests another value; prev the
 	// block before it (-1: d is b).
