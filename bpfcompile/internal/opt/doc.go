@@ -18,8 +18,10 @@
 //     the tests the path decides (the same test of the same value on an
 //     edge that dominates, or an equality test's true edge) and past blocks
 //     whose branches meet, and pulls tests of one value together in chains
-//     of "or" and of "and" (branch.go), until a round changes nothing (or
-//     libpcap's limit of rounds that only move branches);
+//     of "or" and of "and" (branch.go; a pull moves every later test of the
+//     value, and the pulls sweep the blocks until none moves, which libpcap
+//     spreads over rounds), until a round changes nothing (or libpcap's
+//     limit of rounds that only move branches);
 //   - the statement phase numbers the values again, now rewriting the
 //     statements: constants fold, redundant loads and stores go, constant
 //     index registers become offsets, and a division, modulus or shift by a
