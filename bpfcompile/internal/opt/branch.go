@@ -1,10 +1,6 @@
 package opt
 
-import (
-	"slices"
-
-	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
-)
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 
 // thread moves edges past the blocks whose branch the path decides, bottom
 // up: an edge into a block whose two branches go to the same place goes
@@ -141,9 +137,18 @@ func (o *optimizer) dominatingFact(k factKey, pre int32) int {
 		}
 		if g := &o.groups[gi]; g.key == k {
 			list := o.facts[g.at : g.at+g.n]
-			j, _ := slices.BinarySearchFunc(list, pre+1, func(f factEntry, p int32) int { return cmpInt(f.pre, p) })
+			// The last entry placed at or before pre (binary search).
+			lo, hi := 0, len(list)
+			for lo < hi {
+				m := int(uint(lo+hi) >> 1)
+				if list[m].pre <= pre {
+					lo = m + 1
+				} else {
+					hi = m
+				}
+			}
 			o.work += 2
-			for j--; j >= 0; j = int(list[j].enc) {
+			for j := lo - 1; j >= 0; j = int(list[j].enc) {
 				if list[j].end >= pre {
 					return int(g.at) + j
 				}
@@ -152,16 +157,6 @@ func (o *optimizer) dominatingFact(k factKey, pre int32) int {
 		}
 		h = (h + 1) & mask
 	}
-}
-
-func cmpInt(x, y int32) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // findFacts numbers the dominator tree (so that ancestry is a comparison)
@@ -213,8 +208,8 @@ func (o *optimizer) findFacts() {
 	o.count, o.kids, o.iter, o.stack, o.domSeq = cnt, kids, fill, stack, seq
 
 	// The facts, grouped by key (an open-addressing table of the groups),
-	// each group in preorder.
-	clear(o.factTab)
+	// each group in preorder: a pass over the blocks in preorder finds the
+	// groups and counts, a second places the entries.
 	for i := range o.factTab {
 		o.factTab[i] = -1
 	}
@@ -235,41 +230,42 @@ func (o *optimizer) findFacts() {
 			h = (h + 1) & mask
 		}
 	}
-	// Two passes over the blocks in preorder: count, then place.
-	for pass := 0; pass < 2; pass++ {
-		if pass == 1 {
-			at := int32(0)
-			for gi := range o.groups {
-				o.groups[gi].at, at = at, at+o.groups[gi].n
-				o.groups[gi].n = 0
-			}
-			o.facts = resize(o.facts, int(at))
+	found := o.placed[:0]
+	for _, v := range seq {
+		vb := &o.b[v]
+		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
+			continue
 		}
-		for _, v := range seq {
-			vb := &o.b[v]
-			if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
-				continue
-			}
-			e := o.predsOf(v)[0]
-			u := &o.b[e/2]
-			if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
-				continue
-			}
-			f := factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}
-			keys := [2]factKey{{a: u.val[atomA], oval: u.oval, op: u.op}, {a: u.val[atomA], op: u.op, eq: true}}
-			nk := 1
-			if f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-				nk = 2
-			}
-			for _, k := range keys[:nk] {
-				g := &o.groups[group(k)]
-				if pass == 1 {
-					o.facts[g.at+g.n] = f
-				}
+		e := o.predArena[o.predOff[v]]
+		u := &o.b[e/2]
+		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
+			continue
+		}
+		p := placedFact{f: factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}, g2: -1}
+		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
+		o.groups[p.g1].n++
+		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+			p.g2 = group(factKey{a: u.val[atomA], op: u.op, eq: true})
+			o.groups[p.g2].n++
+		}
+		found = append(found, p)
+	}
+	at := int32(0)
+	for gi := range o.groups {
+		o.groups[gi].at, at = at, at+o.groups[gi].n
+		o.groups[gi].n = 0
+	}
+	o.facts = resize(o.facts, int(at))
+	for _, p := range found {
+		for _, gi := range [2]int32{p.g1, p.g2} {
+			if gi >= 0 {
+				g := &o.groups[gi]
+				o.facts[g.at+g.n] = p.f
 				g.n++
 			}
 		}
 	}
+	o.placed = found
 	// Who encloses whom, in each group.
 	open := o.stack[:0]
 	for _, g := range o.groups {

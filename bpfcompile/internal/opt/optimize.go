@@ -196,6 +196,9 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
+	o.groups = make([]factGroup, 0, 2*nb)
+	o.placed = make([]placedFact, 0, nb)
+	o.facts = make([]factEntry, 0, 2*nb)
 	// Values of the registers the program uses: A, X and the scratch
 	// slots up to the highest one it names.
 	k := atomM
@@ -245,6 +248,7 @@ type optimizer struct {
 	iter, stack, finish, count, kids []int32
 	facts                            []factEntry
 	groups                           []factGroup
+	placed                           []placedFact
 	factTab, domSeq                  []int32
 	pull, pull2                      []int32
 
@@ -389,4 +393,10 @@ func (o *optimizer) shapeHash() uint64 {
 	}
 	o.work += len(o.b)
 	return h
+}
+
+// placedFact is findFacts's scratch: a fact and the groups it goes to.
+type placedFact = struct {
+	f      factEntry
+	g1, g2 int32
 }
