@@ -26,7 +26,7 @@ const defaultSnaplen = 262144
 // tenfold), the price of a bounded compile time.
 const (
 	maxPrimitives      = maxInstructions
-	maxRawInstructions = 2 * maxInstructions
+	maxRawInstructions = 4 * maxInstructions
 )
 
 // maxAddrRun bounds a run of the characters addresses and numbers are made
@@ -41,38 +41,48 @@ const maxAddrRun = 256
 // length for a packet that matches and 0 for one that does not. Errors are
 // *Error values naming the position in expr.
 func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
-	raw, noOpt, err := compileRaw(expr, opts)
+	root, n, noOpt, err := compileGraph(expr, opts)
 	if err != nil {
 		return nil, err
 	}
-	prog := toInstructions(raw)
-	if !opts.NoOptimize && !noOpt {
-		prog, err = optimize(prog)
-		if err != nil {
-			return nil, fmt.Errorf("bpf: optimize %q: %w", expr, err)
-		}
-		if len(prog) == 1 {
-			if r, ok := prog[0].(bpf.RetConstant); ok && r.Val == 0 {
-				return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error(), Err: ErrRejectsAll}
-			}
-		}
+	var raw []bpf.RawInstruction
+	if opts.NoOptimize || noOpt {
+		raw, err = layoutProgram(expr, root)
+	} else {
+		raw, err = optimizeGraph(expr, root, n)
 	}
-	if len(prog) > maxInstructions {
-		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d instructions, more than the kernel's %d", ErrTooLong, len(prog), maxInstructions), Err: ErrTooLong}
+	if err != nil {
+		return nil, err
 	}
-	return prog, nil
+	if len(raw) > maxInstructions {
+		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d instructions, more than the kernel's %d", ErrTooLong, len(raw), maxInstructions), Err: ErrTooLong}
+	}
+	return toInstructions(raw), nil
 }
 
 // compileRaw parses and generates the unoptimized program. noOpt reports
 // that the program must not be optimized (libpcap turns its optimizer off
 // for protochain and the tunnel offsets).
 func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool, err error) {
+	root, _, noOpt, err := compileGraph(expr, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, err = layoutProgram(expr, root)
+	return raw, noOpt, err
+}
+
+// compileGraph parses expr and generates its program as a graph of blocks,
+// about n instructions long. noOpt reports that the program must not be
+// optimized (libpcap turns its optimizer off for protochain and the
+// tunnel offsets).
+func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, err error) {
 	snaplen := opts.Snaplen
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
 	}
 	if off, n := longestAddrRun(expr); n > maxAddrRun {
-		return nil, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
+		return nil, 0, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
 	node, prefix, err := parse(expr)
 	if err != nil {
@@ -81,43 +91,52 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 		if prefix != nil && countPrimitives(prefix) <= maxPrimitives {
 			if g, gerr := newGen(expr, opts); gerr == nil {
 				if _, perr := g.generate(prefix); perr != nil {
-					return nil, false, perr
+					return nil, 0, false, perr
 				}
 			}
 		}
-		return nil, false, err
+		return nil, 0, false, err
 	}
 	if n := countPrimitives(node); n > maxPrimitives {
-		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
+		return nil, 0, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
+	}
+	if !opts.NoOptimize {
+		// The shape is for the optimizer; unoptimized, the program is
+		// libpcap's.
+		g.portChains = markPortChains(node)
 	}
 	var f *frag
 	if node != nil {
 		if f, err = g.generate(node); err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
 	}
-	var root *block
 	if f == nil {
 		root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
 	} else {
 		root = finish(g.finishParse(f), uint32(snaplen))
 	}
-	if n := blockSize(root, maxRawInstructions); n > maxRawInstructions {
-		return nil, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
+	if n = blockSize(root, maxRawInstructions); n > maxRawInstructions {
+		return nil, 0, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
-	raw, err = layout(root)
+	return root, n, g.noOptimize, nil
+}
+
+// layoutProgram lays the program at root out as instructions.
+func layoutProgram(expr string, root *block) ([]bpf.RawInstruction, error) {
+	raw, err := layout(root)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			return nil, false, e
+			return nil, e
 		}
-		return nil, false, &Error{Pos: posAt(expr, 0), Msg: err.Error()}
+		return nil, &Error{Pos: posAt(expr, 0), Msg: err.Error()}
 	}
-	return raw, g.noOptimize, nil
+	return raw, nil
 }
 
 // toInstructions converts raw instructions as toInstruction does.
@@ -133,6 +152,30 @@ func toInstructions(raw []bpf.RawInstruction) []bpf.Instruction {
 // form assembles back to the same encoding, and keeps it raw otherwise
 // (ancillary loads of other sizes than a word, for one).
 func toInstruction(r bpf.RawInstruction) bpf.Instruction {
+	// The instructions filters are made of, directly (Disassemble and
+	// Assemble again cost more than the rest of this conversion).
+	switch r.Op {
+	case cbpf.LD | cbpf.ABS | cbpf.H, cbpf.LD | cbpf.ABS | cbpf.B:
+		size := 2
+		if r.Op == cbpf.LD|cbpf.ABS|cbpf.B {
+			size = 1
+		}
+		return bpf.LoadAbsolute{Off: r.K, Size: size}
+	case cbpf.LD | cbpf.ABS | cbpf.W:
+		if r.K < cbpf.AncillaryBase {
+			return bpf.LoadAbsolute{Off: r.K, Size: 4}
+		}
+	case cbpf.JMP | cbpf.JEQ | cbpf.K:
+		return bpf.JumpIf{Cond: bpf.JumpEqual, Val: r.K, SkipTrue: r.Jt, SkipFalse: r.Jf}
+	case cbpf.JMP | cbpf.JGT | cbpf.K:
+		return bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: r.K, SkipTrue: r.Jt, SkipFalse: r.Jf}
+	case cbpf.JMP | cbpf.JGE | cbpf.K:
+		return bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: r.K, SkipTrue: r.Jt, SkipFalse: r.Jf}
+	case cbpf.JMP | cbpf.JSET | cbpf.K:
+		return bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: r.K, SkipTrue: r.Jt, SkipFalse: r.Jf}
+	case cbpf.RET | cbpf.K:
+		return bpf.RetConstant{Val: r.K}
+	}
 	ins := r.Disassemble()
 	back, err := ins.Assemble()
 	if err != nil || back != r {
@@ -180,19 +223,26 @@ func countPrimitives(n Node) int {
 // blockSize returns the number of instructions of the block graph at root
 // (long jumps aside), or a number above limit once it passes limit.
 func blockSize(root *block, limit int) int {
-	seen := map[*block]bool{root: true}
-	stack := []*block{root}
+	root.mark = true
+	stack := make([]*block, 1, 32)
+	stack[0] = root
+	seen := make([]*block, 1, 64) // every block marked, to unmark them
+	seen[0] = root
 	n := 0
 	for len(stack) > 0 && n <= limit {
 		b := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		n += len(b.stmts) + 1
-		for _, s := range []*block{b.jt, b.jf} {
-			if s != nil && !seen[s] {
-				seen[s] = true
+		for _, s := range [2]*block{b.jt, b.jf} {
+			if s != nil && !s.mark {
+				s.mark = true
 				stack = append(stack, s)
+				seen = append(seen, s)
 			}
 		}
+	}
+	for _, b := range seen {
+		b.mark = false
 	}
 	return n
 }

@@ -77,9 +77,10 @@ func TestCompileSizeGuards(t *testing.T) {
 		name, expr string
 		want       string // in the error; "" for success
 	}{
-		{"8KiB of ports", ports.String(), "more than 8192 instructions before optimization"},
+		{"8KiB of ports", ports.String(), fmt.Sprintf("more than %d instructions before optimization", maxRawInstructions)},
 		{"too many primitives", prims.String(), "4097 primitives"},
-		{"optimized program too long", bpftest.PortChain(200), "more than the kernel's 4096"},
+		{"optimized program too long", bpftest.MACChain(1100), "more than the kernel's 4096"},
+		{"200 ports fit", bpftest.PortChain(200), ""},
 		{"long before optimization, fits after", bpftest.HostChain(250, true), ""},
 		{"8KiB of colons", strings.Repeat(":", 8000) + "ta", "more than 256"},
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
 // listing compiles without the optimizer and returns tcpdump -d text.
@@ -223,5 +225,24 @@ func TestCompileErrorOrder(t *testing.T) {
 	_, err = Compile("tcp port 80 and (", Options{LinkType: LinkTypeEthernet})
 	if err == nil || !strings.Contains(err.Error(), syntaxError) {
 		t.Errorf("err = %v, want a syntax error", err)
+	}
+}
+
+// TestToInstruction checks that the typed instruction Compile returns for
+// every raw one assembles back to it (the fast paths for the common
+// opcodes included).
+func TestToInstruction(t *testing.T) {
+	for op := 0; op < 0x100; op++ {
+		for _, k := range []uint32{0, 1, 14, 0x1fff, 0xfffff000, 0xfffff004, 0xffffffff} {
+			r := bpf.RawInstruction{Op: uint16(op), K: k, Jt: 3, Jf: 7}
+			if op&0x07 != cbpf.JMP || op == cbpf.JMP|cbpf.JA {
+				r.Jt, r.Jf = 0, 0
+			}
+			ins := toInstruction(r)
+			back, err := ins.Assemble()
+			if err != nil || back != r {
+				t.Errorf("%#v: %T assembles to %#v, %v", r, ins, back, err)
+			}
+		}
 	}
 }

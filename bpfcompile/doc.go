@@ -18,8 +18,13 @@
 // protocol field allow only "link[N:M]" and the keywords that do not look
 // into the header, as in libpcap.
 //
-// The optimizer is a package of its own, internal/opt: it takes and returns
-// x/net/bpf programs (Optimize(prog, budget)), and Compile checks what it
-// returns with the kernel's rules. The classic BPF opcode fields the code
-// generator, the VM and the optimizer share are named in internal/cbpf.
+// The optimizer is a package of its own, internal/opt: Compile hands it the
+// generated blocks (opt.OptimizeBlocks) and checks what it returns with the
+// kernel's rules; it also takes x/net/bpf programs (opt.Optimize). It makes
+// libpcap's programs, and with them libpcap's verdicts on packets cut
+// short: libpcap's optimizer drops loads nothing reads and moves tests of a
+// value already loaded before loads that can fail, and so does ours
+// (TestRandomLabels compares the verdicts with libpcap master's). The
+// classic BPF opcode fields the code generator, the VM and the optimizer
+// share are named in internal/cbpf.
 package bpfcompile

@@ -25,7 +25,7 @@ func TestErrorSentinels(t *testing.T) {
 	}{
 		{"rejects all", "ip and not ip", ErrRejectsAll, Pos{0, 1, 1}},
 		{"too many primitives", prims.String(), ErrTooLong, Pos{0, 1, 1}},
-		{"optimized program too long", bpftest.PortChain(200), ErrTooLong, Pos{0, 1, 1}},
+		{"optimized program too long", bpftest.MACChain(1100), ErrTooLong, Pos{0, 1, 1}},
 		{"syntax error", "ip and", nil, Pos{6, 1, 7}},
 		{"unknown name", "tcp port nosuchservice0", nil, Pos{0, 1, 1}},
 	}

@@ -65,6 +65,12 @@ type gen struct {
 	curReg  int
 
 	noOptimize bool
+
+	// portChains holds the offsets of the port and portrange primitives
+	// without a protocol that an "or" chain joins to another (see
+	// markPortChains): they are generated in the shape that lets the
+	// optimizer share their protocol tests.
+	portChains map[int]bool
 }
 
 func (g *gen) errorf(format string, args ...any) {

@@ -92,9 +92,17 @@ type frag struct {
 // jmpFrag makes a fragment of one block that runs stmts and jumps on
 // "A <code> k".
 func jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
-	b := &block{stmts: stmts, code: code, k: k}
-	t, f := &exit{b: b, true: true}, &exit{b: b}
-	return &frag{head: b, t: exits{t, t}, f: exits{f, f}}
+	// One allocation for the block, its two exits and the fragment: the
+	// code generator makes one of these per comparison.
+	a := &struct {
+		b    block
+		t, f exit
+		fr   frag
+	}{}
+	a.b = block{stmts: stmts, code: code, k: k}
+	a.t, a.f = exit{b: &a.b, true: true}, exit{b: &a.b}
+	a.fr = frag{head: &a.b, t: exits{&a.t, &a.t}, f: exits{&a.f, &a.f}}
+	return &a.fr
 }
 
 // and joins two conditions: b runs only when a holds.

@@ -66,8 +66,37 @@ func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {
 
 // port tests a TCP/UDP/SCTP port over IPv4 (proto protoUndef: any of them).
 func (g *gen) port(port uint32, proto int, d dqual, a aqual) *frag {
-	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv4, off, cbpf.H, port) })
-	return g.portCommon(proto, b1)
+	atom := func(off uint32) *frag { return g.cmp(orTranIPv4, off, cbpf.H, port) }
+	if proto == protoUndef && g.portChains[g.off] {
+		return g.portEachProto(false, func() *frag { return g.portDir(d, a, atom) })
+	}
+	return g.portCommon(proto, g.portDir(d, a, atom))
+}
+
+// portEachProto tests the ports test makes, over IPv4 (ip6 unset) or
+// IPv6, for each of SCTP, TCP and UDP in turn: "(sctp and ports) or (tcp
+// and ports) or (udp and ports)", where portCommon makes "(tcp or udp or
+// sctp) and ports". The two mean the same, packets cut short included;
+// in a chain of ports ("port 1 or port 2 or ..."), on every path of this
+// shape the protocol is known, so that the optimizer drops the tests of
+// the protocol after the first port and brings the tests of one field
+// together, as libpcap 1.10 did (the other shape, libpcap's since,
+// repeats them for every port: 431 instructions for 20 ports, 81 so).
+func (g *gen) portEachProto(ip6 bool, test func() *frag) *frag {
+	one := func(proto uint32) *frag {
+		if ip6 {
+			return and(g.ip6Proto(proto), test())
+		}
+		b0 := and(g.ipProto(proto), g.ipFrag())
+		return and(b0, test())
+	}
+	b1 := one(ipprotoTCP)
+	b1 = or(b1, one(ipprotoUDP))
+	b1 = or(one(ipprotoSCTP), b1)
+	if ip6 {
+		return and(g.linkProto(ethertypeIPv6), b1)
+	}
+	return and(g.linkProto(ethertypeIP), b1)
 }
 
 func (g *gen) portCommon(proto int, b1 *frag) *frag {
@@ -86,8 +115,11 @@ func (g *gen) portCommon(proto int, b1 *frag) *frag {
 }
 
 func (g *gen) port6(port uint32, proto int, d dqual, a aqual) *frag {
-	b1 := g.portDir(d, a, func(off uint32) *frag { return g.cmp(orTranIPv6, off, cbpf.H, port) })
-	return g.port6Common(proto, b1)
+	atom := func(off uint32) *frag { return g.cmp(orTranIPv6, off, cbpf.H, port) }
+	if proto == protoUndef && g.portChains[g.off] {
+		return g.portEachProto(true, func() *frag { return g.portDir(d, a, atom) })
+	}
+	return g.port6Common(proto, g.portDir(d, a, atom))
 }
 
 func (g *gen) port6Common(proto int, b1 *frag) *frag {
@@ -117,11 +149,71 @@ func (g *gen) portRangeAtom(rel offrel, off, v1, v2 uint32) *frag {
 }
 
 func (g *gen) portRange(p1, p2 uint32, proto int, d dqual) *frag {
-	b1 := g.portDir(d, aPortrange, func(off uint32) *frag { return g.portRangeAtom(orTranIPv4, off, p1, p2) })
-	return g.portCommon(proto, b1)
+	atom := func(off uint32) *frag { return g.portRangeAtom(orTranIPv4, off, p1, p2) }
+	if proto == protoUndef && g.portChains[g.off] {
+		return g.portEachProto(false, func() *frag { return g.portDir(d, aPortrange, atom) })
+	}
+	return g.portCommon(proto, g.portDir(d, aPortrange, atom))
 }
 
 func (g *gen) portRange6(p1, p2 uint32, proto int, d dqual) *frag {
-	b1 := g.portDir(d, aPortrange, func(off uint32) *frag { return g.portRangeAtom(orTranIPv6, off, p1, p2) })
-	return g.port6Common(proto, b1)
+	atom := func(off uint32) *frag { return g.portRangeAtom(orTranIPv6, off, p1, p2) }
+	if proto == protoUndef && g.portChains[g.off] {
+		return g.portEachProto(true, func() *frag { return g.portDir(d, aPortrange, atom) })
+	}
+	return g.port6Common(proto, g.portDir(d, aPortrange, atom))
+}
+
+// minPortChain is the shortest chain of ports markPortChains marks. The
+// two shapes give libpcap master's verdicts alike on every packet but for
+// chains: there, libpcap's optimizer moves the source ports' tests of the
+// 1.10 shape before the load of the destination port (on a packet cut
+// between the two it accepts what the other shape rejects), which is what
+// makes the shape short. Two ports ("port 80 or 443") keep master's shape,
+// and its verdicts (43 instructions, 1.10's 27); from three on, the
+// length wins: master's shape grows by some 20 instructions a port and
+// does not fit the kernel from about 170 ports on, 1.10's by 4.
+const minPortChain = 3
+
+// markPortChains returns the offsets of the port and portrange primitives
+// without a protocol of n that an "or" chain joins to minPortChain-1 others
+// or more (nil if there are none).
+func markPortChains(n Node) map[int]bool {
+	var marks map[int]bool
+	var chain []*IDNode
+	var leaves func(n Node)
+	leaves = func(n Node) {
+		if b, ok := n.(*BinaryNode); ok && b.Op == "or" {
+			leaves(b.X)
+			leaves(b.Y)
+			return
+		}
+		if id, ok := n.(*IDNode); ok && (id.Q.addr == aPort || id.Q.addr == aPortrange) && id.Q.proto == qDefault {
+			chain = append(chain, id)
+		}
+	}
+	var walk func(n Node, inOr bool)
+	walk = func(n Node, inOr bool) {
+		switch n := n.(type) {
+		case *BinaryNode:
+			if n.Op == "or" && !inOr {
+				chain = chain[:0]
+				leaves(n)
+				if len(chain) >= minPortChain {
+					if marks == nil {
+						marks = map[int]bool{}
+					}
+					for _, id := range chain {
+						marks[id.Off] = true
+					}
+				}
+			}
+			walk(n.X, n.Op == "or")
+			walk(n.Y, n.Op == "or")
+		case *NotNode:
+			walk(n.X, false)
+		}
+	}
+	walk(n, false)
+	return marks
 }

@@ -33,7 +33,7 @@ func isAlnum(c byte) bool {
 // lexAll splits src into tokens. A lexical error becomes a tError token
 // and ends the list; the last token is always tEOF or tError.
 func lexAll(src string) []token {
-	var toks []token
+	toks := make([]token, 0, len(src)/3+2)
 	i := 0
 	for {
 		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
@@ -55,6 +55,12 @@ func lexAll(src string) []token {
 // lexOne scans the token starting at src[i].
 func lexOne(src string, i int) token {
 	s := src[i:]
+	if strings.IndexByte("()[]!&|+-*/%^<>=", s[0]) >= 0 {
+		// Only punctuation starts with these: no other pattern can match.
+		if n := matchPunct(s); n > 0 {
+			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
+		}
+	}
 	bestLen, bestPr := 0, 99
 	try := func(n, pr int) {
 		if n > bestLen || n == bestLen && n > 0 && pr < bestPr {

@@ -3,8 +3,11 @@ package bpfcompile
 import (
 	"errors"
 
+	"fmt"
+
 	"golang.org/x/net/bpf"
 
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/opt"
 )
 
@@ -12,14 +15,7 @@ import (
 // optimizer is given a program that is not valid classic BPF.
 var ErrOptimize = opt.ErrInvalid
 
-// optimize runs the optimizer (internal/opt) on prog with the work budget
-// for its length.
-func optimize(prog []bpf.Instruction) ([]bpf.Instruction, error) {
-	out, _, err := optimizeReport(prog, opt.Budget(len(prog)))
-	return out, err
-}
-
-// optimizeReport is optimize with a work budget (0: unbounded) that also
+// optimizeReport optimizes prog with a work budget (0: unbounded) and
 // reports whether the optimized program failed the kernel's checker and
 // prog was returned instead (a bug in a pass, which tests look for).
 func optimizeReport(prog []bpf.Instruction, budget int) (out []bpf.Instruction, broken bool, err error) {
@@ -45,4 +41,95 @@ func stillValid(in, out []bpf.Instruction) bool {
 	}
 	err := Check(out)
 	return err == nil || lengthOnly(out, err)
+}
+
+// optimizeGraph optimizes the program generated at root, about n
+// instructions long. The errors libpcap's optimizer reports about the
+// filter (a constant divisor of zero, a shift too far, a program that
+// rejects every packet) are *Errors. Should the optimized program fail the
+// kernel's checker where the unoptimized one passes (a bug in a pass), the
+// unoptimized one is returned.
+func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error) {
+	var out []bpf.RawInstruction
+	var err error
+	if blocks, ok := exportBlocks(root); ok {
+		out, _, err = opt.OptimizeBlocks(blocks, opt.Budget(n))
+	} else {
+		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
+		// the laid-out program into blocks itself.
+		var raw []bpf.RawInstruction
+		if raw, err = layoutProgram(expr, root); err != nil {
+			return nil, err
+		}
+		out, _, err = opt.OptimizeRaw(raw, opt.Budget(n))
+	}
+	if err != nil {
+		for _, e := range []error{opt.ErrDivisionByZero, opt.ErrModulusByZero, opt.ErrShiftTooFar} {
+			if errors.Is(err, e) {
+				// libpcap's optimizer reports these as the filter's
+				// errors: a constant divisor or shift computed from the
+				// expression.
+				return nil, &Error{Pos: posAt(expr, 0), Msg: e.Error()}
+			}
+		}
+		return nil, fmt.Errorf("bpf: optimize %q: %w", expr, err)
+	}
+	if len(out) == 1 && out[0].Op == cbpf.RET|cbpf.K && out[0].K == 0 {
+		return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error(), Err: ErrRejectsAll}
+	}
+	if err := checkRaw(out); err != nil && !(len(out) > maxInstructions && errors.Is(err, ErrProgramLength)) {
+		raw, lerr := layoutProgram(expr, root)
+		if lerr == nil && checkRaw(raw) == nil {
+			return raw, nil
+		}
+	}
+	return out, nil
+}
+
+// exportBlocks numbers the blocks reachable from root depth first (root
+// 0) and returns them as the optimizer takes them; ok is false when a
+// statement jumps (within its block), which the optimizer's blocks do not.
+func exportBlocks(root *block) (blocks []opt.Block, ok bool) {
+	order := make([]*block, 0, 64)
+	root.mark = true
+	stack := make([]*block, 1, 32)
+	stack[0] = root
+	for len(stack) > 0 {
+		b := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		b.offset = len(order)
+		order = append(order, b)
+		for _, s := range [2]*block{b.jf, b.jt} {
+			if s != nil && !s.mark {
+				s.mark = true
+				stack = append(stack, s)
+			}
+		}
+	}
+	n := 0
+	ok = true
+	for _, b := range order {
+		b.mark = false
+		n += len(b.stmts)
+		for _, s := range b.stmts {
+			ok = ok && s.code&0x07 != cbpf.JMP
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	stmts := make([]bpf.RawInstruction, 0, n)
+	out := make([]opt.Block, len(order))
+	for i, b := range order {
+		start := len(stmts)
+		for _, s := range b.stmts {
+			stmts = append(stmts, bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
+		}
+		ob := &out[i]
+		ob.Stmts, ob.Op, ob.K = stmts[start:len(stmts):len(stmts)], b.code, b.k
+		if b.jt != nil {
+			ob.Jt, ob.Jf = b.jt.offset, b.jf.offset
+		}
+	}
+	return out, true
 }

@@ -32,6 +32,15 @@ type parser struct {
 	// generates code while it parses) does
 	top    bool
 	prefix Node
+	// Parenthesized arithmetic being parsed (token positions of the '('),
+	// and the positions where such arithmetic failed: "((( ... tcp" is
+	// tried as arithmetic at every level, and fails the same way every
+	// time; remembering it keeps deep nesting linear.
+	arithOpen   []int
+	arithFailed []bool
+	// closer[i] is the index of the ')' that closes the '(' at token i
+	// (-1: none), made when first needed.
+	closer []int32
 }
 
 // lexFatal is a lexical error: it ends the parse, whatever alternative was
@@ -65,11 +74,11 @@ func parse(expr string) (n Node, prefix Node, err error) {
 		}
 	}()
 	// prog := [expr] EOF
-	if ps.peek().kind == tEOF {
+	if ps.kind() == tEOF {
 		return nil, nil, nil
 	}
 	n, _ = ps.parseExpr(qualUndef)
-	if ps.peek().kind != tEOF {
+	if ps.kind() != tEOF {
 		ps.fail()
 	}
 	return n, nil, nil
@@ -86,6 +95,14 @@ func (ps *parser) syntaxErr() *Error {
 		msg = ps.errMsg
 	}
 	return &Error{Pos: posAt(ps.src, t.off), Msg: msg}
+}
+
+// kind is peek().kind without copying the token.
+func (ps *parser) kind() tokKind {
+	if k := ps.toks[ps.p].kind; k != tError {
+		return k
+	}
+	return ps.peek().kind
 }
 
 func (ps *parser) peek() token {
@@ -127,7 +144,7 @@ func (ps *parser) fail() {
 }
 
 func (ps *parser) expect(k tokKind) token {
-	if ps.peek().kind != k {
+	if ps.kind() != k {
 		ps.fail()
 	}
 	return ps.next()
@@ -146,13 +163,19 @@ func (ps *parser) leave() { ps.depth-- }
 // try runs f; if f fails with a syntax error the position is restored and
 // ok is false.
 func (ps *parser) try(f func()) (ok bool) {
-	save, depth := ps.p, ps.depth
+	save, depth, open := ps.p, ps.depth, len(ps.arithOpen)
 	defer func() {
 		if r := recover(); r != nil {
 			if _, isBail := r.(bailout); !isBail {
 				panic(r)
 			}
-			ps.p, ps.depth = save, depth
+			for _, at := range ps.arithOpen[open:] {
+				if ps.arithFailed == nil {
+					ps.arithFailed = make([]bool, len(ps.toks))
+				}
+				ps.arithFailed[at] = true
+			}
+			ps.p, ps.depth, ps.arithOpen = save, depth, ps.arithOpen[:open]
 			ok = false
 		}
 	}()
@@ -189,11 +212,18 @@ func (ps *parser) parseExpr(inh qual) (Node, qual) {
 // parseOperand parses the right side of "and"/"or": an identifier that
 // inherits q when one ends there, else a term.
 func (ps *parser) parseOperand(q qual) (Node, qual) {
+	switch ps.kind() {
+	case tNum, tLParen, tNot, tID, tHID, tHID6, tEID, tAID, tEOF, tRParen:
+	default:
+		// No identifier starts so: do not try one (a failed try costs a
+		// panic).
+		return ps.parseTerm(q)
+	}
 	var n Node
 	var nq qual
 	if ps.try(func() {
 		n, nq = ps.parseID(q)
-		switch ps.peek().kind {
+		switch ps.kind() {
 		case tAnd, tOr, tRParen, tEOF:
 		default:
 			ps.fail()
@@ -219,10 +249,44 @@ func (ps *parser) parseTerm(inh qual) (Node, qual) {
 	return ps.parseRterm(inh)
 }
 
+// arithAfterParen reports whether the token after the ')' that closes the
+// '(' at token i could continue an arithmetic expression or a relation,
+// or there is no such ')': only then can a relation start at i. Deciding
+// this by looking ahead spares trying a relation at every level of
+// "((( ... )))" around a primitive (a failed try costs a panic).
+func (ps *parser) arithAfterParen(i int) bool {
+	if ps.closer == nil {
+		ps.closer = make([]int32, len(ps.toks))
+		var open []int32
+		for j, t := range ps.toks {
+			ps.closer[j] = -1
+			switch t.kind {
+			case tLParen:
+				open = append(open, int32(j))
+			case tRParen:
+				if len(open) > 0 {
+					ps.closer[open[len(open)-1]] = int32(j)
+					open = open[:len(open)-1]
+				}
+			}
+		}
+	}
+	c := ps.closer[i]
+	if c < 0 || int(c)+1 >= len(ps.toks) {
+		return c < 0
+	}
+	switch ps.toks[c+1].kind {
+	case tPlus, tMinus, tStar, tSlash, tPercent, tAmp, tPipe, tCaret, tLSH, tRSH,
+		tLT, tGT, tEQ, tGEQ, tLEQ, tNEQ:
+		return true
+	}
+	return false
+}
+
 // startsArith reports whether the current token can begin an arithmetic
 // expression of a relation.
 func (ps *parser) startsArith() bool {
-	switch ps.peek().kind {
+	switch ps.kind() {
 	case tNum, tMinus, tLen, tLParen:
 		return true
 	case tPName:
@@ -236,7 +300,8 @@ func (ps *parser) startsArith() bool {
 //	rterm := head id | "(" expr ")" | pname | arth relop arth | other
 func (ps *parser) parseRterm(inh qual) (Node, qual) {
 	t := ps.peek()
-	if ps.startsArith() {
+	known := t.kind == tLParen && (ps.arithFailed != nil && ps.arithFailed[ps.p] || !ps.arithAfterParen(ps.p))
+	if ps.startsArith() && !known {
 		var n Node
 		if ps.try(func() { n = ps.parseRelation() }) {
 			return n, qualUndef
@@ -253,7 +318,7 @@ func (ps *parser) parseRterm(inh qual) (Node, qual) {
 		return n, inh
 	case tPName:
 		ps.next()
-		switch ps.peek().kind {
+		switch ps.kind() {
 		case tSrc, tDst, tAddr1, tAddr2, tAddr3, tAddr4, tRA, tTA,
 			tHost, tNet, tPort, tPortrange, tProto, tProtochain, tGateway:
 			return ps.parseHead(t.pq, t.off)
@@ -284,7 +349,7 @@ func (ps *parser) parseHead(p pqual, off int) (Node, qual) {
 		if t.kind == tDst {
 			q.dir, other = dDst, tSrc
 		}
-		if k := ps.peek().kind; k == tOr || k == tAnd {
+		if k := ps.kind(); k == tOr || k == tAnd {
 			ps.next()
 			ps.expect(other)
 			q.dir = dOr
@@ -328,7 +393,7 @@ func (ps *parser) parseHead(p pqual, off int) (Node, qual) {
 }
 
 func (ps *parser) optAqual() aqual {
-	switch ps.peek().kind {
+	switch ps.kind() {
 	case tHost:
 		ps.next()
 		return aHost
@@ -417,7 +482,7 @@ func (ps *parser) parseNID(q qual) Node {
 		return &IDNode{Off: t.off, Q: q, Kind: idName, Text: t.text}
 	case tHID:
 		ps.next()
-		switch ps.peek().kind {
+		switch ps.kind() {
 		case tSlash:
 			ps.next()
 			l := ps.expect(tNum)
@@ -430,7 +495,7 @@ func (ps *parser) parseNID(q qual) Node {
 		return &IDNode{Off: t.off, Q: q, Kind: idHID, Text: t.text}
 	case tHID6:
 		ps.next()
-		if ps.peek().kind == tSlash {
+		if ps.kind() == tSlash {
 			ps.next()
 			l := ps.expect(tNum)
 			return &IDNode{Off: t.off, Q: q, Kind: idHID6Len, Text: t.text, Num: l.num}
@@ -453,7 +518,7 @@ func (ps *parser) parseNID(q qual) Node {
 func (ps *parser) parsePnum() uint32 {
 	ps.enter()
 	defer ps.leave()
-	if ps.peek().kind == tLParen {
+	if ps.kind() == tLParen {
 		ps.next()
 		v := ps.parsePnum()
 		ps.expect(tRParen)
@@ -557,16 +622,22 @@ func (ps *parser) parsePrimary() Arith {
 		ps.expect(tLBrack)
 		idx := ps.parseArith(1)
 		size := uint32(1)
-		if ps.peek().kind == tColon {
+		if ps.kind() == tColon {
 			ps.next()
 			size = ps.expect(tNum).num
 		}
 		ps.expect(tRBrack)
 		return &IndexNode{Off: t.off, Proto: t.pq, Index: idx, Size: size}
 	case tLParen:
+		at := ps.p
+		if ps.arithFailed != nil && ps.arithFailed[at] {
+			ps.fail()
+		}
+		ps.arithOpen = append(ps.arithOpen, at)
 		ps.next()
 		x := ps.parseArith(1)
 		ps.expect(tRParen)
+		ps.arithOpen = ps.arithOpen[:len(ps.arithOpen)-1]
 		return x
 	}
 	ps.fail()
@@ -596,7 +667,7 @@ func (ps *parser) parseOther(p pqual, off int) Node {
 		n.Num2 = ps.expect(tNum).num
 	case tInbound, tOutbound, tPppoed:
 	case tVlan, tMpls, tPppoes, tGeneve, tVxlan:
-		if k := ps.peek().kind; k == tNum || k == tLParen {
+		if k := ps.kind(); k == tNum || k == tLParen {
 			n.HasNum, n.Num = true, ps.parsePnum()
 		}
 	case tLLC:
@@ -623,7 +694,7 @@ func (ps *parser) parseOther(p pqual, off int) Node {
 			ps.fail()
 		}
 		n.Name = k.text
-		if ps.peek().kind == tSubtype {
+		if ps.kind() == tSubtype {
 			ps.next()
 			k := ps.next()
 			if k.kind != tNum && k.kind != tID {
@@ -665,7 +736,7 @@ func (ps *parser) parseFieldValue(n *OtherNode) {
 	case tLParen:
 		ps.next()
 		n.List = append(n.List, ps.expect(tNum).num)
-		for ps.peek().kind == tOr {
+		for ps.kind() == tOr {
 			ps.next()
 			n.List = append(n.List, ps.expect(tNum).num)
 		}

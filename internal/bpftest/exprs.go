@@ -67,3 +67,54 @@ func LongExprs() []LongExpr {
 	}
 	return out
 }
+
+// SpeedCase is a filter whose compile time is compared with libpcap's.
+type SpeedCase struct {
+	Name, Expr string
+	// Long marks the long chains: never slower than libpcap. The others
+	// are typical filters: at most twice libpcap's time, median.
+	Long bool
+}
+
+// SpeedCases are ten typical filters and five long chains, the compile
+// benchmark's (scripts/compilebench, bpfcompile's BenchmarkCompileTypical).
+func SpeedCases() []SpeedCase {
+	return []SpeedCase{
+		{"tcp port 443", "tcp port 443", false},
+		{"host H and (tcp port 80 or tcp port 443)", "host 198.18.0.1 and (tcp port 80 or tcp port 443)", false},
+		{"net 10.0.0.0/8 and not port 22", "net 10.0.0.0/8 and not port 22", false},
+		{"ether host M", "ether host 00:11:22:33:44:55", false},
+		{"50 nested parentheses", strings.Repeat("(", 50) + "tcp port 80" + strings.Repeat(")", 50), false},
+		{"udp port 53", "udp port 53", false},
+		{"icmp or arp", "icmp or arp", false},
+		{"src host H and dst port 8080", "src host 198.18.0.1 and dst port 8080", false},
+		{"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", false},
+		{"ip6 and tcp dst portrange 6000-6063", "ip6 and tcp dst portrange 6000-6063", false},
+		{"port 1 or ... or port 20", PortChain(20), true},
+		{"tcp port 1 or ... or tcp port 50", TCPPortChain(50), true},
+		{"port 1 or ... or port 200", PortChain(200), true},
+		{"host chain of 100", HostChain(100, false), true},
+		{"nested 20", Nested(20), true},
+	}
+}
+
+// TCPPortChain is "tcp port 1 or tcp port 2 or ... or tcp port n".
+func TCPPortChain(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("tcp port %d", i+1)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// MACChain is "ether src M1 or ether src M2 or ...", n MAC addresses that
+// differ in both halves: each test keeps its four instructions (two
+// loads, two comparisons) when optimized, so 1,100 of them do not fit the
+// kernel's 4,096.
+func MACChain(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("ether src %02x:%02x:aa:bb:%02x:%02x", i>>8, i&0xff, i>>8, i&0xff)
+	}
+	return strings.Join(parts, " or ")
+}

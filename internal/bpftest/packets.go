@@ -2,6 +2,7 @@ package bpftest
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 
 	"github.com/pcapdaemon/pcapdaemon/internal/conformance"
@@ -77,27 +77,41 @@ var loadRealPackets = sync.OnceValues(func() (map[string][][]byte, error) {
 	return byDLT, nil
 })
 
-// readPackets reads up to limit packets of a pcap file.
+// readPackets reads up to limit packets of a pcap file (the classic
+// format, either byte order, micro- or nanosecond stamps). A truncated last
+// record ends the list.
 func readPackets(name string, limit int) ([][]byte, error) {
-	f, err := os.Open(name)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if len(b) < 24 {
+		return nil, fmt.Errorf("%s: %w", name, errNotPcap)
+	}
+	var order binary.ByteOrder
+	switch binary.LittleEndian.Uint32(b) {
+	case 0xa1b2c3d4, 0xa1b23c4d:
+		order = binary.LittleEndian
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		order = binary.BigEndian
+	default:
+		return nil, fmt.Errorf("%s: %w", name, errNotPcap)
 	}
 	var pkts [][]byte
-	for len(pkts) < limit {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break // io.EOF, or a truncated last record
+	for off := 24; len(pkts) < limit && off+16 <= len(b); {
+		caplen := int(order.Uint32(b[off+8:]))
+		off += 16
+		if caplen > len(b)-off {
+			break
 		}
-		pkts = append(pkts, slices.Clone(data))
+		pkts = append(pkts, slices.Clone(b[off:off+caplen]))
+		off += caplen
 	}
 	return pkts, nil
 }
+
+// errNotPcap is returned for a file that is not a classic pcap file.
+var errNotPcap = errors.New("not a pcap file")
 
 // RealPackets returns the first 300 packets of each of tcpdump's captures
 // in the conformance corpus's packets/ directory, keyed by DLT name, or

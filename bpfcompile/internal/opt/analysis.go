@@ -1,336 +1,326 @@
 package opt
 
 import (
-	"errors"
-	"fmt"
-	"slices"
-
 	"golang.org/x/net/bpf"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
-// errUninitScratch reports a scratch load that may come before any
-// store to the slot.
-var errUninitScratch = errors.New("scratch slot read before any store")
-
-// state is what holds at a point of the program on every path to it.
-type state struct {
-	regs   registers
-	facts  factSet
-	minLen uint64 // the packet has at least this many bytes
-	avail  []vnum // loads done on every path, sorted
+// analyze computes the shape of the program for a round: the order of the
+// reachable blocks, the edges into each, the dominator tree and which
+// registers each block reads and writes and are read after it.
+func (o *optimizer) analyze() {
+	if !o.shaped || o.shape != o.ordered {
+		o.levelOrder()
+		o.findPreds()
+	}
+	if !o.shaped || o.shape != o.dominated {
+		o.findDominators()
+	}
+	o.shaped, o.ordered, o.dominated = true, o.shape, o.shape
+	o.findUses()
+	o.analyzed, o.fresh = o.shape, true
 }
 
-// edge is an edge into a block: pred's successor slot.
-type edge struct{ pred, slot int }
-
-// analysis is the dataflow of one version of the graph.
-type analysis struct {
-	full    bool // states hold facts, loads done and packet length; else only registers
-	order   []int
-	pos     []int // index of a block in order, -1 when dead
-	preds   [][]edge
-	entry   []state
-	out     []state // after the block's instructions
-	liveIn  []uint32
-	liveOut []uint32
-}
-
-// canFail reports whether the instruction described by e may end the
-// program (a load past the packet or without metadata, a division by zero)
-// at a point where s holds.
-func (t *values) canFail(e *effect, s *state) bool {
-	if e.mayTrap {
-		return true
-	}
-	if !e.load {
-		return false
-	}
-	if _, ok := slices.BinarySearch(s.avail, e.loadVal); ok {
-		return false
-	}
-	if e.loadEnd > 0 {
-		known := s.minLen
-		if f := s.facts.get(t.num(value{kind: kindLen})); f != nil {
-			known = max(known, uint64(f.lo))
+// levelOrder orders the reachable blocks by level, the length of the
+// longest path from the block to a return, highest first: the entry
+// first, every block before its successors. Within a level, blocks come in
+// the reverse of the order a depth-first walk (true successor first)
+// finishes them, as libpcap's level lists do; its passes visit blocks in
+// this order (or its reverse).
+func (o *optimizer) levelOrder() {
+	n := len(o.b)
+	o.work += n
+	state := resize(o.state, n) // 0 unseen, 1 walking, 2 done
+	clear(state)
+	next := resize(o.iter, n)
+	finish := o.finish[:0]
+	stack := append(o.stack[:0], o.root)
+	state[o.root], next[o.root] = 1, 0
+	maxLevel := int32(0)
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		b := &o.b[i]
+		if k := next[i]; k < 2 && b.jt >= 0 {
+			c := b.jt
+			if k == 1 {
+				c = b.jf
+			}
+			next[i] = k + 1
+			if b.op == opJA {
+				next[i] = 2
+			}
+			switch state[c] {
+			case 0:
+				state[c], next[c] = 1, 0
+				stack = append(stack, c)
+			case 1:
+				o.cycle = true // an edge back to a block being walked
+			}
+			continue
 		}
-		return e.loadEnd > known
-	}
-	return true
-}
-
-// step applies one instruction to s.
-func (t *values) step(e *effect, s *state) {
-	if e.dst >= 0 {
-		s.regs.set(e.dst, e.val)
-	}
-	if e.load {
-		if i, ok := slices.BinarySearch(s.avail, e.loadVal); !ok {
-			s.avail = slices.Insert(slices.Clip(s.avail), i, e.loadVal)
-		}
-		if e.loadEnd > s.minLen {
-			s.minLen = e.loadEnd
-		}
-	}
-}
-
-// edgeState returns the state on the edge leaving block b by slot.
-func (t *values) edgeState(b *block, out *state, slot int) state {
-	s := *out
-	if b.term == termCond {
-		if vn, k, ok := t.condOperand(b, &out.regs); ok {
-			s.facts = out.facts.with(t, vn, b.op, k, slot == 0)
-		}
-	}
-	return s
-}
-
-// edgeStateIn is edgeState with a small set of facts built in buf, which
-// the caller owns.
-func (t *values) edgeStateIn(buf []fact, b *block, out *state, slot int) state {
-	s := *out
-	s.facts = out.facts.owned(buf)
-	if b.term == termCond {
-		if vn, k, ok := t.condOperand(b, &out.regs); ok {
-			s.facts = s.facts.withOwned(t, vn, b.op, k, slot == 0)
-		}
-	}
-	return s
-}
-
-// condOperand returns the value a conditional jump tests and its constant
-// operand, when the operand is a constant (K, or an X known to be one).
-func (t *values) condOperand(b *block, r *registers) (vnum, uint32, bool) {
-	if b.op&cbpf.X == 0 {
-		return r.a, b.k, true
-	}
-	if c, ok := t.isConst(r.x); ok {
-		return r.a, c, true
-	}
-	return 0, 0, false
-}
-
-// joinState merges the states of two paths into block bi.
-func (t *values) joinState(bi int, a, b *state) state {
-	s := state{minLen: min(a.minLen, b.minLen)}
-	s.regs = t.joinRegs(bi, &a.regs, &b.regs)
-	s.facts = joinFacts(t, a.facts, b.facts)
-	if n := min(len(a.avail), len(b.avail)); n > 0 {
-		s.avail = make([]vnum, 0, n)
-	}
-	i, j := 0, 0
-	for i < len(a.avail) && j < len(b.avail) {
-		switch {
-		case a.avail[i] < b.avail[j]:
-			i++
-		case a.avail[i] > b.avail[j]:
-			j++
-		default:
-			s.avail = append(s.avail, a.avail[i])
-			i++
-			j++
-		}
-	}
-	return s
-}
-
-// joinRegs merges the registers of two paths into block bi.
-func (t *values) joinRegs(bi int, a, b *registers) registers {
-	if *a == *b {
-		return *a
-	}
-	join := func(r int, x, y vnum) vnum {
-		switch {
-		case x == y:
-			return x
-		case x == vnUninit || y == vnUninit:
-			return vnUninit
-		}
-		return t.phi(bi, r)
-	}
-	var r registers
-	r.a = join(regA, a.a, b.a)
-	r.x = join(regX, a.x, b.x)
-	for i := range r.m {
-		r.m[i] = join(regM+i, a.m[i], b.m[i])
-	}
-	return r
-}
-
-// analyze computes states and liveness for the live blocks of g; with full
-// unset the states hold only the registers' values. It fails on a scratch
-// load that may come before any store.
-func (t *values) analyze(g *graph, full bool) (*analysis, error) {
-	t.analyses++
-	n := len(g.blocks)
-	an := t.spare
-	t.spare = nil
-	if an == nil {
-		an = &analysis{}
-	}
-	an.full = full
-	an.order = g.topoInto(an.order[:0])
-	an.pos = resize(an.pos, n)
-	an.preds = resize(an.preds, n)
-	an.entry = resize(an.entry, n)
-	an.out = resize(an.out, n)
-	an.liveIn = resize(an.liveIn, n)
-	an.liveOut = resize(an.liveOut, n)
-	for i := range an.pos {
-		an.pos[i] = -1
-		an.preds[i] = an.preds[i][:0]
-	}
-	clear(an.entry)
-	clear(an.out)
-	clear(an.liveIn)
-	clear(an.liveOut)
-	for i, bi := range an.order {
-		an.pos[bi] = i
-		b := g.blocks[bi]
-		for s := 0; s < b.nsucc(); s++ {
-			an.preds[b.succ[s]] = append(an.preds[b.succ[s]], edge{bi, s})
-		}
-	}
-	for _, bi := range an.order {
-		if err := t.evalBlock(g, an, bi); err != nil {
-			return nil, err
-		}
-	}
-	for i := len(an.order) - 1; i >= 0; i-- {
-		an.evalLive(g, an.order[i])
-	}
-	return an, nil
-}
-
-// release hands an analysis no longer used back for the next one to reuse
-// its memory.
-func (t *values) release(an *analysis) {
-	t.spare = an
-}
-
-// evalBlock computes the entry state of block bi from the states of its
-// predecessors, and its state after its instructions.
-func (t *values) evalBlock(g *graph, an *analysis, bi int) error {
-	b := g.blocks[bi]
-	t.work += 8 + len(b.insns)
-	for _, e := range an.preds[bi] {
-		t.work += 4 + len(an.out[e.pred].avail)
-	}
-	var s state
-	switch {
-	case bi == 0:
-		s.regs.a, s.regs.x = vnZero, vnZero
-	case !an.full:
-		for i, e := range an.preds[bi] {
-			if i == 0 {
-				s.regs = an.out[e.pred].regs
-			} else {
-				s.regs = t.joinRegs(bi, &s.regs, &an.out[e.pred].regs)
+		stack = stack[:len(stack)-1]
+		state[i] = 2
+		level := int32(0)
+		if b.jt >= 0 {
+			level = o.b[b.jt].level + 1
+			if l := o.b[b.jf].level + 1; l > level {
+				level = l
 			}
 		}
-	case len(an.preds[bi]) == 1:
-		e := an.preds[bi][0]
-		s = t.edgeState(g.blocks[e.pred], &an.out[e.pred], e.slot)
-	default:
-		// The edge states are joined into new memory: build them in
-		// scratch space.
-		for i, e := range an.preds[bi] {
-			es := t.edgeStateIn(t.scratchFacts[i&1], g.blocks[e.pred], &an.out[e.pred], e.slot)
-			if buf := es.facts.scratch(); buf != nil {
-				t.scratchFacts[i&1] = buf
-			}
-			if i == 0 {
-				s = es
-			} else {
-				s = t.joinState(bi, &s, &es)
+		b.level = level
+		maxLevel = max(maxLevel, level)
+		finish = append(finish, i)
+	}
+	for i := range o.b {
+		if state[i] != 2 {
+			o.b[i].rpo = -1
+		}
+	}
+	// Counting sort by level, highest first; within a level the latest
+	// finished first.
+	count := resize(o.count, int(maxLevel)+2)
+	clear(count)
+	for _, i := range finish {
+		count[maxLevel-o.b[i].level+1]++
+	}
+	for l := 1; l < len(count); l++ {
+		count[l] += count[l-1]
+	}
+	order := resize(o.order, len(finish))
+	for j := len(finish) - 1; j >= 0; j-- {
+		i := finish[j]
+		l := maxLevel - o.b[i].level
+		order[count[l]] = i
+		count[l]++
+	}
+	for p, i := range order {
+		o.b[i].rpo = int32(p)
+	}
+	o.order, o.finish, o.state, o.iter, o.stack, o.count = order, finish, state, next, stack, count
+}
+
+// findPreds lists the edges into every reachable block.
+func (o *optimizer) findPreds() {
+	n := len(o.b)
+	cnt := o.predN
+	clear(cnt)
+	edges := 0
+	for _, i := range o.order {
+		b := &o.b[i]
+		if b.jt >= 0 {
+			cnt[b.jt]++
+			edges++
+			if b.op != opJA {
+				cnt[b.jf]++
+				edges++
 			}
 		}
 	}
-	an.entry[bi] = s
-	s.avail = slices.Clip(s.avail)
-	for ii, ri := range b.insns {
-		e := t.effect(ri, &s.regs)
-		if e.badScrach {
-			return fmt.Errorf("%w: block at %d, instruction %d", errUninitScratch, b.order, ii)
-		}
-		if an.full {
-			t.step(&e, &s)
-		} else if e.dst >= 0 {
-			s.regs.set(e.dst, e.val)
+	// One array for all the lists, each with room for two edges more
+	// (pullups move edges; a list that outgrows its room moves to the end).
+	if need := edges + 2*n; len(o.predArena) < need {
+		o.predArena = make([]int32, need, 2*need)
+	}
+	o.predArena = o.predArena[:edges+2*n]
+	off := int32(0)
+	for i := range cnt {
+		o.predOff[i], o.predCap[i] = off, cnt[i]+2
+		off += cnt[i] + 2
+		cnt[i] = 0
+	}
+	for _, i := range o.order {
+		b := &o.b[i]
+		if b.jt >= 0 {
+			o.addPred(b.jt, 2*i)
+			if b.op != opJA {
+				o.addPred(b.jf, 2*i+1)
+			}
 		}
 	}
-	an.out[bi] = s
-	return nil
 }
 
-// evalLive computes the registers live at the entry and the exit of block
-// bi from those live at its successors. It reports whether liveIn changed.
-func (an *analysis) evalLive(g *graph, bi int) bool {
-	b := g.blocks[bi]
-	var live uint32
-	switch b.term {
-	case termRet:
-		if b.op == cbpf.RET|cbpf.A {
-			live = 1 << regA
-		}
-	case termCond:
-		live = 1 << regA
-		if b.op&cbpf.X != 0 {
-			live |= 1 << regX
-		}
-		live |= an.liveIn[b.succ[0]] | an.liveIn[b.succ[1]]
-	case termJump:
-		live = an.liveIn[b.succ[0]]
+// addPred adds edge e to the list of edges into block c.
+func (o *optimizer) addPred(c, e int32) {
+	if o.predN[c] == o.predCap[c] {
+		// Out of room: move the list to the end of the array.
+		off, n := o.predOff[c], o.predN[c]
+		at := int32(len(o.predArena))
+		o.predArena = append(o.predArena, o.predArena[off:off+n]...)
+		o.predArena = append(o.predArena, make([]int32, n+2)...)
+		o.predOff[c], o.predCap[c] = at, 2*n+2
 	}
-	an.liveOut[bi] = live
-	for j := len(b.insns) - 1; j >= 0; j-- {
-		dst, uses := defUse(b.insns[j])
-		if dst >= 0 {
-			live &^= 1 << dst
-		}
-		live |= uses
-	}
-	changed := an.liveIn[bi] != live
-	an.liveIn[bi] = live
-	return changed
+	o.predArena[o.predOff[c]+o.predN[c]] = e
+	o.predN[c]++
 }
 
-// defUse returns the register an instruction writes (-1 for none) and
-// the registers it reads.
-func defUse(ri bpf.RawInstruction) (int, uint32) {
+// removePred removes edge e from the list of edges into block c.
+func (o *optimizer) removePred(c, e int32) {
+	in := o.predsOf(c)
+	for k, x := range in {
+		if x == e {
+			copy(in[k:], in[k+1:])
+			o.predN[c]--
+			return
+		}
+	}
+}
+
+// predsOf returns the edges into block i (2*block+slot).
+func (o *optimizer) predsOf(i int32) []int32 {
+	off := o.predOff[i]
+	return o.predArena[off : off+o.predN[i] : off+o.predN[i]]
+}
+
+// findDominators computes the immediate dominator of every reachable
+// block but the returns. The order is topological, so one pass suffices.
+func (o *optimizer) findDominators() {
+	o.work += len(o.order)
+	for _, i := range o.order {
+		b := &o.b[i]
+		if i == o.root {
+			b.idom = i
+			continue
+		}
+		if b.isLeaf() {
+			// Nothing asks what dominates a return, and the returns are
+			// where long chains meet: the walks would cost most.
+			b.idom = -1
+			continue
+		}
+		d := int32(-1)
+		for _, e := range o.predsOf(i) {
+			p := e / 2
+			if d < 0 {
+				d = p
+				continue
+			}
+			for d != p {
+				for o.b[d].rpo > o.b[p].rpo {
+					d = o.b[d].idom
+				}
+				for o.b[p].rpo > o.b[d].rpo {
+					p = o.b[p].idom
+				}
+			}
+		}
+		b.idom = d
+	}
+}
+
+// atomUse returns the registers an instruction reads.
+func atomUse(ri bpf.RawInstruction) atomSet {
 	switch ri.Op & 0x07 {
-	case cbpf.LD:
+	case cbpf.RET:
+		if ri.Op == cbpf.RET|cbpf.A {
+			return 1 << atomA
+		}
+		return 0
+	case cbpf.LD, cbpf.LDX:
 		switch ri.Op & 0xe0 {
-		case cbpf.MEM:
-			return regA, 1 << (regM + ri.K&15)
 		case cbpf.IND:
-			return regA, 1 << regX
+			return 1 << atomX
+		case cbpf.MEM:
+			return 1 << (atomM + ri.K&15)
 		case cbpf.ABS:
-			if ri.K >= cbpf.AncillaryBase && !pureAncillary(ri.K-cbpf.AncillaryBase) {
-				return regA, 1<<regA | 1<<regX
+			if ri.Op&0x07 == cbpf.LD && ri.K >= cbpf.AncillaryBase && !pureAncillary(ri.K-cbpf.AncillaryBase) {
+				return 1<<atomA | 1<<atomX
 			}
 		}
-		return regA, 0
-	case cbpf.LDX:
-		if ri.Op&0xe0 == cbpf.MEM {
-			return regX, 1 << (regM + ri.K&15)
-		}
-		return regX, 0
+		return 0
 	case cbpf.ST:
-		return regM + int(ri.K&15), 1 << regA
+		return 1 << atomA
 	case cbpf.STX:
-		return regM + int(ri.K&15), 1 << regX
-	case cbpf.ALU:
-		if ri.Op&cbpf.X != 0 && ri.Op&0xf0 != cbpf.NEG {
-			return regA, 1<<regA | 1<<regX
+		return 1 << atomX
+	case cbpf.ALU, cbpf.JMP:
+		if ri.Op == cbpf.JMP|cbpf.JA {
+			return 0
 		}
-		return regA, 1 << regA
+		if ri.Op&cbpf.X != 0 && ri.Op != cbpf.ALU|cbpf.NEG {
+			return 1<<atomA | 1<<atomX
+		}
+		return 1 << atomA
+	case cbpf.MISC:
+		if ri.Op == cbpf.MISC|cbpf.TXA {
+			return 1 << atomX
+		}
+		return 1 << atomA
+	}
+	return 0
+}
+
+// atomDef returns the register an instruction writes, or -1.
+func atomDef(ri bpf.RawInstruction) int {
+	switch ri.Op & 0x07 {
+	case cbpf.LD, cbpf.ALU:
+		return atomA
+	case cbpf.LDX:
+		return atomX
+	case cbpf.ST, cbpf.STX:
+		return atomM + int(ri.K&15)
 	case cbpf.MISC:
 		if ri.Op == cbpf.MISC|cbpf.TAX {
-			return regX, 1 << regA
+			return atomX
 		}
-		return regA, 1 << regX
+		return atomA
 	}
-	return -1, 0
+	return -1
+}
+
+// terminator returns the terminator of b as an instruction (for its uses).
+func (b *block) terminator() bpf.RawInstruction {
+	return bpf.RawInstruction{Op: b.op, K: b.k}
+}
+
+// findUses computes, bottom up, the registers each block reads before
+// writing them (inUse) and the registers read after it (outUse), from the
+// registers its statements read first, write before reading and write
+// (localUses, which number keeps up to date).
+func (o *optimizer) findUses() {
+	for j := len(o.order) - 1; j >= 0; j-- {
+		b := &o.b[o.order[j]]
+		o.work++
+		if !o.usesKnown {
+			b.localUses()
+		}
+		var out atomSet
+		if b.jt >= 0 {
+			out = o.b[b.jt].inUse
+			if b.op != opJA {
+				out |= o.b[b.jf].inUse
+			}
+		}
+		b.outUse = out
+		b.inUse = b.luse | out&^b.kill
+	}
+	o.usesKnown = true
+}
+
+// localUses computes the registers b reads before writing them (luse,
+// its terminator included), writes before reading (kill) and writes (def).
+func (b *block) localUses() {
+	var use, def, kill atomSet
+	for _, s := range b.stmts {
+		if s.Op == nop {
+			continue
+		}
+		use |= atomUse(s) &^ def
+		if d := atomDef(s); d >= 0 {
+			m := atomSet(1) << d
+			if use&m == 0 {
+				kill |= m
+			}
+			def |= m
+		}
+	}
+	b.luse = use | atomUse(b.terminator())&^def
+	b.def, b.kill = def, kill
+}
+
+// resize returns s with length n, reallocated only when too short.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

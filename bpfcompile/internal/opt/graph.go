@@ -3,7 +3,6 @@ package opt
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"golang.org/x/net/bpf"
 
@@ -13,6 +12,83 @@ import (
 // ErrInvalid is returned, wrapped with the instruction at fault, when the
 // optimizer is given a program that is not valid classic BPF.
 var ErrInvalid = errors.New("bpf: invalid program")
+
+// nop is the opcode of a statement a pass removed; layout drops it. It is
+// no valid classic BPF opcode.
+const nop = 0xffff
+
+// opJA is the terminator of a block that goes on to its one successor
+// without a test (the input fell through into a jump target, or jumped).
+const opJA = cbpf.JMP | cbpf.JA
+
+// none is the successor index of a return.
+const none = -1
+
+// block is a basic block: statements (no jumps, no returns) and a
+// terminator, a return, an unconditional jump (opJA) or a conditional jump
+// whose true and false successors are jt and jf.
+type block struct {
+	stmts  []bpf.RawInstruction
+	op     uint16
+	k      uint32
+	jt, jf int32
+
+	// What the analyses of the current round found.
+	val    []vnum  // values at the exit, of the registers the program uses
+	oval   vnum    // the operand the branch compares A with
+	inUse  atomSet // registers read before being written, here or after
+	luse   atomSet // registers the block itself reads before writing
+	outUse atomSet // registers read after the block
+	kill   atomSet // registers written before being read
+	def    atomSet // registers written
+
+	level int32 // length of the longest path to a return
+	rpo   int32 // position in the round's order, -1 when unreachable
+	idom  int32 // immediate dominator
+	pre   int32 // dominator tree: preorder number
+	end   int32 // and the last one of the subtree
+}
+
+// Registers ("atoms"): A, X and the scratch slots M[0..15].
+const (
+	atomA  = 0
+	atomX  = 1
+	atomM  = 2
+	nAtoms = atomM + 16
+)
+
+// atomSet is a set of registers, bit i for atom i.
+type atomSet uint32
+
+func (b *block) isLeaf() bool { return b.op&0x07 == cbpf.RET }
+func (b *block) isCond() bool { return b.op&0x07 == cbpf.JMP && b.op != opJA }
+
+// succ returns the successor in slot (0: true or the only one, 1: false).
+func (b *block) succ(slot int) int32 {
+	if slot == 0 {
+		return b.jt
+	}
+	return b.jf
+}
+
+func (b *block) setSucc(slot int, t int32) {
+	if slot == 0 {
+		b.jt = t
+	} else {
+		b.jf = t
+	}
+}
+
+// nsucc is the number of successors.
+func (b *block) nsucc() int {
+	switch {
+	case b.isLeaf():
+		return 0
+	case b.op == opJA:
+		return 1
+	}
+	return 2
+}
 
 // validOp reports whether op is an instruction the Linux classic BPF
 // checker accepts (jumps and returns included).
@@ -55,38 +131,6 @@ func validOp(op uint16) bool {
 	return false
 }
 
-// Block terminators.
-const (
-	termRet  = iota // return: op/k hold the ret instruction
-	termJump        // unconditional: succ[0]
-	termCond        // conditional jump op/k: true succ[0], false succ[1]
-)
-
-// block is a basic block: straight-line instructions and a terminator.
-type block struct {
-	order int                  // position in the input; blocks sorted by order are topologically sorted
-	insns []bpf.RawInstruction // no jumps, no returns
-	term  int
-	op    uint16 // terminator opcode (ret or conditional jump)
-	k     uint32
-	succ  [2]int // successor block indices
-	dead  bool
-}
-
-// graph is a program as basic blocks, block 0 the entry.
-type graph struct {
-	blocks []*block
-	posBuf []int // emit's scratch
-
-	// Scratch space of topoScratch and cleanup, reused from call to call.
-	scratch struct {
-		seen         []bool
-		stack, order []int
-		ints         []int
-		table        []int32
-	}
-}
-
 // assemble turns instructions into raw ones, checking each opcode.
 func assemble(prog []bpf.Instruction) ([]bpf.RawInstruction, error) {
 	raw := make([]bpf.RawInstruction, len(prog))
@@ -94,19 +138,33 @@ func assemble(prog []bpf.Instruction) ([]bpf.RawInstruction, error) {
 		if ins == nil {
 			return nil, fmt.Errorf("%w: instruction %d is nil", ErrInvalid, i)
 		}
-		ri, err := ins.Assemble()
-		if err != nil {
+		ri, ok := ins.(bpf.RawInstruction)
+		if !ok {
+			var err error
+			if ri, err = ins.Assemble(); err != nil {
+				return nil, fmt.Errorf("%w: instruction %d: %w", ErrInvalid, i, err)
+			}
+		}
+		if err := checkRaw(ri); err != nil {
 			return nil, fmt.Errorf("%w: instruction %d: %w", ErrInvalid, i, err)
-		}
-		if !validOp(ri.Op) {
-			return nil, fmt.Errorf("%w: instruction %d: unknown opcode 0x%02x", ErrInvalid, i, ri.Op)
-		}
-		if (ri.Op == cbpf.LD|cbpf.MEM || ri.Op == cbpf.LDX|cbpf.MEM || ri.Op&0x07 == cbpf.ST || ri.Op&0x07 == cbpf.STX) && ri.K > 15 {
-			return nil, fmt.Errorf("%w: instruction %d: scratch index %d out of range", ErrInvalid, i, ri.K)
 		}
 		raw[i] = ri
 	}
 	return raw, nil
+}
+
+// errBadInstruction is wrapped by checkRaw's errors.
+var errBadInstruction = errors.New("bad instruction")
+
+// checkRaw checks the opcode and scratch index of one instruction.
+func checkRaw(ri bpf.RawInstruction) error {
+	if !validOp(ri.Op) {
+		return fmt.Errorf("%w: unknown opcode 0x%02x", errBadInstruction, ri.Op)
+	}
+	if (ri.Op == cbpf.LD|cbpf.MEM || ri.Op == cbpf.LDX|cbpf.MEM || ri.Op&0x07 == cbpf.ST || ri.Op&0x07 == cbpf.STX) && ri.K > 15 {
+		return fmt.Errorf("%w: scratch index %d out of range", errBadInstruction, ri.K)
+	}
+	return nil
 }
 
 // hasBackwardJump reports whether a ja in raw goes backward (its K, read
@@ -126,8 +184,11 @@ func hasBackwardJump(raw []bpf.RawInstruction) (bool, error) {
 	return back, nil
 }
 
-// buildGraph splits raw (forward jumps only) into basic blocks.
-func buildGraph(raw []bpf.RawInstruction) (*graph, error) {
+// fromRaw splits raw (forward jumps only) into basic blocks; block 0 is
+// the entry. An unconditional jump becomes the terminator of the block
+// before it (or a block of its own), a fall-through into a jump target an
+// opJA terminator.
+func fromRaw(raw []bpf.RawInstruction) ([]block, error) {
 	n := len(raw)
 	if n == 0 {
 		return nil, fmt.Errorf("%w: empty program", ErrInvalid)
@@ -151,7 +212,7 @@ func buildGraph(raw []bpf.RawInstruction) (*graph, error) {
 				}
 				leader[t] = true
 			} else {
-				for _, s := range []uint8{ri.Jt, ri.Jf} {
+				for _, s := range [2]uint8{ri.Jt, ri.Jf} {
 					t, err := target(i, uint64(s))
 					if err != nil {
 						return nil, err
@@ -168,204 +229,46 @@ func buildGraph(raw []bpf.RawInstruction) (*graph, error) {
 	if last != cbpf.RET && last != cbpf.JMP {
 		return nil, fmt.Errorf("%w: program does not end in a return or jump", ErrInvalid)
 	}
-	blockAt := make([]int, n)
-	g := &graph{}
+	blockAt := make([]int32, n)
+	nb := int32(-1)
 	for i := 0; i < n; i++ {
 		if leader[i] {
-			g.blocks = append(g.blocks, &block{order: i})
+			nb++
 		}
-		blockAt[i] = len(g.blocks) - 1
+		blockAt[i] = nb
 	}
-	for bi, b := range g.blocks {
-		i := b.order
+	blocks := make([]block, nb+1)
+	stmts := make([]bpf.RawInstruction, 0, n)
+	for i := 0; i < n; {
+		b := &blocks[blockAt[i]]
+		start := len(stmts)
 		for ; ; i++ {
 			ri := raw[i]
 			switch ri.Op & 0x07 {
 			case cbpf.RET:
-				b.term, b.op, b.k = termRet, ri.Op, ri.K
+				b.op, b.k, b.jt, b.jf = ri.Op, ri.K, none, none
 			case cbpf.JMP:
 				if ri.Op == cbpf.JMP|cbpf.JA {
-					b.term = termJump
-					b.succ[0] = blockAt[i+1+int(ri.K)]
+					t := blockAt[i+1+int(ri.K)]
+					b.op, b.jt, b.jf = opJA, t, t
 				} else {
-					b.term, b.op, b.k = termCond, ri.Op, ri.K
-					b.succ = [2]int{blockAt[i+1+int(ri.Jt)], blockAt[i+1+int(ri.Jf)]}
+					b.op, b.k = ri.Op, ri.K
+					b.jt, b.jf = blockAt[i+1+int(ri.Jt)], blockAt[i+1+int(ri.Jf)]
 				}
 			default:
-				b.insns = append(b.insns, ri)
-				if leader[i+1] {
-					// Falls through into the next block.
-					b.term = termJump
-					b.succ[0] = bi + 1
-				} else {
+				stmts = append(stmts, ri)
+				if !leader[i+1] {
 					continue
 				}
+				t := blockAt[i+1]
+				b.op, b.jt, b.jf = opJA, t, t
 			}
 			break
 		}
+		i++
+		b.stmts = stmts[start:len(stmts):len(stmts)]
 	}
-	return g, nil
-}
-
-// retZero returns the index of a live "ret #0" block, adding one if needed.
-func (g *graph) retZero() int {
-	for i, b := range g.blocks {
-		if !b.dead && b.term == termRet && b.op == cbpf.RET|cbpf.K && b.k == 0 && len(b.insns) == 0 {
-			return i
-		}
-	}
-	g.blocks = append(g.blocks, &block{order: g.maxOrder() + 1, term: termRet, op: cbpf.RET | cbpf.K})
-	return len(g.blocks) - 1
-}
-
-func (g *graph) maxOrder() int {
-	m := 0
-	for _, b := range g.blocks {
-		m = max(m, b.order)
-	}
-	return m
-}
-
-// nsucc is the number of successors of a block.
-func (b *block) nsucc() int {
-	switch b.term {
-	case termJump:
-		return 1
-	case termCond:
-		return 2
-	}
-	return 0
-}
-
-// topo returns the live blocks reachable from the entry, in order, and marks
-// the others dead.
-func (g *graph) topo() []int {
-	return g.topoInto(nil)
-}
-
-// topoInto is topo appending to buf.
-func (g *graph) topoInto(buf []int) []int {
-	return append(buf, g.topoScratch()...)
-}
-
-// topoScratch is topo returning a slice that the next call reuses.
-func (g *graph) topoScratch() []int {
-	seen := resize(g.scratch.seen, len(g.blocks))
-	clear(seen)
-	stack := append(g.scratch.stack[:0], 0)
-	seen[0] = true
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		b := g.blocks[i]
-		for s := 0; s < b.nsucc(); s++ {
-			if t := b.succ[s]; !seen[t] {
-				seen[t] = true
-				stack = append(stack, t)
-			}
-		}
-	}
-	order := g.scratch.order[:0]
-	sorted := true
-	for i, b := range g.blocks {
-		if !seen[i] {
-			b.dead = true
-			continue
-		}
-		b.dead = false
-		if len(order) > 0 && g.blocks[order[len(order)-1]].order > b.order {
-			sorted = false
-		}
-		order = append(order, i)
-	}
-	if !sorted {
-		slices.SortStableFunc(order, func(x, y int) int { return g.blocks[x].order - g.blocks[y].order })
-	}
-	g.scratch.seen, g.scratch.stack, g.scratch.order = seen, stack, order
-	return order
-}
-
-// resize returns s with length n, reallocated only when too short.
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
-}
-
-// emit lays the blocks out in order and encodes the jumps, adding long
-// jumps where a conditional branch would skip more than 255 instructions.
-func (g *graph) emit() ([]bpf.RawInstruction, error) {
-	layout := g.topo()
-	for round := 0; ; round++ {
-		if round > len(g.blocks)+8 {
-			return nil, fmt.Errorf("%w: layout does not converge", ErrInvalid)
-		}
-		pos := g.posBuf[:0]
-		for range g.blocks {
-			pos = append(pos, -1)
-		}
-		g.posBuf = pos
-		p := 0
-		for li, bi := range layout {
-			b := g.blocks[bi]
-			pos[bi] = p
-			p += len(b.insns)
-			switch b.term {
-			case termRet, termCond:
-				p++
-			case termJump:
-				if li+1 >= len(layout) || layout[li+1] != b.succ[0] {
-					p++
-				}
-			}
-		}
-		// Conditional branches too long for 8 bits go through a ja.
-		fixed := false
-		for li := 0; li < len(layout) && !fixed; li++ {
-			b := g.blocks[layout[li]]
-			if b.term != termCond {
-				continue
-			}
-			at := pos[layout[li]] + len(b.insns)
-			for s := 0; s < 2; s++ {
-				if pos[b.succ[s]]-at-1 > 255 {
-					g.blocks = append(g.blocks, &block{order: b.order, term: termJump, succ: [2]int{b.succ[s], 0}})
-					b.succ[s] = len(g.blocks) - 1
-					layout = slices.Insert(layout, li+1, len(g.blocks)-1)
-					fixed = true
-					break
-				}
-			}
-		}
-		if fixed {
-			continue
-		}
-		out := make([]bpf.RawInstruction, 0, p)
-		for li, bi := range layout {
-			b := g.blocks[bi]
-			out = append(out, b.insns...)
-			at := len(out)
-			switch b.term {
-			case termRet:
-				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k})
-			case termJump:
-				if li+1 >= len(layout) || layout[li+1] != b.succ[0] {
-					out = append(out, bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[b.succ[0]] - at - 1)})
-				}
-			case termCond:
-				jt, jf := pos[b.succ[0]]-at-1, pos[b.succ[1]]-at-1
-				if jt < 0 || jf < 0 {
-					return nil, fmt.Errorf("%w: backward branch in layout", ErrInvalid)
-				}
-				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(jt), Jf: uint8(jf)})
-			}
-		}
-		if len(out) != p {
-			return nil, fmt.Errorf("%w: layout size mismatch", ErrInvalid)
-		}
-		return out, nil
-	}
+	return blocks, nil
 }
 
 // instruction converts a raw instruction to the x/net/bpf type that
@@ -379,12 +282,43 @@ func instruction(ri bpf.RawInstruction) bpf.Instruction {
 	case ri.Op == cbpf.LDX|cbpf.LEN:
 		return ri
 	case ri.Op&0x07 == cbpf.JMP && ri.Op != cbpf.JMP|cbpf.JA:
-		cond := map[uint16]bpf.JumpTest{cbpf.JEQ: bpf.JumpEqual, cbpf.JGT: bpf.JumpGreaterThan,
-			cbpf.JGE: bpf.JumpGreaterOrEqual, cbpf.JSET: bpf.JumpBitsSet}[ri.Op&0xf0]
+		var cond bpf.JumpTest
+		switch ri.Op & 0xf0 {
+		case cbpf.JEQ:
+			cond = bpf.JumpEqual
+		case cbpf.JGT:
+			cond = bpf.JumpGreaterThan
+		case cbpf.JGE:
+			cond = bpf.JumpGreaterOrEqual
+		default:
+			cond = bpf.JumpBitsSet
+		}
 		if ri.Op&cbpf.X != 0 {
 			return bpf.JumpIfX{Cond: cond, SkipTrue: ri.Jt, SkipFalse: ri.Jf}
 		}
 		return bpf.JumpIf{Cond: cond, Val: ri.K, SkipTrue: ri.Jt, SkipFalse: ri.Jf}
 	}
 	return ri.Disassemble()
+}
+
+// instructions converts raw instructions to x/net/bpf types.
+func instructions(raw []bpf.RawInstruction) []bpf.Instruction {
+	out := make([]bpf.Instruction, len(raw))
+	for i, ri := range raw {
+		out[i] = instruction(ri)
+	}
+	return out
+}
+
+// loadSize returns the bytes a load instruction reads.
+func loadSize(op uint16) uint8 {
+	switch op & 0x18 {
+	case cbpf.W:
+		return 4
+	case cbpf.H:
+		return 2
+	case cbpf.B:
+		return 1
+	}
+	return 0
 }

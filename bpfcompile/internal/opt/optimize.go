@@ -3,28 +3,38 @@ package opt
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/net/bpf"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 )
 
-// maxRounds bounds the optimizer's fixpoint loop; every round that
-// changes something makes the program smaller or its edges longer, so real
-// programs settle in a few rounds.
-const maxRounds = 64
+// Errors of constant arithmetic the optimizer finds (libpcap's optimizer
+// reports them with these words): the program divides by, takes the
+// modulus by, or shifts by a constant it cannot run with.
+var (
+	ErrDivisionByZero = errors.New("division by zero")
+	ErrModulusByZero  = errors.New("modulus by zero")
+	ErrShiftTooFar    = errors.New("shift by more than 31 bits")
+)
 
-// The optimizer's work budget, in units of values.work: about one
-// instruction, edge or fact looked at, some 25-65 ns each. The corpus's
-// programs need at most 170 units per instruction, long generated chains
-// ("port 1 or ... or port 100", 3164 instructions) some 360. The budget is
-// workPerInsn per instruction of the input, at least workMin and at
-// most workMax: whatever its shape, a program that the compiler's size
-// guards let through is optimized in a quarter of a second at most.
+// The optimizer's work budget, in units of about one statement or block
+// looked at by a pass (a few nanoseconds each). Real programs need a few
+// hundred units per instruction; long generated chains ("port 1 or ... or
+// port 200") some thousands. The budget is workPerInsn per instruction of
+// the input, at least workMin and at most workMax.
 const (
-	workPerInsn = 2000
+	workPerInsn = 8000
 	workMin     = 1 << 20
-	workMax     = 4 << 20
+	workMax     = 32 << 20
+)
+
+// Round limits: libpcap gives up on its branch phase after 100 rounds
+// that move branches only (they can cycle); a program settles in a few.
+const (
+	maxBranchOnlyRounds = 100
+	maxRounds           = 1000
 )
 
 // Budget returns the work budget for a program of n instructions: what
@@ -35,183 +45,358 @@ func Budget(n int) int {
 
 // Stats reports the work one call of Optimize did.
 type Stats struct {
-	// Work is the units of work done: about one instruction, edge or fact
-	// looked at. It passes the budget by at most what the passes do
-	// between two looks at the budget.
+	// Work is the units of work done. It passes the budget by at most what
+	// one pass does.
 	Work int
 	// Rounds is the number of rounds of passes begun.
 	Rounds int
 }
 
-// Optimize returns a program equivalent to prog on every packet and no
-// longer than it, doing about budget units of work at most (0: no limit;
-// Budget gives the compiler's). When the budget runs out, it returns the
-// program as the last pass left it, which is equivalent to prog too.
+// Optimize returns the program libpcap's optimizer makes of prog: the same
+// verdict on every packet that holds all the bytes prog may read, and
+// libpcap's verdict on packets cut short, where libpcap's optimizer drops
+// loads whose value no test uses and moves tests of a value loaded before
+// loads that can fail. It does about budget units of work at most (0: no
+// limit; Budget gives the compiler's); when the budget runs out it returns
+// the program as the last pass left it.
 //
 // A program that rejects every packet becomes "ret #0". A program with a
-// backward jump (libpcap's protochain loop), or one that reads a scratch
-// slot before any store to it, is returned unchanged. The error wraps
-// ErrInvalid when prog is not a valid loop-free classic BPF program:
-// unknown opcodes, jumps out of the program, no return at the end.
+// backward jump (libpcap's protochain loop) is returned unchanged. The
+// error wraps ErrInvalid when prog is not a valid loop-free classic BPF
+// program (unknown opcodes, jumps out of the program, no return at the
+// end), and ErrDivisionByZero, ErrModulusByZero or ErrShiftTooFar when the
+// program divides by, takes the modulus by or shifts by more than 31 a
+// constant it computes.
 func Optimize(prog []bpf.Instruction, budget int) ([]bpf.Instruction, Stats, error) {
 	raw, err := assemble(prog)
 	if err != nil {
 		return nil, Stats{}, err
 	}
+	out, st, err := OptimizeRaw(raw, budget)
+	if err != nil {
+		return nil, st, err
+	}
+	return instructions(out), st, nil
+}
+
+// OptimizeRaw is Optimize for encoded instructions. The result may share
+// no memory with raw.
+func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, Stats, error) {
 	if len(raw) == 0 {
 		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
+	}
+	for i, ri := range raw {
+		if err := checkRaw(ri); err != nil {
+			return nil, Stats{}, fmt.Errorf("%w: instruction %d: %w", ErrInvalid, i, err)
+		}
 	}
 	back, err := hasBackwardJump(raw)
 	if err != nil {
 		return nil, Stats{}, err
 	}
 	if back {
-		return instructions(raw), Stats{}, nil
+		return append([]bpf.RawInstruction(nil), raw...), Stats{}, nil
 	}
-	g, err := buildGraph(raw)
+	blocks, err := fromRaw(raw)
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	t := newValues()
-	t.budget = budget
-	out, err := optimizeGraph(g, t)
-	st := Stats{Work: t.work, Rounds: t.rounds}
-	if errors.Is(err, errUninitScratch) {
-		// libpcap generates such programs for a few expressions (and its
-		// optimizer leaves them alone too): keep the reads as they are.
-		return instructions(raw), st, nil
-	}
+	shareReturns(blocks)
+	o := newOptimizer(blocks, len(raw), budget)
+	out, err := o.run()
+	st := Stats{Work: o.work, Rounds: o.rounds}
 	if err != nil {
 		return nil, st, err
 	}
 	if len(out) > len(raw) {
-		out = raw
+		out = append(out[:0], raw...)
 	}
-	return instructions(out), st, nil
+	return out, st, nil
 }
 
-// optimizeGraph runs the passes to a fixpoint and lays the program out. When
-// the work budget runs out, it lays the program out as the last pass left
-// it: every pass (every edge threaded) leaves a program equivalent to the
-// input.
-func optimizeGraph(g *graph, t *values) ([]bpf.RawInstruction, error) {
-	d := &driver{g: g, t: t}
-	for round := 0; round < maxRounds; round++ {
-		t.rounds++
-		t.work += 8 * len(g.blocks) // the passes' loops
-		d.changed = false
-		if err := d.analyze(true); err != nil {
-			return nil, err
-		}
-		d.note(t.simplify(g, d.an))
-		d.cleanup()
+// Block is a basic block of a program given to OptimizeBlocks: statements
+// (no jumps, no returns) and a terminator Op with operand K, a return
+// (RET|K, RET|A) or a conditional jump to the blocks Jt (true) and Jf
+// (false), indexes into the program's blocks. Block 0 is the entry.
+type Block struct {
+	Stmts  []bpf.RawInstruction
+	Op     uint16
+	K      uint32
+	Jt, Jf int
+}
 
-		if err := d.analyze(false); err != nil {
+// OptimizeBlocks is Optimize for a program given as basic blocks, as a
+// code generator makes them (no layout, no jump offsets): what the
+// compiler hands over. The blocks are not changed. The graph must have
+// no cycle; the error wraps ErrInvalid when a block is not valid.
+func OptimizeBlocks(in []Block, budget int) ([]bpf.RawInstruction, Stats, error) {
+	if len(in) == 0 {
+		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
+	}
+	n := 0
+	for _, b := range in {
+		n += len(b.Stmts)
+	}
+	arena := make([]bpf.RawInstruction, 0, n)
+	blocks := make([]block, len(in))
+	for i, ib := range in {
+		for j, ri := range ib.Stmts {
+			if err := checkRaw(ri); err != nil || ri.Op&0x07 == cbpf.JMP || ri.Op&0x07 == cbpf.RET {
+				return nil, Stats{}, fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, i, j, ri.Op)
+			}
+		}
+		start := len(arena)
+		arena = append(arena, ib.Stmts...)
+		b := &blocks[i]
+		b.stmts = arena[start:len(arena):len(arena)]
+		b.op, b.k = ib.Op, ib.K
+		switch {
+		case ib.Op == cbpf.RET|cbpf.K || ib.Op == cbpf.RET|cbpf.A:
+			b.jt, b.jf = none, none
+		case ib.Op&0x07 == cbpf.JMP && ib.Op != opJA && validOp(ib.Op):
+			if ib.Jt < 0 || ib.Jt >= len(in) || ib.Jf < 0 || ib.Jf >= len(in) {
+				return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, ib.Jt, ib.Jf, len(in))
+			}
+			b.jt, b.jf = int32(ib.Jt), int32(ib.Jf)
+		default:
+			return nil, Stats{}, fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, ib.Op)
+		}
+	}
+	shareReturns(blocks)
+	o := newOptimizer(blocks, n, budget)
+	out, err := o.run()
+	return out, Stats{Work: o.work, Rounds: o.rounds}, err
+}
+
+// newOptimizer makes the optimizer of blocks with n statements, with the
+// scratch space of its passes made at once.
+func newOptimizer(blocks []block, n, budget int) *optimizer {
+	o := &optimizer{b: blocks, budget: budget}
+	size := 32
+	for size < 2*(n+len(blocks)) {
+		size *= 2
+	}
+	o.vals.keys = make([]valueKey, 1, size/2)
+	o.vals.index = make([]uint32, size)
+	nb := len(blocks)
+	tab := 16
+	for tab < 2*nb {
+		tab *= 2
+	}
+	ints := make([]int32, 18*nb+8+3*tab)
+	cut := func(k int) []int32 {
+		s := ints[:k:k]
+		ints = ints[k:]
+		return s
+	}
+	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
+	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
+	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
+	o.table, o.factTab, o.domSeq = cut(tab), cut(2*tab), cut(nb)
+	bytes := make([]uint8, 3*nb)
+	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
+	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
+	o.groups = make([]factGroup, 0, 2*nb)
+	o.placed = make([]placedFact, 0, nb)
+	o.facts = make([]factEntry, 0, 2*nb)
+	// Values of the registers the program uses: A, X and the scratch
+	// slots up to the highest one it names.
+	k := atomM
+	for i := range blocks {
+		for _, ri := range blocks[i].stmts {
+			switch {
+			case ri.Op == cbpf.LD|cbpf.MEM, ri.Op == cbpf.LDX|cbpf.MEM, ri.Op&0x07 == cbpf.ST, ri.Op&0x07 == cbpf.STX:
+				k = max(k, atomM+int(ri.K&15)+1)
+			}
+		}
+	}
+	vals := make([]vnum, (nb+1)*k)
+	for i := range blocks {
+		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
+	}
+	o.val = vals[nb*k:]
+	return o
+}
+
+// optimizer holds a program as blocks and the state of its passes.
+type optimizer struct {
+	b    []block
+	root int32
+	vals values
+
+	order []int32 // reachable blocks, root first, every block after its predecessors
+
+	// The edges into each block i, each 2*block+slot:
+	// predArena[predOff[i]:][:predN[i]], room for predCap[i].
+	predOff, predN, predCap []int32
+	predArena               []int32
+
+	// chainDominated's memory: for the blocks with domAt[i] == domStamp,
+	// whether domHead dominates them (domIs[i] 1).
+	domAt    []int32
+	domIs    []uint8
+	domStamp int32
+	domHead  int32
+
+	val   []vnum  // number's scratch: the values of the block at hand
+	cycle bool    // levelOrder found a cycle
+	long  []uint8 // emit's scratch
+	table []int32 // mergeSame's
+
+	// Scratch space of the analyses, reused from round to round.
+	state                            []uint8
+	iter, stack, finish, count, kids []int32
+	facts                            []factEntry
+	groups                           []factGroup
+	placed                           []placedFact
+	factTab, domSeq                  []int32
+	pull, pull2                      []int32
+
+	// shape counts the changes to edges; analyzed is its value at the
+	// last analysis, fresh whether no statement changed since either.
+	shape, analyzed uint64
+	fresh           bool
+	// The shape when the order and edges in (ordered) and the dominators
+	// (dominated) were last found; shaped once they were.
+	ordered, dominated uint64
+	shaped             bool
+	usesKnown          bool // every block's localUses are up to date
+
+	changed bool // a pass of this round changed the program
+	moved   bool // a change other than to a branch's target
+	work    int
+	budget  int
+	rounds  int
+}
+
+// spent reports whether the work budget is used up.
+func (o *optimizer) spent() bool { return o.budget > 0 && o.work > o.budget }
+
+// run optimizes the program and lays it out.
+func (o *optimizer) run() ([]bpf.RawInstruction, error) {
+	// The branch phase: value numbering without changing statements,
+	// peephole rewrites and dead definitions, then branches moved past
+	// tests the path decides and tests of one value pulled together, until
+	// nothing changes.
+	branchOnly := 0
+	var seen []uint64 // shapes after branch-only rounds 1, 2, ...
+	extra := -1       // rounds left once a cycle is found
+	for !o.spent() && o.rounds < maxRounds && extra != 0 {
+		o.rounds++
+		o.changed, o.moved = false, false
+		if o.analyze(); o.cycle {
+			return nil, fmt.Errorf("%w: the blocks form a cycle", ErrInvalid)
+		}
+		if err := o.number(false); err != nil {
 			return nil, err
 		}
-		c, all := t.rejectAll(g, d.an)
-		if all {
-			return []bpf.RawInstruction{{Op: cbpf.RET | cbpf.K}}, nil
+		o.thread()
+		o.pullups()
+		if o.changed {
+			o.fresh = false
 		}
-		d.note(c)
-		d.cleanup()
-		if t.spent() {
+		switch {
+		case !o.changed:
+		case o.moved:
+			branchOnly, seen = 0, nil
+			continue
+		default:
+			if branchOnly++; branchOnly >= maxBranchOnlyRounds {
+				break
+			}
+			if extra > 0 {
+				extra--
+				continue
+			}
+			// Rounds that only move branches can cycle; libpcap's
+			// optimizer then stops after maxBranchOnlyRounds of them, on
+			// the shape the cycle has then. Find the cycle and go
+			// straight to that shape.
+			h := o.shapeHash()
+			if first := slices.Index(seen, h); first >= 0 {
+				extra = (maxBranchOnlyRounds - branchOnly) % (branchOnly - (first + 1))
+				continue
+			}
+			seen = append(seen, h)
+			continue
+		}
+		break
+	}
+	// The statement phase: constants folded, redundant loads and stores
+	// dropped, until nothing changes.
+	for !o.spent() && o.rounds < maxRounds {
+		o.rounds++
+		o.changed = false
+		if !o.fresh || o.shape != o.analyzed {
+			// The last round of the branch phase changed nothing: its
+			// analysis holds.
+			o.analyze()
+		}
+		if err := o.number(true); err != nil {
+			return nil, err
+		}
+		if !o.changed {
 			break
 		}
-
-		if err := d.thread(); err != nil {
-			return nil, err
-		}
-		d.cleanup()
-		if t.spent() {
-			break
-		}
-
-		if err := d.analyze(true); err != nil {
-			return nil, err
-		}
-		d.note(t.deadCode(g, d.an))
-		d.cleanup()
-
-		if err := d.analyze(false); err != nil {
-			return nil, err
-		}
-		d.note(t.peephole(g, d.an))
-
-		if err := d.analyze(false); err != nil {
-			return nil, err
-		}
-		d.note(t.regroupChains(g, d.an))
-		if t.spent() || !d.changed {
-			break
-		}
+		o.fresh = false
 	}
-	return g.emit()
+	if o.mergeSame(); o.cycle {
+		return nil, fmt.Errorf("%w: the blocks form a cycle", ErrInvalid)
+	}
+	o.skipRoot()
+	r := &o.b[o.root]
+	if r.op == cbpf.RET|cbpf.K && r.k == 0 {
+		return []bpf.RawInstruction{{Op: cbpf.RET | cbpf.K}}, nil
+	}
+	return o.emit()
 }
 
-// driver is the state optimizeGraph keeps from pass to pass: the analysis
-// of the graph as it is, reused by the passes until one changes the graph.
-type driver struct {
-	g       *graph
-	t       *values
-	an      *analysis // nil: the graph changed since the last analysis
-	changed bool      // a pass of this round changed the graph
-}
-
-// analyze makes d.an an analysis of the graph as it is, a full one (facts,
-// loads and lengths, not only registers) when full is set.
-func (d *driver) analyze(full bool) (err error) {
-	if d.an != nil && (d.an.full || !full) {
-		return nil
-	}
-	if d.an != nil {
-		d.t.release(d.an)
-	}
-	d.an, err = d.t.analyze(d.g, full)
-	return err
-}
-
-// note records whether a pass changed the graph: its analysis is stale then.
-func (d *driver) note(changed bool) {
-	if changed {
-		if d.an != nil {
-			d.t.release(d.an)
+// shareReturns sends every edge into a return to one block per return
+// instruction, as the code generator's graph has them.
+func shareReturns(blocks []block) {
+	var first []int32 // the returns kept, one per instruction
+	canon := make([]int32, len(blocks))
+	for i := range blocks {
+		b := &blocks[i]
+		canon[i] = int32(i)
+		if !b.isLeaf() || len(b.stmts) != 0 {
+			continue
 		}
-		d.an, d.changed = nil, true
+		found := false
+		for _, f := range first {
+			if fb := &blocks[f]; fb.op == b.op && fb.k == b.k {
+				canon[i], found = f, true
+				break
+			}
+		}
+		if !found {
+			first = append(first, int32(i))
+		}
+	}
+	for i := range blocks {
+		b := &blocks[i]
+		if !b.isLeaf() {
+			b.jt, b.jf = canon[b.jt], canon[b.jf]
+		}
 	}
 }
 
-// cleanup simplifies the graph's shape after a pass.
-func (d *driver) cleanup() {
-	d.t.work += 8 * len(d.g.blocks)
-	d.note(d.g.cleanup())
+// shapeHash mixes the tests and edges of every block and the entry: what
+// a round that changes only edges changes.
+func (o *optimizer) shapeHash() uint64 {
+	h := uint64(o.root)
+	for i := range o.b {
+		b := &o.b[i]
+		h = (h ^ (uint64(b.op)<<32 | uint64(b.k))) * 0x9e3779b97f4a7c15
+		h = (h ^ (uint64(uint32(b.jt))<<32 | uint64(uint32(b.jf)))) * 0xbf58476d1ce4e5b9
+		h ^= h >> 29
+	}
+	o.work += len(o.b)
+	return h
 }
 
-// thread threads edges one at a time (see threader) until none is left,
-// the budget is spent or a bound on their number is reached.
-func (d *driver) thread() error {
-	if err := d.analyze(true); err != nil {
-		return err
-	}
-	th := newThreader(d.t, d.g, d.an)
-	for threads := 0; threads < 4*len(d.g.blocks)+16 && !d.t.spent(); threads++ {
-		ok, err := th.threadOne()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		d.note(true)
-	}
-	return nil
-}
-
-// instructions converts raw instructions to x/net/bpf types.
-func instructions(raw []bpf.RawInstruction) []bpf.Instruction {
-	out := make([]bpf.Instruction, len(raw))
-	for i, ri := range raw {
-		out[i] = instruction(ri)
-	}
-	return out
+// placedFact is findFacts's scratch: a fact and the groups it goes to.
+type placedFact = struct {
+	f      factEntry
+	g1, g2 int32
 }

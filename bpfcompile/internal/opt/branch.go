@@ -1,0 +1,548 @@
+package opt
+
+import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+
+// thread moves edges past the blocks whose branch the path decides, bottom
+// up: an edge into a block whose two branches go to the same place goes
+// there instead, and an edge into a block that tests what an edge
+// dominating it tested (the same operation on the same value of A)
+// goes to the branch that test took, as long as what the new successor
+// reads is unchanged. The blocks skipped are not run any more: their loads
+// with them (libpcap's optimizer does the same).
+//
+// A test is decided by a dominating edge that made the same comparison
+// of the same value (true on its true edge, false on its false edge), and
+// an equality test by the true edge of an equality test of the same value
+// with another constant (false).
+func (o *optimizer) thread() {
+	o.findFacts()
+	for j := len(o.order) - 1; j >= 0; j-- {
+		p := o.order[j]
+		b := &o.b[p]
+		for slot := 0; slot < b.nsucc(); slot++ {
+			o.threadEdge(p, slot)
+		}
+	}
+}
+
+// threadEdge threads the edge leaving block p by slot.
+func (o *optimizer) threadEdge(p int32, slot int) {
+	pb := &o.b[p]
+	s := pb.succ(slot)
+	sb := &o.b[s]
+	o.work++
+	if sb.isLeaf() {
+		return
+	}
+	if sb.jt == sb.jf && (sb.isCond() || liveStmts(sb.stmts) == 0) {
+		if t := sb.jt; !o.conflict(p, t, s) {
+			pb.setSucc(slot, t)
+			o.changed, o.moved = true, true
+			o.shape++
+			s = t
+		}
+	}
+	for {
+		if !o.b[s].isCond() {
+			return
+		}
+		t := o.decided(p, slot, s)
+		if t < 0 || o.conflict(p, t, s) {
+			return
+		}
+		pb.setSucc(slot, t)
+		o.changed = true
+		o.shape++
+		s = t
+	}
+}
+
+// decided returns the successor of block c that the edge leaving p by
+// slot (into c or, after threading, into a block c follows) decides, or
+// -1. The edges that decide are that edge and the edges that dominate it:
+// the one edge into each block that dominates p and has one edge in
+// (findFacts indexes them). Of those that decide, the nearest wins (only
+// on a path no packet takes could two disagree).
+func (o *optimizer) decided(p int32, slot int, c int32) int32 {
+	cb := &o.b[c]
+	a := cb.val[atomA]
+	if a == unknown || cb.oval == unknown {
+		return -1
+	}
+	if t := o.decides(p, slot, cb); t >= 0 {
+		return t
+	}
+	pre := o.b[p].pre
+	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
+		if o.facts[j].slot == 0 {
+			return cb.jt
+		}
+		return cb.jf
+	}
+	if cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+		// An equality test of the same value with another constant held.
+		if j := o.dominatingFact(factKey{a: a, op: cb.op, eq: true}, pre); j >= 0 {
+			return cb.jf
+		}
+	}
+	return -1
+}
+
+// factKey is what an edge tells: the outcome of the test op of the value a
+// with operand oval; eq keys the true edges of equality tests with a
+// constant by the value alone (oval 0).
+type factKey struct {
+	a, oval vnum
+	op      uint16
+	eq      bool
+}
+
+func (k *factKey) hash() uint64 {
+	h := uint64(k.a) | uint64(k.oval)<<32
+	h = (h ^ uint64(k.op)<<20) * 0x9e3779b97f4a7c15
+	if k.eq {
+		h ^= 0x5555
+	}
+	return h ^ h>>29
+}
+
+// factEntry is an edge that tells its key: its slot (0 true, 1 false); the
+// block v it goes into, v's only edge in; pre and end, v's place in the
+// dominator tree; and enc, the nearest entry of the same key before it
+// whose block dominates v (-1).
+type factEntry struct {
+	slot     int32
+	pre, end int32
+	enc      int32
+}
+
+// factGroup is the entries of one key, facts[at:at+n], in the order of
+// the dominator tree.
+type factGroup struct {
+	key   factKey
+	at, n int32
+}
+
+// dominatingFact returns the index in o.facts of the deepest fact of key
+// k whose block dominates the block numbered pre, or -1: among the
+// entries of the key, the last one placed at or before pre, or the
+// nearest enclosing one that still holds pre.
+func (o *optimizer) dominatingFact(k factKey, pre int32) int {
+	mask := uint64(len(o.factTab) - 1)
+	h := k.hash() & mask
+	for {
+		gi := o.factTab[h]
+		if gi < 0 {
+			return -1
+		}
+		if g := &o.groups[gi]; g.key == k {
+			list := o.facts[g.at : g.at+g.n]
+			// The last entry placed at or before pre (binary search).
+			lo, hi := 0, len(list)
+			for lo < hi {
+				m := int(uint(lo+hi) >> 1)
+				if list[m].pre <= pre {
+					lo = m + 1
+				} else {
+					hi = m
+				}
+			}
+			o.work += 2
+			for j := lo - 1; j >= 0; j = int(list[j].enc) {
+				if list[j].end >= pre {
+					return int(g.at) + j
+				}
+			}
+			return -1
+		}
+		h = (h + 1) & mask
+	}
+}
+
+// findFacts numbers the dominator tree (so that ancestry is a comparison)
+// and indexes the edges that can decide a test: the one edge into each
+// block that has one edge in, out of a test of a known value.
+func (o *optimizer) findFacts() {
+	n := len(o.b)
+	// Children lists of the dominator tree by counting, then a walk.
+	cnt := resize(o.count, n+1)
+	clear(cnt)
+	for _, i := range o.order {
+		if d := o.b[i].idom; i != o.root && d >= 0 {
+			cnt[d+1]++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		cnt[i] += cnt[i-1]
+	}
+	kids := resize(o.kids, len(o.order))
+	fill := resize(o.iter, n)
+	copy(fill, cnt[:n])
+	for _, i := range o.order {
+		if d := o.b[i].idom; i != o.root && d >= 0 {
+			kids[fill[d]] = i
+			fill[d]++
+		}
+	}
+	copy(fill, cnt[:n])
+	num := int32(0)
+	seq := o.domSeq[:0] // the blocks in preorder
+	stack := append(o.stack[:0], o.root)
+	o.b[o.root].pre = num
+	num++
+	seq = append(seq, o.root)
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		if fill[i] < cnt[i+1] {
+			c := kids[fill[i]]
+			fill[i]++
+			o.b[c].pre = num
+			num++
+			seq = append(seq, c)
+			stack = append(stack, c)
+			continue
+		}
+		stack = stack[:len(stack)-1]
+		o.b[i].end = num - 1
+	}
+	o.count, o.kids, o.iter, o.stack, o.domSeq = cnt, kids, fill, stack, seq
+
+	// The facts, grouped by key (an open-addressing table of the groups),
+	// each group in preorder: a pass over the blocks in preorder finds the
+	// groups and counts, a second places the entries.
+	for i := range o.factTab {
+		o.factTab[i] = -1
+	}
+	o.groups = o.groups[:0]
+	mask := uint64(len(o.factTab) - 1)
+	group := func(k factKey) int32 {
+		h := k.hash() & mask
+		for {
+			gi := o.factTab[h]
+			if gi < 0 {
+				o.groups = append(o.groups, factGroup{key: k})
+				o.factTab[h] = int32(len(o.groups) - 1)
+				return int32(len(o.groups) - 1)
+			}
+			if o.groups[gi].key == k {
+				return gi
+			}
+			h = (h + 1) & mask
+		}
+	}
+	found := o.placed[:0]
+	for _, v := range seq {
+		vb := &o.b[v]
+		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
+			continue
+		}
+		e := o.predArena[o.predOff[v]]
+		u := &o.b[e/2]
+		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
+			continue
+		}
+		p := placedFact{f: factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}, g2: -1}
+		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
+		o.groups[p.g1].n++
+		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+			p.g2 = group(factKey{a: u.val[atomA], op: u.op, eq: true})
+			o.groups[p.g2].n++
+		}
+		found = append(found, p)
+	}
+	at := int32(0)
+	for gi := range o.groups {
+		o.groups[gi].at, at = at, at+o.groups[gi].n
+		o.groups[gi].n = 0
+	}
+	o.facts = resize(o.facts, int(at))
+	for _, p := range found {
+		for _, gi := range [2]int32{p.g1, p.g2} {
+			if gi >= 0 {
+				g := &o.groups[gi]
+				o.facts[g.at+g.n] = p.f
+				g.n++
+			}
+		}
+	}
+	o.placed = found
+	// Who encloses whom, in each group.
+	open := o.stack[:0]
+	for _, g := range o.groups {
+		list := o.facts[g.at : g.at+g.n]
+		open = open[:0]
+		for i := range list {
+			f := &list[i]
+			for len(open) > 0 && list[open[len(open)-1]].end < f.pre {
+				open = open[:len(open)-1]
+			}
+			if len(open) > 0 {
+				f.enc = open[len(open)-1]
+			}
+			open = append(open, int32(i))
+		}
+	}
+	o.stack = open
+	o.work += len(o.order) + 2*len(o.facts)
+}
+
+// decides returns the successor of cb that the outcome of p's test on its
+// edge slot decides, or -1.
+func (o *optimizer) decides(p int32, slot int, cb *block) int32 {
+	pb := &o.b[p]
+	if !pb.isCond() || pb.op != cb.op || pb.val[atomA] != cb.val[atomA] {
+		return -1
+	}
+	if pb.oval == cb.oval {
+		if slot == 0 {
+			return cb.jt
+		}
+		return cb.jf
+	}
+	if slot == 0 && cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+		return cb.jf
+	}
+	return -1
+}
+
+// conflict reports whether sending p's edge to block t (instead of
+// through via) would change what t or the blocks after it read: a
+// register read after t must hold at the exit of p what it holds at the
+// exit of t, and a register t reads what via left there.
+func (o *optimizer) conflict(p, t, via int32) bool {
+	pb, tb, vb := &o.b[p], &o.b[t], &o.b[via]
+	for use := tb.outUse; use != 0; {
+		a := trailingZeros(use)
+		use &^= 1 << a
+		if pb.val[a] != tb.val[a] {
+			return true
+		}
+	}
+	for use := tb.inUse; use != 0; {
+		a := trailingZeros(use)
+		use &^= 1 << a
+		if pb.val[a] == unknown || pb.val[a] != vb.val[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// pullups regroups chains of tests, bottom up: in a chain of blocks that
+// go to one place when their test holds and on down the chain when it
+// does not ("a or b or c"), a test of the value the blocks before the
+// chain leave in A is moved up before the first test of another value;
+// likewise for chains that go to one place when their test fails ("a and
+// b and c"). "p == 1 or q == 1 or p == 2" becomes "p == 1 or p == 2 or q
+// == 1": on a packet cut between p and q the moved test now runs, where it
+// ran after a load of q that fails (libpcap's optimizer does the same).
+func (o *optimizer) pullups() {
+	if o.shape != o.ordered {
+		o.levelOrder()
+		o.findPreds()
+		o.ordered = o.shape
+	}
+	// Sweeps over the blocks, bottom up, until one moves nothing: a pull
+	// can open one in a block below it, which libpcap's optimizer takes a
+	// round of all its passes to make. The order of the first sweep
+	// serves the next ones (pulls keep every block reachable; the edges
+	// into blocks are kept up to date).
+	order := append(o.pull[:0], o.order...)
+	o.pull = order
+	for sweep := 0; sweep < maxPullSweeps; sweep++ {
+		clear(o.domAt)
+		o.domStamp = 0
+		moved := false
+		for j := len(order) - 1; j >= 0; j-- {
+			b := order[j]
+			for _, or := range [2]bool{true, false} {
+				if o.b[b].rpo < 0 || o.predN[b] == 0 {
+					break
+				}
+				if o.pullup(b, or) {
+					o.changed, moved = true, true
+				}
+			}
+		}
+		if !moved || o.spent() {
+			return
+		}
+	}
+}
+
+// maxPullSweeps bounds the sweeps of one round of pullups.
+const maxPullSweeps = 64
+
+// chainDominated reports whether block head dominates block x, for the
+// blocks of a chain that starts at head: every edge into x comes from a
+// block head dominates. The answers are remembered until the graph or head
+// changes (newDominance).
+func (o *optimizer) chainDominated(head, x int32) bool {
+	if x == head {
+		return true
+	}
+	if o.domHead != head {
+		o.newDominance(head)
+	}
+	if o.domAt[x] == o.domStamp {
+		return o.domIs[x] == 1
+	}
+	o.work++
+	o.domAt[x], o.domIs[x] = o.domStamp, 0 // a cycle cannot be: a guard
+	is := x != o.root && o.predN[x] > 0
+	for _, e := range o.predsOf(x) {
+		if !is {
+			break
+		}
+		is = o.chainDominated(head, e/2)
+	}
+	o.domIs[x] = 0
+	if is {
+		o.domIs[x] = 1
+	}
+	return is
+}
+
+// newDominance forgets chainDominated's answers.
+func (o *optimizer) newDominance(head int32) {
+	o.domStamp++
+	o.domHead = head
+}
+
+// moveEdge sends the edge leaving block p by slot to block t, keeping the
+// lists of edges into blocks up to date.
+func (o *optimizer) moveEdge(p int32, slot int, t int32) {
+	pb := &o.b[p]
+	e := 2*p + int32(slot)
+	o.removePred(pb.succ(slot), e)
+	o.addPred(t, e)
+	pb.setSucc(slot, t)
+	o.shape++
+}
+
+// pullup does one pull in the chain that starts at block b: along false
+// edges with a common true successor when or is set, along true edges with
+// a common false successor otherwise. It reports whether it changed the
+// graph.
+func (o *optimizer) pullup(b int32, or bool) bool {
+	preds := o.predsOf(b)
+	if len(preds) == 0 {
+		return false
+	}
+	val := o.b[preds[0]/2].val[atomA]
+	if val == unknown {
+		return false
+	}
+	for _, e := range preds[1:] {
+		if o.b[e/2].val[atomA] != val {
+			return false
+		}
+	}
+	// on is the slot that goes on down the chain, common the other.
+	on, common := 1, 0
+	if !or {
+		on, common = 0, 1
+	}
+	target := o.b[b].succ(common)
+	if o.domHead != b {
+		o.newDominance(b)
+	}
+	inChain := func(i int32) bool {
+		ib := &o.b[i]
+		o.work++
+		if !ib.isCond() || ib.succ(common) != target {
+			return false
+		}
+		// A block whose one edge in comes from a block b dominates is
+		// dominated by b.
+		if o.domAt[i] == o.domStamp {
+			return o.domIs[i] == 1
+		}
+		if o.predN[i] == 1 {
+			if p := o.predArena[o.predOff[i]] / 2; p == b || o.domAt[p] == o.domStamp && o.domIs[p] == 1 {
+				o.domAt[i], o.domIs[i] = o.domStamp, 1
+				return true
+			}
+		}
+		return o.chainDominated(b, i)
+	}
+	// d: the first block of the chain that tests another value; prev the
+	// block before it (-1: d is b).
+	d, prev := b, int32(-1)
+	for {
+		if !inChain(d) {
+			return false
+		}
+		if o.b[d].val[atomA] != val {
+			break
+		}
+		prev, d = d, o.b[d].succ(on)
+	}
+	// Pull up, one after the other, the blocks after d that test val
+	// again: what rounds of single pulls would do, in one walk down the
+	// chain (the blocks between d and the next one keep being passed).
+	pulled := false
+	sprev, s := d, o.b[d].succ(on)
+	for {
+		for {
+			if !inChain(s) {
+				return pulled
+			}
+			if o.b[s].val[atomA] == val {
+				break
+			}
+			sprev, s = s, o.b[s].succ(on)
+		}
+		if !o.pullable(prev, preds, d, sprev, s) {
+			return pulled
+		}
+		next := o.b[s].succ(on)
+		o.moveEdge(sprev, on, next)
+		o.moveEdge(s, on, d)
+		if prev < 0 {
+			for _, e := range append(o.pull2[:0], preds...) {
+				o.moveEdge(e/2, int(e%2), s)
+			}
+		} else {
+			o.moveEdge(prev, on, s)
+		}
+		pulled = true
+		prev, s = s, next
+	}
+}
+
+// pullable reports whether block s, which tests the value the blocks
+// before d leave in A, can move up before d: what s and d read must not
+// change (blocks as the code generator makes them load what they test
+// and read nothing from before). prev is the block before d (-1: d is the
+// head
+// and preds are the edges into it), sprev the block before s.
+func (o *optimizer) pullable(prev int32, preds []int32, d, sprev, s int32) bool {
+	before := func(a int) vnum {
+		if prev >= 0 {
+			return o.b[prev].val[a]
+		}
+		v := o.b[preds[0]/2].val[a]
+		for _, e := range preds[1:] {
+			if o.b[e/2].val[a] != v {
+				return unknown
+			}
+		}
+		return v
+	}
+	for use := o.b[s].inUse; use != 0; {
+		a := trailingZeros(use)
+		use &^= 1 << a
+		if v := before(a); v == unknown || v != o.b[sprev].val[a] {
+			return false
+		}
+	}
+	for use := o.b[d].inUse; use != 0; {
+		a := trailingZeros(use)
+		use &^= 1 << a
+		if v := before(a); v == unknown || v != o.b[s].val[a] {
+			return false
+		}
+	}
+	return true
+}

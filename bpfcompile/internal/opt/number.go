@@ -1,0 +1,397 @@
+package opt
+
+import (
+	"math/bits"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
+)
+
+// number numbers the values of every block, top down: a block starts with
+// the values its predecessors agree on. It then rewrites the block's
+// short patterns (peephole) and removes definitions nothing reads
+// (deadDefs), and notes the operand its branch compares A with.
+//
+// With alter set (the statement phase) it also rewrites statements as it
+// goes: a statement that writes a register with the value it holds goes,
+// constants fold, constant index registers become offsets and constant X
+// operands immediates; a block whose statements leave A and X as they
+// were and that nothing after reads from, and a return, lose their
+// statements. Division and modulus by a constant zero, and shifts by a
+// constant X of 32 or more, are errors then.
+func (o *optimizer) number(alter bool) error {
+	o.vals.reset()
+	val := o.val
+	for _, i := range o.order {
+		b := &o.b[i]
+		o.work += len(b.stmts) + 4
+		if preds := o.predsOf(i); len(preds) > 0 {
+			copy(val, o.b[preds[0]/2].val)
+			for _, e := range preds[1:] {
+				pv := o.b[e/2].val
+				for a := range val {
+					if val[a] != pv[a] {
+						val[a] = unknown
+					}
+				}
+			}
+		} else {
+			clear(val)
+		}
+		aval, xval := val[atomA], val[atomX]
+		for j := range b.stmts {
+			if b.stmts[j].Op == nop {
+				continue
+			}
+			if err := o.evalStmt(&b.stmts[j], val, alter); err != nil {
+				return err
+			}
+		}
+		copy(b.val, val)
+		if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
+			// Not libpcap's (its code generator returns constants).
+			b.op, b.k = cbpf.RET|cbpf.K, c
+			o.changed, o.moved = true, true
+		}
+		if alter && ((b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
+			b.op == cbpf.RET|cbpf.K) {
+			if liveStmts(b.stmts) > 0 {
+				o.changed, o.moved = true, true
+			}
+			b.stmts = b.stmts[:0]
+		} else {
+			o.peephole(b)
+			o.deadDefs(b)
+		}
+		if b.op&cbpf.X == 0 {
+			b.oval = o.vals.constant(b.k)
+		} else {
+			b.oval = b.val[atomX]
+		}
+		b.localUses()
+	}
+	return nil
+}
+
+// liveStmts counts the statements of s that are not nops.
+func liveStmts(s []bpf.RawInstruction) int {
+	n := 0
+	for _, ri := range s {
+		if ri.Op != nop {
+			n++
+		}
+	}
+	return n
+}
+
+// store records that register *reg now holds v; with alter, a statement
+// that writes the value the register holds already goes.
+func (o *optimizer) store(s *bpf.RawInstruction, reg *vnum, v vnum, alter bool) {
+	if alter && v != unknown && *reg == v {
+		// libpcap's optimizer does not count this as a change that
+		// calls for another round.
+		s.Op = nop
+		return
+	}
+	*reg = v
+}
+
+// rewrite replaces statement s, a change that calls for another round.
+func (o *optimizer) rewrite(s *bpf.RawInstruction, op uint16, k uint32) {
+	s.Op, s.K = op, k
+	o.changed, o.moved = true, true
+}
+
+// Some rewrites do not call for another round by themselves (libpcap's
+// optimizer does not count them; which rewrites count decides where it
+// stops).
+func quietRewrite(s *bpf.RawInstruction, op uint16, k uint32) { s.Op, s.K = op, k }
+
+// evalStmt gives the register s writes its value number, and with alter
+// rewrites s as number says.
+func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) error {
+	t := &o.vals
+	switch op := s.Op; {
+	case op&0x07 == cbpf.LD && op&0xe0 == cbpf.ABS:
+		v := t.num(op, s.K, 0)
+		if s.K >= cbpf.AncillaryBase && !pureAncillary(s.K-cbpf.AncillaryBase) {
+			v = t.unique()
+		}
+		o.store(s, &val[atomA], v, alter)
+	case op&0x07 == cbpf.LD && op&0xe0 == cbpf.IND:
+		x := val[atomX]
+		var v vnum
+		if c, ok := t.isConst(x); alter && ok && uint64(c)+uint64(s.K) < cbpf.AncillaryBase {
+			o.rewrite(s, cbpf.LD|cbpf.ABS|op&0x18, s.K+c)
+			v = t.num(s.Op, s.K, 0)
+		} else {
+			v = t.num(op, s.K, x)
+		}
+		o.store(s, &val[atomA], v, alter)
+	case op == cbpf.LD|cbpf.LEN:
+		o.store(s, &val[atomA], t.num(op, 0, 0), alter)
+	case op == cbpf.LDX|cbpf.LEN:
+		o.store(s, &val[atomX], t.num(op, 0, 0), alter)
+	case op == cbpf.LD|cbpf.IMM:
+		o.store(s, &val[atomA], t.constant(s.K), alter)
+	case op == cbpf.LDX|cbpf.IMM:
+		o.store(s, &val[atomX], t.constant(s.K), alter)
+	case op == cbpf.LDX|cbpf.MSH|cbpf.B:
+		o.store(s, &val[atomX], t.num(op, s.K, 0), alter)
+	case op == cbpf.ALU|cbpf.NEG:
+		if c, ok := t.isConst(val[atomA]); alter && ok {
+			quietRewrite(s, cbpf.LD|cbpf.IMM, -c)
+			val[atomA] = t.constant(s.K)
+		} else {
+			val[atomA] = t.num(op, val[atomA], 0)
+		}
+	case op&0x07 == cbpf.ALU && op&cbpf.X == 0:
+		alu := op & 0xf0
+		if alter {
+			if s.K == 0 {
+				switch alu {
+				case cbpf.ADD, cbpf.LSH, cbpf.RSH, cbpf.OR, cbpf.XOR:
+					quietRewrite(s, nop, 0)
+					return nil
+				case cbpf.MUL, cbpf.AND:
+					quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
+					val[atomA] = t.constant(0)
+					return nil
+				case cbpf.DIV:
+					return ErrDivisionByZero
+				case cbpf.MOD:
+					return ErrModulusByZero
+				}
+			}
+			if a, ok := t.isConst(val[atomA]); ok {
+				o.rewrite(s, cbpf.LD|cbpf.IMM, fold(alu, a, s.K))
+				val[atomA] = t.constant(s.K)
+				return nil
+			}
+		}
+		val[atomA] = t.num(op, val[atomA], t.constant(s.K))
+	case op&0x07 == cbpf.ALU:
+		alu := op & 0xf0
+		if x, ok := t.isConst(val[atomX]); alter && ok {
+			if a, ok := t.isConst(val[atomA]); ok {
+				switch {
+				case x == 0 && alu == cbpf.DIV:
+					return ErrDivisionByZero
+				case x == 0 && alu == cbpf.MOD:
+					return ErrModulusByZero
+				}
+				o.rewrite(s, cbpf.LD|cbpf.IMM, fold(alu, a, x))
+				val[atomA] = t.constant(s.K)
+				return nil
+			}
+			o.rewrite(s, cbpf.ALU|cbpf.K|alu, x)
+			if (alu == cbpf.LSH || alu == cbpf.RSH) && x > 31 {
+				return ErrShiftTooFar
+			}
+			val[atomA] = t.num(s.Op, val[atomA], t.constant(x))
+			return nil
+		}
+		if a, ok := t.isConst(val[atomA]); alter && ok && a == 0 {
+			switch alu {
+			case cbpf.ADD, cbpf.OR, cbpf.XOR:
+				quietRewrite(s, cbpf.MISC|cbpf.TXA, 0)
+				o.store(s, &val[atomA], val[atomX], alter)
+				return nil
+			case cbpf.MUL, cbpf.DIV, cbpf.MOD, cbpf.AND, cbpf.LSH, cbpf.RSH:
+				quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
+				o.store(s, &val[atomA], t.constant(0), alter)
+				return nil
+			}
+		}
+		val[atomA] = t.num(op, val[atomA], val[atomX])
+	case op == cbpf.MISC|cbpf.TXA:
+		o.store(s, &val[atomA], val[atomX], alter)
+	case op == cbpf.MISC|cbpf.TAX:
+		o.store(s, &val[atomX], val[atomA], alter)
+	case op == cbpf.LD|cbpf.MEM:
+		v := val[atomM+s.K&15]
+		if c, ok := t.isConst(v); alter && ok {
+			o.rewrite(s, cbpf.LD|cbpf.IMM, c)
+		}
+		o.store(s, &val[atomA], v, alter)
+	case op == cbpf.LDX|cbpf.MEM:
+		v := val[atomM+s.K&15]
+		if c, ok := t.isConst(v); alter && ok {
+			o.rewrite(s, cbpf.LDX|cbpf.IMM, c)
+		}
+		o.store(s, &val[atomX], v, alter)
+	case op == cbpf.ST:
+		o.store(s, &val[atomM+s.K&15], val[atomA], alter)
+	case op == cbpf.STX:
+		o.store(s, &val[atomM+s.K&15], val[atomX], alter)
+	}
+	return nil
+}
+
+// nextLive returns the index of the first statement at or after j that is
+// not a nop, or -1.
+func nextLive(s []bpf.RawInstruction, j int) int {
+	for ; j < len(s); j++ {
+		if s[j].Op != nop {
+			return j
+		}
+	}
+	return -1
+}
+
+// peephole rewrites short patterns of b:
+//   - "st M[k]; ldx M[k]" becomes "st M[k]; tax", "ld #k; tax" becomes
+//     "ldx #k; txa";
+//   - "ld #k; [ldxb 4*([n]&0xf);] add x; tax; ld [x+j]" becomes
+//     "[ldxb 4*([n]&0xf);] ld [x+k+j]" when X is not read after b;
+//   - when A is not read after b: "sub x; jeq #0" becomes "jeq x" (and
+//     "sub x; jeq #k" with a constant X "jeq #(k+X)"), "sub #j; jeq #k"
+//     becomes "jeq #(k+j)", "and #k; jeq #0" a jset with the branches
+//     swapped;
+//   - "jset #0" goes to its false branch, "jset #0xffffffff" becomes
+//     "jeq #0" with the branches swapped;
+//   - a branch on a constant X tests the constant, and a branch on a
+//     constant A goes one way.
+func (o *optimizer) peephole(b *block) {
+	t := &o.vals
+	st := b.stmts
+	last := -1
+	for j := nextLive(st, 0); j >= 0; {
+		next := nextLive(st, j+1)
+		if next < 0 {
+			last = j
+			break
+		}
+		last = next
+		s, n := &st[j], &st[next]
+		if s.Op == cbpf.ST && n.Op == cbpf.LDX|cbpf.MEM && s.K == n.K {
+			n.Op, n.K = cbpf.MISC|cbpf.TAX, 0
+			o.changed, o.moved = true, true
+		}
+		if s.Op == cbpf.LD|cbpf.IMM && n.Op == cbpf.MISC|cbpf.TAX {
+			s.Op = cbpf.LDX | cbpf.IMM
+			n.Op = cbpf.MISC | cbpf.TXA
+			o.changed, o.moved = true, true
+		}
+		if s.Op == cbpf.LD|cbpf.IMM && b.outUse&(1<<atomX) == 0 {
+			add := next
+			if n.Op == cbpf.LDX|cbpf.MSH|cbpf.B {
+				add = nextLive(st, next+1)
+			}
+			if add >= 0 && st[add].Op == cbpf.ALU|cbpf.ADD|cbpf.X {
+				if tax := nextLive(st, add+1); tax >= 0 && st[tax].Op == cbpf.MISC|cbpf.TAX {
+					if ild := nextLive(st, tax+1); ild >= 0 && st[ild].Op&0x07 == cbpf.LD && st[ild].Op&0xe0 == cbpf.IND {
+						st[ild].K += s.K
+						s.Op, st[add].Op, st[tax].Op = nop, nop, nop
+						o.changed, o.moved = true, true
+					}
+				}
+			}
+		}
+		j = next
+	}
+	if b.op == cbpf.JMP|cbpf.JEQ|cbpf.K && b.outUse&(1<<atomA) == 0 && last >= 0 {
+		l := &st[last]
+		switch {
+		case l.Op == cbpf.ALU|cbpf.SUB|cbpf.X:
+			if x, ok := t.isConst(b.val[atomX]); ok {
+				b.k += x
+				l.Op = nop
+				o.changed, o.moved = true, true
+			} else if b.k == 0 {
+				l.Op = nop
+				b.op = cbpf.JMP | cbpf.JEQ | cbpf.X
+				o.changed, o.moved = true, true
+			}
+		case l.Op == cbpf.ALU|cbpf.SUB|cbpf.K:
+			l.Op = nop
+			b.k += l.K
+			o.changed, o.moved = true, true
+		case l.Op == cbpf.ALU|cbpf.AND|cbpf.K && b.k == 0:
+			b.op, b.k = cbpf.JMP|cbpf.JSET|cbpf.K, l.K
+			l.Op = nop
+			b.jt, b.jf = b.jf, b.jt
+			o.changed, o.moved = true, true
+			o.shape++
+		}
+	}
+	if b.op == cbpf.JMP|cbpf.JSET|cbpf.K {
+		switch b.k {
+		case 0:
+			b.jt = b.jf // not counted as a change, as in libpcap
+			o.shape++
+		case 0xffffffff:
+			b.op, b.k = cbpf.JMP|cbpf.JEQ|cbpf.K, 0
+			b.jt, b.jf = b.jf, b.jt
+			o.changed, o.moved = true, true
+			o.shape++
+		}
+	}
+	if !b.isCond() {
+		return
+	}
+	if x, ok := t.isConst(b.val[atomX]); ok && b.op&cbpf.X != 0 {
+		b.op &^= cbpf.X
+		b.k = x
+	}
+	if a, ok := t.isConst(b.val[atomA]); ok && b.op&cbpf.X == 0 {
+		var res bool
+		switch b.op & 0xf0 {
+		case cbpf.JEQ:
+			res = a == b.k
+		case cbpf.JGT:
+			res = a > b.k
+		case cbpf.JGE:
+			res = a >= b.k
+		default:
+			res = a&b.k != 0
+		}
+		if b.jt != b.jf {
+			o.changed, o.moved = true, true
+		}
+		if res {
+			b.jf = b.jt
+		} else {
+			b.jt = b.jf
+		}
+		o.shape++
+	}
+}
+
+// deadDefs removes, in b, a definition of a register that b writes again
+// before anything reads it, and the last definition of a register nothing
+// after b reads. (A load that could run off the packet goes too: libpcap's
+// optimizer treats loads as free of effects.)
+func (o *optimizer) deadDefs(b *block) {
+	var last [nAtoms]int32 // 1 + the statement that wrote the register last, 0: none pending
+	for j := range b.stmts {
+		ri := b.stmts[j]
+		if ri.Op == nop {
+			continue
+		}
+		for use := atomUse(ri); use != 0; use &= use - 1 {
+			last[trailingZeros(use)] = 0
+		}
+		if d := atomDef(ri); d >= 0 {
+			if l := last[d]; l > 0 {
+				b.stmts[l-1].Op = nop
+				o.changed, o.moved = true, true
+			}
+			last[d] = int32(j) + 1
+		}
+	}
+	for use := atomUse(b.terminator()); use != 0; use &= use - 1 {
+		last[trailingZeros(use)] = 0
+	}
+	for a, l := range last[:len(b.val)] {
+		if l > 0 && b.outUse&(1<<a) == 0 {
+			b.stmts[l-1].Op = nop
+			b.val[a] = unknown
+			o.changed, o.moved = true, true
+		}
+	}
+}
+
+// trailingZeros returns the index of the lowest set bit of a non-empty set.
+func trailingZeros(s atomSet) int { return bits.TrailingZeros32(uint32(s)) }

@@ -1,0 +1,25 @@
+// Command compilebench compares bpfcompile.Compile's compile time with
+// libpcap's pcap_compile (optimizer on), on the same machine in the same
+// run (issue 14): ten typical filters and five long chains
+// (bpftest.SpeedCases). Run it from the repository root:
+//
+//	go run ./scripts/compilebench                      # our side only
+//	go run ./scripts/compilebench -libpcap-bench PATH  # beside libpcap
+//	scripts/libpcap/run.sh bench LIBPCAP_SRC           # builds PATH, then runs this
+//
+// PATH is scripts/libpcap/bench.c built against a libpcap (see
+// scripts/libpcap/README.md). The two take turns (-turns, default 5): in a
+// turn the C benchmark times every filter, then this program does. A time
+// is CPU time per compile (the process's, its garbage collector's work
+// included; the C side's CLOCK_PROCESS_CPUTIME_ID), the median of rounds
+// of at least -round each; the table shows each side's best turn, the
+// time least disturbed by the machine's other work. It also shows the
+// programs' lengths. With -check, the exit status is 1 when the median
+// ratio over the typical filters is above 2 or a long chain takes longer
+// than libpcap's.
+//
+// It is a command of its own, not a test, so that what it times is the
+// compiler as the daemon links it: test binaries link test helpers whose
+// package-level tables make every garbage collection cycle, and so every
+// allocation, dearer.
+package main
