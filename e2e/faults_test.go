@@ -326,8 +326,10 @@ func TestFaultVethDeleted(t *testing.T) {
 // not fit even an empty budget, two small ones, a "big" one that does not
 // fit the memory left, one more small one (the fourth capture), and
 // fourteen small ones over the concurrency cap. (The sizes follow the
-// agent's reservation: an 8 MiB ring plus the buffer the limits allow, in
-// 1 MiB chunks.)
+// agent's reservation: a ring sized from the limits (8 MiB for 5 packets,
+// 12 MiB for the medium one's 10 MB) plus the chunks the limits allow:
+// medium 22 MiB, small 10 MiB, so that medium, two small (42 MiB) leave
+// too little for big and room for one more small.)
 func TestFaultAdmission(t *testing.T) {
 	testenv.RequireRoot(t)
 	requireTools(t, "tcpdump", "redis-cli")
@@ -337,7 +339,7 @@ func TestFaultAdmission(t *testing.T) {
 	port := testenv.FreePort(t)
 	api := apiURL(port)
 	cfg := filepath.Join(t.TempDir(), "pcapdaemon.toml")
-	const budget = 48 << 20
+	const budget = 56 << 20
 	writeConf(t, cfg, daemonConf{redisPort: rd.Port, httpPort: port, localDir: dir,
 		general: []string{"maxconcurrent = 4", fmt.Sprintf("maxmemory = %d", budget), "maxbytes = 100000000"}})
 	d := startDaemon(t, "-config", cfg)
