@@ -127,7 +127,7 @@ func (a *Agent) Node() NodeInfo {
 	return NodeInfo{
 		Node:           cfg.Hostname,
 		Started:        a.started,
-		Interfaces:     nodeInterfaces(host, cfg.Aliases),
+		Interfaces:     withLookback(nodeInterfaces(host, cfg.Aliases), a.lookback.Status()),
 		Running:        running,
 		MaxDuration:    int64(cfg.MaxDuration / time.Second),
 		DefaultTimeout: int64(cfg.DefaultTimeout / time.Second),
