@@ -71,25 +71,19 @@ func filePorts(t *testing.T, data []byte) ([]int, []time.Time) {
 	t.Helper()
 	var ports []int
 	var times []time.Time
-	add := func(d []byte, ts time.Time) {
+	forEachFrame(t, data, func(d []byte, ts time.Time) {
 		ports = append(ports, int(d[34])<<8|int(d[35])-1000)
 		times = append(times, ts)
-	}
+	})
+	return ports, times
+}
+
+// forEachFrame calls fn with every frame of a pcap or pcapng file.
+func forEachFrame(t *testing.T, data []byte, fn func(d []byte, ts time.Time)) {
+	t.Helper()
 	if bytes.HasPrefix(data, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		r, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			d, ci, err := r.ReadPacketData()
-			if errors.Is(err, io.EOF) {
-				return ports, times
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			add(d, ci.Timestamp)
-		}
+		forEachFrameNG(t, data, func(_ int, d []byte, ts time.Time) { fn(d, ts) })
+		return
 	}
 	r, err := pcapgo.NewReader(bytes.NewReader(data))
 	if err != nil {
@@ -98,12 +92,34 @@ func filePorts(t *testing.T, data []byte) ([]int, []time.Time) {
 	for {
 		d, ci, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
-			return ports, times
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(d, ci.Timestamp)
+		fn(d, ci.Timestamp)
+	}
+}
+
+// forEachFrameNG calls fn with every frame of a pcapng file and its
+// interface id.
+func forEachFrameNG(t *testing.T, data []byte, fn func(ifID int, d []byte, ts time.Time)) {
+	t.Helper()
+	opts := pcapgo.DefaultNgReaderOptions
+	opts.WantMixedLinkType = true // "any" and an Ethernet interface in one file
+	r, err := pcapgo.NewNgReader(bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(ci.InterfaceIndex, d, ci.Timestamp)
 	}
 }
 
