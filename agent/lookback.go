@@ -247,19 +247,7 @@ func interfaceUp(ifname string) bool {
 // compile fails Apply with a *LookbackError and nothing changes. Apply
 // returns once every new ring has tried to open.
 func (lb *Lookback) Apply(cfgs []LookbackConfig) error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, c := range cfgs {
-		if seen[c.Interface] {
-			errs = append(errs, &LookbackError{Interface: c.Interface, Field: "interface", Err: errors.New("configured twice")})
-			continue
-		}
-		seen[c.Interface] = true
-		if _, err := lb.program(c); err != nil && !errors.Is(err, errNoInterface) {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := lb.Check(cfgs); err != nil {
 		return err
 	}
 	lb.mu.Lock()
@@ -294,6 +282,25 @@ func (lb *Lookback) Apply(cfgs []LookbackConfig) error {
 		<-r.tried
 	}
 	return nil
+}
+
+// Check reports what Apply would refuse in cfgs, without opening
+// anything: an interface configured twice, a filter that does not compile
+// for its interface as it is now (*LookbackError values, joined).
+func (lb *Lookback) Check(cfgs []LookbackConfig) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		if seen[c.Interface] {
+			errs = append(errs, &LookbackError{Interface: c.Interface, Field: "interface", Err: errors.New("configured twice")})
+			continue
+		}
+		seen[c.Interface] = true
+		if _, err := lb.program(c); err != nil && !errors.Is(err, errNoInterface) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // errNoInterface is program's error for an interface the host lacks now.

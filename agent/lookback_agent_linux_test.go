@@ -306,3 +306,47 @@ func TestLookbackMerged(t *testing.T) {
 		t.Error("frames out of time order")
 	}
 }
+
+// The presence record and the metrics show what each ring holds; its
+// memory comes off the budget.
+func TestLookbackNodeAndMetrics(t *testing.T) {
+	ring, _ := lbTimeline()
+	lb := newMemLookback(map[string][]afpackettest.Frame{"eth0": ring})
+	ringBytes := LookbackRingBytes(LookbackConfig{Interface: "eth0", Bytes: 1 << 20})
+	ta := newTestAgent(t, Config{MaxMemory: ringBytes + 4<<20}, WithLookback(lb.Lookback),
+		WithHostInterfaces(func() ([]HostInterface, error) { return []HostInterface{{Name: "eth0", LinkType: 1}}, nil }))
+	lb.apply(t, ta.clock, "eth0")
+	held := lbBase.Add(-2 * time.Second)
+	last := lbBase.Add(40 * time.Millisecond)
+	if !testenvWaitFor(func() bool { return len(lb.Status()) == 1 && lb.Status()[0].Packets == 205 }) {
+		t.Fatalf("status %+v", lb.Status())
+	}
+	n := ta.Node()
+	span := n.Interfaces[0].Lookback
+	if span == nil || span.Seconds != last.Sub(held).Seconds() || span.Bytes <= 205*100 {
+		t.Errorf("node interfaces %+v, want eth0 holding %v", n.Interfaces, last.Sub(held))
+	}
+	m := ta.Metrics()
+	if len(m.Lookback) != 1 || !m.Lookback[0].Open || !m.Lookback[0].Oldest.Equal(held) || !m.Lookback[0].Newest.Equal(last) ||
+		m.Lookback[0].RingBytes != ringBytes {
+		t.Errorf("metrics %+v", m.Lookback)
+	}
+	// The budget left is 4 MiB, less than a capture's least ring: the
+	// request is refused, naming the rings' share.
+	_, err := ta.Submit(t.Context(), []byte(`{"node":"any","interface":["eth0"]}`), "test")
+	if !errors.Is(err, ErrNotAdmitted) || !strings.Contains(err.Error(), "look-back rings take") {
+		t.Errorf("Submit: %v, want not admitted for the rings' memory", err)
+	}
+}
+
+// testenvWaitFor waits up to 5 s for cond.
+func testenvWaitFor(cond func() bool) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}

@@ -83,3 +83,22 @@ func withLookback(ifs []NodeInterface, rings []LookbackStatus) []NodeInterface {
 	}
 	return ifs
 }
+
+// expectLookback is what Expect can tell of a request's "lookback" from
+// the agent's NodeInfo: above its maximum, or on an interface without a
+// look-back ring, it is rejected.
+func (n *NodeInfo) expectLookback(req *Request, targets []target) error {
+	if req.Lookback == 0 {
+		return nil
+	}
+	if n.MaxLookback > 0 && req.Lookback > n.MaxLookback {
+		return invalid("lookback", "%d seconds is above the configured maximum %d ([general] maxlookback)", req.Lookback, n.MaxLookback)
+	}
+	for _, t := range targets {
+		i := slices.IndexFunc(n.Interfaces, func(in NodeInterface) bool { return in.Name == t.iface })
+		if i < 0 || n.Interfaces[i].Lookback == nil {
+			return invalid("lookback", "interface %q keeps no look-back ring: give it one with lookback in its [[interface]] table of the configuration", t.iface)
+		}
+	}
+	return nil
+}

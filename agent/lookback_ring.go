@@ -113,7 +113,7 @@ func (r *lookbackRing) run() {
 			r.setErr(err)
 			r.once.Do(func() { close(r.tried) })
 			if !down {
-				log.Warn("look-back ring not open: waiting for its interface", "error", err)
+				log.Warn("look-back ring not open: tried again every few seconds", "error", err)
 				down = true
 			}
 			r.failJobs(err)
