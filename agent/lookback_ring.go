@@ -69,6 +69,7 @@ type lookbackRing struct {
 	oldest  atomic.Int64
 	newest  atomic.Int64
 	drops   atomic.Uint64
+	wakes   atomic.Uint64 // the owner's wake-ups, for BenchmarkLookbackRingCPU
 	errMu   sync.Mutex
 	lastErr string
 }
@@ -167,6 +168,7 @@ func (r *lookbackRing) openConn() (lookbackConn, error) {
 	return r.lb.open(r.cfg.Interface, afpacket.Config{
 		Snaplen: r.cfg.Snaplen, Promiscuous: r.lb.promisc, Filter: prog,
 		BlockSize: r.geo.blockSize, NumBlocks: r.geo.blocks, BlockTimeout: lookbackTimeout,
+		KeepOnly: true,
 	})
 }
 
@@ -190,6 +192,7 @@ func (r *lookbackRing) follow(c lookbackConn) error {
 		timer   *time.Timer // when Wait fails (no timerfd): a Go timer
 	)
 	for {
+		r.wakes.Add(1)
 		err := r.take(c)
 		if st, serr := c.Stats(); serr == nil {
 			r.drops.Store(st.Drops)

@@ -146,7 +146,7 @@ type Interface struct {
 	Alias []string `koanf:"alias"`
 	// Lookback, when not 0, keeps an always-open ring on the interface
 	// that holds its most recent Lookback bytes of traffic, for requests
-	// with "lookback"; the ring's memory (about a third more) is charged
+	// with "lookback"; the ring's memory (about 1.6 times that) is charged
 	// to general.maxmemory.
 	Lookback int64 `koanf:"lookback"`
 	// LookbackSnap is the most bytes kept of each frame in the ring (0:

@@ -45,7 +45,7 @@ func (c *Config) validateLookback(v *validator, key string, in Interface) {
 }
 
 // validateLookbackMemory checks that the look-back rings' history fits
-// general.maxmemory. The rings take about a third more than their
+// general.maxmemory. The rings take about 1.6 times their
 // lookback (the kernel's room), which the daemon checks exactly when it
 // starts; this is the check a file can fail without a host.
 func (c *Config) validateLookbackMemory(v *validator) {
@@ -59,7 +59,7 @@ func (c *Config) validateLookbackMemory(v *validator) {
 	}
 	if sum > 0 && sum >= c.General.MaxMemory {
 		v.add("general.maxmemory", c.General.MaxMemory,
-			"must hold the look-back rings and room for captures: %s add up to %d bytes, and each ring takes about a third more", strings.Join(keys, " + "), sum)
+			"must hold the look-back rings and room for captures: %s add up to %d bytes, and each ring takes about 1.6 times its lookback", strings.Join(keys, " + "), sum)
 	}
 }
 
