@@ -15,8 +15,11 @@ const interfacesUsage = `usage: pcapdaemon interfaces [-config FILE] [-json]
 Lists the host's network interfaces as the daemon sees them: index, name,
 the pcap link type a capture there produces (from the ARPHRD type), flags,
 addresses and, with -config, the aliases the file's [[interface]] tables
-give each one. The configuration is loaded and validated as the daemon does
-(file, then PCAPDAEMON_* environment), so a bad alias fails here too.
+give each one and their look-back rings: the history configured and, when
+the daemon's HTTP API answers ([http] listen and token), the bytes and
+seconds each ring holds now. The configuration is loaded and validated as
+the daemon does (file, then PCAPDAEMON_* environment), so a bad alias fails
+here too.
 `
 
 // runInterfaces implements "pcapdaemon interfaces" (internal/cli/interfaces).

@@ -35,7 +35,7 @@ Message (the request's JSON fields; -f FILE reads a JSON object, "-" for
 stdin, and the fields given as flags replace the file's):
   -id -node -nodere -interface -alias -tags -bpf -customer -snap -packets
   -alertid -timeout -duration -bytes -packetdebug -folder -bucket -acl
-  -region -endpoint -encryption -format -merge
+  -region -endpoint -encryption -format -merge -lookback
   -interface and -alias may be repeated or given a comma-separated list.
   Without -id, an id is generated so that the results can be matched.
 
@@ -111,6 +111,7 @@ var requestFields = []struct {
 	{"encryption", kindBool, "S3 server-side encryption"},
 	{"format", kindString, "file `format`: pcap or pcapng"},
 	{"merge", kindBool, "one pcapng file for all the interfaces, frames in time order"},
+	{"lookback", kindInt, "first the last `seconds` of the interfaces' look-back rings"},
 }
 
 // fieldFlag is a flag.Value that stores a message field in fields when set.

@@ -55,6 +55,14 @@ type Config struct {
 	// not yet cut to Snaplen. The Packet and its Data are valid only during
 	// the call.
 	Match func(p *Packet) bool
+	// KeepOnly says the Conn is read with Keep alone, never with
+	// ReadPacket or Next, which it must not be: its socket is then left
+	// out of the Go netpoller. There, the kernel's hand-over of every
+	// block (sk_data_ready) would wake the netpoller's thread for
+	// nothing, as a keeping reader waits on a timer (see Keep): some
+	// 10 µs of CPU each on a VM, which at the thousands of blocks a
+	// second of a ring of small blocks is most of what it costs.
+	KeepOnly bool
 }
 
 // Packet is one captured frame. Data aliases memory owned by the handle and is

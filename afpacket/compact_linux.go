@@ -116,6 +116,10 @@ func (c *compactor) run(move bool) ([]byte, Count) {
 		}
 		status := ne.Uint32(h[thStatus:])
 		fm.ts = int64(ne.Uint32(h[thSec:]))*1e9 + int64(ne.Uint32(h[thNsec:]))
+		if fm.ts < c.lim.Start {
+			off += next
+			continue
+		}
 		full := hl + fm.snap
 		fm.tag = status&unix.TP_STATUS_VLAN_VALID != 0 && at >= 0 && full >= at
 		wire := int(ne.Uint32(h[thLen:])) + hl

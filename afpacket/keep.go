@@ -75,6 +75,11 @@ type Limits struct {
 	// End stops after the first frame stamped at or after End (ns since
 	// the epoch).
 	End int64
+	// Start leaves out every frame stamped before Start (ns since the
+	// epoch): it is neither written nor counted. A capture whose earlier
+	// frames come from elsewhere (a look-back ring) starts its own at
+	// the seam this way.
+	Start int64
 }
 
 // Limit names the limit that stopped a Compact or a Measure.

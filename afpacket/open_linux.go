@@ -155,7 +155,13 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 
 	// os.NewFile registers the non-blocking socket with the netpoller, so a
 	// wait for the next block parks the goroutine, not a thread, and Close
-	// or a deadline ends the wait.
+	// or a deadline ends the wait. A socket read only with Keep stays out
+	// of it (see Config.KeepOnly): made blocking, os.NewFile leaves it be.
+	if cfg.KeepOnly {
+		if err := unix.SetNonblock(fd, false); err != nil {
+			return nil, os.NewSyscallError("fcntl", err)
+		}
+	}
 	f := os.NewFile(uintptr(fd), "afpacket:"+ifname)
 	done = true
 	rc, err := f.SyscallConn()

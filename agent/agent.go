@@ -67,6 +67,9 @@ type Agent struct {
 	earlyCancels *cancelSet
 	started      time.Time // when New made the agent
 	hostIfaces   func() ([]HostInterface, error)
+	// lookback holds the look-back rings (nil: none); their memory comes
+	// off the budget.
+	lookback *Lookback
 }
 
 // defaultCompiler is bpfcompile.Compile.
@@ -328,7 +331,8 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 		return nil, fmt.Errorf("%w: %d captures running, the limit is %d and this request needs %d",
 			ErrNotAdmitted, a.active, cfg.MaxConcurrent, n)
 	}
-	if free := (cfg.MaxMemory - a.memUsed) / int64(n); p.reserve > free && p.ring > cfg.RingBytes {
+	budget := cfg.MaxMemory - a.lookback.Memory() // the look-back rings take theirs first
+	if free := (budget - a.memUsed) / int64(n); p.reserve > free && p.ring > cfg.RingBytes {
 		// The ring the limits ask for does not fit: a smaller one, down
 		// to the configured ringsize (what the ring has no room for is
 		// kept in chunks, which the reservation covers either way).
@@ -340,14 +344,14 @@ func (a *Agent) admit(id, source string, sum digest, p *plan) (*request, error) 
 			p.ring = cfg.RingBytes
 		}
 	}
-	if p.reserve > cfg.MaxMemory/int64(n) {
-		return nil, fmt.Errorf("%w: needs %d bytes of memory for each of %d captures, more than the whole %d byte budget",
-			ErrNotAdmitted, p.reserve, n, cfg.MaxMemory)
+	if p.reserve > budget/int64(n) {
+		return nil, fmt.Errorf("%w: needs %d bytes of memory for each of %d captures, more than the whole %d byte budget%s",
+			ErrNotAdmitted, p.reserve, n, budget, lookbackNote(cfg.MaxMemory, budget))
 	}
 	need := int64(n) * p.reserve
-	if need > cfg.MaxMemory-a.memUsed {
-		return nil, fmt.Errorf("%w: needs %d bytes of memory, %d of the %d byte budget are in use",
-			ErrNotAdmitted, need, a.memUsed, cfg.MaxMemory)
+	if need > budget-a.memUsed {
+		return nil, fmt.Errorf("%w: needs %d bytes of memory, %d of the %d byte budget are in use%s",
+			ErrNotAdmitted, need, a.memUsed, budget, lookbackNote(cfg.MaxMemory, budget))
 	}
 	a.active += n
 	a.memUsed += need

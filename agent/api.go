@@ -36,6 +36,10 @@ type Request struct {
 	// timestamp order) instead of one file per interface. It needs format
 	// pcapng, which it implies when format is absent.
 	Merge bool `json:"merge,omitempty"`
+	// Lookback asks for this many seconds of history before the capture's
+	// own frames, from the look-back ring of each interface (see
+	// LookbackConfig).
+	Lookback int64 `json:"lookback,omitempty"`
 }
 
 // Status is the outcome of one interface capture.
@@ -88,6 +92,14 @@ type Result struct {
 	AlertID  int64  `json:"alertid,omitempty"`
 	Tags     string `json:"tags,omitempty"`
 	Customer string `json:"customer,omitempty"`
+	// LookbackPackets and LookbackFrom are set for a capture with
+	// "lookback": the frames in the file from before the request (from
+	// the interface's look-back ring), and the time of the oldest frame
+	// the ring held then (absent when it held none): later than the
+	// request's time less its lookback means the history was shorter
+	// than asked.
+	LookbackPackets *uint64    `json:"lookback_packets,omitempty"`
+	LookbackFrom    *time.Time `json:"lookback_from,omitempty"`
 }
 
 // ResultPublisher delivers result events (Redis results channel, SQS result

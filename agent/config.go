@@ -113,6 +113,9 @@ type Config struct {
 	// ports or protocols ([general] filternames = false): no requester can
 	// make the agent query DNS or read the name files. Numbers still work.
 	NoFilterNames bool
+	// MaxLookback bounds a request's "lookback", the seconds of history
+	// it asks of its interfaces' look-back rings (DefaultMaxLookback).
+	MaxLookback time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -161,5 +164,6 @@ func (c Config) withDefaults() Config {
 	setDur(&c.PublishTimeout, DefaultPublishTimeout)
 	setDur(&c.CompileTimeout, DefaultCompileTimeout)
 	setDur(&c.NameTimeout, DefaultNameTimeout)
+	setDur(&c.MaxLookback, DefaultMaxLookback)
 	return c
 }

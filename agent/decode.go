@@ -198,6 +198,7 @@ const (
 	fEncryption
 	fFormat
 	fMerge
+	fLookback
 	fieldCount
 )
 
@@ -205,7 +206,7 @@ var fieldNames = [fieldCount]string{
 	"id", "node", "nodere", "interface", "alias", "tags", "bpf", "customer",
 	"snap", "packets", "alertid", "timeout", "duration", "bytes", "packetdebug",
 	"folder", "bucket", "acl", "region", "endpoint", "encryption", "format",
-	"merge",
+	"merge", "lookback",
 }
 
 // fieldIndex finds a field by its exact (case-sensitive) JSON name.
@@ -275,6 +276,8 @@ func setField(r *Request, f int, name string, raw json.RawMessage) error {
 		r.Format, err = decodeString(name, raw, maxFormatSize, false)
 	case fMerge:
 		r.Merge, err = decodeBool(name, raw)
+	case fLookback:
+		r.Lookback, err = decodeInt(name, raw)
 	}
 	return err
 }

@@ -75,6 +75,9 @@ func (n *NodeInfo) expect(req *Request) Expectation {
 		e.Interfaces = nil
 		return e
 	}
+	if e.Reject = n.expectLookback(req, targets); e.Reject != nil {
+		e.Interfaces = nil
+	}
 	return e
 }
 

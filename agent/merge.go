@@ -94,6 +94,7 @@ func (a *Agent) captureMerged(ctx context.Context, p *plan, sessions []*session,
 		// The Result counts what is in the file: the merge may have cut
 		// frames read after the limit.
 		o.res.Packets, o.res.Bytes = counts[i].Packets, uint64(counts[i].Bytes)
+		clampLookback(&o.res)
 		if o.res.Status == StatusOK && o.res.Packets == 0 {
 			o.res.Status = StatusEmpty
 		}

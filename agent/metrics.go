@@ -16,6 +16,9 @@ type Metrics struct {
 	Active         int   // interface captures running now
 	MemoryReserved int64 // bytes reserved by them
 	MemoryBudget   int64 // Config.MaxMemory
+
+	// Lookback is what each look-back ring holds now, by interface name.
+	Lookback []LookbackStatus
 }
 
 // counters are the running totals behind Metrics; the Agent's mutex
@@ -38,9 +41,11 @@ func (c *counters) capture(r *Result) {
 
 // Metrics returns a snapshot of the agent's counters.
 func (a *Agent) Metrics() Metrics {
+	lookback := a.lookback.Status() // not under a.mu: the rings have locks of their own
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := Metrics{
+		Lookback: lookback,
 		Accepted: a.count.accepted, Rejected: a.count.rejected,
 		NotForNode: a.count.notForNode, Duplicates: a.count.duplicates,
 		Captures: make(map[Status]uint64, len(a.count.byStatus)),

@@ -36,6 +36,9 @@ type NodeInfo struct {
 	// inactivity timeout of one without "timeout".
 	MaxDuration    int64 `json:"maxduration"`
 	DefaultTimeout int64 `json:"defaulttimeout"`
+	// MaxLookback is the most seconds of history a request's "lookback"
+	// may ask for (0 from an agent that did not say).
+	MaxLookback int64 `json:"maxlookback,omitempty"`
 }
 
 // NodeInterface is one interface of a NodeInfo.
@@ -127,10 +130,11 @@ func (a *Agent) Node() NodeInfo {
 	return NodeInfo{
 		Node:           cfg.Hostname,
 		Started:        a.started,
-		Interfaces:     nodeInterfaces(host, cfg.Aliases),
+		Interfaces:     withLookback(nodeInterfaces(host, cfg.Aliases), a.lookback.Status()),
 		Running:        running,
 		MaxDuration:    int64(cfg.MaxDuration / time.Second),
 		DefaultTimeout: int64(cfg.DefaultTimeout / time.Second),
+		MaxLookback:    int64(cfg.MaxLookback / time.Second),
 	}
 }
 

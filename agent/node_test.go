@@ -40,7 +40,7 @@ func TestNode(t *testing.T) {
 			{Name: "eth9", Aliases: []string{"public"}, Absent: true},
 		},
 		Running:     []RunningRequest{{ID: "r1", Interfaces: []string{"eth0"}, Since: newFakeClock().Now(), Source: "test"}},
-		MaxDuration: 120, DefaultTimeout: 7,
+		MaxDuration: 120, DefaultTimeout: 7, MaxLookback: 300,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Node() (-want +got):\n%s", diff)
@@ -56,8 +56,9 @@ func TestNode(t *testing.T) {
 
 func TestExpect(t *testing.T) {
 	nodes := []NodeInfo{
-		{Node: "web1", MaxDuration: 60, Interfaces: []NodeInterface{
-			{Name: "eth0", Aliases: []string{"public"}}, {Name: "eth1", Aliases: []string{"public", "back"}}}},
+		{Node: "web1", MaxDuration: 60, MaxLookback: 30, Interfaces: []NodeInterface{
+			{Name: "eth0", Aliases: []string{"public"}, Lookback: &LookbackSpan{Bytes: 100, Seconds: 2}},
+			{Name: "eth1", Aliases: []string{"public", "back"}}}},
 		{Node: "web2", MaxDuration: 3600, Interfaces: []NodeInterface{
 			{Name: "eth0", Aliases: []string{"public"}}, {Name: "bond0", Aliases: []string{"back"}},
 			{Name: "eth1", Aliases: []string{"public"}, Absent: true}}},
@@ -88,6 +89,12 @@ func TestExpect(t *testing.T) {
 		{name: "duration above a node's maximum", req: Request{NodeRE: "web", Interface: []string{"eth0"}, Duration: 600},
 			want: []exp{{Node: "web1", Rejects: "duration"}, {Node: "web2", Interfaces: []string{"eth0"}}}},
 		{name: "no match", req: Request{Node: "mail1", Interface: []string{"eth0"}}},
+		{name: "lookback", req: Request{NodeRE: "web", Interface: []string{"eth0"}, Lookback: 10},
+			want: []exp{{Node: "web1", Interfaces: []string{"eth0"}}, {Node: "web2", Rejects: "lookback"}}},
+		{name: "lookback on an interface without a ring", req: Request{Node: "web1", Alias: []string{"public"}, Lookback: 10},
+			want: []exp{{Node: "web1", Rejects: "lookback"}}},
+		{name: "lookback above a node's maximum", req: Request{Node: "web1", Interface: []string{"eth0"}, Lookback: 31},
+			want: []exp{{Node: "web1", Rejects: "lookback"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

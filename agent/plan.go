@@ -29,8 +29,9 @@ type plan struct {
 	format   string
 	debug    bool
 	captures []capturePlan
-	ring     int64 // bytes of each capture's receive ring (ringSize)
-	reserve  int64 // memory one capture of this request may use, ring included
+	lookback time.Duration // history asked of the look-back rings (0: none)
+	ring     int64         // bytes of each capture's receive ring (ringSize)
+	reserve  int64         // memory one capture of this request may use, ring included
 }
 
 // capturePlan is one interface of a plan.
@@ -40,6 +41,8 @@ type capturePlan struct {
 	netmask  uint32
 	prog     []bpf.Instruction    // nil when the request has no filter
 	raw      []bpf.RawInstruction // prog assembled for the kernel
+	// lbVM is the filter run on the look-back ring's frames (nil: none).
+	lbVM *bpfcompile.VM
 }
 
 // makePlan checks a decoded request against the configured limits, expands
@@ -112,6 +115,9 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 		}
 		p.captures = append(p.captures, cp)
 	}
+	if err := a.planLookback(ctx, cfg, p, expr); err != nil {
+		return nil, err
+	}
 	p.ring = ringSize(cfg.RingBytes, maxRing(cfg), p)
 	if p.req.Merge && len(p.captures) > 1 {
 		p.ring = cfg.RingBytes // a merged capture copies its frames (merge.go)
@@ -125,6 +131,12 @@ func (a *Agent) makePlan(ctx context.Context, cfg *Config, d *decoded) (*plan, e
 // turned off, each host name bounded by NameTimeout, and all of them ended
 // with the budget. A failure caused by a name is a *nameError.
 func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, info InterfaceInfo, snaplen int) ([]bpf.Instruction, []bpf.RawInstruction, error) {
+	return a.compileFlavour(ctx, cfg, expr, info, snaplen, true)
+}
+
+// compileFlavour is compileFilter for the kernel (live) or for frames as
+// a savefile holds them (VLAN tags in place, no metadata).
+func (a *Agent) compileFlavour(ctx context.Context, cfg *Config, expr string, info InterfaceInfo, snaplen int, live bool) ([]bpf.Instruction, []bpf.RawInstruction, error) {
 	type out struct {
 		prog []bpf.Instruction
 		err  error
@@ -149,7 +161,7 @@ func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, inf
 			LinkType: bpfcompile.LinkType(info.LinkType),
 			Snaplen:  snaplen,
 			Netmask:  info.Netmask,
-			Live:     true,
+			Live:     live,
 			Resolver: res,
 		})
 		ch <- out{prog, err}

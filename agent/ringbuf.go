@@ -73,6 +73,7 @@ type ringBuffer struct {
 	extra int             // the most a record is longer than its frame's data
 	pool  *capfile.ChunkPool
 	spill *capfile.Buffer // chunk memory for records no block has room for
+	lead  *capfile.Buffer // records that come before the ring's (a look-back part), or nil
 
 	// The kept blocks, oldest first: a FIFO of ring order in q, from
 	// q[head], n of them. Blocks get ids counting up from 1.
@@ -285,7 +286,7 @@ func (r *ringBuffer) blocksToLimit() int {
 
 // remaining returns the limits left after the measured blocks.
 func (r *ringBuffer) remaining(frames, bytes int64) afpacket.Limits {
-	lim := afpacket.Limits{End: r.lim.End}
+	lim := afpacket.Limits{End: r.lim.End, Start: r.lim.Start}
 	if r.lim.Frames > 0 {
 		lim.Frames = r.lim.Frames - frames
 	}
@@ -389,7 +390,7 @@ func (r *ringBuffer) compactRest() {
 	}
 	out := make([]compacted, rest)
 	first := r.compacted
-	lim := afpacket.Limits{End: r.lim.End}
+	lim := afpacket.Limits{End: r.lim.End, Start: r.lim.Start}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -510,6 +511,9 @@ func (r *ringBuffer) finish(header []byte, trailer func(frames int64) []byte) (*
 	r.compactRest()
 	f := &capfile.File{}
 	f.Append(header)
+	if r.lead != nil {
+		f.AppendBuffer(r.lead)
+	}
 	for _, run := range r.runs {
 		f.Borrow(run.p)
 	}

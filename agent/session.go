@@ -48,6 +48,10 @@ type session struct {
 	// (live.go); the loop publishes them.
 	live *liveCounters
 
+	// seam: the copying loop leaves out the frames stamped before it,
+	// which the look-back part holds (lookback_session.go); 0: none.
+	seam int64
+
 	// Filled in by capture.
 	filter   *bpfcompile.VM // user-space filter when the kernel refused the program
 	linkType uint32
@@ -246,7 +250,13 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 	out.res.Started, out.snaplen, out.buf = started, s.snaplen, buf
 	s.log.Info("capture started", "link_type", s.linkType, "snaplen", s.snaplen, "user_filter", s.filter != nil)
 
-	reason, rerr := s.loop(ctx, h, w, buf, started, &out.res.Packets)
+	lb := s.copyingLookback(started, w, buf)
+	out.res.Packets = uint64(lb.frames)
+	reason, rerr := lb.reached, error(nil)
+	if reason == "" {
+		reason, rerr = s.loop(ctx, h, w, buf, started, &out.res.Packets)
+	}
+	lb.report(s.p, &out.res)
 	out.res.Ended = clock.Now()
 	out.res.StopReason = reason
 	st, serr := h.Stats()
@@ -345,6 +355,9 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 				continue // woken early; wait on
 			}
 			return "", fmt.Errorf("reading from %s: %w", s.cp.iface, err)
+		}
+		if pkt.Timestamp < s.seam {
+			continue // the look-back part holds it
 		}
 		if s.filter != nil {
 			meta = bpfcompile.Meta{

@@ -79,8 +79,14 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 		Bytes: max(1, s.p.bytes-int64(len(header))),
 		End:   started.Add(s.p.duration).UnixNano(),
 	}
+	lead, lb := s.ringLookback(started, int64(len(header)), &lim)
 	rb := newRingBuffer(k, rf, extra, lim, s.a.pool)
-	reason, drops, rerr := s.ringLoop(ctx, k, rb, started, int64(len(header)))
+	rb.lead = lead
+	reason, drops, rerr := lb.reached, uint64(0), error(nil)
+	if reason == "" {
+		reason, drops, rerr = s.ringLoop(ctx, k, rb, started, int64(len(header)))
+	}
+	lb.report(s.p, &out.res)
 	out.res.Ended = s.a.clock.Now()
 	out.res.StopReason = reason
 	st, serr := h.Stats()
@@ -105,13 +111,13 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 		trailer = func(frames int64) []byte {
 			return capfile.NGStats(0, capfile.Stats{
 				Start: started, End: out.res.Ended, Received: st.Packets, Drops: st.Drops,
-				Delivered: uint64(frames), KernelKnown: serr == nil,
+				Delivered: uint64(frames + lb.frames), KernelKnown: serr == nil,
 			})
 		}
 	}
 	file, frames := rb.finish(header, trailer)
 	out.file = file
-	out.res.Packets = uint64(frames)
+	out.res.Packets = uint64(frames + lb.frames)
 	out.res.Bytes = uint64(file.Len())
 	if rb.spilled > 0 || rb.moved > 0 {
 		s.log.Debug("ring ran short of free blocks", "moved_bytes", rb.moved, "spilled_bytes", rb.spilled)
@@ -121,7 +127,7 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 		out.res.Status = StatusError
 		out.res.Error = rerr.Error()
 		out.err = rerr
-	case frames == 0:
+	case out.res.Packets == 0:
 		out.res.Status = StatusEmpty
 	default:
 		out.res.Status = StatusOK

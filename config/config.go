@@ -79,6 +79,9 @@ type General struct {
 	LocalMaxFiles int   `koanf:"localmaxfiles"`
 	LocalMaxBytes int64 `koanf:"localmaxbytes"`
 	LocalMaxAge   int64 `koanf:"localmaxage"`
+	// MaxLookback is the most seconds of history a request's "lookback"
+	// may ask of the look-back rings.
+	MaxLookback int64 `koanf:"maxlookback"`
 }
 
 // Cloudshark is the Cloudshark upload sink ([cloudshark]).
@@ -136,10 +139,22 @@ type Syslog struct {
 // Enabled reports whether logging to syslog is configured.
 func (s Syslog) Enabled() bool { return s.Priority > 0 }
 
-// Interface gives one host interface aliases ([[interface]]).
+// Interface gives one host interface aliases, a look-back ring, or both
+// ([[interface]]).
 type Interface struct {
 	Name  string   `koanf:"name"`
 	Alias []string `koanf:"alias"`
+	// Lookback, when not 0, keeps an always-open ring on the interface
+	// that holds its most recent Lookback bytes of traffic, for requests
+	// with "lookback"; the ring's memory (about 1.6 times that) is charged
+	// to general.maxmemory.
+	Lookback int64 `koanf:"lookback"`
+	// LookbackSnap is the most bytes kept of each frame in the ring (0:
+	// general.snaplength).
+	LookbackSnap int `koanf:"lookbacksnap"`
+	// LookbackFilter is a pcap-filter expression: the ring holds only
+	// what it keeps ("": every frame).
+	LookbackFilter string `koanf:"lookbackfilter"`
 }
 
 // S3 is the S3 upload sink ([s3]). Credentials fall back to the AWS default
@@ -271,6 +286,7 @@ func defaults() map[string]any {
 		"general.localmaxfiles":  0,
 		"general.localmaxbytes":  0,
 		"general.localmaxage":    0,
+		"general.maxlookback":    300,
 
 		"cloudshark.host":    "localhost",
 		"cloudshark.scheme":  "https",
@@ -310,6 +326,9 @@ func (g General) MaxTimeoutDuration() time.Duration { return seconds(g.MaxTimeou
 
 // MaxDurationDuration is general.maxduration as a duration.
 func (g General) MaxDurationDuration() time.Duration { return seconds(g.MaxDuration) }
+
+// MaxLookbackDuration is general.maxlookback as a duration.
+func (g General) MaxLookbackDuration() time.Duration { return seconds(g.MaxLookback) }
 
 // LocalMaxAgeDuration is general.localmaxage as a duration.
 func (g General) LocalMaxAgeDuration() time.Duration { return seconds(g.LocalMaxAge) }

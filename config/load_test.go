@@ -91,7 +91,7 @@ func TestSeedExampleParsesUnchanged(t *testing.T) {
 			MaxBytes: 100000000, PacketDebug: false,
 			Promiscuous: true, MaxConcurrent: 16, MaxMemory: 1 << 30, ShutdownGrace: 30,
 			Format: "pcap", MaxMessage: 64 << 10, RingSize: 8 << 20, BlockTimeout: 10,
-			FilterNames: true, SpoolMaxBytes: 1 << 30,
+			FilterNames: true, SpoolMaxBytes: 1 << 30, MaxLookback: 300,
 		},
 		Cloudshark: Cloudshark{Host: "www.cloudshark.org", Scheme: "https", Port: 443,
 			Token: "fffffffffffffffffff", Upload: true, Timeout: 60},

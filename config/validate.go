@@ -82,6 +82,7 @@ func (c *Config) validate(v *validator) {
 	c.validateSinks(v)
 	c.validateSyslog(v)
 	c.validateInterfaces(v)
+	c.validateLookbackMemory(v)
 	c.validateSecurity(v)
 	c.validateObservability(v)
 }
@@ -153,6 +154,7 @@ func (c *Config) validateGeneral(v *validator) {
 		v.add("general.localdir", g.LocalDir, "must name a directory when general.writelocal is true")
 	}
 	v.positive("general.spoolmaxbytes", g.SpoolMaxBytes)
+	v.positive("general.maxlookback", g.MaxLookback)
 	c.validateRetention(v)
 }
 
@@ -337,9 +339,10 @@ func (c *Config) validateInterfaces(v *validator) {
 		if in.Name != "" && seen[in.Name] == 0 {
 			seen[in.Name] = i + 1
 		}
-		if len(in.Alias) == 0 {
-			v.add(key+".alias", nil, "must list at least one alias (an [[interface]] only exists to give aliases)")
+		if len(in.Alias) == 0 && in.Lookback == 0 {
+			v.add(key+".alias", nil, "must list at least one alias unless lookback is set (an [[interface]] gives aliases, a look-back ring, or both)")
 		}
+		c.validateLookback(v, key, in)
 		mine := make(map[string]bool)
 		for j, a := range in.Alias {
 			ak := fmt.Sprintf("%s.alias[%d]", key, j)

@@ -14,9 +14,13 @@ type AgentStats interface {
 	Metrics() agent.Metrics
 }
 
-// WatchAgent registers a collector that reads a's counters at every scrape.
+// WatchAgent registers collectors that read a's counters, and what its
+// look-back rings hold, at every scrape.
 func (r *Registry) WatchAgent(a AgentStats) error {
-	return r.Register(newAgentCollector(a))
+	if err := r.Register(newAgentCollector(a)); err != nil {
+		return err
+	}
+	return r.Register(newLookbackCollector(a))
 }
 
 // agentCollector turns one agent.Metrics snapshot per scrape into metrics,

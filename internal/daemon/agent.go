@@ -22,7 +22,7 @@ func (d *daemon) buildAgent(ctx context.Context) error {
 	opts := []agent.Option{
 		agent.WithLogger(d.log), agent.WithSinks(d.sinks...), agent.WithPublishers(d.pubs...),
 		agent.WithSpool(d.reg.InstrumentSink(d.spools)),
-		agent.WithOpener(opener),
+		agent.WithOpener(opener), agent.WithLookback(d.lookback),
 	}
 	if d.journal != nil {
 		opts = append(opts, agent.WithJournal(d.journal))
@@ -49,7 +49,8 @@ func (d *daemon) buildAgent(ctx context.Context) error {
 	if err := d.reg.WatchAgent(ag); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	d.reload = &reloader{load: d.load, log: d.log, level: d.level, reg: d.reg, ag: ag, spools: d.spools, local: d.local, cur: d.cfg}
+	d.reload = &reloader{load: d.load, log: d.log, level: d.level, reg: d.reg, ag: ag, spools: d.spools, local: d.local, cur: d.cfg,
+		lookback: d.lookback}
 	return nil
 }
 

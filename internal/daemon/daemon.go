@@ -65,9 +65,10 @@ type daemon struct {
 	pubs      []agent.ResultPublisher
 	reloadTLS func() error // the HTTP API's certificate, read again
 
-	ag     *agent.Agent
-	pool   *afpacket.Pool // prepared capture sockets; nil when capErr is set
-	reload *reloader
+	ag       *agent.Agent
+	pool     *afpacket.Pool  // prepared capture sockets; nil when capErr is set
+	lookback *agent.Lookback // the look-back rings
+	reload   *reloader
 }
 
 // Run loads the configuration from o.Args and o.Environ and runs the agent
@@ -113,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 func (d *daemon) build(ctx context.Context) error {
 	d.observe()
 	for _, step := range []func(context.Context) error{
-		d.buildDelivery, d.buildGuard, d.addRedis, d.addSQS, d.addHTTP, d.addMetrics, d.buildAgent,
+		d.buildDelivery, d.buildGuard, d.addRedis, d.addSQS, d.addHTTP, d.addMetrics, d.buildLookback, d.buildAgent,
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -123,8 +124,12 @@ func (d *daemon) build(ctx context.Context) error {
 }
 
 // close releases what build made that outlives the shutdown: the capture
-// socket pool and the index, closed after the agent's shutdown.
+// socket pool, the look-back rings and the index, closed after the agent's
+// shutdown.
 func (d *daemon) close() {
+	if d.lookback != nil {
+		d.lookback.Close()
+	}
 	if d.pool != nil {
 		d.pool.Close()
 	}

@@ -51,6 +51,8 @@ type reloader struct {
 	ag     *agent.Agent
 	spools *spoolSwitch
 	local  *localDir
+	// lookback are the look-back rings (nil in tests without them).
+	lookback *agent.Lookback
 
 	mu  sync.Mutex
 	cur *config.Config
@@ -86,6 +88,9 @@ func (r *reloader) apply(ctx context.Context) error {
 	}
 	sp, err := r.spools.prepare(cfg.General, sinks)
 	if err != nil {
+		return err
+	}
+	if err := applyLookback(r.lookback, cfg); err != nil {
 		return err
 	}
 	if err := r.ag.Reload(fromconfig.Agent(cfg), sinks); err != nil {

@@ -42,6 +42,7 @@ func (s statusSource) Agent() httpapi.AgentInfo {
 			Name: in.Name, Aliases: in.Aliases, LinkType: in.LinkType, DLT: in.DLT, Error: in.Error,
 		})
 	}
+	info.Interfaces = lookbackSpans(info.Interfaces, d.lookback.Status())
 	return info
 }
 

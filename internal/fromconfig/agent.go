@@ -30,5 +30,6 @@ func Agent(cfg *config.Config) agent.Config {
 		RingBytes:      g.RingSize,
 		BlockTimeout:   time.Duration(g.BlockTimeout) * time.Millisecond,
 		NoFilterNames:  !g.FilterNames,
+		MaxLookback:    g.MaxLookbackDuration(),
 	}
 }

@@ -64,8 +64,10 @@ type InterfaceInfo struct {
 	LinkType string `json:"linktype"`
 	DLT      uint32 `json:"dlt"`
 	// Lookback is how many seconds of history the interface's look-back
-	// ring holds; 0 when it keeps none.
-	Lookback float64 `json:"lookback_seconds,omitempty"`
+	// ring holds; 0 when it keeps none. LookbackBytes is the bytes of its
+	// blocks that hold them.
+	Lookback      float64 `json:"lookback_seconds,omitempty"`
+	LookbackBytes int64   `json:"lookback_bytes,omitempty"`
 	// Error says what could not be found out about the interface.
 	Error string `json:"error,omitempty"`
 }

@@ -55,6 +55,13 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pcapdaemon check: %v\n", err)
 		return 1
 	}
+	if err := checkLookback(cfg); errors.As(err, &pe) {
+		for _, p := range pe.Problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "pcapdaemon check: %s: %d problem(s): the daemon would not start\n", pe.File, len(pe.Problems))
+		return 1
+	}
 	for _, s := range cfg.Redacted().Settings() {
 		fmt.Fprintln(stdout, s)
 	}

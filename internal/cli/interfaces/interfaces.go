@@ -27,6 +27,9 @@ type Info struct {
 	Flags      []string `json:"flags"`
 	Addresses  []string `json:"addresses"`
 	Aliases    []string `json:"aliases"`
+	// Lookback is the interface's look-back ring, when the configuration
+	// gives it one.
+	Lookback *Lookback `json:"lookback,omitempty"`
 	// Error says what could not be found out (for example the link type
 	// when /sys is not mounted).
 	Error string `json:"error,omitempty"`

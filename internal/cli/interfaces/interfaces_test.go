@@ -85,15 +85,15 @@ func TestInterfacesLoopback(t *testing.T) {
 		t.Fatalf("interfaces: status %d, stderr %q", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"INDEX", "NAME", "LINKTYPE", "ARPHRD", "FLAGS", "ADDRESSES", "ALIASES"}) {
+	if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"INDEX", "NAME", "LINKTYPE", "ARPHRD", "FLAGS", "ADDRESSES", "ALIASES", "LOOKBACK"}) {
 		t.Errorf("header %q", lines[0])
 	}
 	found := false
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) == 7 && f[1] == "lo" {
+		if len(f) == 8 && f[1] == "lo" {
 			found = true
-			if f[2] != "EN10MB" || f[3] != "LOOPBACK(772)" || f[6] != "-" {
+			if f[2] != "EN10MB" || f[3] != "LOOPBACK(772)" || f[6] != "-" || f[7] != "-" {
 				t.Errorf("lo row %q", l)
 			}
 		}
@@ -113,7 +113,7 @@ func TestInterfacesConfigAliases(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status %d, stderr %q", code, errs)
 	}
-	if !strings.Contains(out, " local,loop\n") {
+	if !strings.Contains(out, " local,loop  -\n") {
 		t.Errorf("table lacks lo's aliases:\n%s", out)
 	}
 }
@@ -121,17 +121,18 @@ func TestInterfacesConfigAliases(t *testing.T) {
 func TestInterfacesTable(t *testing.T) {
 	list := []Info{
 		{Index: 1, Name: "lo", LinkType: "EN10MB", DLT: 1, ARPHRD: 772, ARPHRDName: "LOOPBACK",
-			Flags: []string{"up", "loopback"}, Addresses: []string{"127.0.0.1/8", "::1/128"}, Aliases: []string{"local"}},
+			Flags: []string{"up", "loopback"}, Addresses: []string{"127.0.0.1/8", "::1/128"}, Aliases: []string{"local"},
+			Lookback: &Lookback{Bytes: 64 << 20, RingBytes: 94 << 20, HeldBytes: ptr(int64(63.5 * (1 << 20))), Seconds: ptr(12.3)}},
 		{Index: 7, Name: "tun0", LinkType: "RAW", DLT: 101, ARPHRD: 65534, ARPHRDName: "NONE",
-			Flags: []string{"up", "pointtopoint", "promisc"}, Addresses: []string{"198.18.0.1/32"}},
+			Flags: []string{"up", "pointtopoint", "promisc"}, Addresses: []string{"198.18.0.1/32"}, Lookback: &Lookback{Bytes: 8 << 20}},
 		{Index: 9, Name: "weird0", ARPHRD: -1, Error: "link type: no /sys"},
 		{Index: 12, Name: "x0", LinkType: "LINUX_SLL", DLT: 113, ARPHRD: 999, ARPHRDName: "999"},
 	}
-	want := `INDEX  NAME    LINKTYPE   ARPHRD         FLAGS                    ADDRESSES            ALIASES
-1      lo      EN10MB     LOOPBACK(772)  up,loopback              127.0.0.1/8,::1/128  local
-7      tun0    RAW        NONE(65534)    up,pointtopoint,promisc  198.18.0.1/32        -
-9      weird0  ?          ?              -                        -                    -
-12     x0      LINUX_SLL  999            -                        -                    -
+	want := `INDEX  NAME    LINKTYPE   ARPHRD         FLAGS                    ADDRESSES            ALIASES  LOOKBACK
+1      lo      EN10MB     LOOPBACK(772)  up,loopback              127.0.0.1/8,::1/128  local    64MiB(63.5MiB,12.3s)
+7      tun0    RAW        NONE(65534)    up,pointtopoint,promisc  198.18.0.1/32        -        8MiB
+9      weird0  ?          ?              -                        -                    -        -
+12     x0      LINUX_SLL  999            -                        -                    -        -
 weird0: link type: no /sys
 `
 	var b bytes.Buffer

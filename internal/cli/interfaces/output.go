@@ -13,7 +13,7 @@ import (
 // "?" for what could not be found out; problems follow the table.
 func WriteTable(w io.Writer, list []Info) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "INDEX\tNAME\tLINKTYPE\tARPHRD\tFLAGS\tADDRESSES\tALIASES")
+	fmt.Fprintln(tw, "INDEX\tNAME\tLINKTYPE\tARPHRD\tFLAGS\tADDRESSES\tALIASES\tLOOKBACK")
 	var notes []string
 	for _, in := range list {
 		lt, arp := in.LinkType, in.ARPHRDName
@@ -25,8 +25,8 @@ func WriteTable(w io.Writer, list []Info) error {
 		} else if arp != strconv.Itoa(in.ARPHRD) {
 			arp = fmt.Sprintf("%s(%d)", arp, in.ARPHRD)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Index, in.Name, lt, arp,
-			orDash(in.Flags), orDash(in.Addresses), orDash(in.Aliases))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Index, in.Name, lt, arp,
+			orDash(in.Flags), orDash(in.Addresses), orDash(in.Aliases), lookbackColumn(in.Lookback))
 		if in.Error != "" {
 			notes = append(notes, in.Name+": "+in.Error)
 		}

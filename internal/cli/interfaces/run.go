@@ -24,10 +24,11 @@ type Options struct {
 // the configuration does not load.
 func Run(o Options, stdout, stderr io.Writer) int {
 	var aliases map[string][]string
+	var cfg *config.Config
 	if o.Config != "" {
 		l := config.Loader{Args: []string{"-config", o.Config}, Environ: o.Environ, Output: stderr}
-		cfg, _, err := l.LoadForHost(config.HostOptions{DryRun: true})
-		if err != nil {
+		var err error
+		if cfg, _, err = l.LoadForHost(config.HostOptions{DryRun: true}); err != nil {
 			fmt.Fprintf(stderr, "pcapdaemon interfaces: %v\n", err)
 			return 1
 		}
@@ -37,6 +38,9 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "pcapdaemon interfaces: %v\n", err)
 		return 1
+	}
+	if cfg != nil {
+		list = addLookback(list, cfg, o.Config, o.Environ)
 	}
 	if o.JSON {
 		err = WriteJSON(stdout, list)
