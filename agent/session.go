@@ -83,6 +83,21 @@ type outcome struct {
 	statsKnown bool
 }
 
+// settle sets the result's status from the capture's error (rerr, nil
+// when it ended well) and its packet count.
+func (out *outcome) settle(rerr error) {
+	switch {
+	case rerr != nil:
+		out.res.Status = StatusError
+		out.res.Error = rerr.Error()
+		out.err = rerr
+	case out.res.Packets == 0:
+		out.res.Status = StatusEmpty
+	default:
+		out.res.Status = StatusOK
+	}
+}
+
 // capturedFile is a capture file held in memory: a capfile.Buffer or a
 // capfile.File.
 type capturedFile interface {
@@ -279,16 +294,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		out.res.StopReason = reason
 	}
 	out.res.Bytes = uint64(buf.Len())
-	switch {
-	case rerr != nil:
-		out.res.Status = StatusError
-		out.res.Error = rerr.Error()
-		out.err = rerr
-	case out.res.Packets == 0:
-		out.res.Status = StatusEmpty
-	default:
-		out.res.Status = StatusOK
-	}
+	out.settle(rerr)
 	return out
 }
 

@@ -122,16 +122,7 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 	if rb.spilled > 0 || rb.moved > 0 {
 		s.log.Debug("ring ran short of free blocks", "moved_bytes", rb.moved, "spilled_bytes", rb.spilled)
 	}
-	switch {
-	case rerr != nil:
-		out.res.Status = StatusError
-		out.res.Error = rerr.Error()
-		out.err = rerr
-	case out.res.Packets == 0:
-		out.res.Status = StatusEmpty
-	default:
-		out.res.Status = StatusOK
-	}
+	out.settle(rerr)
 }
 
 // ringLayout returns the file header and the record format of a file of

@@ -175,10 +175,12 @@ func waitDone(t *testing.T, api, id string, timeout time.Duration) requestState 
 	return s
 }
 
-// results collects the result events published on a Redis channel.
+// results collects the result events published on a Redis channel, with
+// the time each arrived.
 type results struct {
 	mu  sync.Mutex
 	got []agent.Result
+	at  []time.Time
 	bad []string // messages that are not result JSON
 }
 
@@ -197,6 +199,7 @@ func subscribeResults(t *testing.T, addr, channel string) *results {
 	go func() {
 		defer close(done)
 		_ = c.Subscribe(ctx, channel, func() { close(ready) }, func(msg []byte) bool {
+			now := time.Now()
 			var r agent.Result
 			rs.mu.Lock()
 			defer rs.mu.Unlock()
@@ -204,7 +207,7 @@ func subscribeResults(t *testing.T, addr, channel string) *results {
 				rs.bad = append(rs.bad, string(msg))
 				return true
 			}
-			rs.got = append(rs.got, r)
+			rs.got, rs.at = append(rs.got, r), append(rs.at, now)
 			return true
 		})
 	}()
@@ -238,10 +241,31 @@ func (rs *results) byID(id string) []agent.Result {
 // waitID waits for n results of request id.
 func (rs *results) waitID(t *testing.T, id string, n int, timeout time.Duration) []agent.Result {
 	t.Helper()
-	if !testenv.WaitFor(timeout, func() bool { return len(rs.byID(id)) >= n }) {
-		t.Fatalf("%d result(s) for %s within %v, want %d: %+v", len(rs.byID(id)), id, timeout, n, rs.byID(id))
+	got, _ := rs.waitIDTimed(t, id, n, timeout)
+	return got
+}
+
+// waitIDTimed waits for n results of request id and returns them with
+// their arrival times.
+func (rs *results) waitIDTimed(t *testing.T, id string, n int, timeout time.Duration) ([]agent.Result, []time.Time) {
+	t.Helper()
+	var got []agent.Result
+	var at []time.Time
+	ok := testenv.WaitFor(timeout, func() bool {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		got, at = nil, nil
+		for i, r := range rs.got {
+			if r.ID == id {
+				got, at = append(got, r), append(at, rs.at[i])
+			}
+		}
+		return len(got) >= n
+	})
+	if !ok {
+		t.Fatalf("%d result(s) for %s within %v, want %d: %+v", len(got), id, timeout, n, got)
 	}
-	return rs.byID(id)
+	return got, at
 }
 
 // publisher connects to Redis for publishing requests.

@@ -38,7 +38,7 @@ func TestFleetTwoDozen(t *testing.T) {
 	t.Logf("%d daemons started and present in %v", fleetSize, time.Since(start).Round(time.Millisecond))
 	redisArgs := []string{"-redis", srv.Addr, "-redischannel", "fleet24", "-hmackey", fleetKey}
 	frames := [][]byte{udpFrame(pair, 9999, []byte("fleet")), udpFrame(pair, 53, []byte("noise"))}
-	results := subscribeTimed(t, srv.Addr, "fleet24.results")
+	results := subscribeResults(t, srv.Addr, "fleet24.results")
 	if !strings.Contains(r.stdout, "fleet-23") {
 		t.Fatalf("nodes:\n%s", r.stdout)
 	}
@@ -101,7 +101,7 @@ func TestFleetTwoDozen(t *testing.T) {
 		waitRunning(t, srv.Addr, "fleet24", id, names)
 		sendRounds(t, pair, frames, 3)
 		t0 := publishSigned(t, c, "fleet24", agent.CancelMessage(id), fleetSize)
-		got, at := results.waitID(t, id, fleetSize, 30*time.Second)
+		got, at := results.waitIDTimed(t, id, fleetSize, 30*time.Second)
 		checkCancelled(t, got)
 		t.Logf("cancel message to result, %d agents: %s", fleetSize, latencies(t0, at))
 	})

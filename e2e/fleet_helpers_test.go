@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,12 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pcapdaemon/pcapdaemon/agent"
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 	"github.com/pcapdaemon/pcapdaemon/transport"
 	"github.com/pcapdaemon/pcapdaemon/transport/redis"
@@ -131,70 +128,6 @@ func (b *bgCLI) interrupt(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// timedResults collects the result events on a Redis channel with the time
-// each arrived.
-type timedResults struct {
-	mu  sync.Mutex
-	got []agent.Result
-	at  []time.Time
-}
-
-// subscribeTimed listens on channel until the test ends; it returns once
-// the subscription is confirmed.
-func subscribeTimed(t *testing.T, addr, channel string) *timedResults {
-	t.Helper()
-	c, err := redis.Dial(redis.Options{Addrs: []string{addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rs := &timedResults{}
-	ready, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = c.Subscribe(ctx, channel, func() { close(ready) }, func(msg []byte) bool {
-			now := time.Now()
-			var r agent.Result
-			if json.Unmarshal(msg, &r) == nil {
-				rs.mu.Lock()
-				rs.got, rs.at = append(rs.got, r), append(rs.at, now)
-				rs.mu.Unlock()
-			}
-			return true
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; c.Close() })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no subscription to %s", channel)
-	}
-	return rs
-}
-
-// waitID waits for n results of request id and returns them with their
-// arrival times.
-func (rs *timedResults) waitID(t *testing.T, id string, n int, timeout time.Duration) ([]agent.Result, []time.Time) {
-	t.Helper()
-	var got []agent.Result
-	var at []time.Time
-	ok := testenv.WaitFor(timeout, func() bool {
-		rs.mu.Lock()
-		defer rs.mu.Unlock()
-		got, at = nil, nil
-		for i, r := range rs.got {
-			if r.ID == id {
-				got, at = append(got, r), append(at, rs.at[i])
-			}
-		}
-		return len(got) >= n
-	})
-	if !ok {
-		t.Fatalf("%d result(s) for %s within %v, want %d: %+v", len(got), id, timeout, n, got)
-	}
-	return got, at
 }
 
 // waitRunning waits until every agent named has request id among its

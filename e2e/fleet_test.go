@@ -27,7 +27,7 @@ func TestFleetTwoAgents(t *testing.T) {
 	waitSubscribed(t, srv, "fleet", 2, 15*time.Second)
 	redisArgs := []string{"-redis", srv.Addr, "-redischannel", "fleet", "-hmackey", fleetKey}
 	frames := [][]byte{udpFrame(pair, 9999, []byte("fleet")), udpFrame(pair, 53, []byte("noise"))}
-	results := subscribeTimed(t, srv.Addr, "fleet.results")
+	results := subscribeResults(t, srv.Addr, "fleet.results")
 
 	t.Run("nodes", func(t *testing.T) {
 		var r cliRun
@@ -87,7 +87,7 @@ func TestFleetTwoAgents(t *testing.T) {
 		if r.code != 0 || strings.TrimSpace(r.stdout) != id || !strings.Contains(r.stderr, "to 2 subscriber(s)") {
 			t.Fatalf("cancel: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
-		got, _ := results.waitID(t, id, 2, 15*time.Second)
+		got := results.waitID(t, id, 2, 15*time.Second)
 		checkCancelled(t, got)
 		if r := runCLI(t, append([]string{"cancel"}, append(redisArgs, "no/such")...)...); r.code != 2 {
 			t.Errorf("cancel of a bad id: exit %d, want 2", r.code)
@@ -112,7 +112,7 @@ func TestFleetTwoAgents(t *testing.T) {
 			}
 		}
 		t0 := publishSigned(t, c, "fleet", agent.CancelMessage(id), 2)
-		got, at := results.waitID(t, id, 2, 15*time.Second)
+		got, at := results.waitIDTimed(t, id, 2, 15*time.Second)
 		for _, res := range got {
 			if res.StopReason != agent.StopCancelled {
 				t.Errorf("result %+v, want stopped by cancel", res)

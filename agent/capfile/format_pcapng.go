@@ -137,6 +137,15 @@ type Interface struct {
 // appendNGHeader appends a section header block and one interface
 // description block per interface (interface id = index) to b.
 func appendNGHeader(b []byte, ifaces []Interface) []byte {
+	b = appendSHB(b)
+	for _, ifc := range ifaces {
+		b = appendIDB(b, ifc)
+	}
+	return b
+}
+
+// appendSHB appends a section header block of unknown length.
+func appendSHB(b []byte) []byte {
 	k := &ngBlock{b: b}
 	k.begin(ngSHB)
 	k.u32(0x1A2B3C4D) // byte-order magic
@@ -147,16 +156,22 @@ func appendNGHeader(b []byte, ifaces []Interface) []byte {
 	k.opt(ngOptUserAppl, []byte("pcapdaemon"))
 	k.opt(ngOptEnd, nil)
 	k.end()
-	for _, ifc := range ifaces {
-		k.begin(ngIDB)
-		k.u16(uint16(ifc.LinkType))
-		k.u16(0)
-		k.u32(uint32(ifc.Snaplen))
-		k.opt(ngOptIfName, []byte(ifc.Name))
-		k.opt(ngOptIfTsresol, []byte{9})
-		k.opt(ngOptEnd, nil)
-		k.end()
-	}
+	return k.b
+}
+
+// appendIDB appends the interface description block of ifc: nanosecond
+// timestamps, its name (cut to an option's 16-bit length).
+func appendIDB(b []byte, ifc Interface) []byte {
+	k := &ngBlock{b: b}
+	k.begin(ngIDB)
+	k.u16(uint16(ifc.LinkType))
+	k.u16(0)
+	k.u32(uint32(ifc.Snaplen))
+	name := ifc.Name[:min(len(ifc.Name), 1<<16-4)]
+	k.opt(ngOptIfName, []byte(name))
+	k.opt(ngOptIfTsresol, []byte{9})
+	k.opt(ngOptEnd, nil)
+	k.end()
 	return k.b
 }
 

@@ -49,6 +49,14 @@ func PcapHeader(linkType uint32, snaplen int) []byte {
 // one interface description block per interface.
 func NGHeader(ifaces []Interface) []byte { return appendNGHeader(nil, ifaces) }
 
+// NGSection returns a section header block alone, for a writer that
+// describes its interfaces one at a time (NGInterface) as they appear.
+func NGSection() []byte { return appendSHB(nil) }
+
+// NGInterface returns the interface description block NGHeader writes for
+// ifc.
+func NGInterface(ifc Interface) []byte { return appendIDB(nil, ifc) }
+
 // NGStats returns what WriteNGStats writes: the interface statistics block
 // of interface ifID.
 func NGStats(ifID uint32, st Stats) []byte { return appendISB(nil, ifID, st) }
