@@ -18,6 +18,17 @@
 // ratio over the typical filters is above 2 or a long chain takes longer
 // than libpcap's.
 //
+// With -repeat N it times nothing: it compiles each typical filter (or
+// the one -expr names) N times and exits, for an instruction count that
+// does not depend on the machine's load:
+//
+//	go build -o /tmp/cb ./scripts/compilebench
+//	GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind /tmp/cb -repeat 1000 -expr 'tcp port 443'
+//
+// less the count of the same run with -repeat 0, divided by N, is the
+// instructions of one compile (GOGC=off leaves the collector's work out,
+// which depends on timing; GOMAXPROCS=1 keeps idle workers away).
+//
 // It is a command of its own, not a test, so that what it times is the
 // compiler as the daemon links it: test binaries link test helpers whose
 // package-level tables make every garbage collection cycle, and so every

@@ -35,8 +35,13 @@ func run(args []string, out io.Writer) error {
 	turns := fs.Int("turns", 5, "turns each side takes")
 	round := fs.Duration("round", 20*time.Millisecond, "CPU time of a round of compiles")
 	check := fs.Bool("check", false, "exit 1 when the typical filters' median ratio is above 2 or a long chain is slower than libpcap's")
+	repeat := fs.Int("repeat", -1, "compile each typical filter (or -expr) this many times, time nothing and print nothing: for valgrind --tool=callgrind")
+	expr := fs.String("expr", "", "with -repeat: the expression to compile instead of the typical filters")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *repeat >= 0 {
+		return compileRepeatedly(*expr, *repeat)
 	}
 	if *turns < 1 || *turns > 100 {
 		return fmt.Errorf("-turns %d: want 1 to 100", *turns)
@@ -96,6 +101,30 @@ func run(args []string, out io.Writer) error {
 	}
 	if *check && missed {
 		return errGoal
+	}
+	return nil
+}
+
+// compileRepeatedly compiles expr, or else every typical filter, n times
+// each: a run whose instructions valgrind's callgrind counts (the count of
+// a run with n = 0 taken away leaves n compiles' work).
+func compileRepeatedly(expr string, n int) error {
+	var exprs []string
+	if expr != "" {
+		exprs = []string{expr}
+	} else {
+		for _, c := range bpftest.SpeedCases() {
+			if !c.Long {
+				exprs = append(exprs, c.Expr)
+			}
+		}
+	}
+	for _, e := range exprs {
+		for range n {
+			if _, err := bpfcompile.Compile(e, options()); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
