@@ -157,7 +157,7 @@ func (g *gen) genRelation(n *RelNode) *frag {
 	}
 	s := append(a0.s, a1.s...)
 	s = append(s, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)}, stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)})
-	b := jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
+	b := g.jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
 	if reverse {
 		b = not(b)
 	}

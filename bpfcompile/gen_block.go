@@ -90,22 +90,61 @@ type frag struct {
 }
 
 // jmpFrag makes a fragment of one block that runs stmts and jumps on
-// "A <code> k".
-func jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
-	// One allocation for the block, its two exits and the fragment: the
-	// code generator makes one of these per comparison.
-	a := &struct {
-		b    block
-		t, f exit
-		fr   frag
-	}{}
+// "A <code> k". The block keeps stmts.
+func (g *gen) jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
+	a := g.newJump()
 	a.b = block{stmts: stmts, code: code, k: k}
+	return a.frag()
+}
+
+// jmpFragCopy is jmpFrag for statements the caller reuses (a buffer on
+// its stack): the block gets a copy, in its own room when they fit.
+func (g *gen) jmpFragCopy(code uint16, k uint32, stmts []stmt) *frag {
+	a := g.newJump()
+	var s []stmt
+	if len(stmts) <= len(a.room) {
+		s = a.room[:len(stmts):len(stmts)]
+		copy(s, stmts)
+	} else {
+		s = append([]stmt(nil), stmts...)
+	}
+	a.b = block{stmts: s, code: code, k: k}
+	return a.frag()
+}
+
+// jump is the memory of a fragment of one block: the block, its two
+// exits, the fragment, and room for the statements most blocks have (a
+// load, a mask).
+type jump struct {
+	b    block
+	t, f exit
+	fr   frag
+	room [3]stmt
+}
+
+// frag makes a's fragment of its block.
+func (a *jump) frag() *frag {
 	a.t, a.f = exit{b: &a.b, true: true}, exit{b: &a.b}
 	a.fr = frag{head: &a.b, t: exits{&a.t, &a.t}, f: exits{&a.f, &a.f}}
 	return &a.fr
 }
 
-// and joins two conditions: b runs only when a holds.
+// newJump returns a zeroed jump from the generator's slab: the code
+// generator makes one per comparison, and one allocation for many saves
+// the collector their count. A full slab is left to the blocks that
+// point into it.
+func (g *gen) newJump() *jump {
+	if len(g.jumps) == cap(g.jumps) {
+		// A primitive makes 1 to 12 blocks (a port 11); a small slab
+		// wastes little of the memory a short filter takes.
+		g.jumps = make([]jump, 0, 16)
+	}
+	g.jumps = g.jumps[:len(g.jumps)+1]
+	return &g.jumps[len(g.jumps)-1]
+}
+
+// and joins two conditions: b runs only when a holds. a and b are used
+// up (a becomes the result).
 func and(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
@@ -118,10 +157,12 @@ func and(a, b *frag) *frag {
 		return a
 	}
 	a.t.setAll(b.head)
-	return &frag{head: a.head, t: b.t, f: join(b.f, a.f)}
+	a.t, a.f = b.t, join(b.f, a.f)
+	return a
 }
 
-// or joins two conditions: b runs only when a does not hold.
+// or joins two conditions: b runs only when a does not hold. a and b are
+// used up (a becomes the result).
 func or(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
@@ -134,19 +175,20 @@ func or(a, b *frag) *frag {
 		return b
 	}
 	a.f.setAll(b.head)
-	return &frag{head: a.head, t: join(b.t, a.t), f: b.f}
+	a.t, a.f = join(b.t, a.t), b.f
+	return a
 }
 
-// not negates a condition.
+// not negates a condition, a itself.
 func not(a *frag) *frag {
-	m := a.m
-	switch m {
+	switch a.m {
 	case isTrue:
-		m = isFalse
+		a.m = isFalse
 	case isFalse:
-		m = isTrue
+		a.m = isTrue
 	}
-	return &frag{head: a.head, t: a.f, f: a.t, m: m}
+	a.t, a.f = a.f, a.t
+	return a
 }
 
 // finish attaches the returns: snaplen when the condition holds, 0 when

@@ -82,7 +82,7 @@ func (g *gen) vloffsetAdd(off *absOffset, v uint32, s []stmt) []stmt {
 // in the frame (QinQ) is tested inline, at offsets then known only at run
 // time.
 func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
-	b0 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 1, []stmt{{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent}})
+	b0 := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 1, []stmt{{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent}})
 	tpid := g.vlanTPIDTest()
 	var vid *frag
 	if hasV {
@@ -114,7 +114,7 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 func (g *gen) mpls(v uint32, hasV bool) *frag {
 	var b0 *frag
 	if g.labelDepth > 0 {
-		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
+		b0 = not(g.setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
 	} else {
 		if g.ll.mpls == 0 {
 			g.failKwOnDLT("mpls")
@@ -206,7 +206,7 @@ func (g *gen) tunnelCheck(v6 bool, port uint32, vni uint32, hasVNI bool, geneve 
 	} else {
 		s = append(g.loadXIPHdrLen(), stmt{code: cbpf.MISC | cbpf.TXA})
 	}
-	b1 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s)
+	b1 := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s)
 	return and(b0, b1)
 }
 
@@ -246,7 +246,7 @@ func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
 	s[jeq].jt = 0
 	s[jeq].jf = uint8(len(s) - 1 - jeq - 1)
 	g.offNL = 0
-	offsets := genTrue()
+	offsets := g.genTrue()
 	prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
@@ -271,7 +271,7 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
 	s = append(s, stmt{code: cbpf.STX, k: uint32(g.offLinkPL.reg)})
 	g.offNL = 0
-	offsets := genTrue()
+	offsets := g.genTrue()
 	prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
@@ -284,7 +284,7 @@ func (g *gen) encapLLCheck() *frag {
 		{code: cbpf.LD | cbpf.MEM, k: uint32(g.offLinkHdr.reg)},
 		{code: cbpf.LDX | cbpf.MEM, k: uint32(g.offLinkPL.reg)},
 	}
-	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
+	return not(g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
 }
 
 // finishParse puts before the program's first test the statements that

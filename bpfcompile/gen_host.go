@@ -54,7 +54,7 @@ func (g *gen) hostop6(addr, mask [16]byte, d dqual) *frag {
 	default:
 		return or(g.hostop6(addr, mask, dSrc), g.hostop6(addr, mask, dDst))
 	}
-	b1 := genTrue()
+	b1 := g.genTrue()
 	for i := 3; i >= 0; i-- {
 		a := beUint32(addr[4*i:])
 		m := beUint32(mask[4*i:])
@@ -95,7 +95,7 @@ func (g *gen) host(addrs, masks []uint32, p pqual, d dqual, negate bool, context
 	if b0.m == isFalse {
 		return b0
 	}
-	b1 := genFalse()
+	b1 := g.genFalse()
 	for i := range addrs {
 		b1 = or(b1, g.hostop(addrs[i], masks[i], d, srcOff, dstOff))
 	}
@@ -111,7 +111,7 @@ func (g *gen) host6(addrs, masks [][16]byte, p pqual, d dqual, negate bool, cont
 		g.errorf("'%s' is not a valid qualifier for '%s'", p, context)
 	}
 	link := g.linkProto(ethertypeIPv6)
-	h := genFalse()
+	h := g.genFalse()
 	for i := range addrs {
 		h = or(h, g.hostop6(addrs[i], masks[i], d))
 	}

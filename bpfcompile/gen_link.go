@@ -118,11 +118,11 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		case ethertypeIPv6:
 			return g.ipVersion(orLinkHdr, 6)
 		}
-		return genFalse()
+		return g.genFalse()
 	case protoIPv4Only:
-		return uncond(p == ethertypeIP)
+		return g.uncond(p == ethertypeIP)
 	case protoIPv6Only:
-		return uncond(p == ethertypeIPv6)
+		return g.uncond(p == ethertypeIPv6)
 	case protoPPP:
 		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(p))
 	case protoPPPBSDOS:
@@ -141,11 +141,11 @@ func (g *gen) linkProto(llProto uint32) *frag {
 	case protoARCnet:
 		sc, ok := arcnetSystemCodes[p]
 		if !ok {
-			return genFalse()
+			return g.genFalse()
 		}
 		return g.cmp(orLinkType, 0, cbpf.B, sc)
 	case protoLTalk:
-		return uncond(p == ethertypeAtalk)
+		return g.uncond(p == ethertypeAtalk)
 	case protoFRelay:
 		switch p {
 		case ethertypeIP:
@@ -159,7 +159,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 			b2 = or(b1, b2)
 			return or(b0, b2)
 		}
-		return genFalse()
+		return g.genFalse()
 	case protoJuniper:
 		// Only the magic cookie can be checked: what follows depends on
 		// the PIC and its encapsulation.
@@ -171,7 +171,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		case ethertypeIPv6:
 			return g.cmp(orLinkType, 0, cbpf.B, ipnetAFInet6)
 		}
-		return genFalse()
+		return g.genFalse()
 	}
 	g.errorf("link-layer type filtering not implemented for %s", g.dltName())
 	return nil
@@ -348,7 +348,7 @@ func (g *gen) afLive(off uint32, size uint16, p uint32, swapped bool) *frag {
 	case ethertypeIPv6:
 		return g.afCmp(off, size, afINET6, swapped)
 	}
-	return genFalse()
+	return g.genFalse()
 }
 
 // afOffline tests an address family as the BSDs number it (AF_INET6 is
@@ -364,7 +364,7 @@ func (g *gen) afOffline(off uint32, size uint16, p uint32, swapped bool) *frag {
 		b0 = g.afCmp(off, size, 30, swapped)
 		return or(b0, b1)
 	}
-	return genFalse()
+	return g.genFalse()
 }
 
 func (g *gen) afCmp(off uint32, size uint16, v uint32, swapped bool) *frag {
@@ -392,7 +392,7 @@ func (g *gen) llcInternal() *frag {
 		b1 := g.cmpNE(orLLC, 0, cbpf.H, 0xffff)
 		return and(b0, b1)
 	case llcAll:
-		return genTrue()
+		return g.genTrue()
 	case llcWLAN:
 		return g.mcmp(orLinkHdr, 0, cbpf.B, wlanTypeData, wlanTypeMask)
 	case llcSunATM:
@@ -408,7 +408,7 @@ func (g *gen) llcInternal() *frag {
 // mplsLinktype tests the protocol after an MPLS label stack.
 func (g *gen) mplsLinktype(p uint32) *frag {
 	afterStack := func() *frag {
-		return setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B))
+		return g.setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B))
 	}
 	switch p {
 	case ethertypeIP:

@@ -14,9 +14,9 @@ func (g *gen) genOther(n *OtherNode) *frag {
 	case "multicast":
 		return g.multicast(n.Proto)
 	case "less":
-		return not(jmpFrag(cbpf.JMP|cbpf.JGT|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}}))
+		return not(g.jmpFrag(cbpf.JMP|cbpf.JGT|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}}))
 	case "greater":
-		return jmpFrag(cbpf.JMP|cbpf.JGE|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}})
+		return g.jmpFrag(cbpf.JMP|cbpf.JGE|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}})
 	case "byte":
 		return g.byteop(n.Op, n.Num, n.Num2)
 	case "inbound", "outbound":
@@ -95,13 +95,13 @@ func (g *gen) multicast(p pqual) *frag {
 			return g.wlanMulticast()
 		case g.isEther():
 			b1 := g.prevLinkHdrCheck()
-			b0 := setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
+			b0 := g.setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
 			if b1 != nil {
 				return and(b1, b0)
 			}
 			return b0
 		case g.ll.mac == mac48:
-			return setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
+			return g.setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
 		}
 		g.failKwOnDLT("multicast")
 	case qIP:
@@ -132,7 +132,7 @@ func (g *gen) byteop(op string, idx, val uint32) *frag {
 		alu = cbpf.AND
 	}
 	s := append(g.loadA(orLinkHdr, idx, cbpf.B), stmt{code: cbpf.ALU | alu | cbpf.K, k: val})
-	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, s))
+	return not(g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, s))
 }
 
 const (
@@ -197,7 +197,7 @@ func (g *gen) llc(name string) *frag {
 	var b1 *frag
 	switch lname {
 	case "i":
-		b1 = unsetBits(0x01, g.loadA(orLLC, 2, cbpf.B))
+		b1 = g.unsetBits(0x01, g.loadA(orLLC, 2, cbpf.B))
 	case "s":
 		b1 = g.mcmp(orLLC, 2, cbpf.B, 1, 0x03)
 	case "u":

@@ -44,7 +44,10 @@ func (g *gen) ipProto(p uint32) *frag  { return g.cmp(orLinkPL, 9, cbpf.B, p) }
 func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, cbpf.B, p) }
 
 // ipFrag is true for an IPv4 packet that is not a non-first fragment.
-func (g *gen) ipFrag() *frag { return unsetBits(0x1fff, g.loadA(orLinkPL, 6, cbpf.H)) }
+func (g *gen) ipFrag() *frag {
+	var buf [2]stmt
+	return not(g.jmpFragCopy(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
+}
 
 // portDir combines the source and destination tests of a port.
 func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {

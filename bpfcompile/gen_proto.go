@@ -262,7 +262,7 @@ func (g *gen) protochain(v uint32, p pqual) *frag {
 		s[f.at].jt = uint8(f.jt - f.at - 1)
 		s[f.at].jf = uint8(f.jf - f.at - 1)
 	}
-	b := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, v, s)
+	b := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, v, s)
 	g.freeReg(reg2)
 	return and(b0, b)
 }

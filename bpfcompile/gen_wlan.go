@@ -176,9 +176,9 @@ func (g *gen) wlanDir(name string) *frag {
 func (g *gen) wlanFC(i uint32, bits uint32, set bool) *frag {
 	s := g.loadA(orLinkHdr, i, cbpf.B)
 	if set {
-		return setBits(bits, s)
+		return g.setBits(bits, s)
 	}
-	return unsetBits(bits, s)
+	return g.unsetBits(bits, s)
 }
 
 // wlanAddr generates a test of the address fields of an 802.11 frame;
@@ -274,7 +274,7 @@ func (g *gen) wlanHost(eaddr []byte, d dqual) *frag {
 // wlanMulticast tests for a multicast destination: addr3 of a data frame
 // to the DS, addr1 of other data and management frames.
 func (g *gen) wlanMulticast() *frag {
-	return g.wlanAddr(func(off uint32) *frag { return setBits(1, g.loadA(orLinkHdr, off, cbpf.B)) }, dDst)
+	return g.wlanAddr(func(off uint32) *frag { return g.setBits(1, g.loadA(orLinkHdr, off, cbpf.B)) }, dDst)
 }
 
 // asm builds statements with forward jumps to labels inside one block,

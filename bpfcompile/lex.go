@@ -347,12 +347,20 @@ func matchV6(s string) int {
 	// Every shape of at most v6ShortMax characters is tried. Before its
 	// last colon a shape has only hex digits and colons, never three
 	// colons in a row; after it, no colon.
-	h := 0
+	h, colons := 0, 0
 	for h < len(s) && h < v6ShortMax && (isHex(s[h]) || s[h] == ':') {
-		if h >= 2 && s[h] == ':' && s[h-1] == ':' && s[h-2] == ':' {
-			break
+		if s[h] == ':' {
+			if h >= 2 && s[h-1] == ':' && s[h-2] == ':' {
+				break
+			}
+			colons++
 		}
 		h++
+	}
+	if colons < 2 {
+		// Every shape has "::" or more groups than two: a number or a
+		// word is no address.
+		return 0
 	}
 	for h < len(s) && h < v6ShortMax && isV6Char(s[h]) && s[h] != ':' {
 		h++
@@ -404,35 +412,49 @@ func v6Shape(s string) bool {
 	if dbl > 1 {
 		return false
 	}
-	groups := 0
 	if dbl == 1 {
 		i := strings.Index(s, "::")
-		for _, part := range []string{s[:i], s[i+2:]} {
+		groups := 0
+		for _, part := range [2]string{s[:i], s[i+2:]} {
 			if part == "" {
 				continue
 			}
-			for _, g := range strings.Split(part, ":") {
-				if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
-					return false
-				}
-				groups++
+			n, ok := hexGroups(part)
+			if !ok {
+				return false
 			}
+			groups += n
 		}
 		if quad {
 			return groups <= 5
 		}
 		return groups <= 7
 	}
-	for _, g := range strings.Split(s, ":") {
-		if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
-			return false
-		}
-		groups++
+	groups, ok := hexGroups(s)
+	if !ok {
+		return false
 	}
 	if quad {
 		return groups == 6
 	}
 	return groups == 8
+}
+
+// hexGroups counts the groups of s separated by ':'; ok is false unless
+// each is 1 to 4 hex digits. (strings.Split would allocate: the lexer
+// tries every number as an IPv6 address.)
+func hexGroups(s string) (n int, ok bool) {
+	for {
+		g, rest, more := strings.Cut(s, ":")
+		if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
+			return 0, false
+		}
+		n++
+		if !more {
+			return n, true
+		}
+		s = rest
+	}
 }
 
 // parseNumber converts a number token as libpcap does: 0x hex, leading 0

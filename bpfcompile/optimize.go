@@ -53,7 +53,7 @@ func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error
 	var out []bpf.RawInstruction
 	var err error
 	if blocks, ok := exportBlocks(root); ok {
-		out, _, err = opt.OptimizeBlocks(blocks, opt.Budget(n))
+		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
 		// the laid-out program into blocks itself.
@@ -87,13 +87,14 @@ func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error
 }
 
 // exportBlocks numbers the blocks reachable from root depth first (root
-// 0) and returns them as the optimizer takes them; ok is false when a
-// statement jumps (within its block), which the optimizer's blocks do not.
-func exportBlocks(root *block) (blocks []opt.Block, ok bool) {
-	order := make([]*block, 0, 64)
+// 0) and hands them to the optimizer; ok is false when a statement jumps
+// (within its block), which the optimizer's blocks do not.
+func exportBlocks(root *block) (blocks *opt.Blocks, ok bool) {
+	var first [64]*block
+	order := first[:0]
 	root.mark = true
-	stack := make([]*block, 1, 32)
-	stack[0] = root
+	var stackRoom [32]*block
+	stack := append(stackRoom[:0], root)
 	for len(stack) > 0 {
 		b := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -118,18 +119,16 @@ func exportBlocks(root *block) (blocks []opt.Block, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	stmts := make([]bpf.RawInstruction, 0, n)
-	out := make([]opt.Block, len(order))
-	for i, b := range order {
-		start := len(stmts)
+	blocks = opt.NewBlocks(len(order), n)
+	for _, b := range order {
 		for _, s := range b.stmts {
-			stmts = append(stmts, bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
+			blocks.Stmt(bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
 		}
-		ob := &out[i]
-		ob.Stmts, ob.Op, ob.K = stmts[start:len(stmts):len(stmts)], b.code, b.k
 		if b.jt != nil {
-			ob.Jt, ob.Jf = b.jt.offset, b.jf.offset
+			blocks.End(b.code, b.k, b.jt.offset, b.jf.offset)
+		} else {
+			blocks.End(b.code, b.k, 0, 0)
 		}
 	}
-	return out, true
+	return blocks, true
 }
