@@ -118,7 +118,7 @@ func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, er
 	if f == nil {
 		root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
 	} else {
-		root = finish(g.finishParse(f), uint32(snaplen))
+		root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
 	if n = blockSize(root, maxRawInstructions); n > maxRawInstructions {
 		return nil, 0, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}

@@ -61,8 +61,10 @@ type gen struct {
 	labelDepth     int
 	vlanDepth      int
 
-	// jumps is the slab the blocks of comparisons come from (newJump).
+	// jumps is the slab the blocks of comparisons come from (newJump),
+	// rets the returns finish attaches.
 	jumps []jump
+	rets  [2]block
 
 	regUsed [16]bool
 	curReg  int

@@ -32,14 +32,14 @@ const (
 // return) whose targets are other blocks.
 type block struct {
 	stmts  []stmt
-	code   uint16 // the final jump or return
-	k      uint32
 	jt, jf *block
+	k      uint32
+	code   uint16 // the final jump or return
 
-	// layout state
+	// layout state (small: the code generator makes many blocks)
 	mark           bool
-	offset         int
-	longjt, longjf int
+	longjt, longjf uint8 // 1: the branch goes through a ja after the block
+	offset         int32
 }
 
 // exit is an unresolved branch of a block: its true or its false edge.
@@ -137,7 +137,7 @@ func (g *gen) newJump() *jump {
 	if len(g.jumps) == cap(g.jumps) {
 		// A primitive makes 1 to 12 blocks (a port 11); a small slab
 		// wastes little of the memory a short filter takes.
-		g.jumps = make([]jump, 0, 16)
+		g.jumps = make([]jump, 0, 8)
 	}
 	g.jumps = g.jumps[:len(g.jumps)+1]
 	return &g.jumps[len(g.jumps)-1]
@@ -193,9 +193,10 @@ func not(a *frag) *frag {
 
 // finish attaches the returns: snaplen when the condition holds, 0 when
 // it does not. It returns the root block.
-func finish(a *frag, snaplen uint32) *block {
-	accept := &block{code: cbpf.RET | cbpf.K, k: snaplen}
-	reject := &block{code: cbpf.RET | cbpf.K, k: 0}
+func (g *gen) finish(a *frag, snaplen uint32) *block {
+	accept, reject := &g.rets[0], &g.rets[1]
+	*accept = block{code: cbpf.RET | cbpf.K, k: snaplen}
+	*reject = block{code: cbpf.RET | cbpf.K, k: 0}
 	a.t.setAll(accept)
 	a.f.setAll(reject)
 	return a.head
@@ -228,11 +229,11 @@ func layout(root *block) ([]bpf.RawInstruction, error) {
 			if b.jt == nil {
 				continue
 			}
-			at := b.offset + len(b.stmts)
-			if b.longjt == 0 && b.jt.offset-at-1 >= 256 {
+			at := int(b.offset) + len(b.stmts)
+			if b.longjt == 0 && int(b.jt.offset)-at-1 >= 256 {
 				b.longjt, grew = 1, true
 			}
-			if b.longjf == 0 && b.jf.offset-at-1 >= 256 {
+			if b.longjf == 0 && int(b.jf.offset)-at-1 >= 256 {
 				b.longjf, grew = 1, true
 			}
 		}
@@ -273,12 +274,12 @@ func placeOrder(root *block) []*block {
 func assignOffsets(order []*block) int {
 	n := 0
 	for _, b := range order {
-		n += len(b.stmts) + 1 + b.longjt + b.longjf
+		n += len(b.stmts) + 1 + int(b.longjt) + int(b.longjf)
 	}
 	tail := n
 	for _, b := range order {
-		tail -= len(b.stmts) + 1 + b.longjt + b.longjf
-		b.offset = tail
+		tail -= len(b.stmts) + 1 + int(b.longjt) + int(b.longjf)
+		b.offset = int32(tail)
 	}
 	return n
 }
@@ -289,13 +290,13 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 	out := make([]bpf.RawInstruction, n)
 	for _, b := range order {
 		for i, s := range b.stmts {
-			out[b.offset+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
+			out[int(b.offset)+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
 		}
-		at := b.offset + len(b.stmts)
+		at := int(b.offset) + len(b.stmts)
 		ins := bpf.RawInstruction{Op: b.code, K: b.k}
 		if b.jt != nil {
 			extra := 0
-			off := b.jt.offset - at - 1
+			off := int(b.jt.offset) - at - 1
 			if b.longjt != 0 {
 				ins.Jt = uint8(extra)
 				extra++
@@ -303,7 +304,7 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 			} else {
 				ins.Jt = uint8(off)
 			}
-			off = b.jf.offset - at - 1
+			off = int(b.jf.offset) - at - 1
 			if b.longjf != 0 {
 				ins.Jf = uint8(extra)
 				extra++

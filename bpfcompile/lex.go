@@ -33,7 +33,7 @@ func isAlnum(c byte) bool {
 // lexAll splits src into tokens. A lexical error becomes a tError token
 // and ends the list; the last token is always tEOF or tError.
 func lexAll(src string) []token {
-	toks := make([]token, 0, len(src)/3+2)
+	toks := make([]token, 0, tokenBound(src))
 	i := 0
 	for {
 		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
@@ -50,6 +50,13 @@ func lexAll(src string) []token {
 		}
 		i = t.end
 	}
+}
+
+// tokenBound returns about the number of tokens of src (EOF included):
+// a token takes three characters with the blank after it, a parenthesis
+// one, and parentheses come in pairs.
+func tokenBound(src string) int {
+	return len(src)/3 + 2 + 2*strings.Count(src, "(")
 }
 
 // lexOne scans the token starting at src[i].

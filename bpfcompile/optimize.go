@@ -98,7 +98,7 @@ func exportBlocks(root *block) (blocks *opt.Blocks, ok bool) {
 	for len(stack) > 0 {
 		b := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		b.offset = len(order)
+		b.offset = int32(len(order))
 		order = append(order, b)
 		for _, s := range [2]*block{b.jf, b.jt} {
 			if s != nil && !s.mark {
@@ -125,7 +125,7 @@ func exportBlocks(root *block) (blocks *opt.Blocks, ok bool) {
 			blocks.Stmt(bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
 		}
 		if b.jt != nil {
-			blocks.End(b.code, b.k, b.jt.offset, b.jf.offset)
+			blocks.End(b.code, b.k, int(b.jt.offset), int(b.jf.offset))
 		} else {
 			blocks.End(b.code, b.k, 0, 0)
 		}

@@ -267,14 +267,60 @@ func atomDef(ri bpf.RawInstruction) int {
 	return -1
 }
 
-// terminator returns the terminator of b as an instruction (for its uses).
-func (b *block) terminator() bpf.RawInstruction {
-	return bpf.RawInstruction{Op: b.op, K: b.k}
+// regInfo is what atomUse and atomDef say of an opcode, for the passes
+// that ask it of every statement of every block each round: the
+// registers read and the one written (-1 none), and how k changes them.
+type regInfo struct {
+	use  atomSet
+	def  int8
+	kind uint8
 }
+
+// What k does to the registers of an opcode.
+const (
+	regsFixed    = iota
+	regsReadM    // reads M[k]
+	regsWriteM   // writes M[k]
+	regsAbsolute // an absolute load: k may be an ancillary load of A and X
+)
+
+// regTable holds regInfo by opcode (every valid opcode is below 256).
+var regTable = func() (t [256]regInfo) {
+	for op := range t {
+		ri := bpf.RawInstruction{Op: uint16(op)}
+		r := &t[op]
+		r.use, r.def = atomUse(ri), int8(atomDef(ri))
+		switch {
+		case uint16(op) == cbpf.LD|cbpf.MEM || uint16(op) == cbpf.LDX|cbpf.MEM:
+			r.kind = regsReadM
+		case uint16(op)&0x07 == cbpf.ST || uint16(op)&0x07 == cbpf.STX:
+			r.kind = regsWriteM
+		case uint16(op)&0x07 == cbpf.LD && uint16(op)&0xe0 == cbpf.ABS:
+			r.kind = regsAbsolute
+		}
+	}
+	return t
+}()
+
+// regsK returns atomUse(ri) and atomDef(ri) for the opcodes whose
+// registers depend on k (regTable gives the others': the passes look the
+// table up themselves, a call costing more than the lookup).
+func regsK(ri bpf.RawInstruction, kind uint8) (use atomSet, def int) {
+	switch kind {
+	case regsReadM:
+		return 1 << (atomM + ri.K&15), atomDef(ri)
+	case regsWriteM:
+		return atomUse(ri), atomM + int(ri.K&15)
+	}
+	return atomUse(ri), atomDef(ri)
+}
+
+// termUse returns the registers b's terminator reads.
+func (b *block) termUse() atomSet { return regTable[uint8(b.op)].use }
 
 // findUses computes, bottom up, the registers each block reads before
 // writing them (inUse) and the registers read after it (outUse), from the
-// registers its statements read first, write before reading and write
+// registers its statements read first and write before reading
 // (localUses, which number keeps up to date).
 func (o *optimizer) findUses() {
 	for j := len(o.order) - 1; j >= 0; j-- {
@@ -297,15 +343,21 @@ func (o *optimizer) findUses() {
 }
 
 // localUses computes the registers b reads before writing them (luse,
-// its terminator included), writes before reading (kill) and writes (def).
+// its terminator included) and writes before reading (kill).
 func (b *block) localUses() {
 	var use, def, kill atomSet
-	for _, s := range b.stmts {
+	for j := range b.stmts {
+		s := &b.stmts[j]
 		if s.Op == nop {
 			continue
 		}
-		use |= atomUse(s) &^ def
-		if d := atomDef(s); d >= 0 {
+		r := &regTable[uint8(s.Op)]
+		u, d := r.use, int(r.def)
+		if r.kind != regsFixed {
+			u, d = regsK(*s, r.kind)
+		}
+		use |= u &^ def
+		if d >= 0 {
 			m := atomSet(1) << d
 			if use&m == 0 {
 				kill |= m
@@ -313,8 +365,8 @@ func (b *block) localUses() {
 			def |= m
 		}
 	}
-	b.luse = use | atomUse(b.terminator())&^def
-	b.def, b.kill = def, kill
+	b.luse = use | b.termUse()&^def
+	b.kill = kill
 }
 
 // resize returns s with length n, reallocated only when too short.

@@ -15,7 +15,12 @@ import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 // an equality test by the true edge of an equality test of the same value
 // with another constant (false).
 func (o *optimizer) thread() {
-	o.findFacts()
+	// A small program asks the dominators of each block (a few) directly;
+	// a large one indexes the facts first (dominatingFact).
+	o.walkFacts = len(o.order) <= maxWalkFacts
+	if !o.walkFacts {
+		o.findFacts()
+	}
 	for j := len(o.order) - 1; j >= 0; j-- {
 		p := o.order[j]
 		b := &o.b[p]
@@ -72,7 +77,10 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 	if t := o.decides(p, slot, cb); t >= 0 {
 		return t
 	}
-	pre := o.b[p].pre
+	if o.walkFacts {
+		return o.walkDecided(p, cb)
+	}
+	pre := o.pre[p]
 	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
 		if o.facts[j].slot == 0 {
 			return cb.jt
@@ -84,6 +92,47 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 		if j := o.dominatingFact(factKey{a: a, op: cb.op, eq: true}, pre); j >= 0 {
 			return cb.jf
 		}
+	}
+	return -1
+}
+
+// maxWalkFacts is the most blocks for which decided walks up the
+// dominator tree: the walks cost the depth of the tree each, which grows
+// with the program.
+const maxWalkFacts = 64
+
+// walkDecided is decided's search of the dominating edges, up the
+// dominator tree from p: the first block with one edge in whose edge
+// tells the outcome of cb's test (the nearest fact) decides; an equality
+// test's true edge for the value with another constant decides when no
+// such fact exists.
+func (o *optimizer) walkDecided(p int32, cb *block) int32 {
+	a, oval, op := cb.val[atomA], cb.oval, cb.op
+	eq := op == cbpf.JMP|cbpf.JEQ|cbpf.K
+	other := false // an equality with another constant held
+	for v := p; ; v = o.b[v].idom {
+		o.work++
+		if v == o.root {
+			break
+		}
+		if o.predN[v] != 1 {
+			continue
+		}
+		e := o.predArena[o.predOff[v]]
+		u := &o.b[e/2]
+		if u.op != op || u.val[atomA] != a || !u.isCond() || u.oval == unknown {
+			continue
+		}
+		if u.oval == oval {
+			if e%2 == 0 {
+				return cb.jt
+			}
+			return cb.jf
+		}
+		other = other || eq && e%2 == 0
+	}
+	if other {
+		return cb.jf
 	}
 	return -1
 }
@@ -164,6 +213,17 @@ func (o *optimizer) dominatingFact(k factKey, pre int32) int {
 // block that has one edge in, out of a test of a known value.
 func (o *optimizer) findFacts() {
 	n := len(o.b)
+	if o.factTab == nil {
+		tab := 16
+		for tab < 2*n {
+			tab *= 2
+		}
+		o.factTab, o.domSeq = make([]int32, 2*tab), make([]int32, 0, n)
+		o.pre, o.end = make([]int32, n), make([]int32, n)
+		o.groups = make([]factGroup, 0, 2*n)
+		o.placed = make([]placedFact, 0, n)
+		o.facts = make([]factEntry, 0, 2*n)
+	}
 	// Children lists of the dominator tree by counting, then a walk.
 	cnt := resize(o.count, n+1)
 	clear(cnt)
@@ -188,7 +248,7 @@ func (o *optimizer) findFacts() {
 	num := int32(0)
 	seq := o.domSeq[:0] // the blocks in preorder
 	stack := append(o.stack[:0], o.root)
-	o.b[o.root].pre = num
+	o.pre[o.root] = num
 	num++
 	seq = append(seq, o.root)
 	for len(stack) > 0 {
@@ -196,14 +256,14 @@ func (o *optimizer) findFacts() {
 		if fill[i] < cnt[i+1] {
 			c := kids[fill[i]]
 			fill[i]++
-			o.b[c].pre = num
+			o.pre[c] = num
 			num++
 			seq = append(seq, c)
 			stack = append(stack, c)
 			continue
 		}
 		stack = stack[:len(stack)-1]
-		o.b[i].end = num - 1
+		o.end[i] = num - 1
 	}
 	o.count, o.kids, o.iter, o.stack, o.domSeq = cnt, kids, fill, stack, seq
 
@@ -241,7 +301,7 @@ func (o *optimizer) findFacts() {
 		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
 			continue
 		}
-		p := placedFact{f: factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}, g2: -1}
+		p := placedFact{f: factEntry{slot: e % 2, pre: o.pre[v], end: o.end[v], enc: -1}, g2: -1}
 		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
 		o.groups[p.g1].n++
 		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {

@@ -364,32 +364,34 @@ func (o *optimizer) peephole(b *block) {
 // after b reads. (A load that could run off the packet goes too: libpcap's
 // optimizer treats loads as free of effects.)
 func (o *optimizer) deadDefs(b *block) {
-	var last [nAtoms]int32 // 1 + the statement that wrote the register last, 0: none pending
+	var last [nAtoms]int32 // 1 + the statement that wrote the register last
+	var pending atomSet    // the registers whose last write nothing read yet
 	for j := range b.stmts {
-		ri := b.stmts[j]
+		ri := &b.stmts[j]
 		if ri.Op == nop {
 			continue
 		}
-		for use := atomUse(ri); use != 0; use &= use - 1 {
-			last[trailingZeros(use)] = 0
+		r := &regTable[uint8(ri.Op)]
+		use, d := r.use, int(r.def)
+		if r.kind != regsFixed {
+			use, d = regsK(*ri, r.kind)
 		}
-		if d := atomDef(ri); d >= 0 {
-			if l := last[d]; l > 0 {
-				b.stmts[l-1].Op = nop
+		pending &^= use
+		if d >= 0 {
+			if pending&(1<<d) != 0 {
+				b.stmts[last[d]-1].Op = nop
 				o.changed, o.moved = true, true
 			}
 			last[d] = int32(j) + 1
+			pending |= 1 << d
 		}
 	}
-	for use := atomUse(b.terminator()); use != 0; use &= use - 1 {
-		last[trailingZeros(use)] = 0
-	}
-	for a, l := range last[:len(b.val)] {
-		if l > 0 && b.outUse&(1<<a) == 0 {
-			b.stmts[l-1].Op = nop
-			b.val[a] = unknown
-			o.changed, o.moved = true, true
-		}
+	pending &^= b.termUse()
+	for dead := pending &^ b.outUse; dead != 0; dead &= dead - 1 {
+		a := trailingZeros(dead)
+		b.stmts[last[a]-1].Op = nop
+		b.val[a] = unknown
+		o.changed, o.moved = true, true
 	}
 }
 

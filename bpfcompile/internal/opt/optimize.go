@@ -101,7 +101,8 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	o := newOptimizer(blocks, len(raw), budget)
+	o := &optimizer{}
+	o.init(blocks, len(raw), budget)
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	st := Stats{Work: o.work, Rounds: o.rounds}
@@ -121,6 +122,7 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 // blocks given by their numbers, the order of End. Block 0 is the entry;
 // the graph must have no cycle.
 type Blocks struct {
+	o     optimizer // made with the blocks: one allocation less
 	b     []block
 	stmts []bpf.RawInstruction // every block's statements, in order
 	start int                  // the first statement of the block being built
@@ -176,17 +178,19 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 			return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, b.jt, b.jf, nb)
 		}
 	}
-	o := newOptimizer(p.b, len(p.stmts), budget)
+	o := &p.o
+	o.init(p.b, len(p.stmts), budget)
 	p.b, p.stmts = nil, nil
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	return out, Stats{Work: o.work, Rounds: o.rounds}, err
 }
 
-// newOptimizer makes the optimizer of blocks with n statements, with the
-// scratch space of its passes made at once.
-func newOptimizer(blocks []block, n, budget int) *optimizer {
-	o := &optimizer{b: blocks, budget: budget}
+// init sets o up to optimize blocks with n statements, with the scratch
+// space of its passes made at once (findFacts makes its own, which only
+// large programs need).
+func (o *optimizer) init(blocks []block, n, budget int) {
+	o.b, o.budget = blocks, budget
 	size := 32
 	for size < 2*(n+len(blocks)) {
 		size *= 2
@@ -198,7 +202,7 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	for tab < 2*nb {
 		tab *= 2
 	}
-	ints := make([]int32, 18*nb+8+3*tab)
+	ints := make([]int32, 16*nb+8+tab)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -207,13 +211,10 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
-	o.table, o.factTab, o.domSeq = cut(tab), cut(2*tab), cut(nb)
+	o.table = cut(tab)
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
-	o.groups = make([]factGroup, 0, 2*nb)
-	o.placed = make([]placedFact, 0, nb)
-	o.facts = make([]factEntry, 0, 2*nb)
 	// Values of the registers the program uses: A, X and the scratch
 	// slots up to the highest one it names.
 	k := atomM
@@ -230,7 +231,6 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
 	}
 	o.val = vals[nb*k:]
-	return o
 }
 
 // optimizer holds a program as blocks and the state of its passes.
@@ -265,7 +265,9 @@ type optimizer struct {
 	groups                           []factGroup
 	placed                           []placedFact
 	factTab, domSeq                  []int32
+	pre, end                         []int32 // findFacts's dominator tree: preorder numbers, last of the subtree
 	pull, pull2                      []int32
+	walkFacts                        bool // thread walks the dominator tree (walkDecided)
 
 	// shape counts the changes to edges; analyzed is its value at the
 	// last analysis, fresh whether no statement changed since either.
