@@ -43,6 +43,11 @@ func lexAll(src string) []token {
 			toks = append(toks, token{kind: tEOF, off: i, end: i})
 			return toks
 		}
+		if k := punct1(src[i]); k != tInvalid {
+			toks = append(toks, token{kind: k, off: i, end: i + 1, text: src[i : i+1]})
+			i++
+			continue
+		}
 		t := lexOne(src, i)
 		toks = append(toks, t)
 		if t.kind == tError {
@@ -50,6 +55,34 @@ func lexAll(src string) []token {
 		}
 		i = t.end
 	}
+}
+
+// punct1 returns the kind of the one-character token that c always is
+// (no longer token starts with it), or tInvalid.
+func punct1(c byte) tokKind {
+	switch c {
+	case '(':
+		return tLParen
+	case ')':
+		return tRParen
+	case '[':
+		return tLBrack
+	case ']':
+		return tRBrack
+	case '+':
+		return tPlus
+	case '-':
+		return tMinus
+	case '*':
+		return tStar
+	case '/':
+		return tSlash
+	case '%':
+		return tPercent
+	case '^':
+		return tCaret
+	}
+	return tInvalid
 }
 
 // tokenBound returns about the number of tokens of src (EOF included):
@@ -62,7 +95,8 @@ func tokenBound(src string) int {
 // lexOne scans the token starting at src[i].
 func lexOne(src string, i int) token {
 	s := src[i:]
-	if strings.IndexByte("()[]!&|+-*/%^<>=", s[0]) >= 0 {
+	switch s[0] {
+	case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
 		// Only punctuation starts with these: no other pattern can match.
 		if n := matchPunct(s); n > 0 {
 			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
@@ -76,16 +110,25 @@ func lexOne(src string, i int) token {
 	}
 	idLen := matchID(s)
 	// Keywords and named numbers are identifiers that are reserved words.
+	var kw tokKind
+	var pq pqual
 	if idLen > 0 {
 		w := s[:idLen]
-		if _, ok := keywords[w]; ok {
+		if k, ok := keywords[w]; ok {
+			kw = k
 			try(idLen, prKeyword)
-		} else if _, ok := pnames[w]; ok {
+		} else if q, ok := pnames[w]; ok {
+			kw, pq = tPName, q
 			try(idLen, prKeyword)
 		} else if _, ok := numWords[w]; ok {
 			try(idLen, prNumWord)
 		}
 		try(idLen, prID)
+		if c := s[0] | 0x20; c >= 'g' && c <= 'z' {
+			// A word that starts with a letter past f is no number, no
+			// address and no punctuation: only a word.
+			return wordToken(s, i, idLen, bestPr, kw, pq)
+		}
 	}
 	try(matchPunct(s), prPunct)
 	if len(s) >= 2 && s[0] == '$' && isHex(s[1]) {
@@ -112,16 +155,12 @@ func lexOne(src string, i int) token {
 	if bestLen == 0 {
 		return token{kind: tError, off: i, end: i + 1, text: syntaxError + ": illegal character '" + s[:1] + "'"}
 	}
+	if bestLen == idLen && (bestPr == prKeyword || bestPr == prNumWord || bestPr == prID) {
+		return wordToken(s, i, idLen, bestPr, kw, pq)
+	}
 	text := s[:bestLen]
 	t := token{off: i, end: i + bestLen, text: text}
 	switch bestPr {
-	case prKeyword:
-		if k, ok := keywords[text]; ok {
-			t.kind = k
-		} else {
-			t.kind = tPName
-			t.pq = pnames[text]
-		}
 	case prPunct:
 		t.kind = punctKind(text)
 	case prAID:
@@ -143,12 +182,24 @@ func lexOne(src string, i int) token {
 		t.kind = tHID6
 	case prBadMAC:
 		return token{kind: tError, off: i, end: i + bestLen, text: "invalid Ethernet address " + text}
-	case prNumWord:
-		t.kind, t.num = tNum, numWords[text]
-	case prID:
-		t.kind = tID
 	case prEscID:
 		t.kind, t.text = tID, text[1:]
+	}
+	return t
+}
+
+// wordToken makes the token of the word s[:n] at offset i, a keyword
+// (kw, with its protocol qualifier pq for tPName) by priority pr, a named
+// number or an identifier.
+func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
+	t := token{off: i, end: i + n, text: s[:n]}
+	switch pr {
+	case prKeyword:
+		t.kind, t.pq = kw, pq
+	case prNumWord:
+		t.kind, t.num = tNum, numWords[t.text]
+	default:
+		t.kind = tID
 	}
 	return t
 }
@@ -169,13 +220,16 @@ func matchID(s string) int {
 }
 
 func matchPunct(s string) int {
-	if len(s) >= 2 {
-		switch s[:2] {
-		case ">=", "<=", "!=", "==", "<<", ">>", "&&", "||":
-			return 2
+	switch s[0] {
+	case '(', ')', '[', ']', '+', '-', '*', '/', '%', ':', '^':
+		return 1
+	case '>', '<', '!', '=', '&', '|':
+		if len(s) >= 2 {
+			switch s[:2] {
+			case ">=", "<=", "!=", "==", "<<", ">>", "&&", "||":
+				return 2
+			}
 		}
-	}
-	if strings.IndexByte("+-*/%:[]!<>()&|^=", s[0]) >= 0 {
 		return 1
 	}
 	return 0
