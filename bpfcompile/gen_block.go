@@ -40,18 +40,21 @@ type block struct {
 	mark           bool
 	longjt, longjf uint8 // 1: the branch goes through a ja after the block
 	offset         int32
+
+	// The true and false edges as exits of a fragment under construction.
+	tExit, fExit exit
 }
 
-// exit is an unresolved branch of a block: its true or its false edge.
-// Exits form singly linked lists that and/or join in constant time.
+// exit is an unresolved branch of block b: its true edge when the exit is
+// b.tExit, its false edge when it is b.fExit. Exits form singly linked
+// lists that and/or join in constant time.
 type exit struct {
 	b    *block
-	true bool
 	next *exit
 }
 
 func (e *exit) set(t *block) {
-	if e.true {
+	if e == &e.b.tExit {
 		e.b.jt = t
 	} else {
 		e.b.jf = t
@@ -112,20 +115,20 @@ func (g *gen) jmpFragCopy(code uint16, k uint32, stmts []stmt) *frag {
 	return a.frag()
 }
 
-// jump is the memory of a fragment of one block: the block, its two
-// exits, the fragment, and room for the statements most blocks have (a
-// load, a mask).
+// jump is the memory of a fragment of one block: the block (with its
+// exits), the fragment, and room for the statements most blocks have (a
+// load and a mask, or two loads).
 type jump struct {
 	b    block
-	t, f exit
 	fr   frag
-	room [3]stmt
+	room [2]stmt
 }
 
 // frag makes a's fragment of its block.
 func (a *jump) frag() *frag {
-	a.t, a.f = exit{b: &a.b, true: true}, exit{b: &a.b}
-	a.fr = frag{head: &a.b, t: exits{&a.t, &a.t}, f: exits{&a.f, &a.f}}
+	b := &a.b
+	b.tExit, b.fExit = exit{b: b}, exit{b: b}
+	a.fr = frag{head: b, t: exits{&b.tExit, &b.tExit}, f: exits{&b.fExit, &b.fExit}}
 	return &a.fr
 }
 

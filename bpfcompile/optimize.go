@@ -49,10 +49,11 @@ func stillValid(in, out []bpf.Instruction) bool {
 // rejects every packet) are *Errors. Should the optimized program fail the
 // kernel's checker where the unoptimized one passes (a bug in a pass), the
 // unoptimized one is returned.
-func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error) {
+func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
+	root, n := gr.root, gr.n
 	var out []bpf.RawInstruction
 	var err error
-	if blocks, ok := exportBlocks(root); ok {
+	if blocks, ok := exportBlocks(gr.order); ok {
 		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
@@ -86,38 +87,18 @@ func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error
 	return out, nil
 }
 
-// exportBlocks numbers the blocks reachable from root depth first (root
-// 0) and hands them to the optimizer; ok is false when a statement jumps
-// (within its block), which the optimizer's blocks do not.
-func exportBlocks(root *block) (blocks *opt.Blocks, ok bool) {
-	var first [64]*block
-	order := first[:0]
-	root.mark = true
-	var stackRoom [32]*block
-	stack := append(stackRoom[:0], root)
-	for len(stack) > 0 {
-		b := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		b.offset = int32(len(order))
-		order = append(order, b)
-		for _, s := range [2]*block{b.jf, b.jt} {
-			if s != nil && !s.mark {
-				s.mark = true
-				stack = append(stack, s)
-			}
-		}
-	}
+// exportBlocks hands the blocks of order (numbered by reachable) to the
+// optimizer; ok is false when a statement jumps (within its block), which
+// the optimizer's blocks do not.
+func exportBlocks(order []*block) (blocks *opt.Blocks, ok bool) {
 	n := 0
-	ok = true
 	for _, b := range order {
-		b.mark = false
 		n += len(b.stmts)
 		for _, s := range b.stmts {
-			ok = ok && s.code&0x07 != cbpf.JMP
+			if s.code&0x07 == cbpf.JMP {
+				return nil, false
+			}
 		}
-	}
-	if !ok {
-		return nil, false
 	}
 	blocks = opt.NewBlocks(len(order), n)
 	for _, b := range order {

@@ -31,55 +31,55 @@ func (o *optimizer) analyze() {
 func (o *optimizer) levelOrder() {
 	n := len(o.b)
 	o.work += n
-	state := resize(o.state, n) // 0 unseen, 1 walking, 2 done
+	// state: 0 unseen, 1 and 2 walking (the successor to walk next, true
+	// then false), 3 walking with both walked, 4 done.
+	state := o.state[:n]
 	clear(state)
-	next := resize(o.iter, n)
+	stack := o.stack[:n] // every block is pushed once at most
 	finish := o.finish[:0]
-	stack := append(o.stack[:0], o.root)
-	state[o.root], next[o.root] = 1, 0
+	stack[0], state[o.root] = o.root, 1
+	top := 0
 	maxLevel := int32(0)
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
+	for top >= 0 {
+		i := stack[top]
 		b := &o.b[i]
-		if k := next[i]; k < 2 && b.jt >= 0 {
+		if k := state[i]; k < 3 && b.jt >= 0 {
 			c := b.jt
-			if k == 1 {
+			if k == 2 {
 				c = b.jf
 			}
-			next[i] = k + 1
+			state[i] = k + 1
 			if b.op == opJA {
-				next[i] = 2
+				state[i] = 3
 			}
 			switch state[c] {
 			case 0:
-				state[c], next[c] = 1, 0
-				stack = append(stack, c)
-			case 1:
+				state[c] = 1
+				top++
+				stack[top] = c
+			case 1, 2, 3:
 				o.cycle = true // an edge back to a block being walked
 			}
 			continue
 		}
-		stack = stack[:len(stack)-1]
-		state[i] = 2
+		top--
+		state[i] = 4
 		level := int32(0)
 		if b.jt >= 0 {
-			level = o.b[b.jt].level + 1
-			if l := o.b[b.jf].level + 1; l > level {
-				level = l
-			}
+			level = max(o.b[b.jt].level, o.b[b.jf].level) + 1
 		}
 		b.level = level
 		maxLevel = max(maxLevel, level)
 		finish = append(finish, i)
 	}
-	for i := range o.b {
-		if state[i] != 2 {
+	for i := range state {
+		if state[i] != 4 {
 			o.b[i].rpo = -1
 		}
 	}
 	// Counting sort by level, highest first; within a level the latest
 	// finished first.
-	count := resize(o.count, int(maxLevel)+2)
+	count := o.count[:maxLevel+2]
 	clear(count)
 	for _, i := range finish {
 		count[maxLevel-o.b[i].level+1]++
@@ -87,7 +87,7 @@ func (o *optimizer) levelOrder() {
 	for l := 1; l < len(count); l++ {
 		count[l] += count[l-1]
 	}
-	order := resize(o.order, len(finish))
+	order := o.order[:len(finish)]
 	for j := len(finish) - 1; j >= 0; j-- {
 		i := finish[j]
 		l := maxLevel - o.b[i].level
@@ -97,7 +97,7 @@ func (o *optimizer) levelOrder() {
 	for p, i := range order {
 		o.b[i].rpo = int32(p)
 	}
-	o.order, o.finish, o.state, o.iter, o.stack, o.count = order, finish, state, next, stack, count
+	o.order = order
 }
 
 // findPreds lists the edges into every reachable block.

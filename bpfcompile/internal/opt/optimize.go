@@ -226,11 +226,10 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 			}
 		}
 	}
-	vals := make([]vnum, (nb+1)*k)
+	vals := make([]vnum, nb*k)
 	for i := range blocks {
 		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
 	}
-	o.val = vals[nb*k:]
 }
 
 // optimizer holds a program as blocks and the state of its passes.
@@ -253,7 +252,6 @@ type optimizer struct {
 	domStamp int32
 	domHead  int32
 
-	val   []vnum  // number's scratch: the values of the block at hand
 	cycle bool    // levelOrder found a cycle
 	long  []uint8 // emit's scratch
 	table []int32 // mergeSame's
