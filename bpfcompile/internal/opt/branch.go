@@ -409,6 +409,9 @@ func (o *optimizer) pullups() {
 	// into blocks are kept up to date).
 	order := append(o.pull[:0], o.order...)
 	o.pull = order
+	// A pull needs a test of the value the chain's predecessors leave in
+	// A besides theirs. (Pulls move edges, not tests.)
+	o.countTests()
 	for sweep := 0; sweep < maxPullSweeps; sweep++ {
 		clear(o.domAt)
 		o.domStamp = 0
@@ -428,6 +431,19 @@ func (o *optimizer) pullups() {
 			return
 		}
 	}
+}
+
+// countTests counts the tests of each value of A in the blocks of o.order
+// (aCount).
+func (o *optimizer) countTests() {
+	count := resize(o.aCount, len(o.vals.keys))
+	clear(count)
+	for _, i := range o.order {
+		if b := &o.b[i]; b.isCond() && b.val[atomA] != unknown {
+			count[b.val[atomA]]++
+		}
+	}
+	o.aCount = count
 }
 
 // maxPullSweeps bounds the sweeps of one round of pullups.
@@ -507,6 +523,9 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 	if o.domHead != b {
 		o.newDominance(b)
 	}
+	if o.aCount[val] <= o.distinctTests(b, preds) {
+		return false // no other test of val to pull
+	}
 	inChain := func(i int32) bool {
 		ib := &o.b[i]
 		o.work++
@@ -569,6 +588,18 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 		pulled = true
 		prev, s = s, next
 	}
+}
+
+// distinctTests counts the tests among the blocks of the edges preds
+// into block b (a block whose two edges go to b counts once).
+func (o *optimizer) distinctTests(b int32, preds []int32) int32 {
+	n := int32(0)
+	for _, e := range preds {
+		if pb := &o.b[e/2]; pb.isCond() && (e%2 == 0 || pb.jt != b) {
+			n++
+		}
+	}
+	return n
 }
 
 // pullable reports whether block s, which tests the value the blocks

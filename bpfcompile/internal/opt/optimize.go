@@ -202,7 +202,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	for tab < 2*nb {
 		tab *= 2
 	}
-	ints := make([]int32, 16*nb+8+tab)
+	ints := make([]int32, 16*nb+8+tab+size/2)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -211,7 +211,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
-	o.table = cut(tab)
+	o.table, o.aCount = cut(tab), cut(size/2)
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
@@ -265,7 +265,8 @@ type optimizer struct {
 	factTab, domSeq                  []int32
 	pre, end                         []int32 // findFacts's dominator tree: preorder numbers, last of the subtree
 	pull, pull2                      []int32
-	walkFacts                        bool // thread walks the dominator tree (walkDecided)
+	walkFacts                        bool    // thread walks the dominator tree (walkDecided)
+	aCount                           []int32 // pullups's: the tests of each value of A
 
 	// shape counts the changes to edges; analyzed is its value at the
 	// last analysis, fresh whether no statement changed since either.
