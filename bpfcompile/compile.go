@@ -128,7 +128,7 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	} else {
 		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if gr.order, gr.n = reachable(gr.root, maxRawInstructions); gr.n > maxRawInstructions {
+	if gr.order, gr.n = reachable(gr.root, g.blocks+1, maxRawInstructions); gr.n > maxRawInstructions {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	return gr, g.noOptimize, nil
@@ -231,9 +231,9 @@ func countPrimitives(n Node) int {
 // reachable numbers the blocks reachable from root depth first, true
 // successor first (block.offset; root 0), and returns them in that order
 // and their number of instructions (long jumps aside), or a number above
-// limit once it passes limit.
-func reachable(root *block, limit int) (order []*block, n int) {
-	order = make([]*block, 0, 32)
+// limit once it passes limit. blocks is about their number.
+func reachable(root *block, blocks, limit int) (order []*block, n int) {
+	order = make([]*block, 0, blocks)
 	root.mark = true
 	var room [32]*block
 	stack := append(room[:0], root)

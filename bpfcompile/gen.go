@@ -63,8 +63,12 @@ type gen struct {
 
 	// jumps is the slab the blocks of comparisons come from (newJump),
 	// rets the returns finish attaches.
-	jumps []jump
-	rets  [2]block
+	jumps  []jump
+	blocks int // the jumps made
+	rets   [2]block
+	// frags is the slab fragments come from, freeFrags those used up.
+	frags     []frag
+	freeFrags *frag
 
 	regUsed [16]bool
 	curReg  int
@@ -255,7 +259,7 @@ func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype ui
 	}
 	f := g.jmpFragCopy(cbpf.JMP|jtype|cbpf.K, v, s)
 	if reverse {
-		return not(f)
+		return g.not(f)
 	}
 	return f
 }
@@ -295,7 +299,7 @@ func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 		if b == nil {
 			b = t
 		} else {
-			b = and(b, t)
+			b = g.and(b, t)
 		}
 	}
 	for size >= 4 {
@@ -316,4 +320,4 @@ func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 
 // set tests bits of A after stmts.
 func (g *gen) setBits(v uint32, s []stmt) *frag   { return g.jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, v, s) }
-func (g *gen) unsetBits(v uint32, s []stmt) *frag { return not(g.setBits(v, s)) }
+func (g *gen) unsetBits(v uint32, s []stmt) *frag { return g.not(g.setBits(v, s)) }

@@ -90,6 +90,7 @@ type frag struct {
 	head *block
 	t, f exits
 	m    meaning
+	free *frag // the next on the free list (newFrag)
 }
 
 // jmpFrag makes a fragment of one block that runs stmts and jumps on
@@ -97,7 +98,7 @@ type frag struct {
 func (g *gen) jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
 	a := g.newJump()
 	a.b = block{stmts: stmts, code: code, k: k}
-	return a.frag()
+	return g.frag(a)
 }
 
 // jmpFragCopy is jmpFrag for statements the caller reuses (a buffer on
@@ -112,24 +113,44 @@ func (g *gen) jmpFragCopy(code uint16, k uint32, stmts []stmt) *frag {
 		s = append([]stmt(nil), stmts...)
 	}
 	a.b = block{stmts: s, code: code, k: k}
-	return a.frag()
+	return g.frag(a)
 }
 
-// jump is the memory of a fragment of one block: the block (with its
-// exits), the fragment, and room for the statements most blocks have (a
-// load and a mask, or two loads).
+// jump is the memory of a block the code generator makes for a
+// comparison: the block (with its exits) and room for the statements most
+// blocks have (a load and a mask, or two loads).
 type jump struct {
 	b    block
-	fr   frag
 	room [2]stmt
 }
 
-// frag makes a's fragment of its block.
-func (a *jump) frag() *frag {
+// frag makes the fragment of a's block.
+func (g *gen) frag(a *jump) *frag {
 	b := &a.b
 	b.tExit, b.fExit = exit{b: b}, exit{b: b}
-	a.fr = frag{head: b, t: exits{&b.tExit, &b.tExit}, f: exits{&b.fExit, &b.fExit}}
-	return &a.fr
+	f := g.newFrag()
+	*f = frag{head: b, t: exits{&b.tExit, &b.tExit}, f: exits{&b.fExit, &b.fExit}}
+	return f
+}
+
+// newFrag returns a fragment of the free list or of a slab: and and or
+// use one of their two up, so few are in use at once.
+func (g *gen) newFrag() *frag {
+	if f := g.freeFrags; f != nil {
+		g.freeFrags = f.free
+		return f
+	}
+	if len(g.frags) == cap(g.frags) {
+		g.frags = make([]frag, 0, 4)
+	}
+	g.frags = g.frags[:len(g.frags)+1]
+	return &g.frags[len(g.frags)-1]
+}
+
+// freeFrag puts a fragment that is used up on the free list.
+func (g *gen) freeFrag(f *frag) {
+	*f = frag{free: g.freeFrags}
+	g.freeFrags = f
 }
 
 // newJump returns a zeroed jump from the generator's slab: the code
@@ -138,52 +159,63 @@ func (a *jump) frag() *frag {
 // point into it.
 func (g *gen) newJump() *jump {
 	if len(g.jumps) == cap(g.jumps) {
-		// A primitive makes 1 to 12 blocks (a port 11); a small slab
-		// wastes little of the memory a short filter takes.
-		g.jumps = make([]jump, 0, 8)
+		// A primitive makes 1 to 12 blocks (a port 11); small slabs
+		// waste little of the memory a short filter takes.
+		g.jumps = make([]jump, 0, min(4+g.blocks, 8))
 	}
+	g.blocks++
 	g.jumps = g.jumps[:len(g.jumps)+1]
 	return &g.jumps[len(g.jumps)-1]
 }
 
 // and joins two conditions: b runs only when a holds. a and b are used
-// up (a becomes the result).
-func and(a, b *frag) *frag {
+// up (the result is one of them).
+func (g *gen) and(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
+		g.freeFrag(b)
 		return a
 	case b.m == isFalse:
+		g.freeFrag(a)
 		return b
 	case a.m == isTrue:
+		g.freeFrag(a)
 		return b
 	case b.m == isTrue:
+		g.freeFrag(b)
 		return a
 	}
 	a.t.setAll(b.head)
 	a.t, a.f = b.t, join(b.f, a.f)
+	g.freeFrag(b)
 	return a
 }
 
 // or joins two conditions: b runs only when a does not hold. a and b are
-// used up (a becomes the result).
-func or(a, b *frag) *frag {
+// used up (the result is one of them).
+func (g *gen) or(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
+		g.freeFrag(a)
 		return b
 	case b.m == isFalse:
+		g.freeFrag(b)
 		return a
 	case a.m == isTrue:
+		g.freeFrag(b)
 		return a
 	case b.m == isTrue:
+		g.freeFrag(a)
 		return b
 	}
 	a.f.setAll(b.head)
 	a.t, a.f = join(b.t, a.t), b.f
+	g.freeFrag(b)
 	return a
 }
 
 // not negates a condition, a itself.
-func not(a *frag) *frag {
+func (g *gen) not(a *frag) *frag {
 	switch a.m {
 	case isTrue:
 		a.m = isFalse

@@ -85,11 +85,29 @@ func punct1(c byte) tokKind {
 	return tInvalid
 }
 
-// tokenBound returns about the number of tokens of src (EOF included):
-// a token takes three characters with the blank after it, a parenthesis
-// one, and parentheses come in pairs.
+// tokenBound returns about the number of tokens of src, and at least it
+// for filters of words, numbers, addresses and punctuation (EOF
+// included): a token starts at punctuation or after a blank or
+// punctuation. (Room for a token is worth counting: it is larger than the
+// characters it takes.)
 func tokenBound(src string) int {
-	return len(src)/3 + 2 + 2*strings.Count(src, "(")
+	n := 1
+	after := true // after a blank or punctuation
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case ' ', '\t', '\n', '\r':
+			after = true
+		case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
+			n++
+			after = true
+		default:
+			if after {
+				n++
+			}
+			after = false
+		}
+	}
+	return n
 }
 
 // lexOne scans the token starting at src[i].
@@ -408,19 +426,20 @@ func matchV6(s string) int {
 	// Every shape of at most v6ShortMax characters is tried. Before its
 	// last colon a shape has only hex digits and colons, never three
 	// colons in a row; after it, no colon.
-	h, colons := 0, 0
+	h, colons, dbl := 0, 0, false
 	for h < len(s) && h < v6ShortMax && (isHex(s[h]) || s[h] == ':') {
 		if s[h] == ':' {
 			if h >= 2 && s[h-1] == ':' && s[h-2] == ':' {
 				break
 			}
 			colons++
+			dbl = dbl || h >= 1 && s[h-1] == ':'
 		}
 		h++
 	}
-	if colons < 2 {
-		// Every shape has "::" or more groups than two: a number or a
-		// word is no address.
+	if colons < 2 || !dbl && colons < 6 {
+		// Every shape has "::", or 8 groups, or 6 and a dotted quad: a
+		// number, a word or a MAC address is no IPv6 address.
 		return 0
 	}
 	for h < len(s) && h < v6ShortMax && isV6Char(s[h]) && s[h] != ':' {

@@ -196,7 +196,6 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 		size *= 2
 	}
 	o.vals.keys = make([]valueKey, 1, size/2)
-	o.vals.index = make([]uint32, size)
 	nb := len(blocks)
 	tab := 16
 	for tab < 2*nb {
@@ -226,7 +225,9 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 			}
 		}
 	}
-	vals := make([]vnum, nb*k)
+	// The values of the blocks and the value table, in one allocation.
+	vals := make([]vnum, size+nb*k)
+	o.vals.index, vals = vals[:size:size], vals[size:]
 	for i := range blocks {
 		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
 	}
@@ -259,11 +260,7 @@ type optimizer struct {
 	// Scratch space of the analyses, reused from round to round.
 	state                            []uint8
 	iter, stack, finish, count, kids []int32
-	facts                            []factEntry
-	groups                           []factGroup
-	placed                           []placedFact
-	factTab, domSeq                  []int32
-	pre, end                         []int32 // findFacts's dominator tree: preorder numbers, last of the subtree
+	fx                               *factIndex // findFacts's, made for large programs only
 	pull, pull2                      []int32
 	walkFacts                        bool    // thread walks the dominator tree (walkDecided)
 	aCount                           []int32 // pullups's: the tests of each value of A
