@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,11 +39,12 @@ func run(args []string, out io.Writer) error {
 	check := fs.Bool("check", false, "exit 1 when the typical filters' median ratio is above 2 or a long chain is slower than libpcap's")
 	repeat := fs.Int("repeat", -1, "compile each typical filter (or -expr) this many times, time nothing and print nothing: for valgrind --tool=callgrind")
 	expr := fs.String("expr", "", "with -repeat: the expression to compile instead of the typical filters")
+	cpuprofile := fs.String("cpuprofile", "", "with -repeat: write a CPU profile of the compiles to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *repeat >= 0 {
-		return compileRepeatedly(*expr, *repeat)
+		return profileRepeatedly(*cpuprofile, *expr, *repeat)
 	}
 	if *turns < 1 || *turns > 100 {
 		return fmt.Errorf("-turns %d: want 1 to 100", *turns)
@@ -68,7 +71,7 @@ func run(args []string, out io.Writer) error {
 			ours[i] = append(ours[i], float64(d))
 		}
 	}
-	fmt.Fprintf(out, "| filter | libpcap µs | ours µs | ratio | libpcap insns | ours insns |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| filter | libpcap µs | ours µs | ratio | libpcap insns | ours insns | ours allocs |\n|---|---|---|---|---|---|---|\n")
 	var ratios []float64
 	missed := false
 	for i, c := range cases {
@@ -77,13 +80,14 @@ func run(args []string, out io.Writer) error {
 		if prog, err := bpfcompile.Compile(c.Expr, options()); err == nil {
 			length = strconv.Itoa(len(prog))
 		}
+		allocs := allocsPerCompile(c.Expr)
 		if *libpcap == "" {
-			fmt.Fprintf(out, "| `%s` | - | %.1f | - | - | %s |\n", c.Name, o, length)
+			fmt.Fprintf(out, "| `%s` | - | %.1f | - | - | %s | %d |\n", c.Name, o, length, allocs)
 			continue
 		}
 		l := slices.Min(lib[i]) / 1e3
 		r := o / l
-		fmt.Fprintf(out, "| `%s` | %.1f | %.1f | %.2f | %s | %s |\n", c.Name, l, o, r, libLen[i], length)
+		fmt.Fprintf(out, "| `%s` | %.1f | %.1f | %.2f | %s | %s | %d |\n", c.Name, l, o, r, libLen[i], length, allocs)
 		if c.Long {
 			missed = missed || r > 1
 		} else {
@@ -103,6 +107,28 @@ func run(args []string, out io.Writer) error {
 		return errGoal
 	}
 	return nil
+}
+
+// profileRepeatedly runs compileRepeatedly, under the CPU profiler when
+// path is set.
+func profileRepeatedly(path, expr string, n int) (err error) {
+	if path == "" {
+		return compileRepeatedly(expr, n)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("cpu profile: %w", cerr)
+		}
+	}()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer pprof.StopCPUProfile()
+	return compileRepeatedly(expr, n)
 }
 
 // compileRepeatedly compiles expr, or else every typical filter, n times
@@ -166,6 +192,21 @@ func benchLibpcap(path, input string, round time.Duration, times [][]float64, le
 		lengths[i] = f[2]
 	}
 	return sc.Err()
+}
+
+// allocsPerCompile returns the heap allocations one Compile of expr
+// makes: each costs time of its own and brings the next garbage
+// collection nearer, so the table shows them beside the times.
+func allocsPerCompile(expr string) uint64 {
+	const n = 20
+	_, _ = bpfcompile.Compile(expr, options()) // warm whatever is made once
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		_, _ = bpfcompile.Compile(expr, options())
+	}
+	runtime.ReadMemStats(&after)
+	return (after.Mallocs - before.Mallocs + n/2) / n
 }
 
 // cpuTime returns the CPU time the process has used (user and system, all
