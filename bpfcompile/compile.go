@@ -184,12 +184,59 @@ func toInstruction(r bpf.RawInstruction) bpf.Instruction {
 	case cbpf.RET | cbpf.K:
 		return bpf.RetConstant{Val: r.K}
 	}
+	if r.Jt != 0 || r.Jf != 0 {
+		// Not a jump: the typed forms assemble with no targets.
+		return toTyped(r)
+	}
+	switch r.Op {
+	case cbpf.LD | cbpf.IND | cbpf.B, cbpf.LD | cbpf.IND | cbpf.H, cbpf.LD | cbpf.IND | cbpf.W:
+		return bpf.LoadIndirect{Off: r.K, Size: loadSize(r.Op)}
+	case cbpf.LDX | cbpf.MSH | cbpf.B:
+		return bpf.LoadMemShift{Off: r.K}
+	case cbpf.LD | cbpf.IMM:
+		return bpf.LoadConstant{Dst: bpf.RegA, Val: r.K}
+	case cbpf.LDX | cbpf.IMM:
+		return bpf.LoadConstant{Dst: bpf.RegX, Val: r.K}
+	case cbpf.ALU | cbpf.K | cbpf.ADD, cbpf.ALU | cbpf.K | cbpf.SUB, cbpf.ALU | cbpf.K | cbpf.MUL,
+		cbpf.ALU | cbpf.K | cbpf.DIV, cbpf.ALU | cbpf.K | cbpf.OR, cbpf.ALU | cbpf.K | cbpf.AND,
+		cbpf.ALU | cbpf.K | cbpf.LSH, cbpf.ALU | cbpf.K | cbpf.RSH, cbpf.ALU | cbpf.K | cbpf.MOD,
+		cbpf.ALU | cbpf.K | cbpf.XOR:
+		return bpf.ALUOpConstant{Op: bpf.ALUOp(r.Op & 0xf0), Val: r.K}
+	case cbpf.MISC | cbpf.TAX, cbpf.MISC | cbpf.TXA, cbpf.RET | cbpf.A:
+		if r.K != 0 {
+			break // the typed forms assemble with k 0
+		}
+		switch r.Op {
+		case cbpf.MISC | cbpf.TAX:
+			return bpf.TAX{}
+		case cbpf.MISC | cbpf.TXA:
+			return bpf.TXA{}
+		}
+		return bpf.RetA{}
+	}
+	return toTyped(r)
+}
+
+// toTyped converts r by Disassemble, keeping it raw when the typed form
+// does not assemble back to r.
+func toTyped(r bpf.RawInstruction) bpf.Instruction {
 	ins := r.Disassemble()
 	back, err := ins.Assemble()
 	if err != nil || back != r {
 		return r
 	}
 	return ins
+}
+
+// loadSize is the size in bytes of a load of opcode op.
+func loadSize(op uint16) int {
+	switch op & 0x18 {
+	case cbpf.B:
+		return 1
+	case cbpf.H:
+		return 2
+	}
+	return 4
 }
 
 // generate runs the code generator over n, turning its bailouts into an

@@ -97,7 +97,7 @@ type frag struct {
 // "A <code> k". The block keeps stmts.
 func (g *gen) jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
 	a := g.newJump()
-	a.b = block{stmts: stmts, code: code, k: k}
+	a.b.stmts, a.b.code, a.b.k = stmts, code, k
 	return g.frag(a)
 }
 
@@ -112,7 +112,7 @@ func (g *gen) jmpFragCopy(code uint16, k uint32, stmts []stmt) *frag {
 	} else {
 		s = append([]stmt(nil), stmts...)
 	}
-	a.b = block{stmts: s, code: code, k: k}
+	a.b.stmts, a.b.code, a.b.k = s, code, k
 	return g.frag(a)
 }
 
@@ -124,17 +124,23 @@ type jump struct {
 	room [2]stmt
 }
 
-// frag makes the fragment of a's block.
+// frag makes the fragment of a's block (a zeroed jump but for the block's
+// statements and test). Fields are set one by one, not as struct values:
+// copying a struct with pointers while the collector marks costs a write
+// barrier for every pointer of the struct, nil or not.
 func (g *gen) frag(a *jump) *frag {
 	b := &a.b
-	b.tExit, b.fExit = exit{b: b}, exit{b: b}
+	b.tExit.b, b.fExit.b = b, b
 	f := g.newFrag()
-	*f = frag{head: b, t: exits{&b.tExit, &b.tExit}, f: exits{&b.fExit, &b.fExit}}
+	f.head, f.m, f.free = b, uncertain, nil
+	f.t.head, f.t.tail = &b.tExit, &b.tExit
+	f.f.head, f.f.tail = &b.fExit, &b.fExit
 	return f
 }
 
-// newFrag returns a fragment of the free list or of a slab: and and or
-// use one of their two up, so few are in use at once.
+// newFrag returns a fragment of the free list or of a slab, for frag to
+// set every field of: and and or use one of their two up, so few are in
+// use at once.
 func (g *gen) newFrag() *frag {
 	if f := g.freeFrags; f != nil {
 		g.freeFrags = f.free
@@ -149,7 +155,7 @@ func (g *gen) newFrag() *frag {
 
 // freeFrag puts a fragment that is used up on the free list.
 func (g *gen) freeFrag(f *frag) {
-	*f = frag{free: g.freeFrags}
+	f.free = g.freeFrags
 	g.freeFrags = f
 }
 

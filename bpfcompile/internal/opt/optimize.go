@@ -146,7 +146,16 @@ func (p *Blocks) Stmt(ri bpf.RawInstruction) {
 // End ends the block being built with the terminator op, k (jt and jf,
 // the blocks a jump goes to, are unused for a return).
 func (p *Blocks) End(op uint16, k uint32, jt, jf int) {
-	b := block{stmts: p.stmts[p.start:len(p.stmts):len(p.stmts)], op: op, k: k, jt: int32(jt), jf: int32(jf)}
+	// Filled in place: a block value copied into the slice would cost a
+	// write barrier for each of its pointers while the collector marks.
+	if len(p.b) == cap(p.b) {
+		p.b = append(p.b, block{})
+	} else {
+		p.b = p.b[:len(p.b)+1]
+	}
+	b := &p.b[len(p.b)-1]
+	b.stmts = p.stmts[p.start:len(p.stmts):len(p.stmts)]
+	b.op, b.k, b.jt, b.jf = op, k, int32(jt), int32(jf)
 	p.start = len(p.stmts)
 	switch {
 	case op == cbpf.RET|cbpf.K || op == cbpf.RET|cbpf.A:
@@ -155,10 +164,9 @@ func (p *Blocks) End(op uint16, k uint32, jt, jf int) {
 		// The targets are checked once every block is known.
 	default:
 		if p.err == nil {
-			p.err = fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, len(p.b), op)
+			p.err = fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, len(p.b)-1, op)
 		}
 	}
-	p.b = append(p.b, b)
 }
 
 // Optimize is Optimize for the program built. The blocks are used up.
