@@ -70,8 +70,10 @@ func checkRaw(raw []bpf.RawInstruction) error {
 	fail := func(i int, err error) error {
 		return fmt.Errorf("bpf check: %w", &InstructionError{Index: i, Err: err})
 	}
+	loads := false // a scratch slot is read
 	for i, r := range raw {
 		op := vmDecodeOp(r.Op)
+		loads = loads || op == vmOpLdMem || op == vmOpLdxMem
 		switch {
 		case op == vmOpInvalid:
 			return fail(i, fmt.Errorf("%w: opcode %#x", ErrInvalidInstruction, r.Op))
@@ -98,6 +100,9 @@ func checkRaw(raw []bpf.RawInstruction) error {
 	case vmOpRetK, vmOpRetA:
 	default:
 		return fail(n-1, ErrNoReturn)
+	}
+	if !loads {
+		return nil // no read of a slot to check
 	}
 	return checkScratchInit(raw)
 }

@@ -41,15 +41,15 @@ const maxAddrRun = 256
 // length for a packet that matches and 0 for one that does not. Errors are
 // *Error values naming the position in expr.
 func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
-	root, n, noOpt, err := compileGraph(expr, opts)
+	gr, noOpt, err := compileGraph(expr, opts)
 	if err != nil {
 		return nil, err
 	}
 	var raw []bpf.RawInstruction
 	if opts.NoOptimize || noOpt {
-		raw, err = layoutProgram(expr, root)
+		raw, err = layoutProgram(expr, gr.root)
 	} else {
-		raw, err = optimizeGraph(expr, root, n)
+		raw, err = optimizeGraph(expr, gr)
 	}
 	if err != nil {
 		return nil, err
@@ -64,25 +64,33 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 // that the program must not be optimized (libpcap turns its optimizer off
 // for protochain and the tunnel offsets).
 func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool, err error) {
-	root, _, noOpt, err := compileGraph(expr, opts)
+	gr, noOpt, err := compileGraph(expr, opts)
 	if err != nil {
 		return nil, false, err
 	}
-	raw, err = layoutProgram(expr, root)
+	raw, err = layoutProgram(expr, gr.root)
 	return raw, noOpt, err
 }
 
-// compileGraph parses expr and generates its program as a graph of blocks,
-// about n instructions long. noOpt reports that the program must not be
-// optimized (libpcap turns its optimizer off for protochain and the
-// tunnel offsets).
-func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, err error) {
+// graph is a generated program: the blocks reachable from root, numbered
+// in order (block.offset, root 0), and their n instructions (long jumps
+// aside).
+type graph struct {
+	root  *block
+	order []*block
+	n     int
+}
+
+// compileGraph parses expr and generates its program as a graph of
+// blocks. noOpt reports that the program must not be optimized (libpcap
+// turns its optimizer off for protochain and the tunnel offsets).
+func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	snaplen := opts.Snaplen
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
 	}
 	if off, n := longestAddrRun(expr); n > maxAddrRun {
-		return nil, 0, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
+		return graph{}, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
 	node, prefix, err := parse(expr)
 	if err != nil {
@@ -91,18 +99,18 @@ func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, er
 		if prefix != nil && countPrimitives(prefix) <= maxPrimitives {
 			if g, gerr := newGen(expr, opts); gerr == nil {
 				if _, perr := g.generate(prefix); perr != nil {
-					return nil, 0, false, perr
+					return graph{}, false, perr
 				}
 			}
 		}
-		return nil, 0, false, err
+		return graph{}, false, err
 	}
 	if n := countPrimitives(node); n > maxPrimitives {
-		return nil, 0, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
+		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
-		return nil, 0, false, err
+		return graph{}, false, err
 	}
 	if !opts.NoOptimize {
 		// The shape is for the optimizer; unoptimized, the program is
@@ -112,18 +120,18 @@ func compileGraph(expr string, opts Options) (root *block, n int, noOpt bool, er
 	var f *frag
 	if node != nil {
 		if f, err = g.generate(node); err != nil {
-			return nil, 0, false, err
+			return graph{}, false, err
 		}
 	}
 	if f == nil {
-		root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
+		gr.root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
 	} else {
-		root = finish(g.finishParse(f), uint32(snaplen))
+		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if n = blockSize(root, maxRawInstructions); n > maxRawInstructions {
-		return nil, 0, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
+	if gr.order, gr.n = reachable(gr.root, g.blocks+1, maxRawInstructions); gr.n > maxRawInstructions {
+		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
-	return root, n, g.noOptimize, nil
+	return gr, g.noOptimize, nil
 }
 
 // layoutProgram lays the program at root out as instructions.
@@ -176,12 +184,59 @@ func toInstruction(r bpf.RawInstruction) bpf.Instruction {
 	case cbpf.RET | cbpf.K:
 		return bpf.RetConstant{Val: r.K}
 	}
+	if r.Jt != 0 || r.Jf != 0 {
+		// Not a jump: the typed forms assemble with no targets.
+		return toTyped(r)
+	}
+	switch r.Op {
+	case cbpf.LD | cbpf.IND | cbpf.B, cbpf.LD | cbpf.IND | cbpf.H, cbpf.LD | cbpf.IND | cbpf.W:
+		return bpf.LoadIndirect{Off: r.K, Size: loadSize(r.Op)}
+	case cbpf.LDX | cbpf.MSH | cbpf.B:
+		return bpf.LoadMemShift{Off: r.K}
+	case cbpf.LD | cbpf.IMM:
+		return bpf.LoadConstant{Dst: bpf.RegA, Val: r.K}
+	case cbpf.LDX | cbpf.IMM:
+		return bpf.LoadConstant{Dst: bpf.RegX, Val: r.K}
+	case cbpf.ALU | cbpf.K | cbpf.ADD, cbpf.ALU | cbpf.K | cbpf.SUB, cbpf.ALU | cbpf.K | cbpf.MUL,
+		cbpf.ALU | cbpf.K | cbpf.DIV, cbpf.ALU | cbpf.K | cbpf.OR, cbpf.ALU | cbpf.K | cbpf.AND,
+		cbpf.ALU | cbpf.K | cbpf.LSH, cbpf.ALU | cbpf.K | cbpf.RSH, cbpf.ALU | cbpf.K | cbpf.MOD,
+		cbpf.ALU | cbpf.K | cbpf.XOR:
+		return bpf.ALUOpConstant{Op: bpf.ALUOp(r.Op & 0xf0), Val: r.K}
+	case cbpf.MISC | cbpf.TAX, cbpf.MISC | cbpf.TXA, cbpf.RET | cbpf.A:
+		if r.K != 0 {
+			break // the typed forms assemble with k 0
+		}
+		switch r.Op {
+		case cbpf.MISC | cbpf.TAX:
+			return bpf.TAX{}
+		case cbpf.MISC | cbpf.TXA:
+			return bpf.TXA{}
+		}
+		return bpf.RetA{}
+	}
+	return toTyped(r)
+}
+
+// toTyped converts r by Disassemble, keeping it raw when the typed form
+// does not assemble back to r.
+func toTyped(r bpf.RawInstruction) bpf.Instruction {
 	ins := r.Disassemble()
 	back, err := ins.Assemble()
 	if err != nil || back != r {
 		return r
 	}
 	return ins
+}
+
+// loadSize is the size in bytes of a load of opcode op.
+func loadSize(op uint16) int {
+	switch op & 0x18 {
+	case cbpf.B:
+		return 1
+	case cbpf.H:
+		return 2
+	}
+	return 4
 }
 
 // generate runs the code generator over n, turning its bailouts into an
@@ -220,31 +275,37 @@ func countPrimitives(n Node) int {
 	return count
 }
 
-// blockSize returns the number of instructions of the block graph at root
-// (long jumps aside), or a number above limit once it passes limit.
-func blockSize(root *block, limit int) int {
+// reachable numbers the blocks reachable from root depth first, true
+// successor first (block.offset; root 0), and returns them in that order
+// and their number of instructions (long jumps aside), or a number above
+// limit once it passes limit. blocks is about their number.
+func reachable(root *block, blocks, limit int) (order []*block, n int) {
+	order = make([]*block, 0, blocks)
 	root.mark = true
-	stack := make([]*block, 1, 32)
-	stack[0] = root
-	seen := make([]*block, 1, 64) // every block marked, to unmark them
-	seen[0] = root
-	n := 0
+	var room [32]*block
+	stack := append(room[:0], root)
 	for len(stack) > 0 && n <= limit {
 		b := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		b.offset = int32(len(order))
+		order = append(order, b)
 		n += len(b.stmts) + 1
-		for _, s := range [2]*block{b.jt, b.jf} {
-			if s != nil && !s.mark {
-				s.mark = true
-				stack = append(stack, s)
-				seen = append(seen, s)
-			}
+		if s := b.jf; s != nil && !s.mark {
+			s.mark = true
+			stack = append(stack, s)
+		}
+		if s := b.jt; s != nil && !s.mark {
+			s.mark = true
+			stack = append(stack, s)
 		}
 	}
-	for _, b := range seen {
+	for _, b := range order {
 		b.mark = false
 	}
-	return n
+	for _, b := range stack {
+		b.mark = false
+	}
+	return order, n
 }
 
 // longestAddrRun returns the offset and length of the longest run of the

@@ -19,7 +19,7 @@
 // into the header, as in libpcap.
 //
 // The optimizer is a package of its own, internal/opt: Compile hands it the
-// generated blocks (opt.OptimizeBlocks) and checks what it returns with the
+// generated blocks (opt.Blocks) and checks what it returns with the
 // kernel's rules; it also takes x/net/bpf programs (opt.Optimize). It makes
 // libpcap's programs, and with them libpcap's verdicts on packets cut
 // short: libpcap's optimizer drops loads nothing reads and moves tests of a

@@ -61,6 +61,15 @@ type gen struct {
 	labelDepth     int
 	vlanDepth      int
 
+	// jumps is the slab the blocks of comparisons come from (newJump),
+	// rets the returns finish attaches.
+	jumps  []jump
+	blocks int // the jumps made
+	rets   [2]block
+	// frags is the slab fragments come from, freeFrags those used up.
+	frags     []frag
+	freeFrags *frag
+
 	regUsed [16]bool
 	curReg  int
 
@@ -137,14 +146,17 @@ func (g *gen) freeReg(n int) { g.regUsed[n] = false }
 
 // varPart returns statements that load the variable part of off into X,
 // or nil when it has none.
-func (g *gen) varPart(off *absOffset) []stmt {
+func (g *gen) varPart(off *absOffset) []stmt { return g.varPartTo(nil, off) }
+
+// varPartTo appends varPart's statements to dst.
+func (g *gen) varPartTo(dst []stmt, off *absOffset) []stmt {
 	if !off.variable {
-		return nil
+		return dst
 	}
 	if off.reg == -1 {
 		off.reg = g.allocReg()
 	}
-	return []stmt{{code: cbpf.LDX | cbpf.MEM, k: uint32(off.reg)}}
+	return append(dst, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(off.reg)})
 }
 
 // loadAbsRel loads size bytes at constant offset k past the variable
@@ -159,45 +171,59 @@ func loadAbsRel(s []stmt, k uint32, size uint16) []stmt {
 // loadA returns statements that load the field at offset, relative to
 // the header rel, into A.
 func (g *gen) loadA(rel offrel, offset uint32, size uint16) []stmt {
-	var s []stmt
+	return g.loadATo(nil, rel, offset, size)
+}
+
+// loadATo appends loadA's statements to dst.
+func (g *gen) loadATo(dst []stmt, rel offrel, offset uint32, size uint16) []stmt {
+	s := dst
 	switch rel {
 	case orPacket:
 	case orLinkHdr:
-		s = g.varPart(&g.offLinkHdr)
+		s = g.varPartTo(s, &g.offLinkHdr)
 		offset += g.offLinkHdr.constPart
 	case orPrevLinkHdr:
-		s = g.varPart(&g.offPrevLinkHdr)
+		s = g.varPartTo(s, &g.offPrevLinkHdr)
 		offset += g.offPrevLinkHdr.constPart
 	case orLLC:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		offset += g.offLinkPL.constPart
 	case orPrevMPLSHdr:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		offset += g.offLinkPL.constPart + g.offNL - 4
 	case orLinkPL:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		offset += g.offLinkPL.constPart + g.offNL
 	case orLinkPLNoSNAP:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		offset += g.offLinkPL.constPart + g.offNLNoSNAP
 	case orLinkType:
-		s = g.varPart(&g.offLinkType)
+		s = g.varPartTo(s, &g.offLinkType)
 		offset += g.offLinkType.constPart
 	case orTranIPv4:
-		s = g.loadXIPHdrLen()
+		s = g.loadXIPHdrLenTo(s)
 		offset += g.offLinkPL.constPart + g.offNL
 	case orTranIPv6:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		offset += g.offLinkPL.constPart + g.offNL + 40
 	}
-	return loadAbsRel(s, offset, size)
+	op := cbpf.LD | cbpf.ABS | size
+	if len(s) > len(dst) {
+		// X holds the variable part.
+		op = cbpf.LD | cbpf.IND | size
+	}
+	return append(s, stmt{code: op, k: offset})
 }
 
 // loadXIPHdrLen loads X with the IPv4 header length plus the variable
 // part of the link-layer payload offset.
-func (g *gen) loadXIPHdrLen() []stmt {
-	s := g.varPart(&g.offLinkPL)
-	if s != nil {
+func (g *gen) loadXIPHdrLen() []stmt { return g.loadXIPHdrLenTo(nil) }
+
+// loadXIPHdrLenTo appends loadXIPHdrLen's statements to dst.
+func (g *gen) loadXIPHdrLenTo(dst []stmt) []stmt {
+	n := len(dst)
+	s := g.varPartTo(dst, &g.offLinkPL)
+	if len(s) > n {
 		return append(s,
 			stmt{code: cbpf.LD | cbpf.IND | cbpf.B, k: g.offLinkPL.constPart + g.offNL},
 			stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: 0xf},
@@ -205,34 +231,35 @@ func (g *gen) loadXIPHdrLen() []stmt {
 			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X},
 			stmt{code: cbpf.MISC | cbpf.TAX})
 	}
-	return []stmt{{code: cbpf.LDX | cbpf.MSH | cbpf.B, k: g.offLinkPL.constPart + g.offNL}}
+	return append(s, stmt{code: cbpf.LDX | cbpf.MSH | cbpf.B, k: g.offLinkPL.constPart + g.offNL})
 }
 
 // uncond is a constant condition; and/or fold it away.
-func uncond(v bool) *frag {
+func (g *gen) uncond(v bool) *frag {
 	k := uint32(1)
 	m := isFalse
 	if v {
 		k, m = 0, isTrue
 	}
-	f := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
+	f := g.jmpFragCopy(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
 	f.m = m
 	return f
 }
 
-func genTrue() *frag  { return uncond(true) }
-func genFalse() *frag { return uncond(false) }
+func (g *gen) genTrue() *frag  { return g.uncond(true) }
+func (g *gen) genFalse() *frag { return g.uncond(false) }
 
 // ncmp compares (field & mask) with v using jump code jtype, negated
 // when reverse.
 func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype uint16, reverse bool, v uint32) *frag {
-	s := g.loadA(rel, offset, size)
+	var buf [8]stmt
+	s := g.loadATo(buf[:0], rel, offset, size)
 	if mask != 0xffffffff {
 		s = append(s, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
 	}
-	f := jmpFrag(cbpf.JMP|jtype|cbpf.K, v, s)
+	f := g.jmpFragCopy(cbpf.JMP|jtype|cbpf.K, v, s)
 	if reverse {
-		return not(f)
+		return g.not(f)
 	}
 	return f
 }
@@ -259,7 +286,7 @@ func (g *gen) cmpNE(rel offrel, off uint32, size uint16, v uint32) *frag {
 // mcmp compares field & mask with v; a zero mask is a constant.
 func (g *gen) mcmp(rel offrel, off uint32, size uint16, v, mask uint32) *frag {
 	if mask == 0 {
-		return uncond(v == 0)
+		return g.uncond(v == 0)
 	}
 	return g.ncmp(rel, off, size, mask, cbpf.JEQ, false, v)
 }
@@ -272,7 +299,7 @@ func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 		if b == nil {
 			b = t
 		} else {
-			b = and(b, t)
+			b = g.and(b, t)
 		}
 	}
 	for size >= 4 {
@@ -292,5 +319,5 @@ func (g *gen) bcmp(rel offrel, off uint32, v []byte) *frag {
 }
 
 // set tests bits of A after stmts.
-func setBits(v uint32, s []stmt) *frag   { return jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, v, s) }
-func unsetBits(v uint32, s []stmt) *frag { return not(setBits(v, s)) }
+func (g *gen) setBits(v uint32, s []stmt) *frag   { return g.jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, v, s) }
+func (g *gen) unsetBits(v uint32, s []stmt) *frag { return g.not(g.setBits(v, s)) }

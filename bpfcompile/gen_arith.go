@@ -103,11 +103,11 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 		s = g.loadXIPHdrLen()
 		constPart = g.offLinkPL.constPart + g.offNL
 		b = g.protoAbbrev(qIP)
-		b = and(b, g.ipProto(pqIPProto[p]))
-		b = and(b, g.ipFrag())
+		b = g.and(b, g.ipProto(pqIPProto[p]))
+		b = g.and(b, g.ipFrag())
 	case qICMPv6:
 		b = g.protoAbbrev(qIPv6)
-		b = and(b, g.ip6Proto(ipprotoICMPv6))
+		b = g.and(b, g.ip6Proto(ipprotoICMPv6))
 		s = g.varPart(&g.offLinkPL)
 		constPart = g.offLinkPL.constPart + g.offNL + 40
 	default:
@@ -115,7 +115,7 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 	}
 	if b != nil {
 		if inst.b != nil {
-			inst.b = and(inst.b, b)
+			inst.b = g.and(inst.b, b)
 		} else {
 			inst.b = b
 		}
@@ -157,17 +157,17 @@ func (g *gen) genRelation(n *RelNode) *frag {
 	}
 	s := append(a0.s, a1.s...)
 	s = append(s, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)}, stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)})
-	b := jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
+	b := g.jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
 	if reverse {
-		b = not(b)
+		b = g.not(b)
 	}
 	g.freeReg(a0.reg)
 	g.freeReg(a1.reg)
 	if a0.b != nil {
-		b = and(a0.b, b)
+		b = g.and(a0.b, b)
 	}
 	if a1.b != nil {
-		b = and(a1.b, b)
+		b = g.and(a1.b, b)
 	}
 	return b
 }

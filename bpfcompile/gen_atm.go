@@ -51,7 +51,7 @@ func (g *gen) atmField(kw string, v uint32, jtype uint16, reverse bool) *frag {
 func (g *gen) atmVPIVCI(vpi, vci uint32) *frag {
 	b0 := g.atmField("vpi", vpi, cbpf.JEQ, false)
 	b1 := g.atmField("vci", vci, cbpf.JEQ, false)
-	return and(b0, b1)
+	return g.and(b0, b1)
 }
 
 // atmKeyword generates the SunATM keywords: the reserved circuits
@@ -82,9 +82,9 @@ func (g *gen) atmKeyword(kw string) *frag {
 	case "oam", "oamf4":
 		b0 := g.atmField("vci", 3, cbpf.JEQ, false)
 		b1 := g.atmField("vci", 4, cbpf.JEQ, false)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.atmField("vpi", 0, cbpf.JEQ, false)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case "connectmsg", "metaconnect":
 		msgs := []uint32{q2931Setup, q2931CallProceed, q2931Connect, q2931ConnectAck, q2931Release, q2931ReleaseDone}
 		circuit := "sc"
@@ -93,11 +93,11 @@ func (g *gen) atmKeyword(kw string) *frag {
 			circuit = "metac"
 		}
 		b0 := g.atmMsg(msgs[0])
-		b1 := or(b0, g.atmMsg(msgs[1]))
+		b1 := g.or(b0, g.atmMsg(msgs[1]))
 		for _, m := range msgs[2:] {
-			b1 = or(g.atmMsg(m), b1)
+			b1 = g.or(g.atmMsg(m), b1)
 		}
-		return and(g.atmKeyword(circuit), b1)
+		return g.and(g.atmKeyword(circuit), b1)
 	}
 	g.errorf("internal error: ATM keyword %q", kw)
 	return nil

@@ -24,7 +24,7 @@ func genLayout(tb testing.TB, expr string) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root := finish(g.finishParse(f), defaultSnaplen)
+	root := g.finish(g.finishParse(f), defaultSnaplen)
 	raw, err := layout(root)
 	if err != nil {
 		tb.Fatal(err)

@@ -32,26 +32,29 @@ const (
 // return) whose targets are other blocks.
 type block struct {
 	stmts  []stmt
-	code   uint16 // the final jump or return
-	k      uint32
 	jt, jf *block
+	k      uint32
+	code   uint16 // the final jump or return
 
-	// layout state
+	// layout state (small: the code generator makes many blocks)
 	mark           bool
-	offset         int
-	longjt, longjf int
+	longjt, longjf uint8 // 1: the branch goes through a ja after the block
+	offset         int32
+
+	// The true and false edges as exits of a fragment under construction.
+	tExit, fExit exit
 }
 
-// exit is an unresolved branch of a block: its true or its false edge.
-// Exits form singly linked lists that and/or join in constant time.
+// exit is an unresolved branch of block b: its true edge when the exit is
+// b.tExit, its false edge when it is b.fExit. Exits form singly linked
+// lists that and/or join in constant time.
 type exit struct {
 	b    *block
-	true bool
 	next *exit
 }
 
 func (e *exit) set(t *block) {
-	if e.true {
+	if e == &e.b.tExit {
 		e.b.jt = t
 	} else {
 		e.b.jf = t
@@ -87,73 +90,154 @@ type frag struct {
 	head *block
 	t, f exits
 	m    meaning
+	free *frag // the next on the free list (newFrag)
 }
 
 // jmpFrag makes a fragment of one block that runs stmts and jumps on
-// "A <code> k".
-func jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
-	// One allocation for the block, its two exits and the fragment: the
-	// code generator makes one of these per comparison.
-	a := &struct {
-		b    block
-		t, f exit
-		fr   frag
-	}{}
-	a.b = block{stmts: stmts, code: code, k: k}
-	a.t, a.f = exit{b: &a.b, true: true}, exit{b: &a.b}
-	a.fr = frag{head: &a.b, t: exits{&a.t, &a.t}, f: exits{&a.f, &a.f}}
-	return &a.fr
+// "A <code> k". The block keeps stmts.
+func (g *gen) jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
+	a := g.newJump()
+	a.b.stmts, a.b.code, a.b.k = stmts, code, k
+	return g.frag(a)
 }
 
-// and joins two conditions: b runs only when a holds.
-func and(a, b *frag) *frag {
+// jmpFragCopy is jmpFrag for statements the caller reuses (a buffer on
+// its stack): the block gets a copy, in its own room when they fit.
+func (g *gen) jmpFragCopy(code uint16, k uint32, stmts []stmt) *frag {
+	a := g.newJump()
+	var s []stmt
+	if len(stmts) <= len(a.room) {
+		s = a.room[:len(stmts):len(stmts)]
+		copy(s, stmts)
+	} else {
+		s = append([]stmt(nil), stmts...)
+	}
+	a.b.stmts, a.b.code, a.b.k = s, code, k
+	return g.frag(a)
+}
+
+// jump is the memory of a block the code generator makes for a
+// comparison: the block (with its exits) and room for the statements most
+// blocks have (a load and a mask, or two loads).
+type jump struct {
+	b    block
+	room [2]stmt
+}
+
+// frag makes the fragment of a's block (a zeroed jump but for the block's
+// statements and test). Fields are set one by one, not as struct values:
+// copying a struct with pointers while the collector marks costs a write
+// barrier for every pointer of the struct, nil or not.
+func (g *gen) frag(a *jump) *frag {
+	b := &a.b
+	b.tExit.b, b.fExit.b = b, b
+	f := g.newFrag()
+	f.head, f.m, f.free = b, uncertain, nil
+	f.t.head, f.t.tail = &b.tExit, &b.tExit
+	f.f.head, f.f.tail = &b.fExit, &b.fExit
+	return f
+}
+
+// newFrag returns a fragment of the free list or of a slab, for frag to
+// set every field of: and and or use one of their two up, so few are in
+// use at once.
+func (g *gen) newFrag() *frag {
+	if f := g.freeFrags; f != nil {
+		g.freeFrags = f.free
+		return f
+	}
+	if len(g.frags) == cap(g.frags) {
+		g.frags = make([]frag, 0, 4)
+	}
+	g.frags = g.frags[:len(g.frags)+1]
+	return &g.frags[len(g.frags)-1]
+}
+
+// freeFrag puts a fragment that is used up on the free list.
+func (g *gen) freeFrag(f *frag) {
+	f.free = g.freeFrags
+	g.freeFrags = f
+}
+
+// newJump returns a zeroed jump from the generator's slab: the code
+// generator makes one per comparison, and one allocation for many saves
+// the collector their count. A full slab is left to the blocks that
+// point into it.
+func (g *gen) newJump() *jump {
+	if len(g.jumps) == cap(g.jumps) {
+		// A primitive makes 1 to 12 blocks (a port 11); small slabs
+		// waste little of the memory a short filter takes.
+		g.jumps = make([]jump, 0, min(4+g.blocks, 8))
+	}
+	g.blocks++
+	g.jumps = g.jumps[:len(g.jumps)+1]
+	return &g.jumps[len(g.jumps)-1]
+}
+
+// and joins two conditions: b runs only when a holds. a and b are used
+// up (the result is one of them).
+func (g *gen) and(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
+		g.freeFrag(b)
 		return a
 	case b.m == isFalse:
+		g.freeFrag(a)
 		return b
 	case a.m == isTrue:
+		g.freeFrag(a)
 		return b
 	case b.m == isTrue:
+		g.freeFrag(b)
 		return a
 	}
 	a.t.setAll(b.head)
-	return &frag{head: a.head, t: b.t, f: join(b.f, a.f)}
+	a.t, a.f = b.t, join(b.f, a.f)
+	g.freeFrag(b)
+	return a
 }
 
-// or joins two conditions: b runs only when a does not hold.
-func or(a, b *frag) *frag {
+// or joins two conditions: b runs only when a does not hold. a and b are
+// used up (the result is one of them).
+func (g *gen) or(a, b *frag) *frag {
 	switch {
 	case a.m == isFalse:
+		g.freeFrag(a)
 		return b
 	case b.m == isFalse:
+		g.freeFrag(b)
 		return a
 	case a.m == isTrue:
+		g.freeFrag(b)
 		return a
 	case b.m == isTrue:
+		g.freeFrag(a)
 		return b
 	}
 	a.f.setAll(b.head)
-	return &frag{head: a.head, t: join(b.t, a.t), f: b.f}
+	a.t, a.f = join(b.t, a.t), b.f
+	g.freeFrag(b)
+	return a
 }
 
-// not negates a condition.
-func not(a *frag) *frag {
-	m := a.m
-	switch m {
+// not negates a condition, a itself.
+func (g *gen) not(a *frag) *frag {
+	switch a.m {
 	case isTrue:
-		m = isFalse
+		a.m = isFalse
 	case isFalse:
-		m = isTrue
+		a.m = isTrue
 	}
-	return &frag{head: a.head, t: a.f, f: a.t, m: m}
+	a.t, a.f = a.f, a.t
+	return a
 }
 
 // finish attaches the returns: snaplen when the condition holds, 0 when
 // it does not. It returns the root block.
-func finish(a *frag, snaplen uint32) *block {
-	accept := &block{code: cbpf.RET | cbpf.K, k: snaplen}
-	reject := &block{code: cbpf.RET | cbpf.K, k: 0}
+func (g *gen) finish(a *frag, snaplen uint32) *block {
+	accept, reject := &g.rets[0], &g.rets[1]
+	*accept = block{code: cbpf.RET | cbpf.K, k: snaplen}
+	*reject = block{code: cbpf.RET | cbpf.K, k: 0}
 	a.t.setAll(accept)
 	a.f.setAll(reject)
 	return a.head
@@ -186,11 +270,11 @@ func layout(root *block) ([]bpf.RawInstruction, error) {
 			if b.jt == nil {
 				continue
 			}
-			at := b.offset + len(b.stmts)
-			if b.longjt == 0 && b.jt.offset-at-1 >= 256 {
+			at := int(b.offset) + len(b.stmts)
+			if b.longjt == 0 && int(b.jt.offset)-at-1 >= 256 {
 				b.longjt, grew = 1, true
 			}
-			if b.longjf == 0 && b.jf.offset-at-1 >= 256 {
+			if b.longjf == 0 && int(b.jf.offset)-at-1 >= 256 {
 				b.longjf, grew = 1, true
 			}
 		}
@@ -231,12 +315,12 @@ func placeOrder(root *block) []*block {
 func assignOffsets(order []*block) int {
 	n := 0
 	for _, b := range order {
-		n += len(b.stmts) + 1 + b.longjt + b.longjf
+		n += len(b.stmts) + 1 + int(b.longjt) + int(b.longjf)
 	}
 	tail := n
 	for _, b := range order {
-		tail -= len(b.stmts) + 1 + b.longjt + b.longjf
-		b.offset = tail
+		tail -= len(b.stmts) + 1 + int(b.longjt) + int(b.longjf)
+		b.offset = int32(tail)
 	}
 	return n
 }
@@ -247,13 +331,13 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 	out := make([]bpf.RawInstruction, n)
 	for _, b := range order {
 		for i, s := range b.stmts {
-			out[b.offset+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
+			out[int(b.offset)+i] = bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k}
 		}
-		at := b.offset + len(b.stmts)
+		at := int(b.offset) + len(b.stmts)
 		ins := bpf.RawInstruction{Op: b.code, K: b.k}
 		if b.jt != nil {
 			extra := 0
-			off := b.jt.offset - at - 1
+			off := int(b.jt.offset) - at - 1
 			if b.longjt != 0 {
 				ins.Jt = uint8(extra)
 				extra++
@@ -261,7 +345,7 @@ func emit(order []*block, n int) []bpf.RawInstruction {
 			} else {
 				ins.Jt = uint8(off)
 			}
-			off = b.jf.offset - at - 1
+			off = int(b.jf.offset) - at - 1
 			if b.longjf != 0 {
 				ins.Jf = uint8(extra)
 				extra++

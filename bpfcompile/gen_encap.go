@@ -25,9 +25,9 @@ func prependStmts(s []stmt, b *block) {
 func (g *gen) vlanTPIDTest() *frag {
 	b0 := g.linkProto(ethertype8021Q)
 	b1 := g.linkProto(ethertype8021AD)
-	b0 = or(b0, b1)
+	b0 = g.or(b0, b1)
 	b1 = g.linkProto(ethertypeQinQ)
-	return or(b0, b1)
+	return g.or(b0, b1)
 }
 
 func (g *gen) vlanVIDTest(v uint32) *frag {
@@ -58,7 +58,7 @@ func (g *gen) vlan(v uint32, hasV bool) *frag {
 func (g *gen) vlanInline(v uint32, hasV bool) *frag {
 	b0 := g.vlanTPIDTest()
 	if hasV {
-		b0 = and(b0, g.vlanVIDTest(v))
+		b0 = g.and(b0, g.vlanVIDTest(v))
 	}
 	g.offLinkPL.constPart += 4
 	g.offLinkType.constPart += 4
@@ -82,7 +82,7 @@ func (g *gen) vloffsetAdd(off *absOffset, v uint32, s []stmt) []stmt {
 // in the frame (QinQ) is tested inline, at offsets then known only at run
 // time.
 func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
-	b0 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 1, []stmt{{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent}})
+	b0 := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 1, []stmt{{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent}})
 	tpid := g.vlanTPIDTest()
 	var vid *frag
 	if hasV {
@@ -94,7 +94,7 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 	s = g.vloffsetAdd(&g.offLinkPL, 4, s)
 	s = g.vloffsetAdd(&g.offLinkType, 4, s)
 	prependStmts(s, tpid.head)
-	b0 = or(b0, tpid)
+	b0 = g.or(b0, tpid)
 	if hasV {
 		vb := vid.head
 		cnt := len(vb.stmts)
@@ -105,7 +105,7 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 			{code: cbpf.JMP | cbpf.JA, k: uint32(cnt - 1)},
 		}
 		prependStmts(p, vb)
-		b0 = and(b0, vid)
+		b0 = g.and(b0, vid)
 	}
 	return b0
 }
@@ -114,7 +114,7 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 func (g *gen) mpls(v uint32, hasV bool) *frag {
 	var b0 *frag
 	if g.labelDepth > 0 {
-		b0 = not(setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
+		b0 = g.not(g.setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B)))
 	} else {
 		if g.ll.mpls == 0 {
 			g.failKwOnDLT("mpls")
@@ -124,7 +124,7 @@ func (g *gen) mpls(v uint32, hasV bool) *frag {
 	if hasV {
 		g.assertMax("MPLS label", v, mplsLabelMax)
 		b1 := g.mcmp(orLinkPL, 0, cbpf.W, v<<mplsLabelShift, mplsLabelMax<<mplsLabelShift)
-		b0 = and(b0, b1)
+		b0 = g.and(b0, b1)
 	}
 	g.offNLNoSNAP += 4
 	g.offNL += 4
@@ -139,7 +139,7 @@ func (g *gen) pppoes(v uint32, hasV bool) *frag {
 	b0 := g.linkProto(ethertypePPPoES)
 	if hasV {
 		g.assertMax("PPPoE session number", v, 0xffff)
-		b0 = and(b0, g.cmp(orLinkPL, 2, cbpf.H, v))
+		b0 = g.and(b0, g.cmp(orLinkPL, 2, cbpf.H, v))
 	}
 	g.pushLinkHdr(LinkTypePPP, g.offLinkPL.variable, g.offLinkPL.constPart+g.offNL+6, g.offLinkPL.reg)
 	g.offLinkType = g.offLinkHdr
@@ -184,14 +184,14 @@ func (g *gen) tunnelCheck(v6 bool, port uint32, vni uint32, hasVNI bool, geneve 
 	}
 	name := "VXLAN VNI"
 	if geneve {
-		b0 = and(b0, g.mcmp(rel, 8, cbpf.B, 0, 0xc0))
+		b0 = g.and(b0, g.mcmp(rel, 8, cbpf.B, 0, 0xc0))
 		name = "Geneve VNI"
 	} else {
-		b0 = and(b0, g.cmp(rel, 8, cbpf.B, 0x08))
+		b0 = g.and(b0, g.cmp(rel, 8, cbpf.B, 0x08))
 	}
 	if hasVNI {
 		g.assertMax(name, vni, 0xffffff)
-		b0 = and(b0, g.mcmp(rel, 12, cbpf.W, vni<<8, 0xffffff00))
+		b0 = g.and(b0, g.mcmp(rel, 12, cbpf.W, vni<<8, 0xffffff00))
 	}
 	// Leave the offset of the UDP header in A (and X).
 	var s []stmt
@@ -206,8 +206,8 @@ func (g *gen) tunnelCheck(v6 bool, port uint32, vni uint32, hasVNI bool, geneve 
 	} else {
 		s = append(g.loadXIPHdrLen(), stmt{code: cbpf.MISC | cbpf.TXA})
 	}
-	b1 := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s)
-	return and(b0, b1)
+	b1 := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s)
+	return g.and(b0, b1)
 }
 
 // geneve tests for Geneve; what follows is the encapsulated frame.
@@ -246,11 +246,11 @@ func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
 	s[jeq].jt = 0
 	s[jeq].jf = uint8(len(s) - 1 - jeq - 1)
 	g.offNL = 0
-	offsets := genTrue()
+	offsets := g.genTrue()
 	prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
-	return and(or(b0, b1), offsets)
+	return g.and(g.or(b0, b1), offsets)
 }
 
 // vxlan tests for VXLAN; what follows is the encapsulated frame.
@@ -271,11 +271,11 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 	g.offLinkPL = absOffset{reg: g.allocReg(), variable: true}
 	s = append(s, stmt{code: cbpf.STX, k: uint32(g.offLinkPL.reg)})
 	g.offNL = 0
-	offsets := genTrue()
+	offsets := g.genTrue()
 	prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
-	return and(or(b0, b1), offsets)
+	return g.and(g.or(b0, b1), offsets)
 }
 
 // encapLLCheck is true when the frame inside a tunnel is not empty.
@@ -284,7 +284,7 @@ func (g *gen) encapLLCheck() *frag {
 		{code: cbpf.LD | cbpf.MEM, k: uint32(g.offLinkHdr.reg)},
 		{code: cbpf.LDX | cbpf.MEM, k: uint32(g.offLinkPL.reg)},
 	}
-	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
+	return g.not(g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.X, 0, s))
 }
 
 // finishParse puts before the program's first test the statements that
@@ -331,7 +331,7 @@ func (g *gen) finishParse(f *frag) *frag {
 		f.m = uncertain
 	}
 	if g.outer.prefix == prefixPPI {
-		f = and(g.cmp(orPacket, 4, cbpf.W, ppiDLT802_11), f)
+		f = g.and(g.cmp(orPacket, 4, cbpf.W, ppiDLT802_11), f)
 	}
 	return f
 }

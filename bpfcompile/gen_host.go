@@ -37,9 +37,9 @@ func (g *gen) hostop(addr, mask uint32, d dqual, srcOff, dstOff uint32) *frag {
 	case dDst:
 		return g.mcmp(orLinkPL, dstOff, cbpf.W, addr, mask)
 	case dAnd:
-		return and(g.hostop(addr, mask, dSrc, srcOff, dstOff), g.hostop(addr, mask, dDst, srcOff, dstOff))
+		return g.and(g.hostop(addr, mask, dSrc, srcOff, dstOff), g.hostop(addr, mask, dDst, srcOff, dstOff))
 	}
-	return or(g.hostop(addr, mask, dSrc, srcOff, dstOff), g.hostop(addr, mask, dDst, srcOff, dstOff))
+	return g.or(g.hostop(addr, mask, dSrc, srcOff, dstOff), g.hostop(addr, mask, dDst, srcOff, dstOff))
 }
 
 func (g *gen) hostop6(addr, mask [16]byte, d dqual) *frag {
@@ -50,16 +50,16 @@ func (g *gen) hostop6(addr, mask [16]byte, d dqual) *frag {
 	case dDst:
 		off = ipv6DstOff
 	case dAnd:
-		return and(g.hostop6(addr, mask, dSrc), g.hostop6(addr, mask, dDst))
+		return g.and(g.hostop6(addr, mask, dSrc), g.hostop6(addr, mask, dDst))
 	default:
-		return or(g.hostop6(addr, mask, dSrc), g.hostop6(addr, mask, dDst))
+		return g.or(g.hostop6(addr, mask, dSrc), g.hostop6(addr, mask, dDst))
 	}
-	b1 := genTrue()
+	b1 := g.genTrue()
 	for i := 3; i >= 0; i-- {
 		a := beUint32(addr[4*i:])
 		m := beUint32(mask[4*i:])
 		b0 := g.mcmp(orLinkPL, off+4*uint32(i), cbpf.W, a, m)
-		b1 = and(b0, b1)
+		b1 = g.and(b0, b1)
 	}
 	return b1
 }
@@ -77,9 +77,9 @@ func (g *gen) host(addrs, masks []uint32, p pqual, d dqual, negate bool, context
 		b0 := g.host(addrs, masks, qIP, d, negate, context)
 		if g.labelDepth == 0 {
 			b1 := g.host(addrs, masks, qARP, d, negate, context)
-			b1 = or(b0, b1)
+			b1 = g.or(b0, b1)
 			b0 = g.host(addrs, masks, qRARP, d, negate, context)
-			b0 = or(b1, b0)
+			b0 = g.or(b1, b0)
 		}
 		return b0
 	case qIP:
@@ -95,14 +95,14 @@ func (g *gen) host(addrs, masks []uint32, p pqual, d dqual, negate bool, context
 	if b0.m == isFalse {
 		return b0
 	}
-	b1 := genFalse()
+	b1 := g.genFalse()
 	for i := range addrs {
-		b1 = or(b1, g.hostop(addrs[i], masks[i], d, srcOff, dstOff))
+		b1 = g.or(b1, g.hostop(addrs[i], masks[i], d, srcOff, dstOff))
 	}
 	if negate {
-		b1 = not(b1)
+		b1 = g.not(b1)
 	}
-	return and(b0, b1)
+	return g.and(b0, b1)
 }
 
 func (g *gen) host6(addrs, masks [][16]byte, p pqual, d dqual, negate bool, context string) *frag {
@@ -111,14 +111,14 @@ func (g *gen) host6(addrs, masks [][16]byte, p pqual, d dqual, negate bool, cont
 		g.errorf("'%s' is not a valid qualifier for '%s'", p, context)
 	}
 	link := g.linkProto(ethertypeIPv6)
-	h := genFalse()
+	h := g.genFalse()
 	for i := range addrs {
-		h = or(h, g.hostop6(addrs[i], masks[i], d))
+		h = g.or(h, g.hostop6(addrs[i], masks[i], d))
 	}
 	if negate {
-		h = not(h)
+		h = g.not(h)
 	}
-	return and(link, h)
+	return g.and(link, h)
 }
 
 // host46ByName tests every address of a host name: IPv4 ones in ascending
@@ -161,7 +161,7 @@ func (g *gen) host46ByName(name string, p4, p6 pqual, d dqual, negate bool) *fra
 		}
 		h6 := g.host6(v6, masks, p6, d, negate, what)
 		if ret != nil {
-			ret = or(ret, h6)
+			ret = g.or(ret, h6)
 		} else {
 			ret = h6
 		}
@@ -205,13 +205,13 @@ func (g *gen) mac48host(eaddr []byte, d dqual, keyword string) *frag {
 		b0 = g.bcmp(orLinkHdr, dstOff, eaddr)
 	case dAnd:
 		t := g.bcmp(orLinkHdr, srcOff, eaddr)
-		b0 = and(t, g.bcmp(orLinkHdr, dstOff, eaddr))
+		b0 = g.and(t, g.bcmp(orLinkHdr, dstOff, eaddr))
 	default:
 		t := g.bcmp(orLinkHdr, srcOff, eaddr)
-		b0 = or(t, g.bcmp(orLinkHdr, dstOff, eaddr))
+		b0 = g.or(t, g.bcmp(orLinkHdr, dstOff, eaddr))
 	}
 	if b1 != nil {
-		return and(b1, b0)
+		return g.and(b1, b0)
 	}
 	return b0
 }
@@ -240,10 +240,10 @@ func (g *gen) mac8host(a uint32, d dqual, context string) *frag {
 		return g.cmp(orLinkHdr, dstOff, cbpf.B, a)
 	case dAnd:
 		src := g.cmp(orLinkHdr, srcOff, cbpf.B, a)
-		return and(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
+		return g.and(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
 	}
 	src := g.cmp(orLinkHdr, srcOff, cbpf.B, a)
-	return or(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
+	return g.or(src, g.cmp(orLinkHdr, dstOff, cbpf.B, a))
 }
 
 // dnhostop tests a DECnet address in the long and short header forms.
@@ -255,34 +255,34 @@ func (g *gen) dnhostop(addr uint32, d dqual) *frag {
 	case dSrc:
 		offSH, offLH = 3, 15
 	case dAnd:
-		return and(g.dnhostop(addr, dSrc), g.dnhostop(addr, dDst))
+		return g.and(g.dnhostop(addr, dSrc), g.dnhostop(addr, dDst))
 	default:
-		return or(g.dnhostop(addr, dSrc), g.dnhostop(addr, dDst))
+		return g.or(g.dnhostop(addr, dSrc), g.dnhostop(addr, dDst))
 	}
 	sw := (addr&0xff)<<8 | addr>>8&0xff
 	tmp := g.mcmp(orLinkPL, 2, cbpf.H, 0x8106, 0xff07)
 	b1 := g.cmp(orLinkPL, 2+1+offLH, cbpf.H, sw)
-	b1 = and(tmp, b1)
+	b1 = g.and(tmp, b1)
 	tmp = g.mcmp(orLinkPL, 2, cbpf.B, 0x06, 0x07)
 	b2 := g.cmp(orLinkPL, 2+offLH, cbpf.H, sw)
-	b2 = and(tmp, b2)
-	b1 = or(b2, b1)
+	b2 = g.and(tmp, b2)
+	b1 = g.or(b2, b1)
 	if d == dDst {
 		b2 = g.mcmp(orLinkPL, 2, cbpf.W, 0x81020000|sw, 0xff07ffff)
 	} else {
 		tmp = g.mcmp(orLinkPL, 2, cbpf.H, 0x8102, 0xff07)
 		b2 = g.cmp(orLinkPL, 2+1+offSH, cbpf.H, sw)
-		b2 = and(tmp, b2)
+		b2 = g.and(tmp, b2)
 	}
-	b1 = or(b2, b1)
+	b1 = g.or(b2, b1)
 	if d == dDst {
 		b2 = g.mcmp(orLinkPL, 2, cbpf.W, 0x02000000|sw<<8, 0x07ffff00)
 	} else {
 		tmp = g.mcmp(orLinkPL, 2, cbpf.B, 0x02, 0x07)
 		b2 = g.cmp(orLinkPL, 2+offSH, cbpf.H, sw)
-		b2 = and(tmp, b2)
+		b2 = g.and(tmp, b2)
 	}
-	return or(b2, b1)
+	return g.or(b2, b1)
 }
 
 // dnhost tests a DECnet address "area.node".
@@ -298,7 +298,7 @@ func (g *gen) dnhost(s string, isNum bool, v uint32, q qual) *frag {
 	if !ok {
 		g.errorf("invalid DECnet address '%s'", s)
 	}
-	return and(g.linkProto(ethertypeDN), g.dnhostop(uint32(addr), q.dir))
+	return g.and(g.linkProto(ethertypeDN), g.dnhostop(uint32(addr), q.dir))
 }
 
 // parseDECnet parses "area.node" (area 1..63 bits, node 10 bits).
@@ -354,5 +354,5 @@ func (g *gen) gateway(name string, p pqual) *frag {
 	}
 	b0 := g.mac48hostByName(name, dOr, "gateway")
 	b1 := g.host46ByName(name, p, qIP, dOr, true)
-	return and(b0, b1)
+	return g.and(b0, b1)
 }

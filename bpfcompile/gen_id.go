@@ -126,7 +126,7 @@ func (g *gen) scode(name string, q qual) *frag {
 		}
 		b := g.port(uint32(port), real, q.dir, q.addr)
 		b6 := g.port6(uint32(port), real, q.dir, q.addr)
-		return or(b6, b)
+		return g.or(b6, b)
 	case aPortrange:
 		g.portPQToIPProto(q.proto, "portrange")
 		p1, p2, real := g.stringToPortRange(name)
@@ -135,7 +135,7 @@ func (g *gen) scode(name string, q qual) *frag {
 		g.assertMax("port number", p2, 0xffff)
 		b := g.portRange(p1, p2, real, q.dir)
 		b6 := g.portRange6(p1, p2, real, q.dir)
-		return or(b6, b)
+		return g.or(b6, b)
 	case aGateway:
 		return g.gateway(name, q.proto)
 	case aProto:
@@ -282,7 +282,7 @@ func (g *gen) ncode(s string, isNum bool, v uint32, q qual) *frag {
 		g.assertMax("port number", v, 0xffff)
 		b := g.port(v, proto, q.dir, q.addr)
 		b6 := g.port6(v, proto, q.dir, q.addr)
-		return or(b6, b)
+		return g.or(b6, b)
 	case aProto:
 		return g.genProto(v, q.proto)
 	case aProtochain:

@@ -89,7 +89,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		}
 		b1 := g.etherLinktype(p)
 		if b0 != nil {
-			return and(b0, b1)
+			return g.and(b0, b1)
 		}
 		return b1
 	case protoEtherType:
@@ -101,10 +101,10 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		return g.llcLinktype(p)
 	case protoWLAN:
 		b0 := g.mcmp(orLinkHdr, 0, cbpf.B, wlanTypeData, wlanTypeMask)
-		return and(b0, g.llcLinktype(p))
+		return g.and(b0, g.llcLinktype(p))
 	case protoSunATM:
 		b0 := g.atmProtoType(atmPTLLC)
-		return and(b0, g.llcLinktype(p))
+		return g.and(b0, g.llcLinktype(p))
 	case protoCHDLC:
 		g.assertMax("HDLC protocol", p, 0xffff)
 		if p == llcsapISONS {
@@ -118,20 +118,20 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		case ethertypeIPv6:
 			return g.ipVersion(orLinkHdr, 6)
 		}
-		return genFalse()
+		return g.genFalse()
 	case protoIPv4Only:
-		return uncond(p == ethertypeIP)
+		return g.uncond(p == ethertypeIP)
 	case protoIPv6Only:
-		return uncond(p == ethertypeIPv6)
+		return g.uncond(p == ethertypeIPv6)
 	case protoPPP:
 		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(p))
 	case protoPPPBSDOS:
 		if p == ethertypeIP {
 			b0 := g.cmp(orLinkType, 0, cbpf.H, pppIP)
 			b1 := g.cmp(orLinkType, 0, cbpf.H, pppVJC)
-			b1 = or(b0, b1)
+			b1 = g.or(b0, b1)
 			b0 = g.cmp(orLinkType, 0, cbpf.H, pppVJNC)
-			return or(b1, b0)
+			return g.or(b1, b0)
 		}
 		return g.cmp(orLinkType, 0, cbpf.H, g.ethertypeToPPP(p))
 	case protoAF:
@@ -141,11 +141,11 @@ func (g *gen) linkProto(llProto uint32) *frag {
 	case protoARCnet:
 		sc, ok := arcnetSystemCodes[p]
 		if !ok {
-			return genFalse()
+			return g.genFalse()
 		}
 		return g.cmp(orLinkType, 0, cbpf.B, sc)
 	case protoLTalk:
-		return uncond(p == ethertypeAtalk)
+		return g.uncond(p == ethertypeAtalk)
 	case protoFRelay:
 		switch p {
 		case ethertypeIP:
@@ -156,10 +156,10 @@ func (g *gen) linkProto(llProto uint32) *frag {
 			b0 := g.frelayNLPID(isoCLNP)
 			b1 := g.frelayNLPID(isoESIS)
 			b2 := g.frelayNLPID(isoISIS)
-			b2 = or(b1, b2)
-			return or(b0, b2)
+			b2 = g.or(b1, b2)
+			return g.or(b0, b2)
 		}
-		return genFalse()
+		return g.genFalse()
 	case protoJuniper:
 		// Only the magic cookie can be checked: what follows depends on
 		// the PIC and its encapsulation.
@@ -171,7 +171,7 @@ func (g *gen) linkProto(llProto uint32) *frag {
 		case ethertypeIPv6:
 			return g.cmp(orLinkType, 0, cbpf.B, ipnetAFInet6)
 		}
-		return genFalse()
+		return g.genFalse()
 	}
 	g.errorf("link-layer type filtering not implemented for %s", g.dltName())
 	return nil
@@ -244,17 +244,17 @@ func (g *gen) etherLinktype(p uint32) *frag {
 	case llcsapISONS, llcsapIP, llcsapNetBEUI:
 		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		b1 := g.cmp(orLLC, 0, cbpf.H, p<<8|p)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case llcsapIPX:
 		b0 := g.cmp(orLLC, 0, cbpf.B, llcsapIPX)
 		b1 := g.cmp(orLLC, 0, cbpf.H, 0xffff)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.snap(0x000000, ethertypeIPX)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
-		b1 = and(b0, b1)
+		b1 = g.and(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, ethertypeIPX)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	case ethertypeAtalk, ethertypeAARP:
 		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		var b1 *frag
@@ -263,15 +263,15 @@ func (g *gen) etherLinktype(p uint32) *frag {
 		} else {
 			b1 = g.snap(0x000000, ethertypeAARP)
 		}
-		b1 = and(b0, b1)
+		b1 = g.and(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, p)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	}
 	if p <= etherMTU {
 		g.assertMax("LLC DSAP", p, 0xff)
 		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		b1 := g.cmp(orLinkType, 2, cbpf.B, p)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	}
 	g.assertMax("EtherType", p, 0xffff)
 	return g.cmp(orLinkType, 0, cbpf.H, p)
@@ -282,17 +282,17 @@ func (g *gen) sllLinktype(p uint32) *frag {
 	case llcsapISONS, llcsapIP, llcsapNetBEUI:
 		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
 		b1 := g.cmp(orLLC, 0, cbpf.H, p<<8|p)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case llcsapIPX:
 		b0 := g.cmp(orLLC, 0, cbpf.B, llcsapIPX)
 		b1 := g.snap(0x000000, ethertypeIPX)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, sllP8022)
-		b1 = and(b0, b1)
+		b1 = g.and(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, sllP8023)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, ethertypeIPX)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	case ethertypeAtalk, ethertypeAARP:
 		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
 		var b1 *frag
@@ -301,15 +301,15 @@ func (g *gen) sllLinktype(p uint32) *frag {
 		} else {
 			b1 = g.snap(0x000000, ethertypeAARP)
 		}
-		b1 = and(b0, b1)
+		b1 = g.and(b0, b1)
 		b0 = g.cmp(orLinkType, 0, cbpf.H, p)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	}
 	if p <= etherMTU {
 		g.assertMax("LLC DSAP", p, 0xff)
 		b0 := g.cmp(orLinkType, 0, cbpf.H, sllP8022)
 		b1 := g.cmp(orLinkHdr, g.offLinkPL.constPart, cbpf.B, p)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	}
 	g.assertMax("EtherType", p, 0xffff)
 	return g.cmp(orLinkType, 0, cbpf.H, p)
@@ -327,7 +327,7 @@ func (g *gen) loopbackLinktype(p uint32) *frag {
 	if g.ll.afHostOrder {
 		b0 := g.afOffline(0, cbpf.W, p, g.opts.SwappedAF)
 		b1 := g.afOffline(0, cbpf.W, p, !g.opts.SwappedAF)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	}
 	return g.afOffline(0, cbpf.W, p, false)
 }
@@ -348,7 +348,7 @@ func (g *gen) afLive(off uint32, size uint16, p uint32, swapped bool) *frag {
 	case ethertypeIPv6:
 		return g.afCmp(off, size, afINET6, swapped)
 	}
-	return genFalse()
+	return g.genFalse()
 }
 
 // afOffline tests an address family as the BSDs number it (AF_INET6 is
@@ -360,11 +360,11 @@ func (g *gen) afOffline(off uint32, size uint16, p uint32, swapped bool) *frag {
 	case ethertypeIPv6:
 		b0 := g.afCmp(off, size, 24, swapped)
 		b1 := g.afCmp(off, size, 28, swapped)
-		b1 = or(b0, b1)
+		b1 = g.or(b0, b1)
 		b0 = g.afCmp(off, size, 30, swapped)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	}
-	return genFalse()
+	return g.genFalse()
 }
 
 func (g *gen) afCmp(off uint32, size uint16, v uint32, swapped bool) *frag {
@@ -390,9 +390,9 @@ func (g *gen) llcInternal() *frag {
 	case llcEther:
 		b0 := g.cmpLE(orLinkType, 0, cbpf.H, etherMTU)
 		b1 := g.cmpNE(orLLC, 0, cbpf.H, 0xffff)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case llcAll:
-		return genTrue()
+		return g.genTrue()
 	case llcWLAN:
 		return g.mcmp(orLinkHdr, 0, cbpf.B, wlanTypeData, wlanTypeMask)
 	case llcSunATM:
@@ -408,13 +408,13 @@ func (g *gen) llcInternal() *frag {
 // mplsLinktype tests the protocol after an MPLS label stack.
 func (g *gen) mplsLinktype(p uint32) *frag {
 	afterStack := func() *frag {
-		return setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B))
+		return g.setBits(0x01, g.loadA(orPrevMPLSHdr, 2, cbpf.B))
 	}
 	switch p {
 	case ethertypeIP:
-		return and(afterStack(), g.ipVersion(orLinkPL, 4))
+		return g.and(afterStack(), g.ipVersion(orLinkPL, 4))
 	case ethertypeIPv6:
-		return and(afterStack(), g.ipVersion(orLinkPL, 6))
+		return g.and(afterStack(), g.ipVersion(orLinkPL, 6))
 	}
 	g.errorf("unsupported protocol over mpls")
 	return nil

@@ -14,9 +14,9 @@ func (g *gen) genOther(n *OtherNode) *frag {
 	case "multicast":
 		return g.multicast(n.Proto)
 	case "less":
-		return not(jmpFrag(cbpf.JMP|cbpf.JGT|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}}))
+		return g.not(g.jmpFrag(cbpf.JMP|cbpf.JGT|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}}))
 	case "greater":
-		return jmpFrag(cbpf.JMP|cbpf.JGE|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}})
+		return g.jmpFrag(cbpf.JMP|cbpf.JGE|cbpf.K, n.Num, []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}})
 	case "byte":
 		return g.byteop(n.Op, n.Num, n.Num2)
 	case "inbound", "outbound":
@@ -47,13 +47,13 @@ func (g *gen) genOther(n *OtherNode) *frag {
 		"connectmsg", "metaconnect":
 		return g.atmKeyword(n.Kind)
 	case "vpi", "vci":
-		return fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
+		return g.fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
 			return g.atmField(n.Kind, v, jtype, reverse)
 		})
 	case "fisu", "lssu", "lsu", "msu", "hfisu", "hlssu", "hmsu":
 		return g.ss7Type(n.Kind)
 	case "sio", "opc", "dpc", "sls", "hsio", "hopc", "hdpc", "hsls":
-		return fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
+		return g.fieldValues(n, func(v uint32, jtype uint16, reverse bool) *frag {
 			return g.ss7Field(n.Kind, v, jtype, reverse)
 		})
 	}
@@ -78,7 +78,7 @@ func (g *gen) broadcast(p pqual) *frag {
 		hostmask := ^g.opts.Netmask
 		b1 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.W, 0, hostmask)
 		b2 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.W, hostmask, hostmask)
-		return and(b0, or(b1, b2))
+		return g.and(b0, g.or(b1, b2))
 	}
 	g.errorf("'%s' is not a valid qualifier for 'broadcast'", p)
 	return nil
@@ -95,23 +95,23 @@ func (g *gen) multicast(p pqual) *frag {
 			return g.wlanMulticast()
 		case g.isEther():
 			b1 := g.prevLinkHdrCheck()
-			b0 := setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
+			b0 := g.setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
 			if b1 != nil {
-				return and(b1, b0)
+				return g.and(b1, b0)
 			}
 			return b0
 		case g.ll.mac == mac48:
-			return setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
+			return g.setBits(1, g.loadA(orLinkHdr, g.ll.mcastOff, cbpf.B))
 		}
 		g.failKwOnDLT("multicast")
 	case qIP:
 		b0 := g.linkProto(ethertypeIP)
 		b1 := g.mcmp(orLinkPL, ipv4DstOff, cbpf.B, 0xe0, 0xf0)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case qIPv6:
 		b0 := g.linkProto(ethertypeIPv6)
 		b1 := g.cmp(orLinkPL, ipv6DstOff, cbpf.B, 255)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	}
 	g.errorf("'%s' is not a valid qualifier for 'multicast'", p)
 	return nil
@@ -132,7 +132,7 @@ func (g *gen) byteop(op string, idx, val uint32) *frag {
 		alu = cbpf.AND
 	}
 	s := append(g.loadA(orLinkHdr, idx, cbpf.B), stmt{code: cbpf.ALU | alu | cbpf.K, k: val})
-	return not(jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, s))
+	return g.not(g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, s))
 }
 
 const (
@@ -148,7 +148,7 @@ func (g *gen) inOut(outbound bool) *frag {
 		case outbound:
 			return g.ncmp(orLinkHdr, d.off, d.size, d.outMask, cbpf.JEQ, false, d.out)
 		case d.inIsNotOutbound:
-			return not(g.ncmp(orLinkHdr, d.off, d.size, d.outMask, cbpf.JEQ, false, d.out))
+			return g.not(g.ncmp(orLinkHdr, d.off, d.size, d.outMask, cbpf.JEQ, false, d.out))
 		}
 		return g.ncmp(orLinkHdr, d.off, d.size, d.inMask, cbpf.JEQ, false, d.in)
 	}
@@ -161,7 +161,7 @@ func (g *gen) inOut(outbound bool) *frag {
 	if outbound {
 		return b0
 	}
-	return not(b0)
+	return g.not(b0)
 }
 
 func (g *gen) requireLive(kw string) {
@@ -197,7 +197,7 @@ func (g *gen) llc(name string) *frag {
 	var b1 *frag
 	switch lname {
 	case "i":
-		b1 = unsetBits(0x01, g.loadA(orLLC, 2, cbpf.B))
+		b1 = g.unsetBits(0x01, g.loadA(orLLC, 2, cbpf.B))
 	case "s":
 		b1 = g.mcmp(orLLC, 2, cbpf.B, 1, 0x03)
 	case "u":
@@ -211,7 +211,7 @@ func (g *gen) llc(name string) *frag {
 			g.errorf("unknown LLC type name \"%s\"", name)
 		}
 	}
-	return and(b0, b1)
+	return g.and(b0, b1)
 }
 
 // fieldRelation maps a relation of "vpi", "vci" and the MTP3 fields to
@@ -234,14 +234,14 @@ func fieldRelation(op string) (uint16, bool) {
 
 // fieldValues generates "FIELD NUM", "FIELD relop NUM" and
 // "FIELD (NUM or NUM ...)" with field generating one comparison.
-func fieldValues(n *OtherNode, field func(v uint32, jtype uint16, reverse bool) *frag) *frag {
+func (g *gen) fieldValues(n *OtherNode, field func(v uint32, jtype uint16, reverse bool) *frag) *frag {
 	if n.Op != "" {
 		jtype, reverse := fieldRelation(n.Op)
 		return field(n.List[0], jtype, reverse)
 	}
 	b := field(n.List[0], cbpf.JEQ, false)
 	for _, v := range n.List[1:] {
-		b = or(b, field(v, cbpf.JEQ, false))
+		b = g.or(b, field(v, cbpf.JEQ, false))
 	}
 	return b
 }

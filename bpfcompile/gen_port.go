@@ -44,7 +44,10 @@ func (g *gen) ipProto(p uint32) *frag  { return g.cmp(orLinkPL, 9, cbpf.B, p) }
 func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, cbpf.B, p) }
 
 // ipFrag is true for an IPv4 packet that is not a non-first fragment.
-func (g *gen) ipFrag() *frag { return unsetBits(0x1fff, g.loadA(orLinkPL, 6, cbpf.H)) }
+func (g *gen) ipFrag() *frag {
+	var buf [2]stmt
+	return g.not(g.jmpFragCopy(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
+}
 
 // portDir combines the source and destination tests of a port.
 func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {
@@ -55,10 +58,10 @@ func (g *gen) portDir(d dqual, a aqual, atom func(off uint32) *frag) *frag {
 		return atom(2)
 	case dAnd:
 		t := atom(0)
-		return and(t, atom(2))
+		return g.and(t, atom(2))
 	case dDefault, dOr:
 		t := atom(0)
-		return or(t, atom(2))
+		return g.or(t, atom(2))
 	}
 	g.errorf("'%s' is not a valid qualifier for '%s'", d, a)
 	return nil
@@ -85,33 +88,33 @@ func (g *gen) port(port uint32, proto int, d dqual, a aqual) *frag {
 func (g *gen) portEachProto(ip6 bool, test func() *frag) *frag {
 	one := func(proto uint32) *frag {
 		if ip6 {
-			return and(g.ip6Proto(proto), test())
+			return g.and(g.ip6Proto(proto), test())
 		}
-		b0 := and(g.ipProto(proto), g.ipFrag())
-		return and(b0, test())
+		b0 := g.and(g.ipProto(proto), g.ipFrag())
+		return g.and(b0, test())
 	}
 	b1 := one(ipprotoTCP)
-	b1 = or(b1, one(ipprotoUDP))
-	b1 = or(one(ipprotoSCTP), b1)
+	b1 = g.or(b1, one(ipprotoUDP))
+	b1 = g.or(one(ipprotoSCTP), b1)
 	if ip6 {
-		return and(g.linkProto(ethertypeIPv6), b1)
+		return g.and(g.linkProto(ethertypeIPv6), b1)
 	}
-	return and(g.linkProto(ethertypeIP), b1)
+	return g.and(g.linkProto(ethertypeIP), b1)
 }
 
 func (g *gen) portCommon(proto int, b1 *frag) *frag {
 	var tmp *frag
 	if proto == protoUndef {
 		tmp = g.ipProto(ipprotoSCTP)
-		tmp = or(g.ipProto(ipprotoUDP), tmp)
-		tmp = or(g.ipProto(ipprotoTCP), tmp)
+		tmp = g.or(g.ipProto(ipprotoUDP), tmp)
+		tmp = g.or(g.ipProto(ipprotoTCP), tmp)
 	} else {
 		tmp = g.ipProto(uint32(proto))
 	}
 	b0 := g.ipFrag()
-	b0 = and(tmp, b0)
-	b1 = and(b0, b1)
-	return and(g.linkProto(ethertypeIP), b1)
+	b0 = g.and(tmp, b0)
+	b1 = g.and(b0, b1)
+	return g.and(g.linkProto(ethertypeIP), b1)
 }
 
 func (g *gen) port6(port uint32, proto int, d dqual, a aqual) *frag {
@@ -126,13 +129,13 @@ func (g *gen) port6Common(proto int, b1 *frag) *frag {
 	var tmp *frag
 	if proto == protoUndef {
 		tmp = g.ip6Proto(ipprotoSCTP)
-		tmp = or(g.ip6Proto(ipprotoUDP), tmp)
-		tmp = or(g.ip6Proto(ipprotoTCP), tmp)
+		tmp = g.or(g.ip6Proto(ipprotoUDP), tmp)
+		tmp = g.or(g.ip6Proto(ipprotoTCP), tmp)
 	} else {
 		tmp = g.ip6Proto(uint32(proto))
 	}
-	b1 = and(tmp, b1)
-	return and(g.linkProto(ethertypeIPv6), b1)
+	b1 = g.and(tmp, b1)
+	return g.and(g.linkProto(ethertypeIPv6), b1)
 }
 
 func (g *gen) portRangeAtom(rel offrel, off, v1, v2 uint32) *frag {
@@ -145,7 +148,7 @@ func (g *gen) portRangeAtom(rel offrel, off, v1, v2 uint32) *frag {
 	}
 	b1 := g.cmpGE(rel, off, cbpf.H, lo)
 	b2 := g.cmpLE(rel, off, cbpf.H, hi)
-	return and(b1, b2)
+	return g.and(b1, b2)
 }
 
 func (g *gen) portRange(p1, p2 uint32, proto int, d dqual) *frag {

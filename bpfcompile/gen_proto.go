@@ -45,9 +45,9 @@ func (g *gen) protoAbbrev(p pqual) *frag {
 		for i, t := range types[1:] {
 			b0 := g.genProto(t, qISIS)
 			if i == 0 {
-				b1 = or(b1, b0)
+				b1 = g.or(b1, b0)
 			} else {
-				b1 = or(b0, b1)
+				b1 = g.or(b0, b1)
 			}
 		}
 		return b1
@@ -90,22 +90,22 @@ func (g *gen) genProto(v uint32, p pqual) *frag {
 	case qDefault:
 		b0 := g.genProto(v, qIP)
 		b1 := g.genProto(v, qIPv6)
-		return or(b0, b1)
+		return g.or(b0, b1)
 	case qLink:
 		return g.linkProto(v)
 	case qIP:
 		g.assertMax("protocol number", v, 0xff)
 		b0 := g.linkProto(ethertypeIP)
-		return and(b0, g.ipProto(v))
+		return g.and(b0, g.ipProto(v))
 	case qIPv6:
 		g.assertMax("protocol number", v, 0xff)
 		b0 := g.linkProto(ethertypeIPv6)
 		b2 := g.ip6Proto(ipprotoFragment)
 		b1 := g.cmp(orLinkPL, 40, cbpf.B, v)
-		b1 = and(b2, b1)
+		b1 = g.and(b2, b1)
 		b2 = g.ip6Proto(v)
-		b1 = or(b2, b1)
-		return and(b0, b1)
+		b1 = g.or(b2, b1)
+		return g.and(b0, b1)
 	case qISO:
 		g.assertMax("ISO protocol", v, 0xff)
 		if g.ll.isoNLPID {
@@ -113,12 +113,12 @@ func (g *gen) genProto(v uint32, p pqual) *frag {
 		}
 		b0 := g.linkProto(llcsapISONS)
 		b1 := g.cmp(orLinkPLNoSNAP, g.ll.isoOffset, cbpf.B, v)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	case qISIS:
 		g.assertMax("IS-IS PDU type", v, isisPDUMax)
 		b0 := g.genProto(isoISIS, qISO)
 		b1 := g.mcmp(orLinkPLNoSNAP, 4+g.ll.isoOffset, cbpf.B, v, isisPDUMax)
-		return and(b0, b1)
+		return g.and(b0, b1)
 	}
 	g.errorf("'%s' is not a valid qualifier for 'proto'", p)
 	return nil
@@ -171,7 +171,7 @@ func (g *gen) protochain(v uint32, p pqual) *frag {
 	case qDefault:
 		b0 := g.protochain(v, qIP)
 		b := g.protochain(v, qIPv6)
-		return or(b0, b)
+		return g.or(b0, b)
 	default:
 		g.errorf("'%s' is not a valid qualifier for 'protochain'", p)
 	}
@@ -262,7 +262,7 @@ func (g *gen) protochain(v uint32, p pqual) *frag {
 		s[f.at].jt = uint8(f.jt - f.at - 1)
 		s[f.at].jf = uint8(f.jf - f.at - 1)
 	}
-	b := jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, v, s)
+	b := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, v, s)
 	g.freeReg(reg2)
-	return and(b0, b)
+	return g.and(b0, b)
 }

@@ -37,7 +37,7 @@ func (g *gen) ss7Type(kw string) *frag {
 	case "lssu":
 		b0 := li(cbpf.JGT, true, 2)
 		b1 := li(cbpf.JGT, false, 0)
-		return and(b1, b0)
+		return g.and(b1, b0)
 	case "msu":
 		return li(cbpf.JGT, false, 2)
 	case "hfisu":
@@ -45,7 +45,7 @@ func (g *gen) ss7Type(kw string) *frag {
 	case "hlssu":
 		b0 := hli(cbpf.JGT, true, 0x0100)
 		b1 := hli(cbpf.JGT, false, 0)
-		return and(b1, b0)
+		return g.and(b1, b0)
 	case "hmsu":
 		return hli(cbpf.JGT, false, 0x0100)
 	}

@@ -10,11 +10,11 @@ func (g *gen) genNode(n Node) *frag {
 		a := g.genNode(n.X)
 		b := g.genNode(n.Y)
 		if n.Op == "and" {
-			return and(a, b)
+			return g.and(a, b)
 		}
-		return or(a, b)
+		return g.or(a, b)
 	case *NotNode:
-		return not(g.genNode(n.X))
+		return g.not(g.genNode(n.X))
 	case *IDNode:
 		return g.genID(n)
 	case *ProtoNode:

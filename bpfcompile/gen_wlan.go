@@ -176,9 +176,9 @@ func (g *gen) wlanDir(name string) *frag {
 func (g *gen) wlanFC(i uint32, bits uint32, set bool) *frag {
 	s := g.loadA(orLinkHdr, i, cbpf.B)
 	if set {
-		return setBits(bits, s)
+		return g.setBits(bits, s)
 	}
-	return unsetBits(bits, s)
+	return g.unsetBits(bits, s)
 }
 
 // wlanAddr generates a test of the address fields of an 802.11 frame;
@@ -192,64 +192,64 @@ func (g *gen) wlanAddr(at func(off uint32) *frag, d dqual) *frag {
 		// from the DS only, addr3; otherwise addr2. A management
 		// frame's: addr2. A control frame has none.
 		b1 := g.wlanFC(1, wlanDirToDS, true)
-		b0 := and(b1, at(24))
+		b0 := g.and(b1, at(24))
 		b2 := g.wlanFC(1, wlanDirToDS, false)
-		b1 = and(b2, at(16))
-		b0 = or(b1, b0)
+		b1 = g.and(b2, at(16))
+		b0 = g.or(b1, b0)
 		b1 = g.wlanFC(1, wlanDirFromDS, true)
-		b0 = and(b1, b0)
+		b0 = g.and(b1, b0)
 		b2 = g.wlanFC(1, wlanDirFromDS, false)
-		b1 = and(b2, at(10))
-		b0 = or(b1, b0)
+		b1 = g.and(b2, at(10))
+		b0 = g.or(b1, b0)
 		b1 = g.wlanFC(0, wlanTypeData, true)
-		b0 = and(b1, b0)
+		b0 = g.and(b1, b0)
 		b2 = g.wlanFC(0, wlanTypeData, false)
-		b1 = and(b2, at(10))
-		b0 = or(b1, b0)
+		b1 = g.and(b2, at(10))
+		b0 = g.or(b1, b0)
 		b1 = g.wlanFC(0, wlanTypeCtl, false)
-		return and(b1, b0)
+		return g.and(b1, b0)
 	case dDst:
 		// A data frame's destination: to the DS, addr3; otherwise
 		// addr1, as in a management frame.
 		b1 := g.wlanFC(1, wlanDirToDS, true)
-		b0 := and(b1, at(16))
+		b0 := g.and(b1, at(16))
 		b2 := g.wlanFC(1, wlanDirToDS, false)
-		b1 = and(b2, at(4))
-		b0 = or(b1, b0)
+		b1 = g.and(b2, at(4))
+		b0 = g.or(b1, b0)
 		b1 = g.wlanFC(0, wlanTypeData, true)
-		b0 = and(b1, b0)
+		b0 = g.and(b1, b0)
 		b2 = g.wlanFC(0, wlanTypeData, false)
-		b1 = and(b2, at(4))
-		b0 = or(b1, b0)
+		b1 = g.and(b2, at(4))
+		b0 = g.or(b1, b0)
 		b1 = g.wlanFC(0, wlanTypeCtl, false)
-		return and(b1, b0)
+		return g.and(b1, b0)
 	case dAnd:
 		b0 := g.wlanAddr(at, dSrc)
-		return and(b0, g.wlanAddr(at, dDst))
+		return g.and(b0, g.wlanAddr(at, dDst))
 	case dDefault, dOr:
 		b0 := g.wlanAddr(at, dSrc)
-		return or(b0, g.wlanAddr(at, dDst))
+		return g.or(b0, g.wlanAddr(at, dDst))
 	case dAddr1:
 		return at(4)
 	case dAddr2:
 		// Every frame but CTS and ACK has addr2.
-		return and(g.wlanHasAddr2(), at(10))
+		return g.and(g.wlanHasAddr2(), at(10))
 	case dAddr3:
 		b0 := g.ncmp(orLinkHdr, 0, cbpf.B, wlanTypeMask, cbpf.JEQ, true, wlanTypeCtl)
-		return and(b0, at(16))
+		return g.and(b0, at(16))
 	case dAddr4:
 		b0 := g.mcmp(orLinkHdr, 1, cbpf.B, wlanDirDSToDS, wlanDirMask)
-		return and(b0, at(24))
+		return g.and(b0, at(24))
 	case dRA:
 		// The receiver is addr1 of a data frame.
 		b1 := g.wlanFC(0, wlanTypeData, true)
-		return and(b1, at(4))
+		return g.and(b1, at(4))
 	case dTA:
 		// The transmitter is addr2 of a data frame.
 		b2 := g.wlanHasAddr2()
 		b1 := g.wlanFC(0, wlanTypeData, true)
-		b2 = and(b1, b2)
-		return and(b2, at(10))
+		b2 = g.and(b1, b2)
+		return g.and(b2, at(10))
 	}
 	g.errorf("internal error: 802.11 direction %d", d)
 	return nil
@@ -262,8 +262,8 @@ func (g *gen) wlanHasAddr2() *frag {
 	b0 := ne(wlanTypeCtl, wlanTypeMask)
 	b1 := ne(wlanSubtypeCTS, wlanSubtypeMask)
 	b2 := ne(wlanSubtypeACK, wlanSubtypeMask)
-	b2 = and(b1, b2)
-	return or(b0, b2)
+	b2 = g.and(b1, b2)
+	return g.or(b0, b2)
 }
 
 // wlanHost tests an 802.11 MAC-48 address.
@@ -274,7 +274,7 @@ func (g *gen) wlanHost(eaddr []byte, d dqual) *frag {
 // wlanMulticast tests for a multicast destination: addr3 of a data frame
 // to the DS, addr1 of other data and management frames.
 func (g *gen) wlanMulticast() *frag {
-	return g.wlanAddr(func(off uint32) *frag { return setBits(1, g.loadA(orLinkHdr, off, cbpf.B)) }, dDst)
+	return g.wlanAddr(func(off uint32) *frag { return g.setBits(1, g.loadA(orLinkHdr, off, cbpf.B)) }, dDst)
 }
 
 // asm builds statements with forward jumps to labels inside one block,

@@ -33,7 +33,7 @@ func isAlnum(c byte) bool {
 // lexAll splits src into tokens. A lexical error becomes a tError token
 // and ends the list; the last token is always tEOF or tError.
 func lexAll(src string) []token {
-	toks := make([]token, 0, len(src)/3+2)
+	toks := make([]token, 0, tokenBound(src))
 	i := 0
 	for {
 		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
@@ -42,6 +42,11 @@ func lexAll(src string) []token {
 		if i >= len(src) {
 			toks = append(toks, token{kind: tEOF, off: i, end: i})
 			return toks
+		}
+		if k := punct1(src[i]); k != tInvalid {
+			toks = append(toks, token{kind: k, off: i, end: i + 1, text: src[i : i+1]})
+			i++
+			continue
 		}
 		t := lexOne(src, i)
 		toks = append(toks, t)
@@ -52,10 +57,64 @@ func lexAll(src string) []token {
 	}
 }
 
+// punct1 returns the kind of the one-character token that c always is
+// (no longer token starts with it), or tInvalid.
+func punct1(c byte) tokKind {
+	switch c {
+	case '(':
+		return tLParen
+	case ')':
+		return tRParen
+	case '[':
+		return tLBrack
+	case ']':
+		return tRBrack
+	case '+':
+		return tPlus
+	case '-':
+		return tMinus
+	case '*':
+		return tStar
+	case '/':
+		return tSlash
+	case '%':
+		return tPercent
+	case '^':
+		return tCaret
+	}
+	return tInvalid
+}
+
+// tokenBound returns about the number of tokens of src, and at least it
+// for filters of words, numbers, addresses and punctuation (EOF
+// included): a token starts at punctuation or after a blank or
+// punctuation. (Room for a token is worth counting: it is larger than the
+// characters it takes.)
+func tokenBound(src string) int {
+	n := 1
+	after := true // after a blank or punctuation
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case ' ', '\t', '\n', '\r':
+			after = true
+		case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
+			n++
+			after = true
+		default:
+			if after {
+				n++
+			}
+			after = false
+		}
+	}
+	return n
+}
+
 // lexOne scans the token starting at src[i].
 func lexOne(src string, i int) token {
 	s := src[i:]
-	if strings.IndexByte("()[]!&|+-*/%^<>=", s[0]) >= 0 {
+	switch s[0] {
+	case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
 		// Only punctuation starts with these: no other pattern can match.
 		if n := matchPunct(s); n > 0 {
 			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
@@ -69,16 +128,25 @@ func lexOne(src string, i int) token {
 	}
 	idLen := matchID(s)
 	// Keywords and named numbers are identifiers that are reserved words.
+	var kw tokKind
+	var pq pqual
 	if idLen > 0 {
 		w := s[:idLen]
-		if _, ok := keywords[w]; ok {
+		if k, ok := keywords[w]; ok {
+			kw = k
 			try(idLen, prKeyword)
-		} else if _, ok := pnames[w]; ok {
+		} else if q, ok := pnames[w]; ok {
+			kw, pq = tPName, q
 			try(idLen, prKeyword)
 		} else if _, ok := numWords[w]; ok {
 			try(idLen, prNumWord)
 		}
 		try(idLen, prID)
+		if c := s[0] | 0x20; c >= 'g' && c <= 'z' {
+			// A word that starts with a letter past f is no number, no
+			// address and no punctuation: only a word.
+			return wordToken(s, i, idLen, bestPr, kw, pq)
+		}
 	}
 	try(matchPunct(s), prPunct)
 	if len(s) >= 2 && s[0] == '$' && isHex(s[1]) {
@@ -105,16 +173,12 @@ func lexOne(src string, i int) token {
 	if bestLen == 0 {
 		return token{kind: tError, off: i, end: i + 1, text: syntaxError + ": illegal character '" + s[:1] + "'"}
 	}
+	if bestLen == idLen && (bestPr == prKeyword || bestPr == prNumWord || bestPr == prID) {
+		return wordToken(s, i, idLen, bestPr, kw, pq)
+	}
 	text := s[:bestLen]
 	t := token{off: i, end: i + bestLen, text: text}
 	switch bestPr {
-	case prKeyword:
-		if k, ok := keywords[text]; ok {
-			t.kind = k
-		} else {
-			t.kind = tPName
-			t.pq = pnames[text]
-		}
 	case prPunct:
 		t.kind = punctKind(text)
 	case prAID:
@@ -136,12 +200,24 @@ func lexOne(src string, i int) token {
 		t.kind = tHID6
 	case prBadMAC:
 		return token{kind: tError, off: i, end: i + bestLen, text: "invalid Ethernet address " + text}
-	case prNumWord:
-		t.kind, t.num = tNum, numWords[text]
-	case prID:
-		t.kind = tID
 	case prEscID:
 		t.kind, t.text = tID, text[1:]
+	}
+	return t
+}
+
+// wordToken makes the token of the word s[:n] at offset i, a keyword
+// (kw, with its protocol qualifier pq for tPName) by priority pr, a named
+// number or an identifier.
+func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
+	t := token{off: i, end: i + n, text: s[:n]}
+	switch pr {
+	case prKeyword:
+		t.kind, t.pq = kw, pq
+	case prNumWord:
+		t.kind, t.num = tNum, numWords[t.text]
+	default:
+		t.kind = tID
 	}
 	return t
 }
@@ -162,13 +238,16 @@ func matchID(s string) int {
 }
 
 func matchPunct(s string) int {
-	if len(s) >= 2 {
-		switch s[:2] {
-		case ">=", "<=", "!=", "==", "<<", ">>", "&&", "||":
-			return 2
+	switch s[0] {
+	case '(', ')', '[', ']', '+', '-', '*', '/', '%', ':', '^':
+		return 1
+	case '>', '<', '!', '=', '&', '|':
+		if len(s) >= 2 {
+			switch s[:2] {
+			case ">=", "<=", "!=", "==", "<<", ">>", "&&", "||":
+				return 2
+			}
 		}
-	}
-	if strings.IndexByte("+-*/%:[]!<>()&|^=", s[0]) >= 0 {
 		return 1
 	}
 	return 0
@@ -347,12 +426,21 @@ func matchV6(s string) int {
 	// Every shape of at most v6ShortMax characters is tried. Before its
 	// last colon a shape has only hex digits and colons, never three
 	// colons in a row; after it, no colon.
-	h := 0
+	h, colons, dbl := 0, 0, false
 	for h < len(s) && h < v6ShortMax && (isHex(s[h]) || s[h] == ':') {
-		if h >= 2 && s[h] == ':' && s[h-1] == ':' && s[h-2] == ':' {
-			break
+		if s[h] == ':' {
+			if h >= 2 && s[h-1] == ':' && s[h-2] == ':' {
+				break
+			}
+			colons++
+			dbl = dbl || h >= 1 && s[h-1] == ':'
 		}
 		h++
+	}
+	if colons < 2 || !dbl && colons < 6 {
+		// Every shape has "::", or 8 groups, or 6 and a dotted quad: a
+		// number, a word or a MAC address is no IPv6 address.
+		return 0
 	}
 	for h < len(s) && h < v6ShortMax && isV6Char(s[h]) && s[h] != ':' {
 		h++
@@ -404,35 +492,49 @@ func v6Shape(s string) bool {
 	if dbl > 1 {
 		return false
 	}
-	groups := 0
 	if dbl == 1 {
 		i := strings.Index(s, "::")
-		for _, part := range []string{s[:i], s[i+2:]} {
+		groups := 0
+		for _, part := range [2]string{s[:i], s[i+2:]} {
 			if part == "" {
 				continue
 			}
-			for _, g := range strings.Split(part, ":") {
-				if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
-					return false
-				}
-				groups++
+			n, ok := hexGroups(part)
+			if !ok {
+				return false
 			}
+			groups += n
 		}
 		if quad {
 			return groups <= 5
 		}
 		return groups <= 7
 	}
-	for _, g := range strings.Split(s, ":") {
-		if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
-			return false
-		}
-		groups++
+	groups, ok := hexGroups(s)
+	if !ok {
+		return false
 	}
 	if quad {
 		return groups == 6
 	}
 	return groups == 8
+}
+
+// hexGroups counts the groups of s separated by ':'; ok is false unless
+// each is 1 to 4 hex digits. (strings.Split would allocate: the lexer
+// tries every number as an IPv6 address.)
+func hexGroups(s string) (n int, ok bool) {
+	for {
+		g, rest, more := strings.Cut(s, ":")
+		if len(g) == 0 || len(g) > 4 || hexRun(g, 4) != len(g) {
+			return 0, false
+		}
+		n++
+		if !more {
+			return n, true
+		}
+		s = rest
+	}
 }
 
 // parseNumber converts a number token as libpcap does: 0x hex, leading 0

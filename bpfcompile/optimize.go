@@ -49,11 +49,12 @@ func stillValid(in, out []bpf.Instruction) bool {
 // rejects every packet) are *Errors. Should the optimized program fail the
 // kernel's checker where the unoptimized one passes (a bug in a pass), the
 // unoptimized one is returned.
-func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error) {
+func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
+	root, n := gr.root, gr.n
 	var out []bpf.RawInstruction
 	var err error
-	if blocks, ok := exportBlocks(root); ok {
-		out, _, err = opt.OptimizeBlocks(blocks, opt.Budget(n))
+	if blocks, ok := exportBlocks(gr.order); ok {
+		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
 		// the laid-out program into blocks itself.
@@ -86,50 +87,29 @@ func optimizeGraph(expr string, root *block, n int) ([]bpf.RawInstruction, error
 	return out, nil
 }
 
-// exportBlocks numbers the blocks reachable from root depth first (root
-// 0) and returns them as the optimizer takes them; ok is false when a
-// statement jumps (within its block), which the optimizer's blocks do not.
-func exportBlocks(root *block) (blocks []opt.Block, ok bool) {
-	order := make([]*block, 0, 64)
-	root.mark = true
-	stack := make([]*block, 1, 32)
-	stack[0] = root
-	for len(stack) > 0 {
-		b := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		b.offset = len(order)
-		order = append(order, b)
-		for _, s := range [2]*block{b.jf, b.jt} {
-			if s != nil && !s.mark {
-				s.mark = true
-				stack = append(stack, s)
+// exportBlocks hands the blocks of order (numbered by reachable) to the
+// optimizer; ok is false when a statement jumps (within its block), which
+// the optimizer's blocks do not.
+func exportBlocks(order []*block) (blocks *opt.Blocks, ok bool) {
+	n := 0
+	for _, b := range order {
+		n += len(b.stmts)
+		for _, s := range b.stmts {
+			if s.code&0x07 == cbpf.JMP {
+				return nil, false
 			}
 		}
 	}
-	n := 0
-	ok = true
+	blocks = opt.NewBlocks(len(order), n)
 	for _, b := range order {
-		b.mark = false
-		n += len(b.stmts)
 		for _, s := range b.stmts {
-			ok = ok && s.code&0x07 != cbpf.JMP
+			blocks.Stmt(bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
 		}
-	}
-	if !ok {
-		return nil, false
-	}
-	stmts := make([]bpf.RawInstruction, 0, n)
-	out := make([]opt.Block, len(order))
-	for i, b := range order {
-		start := len(stmts)
-		for _, s := range b.stmts {
-			stmts = append(stmts, bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
-		}
-		ob := &out[i]
-		ob.Stmts, ob.Op, ob.K = stmts[start:len(stmts):len(stmts)], b.code, b.k
 		if b.jt != nil {
-			ob.Jt, ob.Jf = b.jt.offset, b.jf.offset
+			blocks.End(b.code, b.k, int(b.jt.offset), int(b.jf.offset))
+		} else {
+			blocks.End(b.code, b.k, 0, 0)
 		}
 	}
-	return out, true
+	return blocks, true
 }

@@ -105,8 +105,8 @@ func (ps *parser) kind() tokKind {
 	return ps.peek().kind
 }
 
-func (ps *parser) peek() token {
-	t := ps.toks[ps.p]
+func (ps *parser) peek() *token {
+	t := &ps.toks[ps.p]
 	if t.kind == tError {
 		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: t.text}})
 	}
@@ -121,7 +121,7 @@ func (ps *parser) peekAt(k int) tokKind {
 	return tEOF
 }
 
-func (ps *parser) next() token {
+func (ps *parser) next() *token {
 	t := ps.peek()
 	ps.steps++
 	if ps.steps > maxSteps {
@@ -143,7 +143,7 @@ func (ps *parser) fail() {
 	panic(bailout{})
 }
 
-func (ps *parser) expect(k tokKind) token {
+func (ps *parser) expect(k tokKind) *token {
 	if ps.kind() != k {
 		ps.fail()
 	}

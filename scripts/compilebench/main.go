@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,8 +37,14 @@ func run(args []string, out io.Writer) error {
 	turns := fs.Int("turns", 5, "turns each side takes")
 	round := fs.Duration("round", 20*time.Millisecond, "CPU time of a round of compiles")
 	check := fs.Bool("check", false, "exit 1 when the typical filters' median ratio is above 2 or a long chain is slower than libpcap's")
+	repeat := fs.Int("repeat", -1, "compile each typical filter (or -expr) this many times, time nothing and print nothing: for valgrind --tool=callgrind")
+	expr := fs.String("expr", "", "with -repeat: the expression to compile instead of the typical filters")
+	cpuprofile := fs.String("cpuprofile", "", "with -repeat: write a CPU profile of the compiles to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *repeat >= 0 {
+		return profileRepeatedly(*cpuprofile, *expr, *repeat)
 	}
 	if *turns < 1 || *turns > 100 {
 		return fmt.Errorf("-turns %d: want 1 to 100", *turns)
@@ -63,7 +71,7 @@ func run(args []string, out io.Writer) error {
 			ours[i] = append(ours[i], float64(d))
 		}
 	}
-	fmt.Fprintf(out, "| filter | libpcap µs | ours µs | ratio | libpcap insns | ours insns |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| filter | libpcap µs | ours µs | ratio | libpcap insns | ours insns | ours allocs |\n|---|---|---|---|---|---|---|\n")
 	var ratios []float64
 	missed := false
 	for i, c := range cases {
@@ -72,13 +80,14 @@ func run(args []string, out io.Writer) error {
 		if prog, err := bpfcompile.Compile(c.Expr, options()); err == nil {
 			length = strconv.Itoa(len(prog))
 		}
+		allocs := allocsPerCompile(c.Expr)
 		if *libpcap == "" {
-			fmt.Fprintf(out, "| `%s` | - | %.1f | - | - | %s |\n", c.Name, o, length)
+			fmt.Fprintf(out, "| `%s` | - | %.1f | - | - | %s | %d |\n", c.Name, o, length, allocs)
 			continue
 		}
 		l := slices.Min(lib[i]) / 1e3
 		r := o / l
-		fmt.Fprintf(out, "| `%s` | %.1f | %.1f | %.2f | %s | %s |\n", c.Name, l, o, r, libLen[i], length)
+		fmt.Fprintf(out, "| `%s` | %.1f | %.1f | %.2f | %s | %s | %d |\n", c.Name, l, o, r, libLen[i], length, allocs)
 		if c.Long {
 			missed = missed || r > 1
 		} else {
@@ -96,6 +105,52 @@ func run(args []string, out io.Writer) error {
 	}
 	if *check && missed {
 		return errGoal
+	}
+	return nil
+}
+
+// profileRepeatedly runs compileRepeatedly, under the CPU profiler when
+// path is set.
+func profileRepeatedly(path, expr string, n int) (err error) {
+	if path == "" {
+		return compileRepeatedly(expr, n)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("cpu profile: %w", cerr)
+		}
+	}()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer pprof.StopCPUProfile()
+	return compileRepeatedly(expr, n)
+}
+
+// compileRepeatedly compiles expr, or else every typical filter, n times
+// each: a run whose instructions valgrind's callgrind counts (the count of
+// a run with n = 0 taken away leaves n compiles' work).
+func compileRepeatedly(expr string, n int) error {
+	var exprs []string
+	if expr != "" {
+		exprs = []string{expr}
+	} else {
+		for _, c := range bpftest.SpeedCases() {
+			if !c.Long {
+				exprs = append(exprs, c.Expr)
+			}
+		}
+	}
+	for _, e := range exprs {
+		for range n {
+			if _, err := bpfcompile.Compile(e, options()); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -139,6 +194,21 @@ func benchLibpcap(path, input string, round time.Duration, times [][]float64, le
 	return sc.Err()
 }
 
+// allocsPerCompile returns the heap allocations one Compile of expr
+// makes: each costs time of its own and brings the next garbage
+// collection nearer, so the table shows them beside the times.
+func allocsPerCompile(expr string) uint64 {
+	const n = 20
+	_, _ = bpfcompile.Compile(expr, options()) // warm whatever is made once
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		_, _ = bpfcompile.Compile(expr, options())
+	}
+	runtime.ReadMemStats(&after)
+	return (after.Mallocs - before.Mallocs + n/2) / n
+}
+
 // cpuTime returns the CPU time the process has used (user and system, all
 // threads: the garbage collector's work included).
 func cpuTime() (time.Duration, error) {
@@ -159,10 +229,15 @@ func timeCompile(expr string, round time.Duration) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
+		// The clock is read after batches of compiles that double in
+		// size: reading it is a system call, about as long as compiling
+		// a short filter.
 		n := 0
-		for {
-			_, _ = bpfcompile.Compile(expr, options())
-			n++
+		for batch := 1; ; batch *= 2 {
+			for range batch {
+				_, _ = bpfcompile.Compile(expr, options())
+			}
+			n += batch
 			now, err := cpuTime()
 			if err != nil {
 				return 0, err

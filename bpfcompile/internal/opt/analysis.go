@@ -31,55 +31,55 @@ func (o *optimizer) analyze() {
 func (o *optimizer) levelOrder() {
 	n := len(o.b)
 	o.work += n
-	state := resize(o.state, n) // 0 unseen, 1 walking, 2 done
+	// state: 0 unseen, 1 and 2 walking (the successor to walk next, true
+	// then false), 3 walking with both walked, 4 done.
+	state := o.state[:n]
 	clear(state)
-	next := resize(o.iter, n)
+	stack := o.stack[:n] // every block is pushed once at most
 	finish := o.finish[:0]
-	stack := append(o.stack[:0], o.root)
-	state[o.root], next[o.root] = 1, 0
+	stack[0], state[o.root] = o.root, 1
+	top := 0
 	maxLevel := int32(0)
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
+	for top >= 0 {
+		i := stack[top]
 		b := &o.b[i]
-		if k := next[i]; k < 2 && b.jt >= 0 {
+		if k := state[i]; k < 3 && b.jt >= 0 {
 			c := b.jt
-			if k == 1 {
+			if k == 2 {
 				c = b.jf
 			}
-			next[i] = k + 1
+			state[i] = k + 1
 			if b.op == opJA {
-				next[i] = 2
+				state[i] = 3
 			}
 			switch state[c] {
 			case 0:
-				state[c], next[c] = 1, 0
-				stack = append(stack, c)
-			case 1:
+				state[c] = 1
+				top++
+				stack[top] = c
+			case 1, 2, 3:
 				o.cycle = true // an edge back to a block being walked
 			}
 			continue
 		}
-		stack = stack[:len(stack)-1]
-		state[i] = 2
+		top--
+		state[i] = 4
 		level := int32(0)
 		if b.jt >= 0 {
-			level = o.b[b.jt].level + 1
-			if l := o.b[b.jf].level + 1; l > level {
-				level = l
-			}
+			level = max(o.b[b.jt].level, o.b[b.jf].level) + 1
 		}
 		b.level = level
 		maxLevel = max(maxLevel, level)
 		finish = append(finish, i)
 	}
-	for i := range o.b {
-		if state[i] != 2 {
+	for i := range state {
+		if state[i] != 4 {
 			o.b[i].rpo = -1
 		}
 	}
 	// Counting sort by level, highest first; within a level the latest
 	// finished first.
-	count := resize(o.count, int(maxLevel)+2)
+	count := o.count[:maxLevel+2]
 	clear(count)
 	for _, i := range finish {
 		count[maxLevel-o.b[i].level+1]++
@@ -87,7 +87,7 @@ func (o *optimizer) levelOrder() {
 	for l := 1; l < len(count); l++ {
 		count[l] += count[l-1]
 	}
-	order := resize(o.order, len(finish))
+	order := o.order[:len(finish)]
 	for j := len(finish) - 1; j >= 0; j-- {
 		i := finish[j]
 		l := maxLevel - o.b[i].level
@@ -97,7 +97,7 @@ func (o *optimizer) levelOrder() {
 	for p, i := range order {
 		o.b[i].rpo = int32(p)
 	}
-	o.order, o.finish, o.state, o.iter, o.stack, o.count = order, finish, state, next, stack, count
+	o.order = order
 }
 
 // findPreds lists the edges into every reachable block.
@@ -267,14 +267,60 @@ func atomDef(ri bpf.RawInstruction) int {
 	return -1
 }
 
-// terminator returns the terminator of b as an instruction (for its uses).
-func (b *block) terminator() bpf.RawInstruction {
-	return bpf.RawInstruction{Op: b.op, K: b.k}
+// regInfo is what atomUse and atomDef say of an opcode, for the passes
+// that ask it of every statement of every block each round: the
+// registers read and the one written (-1 none), and how k changes them.
+type regInfo struct {
+	use  atomSet
+	def  int8
+	kind uint8
 }
+
+// What k does to the registers of an opcode.
+const (
+	regsFixed    = iota
+	regsReadM    // reads M[k]
+	regsWriteM   // writes M[k]
+	regsAbsolute // an absolute load: k may be an ancillary load of A and X
+)
+
+// regTable holds regInfo by opcode (every valid opcode is below 256).
+var regTable = func() (t [256]regInfo) {
+	for op := range t {
+		ri := bpf.RawInstruction{Op: uint16(op)}
+		r := &t[op]
+		r.use, r.def = atomUse(ri), int8(atomDef(ri))
+		switch {
+		case uint16(op) == cbpf.LD|cbpf.MEM || uint16(op) == cbpf.LDX|cbpf.MEM:
+			r.kind = regsReadM
+		case uint16(op)&0x07 == cbpf.ST || uint16(op)&0x07 == cbpf.STX:
+			r.kind = regsWriteM
+		case uint16(op)&0x07 == cbpf.LD && uint16(op)&0xe0 == cbpf.ABS:
+			r.kind = regsAbsolute
+		}
+	}
+	return t
+}()
+
+// regsK returns atomUse(ri) and atomDef(ri) for the opcodes whose
+// registers depend on k (regTable gives the others': the passes look the
+// table up themselves, a call costing more than the lookup).
+func regsK(ri bpf.RawInstruction, kind uint8) (use atomSet, def int) {
+	switch kind {
+	case regsReadM:
+		return 1 << (atomM + ri.K&15), atomDef(ri)
+	case regsWriteM:
+		return atomUse(ri), atomM + int(ri.K&15)
+	}
+	return atomUse(ri), atomDef(ri)
+}
+
+// termUse returns the registers b's terminator reads.
+func (b *block) termUse() atomSet { return regTable[uint8(b.op)].use }
 
 // findUses computes, bottom up, the registers each block reads before
 // writing them (inUse) and the registers read after it (outUse), from the
-// registers its statements read first, write before reading and write
+// registers its statements read first and write before reading
 // (localUses, which number keeps up to date).
 func (o *optimizer) findUses() {
 	for j := len(o.order) - 1; j >= 0; j-- {
@@ -297,15 +343,21 @@ func (o *optimizer) findUses() {
 }
 
 // localUses computes the registers b reads before writing them (luse,
-// its terminator included), writes before reading (kill) and writes (def).
+// its terminator included) and writes before reading (kill).
 func (b *block) localUses() {
 	var use, def, kill atomSet
-	for _, s := range b.stmts {
+	for j := range b.stmts {
+		s := &b.stmts[j]
 		if s.Op == nop {
 			continue
 		}
-		use |= atomUse(s) &^ def
-		if d := atomDef(s); d >= 0 {
+		r := &regTable[uint8(s.Op)]
+		u, d := r.use, int(r.def)
+		if r.kind != regsFixed {
+			u, d = regsK(*s, r.kind)
+		}
+		use |= u &^ def
+		if d >= 0 {
 			m := atomSet(1) << d
 			if use&m == 0 {
 				kill |= m
@@ -313,8 +365,8 @@ func (b *block) localUses() {
 			def |= m
 		}
 	}
-	b.luse = use | atomUse(b.terminator())&^def
-	b.def, b.kill = def, kill
+	b.luse = use | b.termUse()&^def
+	b.kill = kill
 }
 
 // resize returns s with length n, reallocated only when too short.

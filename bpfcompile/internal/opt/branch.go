@@ -15,7 +15,12 @@ import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 // an equality test by the true edge of an equality test of the same value
 // with another constant (false).
 func (o *optimizer) thread() {
-	o.findFacts()
+	// A small program asks the dominators of each block (a few) directly;
+	// a large one indexes the facts first (dominatingFact).
+	o.walkFacts = len(o.order) <= maxWalkFacts
+	if !o.walkFacts {
+		o.findFacts()
+	}
 	for j := len(o.order) - 1; j >= 0; j-- {
 		p := o.order[j]
 		b := &o.b[p]
@@ -72,9 +77,12 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 	if t := o.decides(p, slot, cb); t >= 0 {
 		return t
 	}
-	pre := o.b[p].pre
+	if o.walkFacts {
+		return o.walkDecided(p, cb)
+	}
+	pre := o.fx.pre[p]
 	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
-		if o.facts[j].slot == 0 {
+		if o.fx.facts[j].slot == 0 {
 			return cb.jt
 		}
 		return cb.jf
@@ -86,6 +94,57 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 		}
 	}
 	return -1
+}
+
+// maxWalkFacts is the most blocks for which decided walks up the
+// dominator tree: the walks cost the depth of the tree each, which grows
+// with the program.
+const maxWalkFacts = 64
+
+// walkDecided is decided's search of the dominating edges, up the
+// dominator tree from p: the first block with one edge in whose edge
+// tells the outcome of cb's test (the nearest fact) decides; an equality
+// test's true edge for the value with another constant decides when no
+// such fact exists.
+func (o *optimizer) walkDecided(p int32, cb *block) int32 {
+	a, oval, op := cb.val[atomA], cb.oval, cb.op
+	eq := op == cbpf.JMP|cbpf.JEQ|cbpf.K
+	other := false // an equality with another constant held
+	for v := p; ; v = o.b[v].idom {
+		o.work++
+		if v == o.root {
+			break
+		}
+		if o.predN[v] != 1 {
+			continue
+		}
+		e := o.predArena[o.predOff[v]]
+		u := &o.b[e/2]
+		if u.op != op || u.val[atomA] != a || !u.isCond() || u.oval == unknown {
+			continue
+		}
+		if u.oval == oval {
+			if e%2 == 0 {
+				return cb.jt
+			}
+			return cb.jf
+		}
+		other = other || eq && e%2 == 0
+	}
+	if other {
+		return cb.jf
+	}
+	return -1
+}
+
+// factIndex is findFacts's index of the facts of a large program.
+type factIndex struct {
+	facts    []factEntry
+	groups   []factGroup
+	placed   []placedFact
+	factTab  []int32
+	domSeq   []int32 // the blocks in preorder of the dominator tree
+	pre, end []int32 // the dominator tree: preorder numbers, last of the subtree
 }
 
 // factKey is what an edge tells: the outcome of the test op of the value a
@@ -123,20 +182,20 @@ type factGroup struct {
 	at, n int32
 }
 
-// dominatingFact returns the index in o.facts of the deepest fact of key
+// dominatingFact returns the index in o.fx.facts of the deepest fact of key
 // k whose block dominates the block numbered pre, or -1: among the
 // entries of the key, the last one placed at or before pre, or the
 // nearest enclosing one that still holds pre.
 func (o *optimizer) dominatingFact(k factKey, pre int32) int {
-	mask := uint64(len(o.factTab) - 1)
+	mask := uint64(len(o.fx.factTab) - 1)
 	h := k.hash() & mask
 	for {
-		gi := o.factTab[h]
+		gi := o.fx.factTab[h]
 		if gi < 0 {
 			return -1
 		}
-		if g := &o.groups[gi]; g.key == k {
-			list := o.facts[g.at : g.at+g.n]
+		if g := &o.fx.groups[gi]; g.key == k {
+			list := o.fx.facts[g.at : g.at+g.n]
 			// The last entry placed at or before pre (binary search).
 			lo, hi := 0, len(list)
 			for lo < hi {
@@ -164,6 +223,18 @@ func (o *optimizer) dominatingFact(k factKey, pre int32) int {
 // block that has one edge in, out of a test of a known value.
 func (o *optimizer) findFacts() {
 	n := len(o.b)
+	if o.fx == nil {
+		tab := 16
+		for tab < 2*n {
+			tab *= 2
+		}
+		o.fx = &factIndex{
+			factTab: make([]int32, 2*tab), domSeq: make([]int32, 0, n),
+			pre: make([]int32, n), end: make([]int32, n),
+			groups: make([]factGroup, 0, 2*n), placed: make([]placedFact, 0, n),
+			facts: make([]factEntry, 0, 2*n),
+		}
+	}
 	// Children lists of the dominator tree by counting, then a walk.
 	cnt := resize(o.count, n+1)
 	clear(cnt)
@@ -186,9 +257,9 @@ func (o *optimizer) findFacts() {
 	}
 	copy(fill, cnt[:n])
 	num := int32(0)
-	seq := o.domSeq[:0] // the blocks in preorder
+	seq := o.fx.domSeq[:0] // the blocks in preorder
 	stack := append(o.stack[:0], o.root)
-	o.b[o.root].pre = num
+	o.fx.pre[o.root] = num
 	num++
 	seq = append(seq, o.root)
 	for len(stack) > 0 {
@@ -196,41 +267,41 @@ func (o *optimizer) findFacts() {
 		if fill[i] < cnt[i+1] {
 			c := kids[fill[i]]
 			fill[i]++
-			o.b[c].pre = num
+			o.fx.pre[c] = num
 			num++
 			seq = append(seq, c)
 			stack = append(stack, c)
 			continue
 		}
 		stack = stack[:len(stack)-1]
-		o.b[i].end = num - 1
+		o.fx.end[i] = num - 1
 	}
-	o.count, o.kids, o.iter, o.stack, o.domSeq = cnt, kids, fill, stack, seq
+	o.count, o.kids, o.iter, o.stack, o.fx.domSeq = cnt, kids, fill, stack, seq
 
 	// The facts, grouped by key (an open-addressing table of the groups),
 	// each group in preorder: a pass over the blocks in preorder finds the
 	// groups and counts, a second places the entries.
-	for i := range o.factTab {
-		o.factTab[i] = -1
+	for i := range o.fx.factTab {
+		o.fx.factTab[i] = -1
 	}
-	o.groups = o.groups[:0]
-	mask := uint64(len(o.factTab) - 1)
+	o.fx.groups = o.fx.groups[:0]
+	mask := uint64(len(o.fx.factTab) - 1)
 	group := func(k factKey) int32 {
 		h := k.hash() & mask
 		for {
-			gi := o.factTab[h]
+			gi := o.fx.factTab[h]
 			if gi < 0 {
-				o.groups = append(o.groups, factGroup{key: k})
-				o.factTab[h] = int32(len(o.groups) - 1)
-				return int32(len(o.groups) - 1)
+				o.fx.groups = append(o.fx.groups, factGroup{key: k})
+				o.fx.factTab[h] = int32(len(o.fx.groups) - 1)
+				return int32(len(o.fx.groups) - 1)
 			}
-			if o.groups[gi].key == k {
+			if o.fx.groups[gi].key == k {
 				return gi
 			}
 			h = (h + 1) & mask
 		}
 	}
-	found := o.placed[:0]
+	found := o.fx.placed[:0]
 	for _, v := range seq {
 		vb := &o.b[v]
 		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
@@ -241,35 +312,35 @@ func (o *optimizer) findFacts() {
 		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
 			continue
 		}
-		p := placedFact{f: factEntry{slot: e % 2, pre: vb.pre, end: vb.end, enc: -1}, g2: -1}
+		p := placedFact{f: factEntry{slot: e % 2, pre: o.fx.pre[v], end: o.fx.end[v], enc: -1}, g2: -1}
 		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
-		o.groups[p.g1].n++
+		o.fx.groups[p.g1].n++
 		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
 			p.g2 = group(factKey{a: u.val[atomA], op: u.op, eq: true})
-			o.groups[p.g2].n++
+			o.fx.groups[p.g2].n++
 		}
 		found = append(found, p)
 	}
 	at := int32(0)
-	for gi := range o.groups {
-		o.groups[gi].at, at = at, at+o.groups[gi].n
-		o.groups[gi].n = 0
+	for gi := range o.fx.groups {
+		o.fx.groups[gi].at, at = at, at+o.fx.groups[gi].n
+		o.fx.groups[gi].n = 0
 	}
-	o.facts = resize(o.facts, int(at))
+	o.fx.facts = resize(o.fx.facts, int(at))
 	for _, p := range found {
 		for _, gi := range [2]int32{p.g1, p.g2} {
 			if gi >= 0 {
-				g := &o.groups[gi]
-				o.facts[g.at+g.n] = p.f
+				g := &o.fx.groups[gi]
+				o.fx.facts[g.at+g.n] = p.f
 				g.n++
 			}
 		}
 	}
-	o.placed = found
+	o.fx.placed = found
 	// Who encloses whom, in each group.
 	open := o.stack[:0]
-	for _, g := range o.groups {
-		list := o.facts[g.at : g.at+g.n]
+	for _, g := range o.fx.groups {
+		list := o.fx.facts[g.at : g.at+g.n]
 		open = open[:0]
 		for i := range list {
 			f := &list[i]
@@ -283,7 +354,7 @@ func (o *optimizer) findFacts() {
 		}
 	}
 	o.stack = open
-	o.work += len(o.order) + 2*len(o.facts)
+	o.work += len(o.order) + 2*len(o.fx.facts)
 }
 
 // decides returns the successor of cb that the outcome of p's test on its
@@ -349,6 +420,9 @@ func (o *optimizer) pullups() {
 	// into blocks are kept up to date).
 	order := append(o.pull[:0], o.order...)
 	o.pull = order
+	// A pull needs a test of the value the chain's predecessors leave in
+	// A besides theirs. (Pulls move edges, not tests.)
+	o.countTests()
 	for sweep := 0; sweep < maxPullSweeps; sweep++ {
 		clear(o.domAt)
 		o.domStamp = 0
@@ -368,6 +442,19 @@ func (o *optimizer) pullups() {
 			return
 		}
 	}
+}
+
+// countTests counts the tests of each value of A in the blocks of o.order
+// (aCount).
+func (o *optimizer) countTests() {
+	count := resize(o.aCount, len(o.vals.keys))
+	clear(count)
+	for _, i := range o.order {
+		if b := &o.b[i]; b.isCond() && b.val[atomA] != unknown {
+			count[b.val[atomA]]++
+		}
+	}
+	o.aCount = count
 }
 
 // maxPullSweeps bounds the sweeps of one round of pullups.
@@ -447,30 +534,14 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 	if o.domHead != b {
 		o.newDominance(b)
 	}
-	inChain := func(i int32) bool {
-		ib := &o.b[i]
-		o.work++
-		if !ib.isCond() || ib.succ(common) != target {
-			return false
-		}
-		// A block whose one edge in comes from a block b dominates is
-		// dominated by b.
-		if o.domAt[i] == o.domStamp {
-			return o.domIs[i] == 1
-		}
-		if o.predN[i] == 1 {
-			if p := o.predArena[o.predOff[i]] / 2; p == b || o.domAt[p] == o.domStamp && o.domIs[p] == 1 {
-				o.domAt[i], o.domIs[i] = o.domStamp, 1
-				return true
-			}
-		}
-		return o.chainDominated(b, i)
+	if o.aCount[val] <= o.distinctTests(b, preds) {
+		return false // no other test of val to pull
 	}
 	// d: the first block of the chain that tests another value; prev the
 	// block before it (-1: d is b).
 	d, prev := b, int32(-1)
 	for {
-		if !inChain(d) {
+		if !o.inChain(d, b, common, target) {
 			return false
 		}
 		if o.b[d].val[atomA] != val {
@@ -485,7 +556,7 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 	sprev, s := d, o.b[d].succ(on)
 	for {
 		for {
-			if !inChain(s) {
+			if !o.inChain(s, b, common, target) {
 				return pulled
 			}
 			if o.b[s].val[atomA] == val {
@@ -496,9 +567,33 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 		if !o.pullable(prev, preds, d, sprev, s) {
 			return pulled
 		}
-		next := o.b[s].succ(on)
+		// The blocks after s that test val too, each the one successor
+		// of the one before, go with it: the edges pulls of each in turn
+		// would move end where the pull of the run puts them (a test of
+		// a block after the run comes after the moves, as it would).
+		last, stop, resume := s, false, int32(-1)
+		for {
+			c := o.b[last].succ(on)
+			if o.predN[c] != 1 {
+				break
+			}
+			if !o.inChain(c, b, common, target) {
+				stop = true
+				break
+			}
+			if o.b[c].val[atomA] != val {
+				resume = c
+				break
+			}
+			if !o.pullable(last, preds, d, sprev, c) {
+				stop = true
+				break
+			}
+			last = c
+		}
+		next := o.b[last].succ(on)
 		o.moveEdge(sprev, on, next)
-		o.moveEdge(s, on, d)
+		o.moveEdge(last, on, d)
 		if prev < 0 {
 			for _, e := range append(o.pull2[:0], preds...) {
 				o.moveEdge(e/2, int(e%2), s)
@@ -507,8 +602,52 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 			o.moveEdge(prev, on, s)
 		}
 		pulled = true
-		prev, s = s, next
+		if stop {
+			return true
+		}
+		prev, s = last, next
+		if resume >= 0 {
+			// In the chain, testing another value: the search goes on
+			// after it.
+			sprev, s = resume, o.b[resume].succ(on)
+		}
 	}
+}
+
+// inChain reports whether block i belongs to the chain that starts at
+// block b: a test whose common slot goes to target, dominated by b. The
+// answers of the dominance test are remembered (domAt, domIs).
+func (o *optimizer) inChain(i, b int32, common int, target int32) bool {
+	ib := &o.b[i]
+	o.work++
+	if !ib.isCond() || ib.jt != target && common == 0 || ib.jf != target && common == 1 {
+		return false
+	}
+	// A block whose one edge in comes from a block b dominates is
+	// dominated by b.
+	stamp, at, is := o.domStamp, o.domAt, o.domIs
+	if at[i] == stamp {
+		return is[i] == 1
+	}
+	if o.predN[i] == 1 {
+		if p := o.predArena[o.predOff[i]] >> 1; p == b || at[p] == stamp && is[p] == 1 {
+			at[i], is[i] = stamp, 1
+			return true
+		}
+	}
+	return o.chainDominated(b, i)
+}
+
+// distinctTests counts the tests among the blocks of the edges preds
+// into block b (a block whose two edges go to b counts once).
+func (o *optimizer) distinctTests(b int32, preds []int32) int32 {
+	n := int32(0)
+	for _, e := range preds {
+		if pb := &o.b[e/2]; pb.isCond() && (e%2 == 0 || pb.jt != b) {
+			n++
+		}
+	}
+	return n
 }
 
 // pullable reports whether block s, which tests the value the blocks

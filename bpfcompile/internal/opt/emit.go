@@ -238,27 +238,33 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 					out = append(out, bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[fwd[b.jt]] - here - 1)})
 				}
 			default:
-				ins := bpf.RawInstruction{Op: b.op, K: b.k}
-				extra := int32(0)
-				var jas [2]bpf.RawInstruction
-				for s, t := range [2]int32{fwd[b.jt], fwd[b.jf]} {
-					off := pos[t] - here - 1
-					if long[i]&(1<<s) != 0 {
-						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(off - extra - 1)}
-						off = extra
+				offT, offF := pos[fwd[b.jt]]-here-1, pos[fwd[b.jf]]-here-1
+				if l := long[i]; l != 0 {
+					// Through a ja after the branch (a ja per branch, the
+					// true one's first).
+					var jas [2]bpf.RawInstruction
+					extra := int32(0)
+					if l&1 != 0 {
+						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offT - extra - 1)}
+						offT = extra
 						extra++
 					}
-					if off < 0 || off > 255 {
-						return nil, fmt.Errorf("%w: branch of %d in layout", ErrInvalid, off)
+					if l&2 != 0 {
+						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offF - extra - 1)}
+						offF = extra
+						extra++
 					}
-					if s == 0 {
-						ins.Jt = uint8(off)
-					} else {
-						ins.Jf = uint8(off)
+					if offT < 0 || offT > 255 || offF < 0 || offF > 255 {
+						return nil, fmt.Errorf("%w: branch of %d, %d in layout", ErrInvalid, offT, offF)
 					}
+					out = append(out, bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)})
+					out = append(out, jas[:extra]...)
+					continue
 				}
-				out = append(out, ins)
-				out = append(out, jas[:extra]...)
+				if offT < 0 || offT > 255 || offF < 0 || offF > 255 {
+					return nil, fmt.Errorf("%w: branch of %d, %d in layout", ErrInvalid, offT, offF)
+				}
+				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)})
 			}
 		}
 		if int32(len(out)) != at {

@@ -40,13 +40,10 @@ type block struct {
 	luse   atomSet // registers the block itself reads before writing
 	outUse atomSet // registers read after the block
 	kill   atomSet // registers written before being read
-	def    atomSet // registers written
 
 	level int32 // length of the longest path to a return
 	rpo   int32 // position in the round's order, -1 when unreachable
 	idom  int32 // immediate dominator
-	pre   int32 // dominator tree: preorder number
-	end   int32 // and the last one of the subtree
 }
 
 // Registers ("atoms"): A, X and the scratch slots M[0..15].

@@ -22,12 +22,17 @@ import (
 // constant X of 32 or more, are errors then.
 func (o *optimizer) number(alter bool) error {
 	o.vals.reset()
-	val := o.val
 	for _, i := range o.order {
 		b := &o.b[i]
 		o.work += len(b.stmts) + 4
+		// The block's values, worked out in place: the block is none of
+		// its predecessors.
+		val := b.val
 		if preds := o.predsOf(i); len(preds) > 0 {
-			copy(val, o.b[preds[0]/2].val)
+			pv := o.b[preds[0]/2].val
+			for a := range val {
+				val[a] = pv[a]
+			}
 			for _, e := range preds[1:] {
 				pv := o.b[e/2].val
 				for a := range val {
@@ -48,7 +53,6 @@ func (o *optimizer) number(alter bool) error {
 				return err
 			}
 		}
-		copy(b.val, val)
 		if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
 			// Not libpcap's (its code generator returns constants).
 			b.op, b.k = cbpf.RET|cbpf.K, c
@@ -61,17 +65,33 @@ func (o *optimizer) number(alter bool) error {
 			}
 			b.stmts = b.stmts[:0]
 		} else {
+			// What a block reads and writes changes only where it does:
+			// without alter, only these two change statements (saying
+			// so), or the terminator.
+			op, changed := b.op, o.changed
+			o.changed = false
 			o.peephole(b)
 			o.deadDefs(b)
+			touched := o.changed || b.op != op
+			o.changed = o.changed || changed
+			if !alter && !touched {
+				o.setOval(b)
+				continue
+			}
 		}
-		if b.op&cbpf.X == 0 {
-			b.oval = o.vals.constant(b.k)
-		} else {
-			b.oval = b.val[atomX]
-		}
+		o.setOval(b)
 		b.localUses()
 	}
 	return nil
+}
+
+// setOval notes the operand b's branch compares A with.
+func (o *optimizer) setOval(b *block) {
+	if b.op&cbpf.X == 0 {
+		b.oval = o.vals.constant(b.k)
+	} else {
+		b.oval = b.val[atomX]
+	}
 }
 
 // liveStmts counts the statements of s that are not nops.
@@ -364,32 +384,34 @@ func (o *optimizer) peephole(b *block) {
 // after b reads. (A load that could run off the packet goes too: libpcap's
 // optimizer treats loads as free of effects.)
 func (o *optimizer) deadDefs(b *block) {
-	var last [nAtoms]int32 // 1 + the statement that wrote the register last, 0: none pending
+	var last [nAtoms]int32 // 1 + the statement that wrote the register last
+	var pending atomSet    // the registers whose last write nothing read yet
 	for j := range b.stmts {
-		ri := b.stmts[j]
+		ri := &b.stmts[j]
 		if ri.Op == nop {
 			continue
 		}
-		for use := atomUse(ri); use != 0; use &= use - 1 {
-			last[trailingZeros(use)] = 0
+		r := &regTable[uint8(ri.Op)]
+		use, d := r.use, int(r.def)
+		if r.kind != regsFixed {
+			use, d = regsK(*ri, r.kind)
 		}
-		if d := atomDef(ri); d >= 0 {
-			if l := last[d]; l > 0 {
-				b.stmts[l-1].Op = nop
+		pending &^= use
+		if d >= 0 {
+			if pending&(1<<d) != 0 {
+				b.stmts[last[d]-1].Op = nop
 				o.changed, o.moved = true, true
 			}
 			last[d] = int32(j) + 1
+			pending |= 1 << d
 		}
 	}
-	for use := atomUse(b.terminator()); use != 0; use &= use - 1 {
-		last[trailingZeros(use)] = 0
-	}
-	for a, l := range last[:len(b.val)] {
-		if l > 0 && b.outUse&(1<<a) == 0 {
-			b.stmts[l-1].Op = nop
-			b.val[a] = unknown
-			o.changed, o.moved = true, true
-		}
+	pending &^= b.termUse()
+	for dead := pending &^ b.outUse; dead != 0; dead &= dead - 1 {
+		a := trailingZeros(dead)
+		b.stmts[last[a]-1].Op = nop
+		b.val[a] = unknown
+		o.changed, o.moved = true, true
 	}
 }
 

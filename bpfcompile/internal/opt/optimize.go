@@ -101,8 +101,9 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	shareReturns(blocks)
-	o := newOptimizer(blocks, len(raw), budget)
+	o := &optimizer{}
+	o.init(blocks, len(raw), budget)
+	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	st := Stats{Work: o.work, Rounds: o.rounds}
 	if err != nil {
@@ -114,76 +115,101 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 	return out, st, nil
 }
 
-// Block is a basic block of a program given to OptimizeBlocks: statements
-// (no jumps, no returns) and a terminator Op with operand K, a return
-// (RET|K, RET|A) or a conditional jump to the blocks Jt (true) and Jf
-// (false), indexes into the program's blocks. Block 0 is the entry.
-type Block struct {
-	Stmts  []bpf.RawInstruction
-	Op     uint16
-	K      uint32
-	Jt, Jf int
+// Blocks is a program under construction as basic blocks, as a code
+// generator makes them (no layout, no jump offsets): what the compiler
+// hands over. Each block is statements (Stmt: no jumps, no returns) and a
+// terminator (End), a return (RET|K, RET|A) or a conditional jump to
+// blocks given by their numbers, the order of End. Block 0 is the entry;
+// the graph must have no cycle.
+type Blocks struct {
+	o     optimizer // made with the blocks: one allocation less
+	b     []block
+	stmts []bpf.RawInstruction // every block's statements, in order
+	start int                  // the first statement of the block being built
+	err   error                // the first invalid instruction
 }
 
-// OptimizeBlocks is Optimize for a program given as basic blocks, as a
-// code generator makes them (no layout, no jump offsets): what the
-// compiler hands over. The blocks are not changed. The graph must have
-// no cycle; the error wraps ErrInvalid when a block is not valid.
-func OptimizeBlocks(in []Block, budget int) ([]bpf.RawInstruction, Stats, error) {
-	if len(in) == 0 {
+// NewBlocks makes room for a program of nblocks blocks and nstmts
+// statements.
+func NewBlocks(nblocks, nstmts int) *Blocks {
+	return &Blocks{b: make([]block, 0, nblocks), stmts: make([]bpf.RawInstruction, 0, nstmts)}
+}
+
+// Stmt adds a statement to the block being built.
+func (p *Blocks) Stmt(ri bpf.RawInstruction) {
+	if p.err == nil && (checkRaw(ri) != nil || ri.Op&0x07 == cbpf.JMP || ri.Op&0x07 == cbpf.RET) {
+		p.err = fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, len(p.b), len(p.stmts)-p.start, ri.Op)
+	}
+	p.stmts = append(p.stmts, ri)
+}
+
+// End ends the block being built with the terminator op, k (jt and jf,
+// the blocks a jump goes to, are unused for a return).
+func (p *Blocks) End(op uint16, k uint32, jt, jf int) {
+	// Filled in place: a block value copied into the slice would cost a
+	// write barrier for each of its pointers while the collector marks.
+	if len(p.b) == cap(p.b) {
+		p.b = append(p.b, block{})
+	} else {
+		p.b = p.b[:len(p.b)+1]
+	}
+	b := &p.b[len(p.b)-1]
+	b.stmts = p.stmts[p.start:len(p.stmts):len(p.stmts)]
+	b.op, b.k, b.jt, b.jf = op, k, int32(jt), int32(jf)
+	p.start = len(p.stmts)
+	switch {
+	case op == cbpf.RET|cbpf.K || op == cbpf.RET|cbpf.A:
+		b.jt, b.jf = none, none
+	case op&0x07 == cbpf.JMP && op != opJA && validOp(op):
+		// The targets are checked once every block is known.
+	default:
+		if p.err == nil {
+			p.err = fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, len(p.b)-1, op)
+		}
+	}
+}
+
+// Optimize is Optimize for the program built. The blocks are used up.
+func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
+	if p.err != nil {
+		return nil, Stats{}, p.err
+	}
+	if len(p.b) == 0 {
 		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
 	}
-	n := 0
-	for _, b := range in {
-		n += len(b.Stmts)
+	if p.start != len(p.stmts) {
+		return nil, Stats{}, fmt.Errorf("%w: statements after the last block", ErrInvalid)
 	}
-	arena := make([]bpf.RawInstruction, 0, n)
-	blocks := make([]block, len(in))
-	for i, ib := range in {
-		for j, ri := range ib.Stmts {
-			if err := checkRaw(ri); err != nil || ri.Op&0x07 == cbpf.JMP || ri.Op&0x07 == cbpf.RET {
-				return nil, Stats{}, fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, i, j, ri.Op)
-			}
-		}
-		start := len(arena)
-		arena = append(arena, ib.Stmts...)
-		b := &blocks[i]
-		b.stmts = arena[start:len(arena):len(arena)]
-		b.op, b.k = ib.Op, ib.K
-		switch {
-		case ib.Op == cbpf.RET|cbpf.K || ib.Op == cbpf.RET|cbpf.A:
-			b.jt, b.jf = none, none
-		case ib.Op&0x07 == cbpf.JMP && ib.Op != opJA && validOp(ib.Op):
-			if ib.Jt < 0 || ib.Jt >= len(in) || ib.Jf < 0 || ib.Jf >= len(in) {
-				return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, ib.Jt, ib.Jf, len(in))
-			}
-			b.jt, b.jf = int32(ib.Jt), int32(ib.Jf)
-		default:
-			return nil, Stats{}, fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, ib.Op)
+	nb := int32(len(p.b))
+	for i := range p.b {
+		if b := &p.b[i]; !b.isLeaf() && (b.jt < 0 || b.jt >= nb || b.jf < 0 || b.jf >= nb) {
+			return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, b.jt, b.jf, nb)
 		}
 	}
-	shareReturns(blocks)
-	o := newOptimizer(blocks, n, budget)
+	o := &p.o
+	o.init(p.b, len(p.stmts), budget)
+	p.b, p.stmts = nil, nil
+	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	return out, Stats{Work: o.work, Rounds: o.rounds}, err
 }
 
-// newOptimizer makes the optimizer of blocks with n statements, with the
-// scratch space of its passes made at once.
-func newOptimizer(blocks []block, n, budget int) *optimizer {
-	o := &optimizer{b: blocks, budget: budget}
+// init sets o up to optimize blocks with n statements, with the scratch
+// space of its passes made at once (findFacts makes its own, which only
+// large programs need).
+func (o *optimizer) init(blocks []block, n, budget int) {
+	o.b, o.budget = blocks, budget
 	size := 32
 	for size < 2*(n+len(blocks)) {
 		size *= 2
 	}
 	o.vals.keys = make([]valueKey, 1, size/2)
-	o.vals.index = make([]uint32, size)
 	nb := len(blocks)
 	tab := 16
 	for tab < 2*nb {
 		tab *= 2
 	}
-	ints := make([]int32, 18*nb+8+3*tab)
+	ints := make([]int32, 16*nb+8+tab+size/2)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -192,13 +218,10 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
-	o.table, o.factTab, o.domSeq = cut(tab), cut(2*tab), cut(nb)
+	o.table, o.aCount = cut(tab), cut(size/2)
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
-	o.groups = make([]factGroup, 0, 2*nb)
-	o.placed = make([]placedFact, 0, nb)
-	o.facts = make([]factEntry, 0, 2*nb)
 	// Values of the registers the program uses: A, X and the scratch
 	// slots up to the highest one it names.
 	k := atomM
@@ -210,12 +233,12 @@ func newOptimizer(blocks []block, n, budget int) *optimizer {
 			}
 		}
 	}
-	vals := make([]vnum, (nb+1)*k)
+	// The values of the blocks and the value table, in one allocation.
+	vals := make([]vnum, size+nb*k)
+	o.vals.index, vals = vals[:size:size], vals[size:]
 	for i := range blocks {
 		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
 	}
-	o.val = vals[nb*k:]
-	return o
 }
 
 // optimizer holds a program as blocks and the state of its passes.
@@ -238,7 +261,6 @@ type optimizer struct {
 	domStamp int32
 	domHead  int32
 
-	val   []vnum  // number's scratch: the values of the block at hand
 	cycle bool    // levelOrder found a cycle
 	long  []uint8 // emit's scratch
 	table []int32 // mergeSame's
@@ -246,11 +268,10 @@ type optimizer struct {
 	// Scratch space of the analyses, reused from round to round.
 	state                            []uint8
 	iter, stack, finish, count, kids []int32
-	facts                            []factEntry
-	groups                           []factGroup
-	placed                           []placedFact
-	factTab, domSeq                  []int32
+	fx                               *factIndex // findFacts's, made for large programs only
 	pull, pull2                      []int32
+	walkFacts                        bool    // thread walks the dominator tree (walkDecided)
+	aCount                           []int32 // pullups's: the tests of each value of A
 
 	// shape counts the changes to edges; analyzed is its value at the
 	// last analysis, fresh whether no statement changed since either.
@@ -352,10 +373,11 @@ func (o *optimizer) run() ([]bpf.RawInstruction, error) {
 }
 
 // shareReturns sends every edge into a return to one block per return
-// instruction, as the code generator's graph has them.
-func shareReturns(blocks []block) {
-	var first []int32 // the returns kept, one per instruction
-	canon := make([]int32, len(blocks))
+// instruction, as the code generator's graph has them. canon is scratch
+// space, one entry per block.
+func shareReturns(blocks []block, canon []int32) {
+	var kept [4]int32
+	first := kept[:0] // the returns kept, one per instruction
 	for i := range blocks {
 		b := &blocks[i]
 		canon[i] = int32(i)
