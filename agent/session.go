@@ -77,6 +77,21 @@ type outcome struct {
 	// statsKnown.
 	stats      afpacket.Stats
 	statsKnown bool
+
+	// settle, when set, waits until file is whole and fills in o.res's
+	// counts and status (see wait). It is given the outcome, which is
+	// passed around by value.
+	settle func(o *outcome)
+}
+
+// wait waits until the file is whole and res holds its counts and status:
+// on the ring path the file is still being put together when capture
+// returns.
+func (o *outcome) wait() {
+	if settle := o.settle; settle != nil {
+		o.settle = nil
+		settle(o)
+	}
 }
 
 // capturedFile is a capture file held in memory: a capfile.Buffer or a
@@ -122,6 +137,7 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 		log: a.log.With("id", r.id, "interface", cp.iface), live: r.liveOf(cp.iface),
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
+	out.wait()
 	res := out.res
 	var spooled string
 	if f := out.captured(); f != nil {

@@ -109,22 +109,28 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 			})
 		}
 	}
-	file, frames := rb.finish(header, trailer)
-	out.file = file
-	out.res.Packets = uint64(frames)
-	out.res.Bytes = uint64(file.Len())
 	if rb.spilled > 0 || rb.moved > 0 {
 		s.log.Debug("ring ran short of free blocks", "moved_bytes", rb.moved, "spilled_bytes", rb.spilled)
 	}
-	switch {
-	case rerr != nil:
-		out.res.Status = StatusError
-		out.res.Error = rerr.Error()
-		out.err = rerr
-	case frames == 0:
-		out.res.Status = StatusEmpty
-	default:
-		out.res.Status = StatusOK
+	// The file grows while its last blocks are compacted: a caller that
+	// writes it out as it grows (CaptureOnce's Output) need not wait for
+	// the counts, which settle gives.
+	file, wait := rb.finishStream(header, trailer)
+	out.file = file
+	out.settle = func(o *outcome) {
+		frames := wait()
+		o.res.Packets = uint64(frames)
+		o.res.Bytes = uint64(file.Len())
+		switch {
+		case rerr != nil:
+			o.res.Status = StatusError
+			o.res.Error = rerr.Error()
+			o.err = rerr
+		case frames == 0:
+			o.res.Status = StatusEmpty
+		default:
+			o.res.Status = StatusOK
+		}
 	}
 }
 
