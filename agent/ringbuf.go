@@ -116,8 +116,11 @@ type ringBuffer struct {
 	moved   int64 // bytes moved into the room of other blocks
 
 	// emit, when set, is given each run of records compacted, in file
-	// order, as it is appended to runs (finishStream).
+	// order, as it is appended to runs (finishStream); help, when set, is
+	// given the work of compacting the blocks left, for the file's
+	// readers to share (capfile.Grower.Help).
 	emit func([]byte)
+	help func(work func() bool)
 }
 
 // ringBlock is one kept block.
@@ -402,29 +405,59 @@ func (r *ringBuffer) compactRest() {
 	first := r.compacted
 	lim := afpacket.Limits{End: r.lim.End}
 	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-		mu   sync.Mutex // guards out's done flags and the commits below
-		took int        // blocks of out committed, in order
-		end  bool       // a committed block ended the file (the duration's end)
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex // guards out's done flags, finished and the commits below
+		finished int        // blocks of out compacted
+		allDone  = sync.NewCond(&mu)
+		took     int  // blocks of out committed, in order
+		end      bool // a committed block ended the file (the duration's end)
 	)
+	// work compacts the next block no one took yet, and commits the
+	// blocks compacted in order; it reports false when every block was
+	// taken.
+	work := func() bool {
+		i := int(next.Add(1) - 1)
+		if i >= rest {
+			return false
+		}
+		run, cnt := r.k.Compact(r.at(first+i).Block, r.rf, lim)
+		mu.Lock()
+		out[i] = compacted{run, cnt, true}
+		for ; !end && took < rest && out[took].done; took++ {
+			r.compactedNext(r.at(first+took), out[took].run, out[took].cnt)
+			// The end of the duration: later frames are not in the file.
+			end = out[took].cnt.Reached != afpacket.LimitNone
+		}
+		finished++
+		if finished == rest {
+			allDone.Broadcast()
+		}
+		mu.Unlock()
+		return true
+	}
+	if r.help != nil {
+		// A reader of the file that waits for its next part compacts
+		// blocks too (capfile.Grower.Help): it takes the place of a
+		// worker, so that the goroutines wanting a CPU are no more than
+		// there are, and the writer, which the write-out waits for, is
+		// not left without one while the workers run.
+		r.help(work)
+		workers--
+	}
 	for range workers {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < rest; i = int(next.Add(1) - 1) {
-				run, cnt := r.k.Compact(r.at(first+i).Block, r.rf, lim)
-				mu.Lock()
-				out[i] = compacted{run, cnt, true}
-				for ; !end && took < rest && out[took].done; took++ {
-					r.compactedNext(r.at(first+took), out[took].run, out[took].cnt)
-					// The end of the duration: later frames are not in
-					// the file.
-					end = out[took].cnt.Reached != afpacket.LimitNone
-				}
-				mu.Unlock()
+			for work() {
 			}
 		})
 	}
 	wg.Wait()
+	// Every block is taken; a reader may still be compacting the last.
+	mu.Lock()
+	for finished < rest {
+		allDone.Wait()
+	}
+	mu.Unlock()
 }
 
 // free returns the number of ring blocks the kernel may fill.
@@ -547,6 +580,7 @@ func (r *ringBuffer) finishStream(header []byte, trailer func(frames int64) []by
 	f.OnRelease(func() { _ = k.Free() })
 	g := f.Grow()
 	r.emit = g.Borrow
+	r.help = g.Help
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -31,6 +31,10 @@ type Data struct {
 	// broadcast on every append and at the end.
 	growing bool
 	grown   sync.Cond
+	// help, when set, does a piece of the work that grows the file (see
+	// Grower.Help): a reader waiting for the next part does that rather
+	// than sleep.
+	help func() bool
 }
 
 // newData returns the Data of parts in order, whose memory free gives
@@ -54,10 +58,26 @@ func (d *Data) Len() int64 {
 // whole waits until the file has stopped growing.
 func (d *Data) whole() {
 	d.mu.Lock()
+	helping := true
 	for d.growing {
-		d.grown.Wait()
+		helping = d.waitGrown(helping)
 	}
 	d.mu.Unlock()
+}
+
+// waitGrown waits, with d.mu held, for the file to grow or end: it does
+// a piece of the work that grows it when there is one (help) and helping
+// is still true, else it sleeps until the next append. It returns false
+// once help had nothing left to do; the caller then only sleeps.
+func (d *Data) waitGrown(helping bool) bool {
+	if h := d.help; h != nil && helping {
+		d.mu.Unlock()
+		helping = h()
+		d.mu.Lock()
+		return helping
+	}
+	d.grown.Wait()
+	return helping
 }
 
 // NewReader returns an independent reader positioned at offset 0. It is an
@@ -215,10 +235,11 @@ func (d *Data) writeFrom(w io.Writer, off int64) (int64, error) {
 		at    int64 // the file offset of parts[next]
 		rest  [][]byte
 	)
+	helping := true
 	for {
 		d.mu.Lock()
 		for next == len(d.parts) && d.growing {
-			d.grown.Wait()
+			helping = d.waitGrown(helping)
 		}
 		more := d.growing
 		rest = rest[:0]

@@ -125,6 +125,23 @@ func (g *Grower) Borrow(p []byte) {
 	d.mu.Unlock()
 }
 
+// Help has the Data's readers that wait for the file to grow (WriteTo,
+// and Len, Read, ReadAt and Seek, which wait for its end) call fn rather
+// than sleep: fn does one piece of the work that grows the file (it may
+// append through the Grower) and reports false when no such piece is
+// left, after which they sleep until the next append. A reader that
+// writes the file as it grows thus works on it instead of sharing the
+// CPUs with the goroutines that make it. fn is called from several
+// goroutines at once and without any lock of the Data; readers that
+// already sleep start on it at once.
+func (g *Grower) Help(fn func() bool) {
+	d := g.d
+	d.mu.Lock()
+	d.help = fn
+	d.grown.Broadcast()
+	d.mu.Unlock()
+}
+
 // Append appends a copy of p (a trailer).
 func (g *Grower) Append(p []byte) { g.Borrow(append([]byte(nil), p...)) }
 
@@ -135,6 +152,7 @@ func (g *Grower) Done() {
 	d := g.d
 	d.mu.Lock()
 	d.growing = false
+	d.help = nil
 	d.grown.Broadcast()
 	free := d.released && d.readers == 0
 	d.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -146,5 +148,61 @@ func TestGrowReleaseWaitsForDone(t *testing.T) {
 	case <-back:
 	case <-time.After(10 * time.Second):
 		t.Fatal("memory not given back after Done")
+	}
+}
+
+// TestGrowHelp: readers waiting for a growing File do the work that grows
+// it (Grower.Help) rather than sleep: here no other goroutine makes the
+// file, so WriteTo and Len, in two goroutines at once, make it between
+// them, part by part in order, and both end with the whole file.
+func TestGrowHelp(t *testing.T) {
+	f := &File{}
+	f.Append([]byte("head"))
+	g := f.Grow()
+	parts := []string{"run-1", "run-22", "run-333", "tail"}
+	var (
+		mu    sync.Mutex
+		i     int
+		calls atomic.Int64
+	)
+	g.Help(func() bool {
+		calls.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		if i == len(parts) {
+			return false
+		}
+		g.Borrow([]byte(parts[i]))
+		if i++; i == len(parts) {
+			g.Done()
+		}
+		return true
+	})
+	d := f.Data()
+	lens := make(chan int64, 1)
+	go func() { lens <- d.Len() }()
+	var out bytes.Buffer
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := d.NewReader().(io.WriterTo).WriteTo(&out)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteTo did not end within 10s: the readers did not grow the file")
+	}
+	const want = "headrun-1run-22run-333tail"
+	if out.String() != want {
+		t.Errorf("WriteTo wrote %q, want %q", out.String(), want)
+	}
+	if n := <-lens; n != int64(len(want)) {
+		t.Errorf("Len = %d, want %d", n, len(want))
+	}
+	if calls.Load() < int64(len(parts)) {
+		t.Errorf("the helper ran %d times for %d parts", calls.Load(), len(parts))
 	}
 }
