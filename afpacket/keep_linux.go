@@ -101,7 +101,10 @@ func (h *handle) skipsFrames() bool  { return h.loIfindex != 0 && !h.dupsDropped
 // fillingKept implements Conn.Filling: the block after the kept ones is
 // the one the kernel fills, unless the ring is full.
 func (h *handle) fillingKept() int {
-	if h.kept == h.numBlocks || h.mem == nil {
+	if h.mem == nil && h.mapRing() != nil || h.mem == nil {
+		return 0 // closed or freed before the first read
+	}
+	if h.kept == h.numBlocks {
 		return 0
 	}
 	i := h.head + h.kept

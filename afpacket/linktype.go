@@ -72,6 +72,21 @@ func ARPHRD(ifname string) (int, error) {
 	return t, nil
 }
 
+// Netmask returns the netmask of the named interface's primary IPv4
+// address as a number (255.255.255.0 is 0xffffff00), or 0 when it has no
+// IPv4 address, asked of the kernel for the calling thread's network
+// namespace (SIOCGIFNETMASK, see netdevice(7)). One ioctl: where
+// net.InterfaceByName and Interface.Addrs dump every link and every
+// address of the namespace over netlink, which a capture request waits
+// for.
+func Netmask(ifname string) (uint32, error) {
+	m, err := netmaskOf(ifname)
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: interface %q: %w", ifname, err)
+	}
+	return m, nil
+}
+
 func linkTypeForARPHRD(t int) uint32 {
 	switch t {
 	case arphrdEther, arphrdLoopback:

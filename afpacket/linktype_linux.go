@@ -32,3 +32,32 @@ func arphrdOf(ifname string) (int, error) {
 	}
 	return int(ifr.Uint16()), nil
 }
+
+// netmaskOf implements Netmask: SIOCGIFNETMASK on an AF_INET socket
+// answers with the netmask of the first address labelled with the
+// interface's name, its primary one, and EADDRNOTAVAIL when there is none.
+func netmaskOf(ifname string) (uint32, error) {
+	ifr, err := unix.NewIfreq(ifname)
+	if err != nil {
+		return 0, errors.New("name too long")
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNETMASK, ifr); err != nil {
+		switch {
+		case errors.Is(err, unix.EADDRNOTAVAIL):
+			return 0, nil
+		case errors.Is(err, unix.ENODEV):
+			return 0, errNoInterface
+		}
+		return 0, os.NewSyscallError("ioctl SIOCGIFNETMASK", err)
+	}
+	m, err := ifr.Inet4Addr()
+	if err != nil {
+		return 0, err
+	}
+	return be.Uint32(m), nil
+}

@@ -59,3 +59,51 @@ func TestLinkTypeOfBadNames(t *testing.T) {
 		}
 	}
 }
+
+// Netmask answers with one ioctl what net.Interface.Addrs finds over
+// netlink: the netmask of the interface's primary IPv4 address, 0 for an
+// interface without one, an error naming a missing interface.
+func TestNetmask(t *testing.T) {
+	testenv.RequireRoot(t)
+	p := netns.NewVethPair(t)
+	// More addresses on the far end, after its /30: not the primary one.
+	for _, args := range [][]string{
+		{"addr", "add", "198.19.255.1/24", "dev", p.Peer},
+		{"addr", "add", "198.19.254.1/16", "dev", p.Peer},
+		{"link", "add", "pdnomask0", "type", "veth", "peer", "name", "pdnomask1"},
+	} {
+		if err := p.NS.IP(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name, iface string
+		ns          *netns.NS
+		want        uint32
+	}{
+		{"the test's end, a /30", p.Host, nil, 0xfffffffc},
+		{"first of three addresses", p.Peer, p.NS, 0xfffffffc},
+		{"loopback", "lo", p.NS, 0xff000000},
+		{"no address", "pdnomask0", p.NS, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got uint32
+			do := func(f func() error) error { return f() }
+			if tc.ns != nil {
+				do = tc.ns.Do
+			}
+			err := do(func() error {
+				var err error
+				got, err = afpacket.Netmask(tc.iface)
+				return err
+			})
+			if err != nil || got != tc.want {
+				t.Errorf("Netmask(%q) = %#x, %v; want %#x", tc.iface, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := afpacket.Netmask(p.Peer); err == nil || !strings.Contains(err.Error(), p.Peer) {
+		t.Errorf("Netmask(%q) outside its namespace: %v; want an error naming it", p.Peer, err)
+	}
+}

@@ -54,9 +54,8 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	// filter is in place.
 	var (
 		fd       int
-		mem      []byte
 		done     bool
-		prepared = sp != nil // socket, PACKET_VERSION and ring already done; mapped at first use
+		prepared = sp != nil // socket, PACKET_VERSION and ring already done
 	)
 	if prepared {
 		fd = sp.fd
@@ -64,13 +63,9 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	defer func() {
-		if done {
-			return
+		if !done {
+			_ = unix.Close(fd)
 		}
-		if mem != nil {
-			_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
-		}
-		_ = unix.Close(fd)
 	}()
 
 	var (
@@ -138,7 +133,9 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		return nil, err
 	}
 	if !prepared {
-		if mem, err = setupRing(fd, s); err != nil {
+		// The ring is mapped at the first read, after the socket is armed
+		// (see mapRing), as a Pool's spare is.
+		if err := setRing(fd, s); err != nil {
 			return nil, err
 		}
 	}
@@ -167,15 +164,11 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
-		if mem != nil {
-			_ = unix.MunmapPtr(unsafe.Pointer(&mem[0]), uintptr(len(mem)))
-		}
 		return nil, err
 	}
 
 	c := &Conn{h: handle{
 		ring: ring{
-			mem:       mem,
 			blockSize: s.blockSize,
 			numBlocks: s.numBlocks,
 			walker: walker{
@@ -203,9 +196,6 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		_ = h.f.SetReadDeadline(time.Unix(1, 0))
 		h.woken <- struct{}{}
 	}
-	if mem != nil {
-		h.mapped(mem)
-	}
 	return c, nil
 }
 
@@ -220,12 +210,12 @@ func (h *handle) mapped(mem []byte) {
 	h.unmap = &cl
 }
 
-// mapRing maps the ring of a handle opened from a Pool's spare, on its
-// first read: mapping inserts every page of the ring into the process
-// (some 7 ms for 100 MiB), which is better done after the socket is armed
-// than before, and which an idle spare does not need (its pages would
-// count as the daemon's resident memory). The kernel fills the ring from
-// bind(2) on, mapped or not.
+// mapRing maps the handle's ring on its first read: mapping inserts every
+// page of the ring into the process (packet_mmap maps them all at once:
+// some 7 ms for 100 MiB, 55-70 ms for 1 GiB), which is better done after
+// the socket is armed than before, and which an idle spare of a Pool does
+// not need (its pages would count as the daemon's resident memory). The
+// kernel fills the ring from bind(2) on, mapped or not.
 func (h *handle) mapRing() error {
 	h.statsMu.Lock()
 	defer h.statsMu.Unlock()
@@ -259,15 +249,6 @@ func (h *handle) mapRing() error {
 // 0.3 ms (the kernel's timestamp switch), which a Pool pays ahead of time.
 func enableTimestamps(fd int) {
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-}
-
-// setupRing selects TPACKET_V3 on fd, sets up its receive ring with s's
-// geometry and maps it.
-func setupRing(fd int, s settings) ([]byte, error) {
-	if err := setRing(fd, s); err != nil {
-		return nil, err
-	}
-	return mapRing(fd, s.blockSize*s.numBlocks)
 }
 
 // setRing selects TPACKET_V3 on fd and sets up its receive ring with s's

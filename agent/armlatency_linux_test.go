@@ -38,6 +38,7 @@ func reportLatency(b *testing.B, d []time.Duration) {
 // socket being armed with its filter (issue 5), over b.N opens; run it with
 // -benchtime=200x. Three levels:
 //
+//   - lookup: agent.LookupInterface, as a request makes it;
 //   - open: afpacket.Open with a compiled filter (socket, filter, ring,
 //     mmap, promiscuous membership, bind);
 //   - CaptureOnce: interface lookup, filter compilation and the open, up to
@@ -65,6 +66,21 @@ func BenchmarkArmLatency(b *testing.B) {
 		Promiscuous: true, Filter: raw, Snaplen: 262144,
 		BlockSize: 1 << 20, NumBlocks: int(agent.DefaultRingBytes >> 20),
 	}
+
+	// lookup is the interface lookup every request makes before its
+	// filter is compiled (part of Submit's latency).
+	b.Run("lookup", func(b *testing.B) {
+		b.ReportAllocs()
+		var d []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := agent.LookupInterface(p.Host); err != nil {
+				b.Fatal(err)
+			}
+			d = append(d, time.Since(t0))
+		}
+		reportLatency(b, d)
+	})
 
 	b.Run("open", func(b *testing.B) {
 		var d []time.Duration

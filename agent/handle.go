@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"net"
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/afpacket"
@@ -70,20 +69,8 @@ func LookupInterface(ifname string) (InterfaceInfo, error) {
 	if ifname == "any" {
 		return info, nil
 	}
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return InterfaceInfo{}, err
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return info, nil // the netmask only matters for "ip broadcast"
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && len(n.Mask) == net.IPv4len {
-			m := n.Mask
-			info.Netmask = uint32(m[0])<<24 | uint32(m[1])<<16 | uint32(m[2])<<8 | uint32(m[3])
-			break
-		}
-	}
+	// The netmask only matters for "ip broadcast": an interface without
+	// IPv4 has none, and one that cannot be read is none.
+	info.Netmask, _ = afpacket.Netmask(ifname)
 	return info, nil
 }

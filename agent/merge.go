@@ -47,6 +47,7 @@ func (a *Agent) captureMerged(ctx context.Context, p *plan, sessions []*session,
 		s.group, s.ifID = g, uint32(i)
 		wg.Go(func() {
 			m.outs[i] = s.capture(gctx, func() { armed(i) })
+			m.outs[i].wait()
 			if strict && m.outs[i].buf == nil {
 				g.stop(StopShutdown)
 				cancel(m.outs[i].err)

@@ -86,5 +86,9 @@ func (a *Agent) captureOnceMerged(ctx context.Context, p *plan, cfg *Config, spe
 	sum.Interface = strings.Join(names, "+")
 	sum.LinkType, sum.Snaplen = sum.Interfaces[0].LinkType, sum.Interfaces[0].Snaplen
 	sum.Bytes = uint64(m.buf.Len())
-	return sum, m.buf.Detach(), firstErr
+	data := m.buf.Detach()
+	if spec.Output != nil {
+		spec.Output(data)
+	}
+	return sum, data, firstErr
 }

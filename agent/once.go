@@ -68,6 +68,14 @@ type CaptureSpec struct {
 	// file in its order (only then is it known which frames the limits
 	// keep: see CaptureOnce).
 	PacketOn func(iface int, ts int64, data []byte, wire int)
+	// Output, when set, is given the capture file as soon as the capture
+	// has ended, before CaptureOnce returns it. On the ring path the last
+	// blocks are then still being turned into records: the WriteTo of the
+	// file's readers writes each part as soon as it is ready, so that
+	// writing the file overlaps with making it, and Len, Read, ReadAt and
+	// Seek wait for the whole file. It is not called when the capture did
+	// not start.
+	Output func(CaptureData)
 }
 
 // interfaces returns the interfaces spec captures on, each once.
@@ -190,6 +198,10 @@ func CaptureOnce(ctx context.Context, spec CaptureSpec, opts ...Option) (Capture
 	if f == nil { // the socket never opened
 		return CaptureSummary{}, nil, out.err
 	}
+	if spec.Output != nil {
+		spec.Output(f.Data())
+	}
+	out.wait()
 	sum := CaptureSummary{
 		CaptureInfo: info(),
 		StopReason:  out.res.StopReason,

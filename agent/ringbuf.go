@@ -115,6 +115,13 @@ type ringBuffer struct {
 	taken   []afpacket.Block
 	spilled int64 // bytes copied into chunk memory
 	moved   int64 // bytes moved into the room of other blocks
+
+	// emit, when set, is given each run of records compacted, in file
+	// order, as it is appended to runs (finishStream); help, when set, is
+	// given the work of compacting the blocks left, for the file's
+	// readers to share (capfile.Grower.Help).
+	emit func([]byte)
+	help func(work func() bool)
 }
 
 // ringBlock is one kept block.
@@ -366,14 +373,20 @@ func (r *ringBuffer) compactedNext(rb *ringBlock, run []byte, cnt afpacket.Count
 	r.cBytes += cnt.Bytes
 	if len(run) > 0 {
 		r.runs = append(r.runs, ringRun{run, rb.id})
+		if r.emit != nil {
+			r.emit(run)
+		}
 	}
 }
 
 // compactRest compacts the blocks not compacted yet. When no packet or
 // byte limit can be reached in them (their bounds say so), their frames
 // do not depend on the blocks before them, and they are compacted by
-// several goroutines at once: the write-out of a file of small frames is
-// mostly this. Else one by one, in order (compactNext).
+// several goroutines at once, each block's records taken in order as soon
+// as the blocks before it are done: the write-out of a file of small
+// frames is mostly this, and writing the first blocks overlaps with
+// compacting the last (finishStream). Else one by one, in order
+// (compactNext).
 func (r *ringBuffer) compactRest() {
 	rest := r.n - r.compacted
 	workers := min(runtime.GOMAXPROCS(0), 4, rest/2)
@@ -385,28 +398,67 @@ func (r *ringBuffer) compactRest() {
 		return
 	}
 	type compacted struct {
-		run []byte
-		cnt afpacket.Count
+		run  []byte
+		cnt  afpacket.Count
+		done bool
 	}
 	out := make([]compacted, rest)
 	first := r.compacted
 	lim := afpacket.Limits{End: r.lim.End, Start: r.lim.Start}
-	var next atomic.Int64
-	var wg sync.WaitGroup
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex // guards out's done flags, finished and the commits below
+		finished int        // blocks of out compacted
+		allDone  = sync.NewCond(&mu)
+		took     int  // blocks of out committed, in order
+		end      bool // a committed block ended the file (the duration's end)
+	)
+	// work compacts the next block no one took yet, and commits the
+	// blocks compacted in order; it reports false when every block was
+	// taken.
+	work := func() bool {
+		i := int(next.Add(1) - 1)
+		if i >= rest {
+			return false
+		}
+		run, cnt := r.k.Compact(r.at(first+i).Block, r.rf, lim)
+		mu.Lock()
+		out[i] = compacted{run, cnt, true}
+		for ; !end && took < rest && out[took].done; took++ {
+			r.compactedNext(r.at(first+took), out[took].run, out[took].cnt)
+			// The end of the duration: later frames are not in the file.
+			end = out[took].cnt.Reached != afpacket.LimitNone
+		}
+		finished++
+		if finished == rest {
+			allDone.Broadcast()
+		}
+		mu.Unlock()
+		return true
+	}
+	if r.help != nil {
+		// A reader of the file that waits for its next part compacts
+		// blocks too (capfile.Grower.Help): it takes the place of a
+		// worker, so that the goroutines wanting a CPU are no more than
+		// there are, and the writer, which the write-out waits for, is
+		// not left without one while the workers run.
+		r.help(work)
+		workers--
+	}
 	for range workers {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < rest; i = int(next.Add(1) - 1) {
-				out[i].run, out[i].cnt = r.k.Compact(r.at(first+i).Block, r.rf, lim)
+			for work() {
 			}
 		})
 	}
 	wg.Wait()
-	for i := range out {
-		r.compactedNext(r.at(first+i), out[i].run, out[i].cnt)
-		if out[i].cnt.Reached != afpacket.LimitNone {
-			break // the end of the duration: later frames are not in the file
-		}
+	// Every block is taken; a reader may still be compacting the last.
+	mu.Lock()
+	for finished < rest {
+		allDone.Wait()
 	}
+	mu.Unlock()
 }
 
 // free returns the number of ring blocks the kernel may fill.
@@ -508,7 +560,15 @@ func (r *ringBuffer) room(id uint64) ([]byte, uint64) {
 // ring (and the chunks) when it is released. The buffer must not be used
 // afterwards.
 func (r *ringBuffer) finish(header []byte, trailer func(frames int64) []byte) (*capfile.File, int64) {
-	r.compactRest()
+	f, wait := r.finishStream(header, trailer)
+	return f, wait()
+}
+
+// finishStream is finish that returns at once: the file grows while the
+// blocks left are compacted in the background (capfile.File.Grow), so
+// that writing it out overlaps with making it; wait returns the frame
+// count once it is whole.
+func (r *ringBuffer) finishStream(header []byte, trailer func(frames int64) []byte) (*capfile.File, func() int64) {
 	f := &capfile.File{}
 	f.Append(header)
 	if r.lead != nil {
@@ -517,13 +577,25 @@ func (r *ringBuffer) finish(header []byte, trailer func(frames int64) []byte) (*
 	for _, run := range r.runs {
 		f.Borrow(run.p)
 	}
-	if trailer != nil {
-		f.Append(trailer(r.cFrames))
-	}
 	if r.spill != nil {
 		f.Own(r.spill)
 	}
 	k := r.k
 	f.OnRelease(func() { _ = k.Free() })
-	return f, r.cFrames
+	g := f.Grow()
+	r.emit = g.Borrow
+	r.help = g.Help
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.compactRest()
+		if trailer != nil {
+			g.Append(trailer(r.cFrames))
+		}
+		g.Done()
+	}()
+	return f, func() int64 {
+		<-done
+		return r.cFrames
+	}
 }

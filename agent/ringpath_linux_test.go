@@ -94,6 +94,7 @@ func runBoth(t *testing.T, pc *pathCase) (ringRes, copyRes pathResult) {
 			once := sync.OnceFunc(armed.Done)
 			defer once() // a session that never armed
 			res[i].out = s.capture(context.Background(), once)
+			res[i].out.wait()
 		})
 	}
 	armed.Wait()

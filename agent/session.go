@@ -81,11 +81,26 @@ type outcome struct {
 	// statsKnown.
 	stats      afpacket.Stats
 	statsKnown bool
+
+	// settle, when set, waits until file is whole and fills in o.res's
+	// counts and status (see wait). It is given the outcome, which is
+	// passed around by value.
+	settle func(o *outcome)
 }
 
-// settle sets the result's status from the capture's error (rerr, nil
+// wait waits until the file is whole and res holds its counts and status:
+// on the ring path the file is still being put together when capture
+// returns.
+func (o *outcome) wait() {
+	if settle := o.settle; settle != nil {
+		o.settle = nil
+		settle(o)
+	}
+}
+
+// setStatus sets the result's status from the capture's error (rerr, nil
 // when it ended well) and its packet count.
-func (out *outcome) settle(rerr error) {
+func (out *outcome) setStatus(rerr error) {
 	switch {
 	case rerr != nil:
 		out.res.Status = StatusError
@@ -141,6 +156,7 @@ func (a *Agent) runCapture(r *request, cp capturePlan) {
 		log: a.log.With("id", r.id, "interface", cp.iface), live: r.liveOf(cp.iface),
 	}
 	out := s.capture(r.ctx, func() { a.markRunning(r) })
+	out.wait()
 	res := out.res
 	var spooled string
 	if f := out.captured(); f != nil {
@@ -294,7 +310,7 @@ func (s *session) capture(ctx context.Context, armed func()) outcome {
 		out.res.StopReason = reason
 	}
 	out.res.Bytes = uint64(buf.Len())
-	out.settle(rerr)
+	out.setStatus(rerr)
 	return out
 }
 

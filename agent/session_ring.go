@@ -89,6 +89,13 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 	lb.report(s.p, &out.res)
 	out.res.Ended = s.a.clock.Now()
 	out.res.StopReason = reason
+	// Nothing is written to the ring any more. The socket is closed when
+	// the file is released (Free), after delivery: its close waits for an
+	// RCU grace period, which the file need not wait for.
+	stopErr := k.Stop()
+	if stopErr == nil && rerr == nil && lb.reached == "" && rb.reached == afpacket.LimitNone {
+		s.drainRing(k, rb)
+	}
 	st, serr := h.Stats()
 	if serr != nil {
 		s.log.Warn("reading the kernel's counters failed", "error", serr)
@@ -100,10 +107,7 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 	st.Drops = min(st.Drops, drops)
 	out.res.KernelDrops = st.Drops
 	out.stats, out.statsKnown = st, serr == nil
-	// Nothing is written to the ring any more. The socket is closed when
-	// the file is released (Free), after delivery: its close waits for an
-	// RCU grace period, which the file need not wait for.
-	if err := k.Stop(); err != nil {
+	if stopErr != nil {
 		_ = h.Close() // keeps the ring mapped all the same (a keeping reader's)
 	}
 	var trailer func(int64) []byte
@@ -115,15 +119,54 @@ func (s *session) captureRing(ctx context.Context, h Handle, k ringKeeper, start
 			})
 		}
 	}
-	file, frames := rb.finish(header, trailer)
-	out.file = file
-	out.res.Packets = uint64(frames + lb.frames)
-	out.res.Bytes = uint64(file.Len())
 	if rb.spilled > 0 || rb.moved > 0 {
 		s.log.Debug("ring ran short of free blocks", "moved_bytes", rb.moved, "spilled_bytes", rb.spilled)
 	}
-	out.settle(rerr)
+	// The file grows while its last blocks are compacted: a caller that
+	// writes it out as it grows (CaptureOnce's Output) need not wait for
+	// the counts, which settle gives.
+	file, wait := rb.finishStream(header, trailer)
+	out.file = file
+	out.settle = func(o *outcome) {
+		frames := wait()
+		o.res.Packets = uint64(frames + lb.frames)
+		o.res.Bytes = uint64(file.Len())
+		o.setStatus(rerr)
+	}
 }
+
+// drainRing takes the block the kernel was filling when the capture
+// stopped (a cancel, the duration's end): its frames came before the
+// stop, but the kernel hands a block over only when it is full or when
+// its retire timer finds it has not changed for a block timeout. With no
+// frame queued any more (Stop), that takes one or two block timeouts; the
+// retire timer also waits for a frame the kernel is still copying in.
+// The frames after the stop that block may hold are cut when the file is
+// made (the duration's end), as on the copying path, or kept (a cancel:
+// they came while the capture stopped).
+func (s *session) drainRing(k ringKeeper, rb *ringBuffer) {
+	timeout := ringTimeout(s.blockTimeout)
+	deadline := time.Now().Add(2*timeout + drainSlack)
+	for k.Filling() > 0 && time.Now().Before(deadline) {
+		// A keeping reader cannot wait in poll(2) (see afpacket.Conn.Keep).
+		if err := k.Wait(context.Background(), drainPoll); err != nil {
+			return
+		}
+		if err := rb.take(); err != nil || rb.reached != afpacket.LimitNone {
+			return
+		}
+	}
+	if n := k.Filling(); n > 0 {
+		s.log.Warn("the ring's last block was not handed over in time: its frames are not in the file", "frames", n)
+	}
+}
+
+// How drainRing waits: it looks every drainPoll, for at most two block
+// timeouts and drainSlack (a retire timer late on a loaded machine).
+const (
+	drainPoll  = 2 * time.Millisecond
+	drainSlack = 100 * time.Millisecond
+)
 
 // ringLayout returns the file header and the record format of a file of
 // format for frames of linkType cut to snaplen, captured on iface, and the

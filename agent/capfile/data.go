@@ -14,6 +14,10 @@ var ErrReleased = errors.New("capfile: capture buffer already released")
 // Data is a finished capture file held in memory, read without copying it
 // whole: a sequence of byte slices (chunks of a Buffer, runs of records a
 // File borrows) read as one. It is safe for concurrent use.
+//
+// The Data of a File that still grows (File.Grow) is read as it grows:
+// its readers' WriteTo writes each part once it is there and returns at
+// the end of the file; Len, Read, ReadAt and Seek wait for the end first.
 type Data struct {
 	parts [][]byte
 	ends  []int64 // ends[i]: the file offset just past parts[i]
@@ -23,12 +27,21 @@ type Data struct {
 	mu       sync.Mutex
 	readers  int  // reads in progress
 	released bool // release was called; the last reader frees the memory
+	// growing: parts are still being appended (a Grower); grown is
+	// broadcast on every append and at the end.
+	growing bool
+	grown   sync.Cond
+	// help, when set, does a piece of the work that grows the file (see
+	// Grower.Help): a reader waiting for the next part does that rather
+	// than sleep.
+	help func() bool
 }
 
 // newData returns the Data of parts in order, whose memory free gives
 // back once the Data is released and no read is in progress.
 func newData(parts [][]byte, free func()) *Data {
 	d := &Data{parts: parts, ends: make([]int64, len(parts)), free: free}
+	d.grown.L = &d.mu
 	for i, p := range parts {
 		d.n += int64(len(p))
 		d.ends[i] = d.n
@@ -37,7 +50,35 @@ func newData(parts [][]byte, free func()) *Data {
 }
 
 // Len returns the size of the file in bytes.
-func (d *Data) Len() int64 { return d.n }
+func (d *Data) Len() int64 {
+	d.whole()
+	return d.n
+}
+
+// whole waits until the file has stopped growing.
+func (d *Data) whole() {
+	d.mu.Lock()
+	helping := true
+	for d.growing {
+		helping = d.waitGrown(helping)
+	}
+	d.mu.Unlock()
+}
+
+// waitGrown waits, with d.mu held, for the file to grow or end: it does
+// a piece of the work that grows it when there is one (help) and helping
+// is still true, else it sleeps until the next append. It returns false
+// once help had nothing left to do; the caller then only sleeps.
+func (d *Data) waitGrown(helping bool) bool {
+	if h := d.help; h != nil && helping {
+		d.mu.Unlock()
+		helping = h()
+		d.mu.Lock()
+		return helping
+	}
+	d.grown.Wait()
+	return helping
+}
 
 // NewReader returns an independent reader positioned at offset 0. It is an
 // io.ReadSeeker, io.ReaderAt and io.WriterTo (writing to an *os.File with
@@ -60,7 +101,7 @@ func (d *Data) acquire() error {
 func (d *Data) done() {
 	d.mu.Lock()
 	d.readers--
-	free := d.released && d.readers == 0
+	free := d.released && d.readers == 0 && !d.growing
 	d.mu.Unlock()
 	if free {
 		d.freeParts()
@@ -75,7 +116,7 @@ func (d *Data) release() {
 		return
 	}
 	d.released = true
-	free := d.readers == 0
+	free := d.readers == 0 && !d.growing // else the last reader, or the end of growing
 	d.mu.Unlock()
 	if free {
 		d.freeParts()
@@ -140,6 +181,7 @@ func (r *bufferReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer r.d.done()
+	r.d.whole()
 	n := 0
 	if off < r.d.n && len(p) > 0 {
 		i, o := r.d.part(off)
@@ -161,7 +203,7 @@ func (r *bufferReader) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekCurrent:
 		abs = r.off + offset
 	case io.SeekEnd:
-		abs = r.d.n + offset
+		abs = r.d.Len() + offset
 	default:
 		return 0, errors.New("capfile: invalid whence")
 	}
@@ -179,20 +221,45 @@ func (r *bufferReader) WriteTo(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer r.d.done()
-	if r.off >= r.d.n {
-		return 0, nil
-	}
-	i, o := r.d.part(r.off)
-	rest := make([][]byte, 0, len(r.d.parts)-i)
-	for j := i; j < len(r.d.parts); j++ {
-		if p := r.d.parts[j][o:]; len(p) > 0 {
-			rest = append(rest, p)
-		}
-		o = 0
-	}
-	n, err := writeParts(w, rest)
+	n, err := r.d.writeFrom(w, r.off)
 	r.off += n
 	return n, err
+}
+
+// writeFrom writes the file from offset off to w: the parts there are, and
+// those appended while it writes, until the file is whole.
+func (d *Data) writeFrom(w io.Writer, off int64) (int64, error) {
+	var (
+		total int64
+		next  int   // the first part not written
+		at    int64 // the file offset of parts[next]
+		rest  [][]byte
+	)
+	helping := true
+	for {
+		d.mu.Lock()
+		for next == len(d.parts) && d.growing {
+			helping = d.waitGrown(helping)
+		}
+		more := d.growing
+		rest = rest[:0]
+		for ; next < len(d.parts); next++ {
+			p := d.parts[next]
+			if skip := off - at; skip > 0 { // before the offset: skip it, or its start
+				p = p[min(skip, int64(len(p))):]
+			}
+			at += int64(len(d.parts[next]))
+			if len(p) > 0 {
+				rest = append(rest, p)
+			}
+		}
+		d.mu.Unlock()
+		n, err := writeParts(w, rest)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
 }
 
 // writeEach writes parts to w one Write at a time.

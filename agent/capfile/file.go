@@ -55,8 +55,14 @@ func (f *File) add(p []byte) {
 	}
 }
 
-// Len returns the size of the file in bytes.
-func (f *File) Len() int64 { return f.n }
+// Len returns the size of the file in bytes; the size of a File that
+// still grows (Grow) once it is whole.
+func (f *File) Len() int64 {
+	if f.d != nil {
+		return f.d.Len()
+	}
+	return f.n
+}
 
 // Data returns the finished file, for reading. Appending to f after Data
 // is not allowed; Release frees both.
@@ -83,3 +89,74 @@ func (f *File) Release() {
 // releases it: the memory goes back once the Data is garbage. f must not
 // be used afterwards.
 func (f *File) Detach() *Data { return f.Data().detach() }
+
+// Grow hands the rest of the file to a producer, which appends it through
+// the Grower while the file is read: the Data's readers' WriteTo writes
+// each part as soon as it is appended (so that writing the file overlaps
+// with making its last parts), and Len, Read, ReadAt and Seek wait until
+// Done. Everything f holds so far comes first; f itself takes no more
+// appends, and Release gives the memory back only after Done, so the
+// producer may go on writing into borrowed memory until then.
+func (f *File) Grow() *Grower {
+	d := f.Data()
+	d.mu.Lock()
+	d.growing = true
+	d.mu.Unlock()
+	return &Grower{d: d}
+}
+
+// A Grower appends the rest of a File's parts, in file order, while it is
+// read (see File.Grow). It is used by one goroutine.
+type Grower struct {
+	d *Data
+}
+
+// Borrow appends p without copying it, as File.Borrow does.
+func (g *Grower) Borrow(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	d := g.d
+	d.mu.Lock()
+	d.parts = append(d.parts, p)
+	d.n += int64(len(p))
+	d.ends = append(d.ends, d.n)
+	d.grown.Broadcast()
+	d.mu.Unlock()
+}
+
+// Help has the Data's readers that wait for the file to grow (WriteTo,
+// and Len, Read, ReadAt and Seek, which wait for its end) call fn rather
+// than sleep: fn does one piece of the work that grows the file (it may
+// append through the Grower) and reports false when no such piece is
+// left, after which they sleep until the next append. A reader that
+// writes the file as it grows thus works on it instead of sharing the
+// CPUs with the goroutines that make it. fn is called from several
+// goroutines at once and without any lock of the Data; readers that
+// already sleep start on it at once.
+func (g *Grower) Help(fn func() bool) {
+	d := g.d
+	d.mu.Lock()
+	d.help = fn
+	d.grown.Broadcast()
+	d.mu.Unlock()
+}
+
+// Append appends a copy of p (a trailer).
+func (g *Grower) Append(p []byte) { g.Borrow(append([]byte(nil), p...)) }
+
+// Done ends the file: its readers see its end, and a Release that came
+// meanwhile gives the memory back (once no read is in progress). The
+// Grower must not be used afterwards.
+func (g *Grower) Done() {
+	d := g.d
+	d.mu.Lock()
+	d.growing = false
+	d.help = nil
+	d.grown.Broadcast()
+	free := d.released && d.readers == 0
+	d.mu.Unlock()
+	if free {
+		d.freeParts()
+	}
+}

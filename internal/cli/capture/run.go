@@ -197,6 +197,16 @@ func (r *run) live(ctx context.Context, expr string) int {
 		}
 	}
 
+	// A file written at the end is written as soon as the capture ends,
+	// while its last records are still being made (CaptureSpec.Output).
+	committed := false
+	var oerr error
+	if out == nil && o.Write != "-" {
+		spec.Output = func(data agent.CaptureData) {
+			committed = true
+			oerr = file.commit(data.NewReader())
+		}
+	}
 	sum, data, err := agent.CaptureOnce(ctx, spec)
 	if data == nil {
 		return r.fail(r.filterError(err, expr, prefix))
@@ -206,8 +216,8 @@ func (r *run) live(ctx context.Context, expr string) int {
 		fmt.Fprintf(r.stderr, "pcapdaemon capture: %v\n", err)
 		status = 1
 	}
-	var oerr error
 	switch {
+	case committed:
 	case out != nil:
 		oerr = errors.Join(werr, out.close())
 		if oerr == nil && file != nil {
