@@ -13,6 +13,12 @@ import (
 // The caller may reopen with no kernel filter and filter in user space.
 var ErrFilterRejected = errors.New("afpacket: kernel rejected the BPF filter")
 
+// ErrStopped is what ReadPacket and Next return after Stop once they have
+// delivered every frame the ring held: those of the blocks handed over
+// and of the block the kernel was filling, which its retire timer hands
+// over within two block timeouts.
+var ErrStopped = errors.New("afpacket: capture stopped")
+
 // ErrNoSuchInterface reports that Open was given the name of no interface
 // in the calling thread's network namespace (the *net.OpError names it).
 var ErrNoSuchInterface = errors.New("no such network interface")

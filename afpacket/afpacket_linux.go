@@ -41,6 +41,7 @@ type handle struct {
 	armed    bool               // whether deadline is what f has
 	sockErr  syscall.Errno      // SO_ERROR pollReady found
 	downErr  error              // the interface went down or away: the last error
+	stopped  atomic.Bool        // Stop ran: no frame is queued any more, the reader drains the ring
 	timeout  time.Duration      // the ring's block retire timeout
 	downAt   time.Time          // when a keeping reader learnt of downErr
 
@@ -117,9 +118,9 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 		return h.opError(err)
 	}
 	draining := false
-	if h.downErr != nil {
+	if end := h.endErr(); end != nil {
 		if h.filling() == 0 {
-			return h.opError(h.downErr)
+			return h.opError(end)
 		}
 		if d := time.Now().Add(2 * h.timeout); deadline.IsZero() || d.Before(deadline) {
 			deadline, draining = d, true
@@ -166,13 +167,26 @@ func (h *handle) wait(ctx context.Context, deadline time.Time) error {
 	if h.downErr == nil && h.takeSockErr() {
 		h.setDown()
 	}
-	if h.downErr == nil {
+	end := h.endErr()
+	if end == nil {
 		return h.opError(err)
 	}
 	if h.ready() {
 		return nil
 	}
-	return h.opError(h.downErr)
+	return h.opError(end)
+}
+
+// endErr is why no more blocks will come once the ring is drained: the
+// interface's loss, or Stop (ErrStopped); nil while frames may come.
+func (h *handle) endErr() error {
+	if h.downErr != nil {
+		return h.downErr
+	}
+	if h.stopped.Load() {
+		return ErrStopped
+	}
+	return nil
 }
 
 // setDown records the socket error pollReady found as the interface's loss.

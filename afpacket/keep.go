@@ -229,5 +229,6 @@ func (c *Conn) Wait(ctx context.Context, d time.Duration) error { return c.h.wai
 // wait for an RCU grace period (close(2) of a packet socket does, some
 // 10 to 80 ms on a busy host), so a capture that has reached its end can
 // write its file first and close later (Free). Kept blocks and the
-// counters (Stats) stay as they are.
+// counters (Stats) stay as they are. A reader (ReadPacket, Next) goes on
+// returning the frames already in the ring, then ErrStopped.
 func (c *Conn) Stop() error { return c.h.stop() }

@@ -154,5 +154,6 @@ func (h *handle) stop() error {
 	if err != nil {
 		return &net.OpError{Op: "stop", Net: network, Addr: h.addr, Err: err}
 	}
+	h.stopped.Store(true)
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/internal/testenv"
 )
 
-// stopEtherType marks the numbered frames of TestRingStopKeepsRingFrames.
+// stopEtherType marks the numbered frames of TestStopKeepsRingFrames.
 const stopEtherType = 0x88b6
 
 // seen is a numbered frame and its kernel timestamp.
@@ -79,11 +79,12 @@ func (o *observer) seen() []seen {
 	return slices.Clone(o.frames)
 }
 
-// TestRingStopKeepsRingFrames: a capture on the ring path that is
-// cancelled, or reaches its duration, keeps every frame the kernel had
-// put in its ring before the stop, those of the block the kernel was
-// still filling (not handed over yet) included.
-func TestRingStopKeepsRingFrames(t *testing.T) {
+// TestStopKeepsRingFrames: a capture that is cancelled, or reaches its
+// duration, keeps every frame the kernel had put in its ring before the
+// stop, those of the block the kernel was still filling (not handed over
+// yet) included: on the ring path, and on the copying path (here taken
+// for a Packet callback, as for streamed output).
+func TestStopKeepsRingFrames(t *testing.T) {
 	testenv.RequireRoot(t)
 	pair := netns.NewVethPair(t)
 	frame := func(seq int) []byte {
@@ -93,10 +94,13 @@ func TestRingStopKeepsRingFrames(t *testing.T) {
 		name     string
 		duration time.Duration
 		format   string
+		copying  bool
 	}{
 		{name: "cancel, pcap"},
 		{name: "cancel, pcapng", format: FormatPcapNG},
 		{name: "duration", duration: 600 * time.Millisecond},
+		{name: "copying, cancel", copying: true},
+		{name: "copying, duration", duration: 600 * time.Millisecond, copying: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,10 +114,14 @@ func TestRingStopKeepsRingFrames(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				sum, data, err := CaptureOnce(ctx, CaptureSpec{
+				spec := CaptureSpec{
 					Interface: pair.Host, Filter: "ether proto 0x88b6", RingBytes: 16 << 20, Duration: tc.duration, Format: tc.format,
 					Armed: func(CaptureInfo) { close(armed) },
-				})
+				}
+				if tc.copying {
+					spec.Packet = func(int64, []byte, int) {}
+				}
+				sum, data, err := CaptureOnce(ctx, spec)
 				done <- result{sum, data, err}
 			}()
 			select {

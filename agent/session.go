@@ -354,32 +354,65 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 		defer debug.finish()
 	}
 	read := nextFunc(h)
+	// A stop that is not a limit drains the ring first: the socket queues
+	// no more frames, and the frames already in the ring are read, the
+	// block the kernel was filling included (see stopDrain).
+	var draining StopReason
+	stop := func(reason StopReason) (StopReason, bool) {
+		if draining != "" || !s.stopDrain(h) {
+			return reason, true
+		}
+		draining = reason
+		return "", false
+	}
 	for {
 		if g != nil { // the inactivity timeout waits for every interface
 			lastNs = max(lastNs, g.last.Load())
 		}
-		deadline, _ := idleEnd()
-		deadline = s.live.wakeBy(deadline, lastNs, *count)
-		pkt, err := read(ctx, deadline)
+		rctx, deadline := ctx, time.Time{}
+		if draining == "" {
+			deadline, _ = idleEnd()
+			deadline = s.live.wakeBy(deadline, lastNs, *count)
+		} else {
+			rctx = context.Background() // ErrStopped ends the drain
+		}
+		pkt, err := read(rctx, deadline)
 		if err != nil {
-			if ctx.Err() != nil {
-				return s.ctxReason(ctx), nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			switch {
+			case draining != "":
+				if errors.Is(err, afpacket.ErrStopped) {
+					return draining, nil
+				}
+				return draining, fmt.Errorf("reading from %s after the stop: %w", s.cp.iface, err)
+			case ctx.Err() != nil:
+				if r, done := stop(s.ctxReason(ctx)); done {
+					return r, nil
+				}
+				continue
+			case errors.Is(err, os.ErrDeadlineExceeded):
 				now := clock.Now()
 				s.live.set(*count, uint64(buf.Len()), now.UnixNano())
+				reason := StopReason("")
 				if !now.Before(durEnd) {
-					return StopDuration, nil
+					reason = StopDuration
+				} else if idle, ok := idleEnd(); ok && !now.Before(idle) {
+					reason = StopTimeout
 				}
-				if idle, ok := idleEnd(); ok && !now.Before(idle) {
-					return StopTimeout, nil
+				if reason == "" {
+					continue // woken early; wait on
 				}
-				continue // woken early; wait on
+				if r, done := stop(reason); done {
+					return r, nil
+				}
+				continue
 			}
 			return "", fmt.Errorf("reading from %s: %w", s.cp.iface, err)
 		}
 		if pkt.Timestamp < s.seam {
 			continue // the look-back part holds it
+		}
+		if draining == StopDuration && pkt.Timestamp >= durEndNs {
+			return draining, nil // after the end: so are the frames behind it
 		}
 		if s.filter != nil {
 			meta = bpfcompile.Meta{
@@ -429,11 +462,32 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 		// act promptly. The live counters are published at the same pace.
 		if *count%64 == 0 {
 			s.live.set(*count, uint64(buf.Len()), pkt.Timestamp)
-			if ctx.Err() != nil {
-				return s.ctxReason(ctx), nil
+			if draining == "" && ctx.Err() != nil {
+				if r, done := stop(s.ctxReason(ctx)); done {
+					return r, nil
+				}
 			}
 		}
 	}
+}
+
+// stopDrain has h queue no more frames (afpacket.Conn.Stop) so that the
+// loop can read the frames already in its ring: when a capture is
+// cancelled, or its duration or inactivity timeout ends, the block the
+// kernel was filling holds frames that came before, which its retire
+// timer hands over within two block timeouts. It reports false when h
+// cannot stop (a test's handle) or stopping failed: then the capture
+// ends at once, as it did.
+func (s *session) stopDrain(h Handle) bool {
+	st, ok := h.(interface{ Stop() error })
+	if !ok {
+		return false
+	}
+	if err := st.Stop(); err != nil {
+		s.log.Warn("stopping the socket failed: frames the kernel had not handed over are not in the file", "error", err)
+		return false
+	}
+	return true
 }
 
 // packetNexter is a Handle that lends out its frames without copying them

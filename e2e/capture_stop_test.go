@@ -20,15 +20,21 @@ import (
 // TestCaptureInterruptKeepsRingFrames: SIGINT right after frames reached
 // the capture's ring leaves every one of them in the file (issue 12: the
 // frames of the ring block the kernel was still filling were lost, unless
-// a block timeout passed before the signal), read back by tcpdump.
+// a block timeout passed before the signal), read back by tcpdump: on the
+// ring path (pcap, pcapng) and on the copying path ("-w -", streamed).
 func TestCaptureInterruptKeepsRingFrames(t *testing.T) {
 	testenv.RequireRoot(t)
 	pair := netns.NewVethPair(t)
 	const etherType, n = 0x88b6, 60
-	for _, format := range []string{"pcap", "pcapng"} {
-		t.Run(format, func(t *testing.T) {
+	for _, tc := range []struct{ name, format string }{{"pcap", "pcap"}, {"pcapng", "pcapng"}, {"streamed", "pcap"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			format := tc.format
 			file := filepath.Join(t.TempDir(), "f."+format)
-			r := startCapture(t, "-i", pair.Host, "--format", format, "-w", file, "ether proto 0x88b6")
+			out := file
+			if tc.name == "streamed" {
+				out = "-"
+			}
+			r := startCapture(t, "-i", pair.Host, "--format", format, "-w", out, "ether proto 0x88b6")
 			r.waitArmed(t)
 			// A socket of the test's own, opened after the capture's: the
 			// kernel hands each frame to the newest packet socket first and
@@ -75,6 +81,11 @@ func TestCaptureInterruptKeepsRingFrames(t *testing.T) {
 				t.Fatalf("exit status %d, stderr %q", st, r.stderrLines())
 			}
 			checkCounters(t, r.stderrLines(), n)
+			if out == "-" {
+				if err := os.WriteFile(file, r.stdout.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			// tcpdump prints the frames of an unknown EtherType with a hex
 			// dump, in lines that start with a tab.
 			var lines []string
