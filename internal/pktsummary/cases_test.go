@@ -273,4 +273,3 @@ func tcpdumpLines(t testing.TB, path string, args ...string) []string {
 	}
 	return lines
 }
-
