@@ -14,7 +14,7 @@ import (
 )
 
 const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE] | -r FILE [-c PACKETS] [--bytes N] [--duration S]
-        [--timeout S] [-s SNAP] [-B KIB] [-p] [-Q in|out|inout] [-F FILE] [-U] [-w FILE|-]
+        [--timeout S] [-s SNAP] [-B KIB] [-p] [-Q in|out|inout] [-F FILE] [-U] [-S] [-q] [-w FILE|-]
         [--format pcap|pcapng] [EXPRESSION]
 
 Runs one capture through the daemon's capture engine (the same filter
@@ -69,12 +69,20 @@ what to use instead.
                name in the same directory, renamed; mode 0666 less the
                umask, as tcpdump). A capture on several interfaces is written
                when it ends: only then is the merged order known.
-               Without -w, one line per frame is printed on stdout (time,
-               addresses, protocol, length; -t, -tt, -ttt, -tttt, -ttttt
-               choose the time format as in tcpdump).
+               Without -w, one line per frame is printed on stdout, byte
+               for byte as tcpdump -nn prints it for Ethernet, Linux
+               cooked (-i any), raw IP and loopback frames carrying ARP,
+               IPv4/IPv6, TCP, UDP, ICMP and ICMPv6 (application
+               protocols other than HTTP's first line, e.g. DNS, are not
+               decoded: the line ends after the transport's); -t, -tt,
+               -ttt, -tttt, -ttttt choose the time format as in tcpdump.
   --format F   pcap (default, nanosecond timestamps) or pcapng; with
                several interfaces only pcapng, the default then
-  -n           accepted: names are never resolved
+  -n           accepted: names are never resolved (the lines are always
+               as with tcpdump -nn)
+  -S           absolute TCP sequence numbers in the lines (default:
+               relative to each connection's first, as tcpdump)
+  -q           quick lines, as tcpdump -q ("tcp 0")
 
 The capture stops at the first of -c, --bytes, --duration and --timeout, or
 on SIGINT/SIGTERM; -r stops at the end of the file, -c or --bytes.

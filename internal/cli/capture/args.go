@@ -35,6 +35,11 @@ type Options struct {
 	PacketBuffered bool
 	// TimeFormat is how many -t were given: the lines' timestamp format.
 	TimeFormat int
+	// AbsoluteSeq is -S: the lines show TCP sequence numbers as they
+	// are, not relative to the connection's first.
+	AbsoluteSeq bool
+	// Quick is -q: shorter lines ("tcp 0" for a TCP segment).
+	Quick bool
 }
 
 // opt is one option the command takes.
@@ -125,8 +130,11 @@ func options() []opt {
 			return nil
 		}},
 		{short: 't', set: func(o *Options, _ string) error { o.TimeFormat++; return nil }},
-		// tcpdump -n: no name resolution. The lines never resolve names.
+		// tcpdump -n: no name resolution. The lines never resolve names:
+		// they are always as tcpdump -nn prints them.
 		{short: 'n', set: func(*Options, string) error { return nil }},
+		{short: 'S', long: []string{"absolute-tcp-sequence-numbers"}, set: func(o *Options, _ string) error { o.AbsoluteSeq = true; return nil }},
+		{short: 'q', set: func(o *Options, _ string) error { o.Quick = true; return nil }},
 		{short: 'h', long: []string{"help"}, set: func(*Options, string) error { return flag.ErrHelp }},
 	}
 }

@@ -26,6 +26,12 @@ func TestParseArgs(t *testing.T) {
 		want *Options
 	}{
 		{"one interface", []string{"-i", "eth0"}, base(func(o *Options) { o.Spec.Interface = "eth0" })},
+		{"-S and -q: tcpdump's lines", []string{"-Sqi", "eth0"}, base(func(o *Options) {
+			o.Spec.Interface, o.AbsoluteSeq, o.Quick = "eth0", true, true
+		})},
+		{"--absolute-tcp-sequence-numbers", []string{"-i", "eth0", "--absolute-tcp-sequence-numbers"}, base(func(o *Options) {
+			o.Spec.Interface, o.AbsoluteSeq = "eth0", true
+		})},
 		{"grouped letters and words", []string{"-ni", "eth0", "udp", "port", "53"}, base(func(o *Options) {
 			o.Spec.Interface, o.Words = "eth0", []string{"udp", "port", "53"}
 		})},
@@ -99,7 +105,6 @@ func TestParseArgsRefused(t *testing.T) {
 		{[]string{"-i", "eth0", "-y", "EN10MB"}, "-y", "pcapdaemon bpf -y"},
 		{[]string{"-i", "eth0", "-ddd", "udp"}, "-d", "pcapdaemon bpf -d"},
 		{[]string{"-D"}, "-D", "pcapdaemon interfaces"},
-		{[]string{"-i", "eth0", "-q"}, "-q", "not implemented"},
 		{[]string{"-i", "eth0", "-K"}, "-K", "drop it"},
 		{[]string{"-i", "eth0", "--nano"}, "--nano", "files keep nanoseconds"},
 		{[]string{"-i", "eth0", "--time-stamp-precision=nano"}, "--time-stamp-precision", "not implemented"},

@@ -188,7 +188,7 @@ func (r *run) offlineOutput(rd *savefile.Reader) (*offlineWriter, error) {
 func (ow *offlineWriter) packet(rd *savefile.Reader, p *savefile.Packet) error {
 	ifs := rd.Interfaces()
 	if ow.wr == nil {
-		_, _ = io.WriteString(ow.out, ow.r.lines.line(ifs[p.Interface].LinkType, p.Timestamp, "", p.Data, p.Length))
+		_, _ = ow.out.Write(ow.r.lines.line(ifs[p.Interface].LinkType, p.Timestamp, "", p.Data, p.Length))
 		ow.out.written()
 		return nil
 	}

@@ -21,7 +21,7 @@ import (
 // CAP_NET_RAW, a file that cannot be read), the output could not be
 // written or a read error ended it.
 func Run(ctx context.Context, o *Options, stdin io.Reader, stdout, stderr io.Writer) int {
-	r := &run{o: o, stdout: stdout, stderr: stderr, lines: lines{format: o.TimeFormat}}
+	r := &run{o: o, stdout: stdout, stderr: stderr, lines: newLines(o)}
 	expr, err := r.expression()
 	if err != nil {
 		return r.fail(err)
@@ -36,7 +36,7 @@ func Run(ctx context.Context, o *Options, stdin io.Reader, stdout, stderr io.Wri
 type run struct {
 	o              *Options
 	stdout, stderr io.Writer
-	lines          lines
+	lines          *lines
 }
 
 // fail prints err as the command's one error line and returns status 1.
@@ -185,7 +185,7 @@ func (r *run) live(ctx context.Context, expr string) int {
 			if merged { // as tcpdump -i any names the interface
 				where = names[i] + " "
 			}
-			_, _ = io.WriteString(out, r.lines.line(linkTypes[i], ts, where, data, wire))
+			_, _ = out.Write(r.lines.line(linkTypes[i], ts, where, data, wire))
 			out.written()
 		}
 	case streaming:

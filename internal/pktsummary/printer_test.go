@@ -1,0 +1,116 @@
+package pktsummary
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
+)
+
+// hostNames names interfaces as the host does, as tcpdump does for
+// LINUX_SLL2 headers.
+func hostNames(i int) (string, bool) {
+	ifc, err := net.InterfaceByIndex(i)
+	if err != nil {
+		return "", false
+	}
+	return ifc.Name, true
+}
+
+// lineTypes are the link types the printer decodes.
+var lineTypes = []bpfcompile.LinkType{
+	bpfcompile.LinkTypeEthernet, bpfcompile.LinkTypeLinuxSLL, bpfcompile.LinkTypeLinuxSLL2,
+	bpfcompile.LinkTypeNull, bpfcompile.LinkTypeLoop, bpfcompile.LinkTypeRaw,
+	bpfcompile.LinkTypeIPv4, bpfcompile.LinkTypeIPv6,
+}
+
+// TestLinesMatchTcpdump: the frames of the tests (a TCP connection, UDP,
+// DNS, ICMP, ARP, VLAN, IPv6 with extension headers and fragments, each
+// also cut at every length through its headers) give the line tcpdump
+// -nn prints, byte for byte, on every link type, with -S and -q too.
+func TestLinesMatchTcpdump(t *testing.T) {
+	for _, lt := range lineTypes {
+		fs := linkFrames(lt)
+		path := writePcap(t, lt, fs)
+		for _, v := range []struct {
+			name string
+			opts Options
+			args []string
+		}{
+			{"", Options{}, nil},
+			{"-S", Options{AbsoluteSeq: true}, []string{"-S"}},
+			{"-q", Options{Quick: true}, []string{"-q"}},
+		} {
+			t.Run(linkName(lt)+v.name, func(t *testing.T) {
+				want := tcpdumpLines(t, path, append([]string{"-nn", "-t"}, v.args...)...)
+				if len(want) != len(fs) {
+					t.Fatalf("tcpdump printed %d packets, the file has %d", len(want), len(fs))
+				}
+				p := NewPrinter(v.opts, hostNames)
+				var buf []byte
+				bad := 0
+				for i, f := range fs {
+					wire := f.wire
+					if wire == 0 {
+						wire = len(f.data)
+					}
+					buf = p.Append(buf[:0], uint32(lt), f.data, wire)
+					if got := string(buf); got != want[i] {
+						bad++
+						if bad <= 15 {
+							t.Errorf("%s (#%d):\n got %q\nwant %q", f.name, i, got, want[i])
+						}
+					}
+				}
+				if bad > 0 {
+					t.Errorf("%d of %d lines differ from tcpdump's", bad, len(fs))
+				}
+			})
+		}
+	}
+}
+
+func linkName(lt bpfcompile.LinkType) string {
+	return strings.ReplaceAll(lt.String(), " ", "_")
+}
+
+// FuzzPrinter: any bytes of any link type give a line (empty where
+// tcpdump's is: an undecoded payload of nothing) and no panic, further
+// lines only as a hex dump's, and
+// the printer reads only the captured bytes (the frame is a slice with no
+// capacity past its end, which a read beyond would have to use).
+func FuzzPrinter(f *testing.F) {
+	for _, fr := range linkFrames(bpfcompile.LinkTypeEthernet)[:80] {
+		f.Add(uint32(1), fr.data, uint16(len(fr.data)), false)
+	}
+	f.Add(uint32(276), sll2Header(0x86dd, 1, 0, ipFrames()[50].data), uint16(100), true)
+	f.Add(uint32(101), ipFrames()[len(ipFrames())-1].data, uint16(9000), false)
+	f.Fuzz(func(t *testing.T, lt uint32, b []byte, wire uint16, quick bool) {
+		p := NewPrinter(Options{Quick: quick}, hostNames)
+		for _, l := range []uint32{lt, 0, 1, 101, 108, 113, 228, 229, 276} {
+			b := b[:len(b):len(b)]
+			// Twice: the second sees the TCP state the first left.
+			for range 2 {
+				line := p.Append(nil, l, b, int(wire))
+				if i := bytes.IndexByte(line, '\n'); i >= 0 && (i+1 >= len(line) || line[i+1] != '\t') {
+					t.Fatalf("link type %d: a further line that is no hex dump: %q", l, line)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkAppend is the printer's line of each frame of the tests on
+// Ethernet, appended into a reused buffer.
+func BenchmarkAppend(b *testing.B) {
+	fs := linkFrames(bpfcompile.LinkTypeEthernet)[:70]
+	p := NewPrinter(Options{}, hostNames)
+	var buf []byte
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := fs[i%len(fs)]
+		buf = p.Append(buf[:0], 1, f.data, len(f.data))
+	}
+}

@@ -1,0 +1,59 @@
+package pktsummary
+
+import "encoding/binary"
+
+// udp decodes a UDP datagram of length bytes (header included).
+func (d *dec) udp(h *ipHdr, b []byte, length int, fragmented bool) {
+	d.proto = "udp"
+	if len(b) < 4 {
+		if h.direct {
+			d.ipaddr(h.src)
+			d.s(" > ")
+			d.ipaddr(h.dst)
+			d.s(": ")
+		}
+		d.trunc()
+		return
+	}
+	sport, dport := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+	if length < 8 {
+		d.ports(h, sport, dport)
+		d.s("truncated-udp ")
+		d.u(uint64(max(length, 0)))
+		return
+	}
+	if len(b) < 6 {
+		d.ports(h, sport, dport)
+		d.trunc()
+		return
+	}
+	ulen := int(binary.BigEndian.Uint16(b[4:]))
+	if ulen == 0 && length > 65535 {
+		ulen = length
+	}
+	if ulen < 8 {
+		d.ports(h, sport, dport)
+		d.s("truncated-udplength ")
+		d.u(uint64(ulen))
+		return
+	}
+	ulen -= 8
+	length -= 8
+	if ulen < length {
+		length = ulen
+	}
+	d.ports(h, sport, dport)
+	if len(b) < 8 {
+		d.trunc()
+		return
+	}
+	if ulen > length && !fragmented {
+		d.s("UDP, bad length ")
+		d.u(uint64(ulen))
+		d.s(" > ")
+		d.u(uint64(length))
+		return
+	}
+	d.s("UDP, length ")
+	d.u(uint64(ulen))
+}
