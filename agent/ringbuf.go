@@ -554,20 +554,14 @@ func (r *ringBuffer) room(id uint64) ([]byte, uint64) {
 	return nil, 0
 }
 
-// finish compacts the blocks not compacted yet (up to the frame that
-// reached a limit) and returns the file: header, the records in order and
-// trailer(frames), which may depend on the frame count. The file frees the
-// ring (and the chunks) when it is released. The buffer must not be used
-// afterwards.
-func (r *ringBuffer) finish(header []byte, trailer func(frames int64) []byte) (*capfile.File, int64) {
-	f, wait := r.finishStream(header, trailer)
-	return f, wait()
-}
-
-// finishStream is finish that returns at once: the file grows while the
-// blocks left are compacted in the background (capfile.File.Grow), so
-// that writing it out overlaps with making it; wait returns the frame
-// count once it is whole.
+// finishStream compacts the blocks not compacted yet (up to the frame
+// that reached a limit) and returns the file: header, the records in
+// order and trailer(frames), which may depend on the frame count. It
+// returns at once: the file grows while the blocks left are compacted in
+// the background (capfile.File.Grow), so that writing it out overlaps
+// with making it; wait returns the frame count once it is whole. The file
+// frees the ring (and the chunks) when it is released. The buffer must
+// not be used afterwards.
 func (r *ringBuffer) finishStream(header []byte, trailer func(frames int64) []byte) (*capfile.File, func() int64) {
 	f := &capfile.File{}
 	f.Append(header)

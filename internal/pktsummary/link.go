@@ -133,12 +133,7 @@ func (d *dec) ether(b []byte, wire int) {
 	if et <= 1500 {
 		// 802.3 with an LLC header: STP, IPX, NetBIOS, ...; not
 		// decoded here.
-		if int(et) < length {
-			length = int(et)
-			if len(p) > length {
-				p = p[:length]
-			}
-		}
+		length = min(length, int(et))
 		d.s("802.3, length ")
 		d.u(uint64(length))
 		return
