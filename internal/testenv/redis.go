@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -91,15 +92,70 @@ func (r *Redis) CLI(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a server the test starts next. It is taken below the kernel's ephemeral
+// range: a port the kernel hands out for :0 is also what it gives the
+// outgoing connections of everything running meanwhile (two dozen daemons
+// connecting to Redis), which may take it before the server binds it.
+// Ports are handed out in turn from a random start, so one test process
+// never gets the same port twice; another process's are refused by the
+// listen check.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for range freePortTries {
+		p := freePorts.next()
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePortTries bounds FreePort's search below the ephemeral range.
+const freePortTries = 200
+
+// portTurns hands out ports in turn from a random start in [low, high):
+// below the ephemeral range, above the ports of well-known services.
+type portTurns struct {
+	once      sync.Once
+	mu        sync.Mutex
+	low, high int
+	cur       int
+}
+
+// freePorts is the test process's turn of ports: the one piece of shared
+// state of this package, since FreePort's callers are the test functions
+// of a package, which share nothing else.
+var freePorts portTurns
+
+func (pt *portTurns) next() int {
+	pt.once.Do(func() {
+		pt.low, pt.high = 10000, 32768
+		if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+			if f := strings.Fields(string(b)); len(f) == 2 {
+				if lo, err := strconv.Atoi(f[0]); err == nil && lo > pt.low+1000 {
+					pt.high = lo
+				}
+			}
+		}
+		pt.cur = pt.low + rand.IntN(pt.high-pt.low)
+	})
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	p := pt.cur
+	pt.cur++
+	if pt.cur >= pt.high {
+		pt.cur = pt.low
+	}
+	return p
 }
 
 // WaitFor polls cond every 20ms until it is true or d passes.
