@@ -110,7 +110,7 @@ func ipFrames() []frame {
 	add("v6none", ipv6(v6A, v6B, 59, nil))
 	add("v6proto", ipv6(v6A, v6B, 253, make([]byte, 8)))
 	add("badversion", []byte{0x35, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8})
-	return fs
+	return append(fs, dnsFrames()...)
 }
 
 // truncated is every frame of fs captured with the snap lengths that cut
@@ -118,7 +118,8 @@ func ipFrames() []frame {
 func truncated(fs []frame, hdr int) []frame {
 	var out []frame
 	for _, f := range fs {
-		for n := 0; n < len(f.data) && n <= hdr+90; n++ {
+		all := strings.HasPrefix(f.name, "dns") // application messages: cut everywhere
+		for n := 0; n < len(f.data) && (n <= hdr+90 || all); n++ {
 			out = append(out, cut(f, n))
 		}
 	}

@@ -8,7 +8,8 @@
 // in IP, fragments), IPv6 (hop-by-hop and destination options, fragment
 // headers), TCP (flags, relative sequence numbers kept per connection for
 // up to 65536 connections, options, HTTP and SSH first lines), UDP, ICMP,
-// ICMPv6 (echo, errors, neighbor discovery, MLD), ESP, LLDP's headline,
+// ICMPv6 (echo, errors, neighbor discovery, MLD), ESP, DNS over UDP and
+// TCP and mDNS (header, questions, answers, EDNS options), LLDP's headline,
 // truncated frames (tcpdump's "[|proto]"), and tcpdump's hex dump of a
 // payload it cannot decode. TestLinesMatchTcpdump compares each line with
 // the real tcpdump's on every link type, with each frame cut at every
@@ -16,7 +17,7 @@
 //
 // Not matched (the line starts as tcpdump's, up to the address part or
 // the protocol, and differs after it): the application protocols tcpdump
-// decodes on well-known ports (DNS, mDNS, DHCP, NTP, SNMP, syslog, BGP,
+// decodes on well-known ports (DHCP, NTP, SNMP, syslog, BGP,
 // RADIUS, ISAKMP, ... over UDP and TCP, where tcpdump prints a decoding
 // and these lines "UDP, length N" or nothing after "length N"), IGMP, GRE,
 // SCTP, OSPF, PIM, VRRP, AH, IPv6 routing and mobility headers, MACsec,

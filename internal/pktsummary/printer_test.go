@@ -87,6 +87,9 @@ func FuzzPrinter(f *testing.F) {
 	}
 	f.Add(uint32(276), sll2Header(0x86dd, 1, 0, ipFrames()[50].data), uint16(100), true)
 	f.Add(uint32(101), ipFrames()[len(ipFrames())-1].data, uint16(9000), false)
+	for _, fr := range dnsFrames() {
+		f.Add(uint32(101), fr.data, uint16(len(fr.data)), false)
+	}
 	f.Fuzz(func(t *testing.T, lt uint32, b []byte, wire uint16, quick bool) {
 		p := NewPrinter(Options{Quick: quick}, hostNames)
 		for _, l := range []uint32{lt, 0, 1, 101, 108, 113, 228, 229, 276} {
@@ -103,9 +106,16 @@ func FuzzPrinter(f *testing.F) {
 }
 
 // BenchmarkAppend is the printer's line of each frame of the tests on
-// Ethernet, appended into a reused buffer.
+// Ethernet (TCP, UDP, ICMP, DNS), appended into a reused buffer.
 func BenchmarkAppend(b *testing.B) {
 	fs := linkFrames(bpfcompile.LinkTypeEthernet)[:70]
+	for _, f := range dnsFrames() {
+		et := uint16(0x0800)
+		if f.data[0]>>4 == 6 {
+			et = 0x86dd
+		}
+		fs = append(fs, frame{data: pad(ether(macB, macA, et, f.data))})
+	}
 	p := NewPrinter(Options{}, hostNames)
 	var buf []byte
 	b.ReportAllocs()

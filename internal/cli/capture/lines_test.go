@@ -43,8 +43,9 @@ var packetNumber = regexp.MustCompile(`^ *[0-9]+  `)
 
 // inScope are the lines of tcpdump that the capture command must print
 // byte for byte: TCP without an application protocol after it, UDP of
-// ports tcpdump does not decode, ICMP and ICMPv6 echo, ARP.
-var inScope = regexp.MustCompile(`^[^ ]+ (IP6? [^ ]+ > [^ ]+: (Flags \[[^]]*\], [^:]*length \d+|UDP, length \d+|ICMP6?,? echo (request|reply), id \d+, seq \d+, length \d+)|ARP, (Request|Reply) [^:]*length \d+)$`)
+// ports tcpdump does not decode, ICMP and ICMPv6 echo, ARP, DNS.
+var inScope = regexp.MustCompile(`^[^ ]+ (IP6? [^ ]+ > [^ ]+: (Flags \[[^]]*\], .*length \d+|UDP, length \d+|ICMP6?,? echo (request|reply), id \d+, seq \d+, length \d+)|ARP, (Request|Reply) [^:]*length \d+|` +
+	`IP6? ([^ ]+\.(53|5353) > [^ ]+|[^ ]+ > [^ ]+\.(53|5353)): (Flags \[[^]]*\], .*length \d+ )?\d+[^ ]* .*\(\d+\))$`)
 
 // notInScope are the TCP options only tcpdump decodes.
 var notInScope = regexp.MustCompile(`mptcp |tfo |exp-|tcp-ao `)
