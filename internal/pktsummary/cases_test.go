@@ -194,6 +194,8 @@ func linkFrames(lt bpfcompile.LinkType) []frame {
 			frame{name: "vlan", data: pad(ether(macB, macA, 0x8100, vlanTag(0x8100, 0x2064, 0x0800, ipFrames()[3].data)[2:]))},
 			frame{name: "qinq", data: pad(ether(macB, macA, 0x88a8, vlanTag(0x88a8, 0x000a, 0x8100, vlanTag(0x8100, 0x0014, 0x0800, ipFrames()[21].data)[2:])[2:]))},
 			frame{name: "vlanarp", data: pad(ether(bcast, macA, 0x8100, vlanTag(0x8100, 5, 0x0806, arp(1, macA, v4A, make([]byte, 6), v4B))[2:]))},
+			frame{name: "vlan-dei-unknown", data: pad(ether(macB, macA, 0x8100, vlanTag(0x8100, 0xf00f, 0x88b5, []byte{1, 2, 3})[2:]))},
+			frame{name: "qinq-unknown", data: pad(ether(macB, macA, 0x88a8, vlanTag(0x88a8, 0x000a, 0x8100, vlanTag(0x8100, 0x0014, 0x9999, []byte{1, 2, 3})[2:])[2:]))},
 			frame{name: "lldp", data: pad(ether(macB, macA, 0x88cc, []byte{2, 7, 4, 2, 0, 0, 0, 0, 10}))},
 			frame{name: "unknown", data: pad(ether(macB, macA, 0x88b5, []byte{1, 2, 3}))},
 		)
@@ -206,8 +208,16 @@ func linkFrames(lt bpfcompile.LinkType) []frame {
 				frame{name: "sll2-type3", data: sll2Header(0x0800, 1, 3, ipFrames()[21].data)},
 				frame{name: "sll2-type9", data: sll2Header(0x0800, 1, 9, ipFrames()[21].data)})
 		}
+		for _, pt := range []uint16{0, 1, 2, 3, 4, 7} {
+			d := sllHeader(pt, 0x88b5, []byte{1, 2, 3})
+			if lt == bpfcompile.LinkTypeLinuxSLL2 {
+				d = sll2Header(0x88b5, 1, byte(pt), []byte{1, 2, 3})
+			}
+			fs = append(fs, frame{name: "pkttype" + itoa(int(pt)), data: d})
+		}
 		fs = append(fs,
 			frame{name: "arpreq", data: h(0x0806, arp(1, macA, v4A, make([]byte, 6), v4B))},
+			frame{name: "vlan-unknown", data: h(0x8100, vlanTag(0x8100, 0x3005, 0x88b5, []byte{1, 2, 3})[2:])},
 			frame{name: "arpreply", data: h(0x0806, arp(2, macB, v4B, macA, v4A))},
 			frame{name: "vlan", data: h(0x8100, vlanTag(0x8100, 0x2064, 0x0800, ipFrames()[3].data)[2:])},
 			frame{name: "unknown", data: h(0x88b5, []byte{1, 2, 3})},
@@ -253,6 +263,21 @@ func writePcap(t testing.TB, lt bpfcompile.LinkType, fs []frame) string {
 // start with a tab).
 func tcpdumpLines(t testing.TB, path string, args ...string) []string {
 	t.Helper()
+	out := tcpdumpOutput(t, path, args...)
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if strings.HasPrefix(l, "\t") && len(lines) > 0 {
+			lines[len(lines)-1] += "\n" + l
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// tcpdumpOutput runs tcpdump -r path with args and returns its output.
+func tcpdumpOutput(t testing.TB, path string, args ...string) []byte {
+	t.Helper()
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		testenv.Skip(t, "tcpdump not installed: the lines are compared with its own")
@@ -264,13 +289,5 @@ func tcpdumpLines(t testing.TB, path string, args ...string) []string {
 	if err != nil {
 		t.Fatalf("tcpdump %s -r %s: %v\n%s", strings.Join(args, " "), path, err, stderr.String())
 	}
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSuffix(string(out), "\n"), "\n") {
-		if strings.HasPrefix(l, "\t") && len(lines) > 0 {
-			lines[len(lines)-1] += "\n" + l
-			continue
-		}
-		lines = append(lines, l)
-	}
-	return lines
+	return out
 }

@@ -72,7 +72,7 @@ func (d *dec) dns(b []byte, length int, overTCP, mdns bool) {
 		d.invalid()
 		return
 	}
-	need(b, 0, dnsHeaderLen)
+	check(b, 0, dnsHeaderLen)
 	id := binary.BigEndian.Uint16(b)
 	flags := binary.BigEndian.Uint16(b[2:])
 	qd := int(binary.BigEndian.Uint16(b[4:]))

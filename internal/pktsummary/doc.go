@@ -1,7 +1,8 @@
 // Package pktsummary describes captured frames in one line each.
 //
 // Printer writes the line tcpdump -nn (4.99) prints after the timestamp,
-// byte for byte, with -S and -q as tcpdump has them, for the link types
+// byte for byte, with -S, -q, -e (the link-level header first) and the
+// dumps of -x, -xx, -X, -XX, -A and -AA as tcpdump has them, for the link types
 // the capture command meets: Ethernet (802.1Q/QinQ tags, which tcpdump
 // does not show without -e), LINUX_SLL, LINUX_SLL2 (-i any: "eth0  In  "
 // first), RAW/IPV4/IPV6 and NULL/LOOP. It decodes ARP and RARP, IPv4 (IP

@@ -29,7 +29,8 @@ var lineTypes = []bpfcompile.LinkType{
 // TestLinesMatchTcpdump: the frames of the tests (a TCP connection, UDP,
 // DNS, ICMP, ARP, VLAN, IPv6 with extension headers and fragments, each
 // also cut at every length through its headers) give the line tcpdump
-// -nn prints, byte for byte, on every link type, with -S and -q too.
+// -nn prints, byte for byte, on every link type, with -S, -q, -e and the
+// dumps of -x, -xx, -X and -XX too.
 func TestLinesMatchTcpdump(t *testing.T) {
 	for _, lt := range lineTypes {
 		fs := linkFrames(lt)
@@ -42,6 +43,13 @@ func TestLinesMatchTcpdump(t *testing.T) {
 			{"", Options{}, nil},
 			{"-S", Options{AbsoluteSeq: true}, []string{"-S"}},
 			{"-q", Options{Quick: true}, []string{"-q"}},
+			{"-e", Options{LinkHeader: true}, []string{"-e"}},
+			{"-e-q", Options{LinkHeader: true, Quick: true}, []string{"-e", "-q"}},
+			{"-x", Options{Dump: DumpHex}, []string{"-x"}},
+			{"-xx", Options{Dump: DumpHex, DumpLinkHeader: true}, []string{"-xx"}},
+			{"-X", Options{Dump: DumpHexASCII}, []string{"-X"}},
+			{"-XX-e", Options{Dump: DumpHexASCII, DumpLinkHeader: true, LinkHeader: true}, []string{"-XX", "-e"}},
+			{"-X-q", Options{Dump: DumpHexASCII, Quick: true}, []string{"-X", "-q"}},
 		} {
 			t.Run(linkName(lt)+v.name, func(t *testing.T) {
 				want := tcpdumpLines(t, path, append([]string{"-nn", "-t"}, v.args...)...)
@@ -66,6 +74,45 @@ func TestLinesMatchTcpdump(t *testing.T) {
 				}
 				if bad > 0 {
 					t.Errorf("%d of %d lines differ from tcpdump's", bad, len(fs))
+				}
+			})
+		}
+	}
+}
+
+// TestASCIIMatchesTcpdump: -A and -AA print what tcpdump prints, the
+// bytes as text after each line (newlines in them included), on every
+// link type.
+func TestASCIIMatchesTcpdump(t *testing.T) {
+	for _, lt := range lineTypes {
+		fs := linkFrames(lt)
+		path := writePcap(t, lt, fs)
+		for _, v := range []struct {
+			name string
+			opts Options
+			arg  string
+		}{
+			{"-A", Options{Dump: DumpASCII}, "-A"},
+			{"-AA", Options{Dump: DumpASCII, DumpLinkHeader: true}, "-AA"},
+		} {
+			t.Run(linkName(lt)+v.name, func(t *testing.T) {
+				want := tcpdumpOutput(t, path, "-nn", "-t", v.arg)
+				p := NewPrinter(v.opts, hostNames)
+				var got []byte
+				for i, f := range fs {
+					wire := f.wire
+					if wire == 0 {
+						wire = len(f.data)
+					}
+					n := len(got)
+					got = append(p.Append(got, uint32(lt), f.data, wire), '\n')
+					if !bytes.HasPrefix(want, got) {
+						end := min(len(want), len(got)+40)
+						t.Fatalf("%s (#%d): got %q\nwant %q", f.name, i, got[n:], want[n:end])
+					}
+				}
+				if len(got) != len(want) {
+					t.Errorf("tcpdump printed %d bytes more", len(want)-len(got))
 				}
 			})
 		}
@@ -106,7 +153,8 @@ func FuzzPrinter(f *testing.F) {
 }
 
 // BenchmarkAppend is the printer's line of each frame of the tests on
-// Ethernet (TCP, UDP, ICMP, DNS), appended into a reused buffer.
+// Ethernet (TCP, UDP, ICMP, DNS), appended into a reused buffer: as
+// tcpdump -nn prints it, and with -e -X.
 func BenchmarkAppend(b *testing.B) {
 	fs := linkFrames(bpfcompile.LinkTypeEthernet)[:70]
 	for _, f := range dnsFrames() {
@@ -116,11 +164,21 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		fs = append(fs, frame{data: pad(ether(macB, macA, et, f.data))})
 	}
-	p := NewPrinter(Options{}, hostNames)
-	var buf []byte
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		f := fs[i%len(fs)]
-		buf = p.Append(buf[:0], 1, f.data, len(f.data))
+	for _, v := range []struct {
+		name string
+		opts Options
+	}{
+		{"nn", Options{}},
+		{"eX", Options{LinkHeader: true, Dump: DumpHexASCII}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			p := NewPrinter(v.opts, hostNames)
+			var buf []byte
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				f := fs[i%len(fs)]
+				buf = p.Append(buf[:0], 1, f.data, len(f.data))
+			}
+		})
 	}
 }

@@ -27,7 +27,7 @@ func (d *dec) tcp(h *ipHdr, b []byte, length int, fragmented bool) {
 	}
 	sport, dport := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 	d.ports(h, sport, dport)
-	need(b, 0, 20)
+	check(b, 0, 20)
 	hlen := int(b[12]>>4) * 4
 	if hlen < 20 {
 		d.s(" tcp ")

@@ -172,3 +172,57 @@ func knownLinkType(path string) bool {
 	}
 	return false
 }
+
+// TestFlagsMatchTcpdumpOnItsCaptures: -e, -x, -X and -XX reach the
+// lines: on tcpdump's own captures, every packet whose line without them
+// is tcpdump's is also tcpdump's with them (link-level header, dumps).
+func TestFlagsMatchTcpdumpOnItsCaptures(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		testenv.Skip(t, "tcpdump not installed: the lines are compared with its own")
+	}
+	files, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "testdata/conformance/packets", "*.pcap"))
+	if len(files) == 0 {
+		t.Fatal("no conformance captures found")
+	}
+	run := func(t *testing.T, f string, flags ...string) (want, got []string) {
+		args := append([]string{"-nn", "-t"}, flags...)
+		cmd := exec.Command(tcpdump, append(slices.Clone(args), "-#", "-r", f)...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tcpdump %v: %v", args, err)
+		}
+		st, mine, errOut := runOffline(t, nil, append(args, "-r", f)...)
+		if st != 0 {
+			t.Fatalf("capture %v: status %d: %s", args, st, errOut)
+		}
+		want, got = packets(out, true), packets(mine, false)
+		if len(want) != len(got) {
+			t.Fatalf("%v: tcpdump printed %d packets, capture %d", args, len(want), len(got))
+		}
+		return want, got
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			bw, bg := run(t, f)
+			for _, flags := range [][]string{{"-e"}, {"-x"}, {"-XX"}, {"-e", "-X"}} {
+				want, got := run(t, f, flags...)
+				same, bad := 0, 0
+				for i := range want {
+					if bw[i] != bg[i] {
+						continue
+					}
+					if want[i] == got[i] {
+						same++
+						continue
+					}
+					if bad++; bad <= 3 {
+						t.Errorf("%v packet %d:\n got %q\nwant %q", flags, i+1, got[i], want[i])
+					}
+				}
+				t.Logf("%v: %d of %d lines identical", flags, same, len(want))
+			}
+		})
+	}
+}
