@@ -124,8 +124,9 @@ func linkName(lt bpfcompile.LinkType) string {
 }
 
 // FuzzPrinter: any bytes of any link type give a line (empty where
-// tcpdump's is: an undecoded payload of nothing) and no panic, further
-// lines only as a hex dump's, and
+// tcpdump's is: an undecoded payload of nothing) and no panic, with -q, -e
+// and the dumps too, further lines only as a hex dump's (but for -A's
+// text), and
 // the printer reads only the captured bytes (the frame is a slice with no
 // capacity past its end, which a read beyond would have to use).
 func FuzzPrinter(f *testing.F) {
@@ -138,13 +139,18 @@ func FuzzPrinter(f *testing.F) {
 		f.Add(uint32(101), fr.data, uint16(len(fr.data)), false)
 	}
 	f.Fuzz(func(t *testing.T, lt uint32, b []byte, wire uint16, quick bool) {
-		p := NewPrinter(Options{Quick: quick}, hostNames)
+		// -q with it, or else -e and a dump, chosen by the length.
+		opts := Options{Quick: quick}
+		if !quick {
+			opts = Options{LinkHeader: wire%2 == 1, Dump: Dump(wire % 4), DumpLinkHeader: wire%8 >= 4}
+		}
+		p := NewPrinter(opts, hostNames)
 		for _, l := range []uint32{lt, 0, 1, 101, 108, 113, 228, 229, 276} {
 			b := b[:len(b):len(b)]
 			// Twice: the second sees the TCP state the first left.
 			for range 2 {
 				line := p.Append(nil, l, b, int(wire))
-				if i := bytes.IndexByte(line, '\n'); i >= 0 && (i+1 >= len(line) || line[i+1] != '\t') {
+				if i := bytes.IndexByte(line, '\n'); opts.Dump != DumpASCII && i >= 0 && (i+1 >= len(line) || line[i+1] != '\t') {
 					t.Fatalf("link type %d: a further line that is no hex dump: %q", l, line)
 				}
 			}
