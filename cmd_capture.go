@@ -14,8 +14,8 @@ import (
 )
 
 const captureUsage = `usage: pcapdaemon capture -i IFACE[,IFACE] | -r FILE [-c PACKETS] [--bytes N] [--duration S]
-        [--timeout S] [-s SNAP] [-B KIB] [-p] [-Q in|out|inout] [-F FILE] [-U] [-S] [-q] [-w FILE|-]
-        [--format pcap|pcapng] [EXPRESSION]
+        [--timeout S] [-s SNAP] [-B KIB] [-p] [-Q in|out|inout] [-F FILE] [-U] [-S] [-q] [-e]
+        [-x|-xx|-X|-XX|-A|-AA] [-w FILE|-] [--format pcap|pcapng] [EXPRESSION]
 
 Runs one capture through the daemon's capture engine (the same filter
 compiler, TPACKET_V3 ring, stop controls and in-memory buffer as a request),
@@ -30,7 +30,7 @@ tcpdump takes it: options before or after the expression, letters grouped
 (-ni eth0), values attached (-s0), "--" before an expression that starts
 with "-". The stop controls tcpdump lacks are long options named like the
 request's fields. tcpdump options it does not implement (file rotation -C,
--G, -W; -e, -v, -x, -X, -A, -y, -Z, ...) are refused with a message naming
+-G, -W; -v, -y, -Z, ...) are refused with a message naming
 what to use instead.
 
   -i IFACE     interface to capture on; several (-i repeated, or a comma-
@@ -72,10 +72,10 @@ what to use instead.
                Without -w, one line per frame is printed on stdout, byte
                for byte as tcpdump -nn prints it for Ethernet, Linux
                cooked (-i any), raw IP and loopback frames carrying ARP,
-               IPv4/IPv6, TCP, UDP, ICMP and ICMPv6 (application
-               protocols other than HTTP's first line, e.g. DNS, are not
-               decoded: the line ends after the transport's); -t, -tt,
-               -ttt, -tttt, -ttttt choose the time format as in tcpdump.
+               IPv4/IPv6, TCP, UDP, ICMP, ICMPv6 and DNS (application
+               protocols other than DNS and HTTP's first line, e.g. NTP,
+               are not decoded: the line ends after the transport's); -t,
+               -tt, -ttt, -tttt, -ttttt choose the time format as in tcpdump.
   --format F   pcap (default, nanosecond timestamps) or pcapng; with
                several interfaces only pcapng, the default then
   -n           accepted: names are never resolved (the lines are always
@@ -83,6 +83,11 @@ what to use instead.
   -S           absolute TCP sequence numbers in the lines (default:
                relative to each connection's first, as tcpdump)
   -q           quick lines, as tcpdump -q ("tcp 0")
+  -e           each line starts with the link-level header, as tcpdump -e
+               ("MAC > MAC, ethertype IPv4 (0x0800), length N: ")
+  -x, -X, -A   after each line, the frame's bytes after the link-level
+               header in hex (-x), hex and ASCII (-X) or as text (-A), as
+               tcpdump prints them; -xx, -XX, -AA from the frame's start
 
 The capture stops at the first of -c, --bytes, --duration and --timeout, or
 on SIGINT/SIGTERM; -r stops at the end of the file, -c or --bytes.

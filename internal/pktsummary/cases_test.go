@@ -110,7 +110,7 @@ func ipFrames() []frame {
 	add("v6none", ipv6(v6A, v6B, 59, nil))
 	add("v6proto", ipv6(v6A, v6B, 253, make([]byte, 8)))
 	add("badversion", []byte{0x35, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8})
-	return fs
+	return append(fs, dnsFrames()...)
 }
 
 // truncated is every frame of fs captured with the snap lengths that cut
@@ -118,7 +118,8 @@ func ipFrames() []frame {
 func truncated(fs []frame, hdr int) []frame {
 	var out []frame
 	for _, f := range fs {
-		for n := 0; n < len(f.data) && n <= hdr+90; n++ {
+		all := strings.HasPrefix(f.name, "dns") // application messages: cut everywhere
+		for n := 0; n < len(f.data) && (n <= hdr+90 || all); n++ {
 			out = append(out, cut(f, n))
 		}
 	}
@@ -193,6 +194,8 @@ func linkFrames(lt bpfcompile.LinkType) []frame {
 			frame{name: "vlan", data: pad(ether(macB, macA, 0x8100, vlanTag(0x8100, 0x2064, 0x0800, ipFrames()[3].data)[2:]))},
 			frame{name: "qinq", data: pad(ether(macB, macA, 0x88a8, vlanTag(0x88a8, 0x000a, 0x8100, vlanTag(0x8100, 0x0014, 0x0800, ipFrames()[21].data)[2:])[2:]))},
 			frame{name: "vlanarp", data: pad(ether(bcast, macA, 0x8100, vlanTag(0x8100, 5, 0x0806, arp(1, macA, v4A, make([]byte, 6), v4B))[2:]))},
+			frame{name: "vlan-dei-unknown", data: pad(ether(macB, macA, 0x8100, vlanTag(0x8100, 0xf00f, 0x88b5, []byte{1, 2, 3})[2:]))},
+			frame{name: "qinq-unknown", data: pad(ether(macB, macA, 0x88a8, vlanTag(0x88a8, 0x000a, 0x8100, vlanTag(0x8100, 0x0014, 0x9999, []byte{1, 2, 3})[2:])[2:]))},
 			frame{name: "lldp", data: pad(ether(macB, macA, 0x88cc, []byte{2, 7, 4, 2, 0, 0, 0, 0, 10}))},
 			frame{name: "unknown", data: pad(ether(macB, macA, 0x88b5, []byte{1, 2, 3}))},
 		)
@@ -205,8 +208,16 @@ func linkFrames(lt bpfcompile.LinkType) []frame {
 				frame{name: "sll2-type3", data: sll2Header(0x0800, 1, 3, ipFrames()[21].data)},
 				frame{name: "sll2-type9", data: sll2Header(0x0800, 1, 9, ipFrames()[21].data)})
 		}
+		for _, pt := range []uint16{0, 1, 2, 3, 4, 7} {
+			d := sllHeader(pt, 0x88b5, []byte{1, 2, 3})
+			if lt == bpfcompile.LinkTypeLinuxSLL2 {
+				d = sll2Header(0x88b5, 1, byte(pt), []byte{1, 2, 3})
+			}
+			fs = append(fs, frame{name: "pkttype" + itoa(int(pt)), data: d})
+		}
 		fs = append(fs,
 			frame{name: "arpreq", data: h(0x0806, arp(1, macA, v4A, make([]byte, 6), v4B))},
+			frame{name: "vlan-unknown", data: h(0x8100, vlanTag(0x8100, 0x3005, 0x88b5, []byte{1, 2, 3})[2:])},
 			frame{name: "arpreply", data: h(0x0806, arp(2, macB, v4B, macA, v4A))},
 			frame{name: "vlan", data: h(0x8100, vlanTag(0x8100, 0x2064, 0x0800, ipFrames()[3].data)[2:])},
 			frame{name: "unknown", data: h(0x88b5, []byte{1, 2, 3})},
@@ -252,6 +263,21 @@ func writePcap(t testing.TB, lt bpfcompile.LinkType, fs []frame) string {
 // start with a tab).
 func tcpdumpLines(t testing.TB, path string, args ...string) []string {
 	t.Helper()
+	out := tcpdumpOutput(t, path, args...)
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if strings.HasPrefix(l, "\t") && len(lines) > 0 {
+			lines[len(lines)-1] += "\n" + l
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// tcpdumpOutput runs tcpdump -r path with args and returns its output.
+func tcpdumpOutput(t testing.TB, path string, args ...string) []byte {
+	t.Helper()
 	tcpdump, err := exec.LookPath("tcpdump")
 	if err != nil {
 		testenv.Skip(t, "tcpdump not installed: the lines are compared with its own")
@@ -263,13 +289,5 @@ func tcpdumpLines(t testing.TB, path string, args ...string) []string {
 	if err != nil {
 		t.Fatalf("tcpdump %s -r %s: %v\n%s", strings.Join(args, " "), path, err, stderr.String())
 	}
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSuffix(string(out), "\n"), "\n") {
-		if strings.HasPrefix(l, "\t") && len(lines) > 0 {
-			lines[len(lines)-1] += "\n" + l
-			continue
-		}
-		lines = append(lines, l)
-	}
-	return lines
+	return out
 }

@@ -182,3 +182,17 @@ func sll2Header(proto uint16, ifindex uint32, pktType byte, payload []byte) []by
 	copy(h[12:], macA)
 	return append(h, payload...)
 }
+
+func appendName(b []byte, name string) []byte {
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '.' {
+			if i > start {
+				b = append(b, byte(i-start))
+				b = append(b, name[start:i]...)
+			}
+			start = i + 1
+		}
+	}
+	return append(b, 0)
+}

@@ -52,7 +52,7 @@ func (d *dec) icmp(b []byte, length int) {
 		}
 		d.ip4addr(gw[:4])
 	case 11:
-		need(b, 24, 4)
+		check(b, 24, 4)
 		switch code {
 		case 0:
 			d.s("time exceeded in-transit")
@@ -130,7 +130,7 @@ func (d *dec) unreach(b []byte, code byte) {
 		d.s(" unreachable")
 		return
 	case 3:
-		need(b, 8+9, 1)
+		check(b, 8+9, 1)
 		hlen := int(u8(b, 8)&0x0f) * 4
 		dport := be16(b, 8+hlen+2)
 		p := u8(b, 8+9)

@@ -77,8 +77,10 @@ func (d *dec) ip4(b []byte, length int) {
 		d.s(" (invalid)")
 		return
 	}
-	d.s("IP ")
-	need(b, 0, 20)
+	if !d.p.opts.LinkHeader { // -e said it
+		d.s("IP ")
+	}
+	check(b, 0, 20)
 	if length < 20 {
 		d.s("truncated-ip ")
 		d.u(uint64(max(length, 0)))
@@ -132,13 +134,15 @@ func (d *dec) ip4(b []byte, length int) {
 // ip6 decodes an IPv6 packet and its extension headers.
 func (d *dec) ip6(b []byte, length int) {
 	d.proto = "ip6"
-	need(b, 0, 40)
+	check(b, 0, 40)
 	if length < 40 {
 		d.s("truncated-ip6 ")
 		d.u(uint64(max(length, 0)))
 		return
 	}
-	d.s("IP6 ")
+	if !d.p.opts.LinkHeader {
+		d.s("IP6 ")
+	}
 	if b[0]>>4 != 6 {
 		d.s("version error: ")
 		d.u(uint64(b[0] >> 4))
@@ -193,7 +197,7 @@ func (d *dec) ip6(b []byte, length int) {
 			}
 			d.proto = "hbhopt"
 			n := (int(u8(cp, 1)) + 1) * 8
-			need(cp, 0, n)
+			check(cp, 0, n)
 			d.s("HBH ")
 			var ok bool
 			if ok, jumbo, jumboLen = hbhOptions(cp[2:n]); !ok {
@@ -209,7 +213,7 @@ func (d *dec) ip6(b []byte, length int) {
 		case protoDstOpts:
 			d.proto = "dstopt"
 			n := (int(u8(cp, 1)) + 1) * 8
-			need(cp, 0, n)
+			check(cp, 0, n)
 			d.s("DSTOPT ")
 			advance, foundExt = n, true
 			nh = cp[0]

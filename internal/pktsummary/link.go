@@ -114,52 +114,113 @@ func (d *dec) ether(b []byte, wire int) {
 	d.proto = "ether"
 	if len(b) < 14 {
 		d.trunc()
+		d.hdr = len(b)
 		return
 	}
 	src, dst := b[6:12], b[0:6]
+	eflag := d.p.opts.LinkHeader
+	if eflag {
+		d.macs(src, dst)
+	}
 	length := wire - 12
 	p := b[12:]
 	et := be16(p, 0)
 	p, length = p[2:], length-2
+	printedLength := false
+	// afterType is what -e prints after an EtherType: the frame's length
+	// after the first, a comma after the others.
+	afterType := func() {
+		if printedLength {
+			d.s(", ")
+			return
+		}
+		d.s(", length ")
+		d.u(uint64(wire))
+		d.s(": ")
+		printedLength = true
+	}
 	for et == etVLAN || et == etVLAN9100 || et == etVLAN9200 || et == etQinQ {
 		if len(p) < 4 || length < 4 {
 			d.proto = "vlan"
 			d.trunc()
+			d.hdr = len(b)
 			return
+		}
+		if eflag {
+			d.etherTypeQ(et)
+			afterType()
+			d.vlanTCI(be16(p, 0))
 		}
 		et = be16(p, 2)
 		p, length = p[4:], length-4
 	}
+	d.hdr = len(b) - len(p) // after the payload's decoding: 0 if it stops
 	if et <= 1500 {
 		// 802.3 with an LLC header: STP, IPX, NetBIOS, ...; not
 		// decoded here.
 		length = min(length, int(et))
+		if eflag {
+			d.s("802.3")
+			if !printedLength {
+				d.s(", length ")
+				d.u(uint64(length))
+				d.s(": ")
+			}
+		}
 		d.s("802.3, length ")
 		d.u(uint64(length))
 		return
 	}
+	if eflag {
+		d.etherTypeQ(et)
+		afterType()
+	}
 	if d.etherPayload(et, p, length) {
 		return
 	}
+	if !eflag {
+		d.macs(src, dst)
+		d.etherTypeQ(et)
+		d.s(", length ")
+		d.u(uint64(wire))
+		d.s(": ")
+	}
+	d.hexDump(p)
+}
+
+// macs prints tcpdump's "src > dst, " of a link-level header.
+func (d *dec) macs(src, dst []byte) {
 	d.mac(src)
 	d.s(" > ")
 	d.mac(dst)
 	d.s(", ")
-	if d.p.opts.Quick {
-		if n := etherTypeName(et); n != "" {
-			d.s(n)
-		} else {
-			d.s("Unknown Ethertype (0x")
-			d.hex(uint64(et), 4)
-			d.s(")")
-		}
-	} else {
+}
+
+// etherTypeQ prints an EtherType as tcpdump does, by name only with -q.
+func (d *dec) etherTypeQ(et uint16) {
+	if !d.p.opts.Quick {
 		d.etherType(et)
+		return
 	}
-	d.s(", length ")
-	d.u(uint64(wire))
-	d.s(": ")
-	d.hexDump(p)
+	if n := etherTypeName(et); n != "" {
+		d.s(n)
+		return
+	}
+	d.s("Unknown Ethertype (0x")
+	d.hex(uint64(et), 4)
+	d.s(")")
+}
+
+// vlanTCI prints an 802.1Q tag's "vlan 20, p 0, " (", DEI" when set).
+func (d *dec) vlanTCI(tci uint16) {
+	d.s("vlan ")
+	d.u(uint64(tci & 0xfff))
+	d.s(", p ")
+	d.u(uint64(tci >> 13))
+	if tci&0x1000 != 0 {
+		d.s(", DEI")
+	}
+	d.s(", ")
 }
 
 // etherPayload decodes the payload of an EtherType, false for one it
@@ -179,13 +240,14 @@ func (d *dec) etherPayload(et uint16, p []byte, length int) bool {
 		// tcpdump walks the TLVs up to the end TLV even when it prints
 		// none of them.
 		for off, rest := 0, length; rest >= 2; {
+			check(p, off, 2)
 			tlv := be16(p, off)
 			typ, n := tlv>>9, int(tlv&0x1ff)
 			off, rest = off+2, rest-2
 			if typ == 0 || n == 0 {
 				break
 			}
-			need(p, off, n)
+			check(p, off, n)
 			if rest < n {
 				d.trunc()
 				break
@@ -201,35 +263,10 @@ func (d *dec) etherPayload(et uint16, p []byte, length int) bool {
 // hexDump is tcpdump's default print of bytes it does not decode:
 // further lines of 16 bytes in hex and ASCII.
 func (d *dec) hexDump(b []byte) {
-	if d.p.opts.Quick {
-		return // tcpdump -q prints no hex dumps
+	if d.p.opts.Quick || d.p.opts.Dump == DumpHex || d.p.opts.Dump == DumpHexASCII {
+		return // tcpdump -q, -x and -X print no hex dumps of payloads
 	}
-	for off := 0; off < len(b); off += 16 {
-		line := b[off:min(off+16, len(b))]
-		d.s("\n\t0x")
-		d.hex(uint64(off), 4)
-		d.s(": ")
-		n := 0
-		for i := 0; i < len(line); i += 2 {
-			d.s(" ")
-			d.hex(uint64(line[i]), 2)
-			n += 3
-			if i+1 < len(line) {
-				d.hex(uint64(line[i+1]), 2)
-				n += 2
-			}
-		}
-		for ; n < 40; n++ {
-			d.out = append(d.out, ' ')
-		}
-		d.s("  ")
-		for _, c := range line {
-			if c <= 0x20 || c > 0x7e { // not graphic, as tcpdump shows it
-				c = '.'
-			}
-			d.out = append(d.out, c)
-		}
-	}
+	d.hexASCII(b)
 }
 
 // pktTypeName is tcpdump's name of a Linux cooked header's packet type.
@@ -254,14 +291,14 @@ func pktTypeName(t uint16) string {
 func (d *dec) sll(b []byte, wire int) {
 	d.proto = "sll"
 	need(b, 0, sllLen)
-	d.cooked(binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint16(b[14:]), b[sllLen:], wire-sllLen, func() {
-		d.s(pad3(pktTypeName(binary.BigEndian.Uint16(b[0:]))))
+	d.cooked(binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint16(b[14:]), b[sllLen:], wire, sllLen, func(length int) {
+		d.s(rpad3(pktTypeName(binary.BigEndian.Uint16(b[0:])))) // "%3s": right-aligned here
 		d.s(" ")
 		if binary.BigEndian.Uint16(b[4:]) == 6 {
 			d.mac(b[6:12])
 			d.s(" ")
 		}
-		d.cookedProto(binary.BigEndian.Uint16(b[14:]), wire)
+		d.cookedProto(binary.BigEndian.Uint16(b[14:]), length)
 	})
 }
 
@@ -284,7 +321,7 @@ func (d *dec) sll2(b []byte, wire int) {
 	d.s(" ")
 	d.s(pad3(pktTypeName(uint16(b[10]))))
 	d.s(" ")
-	d.cooked(binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[0:]), b[sll2Len:], wire-sll2Len, func() {
+	d.cooked(binary.BigEndian.Uint16(b[8:]), binary.BigEndian.Uint16(b[0:]), b[sll2Len:], wire, sll2Len, func(length int) {
 		d.s("ifindex ")
 		d.u(uint64(idx))
 		d.s(" ")
@@ -292,8 +329,19 @@ func (d *dec) sll2(b []byte, wire int) {
 			d.mac(b[12:18])
 			d.s(" ")
 		}
-		d.cookedProto(binary.BigEndian.Uint16(b[0:]), wire)
+		d.cookedProto(binary.BigEndian.Uint16(b[0:]), length)
 	})
+}
+
+// rpad3 is tcpdump's "%3s" of a packet type name.
+func rpad3(s string) string {
+	switch s {
+	case "In":
+		return " In"
+	case "B", "M", "P", "?":
+		return "  " + s
+	}
+	return s
 }
 
 // pad3 is tcpdump's "%-3s" of a packet type name.
@@ -330,10 +378,17 @@ func (d *dec) cookedProto(et uint16, wire int) {
 	d.s(": ")
 }
 
-// cooked decodes the payload of a Linux cooked header of hardware type
-// hatype and protocol et; header prints the header for a payload it
-// cannot decode.
-func (d *dec) cooked(hatype, et uint16, p []byte, length int, header func()) {
+// cooked decodes the payload of a Linux cooked header (hdrLen bytes of a
+// frame of wire bytes) of hardware type hatype and protocol et; header
+// prints the header, given a length to show: first with -e, else for a
+// payload it cannot decode.
+func (d *dec) cooked(hatype, et uint16, p []byte, wire, hdrLen int, header func(length int)) {
+	eflag := d.p.opts.LinkHeader
+	if eflag {
+		header(wire)
+	}
+	length := wire - hdrLen
+	d.hdr = hdrLen
 	if hatype == 803 {
 		d.s("802.11 radiotap, not decoded")
 		return
@@ -353,7 +408,11 @@ func (d *dec) cooked(hatype, et uint16, p []byte, length int, header func()) {
 		if len(p) < 4 {
 			d.proto = "vlan"
 			d.trunc()
+			d.hdr += len(p)
 			return
+		}
+		if eflag {
+			d.vlanTCI(binary.BigEndian.Uint16(p))
 		}
 		et = binary.BigEndian.Uint16(p[2:])
 		if et <= 1500 {
@@ -369,11 +428,14 @@ func (d *dec) cooked(hatype, et uint16, p []byte, length int, header func()) {
 			d.s(", ")
 		}
 		p, length = p[4:], length-4
+		d.hdr += 4
 	}
 	if d.etherPayload(et, p, length) {
 		return
 	}
-	header()
+	if !eflag {
+		header(length + hdrLen)
+	}
 	d.hexDump(p)
 }
 
@@ -382,6 +444,7 @@ func (d *dec) cooked(hatype, et uint16, p []byte, length int, header func()) {
 func (d *dec) loopback(lt bpfcompile.LinkType, b []byte, wire int) {
 	d.proto = "null" // for DLT_LOOP too
 	need(b, 0, 4)
+	d.hdr = 4
 	var af uint32
 	if lt == bpfcompile.LinkTypeLoop {
 		af = binary.BigEndian.Uint32(b)
@@ -391,6 +454,10 @@ func (d *dec) loopback(lt bpfcompile.LinkType, b []byte, wire int) {
 			af = af>>24 | af>>8&0xff00 | af<<8&0xff0000 | af<<24
 		}
 	}
+	eflag := d.p.opts.LinkHeader
+	if eflag {
+		d.afHeader(af, wire)
+	}
 	p, length := b[4:], wire-4
 	switch af {
 	case 2:
@@ -399,38 +466,50 @@ func (d *dec) loopback(lt bpfcompile.LinkType, b []byte, wire int) {
 		d.ip6(p, length)
 	default:
 		// ISO, AppleTalk and IPX are not decoded here.
-		name := ""
-		switch af {
-		case 6:
-			name = "NS"
-		case 7:
-			name = "ISO"
-		case 16:
-			name = "Appletalk"
-		case 23:
-			name = "IPX"
+		if !eflag {
+			d.afHeader(af, wire)
 		}
-		switch {
-		case d.p.opts.Quick && name != "":
-			d.s(name)
-		case d.p.opts.Quick:
-			d.s("Unknown AF ")
-			d.u(uint64(af))
-		default:
-			d.s("AF ")
-			if name == "" {
-				name = "Unknown"
-			}
-			d.s(name)
-			d.s(" (")
-			d.u(uint64(af))
-			d.s(")")
-		}
-		d.s(", length ")
-		d.u(uint64(wire))
-		d.s(": ")
 		d.hexDump(p)
 	}
+}
+
+// afHeader prints tcpdump's header of a NULL/LOOP frame: "AF IPv4 (2),
+// length N: " ("IPv4, length N: " with -q).
+func (d *dec) afHeader(af uint32, wire int) {
+	name := ""
+	switch af {
+	case 2:
+		name = "IPv4"
+	case 6:
+		name = "NS"
+	case 7:
+		name = "ISO"
+	case 16:
+		name = "Appletalk"
+	case 23:
+		name = "IPX"
+	case 24, 28, 30:
+		name = "IPv6"
+	}
+	switch {
+	case d.p.opts.Quick && name != "":
+		d.s(name)
+	case d.p.opts.Quick:
+		d.s("Unknown AF ")
+		d.u(uint64(af))
+	default:
+		d.s("AF ")
+		if name == "" {
+			name = "Unknown"
+		}
+		d.s(name)
+		d.s(" (")
+		d.u(uint64(af))
+		d.s(")")
+	}
+	d.s(", length ")
+	d.u(uint64(wire))
+	d.s(": ")
 }
 
 // arp decodes ARP and RARP.
@@ -442,7 +521,9 @@ func (d *dec) arp(b []byte, length int) {
 	need(b, 8+2*hln+pln, pln) // through the target protocol address
 	sha, spa := b[8:8+hln], b[8+hln:8+hln+pln]
 	tha, tpa := b[8+hln+pln:8+2*hln+pln], b[8+2*hln+pln:8+2*hln+2*pln]
-	d.s("ARP, ")
+	if !d.p.opts.LinkHeader {
+		d.s("ARP, ")
+	}
 	if hrd == 19 { // ATM ARP
 		d.s("ATM ARP, not decoded")
 		return

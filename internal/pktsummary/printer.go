@@ -15,7 +15,26 @@ type Options struct {
 	// Quick is -q: less protocol information ("tcp 0" instead of the
 	// flags, sequence numbers and options).
 	Quick bool
+	// LinkHeader is -e: the link-level header first on each line
+	// (addresses, EtherType, VLAN tags, length).
+	LinkHeader bool
+	// Dump is -x, -X or -A: the frame's bytes after its line, from
+	// after the link-level header (from its start with DumpLinkHeader:
+	// -xx, -XX, -AA).
+	Dump           Dump
+	DumpLinkHeader bool
 }
+
+// Dump is a way tcpdump prints the bytes of each frame after its line.
+type Dump uint8
+
+// The dumps: -x, -X, -A.
+const (
+	DumpNone     Dump = iota
+	DumpHex           // -x: lines of 16 bytes in hex
+	DumpHexASCII      // -X: the same with the bytes in ASCII beside them
+	DumpASCII         // -A: the bytes as text
+)
 
 // Printer writes tcpdump's line of each frame, as "tcpdump -nn" prints it
 // after the timestamp. It keeps the state tcpdump keeps between frames:
@@ -46,6 +65,7 @@ func (p *Printer) Append(dst []byte, linkType uint32, data []byte, wire int) []b
 		return d.out
 	}
 	d.link(linkType, data, wire)
+	d.dump(data)
 	return d.out
 }
 
@@ -100,6 +120,11 @@ func (d *dec) invalidHeader(caplen, wire int) bool {
 // "[|proto]" ends the line where it stopped, as its longjmp does.
 type bailout struct{}
 
+// softBailout is a truncation tcpdump reports without its longjmp (its
+// printer returns): the line ends the same, but -x and -X still leave
+// out the link-level header.
+type softBailout struct{}
+
 // dec is the decoding of one frame: the line so far and the protocol a
 // truncation is reported for.
 type dec struct {
@@ -108,6 +133,9 @@ type dec struct {
 	proto string // the innermost protocol being decoded, for "[|proto]"
 	undo  int    // where a truncation cuts the line back to, -1: nowhere
 	depth int    // IP in IP nesting
+	// hdr is the length of the link-level header as tcpdump counts it
+	// for -x, -X and -A (0 when the decoding stopped in a truncation).
+	hdr int
 }
 
 func (d *dec) s(s string) { d.out = append(d.out, s...) }
@@ -125,6 +153,18 @@ func need(b []byte, off, n int) {
 		panic(bailout{})
 	}
 }
+
+// check is need where tcpdump checks the bytes before it reads them and
+// returns when they are not there (ND_TCHECK), rather than jumps.
+func check(b []byte, off, n int) {
+	if off < 0 || n < 0 || off+n > len(b) {
+		panic(softBailout{})
+	}
+}
+
+// jumped records that tcpdump ended the line with its longjmp where this
+// printer returns: -x and -X dump all of the frame.
+func (d *dec) jumped() { d.hdr = 0 }
 
 func u8(b []byte, off int) byte {
 	need(b, off, 1)
@@ -145,7 +185,11 @@ func be32(b []byte, off int) uint32 {
 func (d *dec) run(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			if _, ok := r.(bailout); !ok {
+			switch r.(type) {
+			case bailout:
+				d.jumped()
+			case softBailout:
+			default:
 				panic(r)
 			}
 			if d.undo >= 0 {
@@ -183,6 +227,9 @@ func (d *dec) link(linkType uint32, b []byte, wire int) {
 
 // rawIP is DLT_RAW and its IPv4/IPv6 variants: the IP version says which.
 func (d *dec) rawIP(b []byte, wire int) {
+	if d.p.opts.LinkHeader {
+		d.s("ip: ")
+	}
 	d.proto = "ipn"
 	switch u8(b, 0) >> 4 {
 	case 4:

@@ -27,7 +27,7 @@ func (d *dec) tcp(h *ipHdr, b []byte, length int, fragmented bool) {
 	}
 	sport, dport := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 	d.ports(h, sport, dport)
-	need(b, 0, 20)
+	check(b, 0, 20)
 	hlen := int(b[12]>>4) * 4
 	if hlen < 20 {
 		d.s(" tcp ")
@@ -362,14 +362,17 @@ func (d *dec) tcpOptions(b []byte, hl int, rev bool, thseq, thack uint32) bool {
 }
 
 // tcpPayload is what tcpdump prints of the data of the segment: for the
-// ports it decodes, the application protocol (here HTTP only).
+// ports it decodes, the application protocol (here SSH, HTTP and DNS, in
+// tcpdump's order of precedence).
 func (d *dec) tcpPayload(sport, dport uint16, b []byte, length int) {
 	either := func(p uint16) bool { return sport == p || dport == p }
 	switch {
+	case either(22):
+		d.ssh(b, length)
 	case either(80) || either(8080):
 		d.s(": ")
 		d.http(b, length)
-	case either(22):
-		d.ssh(b, length)
+	case either(53):
+		d.dns(b, length, true, false)
 	}
 }

@@ -47,6 +47,9 @@ func (d *dec) udp(h *ipHdr, b []byte, length int, fragmented bool) {
 		d.trunc()
 		return
 	}
+	if !d.p.opts.Quick && d.udpPayload(sport, dport, b[8:], length) {
+		return
+	}
 	if ulen > length && !fragmented {
 		d.s("UDP, bad length ")
 		d.u(uint64(ulen))
@@ -56,4 +59,19 @@ func (d *dec) udp(h *ipHdr, b []byte, length int, fragmented bool) {
 	}
 	d.s("UDP, length ")
 	d.u(uint64(ulen))
+}
+
+// udpPayload prints the application protocol of the ports tcpdump
+// decodes, in its order of precedence; false for other ports.
+func (d *dec) udpPayload(sport, dport uint16, b []byte, length int) bool {
+	either := func(p uint16) bool { return sport == p || dport == p }
+	switch {
+	case either(53):
+		d.dns(b, length, false, false)
+	case either(5353):
+		d.dns(b, length, false, true)
+	default:
+		return false
+	}
+	return true
 }

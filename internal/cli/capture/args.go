@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/agent"
+	"github.com/pcapdaemon/pcapdaemon/internal/pktsummary"
 )
 
 // Options are the parsed command line of "pcapdaemon capture".
@@ -40,6 +41,13 @@ type Options struct {
 	AbsoluteSeq bool
 	// Quick is -q: shorter lines ("tcp 0" for a TCP segment).
 	Quick bool
+	// LinkHeader is -e: each line starts with the link-level header.
+	LinkHeader bool
+	// Hex, HexASCII and ASCII count -x, -X and -A: the frame's bytes
+	// after each line (in hex, in hex and ASCII, as text), with the
+	// link-level header when given twice. -X wins over -x, -x over -A,
+	// as in tcpdump.
+	Hex, HexASCII, ASCII int
 }
 
 // opt is one option the command takes.
@@ -135,6 +143,10 @@ func options() []opt {
 		{short: 'n', set: func(*Options, string) error { return nil }},
 		{short: 'S', long: []string{"absolute-tcp-sequence-numbers"}, set: func(o *Options, _ string) error { o.AbsoluteSeq = true; return nil }},
 		{short: 'q', set: func(o *Options, _ string) error { o.Quick = true; return nil }},
+		{short: 'e', set: func(o *Options, _ string) error { o.LinkHeader = true; return nil }},
+		{short: 'x', set: func(o *Options, _ string) error { o.Hex++; return nil }},
+		{short: 'X', set: func(o *Options, _ string) error { o.HexASCII++; return nil }},
+		{short: 'A', set: func(o *Options, _ string) error { o.ASCII++; return nil }},
 		{short: 'h', long: []string{"help"}, set: func(*Options, string) error { return flag.ErrHelp }},
 	}
 }
@@ -246,6 +258,20 @@ func ParseArgs(args []string) (*Options, error) {
 		}
 	}
 	return o, o.check(seen)
+}
+
+// printerOptions are the options of the line printer.
+func (o *Options) printerOptions() pktsummary.Options {
+	po := pktsummary.Options{AbsoluteSeq: o.AbsoluteSeq, Quick: o.Quick, LinkHeader: o.LinkHeader}
+	switch {
+	case o.HexASCII > 0:
+		po.Dump, po.DumpLinkHeader = pktsummary.DumpHexASCII, o.HexASCII > 1
+	case o.Hex > 0:
+		po.Dump, po.DumpLinkHeader = pktsummary.DumpHex, o.Hex > 1
+	case o.ASCII > 0:
+		po.Dump, po.DumpLinkHeader = pktsummary.DumpASCII, o.ASCII > 1
+	}
+	return po
 }
 
 // check refuses what does not go together.

@@ -69,6 +69,9 @@ func TestParseArgs(t *testing.T) {
 			o.Read, o.Write, o.Spec.Packets, o.Spec.Bytes, o.FilterFile, o.Words = "f.pcap", "out.pcap", 3, 100, "expr.txt", []string{"udp"}
 		})},
 		{"read stdin", []string{"-nr", "-", "-tt"}, base(func(o *Options) { o.Read, o.TimeFormat = "-", 2 })},
+		{"-e and the dumps: tcpdump's lines", []string{"-nei", "eth0", "-xx", "-X", "-A"}, base(func(o *Options) {
+			o.Spec.Interface, o.LinkHeader, o.Hex, o.HexASCII, o.ASCII = "eth0", true, 2, 1, 1
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,11 +100,7 @@ func TestParseArgsRefused(t *testing.T) {
 		{[]string{"-i", "eth0", "-W", "3"}, "-W", "does not rotate files"},
 		{[]string{"-i", "eth0", "-z", "gzip"}, "-z", "does not rotate files"},
 		{[]string{"-i", "eth0", "-Z", "nobody"}, "-Z", "CAP_NET_RAW"},
-		{[]string{"-nei", "eth0"}, "-e", "tcpdump -e -r FILE"},
 		{[]string{"-i", "eth0", "-vv"}, "-v", "tcpdump -v -r FILE"},
-		{[]string{"-i", "eth0", "-X"}, "-X", "tcpdump -X -r FILE"},
-		{[]string{"-i", "eth0", "-xx"}, "-x", "tcpdump -x -r FILE"},
-		{[]string{"-i", "eth0", "-A"}, "-A", "tcpdump -A -r FILE"},
 		{[]string{"-i", "eth0", "-y", "EN10MB"}, "-y", "pcapdaemon bpf -y"},
 		{[]string{"-i", "eth0", "-ddd", "udp"}, "-d", "pcapdaemon bpf -d"},
 		{[]string{"-D"}, "-D", "pcapdaemon interfaces"},

@@ -25,7 +25,7 @@ type lines struct {
 
 func newLines(o *Options) *lines {
 	l := &lines{format: o.TimeFormat}
-	l.printer = pktsummary.NewPrinter(pktsummary.Options{AbsoluteSeq: o.AbsoluteSeq, Quick: o.Quick}, l.names.lookup)
+	l.printer = pktsummary.NewPrinter(o.printerOptions(), l.names.lookup)
 	return l
 }
 

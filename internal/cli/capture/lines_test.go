@@ -43,8 +43,9 @@ var packetNumber = regexp.MustCompile(`^ *[0-9]+  `)
 
 // inScope are the lines of tcpdump that the capture command must print
 // byte for byte: TCP without an application protocol after it, UDP of
-// ports tcpdump does not decode, ICMP and ICMPv6 echo, ARP.
-var inScope = regexp.MustCompile(`^[^ ]+ (IP6? [^ ]+ > [^ ]+: (Flags \[[^]]*\], [^:]*length \d+|UDP, length \d+|ICMP6?,? echo (request|reply), id \d+, seq \d+, length \d+)|ARP, (Request|Reply) [^:]*length \d+)$`)
+// ports tcpdump does not decode, ICMP and ICMPv6 echo, ARP, DNS.
+var inScope = regexp.MustCompile(`^[^ ]+ (IP6? [^ ]+ > [^ ]+: (Flags \[[^]]*\], .*length \d+|UDP, length \d+|ICMP6?,? echo (request|reply), id \d+, seq \d+, length \d+)|ARP, (Request|Reply) [^:]*length \d+|` +
+	`IP6? ([^ ]+\.(53|5353) > [^ ]+|[^ ]+ > [^ ]+\.(53|5353)): (Flags \[[^]]*\], .*length \d+ )?\d+[^ ]* .*\(\d+\))$`)
 
 // notInScope are the TCP options only tcpdump decodes.
 var notInScope = regexp.MustCompile(`mptcp |tfo |exp-|tcp-ao `)
@@ -170,4 +171,58 @@ func knownLinkType(path string) bool {
 		return true
 	}
 	return false
+}
+
+// TestFlagsMatchTcpdumpOnItsCaptures: -e, -x, -X and -XX reach the
+// lines: on tcpdump's own captures, every packet whose line without them
+// is tcpdump's is also tcpdump's with them (link-level header, dumps).
+func TestFlagsMatchTcpdumpOnItsCaptures(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		testenv.Skip(t, "tcpdump not installed: the lines are compared with its own")
+	}
+	files, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "testdata/conformance/packets", "*.pcap"))
+	if len(files) == 0 {
+		t.Fatal("no conformance captures found")
+	}
+	run := func(t *testing.T, f string, flags ...string) (want, got []string) {
+		args := append([]string{"-nn", "-t"}, flags...)
+		cmd := exec.Command(tcpdump, append(slices.Clone(args), "-#", "-r", f)...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tcpdump %v: %v", args, err)
+		}
+		st, mine, errOut := runOffline(t, nil, append(args, "-r", f)...)
+		if st != 0 {
+			t.Fatalf("capture %v: status %d: %s", args, st, errOut)
+		}
+		want, got = packets(out, true), packets(mine, false)
+		if len(want) != len(got) {
+			t.Fatalf("%v: tcpdump printed %d packets, capture %d", args, len(want), len(got))
+		}
+		return want, got
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			bw, bg := run(t, f)
+			for _, flags := range [][]string{{"-e"}, {"-x"}, {"-XX"}, {"-e", "-X"}} {
+				want, got := run(t, f, flags...)
+				same, bad := 0, 0
+				for i := range want {
+					if bw[i] != bg[i] {
+						continue
+					}
+					if want[i] == got[i] {
+						same++
+						continue
+					}
+					if bad++; bad <= 3 {
+						t.Errorf("%v packet %d:\n got %q\nwant %q", flags, i+1, got[i], want[i])
+					}
+				}
+				t.Logf("%v: %d of %d lines identical", flags, same, len(want))
+			}
+		})
+	}
 }
