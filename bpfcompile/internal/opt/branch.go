@@ -423,6 +423,10 @@ func (o *optimizer) pullups() {
 	// A pull needs a test of the value the chain's predecessors leave in
 	// A besides theirs. (Pulls move edges, not tests.)
 	o.countTests()
+	// Large programs remember which chains hold no test of a value
+	// (noteNoTest); in small ones the walks are short.
+	o.noTestStamp++ // the values may have changed since the last round
+	o.memoChains = len(o.noTestAt) > 0
 	for sweep := 0; sweep < maxPullSweeps; sweep++ {
 		clear(o.domAt)
 		o.domStamp = 0
@@ -542,10 +546,16 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 	d, prev := b, int32(-1)
 	for {
 		if !o.inChain(d, b, common, target) {
+			if db := &o.b[d]; o.memoChains && (!db.isCond() || db.succ(common) != target) {
+				o.noteNoTest(b, d, val, on, afterOther)
+			}
 			return false
 		}
 		if o.b[d].val[atomA] != val {
 			break
+		}
+		if o.memoChains && o.noTestAfterOther(d, val, on) {
+			return false
 		}
 		prev, d = d, o.b[d].succ(on)
 	}
@@ -555,12 +565,23 @@ func (o *optimizer) pullup(b int32, or bool) bool {
 	pulled := false
 	sprev, s := d, o.b[d].succ(on)
 	for {
+		from := s // the first block of this search
 		for {
 			if !o.inChain(s, b, common, target) {
+				if sb := &o.b[s]; o.memoChains && (!sb.isCond() || sb.succ(common) != target) {
+					if !pulled {
+						o.noteNoTest(b, d, val, on, afterOther)
+						from = d
+					}
+					o.noteNoTest(from, s, val, on, noneAfter)
+				}
 				return pulled
 			}
 			if o.b[s].val[atomA] == val {
 				break
+			}
+			if o.memoChains && o.noTestBelow(s, val, on) {
+				return pulled
 			}
 			sprev, s = s, o.b[s].succ(on)
 		}
@@ -636,6 +657,60 @@ func (o *optimizer) inChain(i, b int32, common int, target int32) bool {
 		}
 	}
 	return o.chainDominated(b, i)
+}
+
+// What noteNoTest records of the chain after a block (along the slot
+// that goes on down the chain, the other edge of each block going where
+// the block's does, up to the first block that is not such a test):
+const (
+	noneAfter  = 0 // no block tests the value
+	afterOther = 1 // no test of the value follows a test of another
+)
+
+// noteNoTest records kind for the blocks from from on down the chain
+// (along slot on) to end, which ends the chain by its shape (not a test,
+// or its other edge goes elsewhere): the chain after each of them either
+// holds no test of val (noneAfter) or no test of val after a test of
+// another value (afterOther). end must follow from along slot on.
+func (o *optimizer) noteNoTest(from, end int32, val vnum, on int, kind int32) {
+	o.freshNoTest()
+	key := 4*int32(val) + 2*kind + int32(on)
+	for x := from; x != end; x = o.b[x].succ(on) {
+		i := 2*x + int32(on)
+		if kind == afterOther && o.noTestAt[i] == o.noTestStamp && o.noTestKey[i] == key-2 {
+			continue // noneAfter says more
+		}
+		o.noTestKey[i], o.noTestAt[i] = key, o.noTestStamp
+	}
+}
+
+// noTestBelow reports whether noteNoTest recorded, since the last change
+// of the graph, that no block after block x of a chain (along slot on)
+// tests val: a search for a test of val from x finds none, for the chain
+// of any head (dominated by the head) is a part of the chain recorded.
+func (o *optimizer) noTestBelow(x int32, val vnum, on int) bool {
+	o.freshNoTest()
+	i := 2*x + int32(on)
+	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i] == 4*int32(val)+2*noneAfter+int32(on)
+}
+
+// noTestAfterOther reports whether noteNoTest recorded, since the last
+// change of the graph, that no block after block x of a chain (along slot
+// on) tests val after a block that tests another value (noneAfter says
+// so too): a pull of a test of val to before the other fails.
+func (o *optimizer) noTestAfterOther(x int32, val vnum, on int) bool {
+	o.freshNoTest()
+	i := 2*x + int32(on)
+	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i]&^2 == 4*int32(val)+int32(on)
+}
+
+// freshNoTest forgets noteNoTest's records when the graph changed since
+// they were made.
+func (o *optimizer) freshNoTest() {
+	if o.noTestShape != o.shape {
+		o.noTestShape = o.shape
+		o.noTestStamp++
+	}
 }
 
 // distinctTests counts the tests among the blocks of the edges preds

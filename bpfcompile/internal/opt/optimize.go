@@ -209,7 +209,11 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	for tab < 2*nb {
 		tab *= 2
 	}
-	ints := make([]int32, 16*nb+8+tab+size/2)
+	memo := 0 // pullup's memory of chains, for large programs
+	if nb > maxWalkFacts {
+		memo = 2 * nb
+	}
+	ints := make([]int32, 16*nb+2*memo+8+tab+size/2)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -222,6 +226,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	bytes := make([]uint8, 3*nb)
 	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
+	o.noTestKey, o.noTestAt = cut(memo), cut(memo)
 	// Values of the registers the program uses: A, X and the scratch
 	// slots up to the highest one it names.
 	k := atomM
@@ -260,6 +265,14 @@ type optimizer struct {
 	domIs    []uint8
 	domStamp int32
 	domHead  int32
+
+	// pullup's memory of the chains that hold no test of a value below a
+	// block (noteNoTest): valid while noTestAt[i] == noTestStamp, and
+	// noTestShape is the shape.
+	noTestKey, noTestAt []int32
+	noTestStamp         int32
+	noTestShape         uint64
+	memoChains          bool // the program is large enough for the memory
 
 	cycle bool    // levelOrder found a cycle
 	long  []uint8 // emit's scratch
