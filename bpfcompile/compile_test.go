@@ -131,6 +131,9 @@ func TestCompileErrors(t *testing.T) {
 		{"size", "ip[0:3] = 1", eth, "bpf: 1:1: data size must be 1, 2, or 4"},
 		{"division", "ip[0] / 0 = 1", eth, "bpf: 1:7: division by zero"},
 		{"bits", "net 10.0.0.1/8", Options{LinkType: LinkTypeRaw}, "bpf: 1:5: non-network bits set in \"10.0.0.1/8\""},
+		{"bits with mask", "net 10.0.0.1 mask 255.0.0.0", eth, "bpf: 1:5: non-network bits set in \"10.0.0.1 mask 255.0.0.0\""},
+		{"number qualifier", "gateway 10", eth, "bpf: 1:9: 'gateway' is not a valid qualifier for '10'"},
+		{"link number", "link host 10", eth, "bpf: 1:11: illegal link-layer address '10'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

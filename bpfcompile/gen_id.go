@@ -1,7 +1,7 @@
 package bpfcompile
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -14,7 +14,13 @@ func (g *gen) genID(n *IDNode) *frag {
 	case idNum:
 		return g.ncode(n.Text, true, n.Num, q)
 	case idHID, idHIDLen, idHIDMask:
-		what := map[idKind]string{idHID: "IPv4 address", idHIDLen: "IPv4 address and prefix length", idHIDMask: "IPv4 address and netmask"}[n.Kind]
+		what := "IPv4 address"
+		switch n.Kind {
+		case idHIDLen:
+			what = "IPv4 address and prefix length"
+		case idHIDMask:
+			what = "IPv4 address and netmask"
+		}
 		g.checkAddrQual(q, what)
 		switch n.Kind {
 		case idHID:
@@ -247,10 +253,17 @@ func (g *gen) ncode(s string, isNum bool, v uint32, q qual) *frag {
 		return g.dnhost(s, isNum, v, q)
 	}
 	var vlen int
-	idstr := s
+	// The identifier for the error messages, made only for one: a
+	// number's text costs an allocation on every port and protocol.
+	num := v
+	idstr := func() string {
+		if isNum {
+			return strconv.FormatUint(uint64(num), 10)
+		}
+		return s
+	}
 	if isNum {
 		vlen = 32
-		idstr = fmt.Sprint(v)
 	} else {
 		v, vlen = atoin(s)
 		if vlen < 0 {
@@ -260,7 +273,7 @@ func (g *gen) ncode(s string, isNum bool, v uint32, q qual) *frag {
 	switch q.addr {
 	case aDefault, aHost, aNet:
 		if q.proto == qLink {
-			g.errorf("illegal link-layer address '%s'", idstr)
+			g.errorf("illegal link-layer address '%s'", idstr())
 		}
 		mask := uint32(0xffffffff)
 		if isNum && q.addr == aNet {
@@ -290,7 +303,7 @@ func (g *gen) ncode(s string, isNum bool, v uint32, q qual) *frag {
 	case aUndef:
 		g.errorf("syntax error in filter expression")
 	}
-	g.errorf("'%s' is not a valid qualifier for '%s'", q.addr, idstr)
+	g.errorf("'%s' is not a valid qualifier for '%s'", q.addr, idstr())
 	return nil
 }
 
@@ -305,26 +318,30 @@ func (g *gen) mcode(s1, s2 string, masklen uint32, q qual) *frag {
 	}
 	n = shl(n, 32-nlen)
 	var m uint32
-	var idstr string
+	// The prefix as written, for the error messages only.
+	idstr := func() string {
+		if s2 != "" {
+			return s1 + " mask " + s2
+		}
+		return s1 + "/" + strconv.FormatUint(uint64(masklen), 10)
+	}
 	if s2 != "" {
 		mv, mlen := atoin(s2)
 		if mlen < 0 {
 			g.errorf("invalid IPv4 address '%s'", s2)
 		}
 		m = shl(mv, 32-mlen)
-		idstr = s1 + " mask " + s2
 	} else {
 		g.assertMax("netmask length", masklen, 32)
 		m = uint32(uint64(0xffffffff) << (32 - masklen))
-		idstr = fmt.Sprintf("%s/%d", s1, masklen)
 	}
 	if n&^m != 0 {
-		g.errorf("non-network bits set in \"%s\"", idstr)
+		g.errorf("non-network bits set in \"%s\"", idstr())
 	}
 	if q.addr == aNet {
 		return g.host([]uint32{n}, []uint32{m}, q.proto, q.dir, false, "net <IPv4 prefix>")
 	}
-	g.errorf("'%s' is not a valid qualifier for '%s'", q.addr, idstr)
+	g.errorf("'%s' is not a valid qualifier for '%s'", q.addr, idstr())
 	return nil
 }
 
