@@ -219,6 +219,9 @@ func (ps *parser) parseOperand(q qual) (Node, qual) {
 		// panic).
 		return ps.parseTerm(q)
 	}
+	if ps.kind() == tLParen && ps.noParenID() {
+		return ps.parseTerm(q)
+	}
 	var n Node
 	var nq qual
 	if ps.try(func() {
@@ -232,6 +235,36 @@ func (ps *parser) parseOperand(q qual) (Node, qual) {
 		return n, nq
 	}
 	return ps.parseTerm(q)
+}
+
+// noParenID reports whether the parenthesized identifier list that
+// parseID would try at the current '(' fails at once: the first token
+// after the run of '(' cannot start a number or a name. It then does
+// what the failed try would have done besides its panic (which costs more
+// than the rest of a short filter's parse): the parser's steps, and the
+// furthest syntax error, at that token. Where the try could reach the
+// nesting or step limits or a lexical error, it reports false and the try
+// runs.
+func (ps *parser) noParenID() bool {
+	r := 0
+	for ps.p+r < len(ps.toks) && ps.toks[ps.p+r].kind == tLParen {
+		r++
+	}
+	f := ps.p + r
+	if f >= len(ps.toks) || ps.depth+2*r+8 > maxDepth || ps.steps+2*r+2 > maxSteps {
+		return false
+	}
+	switch ps.toks[f].kind {
+	case tNum, tNot, tID, tHID, tHID6, tEID, tAID, tError:
+		return false
+	}
+	// parsePnum takes the r '(' and fails at f; parsePid takes the
+	// first '(' and, after more of them, parsePnum the rest.
+	ps.steps += 2 * r
+	if f > ps.errTok {
+		ps.errTok, ps.errMsg = f, ""
+	}
+	return true
 }
 
 // parseTerm parses
