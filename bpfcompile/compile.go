@@ -128,7 +128,7 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	} else {
 		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if gr.order, gr.n = reachable(gr.root, g.blocks+1, maxRawInstructions); gr.n > maxRawInstructions {
+	if gr.order, gr.n = reachable(gr.root, g.blocks+len(g.rets), maxRawInstructions); gr.n > maxRawInstructions {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	return gr, g.noOptimize, nil
