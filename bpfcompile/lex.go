@@ -354,7 +354,10 @@ func hexRun(s string, max int) int {
 // matchMAC matches the MAC-48 forms of libpcap's scanner.
 func matchMAC(s string) int {
 	best := 0
-	for _, sep := range []byte{':', '-', '.'} {
+	// Groups of one or two hex digits: the separator is the character
+	// after the first group (only one of ':', '-' and '.' can match).
+	if h := hexRun(s, 2); h > 0 && h < len(s) && (s[h] == ':' || s[h] == '-' || s[h] == '.') {
+		sep := s[h]
 		n, ok := 0, true
 		for g := 0; g < 6; g++ {
 			if g > 0 {
@@ -371,7 +374,7 @@ func matchMAC(s string) int {
 			}
 			n += h
 		}
-		if ok && n > best {
+		if ok {
 			best = n
 		}
 	}

@@ -1,6 +1,7 @@
 package bpfcompile
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,85 @@ func TestLex(t *testing.T) {
 		if got := kinds(lexAll(tt.in)); got != tt.want {
 			t.Errorf("lex(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestMatchMAC checks matchMAC, which tries only the separator that
+// follows the first group, against trying all three separators, on
+// random strings of hex digits and separators.
+func TestMatchMAC(t *testing.T) {
+	allSeps := func(s string) int {
+		best := 0
+		for _, sep := range []byte{':', '-', '.'} {
+			n, ok := 0, true
+			for g := 0; g < 6; g++ {
+				if g > 0 {
+					if n >= len(s) || s[n] != sep {
+						ok = false
+						break
+					}
+					n++
+				}
+				h := hexRun(s[n:], 2)
+				if h == 0 {
+					ok = false
+					break
+				}
+				n += h
+			}
+			if ok && n > best {
+				best = n
+			}
+		}
+		if len(s) >= 14 && hexRun(s, 4) == 4 && s[4] == '.' && hexRun(s[5:], 4) == 4 && s[9] == '.' && hexRun(s[10:], 4) == 4 && 14 > best {
+			best = 14
+		}
+		if len(s) >= 12 && hexRun(s, 12) == 12 && 12 > best {
+			best = 12
+		}
+		return best
+	}
+	rng := rand.New(rand.NewPCG(14, 16))
+	const alphabet = "0123456789abcdefABCDEFxg:-. "
+	matched := 0
+	for range 200000 {
+		var b []byte
+		if rng.IntN(2) == 0 {
+			// Groups of one or two hex digits, mostly one separator.
+			sep := ":-."[rng.IntN(3)]
+			for g := range 4 + rng.IntN(4) {
+				if g > 0 {
+					if rng.IntN(8) == 0 {
+						b = append(b, ":-."[rng.IntN(3)])
+					} else {
+						b = append(b, sep)
+					}
+				}
+				for range 1 + rng.IntN(2) {
+					b = append(b, "0123456789abcdefAF"[rng.IntN(18)])
+				}
+			}
+		} else {
+			b = make([]byte, 1+rng.IntN(20))
+			for j := range b {
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		s := string(b)
+		got, want := matchMAC(s), allSeps(s)
+		if got != want {
+			t.Fatalf("matchMAC(%q) = %d, want %d", s, got, want)
+		}
+		if got > 0 {
+			matched++
+		}
+	}
+	for _, s := range []string{"00:11:22:33:44:55", "0:1:2:3:4:5", "00-11-22-33-44-55", "00.11.22.33.44.55", "0011.2233.4455", "001122334455", "00:11-22:33:44:55"} {
+		if got, want := matchMAC(s), allSeps(s); got != want {
+			t.Errorf("matchMAC(%q) = %d, want %d", s, got, want)
+		}
+	}
+	if matched < 100 {
+		t.Errorf("%d random strings matched, want 100 at least", matched)
 	}
 }
