@@ -199,8 +199,14 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 // large programs need).
 func (o *optimizer) init(blocks []block, n, budget int) {
 	o.b, o.budget = blocks, budget
+	// The value table starts with room for a value per statement and
+	// block in a small program; a large one has far fewer values than
+	// statements (a chain loads the same fields again and again: 20
+	// ports make 36 values of 1,100 statements and blocks), and the
+	// table grows when it must (values.grow), the numbers staying the
+	// same.
 	size := 32
-	for size < 2*(n+len(blocks)) {
+	for est := min(n+len(blocks), 64+(n+len(blocks))/8); size < 2*est; {
 		size *= 2
 	}
 	o.vals.keys = make([]valueKey, 1, size/2)
