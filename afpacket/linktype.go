@@ -87,6 +87,25 @@ func Netmask(ifname string) (uint32, error) {
 	return m, nil
 }
 
+// LinkTypeAndNetmask returns LinkTypeOf(ifname) and the interface's
+// Netmask, 0 where it has none or it cannot be read, asked of the kernel
+// over one socket: a capture request needs both before it compiles its
+// filter, and making and closing a socket costs more than an ioctl.
+func LinkTypeAndNetmask(ifname string) (linkType, netmask uint32, err error) {
+	if ifname == "any" {
+		return LinkTypeLinuxSLL2, 0, nil
+	}
+	if t, m, err := hwAndNetmaskOf(ifname); err == nil {
+		return linkTypeForARPHRD(t), m, nil
+	}
+	// The separate ways, with LinkTypeOf's checks, fallback and errors.
+	if linkType, err = LinkTypeOf(ifname); err != nil {
+		return 0, 0, err
+	}
+	netmask, _ = Netmask(ifname)
+	return linkType, netmask, nil
+}
+
 func linkTypeForARPHRD(t int) uint32 {
 	switch t {
 	case arphrdEther, arphrdLoopback:

@@ -61,3 +61,32 @@ func netmaskOf(ifname string) (uint32, error) {
 	}
 	return be.Uint32(m), nil
 }
+
+// hwAndNetmaskOf is arphrdOf and netmaskOf over one AF_INET socket (which
+// answers SIOCGIFHWADDR as any socket does). A netmask it cannot read is
+// 0; any other failure is an error, for the caller to take the separate
+// ways.
+func hwAndNetmaskOf(ifname string) (int, uint32, error) {
+	ifr, err := unix.NewIfreq(ifname)
+	if err != nil {
+		return 0, 0, errors.New("name too long")
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, 0, os.NewSyscallError("ioctl SIOCGIFHWADDR", err)
+	}
+	t := int(ifr.Uint16())
+	ifr, _ = unix.NewIfreq(ifname)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNETMASK, ifr); err != nil {
+		return t, 0, nil
+	}
+	m, err := ifr.Inet4Addr()
+	if err != nil {
+		return t, 0, nil
+	}
+	return t, be.Uint32(m), nil
+}

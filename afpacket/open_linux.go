@@ -7,9 +7,11 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -129,7 +131,8 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	// The filter goes on before bind(2) either way: on a fresh socket
 	// before the ring, on a spare after it. The socket has protocol 0 and
 	// has never been bound, so no frame has been queued to it yet.
-	if err := attachFilter(fd, prog, s.snaplen); err != nil {
+	kprog := kernelProgram(prog, s.snaplen)
+	if err := armFilter(fd, kprog, prepared, sp); err != nil {
 		return nil, err
 	}
 	if !prepared {
@@ -148,6 +151,9 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
 		return nil, os.NewSyscallError("bind", err)
+	}
+	if prepared {
+		sp.armed, sp.used = kprog, true
 	}
 
 	// os.NewFile registers the non-blocking socket with the netpoller, so a
@@ -197,6 +203,23 @@ func openConn(ifname string, addr *Addr, cfg Config, sp *spare) (*Conn, error) {
 		h.woken <- struct{}{}
 	}
 	return c, nil
+}
+
+// armFilter attaches kprog, the program kernelProgram made, to the
+// socket. A Pool's spare (prepared) may have a program attached already:
+// the same one is kept as it is; another one is detached first, so that
+// the two are never charged to the socket's option memory
+// (net.core.optmem_max) at once.
+func armFilter(fd int, kprog []bpf.RawInstruction, prepared bool, sp *spare) error {
+	if prepared && sp.filter != nil {
+		if slices.Equal(sp.filter, kprog) {
+			return nil
+		}
+		if err := detachFilter(fd); err != nil {
+			return err
+		}
+	}
+	return attachProgram(fd, kprog)
 }
 
 // mapped makes mem the handle's ring. The ring's address range stays ours

@@ -7,6 +7,9 @@ import "context"
 // for an RCU grace period, 10-80 ms on a busy host; a Pool does that ahead
 // of time in one background goroutine, and Pool.Open only attaches the
 // filter, adds the promiscuous membership and binds, which wait for nothing.
+// The spares made after an open carry that open's filter program already,
+// so that an open repeating the previous one's filter (a request an alert
+// rule repeats) skips the attach too; another filter replaces it.
 //
 // Memory: every spare holds a whole ring of kernel memory, BlockSize ×
 // NumBlocks bytes (32 MiB with the defaults), counted against no limit of

@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,12 +20,25 @@ import (
 // bound, with PACKET_VERSION TPACKET_V3 and its receive ring set up. Protocol 0 and no bind(2) mean it is hooked into no receive path,
 // so nothing is ever queued to it while it waits.
 //
+// It may also have a filter attached already: the program the last open
+// of its geometry attached, which the next one is likely to attach again
+// (requests repeated by an alert rule). Attaching a classic program costs
+// the kernel its checks, a conversion and a JIT compilation (some 100 µs,
+// over a millisecond now and then on a busy VM); an open whose program is
+// the spare's has nothing left to do, any other replaces it (openConn).
+//
 // The ring is not mapped into the process until the Conn made of the
 // spare first reads it: an idle spare's memory is the kernel's, not part
 // of the daemon's resident set.
 type spare struct {
-	fd    int
-	netns uint64 // inode of the network namespace the socket lives in
+	fd     int
+	netns  uint64               // inode of the network namespace the socket lives in
+	filter []bpf.RawInstruction // the program attached to the socket (nil: none)
+	// armed and used are set by openConn when the socket became the
+	// Conn (not when a cooked one replaced it): the program it is armed
+	// with, for the spares made after it.
+	armed []bpf.RawInstruction
+	used  bool
 }
 
 // release closes the spare's socket, which frees its ring.
@@ -62,6 +77,9 @@ type poolState struct {
 	closed bool
 	want   []geometry            // geometries to keep spares for, at most maxGeometries
 	free   map[geometry][]*spare // prepared sockets per geometry
+	// filters are the programs the last pooled open of each geometry
+	// armed its socket with; the spares made next have them attached.
+	filters map[geometry][]bpf.RawInstruction
 }
 
 func newPool(ctx context.Context, spares int, cfgs []Config) (*Pool, error) {
@@ -73,6 +91,8 @@ func newPool(ctx context.Context, spares int, cfgs []Config) (*Pool, error) {
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		free:   make(map[geometry][]*spare),
+
+		filters: make(map[geometry][]bpf.RawInstruction),
 	}}
 	for _, c := range cfgs {
 		s, err := c.settings()
@@ -139,11 +159,12 @@ func (st *poolState) refill(ctx context.Context) {
 					break
 				}
 			}
+			filter := st.filters[g]
 			st.mu.Unlock()
 			if !found {
 				break
 			}
-			sp, err := prepare(g)
+			sp, err := prepare(g, filter)
 			if err != nil {
 				// No privilege or no memory: Open falls back to the slow
 				// path; try again on the next poke.
@@ -161,8 +182,9 @@ func (st *poolState) refill(ctx context.Context) {
 	}
 }
 
-// prepare makes one spare with geometry g in the calling thread's namespace.
-func prepare(g geometry) (*spare, error) {
+// prepare makes one spare with geometry g in the calling thread's
+// namespace, with filter attached when the kernel takes it.
+func prepare(g geometry, filter []bpf.RawInstruction) (*spare, error) {
 	ns, err := threadNetns()
 	if err != nil {
 		return nil, err
@@ -176,7 +198,11 @@ func prepare(g geometry) (*spare, error) {
 		_ = unix.Close(fd)
 		return nil, err
 	}
-	return &spare{fd: fd, netns: ns}, nil
+	sp := &spare{fd: fd, netns: ns}
+	if attachProgram(fd, filter) == nil { // refused: the open attaches its own
+		sp.filter = filter
+	}
+	return sp, nil
 }
 
 // threadNetns returns the inode of the calling thread's network namespace.
@@ -189,7 +215,7 @@ func threadNetns() (uint64, error) {
 }
 
 // take removes and returns a spare for s's geometry in namespace ns, or nil.
-// It records the geometry as wanted and pokes the refill either way.
+// It records the geometry as wanted; the caller pokes the refill.
 func (st *poolState) take(s settings, ns uint64) *spare {
 	g := s.geometry()
 	st.mu.Lock()
@@ -198,7 +224,6 @@ func (st *poolState) take(s settings, ns uint64) *spare {
 		return nil
 	}
 	st.addGeometry(g)
-	defer st.poke()
 	l := st.free[g]
 	for i, sp := range l {
 		if sp.netns == ns {
@@ -224,6 +249,10 @@ func (p *Pool) open(ifname string, cfg Config) (*Conn, error) {
 		return open(ifname, cfg)
 	}
 	sp := p.st.take(s, ns)
+	// The poke wakes the refill's thread (a futex call, tens of µs on a
+	// busy VM): after the socket is armed, not before. The refill waits
+	// refillDelay anyway.
+	defer p.st.poke()
 	if sp == nil {
 		return open(ifname, cfg)
 	}
@@ -232,7 +261,20 @@ func (p *Pool) open(ifname string, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "open", Net: network, Addr: addr, Err: err}
 	}
+	if sp.used {
+		p.st.remember(s.geometry(), sp.armed)
+	}
 	return c, nil
+}
+
+// remember records prog as the program the next spares of g get attached.
+func (st *poolState) remember(g geometry, prog []bpf.RawInstruction) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed || slices.Equal(st.filters[g], prog) {
+		return
+	}
+	st.filters[g] = slices.Clone(prog)
 }
 
 func (p *Pool) close() error {

@@ -12,16 +12,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// attachFilter attaches prog to the socket with SO_ATTACH_FILTER (see
-// socket(7)). With no program and a snaplen below the default it attaches
-// "ret #snaplen" so that the kernel copies no more than is kept. A program
-// the kernel refuses yields an error wrapping ErrFilterRejected.
+// kernelProgram returns the program the socket of a capture with prog
+// and snaplen gets: prog, or with no program and a snaplen below the
+// default "ret #snaplen", so that the kernel copies no more than is kept;
+// nil for none.
+func kernelProgram(prog []bpf.RawInstruction, snaplen int) []bpf.RawInstruction {
+	if len(prog) == 0 && snaplen < DefaultSnaplen {
+		return []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(snaplen)}}
+	}
+	return prog
+}
+
+// attachFilter attaches kernelProgram(prog, snaplen) to the socket with
+// SO_ATTACH_FILTER (see socket(7)). A program the kernel refuses yields
+// an error wrapping ErrFilterRejected.
 func attachFilter(fd int, prog []bpf.RawInstruction, snaplen int) error {
+	return attachProgram(fd, kernelProgram(prog, snaplen))
+}
+
+// attachProgram attaches prog, as it is, with SO_ATTACH_FILTER; an empty
+// prog attaches nothing.
+func attachProgram(fd int, prog []bpf.RawInstruction) error {
 	if len(prog) == 0 {
-		if snaplen >= DefaultSnaplen {
-			return nil
-		}
-		prog = []bpf.RawInstruction{{Op: unix.BPF_RET | unix.BPF_K, K: uint32(snaplen)}}
+		return nil
 	}
 	if len(prog) > math.MaxUint16 {
 		return fmt.Errorf("%w: %d instructions", ErrFilterRejected, len(prog))
@@ -43,6 +56,14 @@ func attachFilter(fd int, prog []bpf.RawInstruction, snaplen int) error {
 	default:
 		return os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
 	}
+}
+
+// detachFilter removes the socket's filter (SO_DETACH_FILTER).
+func detachFilter(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0); err != nil {
+		return os.NewSyscallError("setsockopt SO_DETACH_FILTER", err)
+	}
+	return nil
 }
 
 // maxProgram is the kernel's limit on a classic BPF program (BPF_MAXINSNS).

@@ -70,6 +70,8 @@ type Agent struct {
 	// lookback holds the look-back rings (nil: none); their memory comes
 	// off the budget.
 	lookback *Lookback
+	// progs caches compiled filters (nil in CaptureOnce's agent: none).
+	progs *progCache
 }
 
 // defaultCompiler is bpfcompile.Compile.
@@ -137,6 +139,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		publisherDone: make(chan struct{}),
 		earlyCancels:  newCancelSet(earlyCancelTTL, earlyCancelSize),
 		hostIfaces:    ListHostInterfaces,
+		progs:         newProgCache(progCacheEntries, progCacheBytes),
 	}
 	for _, o := range opts {
 		o(a)

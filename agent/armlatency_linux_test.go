@@ -44,7 +44,12 @@ func reportLatency(b *testing.B, d []time.Duration) {
 //   - CaptureOnce: interface lookup, filter compilation and the open, up to
 //     the Armed callback;
 //   - Submit: a JSON request through Agent.Submit (decode, validate,
-//     compile, admit, the capture goroutine) until the socket is open.
+//     compile, admit, the capture goroutine) until the socket is open;
+//     the same request every time (an alert rule's), so that from the
+//     second on its program comes from the agent's cache and is attached
+//     to the pool's spare already;
+//   - Submit-pooled-new-filter: Submit-pooled with another filter every
+//     time, compiled and attached in the request.
 func BenchmarkArmLatency(b *testing.B) {
 	testenv.RequireRoot(b)
 	p := netns.NewVethPair(b)
@@ -168,14 +173,15 @@ func BenchmarkArmLatency(b *testing.B) {
 	for _, sub := range []struct {
 		name   string
 		pooled bool
-	}{{"Submit", false}, {"Submit-pooled", true}} {
-		b.Run(sub.name, func(b *testing.B) { benchSubmit(b, cfg, p.Host, reqPool, sub.pooled, waitReqSpare) })
+		vary   bool
+	}{{"Submit", false, false}, {"Submit-pooled", true, false}, {"Submit-pooled-new-filter", true, true}} {
+		b.Run(sub.name, func(b *testing.B) { benchSubmit(b, cfg, p.Host, reqPool, sub.pooled, sub.vary, waitReqSpare) })
 	}
 }
 
 // benchSubmit is BenchmarkArmLatency's Submit level, opening through pool
-// when pooled.
-func benchSubmit(b *testing.B, cfg agent.Config, host string, pool *afpacket.Pool, pooled bool, waitSpare func(*testing.B)) {
+// when pooled, with another filter for every request when vary.
+func benchSubmit(b *testing.B, cfg agent.Config, host string, pool *afpacket.Pool, pooled, vary bool, waitSpare func(*testing.B)) {
 	{
 		open := agent.OpenAFPacket
 		if pooled {
@@ -199,7 +205,11 @@ func benchSubmit(b *testing.B, cfg agent.Config, host string, pool *afpacket.Poo
 				waitSpare(b)
 			}
 			i++
-			msg := fmt.Sprintf(`{"id":"arm-%d","node":"any","interface":[%q],"bpf":%q,"timeout":60}`, i, host, armFilter)
+			filter := armFilter
+			if vary {
+				filter = fmt.Sprintf("udp dst port %d", 10000+i)
+			}
+			msg := fmt.Sprintf(`{"id":"arm-%d","node":"any","interface":[%q],"bpf":%q,"timeout":60}`, i, host, filter)
 			t0 := time.Now()
 			id, err := a.Submit(context.Background(), []byte(msg), "bench")
 			if err != nil {

@@ -61,16 +61,11 @@ func (systemClock) Now() time.Time { return time.Now() }
 // afpacket.LinkTypeOf (which fails for a missing interface) and the netmask
 // of the interface's first IPv4 address.
 func LookupInterface(ifname string) (InterfaceInfo, error) {
-	lt, err := afpacket.LinkTypeOf(ifname)
+	// The netmask only matters for "ip broadcast": an interface without
+	// IPv4 has none, and one that cannot be read is none.
+	lt, mask, err := afpacket.LinkTypeAndNetmask(ifname)
 	if err != nil {
 		return InterfaceInfo{}, err
 	}
-	info := InterfaceInfo{LinkType: lt}
-	if ifname == "any" {
-		return info, nil
-	}
-	// The netmask only matters for "ip broadcast": an interface without
-	// IPv4 has none, and one that cannot be read is none.
-	info.Netmask, _ = afpacket.Netmask(ifname)
-	return info, nil
+	return InterfaceInfo{LinkType: lt, Netmask: mask}, nil
 }

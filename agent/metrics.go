@@ -13,6 +13,11 @@ type Metrics struct {
 	KernelDrops    uint64            // packets the kernel dropped
 	ResultsDropped uint64            // result events lost to a full queue
 
+	// FilterCacheHits counts the filters taken compiled from the agent's
+	// cache, FilterCacheMisses those compiled because the cache had no
+	// program for them (filters with names never come from the cache).
+	FilterCacheHits, FilterCacheMisses uint64
+
 	Active         int   // interface captures running now
 	MemoryReserved int64 // bytes reserved by them
 	MemoryBudget   int64 // Config.MaxMemory
@@ -42,6 +47,7 @@ func (c *counters) capture(r *Result) {
 // Metrics returns a snapshot of the agent's counters.
 func (a *Agent) Metrics() Metrics {
 	lookback := a.lookback.Status() // not under a.mu: the rings have locks of their own
+	hits, misses, _, _ := a.progs.stats()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := Metrics{
@@ -50,8 +56,9 @@ func (a *Agent) Metrics() Metrics {
 		NotForNode: a.count.notForNode, Duplicates: a.count.duplicates,
 		Captures: make(map[Status]uint64, len(a.count.byStatus)),
 		Packets:  a.count.packets, Bytes: a.count.bytes, KernelDrops: a.count.drops,
-		ResultsDropped: a.dropped,
-		Active:         a.active, MemoryReserved: a.memUsed, MemoryBudget: a.cfg.MaxMemory,
+		ResultsDropped:  a.dropped,
+		FilterCacheHits: hits, FilterCacheMisses: misses,
+		Active: a.active, MemoryReserved: a.memUsed, MemoryBudget: a.cfg.MaxMemory,
 	}
 	for k, v := range a.count.byStatus {
 		m.Captures[k] = v

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pcapdaemon/pcapdaemon/bpfcompile"
@@ -155,4 +156,39 @@ func withNamePosition(res *filterResolver, err error) *nameError {
 		out.pos = pe.Pos.String()
 	}
 	return &out
+}
+
+// errNameDeferred is noNames' answer to every lookup.
+var errNameDeferred = errors.New("name lookup deferred")
+
+// noNames is the resolver of a first compilation that must not block: it
+// answers no name and records that one was asked for, so that the filter
+// is compiled again with a filterResolver (compileFlavour).
+type noNames struct{ asked atomic.Bool }
+
+var _ bpfcompile.Resolver = (*noNames)(nil)
+
+func (r *noNames) LookupHost(context.Context, string) ([]net.IP, error) {
+	r.asked.Store(true)
+	return nil, errNameDeferred
+}
+
+func (r *noNames) LookupEther(string) (net.HardwareAddr, error) {
+	r.asked.Store(true)
+	return nil, errNameDeferred
+}
+
+func (r *noNames) LookupNet(string) (uint32, error) {
+	r.asked.Store(true)
+	return 0, errNameDeferred
+}
+
+func (r *noNames) LookupPort(string, string) (int, error) {
+	r.asked.Store(true)
+	return -1, errNameDeferred
+}
+
+func (r *noNames) LookupProto(string) (int, error) {
+	r.asked.Store(true)
+	return -1, errNameDeferred
 }

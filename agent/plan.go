@@ -136,7 +136,53 @@ func (a *Agent) compileFilter(ctx context.Context, cfg *Config, expr string, inf
 
 // compileFlavour is compileFilter for the kernel (live) or for frames as
 // a savefile holds them (VLAN tags in place, no metadata).
+//
+// A program the agent compiled before without asking the resolver
+// anything comes from its cache. Otherwise the filter is compiled here
+// first with a resolver that answers nothing: only a name lookup can
+// block, the compiler's own work is bounded, and a compilation in this
+// goroutine spares the two thread wake-ups of handing it to another one
+// (most of its time inside a request on a busy host). Only a filter that
+// asks for a name is compiled again, with the resolver, in a goroutine
+// the budget can give up on.
 func (a *Agent) compileFlavour(ctx context.Context, cfg *Config, expr string, info InterfaceInfo, snaplen int, live bool) ([]bpf.Instruction, []bpf.RawInstruction, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	opts := bpfcompile.Options{
+		LinkType: bpfcompile.LinkType(info.LinkType),
+		Snaplen:  snaplen,
+		Netmask:  info.Netmask,
+		Live:     live,
+	}
+	key := progKey{expr: expr, opts: opts, noNames: cfg.NoFilterNames}
+	if prog, raw, ok := a.progs.get(key); ok {
+		return prog, raw, nil
+	}
+	start := time.Now()
+	var probe noNames
+	prog, err := a.compileSafe(expr, opts, &probe)
+	if !probe.asked.Load() {
+		if err == nil && time.Since(start) > cfg.CompileTimeout {
+			err = fmt.Errorf("compiling took longer than %v", cfg.CompileTimeout)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := assemble(prog)
+		if err != nil {
+			return nil, nil, err
+		}
+		a.progs.put(key, prog, raw)
+		return prog, raw, nil
+	}
+	return a.compileNames(ctx, cfg, expr, opts)
+}
+
+// compileNames compiles a filter that contains names under the configured
+// time budget, the names looked up through a filterResolver. The result
+// is not cached: a name may resolve differently next time.
+func (a *Agent) compileNames(ctx context.Context, cfg *Config, expr string, opts bpfcompile.Options) ([]bpf.Instruction, []bpf.RawInstruction, error) {
 	type out struct {
 		prog []bpf.Instruction
 		err  error
@@ -152,18 +198,7 @@ func (a *Agent) compileFlavour(ctx context.Context, cfg *Config, expr string, in
 	res := &filterResolver{next: next, ctx: cctx, timeout: cfg.NameTimeout, refuse: cfg.NoFilterNames}
 	ch := make(chan out, 1)
 	go func() {
-		defer func() {
-			if v := recover(); v != nil { // a compiler bug must not stop the daemon
-				ch <- out{err: fmt.Errorf("compiler failed: %v", v)}
-			}
-		}()
-		prog, err := a.compile(expr, bpfcompile.Options{
-			LinkType: bpfcompile.LinkType(info.LinkType),
-			Snaplen:  snaplen,
-			Netmask:  info.Netmask,
-			Live:     live,
-			Resolver: res,
-		})
+		prog, err := a.compileSafe(expr, opts, res)
 		ch <- out{prog, err}
 	}()
 	var o out
@@ -181,17 +216,39 @@ func (a *Agent) compileFlavour(ctx context.Context, cfg *Config, expr string, in
 		}
 		return nil, nil, o.err
 	}
-	if len(o.prog) > maxBPFInsns {
-		return nil, nil, fmt.Errorf("program has %d instructions, the kernel's limit is %d", len(o.prog), maxBPFInsns)
-	}
-	if len(o.prog) == 0 {
-		return nil, nil, errors.New("compiler returned an empty program")
-	}
-	raw, err := bpf.Assemble(o.prog)
+	raw, err := assemble(o.prog)
 	if err != nil {
-		return nil, nil, fmt.Errorf("assembling the program: %w", err)
+		return nil, nil, err
 	}
 	return o.prog, raw, nil
+}
+
+// compileSafe runs the agent's compiler with res as the resolver; a
+// compiler bug (a panic) is an error, not the end of the daemon.
+func (a *Agent) compileSafe(expr string, opts bpfcompile.Options, res bpfcompile.Resolver) (prog []bpf.Instruction, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			prog, err = nil, fmt.Errorf("compiler failed: %v", v)
+		}
+	}()
+	opts.Resolver = res
+	return a.compile(expr, opts)
+}
+
+// assemble checks a compiled program against the kernel's limits and
+// assembles it.
+func assemble(prog []bpf.Instruction) ([]bpf.RawInstruction, error) {
+	if len(prog) > maxBPFInsns {
+		return nil, fmt.Errorf("program has %d instructions, the kernel's limit is %d", len(prog), maxBPFInsns)
+	}
+	if len(prog) == 0 {
+		return nil, errors.New("compiler returned an empty program")
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("assembling the program: %w", err)
+	}
+	return raw, nil
 }
 
 // limitInt returns v, or def when v is 0; v above max is an error.
