@@ -29,6 +29,7 @@ type agentCollector struct {
 	src AgentStats
 
 	active, finished, packets, bytes, drops, resultsDropped, reserved, budget *prometheus.Desc
+	filterCache                                                               *prometheus.Desc
 }
 
 func newAgentCollector(a AgentStats) *agentCollector {
@@ -45,12 +46,13 @@ func newAgentCollector(a AgentStats) *agentCollector {
 		resultsDropped: d("results_dropped_total", "Result events lost because the publishing queue was full."),
 		reserved:       d("memory_reserved_bytes", "Memory reserved by running captures for their rings and buffers (worst case)."),
 		budget:         d("memory_budget_bytes", "The memory budget of running captures ([general] maxmemory)."),
+		filterCache:    d("filter_cache_total", "Request filters taken compiled from the agent's cache (result hit) or compiled (miss; a filter that looks up a name is never cached).", "result"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.active, c.finished, c.packets, c.bytes, c.drops, c.resultsDropped, c.reserved, c.budget} {
+	for _, d := range []*prometheus.Desc{c.active, c.finished, c.packets, c.bytes, c.drops, c.resultsDropped, c.reserved, c.budget, c.filterCache} {
 		ch <- d
 	}
 }
@@ -71,6 +73,8 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.bytes, m.Bytes)
 	counter(c.drops, m.KernelDrops)
 	counter(c.resultsDropped, m.ResultsDropped)
+	counter(c.filterCache, m.FilterCacheHits, "hit")
+	counter(c.filterCache, m.FilterCacheMisses, "miss")
 	// The usual statuses are always present, at 0 until one happens, so
 	// that rate() and alerts see a series from the first scrape.
 	byStatus := map[agent.Status]uint64{agent.StatusOK: 0, agent.StatusEmpty: 0, agent.StatusError: 0}

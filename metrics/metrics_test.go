@@ -153,6 +153,7 @@ func TestWatchAgentReadsAtScrape(t *testing.T) {
 		Captures: map[agent.Status]uint64{agent.StatusOK: 3, agent.StatusError: 1},
 		Packets:  1000, Bytes: 65536, KernelDrops: 7, ResultsDropped: 2,
 		Active: 2, MemoryReserved: 18 << 20, MemoryBudget: 1 << 30,
+		FilterCacheHits: 11, FilterCacheMisses: 4,
 	}
 	for _, tt := range []struct {
 		name   string
@@ -169,6 +170,8 @@ func TestWatchAgentReadsAtScrape(t *testing.T) {
 		{"pcapdaemon_captures_active", nil, 2},
 		{"pcapdaemon_memory_reserved_bytes", nil, 18 << 20},
 		{"pcapdaemon_memory_budget_bytes", nil, 1 << 30},
+		{"pcapdaemon_filter_cache_total", []string{"result", "hit"}, 11},
+		{"pcapdaemon_filter_cache_total", []string{"result", "miss"}, 4},
 	} {
 		if got := mustValue(t, r, tt.name, tt.labels...); got != tt.want {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
