@@ -70,8 +70,9 @@ func (o *optimizer) number(alter bool) error {
 			b.stmts, b.noDeadDefs = b.stmts[:0], false
 		} else {
 			// What a block reads and writes changes only where it does:
-			// without alter, only these two change statements (saying
-			// so), or the terminator.
+			// these two change statements (saying so) or the
+			// terminator, and with alter evalStmt rewrites statements
+			// (counted in edits).
 			op, changed := b.op, o.changed
 			o.changed = false
 			o.peephole(b)
@@ -88,7 +89,7 @@ func (o *optimizer) number(alter bool) error {
 			}
 			touched := o.changed || b.op != op
 			o.changed = o.changed || changed
-			if !alter && !touched {
+			if !touched && o.edits == edits {
 				o.setOval(b)
 				continue
 			}

@@ -9,16 +9,18 @@ import (
 	"github.com/pcapdaemon/pcapdaemon/internal/bpftest"
 )
 
-// TestDeadDefsSkip checks what number relies on when it skips deadDefs:
-// after every number call of every round, deadDefs run on a copy of a
-// block marked noDeadDefs removes nothing. (A mark left standing after the
+// TestNumberSkips checks what number relies on when it skips work: after
+// every number call of every round, every block's luse and kill are what
+// localUses finds (number works them out again only for blocks it
+// changed), and deadDefs run on a copy of a block marked noDeadDefs
+// removes nothing. (A mark left standing after the
 // statements, the terminator or outUse changed shows here, in the round it
 // happens, where the optimized program may hide it: a later round can
 // still remove the definition.) The programs: the unoptimized program of
 // every accept entry of the conformance corpus, and programs where a
 // later round opens a removal in a block deadDefs found nothing in
 // before.
-func TestDeadDefsSkip(t *testing.T) {
+func TestNumberSkips(t *testing.T) {
 	progs := []struct {
 		name string
 		prog []bpf.Instruction
@@ -55,7 +57,7 @@ func TestDeadDefsSkip(t *testing.T) {
 	}
 	marked := 0
 	for _, p := range progs {
-		marked += checkDeadDefsMarks(t, p.name, p.prog)
+		marked += checkNumberSkips(t, p.name, p.prog)
 	}
 	if marked == 0 {
 		t.Error("no block was marked: the check checked nothing")
@@ -63,11 +65,11 @@ func TestDeadDefsSkip(t *testing.T) {
 	t.Logf("%d marked blocks checked", marked)
 }
 
-// checkDeadDefsMarks runs the optimizer's rounds on prog (run's: the
+// checkNumberSkips runs the optimizer's rounds on prog (run's: the
 // branch phase, then the statement phase, each until a round changes
-// nothing; without its cycle guard) and checks the marks after each
-// number call. It returns how many marks it checked.
-func checkDeadDefsMarks(t *testing.T, name string, prog []bpf.Instruction) int {
+// nothing; without its cycle guard) and checks the blocks after each
+// number call. It returns how many noDeadDefs marks it checked.
+func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) int {
 	t.Helper()
 	raw, err := assemble(prog)
 	if err != nil {
@@ -95,6 +97,10 @@ func checkDeadDefsMarks(t *testing.T, name string, prog []bpf.Instruction) int {
 		}
 		for _, i := range o.order {
 			b := &o.b[i]
+			fresh := *b
+			if fresh.localUses(); fresh.luse != b.luse || fresh.kill != b.kill {
+				t.Errorf("%s: round %d (alter %v): block %d %v: reads and writes %b, %b; noted %b, %b", name, round, alter, i, b.stmts, fresh.luse, fresh.kill, b.luse, b.kill)
+			}
 			if !b.noDeadDefs {
 				continue
 			}
