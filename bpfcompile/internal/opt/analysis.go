@@ -336,7 +336,9 @@ func (o *optimizer) findUses() {
 				out |= o.b[b.jf].inUse
 			}
 		}
-		b.outUse = out
+		if out != b.outUse {
+			b.outUse, b.noDeadDefs = out, false
+		}
 		b.inUse = b.luse | out&^b.kill
 	}
 	o.usesKnown = true

@@ -44,6 +44,12 @@ type block struct {
 	level int32 // length of the longest path to a return
 	rpo   int32 // position in the round's order, -1 when unreachable
 	idom  int32 // immediate dominator
+
+	// noDeadDefs says that deadDefs found nothing to remove in the block
+	// and that what it reads (the statements, the terminator's opcode and
+	// outUse) has not changed since: it would find nothing again. The
+	// round that confirms nothing changes skips it then.
+	noDeadDefs bool
 }
 
 // Registers ("atoms"): A, X and the scratch slots M[0..15].

@@ -45,6 +45,7 @@ func (o *optimizer) number(alter bool) error {
 			clear(val)
 		}
 		aval, xval := val[atomA], val[atomX]
+		edits := o.edits
 		for j := range b.stmts {
 			if b.stmts[j].Op == nop {
 				continue
@@ -52,6 +53,9 @@ func (o *optimizer) number(alter bool) error {
 			if err := o.evalStmt(&b.stmts[j], val, alter); err != nil {
 				return err
 			}
+		}
+		if o.edits != edits {
+			b.noDeadDefs = false
 		}
 		if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
 			// Not libpcap's (its code generator returns constants).
@@ -63,18 +67,29 @@ func (o *optimizer) number(alter bool) error {
 			if liveStmts(b.stmts) > 0 {
 				o.changed, o.moved = true, true
 			}
-			b.stmts = b.stmts[:0]
+			b.stmts, b.noDeadDefs = b.stmts[:0], false
 		} else {
 			// What a block reads and writes changes only where it does:
-			// without alter, only these two change statements (saying
-			// so), or the terminator.
+			// these two change statements (saying so) or the
+			// terminator, and with alter evalStmt rewrites statements
+			// (counted in edits).
 			op, changed := b.op, o.changed
 			o.changed = false
 			o.peephole(b)
-			o.deadDefs(b)
+			if o.changed || b.op != op || !b.noDeadDefs {
+				// What deadDefs reads changed, or it removed something
+				// the last time: it may find something now. (The round
+				// that confirms nothing changes finds most blocks as
+				// they were.)
+				peep := o.changed
+				o.changed = false
+				o.deadDefs(b)
+				b.noDeadDefs = !o.changed
+				o.changed = o.changed || peep
+			}
 			touched := o.changed || b.op != op
 			o.changed = o.changed || changed
-			if !alter && !touched {
+			if !touched && o.edits == edits {
 				o.setOval(b)
 				continue
 			}
@@ -112,6 +127,7 @@ func (o *optimizer) store(s *bpf.RawInstruction, reg *vnum, v vnum, alter bool) 
 		// libpcap's optimizer does not count this as a change that
 		// calls for another round.
 		s.Op = nop
+		o.edits++
 		return
 	}
 	*reg = v
@@ -121,12 +137,16 @@ func (o *optimizer) store(s *bpf.RawInstruction, reg *vnum, v vnum, alter bool) 
 func (o *optimizer) rewrite(s *bpf.RawInstruction, op uint16, k uint32) {
 	s.Op, s.K = op, k
 	o.changed, o.moved = true, true
+	o.edits++
 }
 
 // Some rewrites do not call for another round by themselves (libpcap's
 // optimizer does not count them; which rewrites count decides where it
 // stops).
-func quietRewrite(s *bpf.RawInstruction, op uint16, k uint32) { s.Op, s.K = op, k }
+func (o *optimizer) quietRewrite(s *bpf.RawInstruction, op uint16, k uint32) {
+	s.Op, s.K = op, k
+	o.edits++
+}
 
 // evalStmt gives the register s writes its value number, and with alter
 // rewrites s as number says.
@@ -161,7 +181,7 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 		o.store(s, &val[atomX], t.num(op, s.K, 0), alter)
 	case op == cbpf.ALU|cbpf.NEG:
 		if c, ok := t.isConst(val[atomA]); alter && ok {
-			quietRewrite(s, cbpf.LD|cbpf.IMM, -c)
+			o.quietRewrite(s, cbpf.LD|cbpf.IMM, -c)
 			val[atomA] = t.constant(s.K)
 		} else {
 			val[atomA] = t.num(op, val[atomA], 0)
@@ -172,10 +192,10 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 			if s.K == 0 {
 				switch alu {
 				case cbpf.ADD, cbpf.LSH, cbpf.RSH, cbpf.OR, cbpf.XOR:
-					quietRewrite(s, nop, 0)
+					o.quietRewrite(s, nop, 0)
 					return nil
 				case cbpf.MUL, cbpf.AND:
-					quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
+					o.quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
 					val[atomA] = t.constant(0)
 					return nil
 				case cbpf.DIV:
@@ -215,11 +235,11 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 		if a, ok := t.isConst(val[atomA]); alter && ok && a == 0 {
 			switch alu {
 			case cbpf.ADD, cbpf.OR, cbpf.XOR:
-				quietRewrite(s, cbpf.MISC|cbpf.TXA, 0)
+				o.quietRewrite(s, cbpf.MISC|cbpf.TXA, 0)
 				o.store(s, &val[atomA], val[atomX], alter)
 				return nil
 			case cbpf.MUL, cbpf.DIV, cbpf.MOD, cbpf.AND, cbpf.LSH, cbpf.RSH:
-				quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
+				o.quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
 				o.store(s, &val[atomA], t.constant(0), alter)
 				return nil
 			}

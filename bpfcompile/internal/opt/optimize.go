@@ -303,6 +303,7 @@ type optimizer struct {
 	usesKnown          bool // every block's localUses are up to date
 
 	changed bool // a pass of this round changed the program
+	edits   int  // statements number rewrote, counted or not as changes
 	moved   bool // a change other than to a branch's target
 	work    int
 	budget  int
