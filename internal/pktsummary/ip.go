@@ -120,14 +120,7 @@ func (d *dec) ip4(b []byte, length int) {
 	if proto != protoTCP && proto != protoUDP && proto != protoSCTP && proto != protoDCCP {
 		d.addrs(&h)
 	}
-	if len(b) < hlen {
-		d.s(" [remaining caplen(")
-		d.u(uint64(len(b)))
-		d.s(") < header length(")
-		d.u(uint64(hlen))
-		d.s(")]")
-		panic(bailout{})
-	}
+	d.needHeader(b, hlen)
 	d.demux(&h, proto, b[hlen:], tot-hlen, 4, off&0x2000 != 0)
 }
 
@@ -355,5 +348,18 @@ func (d *dec) demux(h *ipHdr, proto byte, b []byte, length, ver int, fragmented 
 		d.u(uint64(proto))
 		d.s(" ")
 		d.u(uint64(length))
+	}
+}
+
+// needHeader ends the line as tcpdump does when fewer bytes than the
+// header's own length (hlen) were captured.
+func (d *dec) needHeader(b []byte, hlen int) {
+	if len(b) < hlen {
+		d.s(" [remaining caplen(")
+		d.u(uint64(len(b)))
+		d.s(") < header length(")
+		d.u(uint64(hlen))
+		d.s(")]")
+		panic(bailout{})
 	}
 }

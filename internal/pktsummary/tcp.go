@@ -97,14 +97,7 @@ func (d *dec) tcp(h *ipHdr, b []byte, length int, fragmented bool) {
 	if length == 0 {
 		return
 	}
-	if len(b) < hlen {
-		d.s(" [remaining caplen(")
-		d.u(uint64(len(b)))
-		d.s(") < header length(")
-		d.u(uint64(hlen))
-		d.s(")]")
-		panic(bailout{})
-	}
+	d.needHeader(b, hlen)
 	d.tcpPayload(sport, dport, b[hlen:], length)
 }
 
