@@ -194,6 +194,18 @@ func TestStopKeepsRingFrames(t *testing.T) {
 				t.Errorf("the file holds %d frames (%s), want the %d in the ring before the stop first; %d sent, stop %s",
 					len(got), seqRange(got), len(want), sent, r.sum.StopReason)
 			}
+			if tc.duration > 0 {
+				// And no frame stamped at or after the end, on either path.
+				at := map[uint32]int64{}
+				for _, f := range obsFrames {
+					at[f.seq] = f.ts
+				}
+				for _, q := range got {
+					if ts, ok := at[q]; ok && ts >= end {
+						t.Errorf("frame %d, stamped %v after the duration's end, is in the file", q, time.Duration(ts-end))
+					}
+				}
+			}
 			if r.sum.Packets != uint64(len(got)) {
 				t.Errorf("summary says %d packets, the file holds %d", r.sum.Packets, len(got))
 			}

@@ -427,6 +427,11 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 				pkt.Data = pkt.Data[:keep]
 			}
 		}
+		if pkt.Timestamp >= durEndNs && !clock.Now().Before(durEnd) {
+			// After the duration's end, as are the frames behind it: not
+			// in the file (the ring path trims it too).
+			return StopDuration, nil
+		}
 		var reached StopReason
 		if g != nil {
 			var ok bool
@@ -454,8 +459,6 @@ func (s *session) loop(ctx context.Context, h Handle, w fileWriter, buf *capfile
 			return StopPackets, nil
 		case buf.Len() >= maxBytes:
 			return StopBytes, nil
-		case pkt.Timestamp >= durEndNs && !clock.Now().Before(durEnd):
-			return StopDuration, nil
 		}
 		// A busy ring keeps returning frames after ctx ends (afpacket looks
 		// at ctx between blocks); look now and then so Cancel and Shutdown
