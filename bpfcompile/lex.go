@@ -357,26 +357,7 @@ func matchMAC(s string) int {
 	// Groups of one or two hex digits: the separator is the character
 	// after the first group (only one of ':', '-' and '.' can match).
 	if h := hexRun(s, 2); h > 0 && h < len(s) && (s[h] == ':' || s[h] == '-' || s[h] == '.') {
-		sep := s[h]
-		n, ok := 0, true
-		for g := 0; g < 6; g++ {
-			if g > 0 {
-				if n >= len(s) || s[n] != sep {
-					ok = false
-					break
-				}
-				n++
-			}
-			h := hexRun(s[n:], 2)
-			if h == 0 {
-				ok = false
-				break
-			}
-			n += h
-		}
-		if ok {
-			best = n
-		}
+		best = macGroups(s, s[h])
 	}
 	// xxxx.xxxx.xxxx
 	if len(s) >= 14 && hexRun(s, 4) == 4 && s[4] == '.' && hexRun(s[5:], 4) == 4 && s[9] == '.' && hexRun(s[10:], 4) == 4 && 14 > best {
@@ -386,6 +367,26 @@ func matchMAC(s string) int {
 		best = 12
 	}
 	return best
+}
+
+// macGroups returns the length of six groups of one or two hex digits
+// separated by sep at the start of s, or 0.
+func macGroups(s string, sep byte) int {
+	n := 0
+	for g := 0; g < 6; g++ {
+		if g > 0 {
+			if n >= len(s) || s[n] != sep {
+				return 0
+			}
+			n++
+		}
+		h := hexRun(s[n:], 2)
+		if h == 0 {
+			return 0
+		}
+		n += h
+	}
+	return n
 }
 
 // matchBadMAC matches {B}:+({B}:+)+, a malformed colon-separated address.

@@ -78,25 +78,7 @@ func TestMatchMAC(t *testing.T) {
 	allSeps := func(s string) int {
 		best := 0
 		for _, sep := range []byte{':', '-', '.'} {
-			n, ok := 0, true
-			for g := 0; g < 6; g++ {
-				if g > 0 {
-					if n >= len(s) || s[n] != sep {
-						ok = false
-						break
-					}
-					n++
-				}
-				h := hexRun(s[n:], 2)
-				if h == 0 {
-					ok = false
-					break
-				}
-				n += h
-			}
-			if ok && n > best {
-				best = n
-			}
+			best = max(best, macGroups(s, sep))
 		}
 		if len(s) >= 14 && hexRun(s, 4) == 4 && s[4] == '.' && hexRun(s[5:], 4) == 4 && s[9] == '.' && hexRun(s[10:], 4) == 4 && 14 > best {
 			best = 14
