@@ -29,28 +29,34 @@ func (o *optimizer) analyze() {
 // finishes them, as libpcap's level lists do; its passes visit blocks in
 // this order (or its reverse).
 func (o *optimizer) levelOrder() {
-	n := len(o.b)
+	// The slices in locals: the compiler reloads a field after every
+	// store through a pointer, and this walk stores at every step.
+	bs := o.b
+	n := len(bs)
 	o.work += n
 	// state: 0 unseen, 1 and 2 walking (the successor to walk next, true
 	// then false), 3 walking with both walked, 4 done.
 	state := o.state[:n]
 	clear(state)
 	stack := o.stack[:n] // every block is pushed once at most
-	finish := o.finish[:0]
+	finish := o.finish[:0:n]
 	stack[0], state[o.root] = o.root, 1
 	top := 0
 	maxLevel := int32(0)
+	cycle := false
 	for top >= 0 {
 		i := stack[top]
-		b := &o.b[i]
+		b := &bs[i]
 		if k := state[i]; k < 3 && b.jt >= 0 {
 			c := b.jt
-			if k == 2 {
+			switch {
+			case k == 2:
 				c = b.jf
-			}
-			state[i] = k + 1
-			if b.op == opJA {
 				state[i] = 3
+			case b.op == opJA:
+				state[i] = 3
+			default:
+				state[i] = 2
 			}
 			switch state[c] {
 			case 0:
@@ -58,7 +64,7 @@ func (o *optimizer) levelOrder() {
 				top++
 				stack[top] = c
 			case 1, 2, 3:
-				o.cycle = true // an edge back to a block being walked
+				cycle = true // an edge back to a block being walked
 			}
 			continue
 		}
@@ -66,15 +72,20 @@ func (o *optimizer) levelOrder() {
 		state[i] = 4
 		level := int32(0)
 		if b.jt >= 0 {
-			level = max(o.b[b.jt].level, o.b[b.jf].level) + 1
+			level = max(bs[b.jt].level, bs[b.jf].level) + 1
+			maxLevel = max(maxLevel, level)
 		}
 		b.level = level
-		maxLevel = max(maxLevel, level)
 		finish = append(finish, i)
 	}
-	for i := range state {
-		if state[i] != 4 {
-			o.b[i].rpo = -1
+	if cycle {
+		o.cycle = true
+	}
+	if len(finish) < n {
+		for i := range state {
+			if state[i] != 4 {
+				bs[i].rpo = -1
+			}
 		}
 	}
 	// Counting sort by level, highest first; within a level the latest
@@ -82,7 +93,7 @@ func (o *optimizer) levelOrder() {
 	count := o.count[:maxLevel+2]
 	clear(count)
 	for _, i := range finish {
-		count[maxLevel-o.b[i].level+1]++
+		count[maxLevel-bs[i].level+1]++
 	}
 	for l := 1; l < len(count); l++ {
 		count[l] += count[l-1]
@@ -90,24 +101,25 @@ func (o *optimizer) levelOrder() {
 	order := o.order[:len(finish)]
 	for j := len(finish) - 1; j >= 0; j-- {
 		i := finish[j]
-		l := maxLevel - o.b[i].level
-		order[count[l]] = i
-		count[l]++
-	}
-	for p, i := range order {
-		o.b[i].rpo = int32(p)
+		b := &bs[i]
+		l := maxLevel - b.level
+		p := count[l]
+		order[p] = i
+		b.rpo = p
+		count[l] = p + 1
 	}
 	o.order = order
 }
 
 // findPreds lists the edges into every reachable block.
 func (o *optimizer) findPreds() {
-	n := len(o.b)
-	cnt := o.predN
+	bs, order := o.b, o.order
+	n := len(bs)
+	cnt := o.predN[:n]
 	clear(cnt)
 	edges := 0
-	for _, i := range o.order {
-		b := &o.b[i]
+	for _, i := range order {
+		b := &bs[i]
 		if b.jt >= 0 {
 			cnt[b.jt]++
 			edges++
@@ -122,19 +134,24 @@ func (o *optimizer) findPreds() {
 	if need := edges + 2*n; len(o.predArena) < need {
 		o.predArena = make([]int32, need, 2*need)
 	}
-	o.predArena = o.predArena[:edges+2*n]
+	arena := o.predArena[:edges+2*n]
+	o.predArena = arena
+	offs, caps := o.predOff[:n], o.predCap[:n]
 	off := int32(0)
-	for i := range cnt {
-		o.predOff[i], o.predCap[i] = off, cnt[i]+2
-		off += cnt[i] + 2
+	for i, c := range cnt {
+		offs[i], caps[i] = off, c+2
+		off += c + 2
 		cnt[i] = 0
 	}
-	for _, i := range o.order {
-		b := &o.b[i]
+	// The lists have room for every edge: filled in place.
+	for _, i := range order {
+		b := &bs[i]
 		if b.jt >= 0 {
-			o.addPred(b.jt, 2*i)
+			arena[offs[b.jt]+cnt[b.jt]] = 2 * i
+			cnt[b.jt]++
 			if b.op != opJA {
-				o.addPred(b.jf, 2*i+1)
+				arena[offs[b.jf]+cnt[b.jf]] = 2*i + 1
+				cnt[b.jf]++
 			}
 		}
 	}
@@ -175,10 +192,12 @@ func (o *optimizer) predsOf(i int32) []int32 {
 // findDominators computes the immediate dominator of every reachable
 // block but the returns. The order is topological, so one pass suffices.
 func (o *optimizer) findDominators() {
+	bs, root := o.b, o.root
+	arena, offs, ns := o.predArena, o.predOff, o.predN
 	o.work += len(o.order)
 	for _, i := range o.order {
-		b := &o.b[i]
-		if i == o.root {
+		b := &bs[i]
+		if i == root {
 			b.idom = i
 			continue
 		}
@@ -188,19 +207,19 @@ func (o *optimizer) findDominators() {
 			b.idom = -1
 			continue
 		}
+		preds := arena[offs[i] : offs[i]+ns[i]] // predsOf, inlined
 		d := int32(-1)
-		for _, e := range o.predsOf(i) {
-			p := e / 2
-			if d < 0 {
-				d = p
-				continue
-			}
+		if len(preds) > 0 {
+			d = preds[0] >> 1
+		}
+		for _, e := range preds[min(1, len(preds)):] {
+			p := e >> 1
 			for d != p {
-				for o.b[d].rpo > o.b[p].rpo {
-					d = o.b[d].idom
+				for bs[d].rpo > bs[p].rpo {
+					d = bs[d].idom
 				}
-				for o.b[p].rpo > o.b[d].rpo {
-					p = o.b[p].idom
+				for bs[p].rpo > bs[d].rpo {
+					p = bs[p].idom
 				}
 			}
 		}
@@ -323,21 +342,23 @@ func (b *block) termUse() atomSet { return regTable[uint8(b.op)].use }
 // registers its statements read first and write before reading
 // (localUses, which number keeps up to date).
 func (o *optimizer) findUses() {
-	for j := len(o.order) - 1; j >= 0; j-- {
-		b := &o.b[o.order[j]]
-		o.work++
-		if !o.usesKnown {
+	bs, order := o.b, o.order
+	known := o.usesKnown
+	o.work += len(order)
+	for j := len(order) - 1; j >= 0; j-- {
+		b := &bs[order[j]]
+		if !known {
 			b.localUses()
 		}
 		var out atomSet
 		if b.jt >= 0 {
-			out = o.b[b.jt].inUse
+			out = bs[b.jt].inUse
 			if b.op != opJA {
-				out |= o.b[b.jf].inUse
+				out |= bs[b.jf].inUse
 			}
 		}
 		if out != b.outUse {
-			b.outUse, b.noDeadDefs = out, false
+			b.outUse, b.noDeadDefs, b.numbered = out, false, 0
 		}
 		b.inUse = b.luse | out&^b.kill
 	}

@@ -50,6 +50,11 @@ type block struct {
 	// outUse) has not changed since: it would find nothing again. The
 	// round that confirms nothing changes skips it then.
 	noDeadDefs bool
+	// numbered is the phase (numberedBranch, numberedStmts) in which
+	// number last went over the block and changed nothing, and what it
+	// reads besides the values at entry (val's second half), the statements, the
+	// terminator and outUse, has not changed since; 0 otherwise.
+	numbered uint8
 }
 
 // Registers ("atoms"): A, X and the scratch slots M[0..15].

@@ -20,84 +20,142 @@ import (
 // were and that nothing after reads from, and a return, lose their
 // statements. Division and modulus by a constant zero, and shifts by a
 // constant X of 32 or more, are errors then.
+//
+// The value table lives as long as the optimizer: a computation keeps its
+// number from round to round. A block number changed nothing in, in the
+// same phase, that starts with the values it started with then and reads
+// after it what was read then (findUses clears the mark when that
+// changes), would come out as it did: number skips it (the round that
+// confirms nothing changes finds most blocks as they were). Its exit
+// values hold: they name the same computations.
 func (o *optimizer) number(alter bool) error {
-	o.vals.reset()
+	bs := o.b
+	nv := len(bs[0].val)
+	mark := numberedBranch
+	if alter {
+		mark = numberedStmts
+	}
 	for _, i := range o.order {
-		b := &o.b[i]
+		b := &bs[i]
 		o.work += len(b.stmts) + 4
-		// The block's values, worked out in place: the block is none of
-		// its predecessors.
-		val := b.val
-		if preds := o.predsOf(i); len(preds) > 0 {
-			pv := o.b[preds[0]/2].val
-			for a := range val {
-				val[a] = pv[a]
-			}
-			for _, e := range preds[1:] {
-				pv := o.b[e/2].val
-				for a := range val {
-					if val[a] != pv[a] {
-						val[a] = unknown
-					}
-				}
-			}
-		} else {
-			clear(val)
+		in := b.val[nv : 2*nv : 2*nv] // see block.val
+		if o.enter(i, in) && b.numbered == mark {
+			continue
 		}
-		aval, xval := val[atomA], val[atomX]
-		edits := o.edits
-		for j := range b.stmts {
-			if b.stmts[j].Op == nop {
-				continue
-			}
-			if err := o.evalStmt(&b.stmts[j], val, alter); err != nil {
-				return err
-			}
+		if err := o.numberBlock(b, in, mark); err != nil {
+			return err
 		}
-		if o.edits != edits {
-			b.noDeadDefs = false
+	}
+	return nil
+}
+
+// numberBlock is number's work on block b, which starts with the values
+// in; mark is the phase's.
+func (o *optimizer) numberBlock(b *block, in []vnum, mark uint8) error {
+	alter := mark == numberedStmts
+	b.numbered = 0
+	// The block's values, worked out in place: the block is none of its
+	// predecessors.
+	val := b.val
+	copy(val, in)
+	// Whether this block changes is known apart from the others'.
+	before := o.changed
+	o.changed = false
+	edits, shape := o.edits, o.shape
+	aval, xval := val[atomA], val[atomX]
+	for j := range b.stmts {
+		if b.stmts[j].Op == nop {
+			continue
 		}
-		if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
-			// Not libpcap's (its code generator returns constants).
-			b.op, b.k = cbpf.RET|cbpf.K, c
+		if err := o.evalStmt(&b.stmts[j], val, alter); err != nil {
+			return err
+		}
+	}
+	if o.edits != edits {
+		b.noDeadDefs = false
+	}
+	if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
+		// Not libpcap's (its code generator returns constants).
+		b.op, b.k = cbpf.RET|cbpf.K, c
+		o.changed, o.moved = true, true
+	}
+	touched := true // the statements or the terminator changed
+	if alter && ((b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
+		b.op == cbpf.RET|cbpf.K) {
+		if liveStmts(b.stmts) > 0 {
 			o.changed, o.moved = true, true
 		}
-		if alter && ((b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
-			b.op == cbpf.RET|cbpf.K) {
-			if liveStmts(b.stmts) > 0 {
-				o.changed, o.moved = true, true
-			}
-			b.stmts, b.noDeadDefs = b.stmts[:0], false
-		} else {
-			// What a block reads and writes changes only where it does:
-			// these two change statements (saying so) or the
-			// terminator, and with alter evalStmt rewrites statements
-			// (counted in edits).
-			op, changed := b.op, o.changed
+		b.stmts, b.noDeadDefs = b.stmts[:0], false
+	} else {
+		// What a block reads and writes changes only where it does:
+		// these two change statements (saying so) or the terminator,
+		// and with alter evalStmt rewrites statements (counted in
+		// edits).
+		op := b.op
+		o.peephole(b)
+		if o.changed || b.op != op || !b.noDeadDefs {
+			// What deadDefs reads changed, or it removed something the
+			// last time: it may find something now. (The round that
+			// confirms nothing changes finds most blocks as they were.)
+			peep := o.changed
 			o.changed = false
-			o.peephole(b)
-			if o.changed || b.op != op || !b.noDeadDefs {
-				// What deadDefs reads changed, or it removed something
-				// the last time: it may find something now. (The round
-				// that confirms nothing changes finds most blocks as
-				// they were.)
-				peep := o.changed
-				o.changed = false
-				o.deadDefs(b)
-				b.noDeadDefs = !o.changed
-				o.changed = o.changed || peep
-			}
-			touched := o.changed || b.op != op
-			o.changed = o.changed || changed
-			if !touched && o.edits == edits {
-				o.setOval(b)
-				continue
-			}
+			o.deadDefs(b)
+			b.noDeadDefs = !o.changed
+			o.changed = o.changed || peep
 		}
-		o.setOval(b)
+		touched = o.changed || b.op != op || o.edits != edits
+	}
+	if !o.changed && o.edits == edits && o.shape == shape {
+		b.numbered = mark
+	}
+	o.changed = o.changed || before
+	o.setOval(b)
+	if touched {
 		b.localUses()
 	}
 	return nil
+}
+
+// Marks of a block number changed nothing in (block.numbered), by phase.
+const (
+	numberedBranch uint8 = 1 + iota
+	numberedStmts
+)
+
+// enter sets in to the values block i starts with, the values its
+// predecessors agree on, and reports whether they are what in held.
+func (o *optimizer) enter(i int32, in []vnum) bool {
+	bs := o.b
+	preds := o.predsOf(i)
+	same := true
+	switch len(preds) {
+	case 0:
+		for a, v := range in {
+			if v != unknown {
+				in[a], same = unknown, false
+			}
+		}
+	case 1:
+		for a, v := range bs[preds[0]>>1].val[:len(in)] {
+			if in[a] != v {
+				in[a], same = v, false
+			}
+		}
+	default:
+		first := bs[preds[0]>>1].val[:len(in)]
+		for a, v := range first {
+			for _, e := range preds[1:] {
+				if bs[e>>1].val[a] != v {
+					v = unknown
+					break
+				}
+			}
+			if in[a] != v {
+				in[a], same = v, false
+			}
+		}
+	}
+	return same
 }
 
 // setOval notes the operand b's branch compares A with.

@@ -1,6 +1,7 @@
 package opt
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -12,8 +13,10 @@ import (
 // TestNumberSkips checks what number relies on when it skips work: after
 // every number call of every round, every block's luse and kill are what
 // localUses finds (number works them out again only for blocks it
-// changed), and deadDefs run on a copy of a block marked noDeadDefs
-// removes nothing. (A mark left standing after the
+// changed), deadDefs run on a copy of a block marked noDeadDefs
+// removes nothing, and number's work on a copy of a block marked
+// numbered (which the next round skips when its values at entry are as
+// they were) changes nothing and finds the values and operand noted. (A mark left standing after the
 // statements, the terminator or outUse changed shows here, in the round it
 // happens, where the optimized program may hide it: a later round can
 // still remove the definition.) The programs: the unoptimized program of
@@ -55,45 +58,68 @@ func TestNumberSkips(t *testing.T) {
 			}{c.Label, prog})
 		}
 	}
-	marked := 0
+	var marked skipMarks
 	for _, p := range progs {
-		marked += checkNumberSkips(t, p.name, p.prog)
+		m := checkNumberSkips(t, p.name, p.prog)
+		marked.deadDefs += m.deadDefs
+		marked.numbered += m.numbered
+		marked.skipped += m.skipped
 	}
-	if marked == 0 {
-		t.Error("no block was marked: the check checked nothing")
+	if marked.deadDefs == 0 || marked.numbered == 0 || marked.skipped == 0 {
+		t.Errorf("%+v blocks marked: the check checked nothing", marked)
 	}
-	t.Logf("%d marked blocks checked", marked)
+	t.Logf("marked blocks checked: %+v", marked)
 }
 
 // checkNumberSkips runs the optimizer's rounds on prog (run's: the
 // branch phase, then the statement phase, each until a round changes
 // nothing; without its cycle guard) and checks the blocks after each
-// number call. It returns how many noDeadDefs marks it checked.
-func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) int {
+// number call. It returns how many marks it checked.
+func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) (marked skipMarks) {
 	t.Helper()
 	raw, err := assemble(prog)
 	if err != nil {
-		return 0
+		return marked
 	}
 	if back, err := hasBackwardJump(raw); err != nil || back {
-		return 0
+		return marked
 	}
 	blocks, err := fromRaw(raw)
 	if err != nil {
-		return 0
+		return marked
 	}
 	o := &optimizer{}
 	o.init(blocks, len(raw), Budget(len(raw)))
 	shareReturns(o.b, o.iter)
-	marked := 0
 	alter := false
 	for round := 1; round <= 50; round++ {
 		o.changed, o.moved = false, false
 		if o.analyze(); o.cycle {
 			break
 		}
+		// The blocks number may skip: marked for this phase.
+		mark := numberedBranch
+		if alter {
+			mark = numberedStmts
+		}
+		var entries [][]vnum
+		for _, i := range o.order {
+			var in []vnum
+			if b := &o.b[i]; b.numbered == mark {
+				in = slices.Clone(b.val[len(b.val) : 2*len(b.val)])
+			}
+			entries = append(entries, in)
+		}
 		if err := o.number(alter); err != nil {
 			break
+		}
+		for j, i := range o.order {
+			b := &o.b[i]
+			if in := entries[j]; in != nil && slices.Equal(in, b.val[len(b.val):2*len(b.val)]) {
+				// Skipped: would the block have come out as it did?
+				marked.skipped++
+				checkNumbered(t, o, i, fmt.Sprintf("%s: round %d (alter %v), skipped", name, round, alter))
+			}
 		}
 		for _, i := range o.order {
 			b := &o.b[i]
@@ -101,10 +127,14 @@ func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) int {
 			if fresh.localUses(); fresh.luse != b.luse || fresh.kill != b.kill {
 				t.Errorf("%s: round %d (alter %v): block %d %v: reads and writes %b, %b; noted %b, %b", name, round, alter, i, b.stmts, fresh.luse, fresh.kill, b.luse, b.kill)
 			}
+			if b.numbered != 0 {
+				marked.numbered++
+				checkNumbered(t, o, i, fmt.Sprintf("%s: round %d (alter %v)", name, round, alter))
+			}
 			if !b.noDeadDefs {
 				continue
 			}
-			marked++
+			marked.deadDefs++
 			cp := *b
 			cp.stmts, cp.val = slices.Clone(b.stmts), slices.Clone(b.val)
 			changed := o.changed
@@ -126,4 +156,41 @@ func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) int {
 		}
 	}
 	return marked
+}
+
+// skipMarks counts the marks checkNumberSkips checked.
+type skipMarks struct{ deadDefs, numbered, skipped int }
+
+// checkNumbered checks that number's work on a copy of block i, marked
+// numbered, from the values it started with changes nothing and finds
+// the values and operand noted. (A value equal to no other is made anew
+// each time: any such value stands for one.)
+func checkNumbered(t *testing.T, o *optimizer, i int32, where string) {
+	t.Helper()
+	b := &o.b[i]
+	nv := len(b.val)
+	cp := *b
+	cp.stmts, cp.val = slices.Clone(b.stmts), slices.Clone(b.val[:2*nv])[:nv]
+	changed, moved, edits, shape := o.changed, o.moved, o.edits, o.shape
+	o.changed = false
+	if err := o.numberBlock(&cp, cp.val[nv:2*nv], b.numbered); err != nil {
+		t.Errorf("%s: block %d is marked numbered, but number fails: %v", where, i, err)
+	}
+	if o.changed || o.edits != edits || o.shape != shape || cp.numbered != b.numbered {
+		t.Errorf("%s: block %d is marked numbered, but number changes it: %v to %v", where, i, b.stmts, cp.stmts)
+	}
+	o.changed, o.moved, o.edits, o.shape = changed, moved, edits, shape
+	if !slices.Equal(cp.stmts, b.stmts) || cp.op != b.op || cp.k != b.k || cp.jt != b.jt || cp.jf != b.jf {
+		t.Errorf("%s: block %d is marked numbered, but number makes %v 0x%x %d of %v 0x%x %d", where, i, cp.stmts, cp.op, cp.k, b.stmts, b.op, b.k)
+	}
+	unique := func(v vnum) bool { return o.vals.keys[v].code == nop }
+	same := func(v, w vnum) bool { return v == w || unique(v) && unique(w) }
+	for a := range nv {
+		if !same(cp.val[a], b.val[a]) {
+			t.Errorf("%s: block %d is marked numbered, but register %d leaves with value %d, noted %d", where, i, a, cp.val[a], b.val[a])
+		}
+	}
+	if !same(cp.oval, b.oval) {
+		t.Errorf("%s: block %d is marked numbered, but its operand is value %d, noted %d", where, i, cp.oval, b.oval)
+	}
 }

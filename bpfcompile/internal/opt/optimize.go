@@ -244,11 +244,12 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 			}
 		}
 	}
-	// The values of the blocks and the value table, in one allocation.
-	vals := make([]vnum, size+nb*k)
+	// The values of the blocks, at exit and at entry, and the value
+	// table, in one allocation.
+	vals := make([]vnum, size+2*nb*k)
 	o.vals.index, vals = vals[:size:size], vals[size:]
 	for i := range blocks {
-		blocks[i].val = vals[i*k : (i+1)*k : (i+1)*k]
+		blocks[i].val = vals[2*i*k : (2*i+1)*k : (2*i+2)*k]
 	}
 }
 

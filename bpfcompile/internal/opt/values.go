@@ -27,16 +27,6 @@ type values struct {
 	uniq  uint32     // values equal to nothing else made so far
 }
 
-// reset forgets every value, keeping the memory.
-func (t *values) reset() {
-	if t.keys == nil {
-		t.keys = make([]valueKey, 1, 256)
-		t.index = make([]uint32, 512)
-	}
-	t.keys = t.keys[:1]
-	clear(t.index)
-}
-
 func (k *valueKey) hash() uint64 {
 	h := uint64(k.code)<<48 ^ uint64(k.v0) ^ uint64(k.v1)<<24
 	h *= 0x9e3779b97f4a7c15
