@@ -39,13 +39,15 @@ func (o *optimizer) levelOrder() {
 	state := o.state[:n]
 	clear(state)
 	stack := o.stack[:n] // every block is pushed once at most
-	finish := o.finish[:0:n]
-	stack[0], state[o.root] = o.root, 1
+	finish := o.finish[:n]
+	nf := 0
+	// i is the block at the top of the stack, stack[top].
+	i := o.root
+	stack[0], state[i] = i, 1
 	top := 0
 	maxLevel := int32(0)
 	cycle := false
-	for top >= 0 {
-		i := stack[top]
+	for {
 		b := &bs[i]
 		if k := state[i]; k < 3 && b.jt >= 0 {
 			c := b.jt
@@ -63,12 +65,12 @@ func (o *optimizer) levelOrder() {
 				state[c] = 1
 				top++
 				stack[top] = c
+				i = c
 			case 1, 2, 3:
 				cycle = true // an edge back to a block being walked
 			}
 			continue
 		}
-		top--
 		state[i] = 4
 		level := int32(0)
 		if b.jt >= 0 {
@@ -76,8 +78,15 @@ func (o *optimizer) levelOrder() {
 			maxLevel = max(maxLevel, level)
 		}
 		b.level = level
-		finish = append(finish, i)
+		finish[nf] = i
+		nf++
+		if top == 0 {
+			break
+		}
+		top--
+		i = stack[top]
 	}
+	finish = finish[:nf]
 	if cycle {
 		o.cycle = true
 	}

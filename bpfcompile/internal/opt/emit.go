@@ -120,43 +120,123 @@ func (b *block) straight() bool {
 // instructions away. Blocks that only go on to one place are bypassed or
 // fall through.
 func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
-	n := len(o.b)
+	bs := o.b
+	n := len(bs)
 	// Bypass straight blocks without statements, bottom up (o.order is
 	// the order mergeSame walked: every block reachable before it); and
 	// count each block's statements.
-	fwd, live := o.iter, o.kids[:n]
-	for j := len(o.order) - 1; j >= 0; j-- {
-		i := o.order[j]
-		b := &o.b[i]
-		live[i] = int32(liveStmts(b.stmts))
-		fwd[i] = i
-		if b.straight() && live[i] == 0 {
+	fwd, live := o.iter[:n], o.kids[:n]
+	order := o.order
+	for j := len(order) - 1; j >= 0; j-- {
+		i := order[j]
+		b := &bs[i]
+		l := int32(liveStmts(b.stmts))
+		live[i], fwd[i] = l, i
+		if l == 0 && b.straight() {
 			fwd[i] = fwd[b.jt]
 		}
 	}
-	root := fwd[o.root]
-	// Placement: walk the false successor, then the true one, then place
-	// the block; the placement is the reverse.
-	state := o.state
+	place := o.placeBlocks(fwd[o.root], fwd)
+	// The size of each placed block and its position: a block that goes
+	// on to the block after it needs no jump.
+	pos := o.finish[:n]
+	at := int32(0)
+	for j, i := range place {
+		b := &bs[i]
+		pos[i] = at
+		at += live[i] + 1
+		if b.straight() && j+1 < len(place) && fwd[b.jt] == place[j+1] {
+			at--
+		}
+	}
+	long := o.long[:n] // bit 0: jt needs a ja, bit 1: jf
+	clear(long)
+	if at > 256 {
+		// A branch may skip more than 255 instructions (in a shorter
+		// program none can): those get a ja, which moves what follows.
+		var err error
+		if at, err = o.longJumps(place, fwd, live, pos, long); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]bpf.RawInstruction, at)
+	k := 0
+	for j, i := range place {
+		b := &bs[i]
+		for _, s := range b.stmts {
+			if s.Op != nop {
+				out[k] = s
+				k++
+			}
+		}
+		here := int32(k)
+		switch {
+		case b.isLeaf():
+			out[k] = bpf.RawInstruction{Op: b.op, K: b.k}
+			k++
+		case b.straight():
+			if t := fwd[b.jt]; j+1 == len(place) || t != place[j+1] {
+				out[k] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[t] - here - 1)}
+				k++
+			}
+		default:
+			offT, offF := pos[fwd[b.jt]]-here-1, pos[fwd[b.jf]]-here-1
+			// Through a ja after the branch where it is too far (a ja
+			// per branch, the true one's first).
+			var jas [2]bpf.RawInstruction
+			extra := int32(0)
+			if l := long[i]; l != 0 {
+				if l&1 != 0 {
+					jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offT - extra - 1)}
+					offT = extra
+					extra++
+				}
+				if l&2 != 0 {
+					jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offF - extra - 1)}
+					offF = extra
+					extra++
+				}
+			}
+			if offT < 0 || offT > 255 || offF < 0 || offF > 255 {
+				return nil, fmt.Errorf("%w: branch of %d, %d in layout", ErrInvalid, offT, offF)
+			}
+			out[k] = bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)}
+			k++
+			k += copy(out[k:], jas[:extra])
+		}
+	}
+	if k != len(out) {
+		return nil, fmt.Errorf("%w: layout size mismatch", ErrInvalid)
+	}
+	return out, nil
+}
+
+// placeBlocks returns the blocks reachable from root (through fwd) in the
+// order libpcap lays them out: a walk that takes the false successor,
+// then the true one, then places the block, reversed.
+func (o *optimizer) placeBlocks(root int32, fwd []int32) []int32 {
+	bs := o.b
+	n := len(bs)
+	state := o.state[:n]
 	clear(state)
-	next := o.count[:n]
+	next := o.count[:n] // the successors walked
 	clear(next)
 	post := o.pull[:0]
 	stack := append(o.stack[:0], root)
 	state[root] = 1
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
-		b := &o.b[i]
+		b := &bs[i]
 		var c int32 = -1
-		switch {
+		switch k := next[i]; {
 		case b.isLeaf():
 		case b.straight():
-			if next[i] == 0 {
+			if k == 0 {
 				c = fwd[b.jt]
 			}
-		case next[i] == 0:
+		case k == 0:
 			c = fwd[b.jf]
-		case next[i] == 1:
+		case k == 1:
 			c = fwd[b.jt]
 		}
 		if c >= 0 {
@@ -170,32 +250,35 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 		stack = stack[:len(stack)-1]
 		post = append(post, i)
 	}
+	o.stack = stack
 	place := o.pull2[:len(post)]
 	for j, i := range post {
 		place[len(post)-1-j] = i
 	}
-	o.stack = stack
-	pos := o.finish[:n] // position of each placed block
-	long := o.long[:n]  // bit 0: jt needs a ja, bit 1: jf
-	clear(long)
-	fallsInto := func(j int) bool { // the block at j goes on to the block after it
-		b := &o.b[place[j]]
-		return j+1 < len(place) && b.straight() && fwd[b.jt] == place[j+1]
-	}
+	return place
+}
+
+// longJumps marks the branches of place that need a ja (long: bit 0 the
+// true one's, bit 1 the false one's) and sets pos to the positions then,
+// until no branch skips more than 255 instructions; it returns the size
+// of the program.
+func (o *optimizer) longJumps(place, fwd, live, pos []int32, long []uint8) (int32, error) {
+	bs := o.b
+	n := len(bs)
 	for pass := 0; ; pass++ {
 		if pass > n+8 {
-			return nil, fmt.Errorf("%w: layout does not converge", ErrInvalid)
+			return 0, fmt.Errorf("%w: layout does not converge", ErrInvalid)
 		}
 		at := int32(0)
 		for j, i := range place {
-			b := &o.b[i]
+			b := &bs[i]
 			pos[i] = at
 			at += live[i]
 			switch {
 			case b.isLeaf():
 				at++
 			case b.straight():
-				if !fallsInto(j) {
+				if j+1 == len(place) || fwd[b.jt] != place[j+1] {
 					at++
 				}
 			default:
@@ -204,7 +287,7 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 		}
 		grew := false
 		for _, i := range place {
-			b := &o.b[i]
+			b := &bs[i]
 			if b.isLeaf() || b.straight() {
 				continue
 			}
@@ -218,58 +301,8 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 				grew = true
 			}
 		}
-		if grew {
-			continue
+		if !grew {
+			return at, nil
 		}
-		out := make([]bpf.RawInstruction, 0, at)
-		for j, i := range place {
-			b := &o.b[i]
-			for _, s := range b.stmts {
-				if s.Op != nop {
-					out = append(out, s)
-				}
-			}
-			here := int32(len(out))
-			switch {
-			case b.isLeaf():
-				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k})
-			case b.straight():
-				if !fallsInto(j) {
-					out = append(out, bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(pos[fwd[b.jt]] - here - 1)})
-				}
-			default:
-				offT, offF := pos[fwd[b.jt]]-here-1, pos[fwd[b.jf]]-here-1
-				if l := long[i]; l != 0 {
-					// Through a ja after the branch (a ja per branch, the
-					// true one's first).
-					var jas [2]bpf.RawInstruction
-					extra := int32(0)
-					if l&1 != 0 {
-						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offT - extra - 1)}
-						offT = extra
-						extra++
-					}
-					if l&2 != 0 {
-						jas[extra] = bpf.RawInstruction{Op: cbpf.JMP | cbpf.JA, K: uint32(offF - extra - 1)}
-						offF = extra
-						extra++
-					}
-					if offT < 0 || offT > 255 || offF < 0 || offF > 255 {
-						return nil, fmt.Errorf("%w: branch of %d, %d in layout", ErrInvalid, offT, offF)
-					}
-					out = append(out, bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)})
-					out = append(out, jas[:extra]...)
-					continue
-				}
-				if offT < 0 || offT > 255 || offF < 0 || offF > 255 {
-					return nil, fmt.Errorf("%w: branch of %d, %d in layout", ErrInvalid, offT, offF)
-				}
-				out = append(out, bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)})
-			}
-		}
-		if int32(len(out)) != at {
-			return nil, fmt.Errorf("%w: layout size mismatch", ErrInvalid)
-		}
-		return out, nil
 	}
 }

@@ -34,20 +34,24 @@ func (k *valueKey) hash() uint64 {
 }
 
 // num returns the value number of the operation code on v0 and v1.
+// (Small enough to be inlined: the passes ask it for every statement.)
 func (t *values) num(code uint16, v0, v1 uint32) vnum {
 	k := valueKey{code, v0, v1}
 	mask := uint64(len(t.index) - 1)
-	i := k.hash() & mask
-	for {
+	for i := k.hash() & mask; ; i = (i + 1) & mask {
 		n := t.index[i]
 		if n == 0 {
-			break
+			return t.add(k, i)
 		}
 		if t.keys[n] == k {
 			return n
 		}
-		i = (i + 1) & mask
 	}
+}
+
+// add gives k, which is not in the table, a number, at free slot i of
+// the index.
+func (t *values) add(k valueKey, i uint64) vnum {
 	n := vnum(len(t.keys))
 	t.keys = append(t.keys, k)
 	t.index[i] = n
