@@ -27,7 +27,9 @@ import (
 // after it what was read then (findUses clears the mark when that
 // changes), would come out as it did: number skips it (the round that
 // confirms nothing changes finds most blocks as they were). Its exit
-// values hold: they name the same computations.
+// values hold: they name the same computations. A block the branch phase
+// changed nothing in and where no rewrite of the statement phase applies
+// (wouldAlter) is skipped in the statement phase likewise.
 func (o *optimizer) number(alter bool) error {
 	bs := o.b
 	nv := len(bs[0].val)
@@ -39,10 +41,10 @@ func (o *optimizer) number(alter bool) error {
 		b := &bs[i]
 		o.work += len(b.stmts) + 4
 		in := b.val[nv : 2*nv : 2*nv] // see block.val
-		if o.enter(i, in) && b.numbered == mark {
+		if o.enter(i, in) && b.numbered&mark != 0 {
 			continue
 		}
-		if err := o.numberBlock(b, in, mark); err != nil {
+		if err := o.numberBlock(b, in, alter); err != nil {
 			return err
 		}
 	}
@@ -50,10 +52,10 @@ func (o *optimizer) number(alter bool) error {
 }
 
 // numberBlock is number's work on block b, which starts with the values
-// in; mark is the phase's.
-func (o *optimizer) numberBlock(b *block, in []vnum, mark uint8) error {
-	alter := mark == numberedStmts
+// in.
+func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 	b.numbered = 0
+	o.wouldAlter = false
 	// The block's values, worked out in place: the block is none of its
 	// predecessors.
 	val := b.val
@@ -74,14 +76,21 @@ func (o *optimizer) numberBlock(b *block, in []vnum, mark uint8) error {
 	if o.edits != edits {
 		b.noDeadDefs = false
 	}
-	if c, ok := o.vals.isConst(val[atomA]); alter && ok && b.op == cbpf.RET|cbpf.A {
+	if c, ok := o.vals.isConst(val[atomA]); ok && b.op == cbpf.RET|cbpf.A && o.alters(alter) {
 		// Not libpcap's (its code generator returns constants).
 		b.op, b.k = cbpf.RET|cbpf.K, c
 		o.changed, o.moved = true, true
 	}
 	touched := true // the statements or the terminator changed
-	if alter && ((b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
-		b.op == cbpf.RET|cbpf.K) {
+	empties := (b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
+		b.op == cbpf.RET|cbpf.K
+	if empties && !alter && len(b.stmts) > 0 {
+		// (Without statements, the statement phase's way differs only
+		// in what it does not do: peephole and deadDefs, which changed
+		// nothing here.)
+		o.wouldAlter = true
+	}
+	if empties && alter {
 		if liveStmts(b.stmts) > 0 {
 			o.changed, o.moved = true, true
 		}
@@ -106,21 +115,44 @@ func (o *optimizer) numberBlock(b *block, in []vnum, mark uint8) error {
 		touched = o.changed || b.op != op || o.edits != edits
 	}
 	if !o.changed && o.edits == edits && o.shape == shape {
-		b.numbered = mark
+		switch {
+		case alter:
+			b.numbered = numberedStmts
+		case o.wouldAlter:
+			b.numbered = numberedBranch
+		default:
+			b.numbered = numberedBranch | numberedStmts
+		}
 	}
 	o.changed = o.changed || before
-	o.setOval(b)
+	if touched || b.op&cbpf.X != 0 || b.oval == unknown {
+		// A constant operand's number lasts (the value table does): it
+		// changes only with the terminator.
+		o.setOval(b)
+	}
 	if touched {
 		b.localUses()
 	}
 	return nil
 }
 
-// Marks of a block number changed nothing in (block.numbered), by phase.
+// Marks of a block number changed nothing in (block.numbered), by phase:
+// bits.
 const (
-	numberedBranch uint8 = 1 + iota
+	numberedBranch uint8 = 1 << iota
 	numberedStmts
 )
+
+// alters reports whether to make a rewrite of the statement phase whose
+// condition holds: with alter set. Without, it notes that the statement
+// phase would make one (wouldAlter), and number does not skip the block
+// then. (Called last in the conditions, when all else holds.)
+func (o *optimizer) alters(alter bool) bool {
+	if !alter {
+		o.wouldAlter = true
+	}
+	return alter
+}
 
 // enter sets in to the values block i starts with, the values its
 // predecessors agree on, and reports whether they are what in held.
@@ -181,7 +213,7 @@ func liveStmts(s []bpf.RawInstruction) int {
 // store records that register *reg now holds v; with alter, a statement
 // that writes the value the register holds already goes.
 func (o *optimizer) store(s *bpf.RawInstruction, reg *vnum, v vnum, alter bool) {
-	if alter && v != unknown && *reg == v {
+	if v != unknown && *reg == v && o.alters(alter) {
 		// libpcap's optimizer does not count this as a change that
 		// calls for another round.
 		s.Op = nop
@@ -220,7 +252,7 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 	case op&0x07 == cbpf.LD && op&0xe0 == cbpf.IND:
 		x := val[atomX]
 		var v vnum
-		if c, ok := t.isConst(x); alter && ok && uint64(c)+uint64(s.K) < cbpf.AncillaryBase {
+		if c, ok := t.isConst(x); ok && uint64(c)+uint64(s.K) < cbpf.AncillaryBase && o.alters(alter) {
 			o.rewrite(s, cbpf.LD|cbpf.ABS|op&0x18, s.K+c)
 			v = t.num(s.Op, s.K, 0)
 		} else {
@@ -238,7 +270,7 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 	case op == cbpf.LDX|cbpf.MSH|cbpf.B:
 		o.store(s, &val[atomX], t.num(op, s.K, 0), alter)
 	case op == cbpf.ALU|cbpf.NEG:
-		if c, ok := t.isConst(val[atomA]); alter && ok {
+		if c, ok := t.isConst(val[atomA]); ok && o.alters(alter) {
 			o.quietRewrite(s, cbpf.LD|cbpf.IMM, -c)
 			val[atomA] = t.constant(s.K)
 		} else {
@@ -246,32 +278,30 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 		}
 	case op&0x07 == cbpf.ALU && op&cbpf.X == 0:
 		alu := op & 0xf0
-		if alter {
-			if s.K == 0 {
-				switch alu {
-				case cbpf.ADD, cbpf.LSH, cbpf.RSH, cbpf.OR, cbpf.XOR:
-					o.quietRewrite(s, nop, 0)
-					return nil
-				case cbpf.MUL, cbpf.AND:
-					o.quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
-					val[atomA] = t.constant(0)
-					return nil
-				case cbpf.DIV:
-					return ErrDivisionByZero
-				case cbpf.MOD:
-					return ErrModulusByZero
-				}
-			}
-			if a, ok := t.isConst(val[atomA]); ok {
-				o.rewrite(s, cbpf.LD|cbpf.IMM, fold(alu, a, s.K))
-				val[atomA] = t.constant(s.K)
+		if s.K == 0 && alu != cbpf.SUB && o.alters(alter) {
+			switch alu {
+			case cbpf.ADD, cbpf.LSH, cbpf.RSH, cbpf.OR, cbpf.XOR:
+				o.quietRewrite(s, nop, 0)
 				return nil
+			case cbpf.MUL, cbpf.AND:
+				o.quietRewrite(s, cbpf.LD|cbpf.IMM, 0)
+				val[atomA] = t.constant(0)
+				return nil
+			case cbpf.DIV:
+				return ErrDivisionByZero
+			case cbpf.MOD:
+				return ErrModulusByZero
 			}
+		}
+		if a, ok := t.isConst(val[atomA]); ok && o.alters(alter) {
+			o.rewrite(s, cbpf.LD|cbpf.IMM, fold(alu, a, s.K))
+			val[atomA] = t.constant(s.K)
+			return nil
 		}
 		val[atomA] = t.num(op, val[atomA], t.constant(s.K))
 	case op&0x07 == cbpf.ALU:
 		alu := op & 0xf0
-		if x, ok := t.isConst(val[atomX]); alter && ok {
+		if x, ok := t.isConst(val[atomX]); ok && o.alters(alter) {
 			if a, ok := t.isConst(val[atomA]); ok {
 				switch {
 				case x == 0 && alu == cbpf.DIV:
@@ -290,7 +320,7 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 			val[atomA] = t.num(s.Op, val[atomA], t.constant(x))
 			return nil
 		}
-		if a, ok := t.isConst(val[atomA]); alter && ok && a == 0 {
+		if a, ok := t.isConst(val[atomA]); ok && a == 0 && alu != cbpf.SUB && o.alters(alter) {
 			switch alu {
 			case cbpf.ADD, cbpf.OR, cbpf.XOR:
 				o.quietRewrite(s, cbpf.MISC|cbpf.TXA, 0)
@@ -309,13 +339,13 @@ func (o *optimizer) evalStmt(s *bpf.RawInstruction, val []vnum, alter bool) erro
 		o.store(s, &val[atomX], val[atomA], alter)
 	case op == cbpf.LD|cbpf.MEM:
 		v := val[atomM+s.K&15]
-		if c, ok := t.isConst(v); alter && ok {
+		if c, ok := t.isConst(v); ok && o.alters(alter) {
 			o.rewrite(s, cbpf.LD|cbpf.IMM, c)
 		}
 		o.store(s, &val[atomA], v, alter)
 	case op == cbpf.LDX|cbpf.MEM:
 		v := val[atomM+s.K&15]
-		if c, ok := t.isConst(v); alter && ok {
+		if c, ok := t.isConst(v); ok && o.alters(alter) {
 			o.rewrite(s, cbpf.LDX|cbpf.IMM, c)
 		}
 		o.store(s, &val[atomX], v, alter)

@@ -305,10 +305,13 @@ type optimizer struct {
 
 	changed bool // a pass of this round changed the program
 	edits   int  // statements number rewrote, counted or not as changes
-	moved   bool // a change other than to a branch's target
-	work    int
-	budget  int
-	rounds  int
+	// wouldAlter says that in the branch phase number found a rewrite of
+	// the statement phase that applies in the block it works on.
+	wouldAlter bool
+	moved      bool // a change other than to a branch's target
+	work       int
+	budget     int
+	rounds     int
 }
 
 // spent reports whether the work budget is used up.
