@@ -202,7 +202,9 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 			}
 			out[k] = bpf.RawInstruction{Op: b.op, K: b.k, Jt: uint8(offT), Jf: uint8(offF)}
 			k++
-			k += copy(out[k:], jas[:extra])
+			if extra > 0 {
+				k += copy(out[k:], jas[:extra])
+			}
 		}
 	}
 	if k != len(out) {
@@ -217,17 +219,19 @@ func (o *optimizer) emit() ([]bpf.RawInstruction, error) {
 func (o *optimizer) placeBlocks(root int32, fwd []int32) []int32 {
 	bs := o.b
 	n := len(bs)
-	state := o.state[:n]
-	clear(state)
+	seen := o.state[:n]
+	clear(seen)
 	next := o.count[:n] // the successors walked
 	clear(next)
-	post := o.pull[:0]
-	stack := append(o.stack[:0], root)
-	state[root] = 1
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
+	post := o.pull[:n]
+	np := 0
+	stack := o.stack[:n] // every block is pushed once at most
+	// i is the block at the top of the stack, stack[top].
+	i, top := root, 0
+	stack[0], seen[root] = root, 1
+	for {
 		b := &bs[i]
-		var c int32 = -1
+		c := int32(-1)
 		switch k := next[i]; {
 		case b.isLeaf():
 		case b.straight():
@@ -241,19 +245,24 @@ func (o *optimizer) placeBlocks(root int32, fwd []int32) []int32 {
 		}
 		if c >= 0 {
 			next[i]++
-			if state[c] == 0 {
-				state[c] = 1
-				stack = append(stack, c)
+			if seen[c] == 0 {
+				seen[c] = 1
+				top++
+				stack[top], i = c, c
 			}
 			continue
 		}
-		stack = stack[:len(stack)-1]
-		post = append(post, i)
+		post[np] = i
+		np++
+		if top == 0 {
+			break
+		}
+		top--
+		i = stack[top]
 	}
-	o.stack = stack
-	place := o.pull2[:len(post)]
-	for j, i := range post {
-		place[len(post)-1-j] = i
+	place := o.pull2[:np]
+	for j, i := range post[:np] {
+		place[np-1-j] = i
 	}
 	return place
 }

@@ -37,17 +37,34 @@ func (o *optimizer) number(alter bool) error {
 	if alter {
 		mark = numberedStmts
 	}
+	// Where the edges are as they were at the end of the last call (and
+	// the lists of edges in, which are redone at the start of a round,
+	// are theirs), a block starts with the values it started with then
+	// unless a predecessor was worked on in this call: those mark their
+	// successors (dirty).
+	asBefore := o.numberedShape == o.shape
+	dirty := o.dirty
+	clear(dirty)
 	for _, i := range o.order {
 		b := &bs[i]
 		o.work += len(b.stmts) + 4
 		in := b.val[nv : 2*nv : 2*nv] // see block.val
-		if o.enter(i, in) && b.numbered&mark != 0 {
+		if asBefore && dirty[i] == 0 {
+			if b.numbered&mark != 0 {
+				continue
+			}
+		} else if o.enter(i, in) && b.numbered&mark != 0 {
 			continue
+		}
+		if b.jt >= 0 {
+			// The edges before numberBlock's, the lists' edges.
+			dirty[b.jt], dirty[b.jf] = 1, 1
 		}
 		if err := o.numberBlock(b, in, alter); err != nil {
 			return err
 		}
 	}
+	o.numberedShape = o.shape
 	return nil
 }
 

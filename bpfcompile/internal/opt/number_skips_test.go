@@ -13,7 +13,9 @@ import (
 // TestNumberSkips checks what number relies on when it skips work: after
 // every number call of every round, every block's luse and kill are what
 // localUses finds (number works them out again only for blocks it
-// changed); deadDefs run on a copy of a block marked noDeadDefs removes
+// changed); the values number took for each block's entry are what its
+// predecessors agree on (it does not look again where none changed);
+// deadDefs run on a copy of a block marked noDeadDefs removes
 // nothing; number's work on a copy of a block marked numbered (which a
 // later round of the phases marked skips when its values at entry are as
 // they were) changes nothing and finds the values and operand noted; and
@@ -116,6 +118,14 @@ func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) (marked
 		}
 		for j, i := range o.order {
 			b := &o.b[i]
+			// What number took for the values at entry (a block number
+			// did not look at again included) must be what the
+			// predecessors agree on.
+			nv := len(b.val)
+			want := slices.Clone(b.val[nv : 2*nv])
+			if o.enter(i, want); !slices.Equal(want, b.val[nv:2*nv]) {
+				t.Errorf("%s: round %d (alter %v): block %d starts with %v, number took %v", name, round, alter, i, want, b.val[nv:2*nv])
+			}
 			if in := entries[j]; in != nil && slices.Equal(in, b.val[len(b.val):2*len(b.val)]) {
 				// Skipped: would the block have come out as it did?
 				marked.skipped++

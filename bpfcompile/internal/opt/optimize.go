@@ -199,6 +199,7 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 // large programs need).
 func (o *optimizer) init(blocks []block, n, budget int) {
 	o.b, o.budget = blocks, budget
+	o.numberedShape = ^uint64(0) // number has not run
 	// The value table starts with room for a value per statement and
 	// block in a small program; a large one has far fewer values than
 	// statements (a chain loads the same fields again and again: 20
@@ -229,8 +230,8 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
 	o.table, o.aCount = cut(tab), cut(size/2)
-	bytes := make([]uint8, 3*nb)
-	o.state, o.domIs, o.long = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:]
+	bytes := make([]uint8, 4*nb)
+	o.state, o.domIs, o.long, o.dirty = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:3*nb:3*nb], bytes[3*nb:]
 	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
 	o.noTestKey, o.noTestAt = cut(memo), cut(memo)
 	// Values of the registers the program uses: A, X and the scratch
@@ -305,6 +306,9 @@ type optimizer struct {
 
 	changed bool // a pass of this round changed the program
 	edits   int  // statements number rewrote, counted or not as changes
+	// The shape at the end of number's last call, and number's scratch.
+	numberedShape uint64
+	dirty         []uint8
 	// wouldAlter says that in the branch phase number found a rewrite of
 	// the statement phase that applies in the block it works on.
 	wouldAlter bool
