@@ -126,7 +126,6 @@ type Blocks struct {
 	b     []block
 	stmts []bpf.RawInstruction // every block's statements, in order
 	start int                  // the first statement of the block being built
-	err   error                // the first invalid instruction
 }
 
 // NewBlocks makes room for a program of nblocks blocks and nstmts
@@ -135,11 +134,9 @@ func NewBlocks(nblocks, nstmts int) *Blocks {
 	return &Blocks{b: make([]block, 0, nblocks), stmts: make([]bpf.RawInstruction, 0, nstmts)}
 }
 
-// Stmt adds a statement to the block being built.
+// Stmt adds a statement to the block being built. (Optimize checks the
+// statements and terminators, all at once: a call here costs less.)
 func (p *Blocks) Stmt(ri bpf.RawInstruction) {
-	if p.err == nil && (checkRaw(ri) != nil || ri.Op&0x07 == cbpf.JMP || ri.Op&0x07 == cbpf.RET) {
-		p.err = fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, len(p.b), len(p.stmts)-p.start, ri.Op)
-	}
 	p.stmts = append(p.stmts, ri)
 }
 
@@ -157,22 +154,74 @@ func (p *Blocks) End(op uint16, k uint32, jt, jf int) {
 	b.stmts = p.stmts[p.start:len(p.stmts):len(p.stmts)]
 	b.op, b.k, b.jt, b.jf = op, k, int32(jt), int32(jf)
 	p.start = len(p.stmts)
-	switch {
-	case op == cbpf.RET|cbpf.K || op == cbpf.RET|cbpf.A:
+	if b.isLeaf() {
 		b.jt, b.jf = none, none
-	case op&0x07 == cbpf.JMP && op != opJA && validOp(op):
-		// The targets are checked once every block is known.
-	default:
-		if p.err == nil {
-			p.err = fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, len(p.b)-1, op)
+	}
+}
+
+// validTerminator reports whether op ends a block: a return or a
+// conditional jump.
+func validTerminator(op uint16) bool {
+	return op == cbpf.RET|cbpf.K || op == cbpf.RET|cbpf.A || op&0x07 == cbpf.JMP && op != opJA && validOp(op)
+}
+
+// validStmt reports whether ri is a statement of a block: valid (checkRaw)
+// and neither a jump nor a return.
+func validStmt(ri bpf.RawInstruction) bool {
+	// Classes JMP and RET are 5 and 6 (c-JMP wraps below); ld M[k],
+	// ldx M[k] (0x60, 0x61), st and stx (0x02, 0x03) name a scratch
+	// slot. (Small enough to be inlined.)
+	c := ri.Op & 0x07
+	scratch := ri.Op&^1 == cbpf.LD|cbpf.MEM || c&^1 == cbpf.ST
+	return validOp(ri.Op) && c-cbpf.JMP > 1 && (ri.K <= 15 || !scratch)
+}
+
+// valid reports whether every statement and terminator is valid.
+func (p *Blocks) valid() bool {
+	for _, ri := range p.stmts {
+		if !validStmt(ri) {
+			return false
 		}
 	}
+	for i := range p.b {
+		if !validTerminator(p.b[i].op) {
+			return false
+		}
+	}
+	return true
+}
+
+// check returns an error for the first invalid statement or terminator,
+// in the order they were added.
+func (p *Blocks) check() error {
+	if p.valid() {
+		return nil
+	}
+	// Which is first.
+	stmt := func(block int, s []bpf.RawInstruction) error {
+		for j, ri := range s {
+			if !validStmt(ri) {
+				return fmt.Errorf("%w: block %d, statement %d: 0x%02x", ErrInvalid, block, j, ri.Op)
+			}
+		}
+		return nil
+	}
+	for i := range p.b {
+		b := &p.b[i]
+		if err := stmt(i, b.stmts); err != nil {
+			return err
+		}
+		if !validTerminator(b.op) {
+			return fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, b.op)
+		}
+	}
+	return stmt(len(p.b), p.stmts[p.start:])
 }
 
 // Optimize is Optimize for the program built. The blocks are used up.
 func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
-	if p.err != nil {
-		return nil, Stats{}, p.err
+	if err := p.check(); err != nil {
+		return nil, Stats{}, err
 	}
 	if len(p.b) == 0 {
 		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
