@@ -41,6 +41,10 @@ func (o *optimizer) levelOrder() {
 	stack := o.stack[:n] // every block is pushed once at most
 	finish := o.finish[:n]
 	nf := 0
+	// The walk looks at every edge out of a reachable block once: it
+	// counts the edges into each block for findPreds.
+	deg := o.inDeg[:n]
+	clear(deg)
 	// i is the block at the top of the stack, stack[top].
 	i := o.root
 	stack[0], state[i] = i, 1
@@ -60,6 +64,7 @@ func (o *optimizer) levelOrder() {
 			default:
 				state[i] = 2
 			}
+			deg[c]++
 			switch state[c] {
 			case 0:
 				state[c] = 1
@@ -118,40 +123,40 @@ func (o *optimizer) levelOrder() {
 		count[l] = p + 1
 	}
 	o.order = order
+	o.degShape = o.shape
 }
 
 // findPreds lists the edges into every reachable block.
 func (o *optimizer) findPreds() {
 	bs, order := o.b, o.order
 	n := len(bs)
-	cnt := o.predN[:n]
-	clear(cnt)
-	edges := 0
-	for _, i := range order {
-		b := &bs[i]
-		if b.jt >= 0 {
-			cnt[b.jt]++
-			edges++
-			if b.op != opJA {
-				cnt[b.jf]++
-				edges++
+	deg := o.inDeg[:n]
+	if o.degShape != o.shape {
+		// The edges changed since levelOrder counted them.
+		clear(deg)
+		for _, i := range order {
+			if b := &bs[i]; b.jt >= 0 {
+				deg[b.jt]++
+				if b.op != opJA {
+					deg[b.jf]++
+				}
 			}
 		}
 	}
 	// One array for all the lists, each with room for two edges more
 	// (pullups move edges; a list that outgrows its room moves to the end).
-	if need := edges + 2*n; len(o.predArena) < need {
+	offs, caps, cnt := o.predOff[:n], o.predCap[:n], o.predN[:n]
+	off := int32(0)
+	for i, d := range deg {
+		offs[i], caps[i] = off, d+2
+		off += d + 2
+	}
+	if need := int(off); len(o.predArena) < need {
 		o.predArena = make([]int32, need, 2*need)
 	}
-	arena := o.predArena[:edges+2*n]
+	arena := o.predArena[:off]
 	o.predArena = arena
-	offs, caps := o.predOff[:n], o.predCap[:n]
-	off := int32(0)
-	for i, c := range cnt {
-		offs[i], caps[i] = off, c+2
-		off += c + 2
-		cnt[i] = 0
-	}
+	clear(cnt)
 	// The lists have room for every edge: filled in place.
 	for _, i := range order {
 		b := &bs[i]

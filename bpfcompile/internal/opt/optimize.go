@@ -249,6 +249,7 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 func (o *optimizer) init(blocks []block, n, budget int) {
 	o.b, o.budget = blocks, budget
 	o.numberedShape = ^uint64(0) // number has not run
+	o.degShape = ^uint64(0)      // nor levelOrder
 	// The value table starts with room for a value per statement and
 	// block in a small program; a large one has far fewer values than
 	// statements (a chain loads the same fields again and again: 20
@@ -269,7 +270,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	if nb > maxWalkFacts {
 		memo = 2 * nb
 	}
-	ints := make([]int32, 16*nb+2*memo+8+tab+size/2)
+	ints := make([]int32, 17*nb+2*memo+8+tab+size/2)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -281,7 +282,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	o.table, o.aCount = cut(tab), cut(size/2)
 	bytes := make([]uint8, 4*nb)
 	o.state, o.domIs, o.long, o.dirty = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:3*nb:3*nb], bytes[3*nb:]
-	o.predOff, o.predN, o.predCap = cut(nb), cut(nb), cut(nb)
+	o.predOff, o.predN, o.predCap, o.inDeg = cut(nb), cut(nb), cut(nb), cut(nb)
 	o.noTestKey, o.noTestAt = cut(memo), cut(memo)
 	// Values of the registers the program uses: A, X and the scratch
 	// slots up to the highest one it names.
@@ -315,6 +316,9 @@ type optimizer struct {
 	// predArena[predOff[i]:][:predN[i]], room for predCap[i].
 	predOff, predN, predCap []int32
 	predArena               []int32
+	// The edges into each block levelOrder counted, at shape degShape.
+	inDeg    []int32
+	degShape uint64
 
 	// chainDominated's memory: for the blocks with domAt[i] == domStamp,
 	// whether domHead dominates them (domIs[i] 1).
