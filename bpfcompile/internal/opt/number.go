@@ -509,6 +509,9 @@ func (o *optimizer) peephole(b *block) {
 // after b reads. (A load that could run off the packet goes too: libpcap's
 // optimizer treats loads as free of effects.)
 func (o *optimizer) deadDefs(b *block) {
+	if len(b.stmts) == 0 {
+		return // (a return's block, mostly)
+	}
 	var last [nAtoms]int32 // 1 + the statement that wrote the register last
 	var pending atomSet    // the registers whose last write nothing read yet
 	for j := range b.stmts {

@@ -92,7 +92,7 @@ func checkNumberSkips(t *testing.T, name string, prog []bpf.Instruction) (marked
 		return marked
 	}
 	o := &optimizer{}
-	o.init(blocks, len(raw), Budget(len(raw)))
+	o.init(blocks, len(raw), Budget(len(raw)), registers(raw))
 	shareReturns(o.b, o.iter)
 	alter := false
 	for round := 1; round <= 50; round++ {

@@ -102,7 +102,7 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 		return nil, Stats{}, err
 	}
 	o := &optimizer{}
-	o.init(blocks, len(raw), budget)
+	o.init(blocks, len(raw), budget, registers(raw))
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	st := Stats{Work: o.work, Rounds: o.rounds}
@@ -168,34 +168,37 @@ func validTerminator(op uint16) bool {
 // validStmt reports whether ri is a statement of a block: valid (checkRaw)
 // and neither a jump nor a return.
 func validStmt(ri bpf.RawInstruction) bool {
-	// Classes JMP and RET are 5 and 6 (c-JMP wraps below); ld M[k],
-	// ldx M[k] (0x60, 0x61), st and stx (0x02, 0x03) name a scratch
-	// slot. (Small enough to be inlined.)
-	c := ri.Op & 0x07
-	scratch := ri.Op&^1 == cbpf.LD|cbpf.MEM || c&^1 == cbpf.ST
-	return validOp(ri.Op) && c-cbpf.JMP > 1 && (ri.K <= 15 || !scratch)
+	// Classes JMP and RET are 5 and 6 (c-JMP wraps below). (Small
+	// enough to be inlined.)
+	return validOp(ri.Op) && ri.Op&0x07-cbpf.JMP > 1 && (ri.K <= 15 || !scratchOp(ri.Op))
 }
 
-// valid reports whether every statement and terminator is valid.
-func (p *Blocks) valid() bool {
+// valid reports whether every statement and terminator is valid, and
+// the registers the statements use (registers).
+func (p *Blocks) valid() (regs int, ok bool) {
+	regs = atomM
 	for _, ri := range p.stmts {
 		if !validStmt(ri) {
-			return false
+			return 0, false
+		}
+		if scratchOp(ri.Op) {
+			regs = max(regs, atomM+int(ri.K&15)+1)
 		}
 	}
 	for i := range p.b {
 		if !validTerminator(p.b[i].op) {
-			return false
+			return 0, false
 		}
 	}
-	return true
+	return regs, true
 }
 
-// check returns an error for the first invalid statement or terminator,
-// in the order they were added.
-func (p *Blocks) check() error {
-	if p.valid() {
-		return nil
+// check returns the registers the statements use (registers), or an
+// error for the first invalid statement or terminator, in the order
+// they were added.
+func (p *Blocks) check() (int, error) {
+	if regs, ok := p.valid(); ok {
+		return regs, nil
 	}
 	// Which is first.
 	stmt := func(block int, s []bpf.RawInstruction) error {
@@ -209,18 +212,37 @@ func (p *Blocks) check() error {
 	for i := range p.b {
 		b := &p.b[i]
 		if err := stmt(i, b.stmts); err != nil {
-			return err
+			return 0, err
 		}
 		if !validTerminator(b.op) {
-			return fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, b.op)
+			return 0, fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, b.op)
 		}
 	}
-	return stmt(len(p.b), p.stmts[p.start:])
+	return 0, stmt(len(p.b), p.stmts[p.start:])
+}
+
+// scratchOp reports whether op names a scratch slot in k: ld M[k],
+// ldx M[k] (0x60, 0x61), st and stx (0x02, 0x03).
+func scratchOp(op uint16) bool {
+	return op&^1 == cbpf.LD|cbpf.MEM || op&0x07&^1 == cbpf.ST
+}
+
+// registers returns the registers of every block's values a program
+// uses: A, X and the scratch slots up to the highest one it names.
+func registers(prog []bpf.RawInstruction) int {
+	regs := atomM
+	for _, ri := range prog {
+		if scratchOp(ri.Op) {
+			regs = max(regs, atomM+int(ri.K&15)+1)
+		}
+	}
+	return regs
 }
 
 // Optimize is Optimize for the program built. The blocks are used up.
 func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
-	if err := p.check(); err != nil {
+	regs, err := p.check()
+	if err != nil {
 		return nil, Stats{}, err
 	}
 	if len(p.b) == 0 {
@@ -236,17 +258,17 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 		}
 	}
 	o := &p.o
-	o.init(p.b, len(p.stmts), budget)
+	o.init(p.b, len(p.stmts), budget, regs)
 	p.b, p.stmts = nil, nil
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
 	return out, Stats{Work: o.work, Rounds: o.rounds}, err
 }
 
-// init sets o up to optimize blocks with n statements, with the scratch
-// space of its passes made at once (findFacts makes its own, which only
-// large programs need).
-func (o *optimizer) init(blocks []block, n, budget int) {
+// init sets o up to optimize blocks with n statements that use regs
+// registers (registers), with the scratch space of its passes made at
+// once (findFacts makes its own, which only large programs need).
+func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	o.b, o.budget = blocks, budget
 	o.numberedShape = ^uint64(0) // number has not run
 	o.degShape = ^uint64(0)      // nor levelOrder
@@ -284,17 +306,7 @@ func (o *optimizer) init(blocks []block, n, budget int) {
 	o.state, o.domIs, o.long, o.dirty = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:3*nb:3*nb], bytes[3*nb:]
 	o.predOff, o.predN, o.predCap, o.inDeg = cut(nb), cut(nb), cut(nb), cut(nb)
 	o.noTestKey, o.noTestAt = cut(memo), cut(memo)
-	// Values of the registers the program uses: A, X and the scratch
-	// slots up to the highest one it names.
-	k := atomM
-	for i := range blocks {
-		for _, ri := range blocks[i].stmts {
-			switch {
-			case ri.Op == cbpf.LD|cbpf.MEM, ri.Op == cbpf.LDX|cbpf.MEM, ri.Op&0x07 == cbpf.ST, ri.Op&0x07 == cbpf.STX:
-				k = max(k, atomM+int(ri.K&15)+1)
-			}
-		}
-	}
+	k := regs
 	// The values of the blocks, at exit and at entry, and the value
 	// table, in one allocation.
 	vals := make([]vnum, size+2*nb*k)
