@@ -45,6 +45,10 @@ func (o *optimizer) levelOrder() {
 	// counts the edges into each block for findPreds.
 	deg := o.inDeg[:n]
 	clear(deg)
+	// The blocks of each level, counted as they finish (a level is below
+	// n).
+	perLevel := o.count[:n+1]
+	clear(perLevel)
 	// i is the block at the top of the stack, stack[top].
 	i := o.root
 	stack[0], state[i] = i, 1
@@ -83,6 +87,7 @@ func (o *optimizer) levelOrder() {
 			maxLevel = max(maxLevel, level)
 		}
 		b.level = level
+		perLevel[level]++
 		finish[nf] = i
 		nf++
 		if top == 0 {
@@ -103,24 +108,20 @@ func (o *optimizer) levelOrder() {
 		}
 	}
 	// Counting sort by level, highest first; within a level the latest
-	// finished first.
-	count := o.count[:maxLevel+2]
-	clear(count)
-	for _, i := range finish {
-		count[maxLevel-bs[i].level+1]++
-	}
-	for l := 1; l < len(count); l++ {
-		count[l] += count[l-1]
+	// finished first. perLevel becomes the position of each level's next
+	// block.
+	at := int32(0)
+	for l := maxLevel; l >= 0; l-- {
+		at, perLevel[l] = at+perLevel[l], at
 	}
 	order := o.order[:len(finish)]
 	for j := len(finish) - 1; j >= 0; j-- {
 		i := finish[j]
 		b := &bs[i]
-		l := maxLevel - b.level
-		p := count[l]
+		p := perLevel[b.level]
 		order[p] = i
 		b.rpo = p
-		count[l] = p + 1
+		perLevel[b.level] = p + 1
 	}
 	o.order = order
 	o.degShape = o.shape
