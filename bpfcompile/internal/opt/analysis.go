@@ -346,7 +346,12 @@ func regsK(ri bpf.RawInstruction, kind uint8) (use atomSet, def int) {
 	case regsWriteM:
 		return atomUse(ri), atomM + int(ri.K&15)
 	}
-	return atomUse(ri), atomDef(ri)
+	// An absolute load (of A): an ancillary load whose value depends on
+	// more than the packet reads A and X.
+	if ri.K >= cbpf.AncillaryBase && !pureAncillary(ri.K-cbpf.AncillaryBase) {
+		return 1<<atomA | 1<<atomX, atomA
+	}
+	return 0, atomA
 }
 
 // termUse returns the registers b's terminator reads.
