@@ -222,13 +222,15 @@ func (o *optimizer) findDominators() {
 			b.idom = -1
 			continue
 		}
-		preds := arena[offs[i] : offs[i]+ns[i]] // predsOf, inlined
+		// The edges in, arena[off:end] (predsOf's list, without making
+		// the slice).
+		off, end := offs[i], offs[i]+ns[i]
 		d := int32(-1)
-		if len(preds) > 0 {
-			d = preds[0] >> 1
+		if off < end {
+			d = arena[off] >> 1
 		}
-		for _, e := range preds[min(1, len(preds)):] {
-			p := e >> 1
+		for k := off + 1; k < end; k++ {
+			p := arena[k] >> 1
 			for d != p {
 				for bs[d].rpo > bs[p].rpo {
 					d = bs[d].idom

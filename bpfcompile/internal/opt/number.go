@@ -174,10 +174,12 @@ func (o *optimizer) alters(alter bool) bool {
 // enter sets in to the values block i starts with, the values its
 // predecessors agree on, and reports whether they are what in held.
 func (o *optimizer) enter(i int32, in []vnum) bool {
-	bs := o.b
-	preds := o.predsOf(i)
+	bs, arena := o.b, o.predArena
+	// The edges in, arena[off:end] (predsOf's list, without making the
+	// slice).
+	off, end := o.predOff[i], o.predOff[i]+o.predN[i]
 	same := true
-	switch len(preds) {
+	switch end - off {
 	case 0:
 		for a, v := range in {
 			if v != unknown {
@@ -185,16 +187,15 @@ func (o *optimizer) enter(i int32, in []vnum) bool {
 			}
 		}
 	case 1:
-		for a, v := range bs[preds[0]>>1].val[:len(in)] {
+		for a, v := range bs[arena[off]>>1].val[:len(in)] {
 			if in[a] != v {
 				in[a], same = v, false
 			}
 		}
 	default:
-		first := bs[preds[0]>>1].val[:len(in)]
-		for a, v := range first {
-			for _, e := range preds[1:] {
-				if bs[e>>1].val[a] != v {
+		for a, v := range bs[arena[off]>>1].val[:len(in)] {
+			for k := off + 1; k < end; k++ {
+				if bs[arena[k]>>1].val[a] != v {
 					v = unknown
 					break
 				}
