@@ -75,8 +75,10 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 	o.wouldAlter = false
 	// The block's values, worked out in place: the block is none of its
 	// predecessors.
-	val := b.val
-	copy(val, in)
+	val := b.val[:len(in)]
+	for a, v := range in { // (a few registers: cheaper than copy's call)
+		val[a] = v
+	}
 	// Whether this block changes is known apart from the others'.
 	before := o.changed
 	o.changed = false
@@ -93,10 +95,12 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 	if o.edits != edits {
 		b.noDeadDefs = false
 	}
-	if c, ok := o.vals.isConst(val[atomA]); ok && b.op == cbpf.RET|cbpf.A && o.alters(alter) {
-		// Not libpcap's (its code generator returns constants).
-		b.op, b.k = cbpf.RET|cbpf.K, c
-		o.changed, o.moved = true, true
+	if b.op == cbpf.RET|cbpf.A {
+		if c, ok := o.vals.isConst(val[atomA]); ok && o.alters(alter) {
+			// Not libpcap's (its code generator returns constants).
+			b.op, b.k = cbpf.RET|cbpf.K, c
+			o.changed, o.moved = true, true
+		}
 	}
 	touched := true // the statements or the terminator changed
 	empties := (b.outUse == 0 && aval != unknown && val[atomA] == aval && xval != unknown && val[atomX] == xval) ||
@@ -477,9 +481,11 @@ func (o *optimizer) peephole(b *block) {
 	if !b.isCond() {
 		return
 	}
-	if x, ok := t.isConst(b.val[atomX]); ok && b.op&cbpf.X != 0 {
-		b.op &^= cbpf.X
-		b.k = x
+	if b.op&cbpf.X != 0 {
+		if x, ok := t.isConst(b.val[atomX]); ok {
+			b.op &^= cbpf.X
+			b.k = x
+		}
 	}
 	if a, ok := t.isConst(b.val[atomA]); ok && b.op&cbpf.X == 0 {
 		var res bool
