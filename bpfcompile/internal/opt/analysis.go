@@ -398,7 +398,8 @@ func (b *block) localUses() {
 		}
 		r := &regTable[uint8(s.Op)]
 		u, d := r.use, int(r.def)
-		if r.kind != regsFixed {
+		if r.kind != regsFixed && (r.kind != regsAbsolute || s.K >= cbpf.AncillaryBase) {
+			// (A packet load's registers are the table's.)
 			u, d = regsK(*s, r.kind)
 		}
 		use |= u &^ def

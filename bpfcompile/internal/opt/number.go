@@ -528,7 +528,8 @@ func (o *optimizer) deadDefs(b *block) {
 		}
 		r := &regTable[uint8(ri.Op)]
 		use, d := r.use, int(r.def)
-		if r.kind != regsFixed {
+		if r.kind != regsFixed && (r.kind != regsAbsolute || ri.K >= cbpf.AncillaryBase) {
+			// (A packet load's registers are the table's.)
 			use, d = regsK(*ri, r.kind)
 		}
 		pending &^= use
