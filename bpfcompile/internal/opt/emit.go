@@ -14,7 +14,8 @@ func (o *optimizer) mergeSame() {
 	if !o.fresh || o.shape != o.analyzed {
 		o.levelOrder()
 	}
-	canon := o.iter
+	bs, order := o.b, o.order
+	canon := o.iter[:len(bs)]
 	for i := range canon {
 		canon[i] = int32(i)
 	}
@@ -24,15 +25,18 @@ func (o *optimizer) mergeSame() {
 	// Bottom up, the successors made canonical first: blocks that do the
 	// same once their successors are merged meet in the table, so one
 	// pass merges all there is to merge.
-	for j := len(o.order) - 1; j >= 0; j-- {
-		i := o.order[j]
-		b := &o.b[i]
+	for j := len(order) - 1; j >= 0; j-- {
+		i := order[j]
+		b := &bs[i]
 		o.work += len(b.stmts) + 1
-		for s := 0; s < b.nsucc(); s++ {
-			b.setSucc(s, canon[b.succ(s)])
+		if b.jt >= 0 {
+			b.jt = canon[b.jt]
+			if b.op != opJA { // (a ja's jf is unused)
+				b.jf = canon[b.jf]
+			}
 		}
 		h := b.hash() & mask
-		for table[h] != 0 && !b.same(&o.b[table[h]-1]) {
+		for table[h] != 0 && !b.same(&bs[table[h]-1]) {
 			h = (h + 1) & mask
 		}
 		if table[h] != 0 {
