@@ -200,8 +200,8 @@ func (o *optimizer) removePred(c, e int32) {
 
 // predsOf returns the edges into block i (2*block+slot).
 func (o *optimizer) predsOf(i int32) []int32 {
-	off := o.predOff[i]
-	return o.predArena[off : off+o.predN[i] : off+o.predN[i]]
+	off, n := int(o.predOff[i]), int(o.predN[i])
+	return o.predArena[off : off+n : off+n]
 }
 
 // findDominators computes the immediate dominator of every reachable
