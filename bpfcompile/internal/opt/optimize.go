@@ -312,7 +312,7 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	vals := make([]vnum, size+2*nb*k)
 	o.vals.index, vals = vals[:size:size], vals[size:]
 	for i := range blocks {
-		blocks[i].val = vals[2*i*k : (2*i+1)*k : (2*i+2)*k]
+		blocks[i].val, vals = vals[:k:2*k], vals[2*k:]
 	}
 }
 
