@@ -75,9 +75,10 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 	o.wouldAlter = false
 	// The block's values, worked out in place: the block is none of its
 	// predecessors.
-	val := b.val[:len(in)]
-	for a, v := range in { // (a few registers: cheaper than copy's call)
-		val[a] = v
+	val := b.val
+	val[atomA], val[atomX] = in[atomA], in[atomX]
+	if len(in) > atomM { // (most programs use no scratch slot: no call)
+		copy(val[atomM:], in[atomM:])
 	}
 	// Whether this block changes is known apart from the others'.
 	before := o.changed
