@@ -37,12 +37,14 @@ func (o *optimizer) number(alter bool) error {
 	if alter {
 		mark = numberedStmts
 	}
-	// Where the edges are as they were at the end of the last call (and
+	// Where the edges are as they were at the start of the last call (and
 	// the lists of edges in, which are redone at the start of a round,
 	// are theirs), a block starts with the values it started with then
 	// unless a predecessor was worked on in this call: those mark their
-	// successors (dirty).
-	asBefore := o.numberedShape == o.shape
+	// successors (dirty). (peephole may move edges: the next call then
+	// looks at every block.)
+	shape := o.shape
+	asBefore := o.numberedShape == shape
 	dirty := o.dirty
 	clear(dirty)
 	for _, i := range o.order {
@@ -64,7 +66,7 @@ func (o *optimizer) number(alter bool) error {
 			return err
 		}
 	}
-	o.numberedShape = o.shape
+	o.numberedShape = shape
 	return nil
 }
 

@@ -53,6 +53,31 @@ func TestNumberSkips(t *testing.T) {
 			bpf.RetConstant{Val: 0},
 		}},
 	}
+	// P's test is decided in the statement phase (A folds to 6), a move
+	// of an edge number makes itself: the next round B is left with R's
+	// edge, where M[0] is 9, and "ld M[0]" becomes "ld #9". (number
+	// looks at every block's values at entry then.)
+	progs = append(progs, struct {
+		name string
+		prog []bpf.Instruction
+	}{"edge moved by number", []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 1, SkipFalse: 5},
+		bpf.LoadConstant{Dst: bpf.RegA, Val: 7}, // P
+		bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		bpf.LoadConstant{Dst: bpf.RegA, Val: 5},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 6, SkipFalse: 4},
+		bpf.LoadConstant{Dst: bpf.RegA, Val: 9}, // R
+		bpf.StoreScratch{Src: bpf.RegA, N: 0},
+		bpf.LoadAbsolute{Off: 2, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 3, SkipFalse: 2},
+		bpf.LoadScratch{Dst: bpf.RegA, N: 0}, // B
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 9, SkipTrue: 1, SkipFalse: 2},
+		bpf.RetConstant{Val: 3},
+		bpf.RetConstant{Val: 1},
+		bpf.RetConstant{Val: 2},
+	}})
 	for _, c := range bpftest.Accept(t) {
 		if prog, err := bpftest.ParseListing(c.ExpectedUnopt); c.Skip == "" && err == nil {
 			progs = append(progs, struct {

@@ -371,7 +371,7 @@ type optimizer struct {
 
 	changed bool // a pass of this round changed the program
 	edits   int  // statements number rewrote, counted or not as changes
-	// The shape at the end of number's last call, and number's scratch.
+	// The shape at the start of number's last call, and number's scratch.
 	numberedShape uint64
 	dirty         []uint8
 	// wouldAlter says that in the branch phase number found a rewrite of
