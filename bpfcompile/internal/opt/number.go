@@ -44,7 +44,11 @@ func (o *optimizer) number(alter bool) error {
 	// successors (dirty). (peephole may move edges: the next call then
 	// looks at every block.)
 	shape := o.shape
-	asBefore := o.numberedShape == shape
+	asBefore := o.numberedShape == shape && !o.fullNumber
+	if o.fullNumber {
+		// As before the skips: the values numbered anew every round.
+		o.vals.reset()
+	}
 	dirty := o.dirty
 	clear(dirty)
 	for _, i := range o.order {
@@ -55,7 +59,7 @@ func (o *optimizer) number(alter bool) error {
 			if b.numbered&mark != 0 {
 				continue
 			}
-		} else if o.enter(i, in) && b.numbered&mark != 0 {
+		} else if o.enter(i, in) && b.numbered&mark != 0 && !o.fullNumber {
 			continue
 		}
 		if b.jt >= 0 {
@@ -85,7 +89,7 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 	// Whether this block changes is known apart from the others'.
 	before := o.changed
 	o.changed = false
-	edits, shape := o.edits, o.shape
+	edits, shape, op0, k0 := o.edits, o.shape, b.op, b.k
 	aval, xval := val[atomA], val[atomX]
 	for j := range b.stmts {
 		if b.stmts[j].Op == nop {
@@ -138,7 +142,9 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 		}
 		touched = o.changed || b.op != op || o.edits != edits
 	}
-	if !o.changed && o.edits == edits && o.shape == shape {
+	if !o.changed && o.edits == edits && o.shape == shape && b.op == op0 && b.k == k0 {
+		// Nothing changed (peephole makes some changes it does not
+		// count: a constant X operand becomes k).
 		switch {
 		case alter:
 			b.numbered = numberedStmts
@@ -149,7 +155,7 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 		}
 	}
 	o.changed = o.changed || before
-	if touched || b.op&cbpf.X != 0 || b.oval == unknown {
+	if touched || b.op&cbpf.X != 0 || b.oval == unknown || o.fullNumber {
 		// A constant operand's number lasts (the value table does): it
 		// changes only with the terminator.
 		o.setOval(b)

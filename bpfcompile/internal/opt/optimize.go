@@ -82,6 +82,13 @@ func Optimize(prog []bpf.Instruction, budget int) ([]bpf.Instruction, Stats, err
 // OptimizeRaw is Optimize for encoded instructions. The result may share
 // no memory with raw.
 func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, Stats, error) {
+	return optimizeRaw(raw, budget, false)
+}
+
+// optimizeRaw is OptimizeRaw; with full set, number skips no block and
+// numbers the values anew every round, as it did before it kept them and
+// skipped blocks (what must not change the result, which tests compare).
+func optimizeRaw(raw []bpf.RawInstruction, budget int, full bool) ([]bpf.RawInstruction, Stats, error) {
 	if len(raw) == 0 {
 		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
 	}
@@ -101,7 +108,7 @@ func OptimizeRaw(raw []bpf.RawInstruction, budget int) ([]bpf.RawInstruction, St
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	o := &optimizer{}
+	o := &optimizer{fullNumber: full}
 	o.init(blocks, len(raw), budget, registers(raw))
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
@@ -374,6 +381,9 @@ type optimizer struct {
 	// The shape at the start of number's last call, and number's scratch.
 	numberedShape uint64
 	dirty         []uint8
+	// fullNumber makes number work every block again each round, the
+	// values numbered anew (tests: optimizeRaw).
+	fullNumber bool
 	// wouldAlter says that in the branch phase number found a rewrite of
 	// the statement phase that applies in the block it works on.
 	wouldAlter bool

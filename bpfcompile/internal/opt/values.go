@@ -27,6 +27,13 @@ type values struct {
 	uniq  uint32     // values equal to nothing else made so far
 }
 
+// reset forgets every value, keeping the memory (for optimizeRaw's full
+// mode: the optimizer keeps its values from round to round).
+func (t *values) reset() {
+	t.keys = t.keys[:1]
+	clear(t.index)
+}
+
 func (k *valueKey) hash() uint64 {
 	h := uint64(k.code)<<48 ^ uint64(k.v0) ^ uint64(k.v1)<<24
 	h *= 0x9e3779b97f4a7c15
