@@ -44,10 +44,15 @@ func (o *optimizer) number(alter bool) error {
 	// successors (dirty). (peephole may move edges: the next call then
 	// looks at every block.)
 	shape := o.shape
-	asBefore := o.numberedShape == shape && !o.fullNumber
+	asBefore := o.numberedShape == shape
 	if o.fullNumber {
-		// As before the skips: the values numbered anew every round.
+		// As before the skips: the values numbered anew every round, no
+		// block skipped, every operand numbered again.
 		o.vals.reset()
+		asBefore, mark = false, 0
+		for i := range bs {
+			bs[i].oval = unknown
+		}
 	}
 	dirty := o.dirty
 	clear(dirty)
@@ -59,7 +64,7 @@ func (o *optimizer) number(alter bool) error {
 			if b.numbered&mark != 0 {
 				continue
 			}
-		} else if o.enter(i, in) && b.numbered&mark != 0 && !o.fullNumber {
+		} else if o.enter(i, in) && b.numbered&mark != 0 {
 			continue
 		}
 		if b.jt >= 0 {
@@ -155,7 +160,7 @@ func (o *optimizer) numberBlock(b *block, in []vnum, alter bool) error {
 		}
 	}
 	o.changed = o.changed || before
-	if touched || b.op&cbpf.X != 0 || b.oval == unknown || o.fullNumber {
+	if touched || b.op&cbpf.X != 0 || b.oval == unknown {
 		// A constant operand's number lasts (the value table does): it
 		// changes only with the terminator.
 		o.setOval(b)
