@@ -47,7 +47,7 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 	}
 	var raw []bpf.RawInstruction
 	if opts.NoOptimize || noOpt {
-		raw, err = layoutProgram(expr, gr.root)
+		raw, err = layoutProgram(expr, gr)
 	} else {
 		raw, err = optimizeGraph(expr, gr)
 	}
@@ -68,16 +68,17 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	if err != nil {
 		return nil, false, err
 	}
-	raw, err = layoutProgram(expr, gr.root)
+	raw, err = layoutProgram(expr, gr)
 	return raw, noOpt, err
 }
 
-// graph is a generated program: the blocks reachable from root, numbered
-// in order (block.offset, root 0), and their n instructions (long jumps
-// aside).
+// graph is a generated program: the blocks of g reachable from root,
+// numbered in order (block.offset, root 0), and their n instructions (long
+// jumps aside).
 type graph struct {
-	root  *block
-	order []*block
+	g     *gen
+	root  int32
+	order []int32
 	n     int
 }
 
@@ -105,13 +106,15 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 		}
 		return graph{}, false, err
 	}
-	if n := countPrimitives(node); n > maxPrimitives {
-		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
+	prims := countPrimitives(node)
+	if prims > maxPrimitives {
+		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, prims, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
 	g, err := newGen(expr, opts)
 	if err != nil {
 		return graph{}, false, err
 	}
+	g.reserve(prims)
 	if !opts.NoOptimize {
 		// The shape is for the optimizer; unoptimized, the program is
 		// libpcap's.
@@ -123,20 +126,21 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 			return graph{}, false, err
 		}
 	}
+	gr.g = g
 	if f == nil {
-		gr.root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
+		gr.root = g.newBlock(cbpf.RET|cbpf.K, uint32(snaplen), nil)
 	} else {
 		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if gr.order, gr.n = reachable(gr.root, g.blocks+len(g.rets), maxRawInstructions); gr.n > maxRawInstructions {
+	if gr.order, gr.n = g.reachable(gr.root, maxRawInstructions); gr.n > maxRawInstructions {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	return gr, g.noOptimize, nil
 }
 
 // layoutProgram lays the program at root out as instructions.
-func layoutProgram(expr string, root *block) ([]bpf.RawInstruction, error) {
-	raw, err := layout(root)
+func layoutProgram(expr string, gr graph) ([]bpf.RawInstruction, error) {
+	raw, err := gr.g.layout(gr.root)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -278,32 +282,33 @@ func countPrimitives(n Node) int {
 // reachable numbers the blocks reachable from root depth first, true
 // successor first (block.offset; root 0), and returns them in that order
 // and their number of instructions (long jumps aside), or a number above
-// limit once it passes limit. blocks is about their number.
-func reachable(root *block, blocks, limit int) (order []*block, n int) {
-	order = make([]*block, 0, blocks)
-	root.mark = true
-	var room [32]*block
+// limit once it passes limit.
+func (g *gen) reachable(root int32, limit int) (order []int32, n int) {
+	order = make([]int32, 0, len(g.blk))
+	g.blk[root].mark = true
+	var room [32]int32
 	stack := append(room[:0], root)
 	for len(stack) > 0 && n <= limit {
-		b := stack[len(stack)-1]
+		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		b := &g.blk[id]
 		b.offset = int32(len(order))
-		order = append(order, b)
-		n += len(b.stmts) + 1
-		if s := b.jf; s != nil && !s.mark {
-			s.mark = true
+		order = append(order, id)
+		n += int(b.nstmts) + 1
+		if s := b.jf; s != noBlock && !g.blk[s].mark {
+			g.blk[s].mark = true
 			stack = append(stack, s)
 		}
-		if s := b.jt; s != nil && !s.mark {
-			s.mark = true
+		if s := b.jt; s != noBlock && !g.blk[s].mark {
+			g.blk[s].mark = true
 			stack = append(stack, s)
 		}
 	}
 	for _, b := range order {
-		b.mark = false
+		g.blk[b].mark = false
 	}
 	for _, b := range stack {
-		b.mark = false
+		g.blk[b].mark = false
 	}
 	return order, n
 }

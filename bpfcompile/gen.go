@@ -61,11 +61,10 @@ type gen struct {
 	labelDepth     int
 	vlanDepth      int
 
-	// jumps is the slab the blocks of comparisons come from (newJump),
-	// rets the returns finish attaches.
-	jumps  []jump
-	blocks int // the jumps made
-	rets   [2]block
+	// blk holds the blocks of the program (indexed by block numbers),
+	// stmts their statements (block.first, nstmts).
+	blk   []block
+	stmts []stmt
 	// frags is the slab fragments come from, freeFrags those used up.
 	frags     []frag
 	freeFrags *frag
@@ -241,7 +240,7 @@ func (g *gen) uncond(v bool) *frag {
 	if v {
 		k, m = 0, isTrue
 	}
-	f := g.jmpFragCopy(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
+	f := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
 	f.m = m
 	return f
 }
@@ -257,7 +256,7 @@ func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype ui
 	if mask != 0xffffffff {
 		s = append(s, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
 	}
-	f := g.jmpFragCopy(cbpf.JMP|jtype|cbpf.K, v, s)
+	f := g.jmpFrag(cbpf.JMP|jtype|cbpf.K, v, s)
 	if reverse {
 		return g.not(f)
 	}

@@ -25,7 +25,7 @@ func genLayout(tb testing.TB, expr string) int {
 		tb.Fatal(err)
 	}
 	root := g.finish(g.finishParse(f), defaultSnaplen)
-	raw, err := layout(root)
+	raw, err := g.layout(root)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, cbpf.B, p) }
 // ipFrag is true for an IPv4 packet that is not a non-first fragment.
 func (g *gen) ipFrag() *frag {
 	var buf [2]stmt
-	return g.not(g.jmpFragCopy(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
+	return g.not(g.jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
 }
 
 // portDir combines the source and destination tests of a port.
