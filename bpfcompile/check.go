@@ -73,6 +73,21 @@ func checkRaw(raw []bpf.RawInstruction) error {
 	loads := false // a scratch slot is read
 	for i, r := range raw {
 		op := vmDecodeOp(r.Op)
+		// Most instructions have nothing to check but their opcode (and
+		// the conditional jumps their targets): the others are looked
+		// at one by one.
+		if op.isCondJump() {
+			if i+1+int(r.Jt) >= n || i+1+int(r.Jf) >= n {
+				return fail(i, fmt.Errorf("%w: jt %d jf %d", ErrJumpOutOfRange, i+1+int(r.Jt), i+1+int(r.Jf)))
+			}
+			continue
+		}
+		if op.isAbsLoad() {
+			if r.K >= cbpf.AncillaryBase && !isAncillary(r.K) {
+				return fail(i, fmt.Errorf("%w: [%#x]", ErrUnknownAncillary, r.K))
+			}
+			continue
+		}
 		loads = loads || op == vmOpLdMem || op == vmOpLdxMem
 		switch {
 		case op == vmOpInvalid:
@@ -88,12 +103,6 @@ func checkRaw(raw []bpf.RawInstruction) error {
 			if r.K >= uint32(n-i-1) {
 				return fail(i, fmt.Errorf("%w: ja %+d", ErrBackwardJump, int32(r.K)))
 			}
-		case op.isCondJump():
-			if i+1+int(r.Jt) >= n || i+1+int(r.Jf) >= n {
-				return fail(i, fmt.Errorf("%w: jt %d jf %d", ErrJumpOutOfRange, i+1+int(r.Jt), i+1+int(r.Jf)))
-			}
-		case op.isAbsLoad() && r.K >= cbpf.AncillaryBase && !isAncillary(r.K):
-			return fail(i, fmt.Errorf("%w: [%#x]", ErrUnknownAncillary, r.K))
 		}
 	}
 	switch vmDecodeOp(raw[n-1].Op) {
