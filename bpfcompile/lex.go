@@ -131,15 +131,9 @@ func lexOne(src string, i int) token {
 	var kw tokKind
 	var pq pqual
 	if idLen > 0 {
-		w := s[:idLen]
-		if k, ok := keywords[w]; ok {
-			kw = k
-			try(idLen, prKeyword)
-		} else if q, ok := pnames[w]; ok {
-			kw, pq = tPName, q
-			try(idLen, prKeyword)
-		} else if _, ok := numWords[w]; ok {
-			try(idLen, prNumWord)
+		if r, ok := lookupReserved(s[:idLen]); ok {
+			kw, pq = r.kind, r.pq
+			try(idLen, r.pr)
 		}
 		try(idLen, prID)
 		if c := s[0] | 0x20; c >= 'g' && c <= 'z' {
@@ -204,6 +198,43 @@ func lexOne(src string, i int) token {
 		t.kind, t.text = tID, text[1:]
 	}
 	return t
+}
+
+// reservedWord is what a reserved word is: a keyword or protocol name
+// (pr prKeyword; kind tPName with its qualifier pq for a protocol name),
+// or a named number (pr prNumWord).
+type reservedWord struct {
+	kind tokKind
+	pq   pqual
+	pr   int
+}
+
+// reservedWords is keywords, pnames and numWords in one map, for one
+// lookup per word: a word in more than one is what the lexer takes it for
+// (a keyword before a protocol name before a named number).
+var reservedWords = func() map[string]reservedWord {
+	m := make(map[string]reservedWord, len(keywords)+len(pnames)+len(numWords))
+	for w := range numWords {
+		m[w] = reservedWord{pr: prNumWord}
+	}
+	for w, q := range pnames {
+		m[w] = reservedWord{kind: tPName, pq: q, pr: prKeyword}
+	}
+	for w, k := range keywords {
+		m[w] = reservedWord{kind: k, pr: prKeyword}
+	}
+	return m
+}()
+
+// lookupReserved returns what the word w is if it is a reserved word.
+// Every reserved word starts with a lower-case letter: numbers and
+// addresses, words too to the lexer, need no lookup.
+func lookupReserved(w string) (reservedWord, bool) {
+	if w[0] < 'a' || w[0] > 'z' {
+		return reservedWord{}, false
+	}
+	r, ok := reservedWords[w]
+	return r, ok
 }
 
 // wordToken makes the token of the word s[:n] at offset i, a keyword
