@@ -282,33 +282,29 @@ func countPrimitives(n Node) int {
 // reachable numbers the blocks reachable from root depth first, true
 // successor first (block.offset; root 0), and returns them in that order
 // and their number of instructions (long jumps aside), or a number above
-// limit once it passes limit.
+// limit once it passes limit. It runs once on a graph: the offsets of the
+// blocks not numbered yet (unreached, queued) are its marks.
 func (g *gen) reachable(root int32, limit int) (order []int32, n int) {
 	order = make([]int32, 0, len(g.blk))
-	g.blk[root].mark = true
+	blk := g.blk
+	blk[root].offset = queued
 	var room [32]int32
 	stack := append(room[:0], root)
 	for len(stack) > 0 && n <= limit {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		b := &g.blk[id]
+		b := &blk[id]
 		b.offset = int32(len(order))
 		order = append(order, id)
 		n += int(b.nstmts) + 1
-		if s := b.jf; s != noBlock && !g.blk[s].mark {
-			g.blk[s].mark = true
+		if s := b.jf; s != noBlock && blk[s].offset == unreached {
+			blk[s].offset = queued
 			stack = append(stack, s)
 		}
-		if s := b.jt; s != noBlock && !g.blk[s].mark {
-			g.blk[s].mark = true
+		if s := b.jt; s != noBlock && blk[s].offset == unreached {
+			blk[s].offset = queued
 			stack = append(stack, s)
 		}
-	}
-	for _, b := range order {
-		g.blk[b].mark = false
-	}
-	for _, b := range stack {
-		g.blk[b].mark = false
 	}
 	return order, n
 }

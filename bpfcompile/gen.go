@@ -63,11 +63,14 @@ type gen struct {
 
 	// blk holds the blocks of the program (indexed by block numbers),
 	// stmts their statements (block.first, nstmts).
-	blk   []block
-	stmts []stmt
-	// frags is the slab fragments come from, freeFrags those used up.
+	blk       []block
+	stmts     []stmt
+	stmtJumps bool // a statement jumps (within its block)
+	// frags is the slab fragments come from, freeFrags those used up;
+	// the first slab is fragRoom (few are in use at once).
 	frags     []frag
 	freeFrags *frag
+	fragRoom  [4]frag
 
 	regUsed [16]bool
 	curReg  int
@@ -120,6 +123,7 @@ func newGen(expr string, opts Options) (*gen, error) {
 	g.offLinkPL = absOffset{constPart: row.payload, variable: row.payloadVar, reg: -1}
 	g.offNL, g.offNLNoSNAP = row.nl, row.nlNoSNAP
 	g.offOuterLinkHdr, g.offPrevLinkHdr = g.offLinkHdr, g.offLinkHdr
+	g.frags = g.fragRoom[:0]
 	g.res = opts.Resolver
 	if g.res == nil {
 		g.res = builtinResolver{}

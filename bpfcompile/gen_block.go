@@ -31,6 +31,13 @@ const (
 // noBlock is the successor of a return: no block.
 const noBlock = -1
 
+// unreached and queued are the offsets of a block before reachable
+// numbers it: not seen yet, and on its stack.
+const (
+	unreached = -1
+	queued    = -2
+)
+
 // block is a basic block: statements, then a conditional jump (or a
 // return) whose targets are other blocks. Blocks live in the generator's
 // slab (gen.blk) and name each other by index there, and a block's
@@ -46,7 +53,7 @@ type block struct {
 	// layout state
 	mark           bool
 	longjt, longjf uint8 // 1: the branch goes through a ja after the block
-	offset         int32
+	offset         int32 // unreached until reachable numbers the block
 
 	// The exits after the block's true and false edges in the lists of a
 	// fragment under construction (exit).
@@ -110,11 +117,13 @@ type frag struct {
 const blocksPerPrimitive = 12
 
 // reserve makes room for the blocks and statements of a program of prims
-// primitives, and the two returns.
+// primitives, and the two returns. Arithmetic makes statements rather
+// than blocks, about one per two characters of the expression
+// (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0: 6 blocks, 27 statements).
 func (g *gen) reserve(prims int) {
 	n := 2 + blocksPerPrimitive*prims
 	g.blk = make([]block, 0, n)
-	g.stmts = make([]stmt, 0, n)
+	g.stmts = make([]stmt, 0, n+len(g.src)/2)
 }
 
 // stmtsOf returns the statements of block b.
@@ -126,9 +135,19 @@ func (g *gen) stmtsOf(b *block) []stmt {
 // (a jump whose targets are not set yet, or a return).
 func (g *gen) newBlock(code uint16, k uint32, stmts []stmt) int32 {
 	id := int32(len(g.blk))
-	g.blk = append(g.blk, block{first: int32(len(g.stmts)), nstmts: int32(len(stmts)), jt: noBlock, jf: noBlock, k: k, code: code})
-	g.stmts = append(g.stmts, stmts...)
+	g.blk = append(g.blk, block{first: int32(len(g.stmts)), nstmts: int32(len(stmts)), jt: noBlock, jf: noBlock, k: k, code: code, offset: unreached})
+	g.addStmts(stmts)
 	return id
+}
+
+// addStmts appends stmts to the arena, noting whether one jumps.
+func (g *gen) addStmts(stmts []stmt) {
+	for _, s := range stmts {
+		if s.code&0x07 == cbpf.JMP {
+			g.stmtJumps = true
+		}
+	}
+	g.stmts = append(g.stmts, stmts...)
 }
 
 // prependStmts puts s before the statements of block b.
@@ -138,7 +157,7 @@ func (g *gen) prependStmts(s []stmt, b int32) {
 	}
 	first, n := g.blk[b].first, g.blk[b].nstmts
 	at := int32(len(g.stmts))
-	g.stmts = append(g.stmts, s...)
+	g.addStmts(s)
 	g.stmts = append(g.stmts, g.stmts[first:first+n]...)
 	g.blk[b].first, g.blk[b].nstmts = at, n+int32(len(s))
 }

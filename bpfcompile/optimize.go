@@ -53,7 +53,7 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 	n := gr.n
 	var out []bpf.RawInstruction
 	var err error
-	if blocks, ok := gr.g.exportBlocks(gr.order); ok {
+	if blocks, ok := gr.g.exportBlocks(gr.order, n); ok {
 		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
@@ -87,21 +87,14 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 	return out, nil
 }
 
-// exportBlocks hands the blocks of order (numbered by reachable) to the
-// optimizer; ok is false when a statement jumps (within its block), which
-// the optimizer's blocks do not.
-func (g *gen) exportBlocks(order []int32) (blocks *opt.Blocks, ok bool) {
-	n := 0
-	for _, id := range order {
-		b := &g.blk[id]
-		n += int(b.nstmts)
-		for _, s := range g.stmtsOf(b) {
-			if s.code&0x07 == cbpf.JMP {
-				return nil, false
-			}
-		}
+// exportBlocks hands the blocks of order (numbered by reachable), n
+// instructions, to the optimizer; ok is false when a statement jumps
+// (within its block), which the optimizer's blocks do not.
+func (g *gen) exportBlocks(order []int32, n int) (blocks *opt.Blocks, ok bool) {
+	if g.stmtJumps {
+		return nil, false
 	}
-	blocks = opt.NewBlocks(len(order), n)
+	blocks = opt.NewBlocks(len(order), n-len(order))
 	for _, id := range order {
 		b := &g.blk[id]
 		for _, s := range g.stmtsOf(b) {
