@@ -73,13 +73,13 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 }
 
 // graph is a generated program: the blocks of g reachable from root,
-// numbered in order (block.offset, root 0), and their n instructions (long
-// jumps aside).
+// nblocks of them numbered in order (block.offset, root 0; block.next is
+// the next in that order), and their n instructions (long jumps aside).
 type graph struct {
-	g     *gen
-	root  int32
-	order []int32
-	n     int
+	g       *gen
+	root    int32
+	nblocks int
+	n       int
 }
 
 // compileGraph parses expr and generates its program as a graph of
@@ -132,7 +132,7 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	} else {
 		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if gr.order, gr.n = g.reachable(gr.root, maxRawInstructions); gr.n > maxRawInstructions {
+	if gr.nblocks, gr.n = g.reachable(gr.root, maxRawInstructions); gr.n > maxRawInstructions {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	return gr, g.noOptimize, nil
@@ -280,22 +280,27 @@ func countPrimitives(n Node) int {
 }
 
 // reachable numbers the blocks reachable from root depth first, true
-// successor first (block.offset; root 0), and returns them in that order
-// and their number of instructions (long jumps aside), or a number above
-// limit once it passes limit. It runs once on a graph: the offsets of the
-// blocks not numbered yet (unreached, queued) are its marks.
-func (g *gen) reachable(root int32, limit int) (order []int32, n int) {
-	order = make([]int32, 0, len(g.blk))
+// successor first (block.offset; root 0), links them in that order
+// (block.next), and returns their number and their number of
+// instructions (long jumps aside), or a number above limit once it passes
+// limit. It runs once on a graph: the offsets of the blocks not numbered
+// yet (unreached, queued) are its marks.
+func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
 	blk := g.blk
 	blk[root].offset = queued
 	var room [32]int32
 	stack := append(room[:0], root)
+	last := int32(noBlock)
 	for len(stack) > 0 && n <= limit {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		b := &blk[id]
-		b.offset = int32(len(order))
-		order = append(order, id)
+		b.offset, b.next = int32(nblocks), noBlock
+		if last != noBlock {
+			blk[last].next = id
+		}
+		last = id
+		nblocks++
 		n += int(b.nstmts) + 1
 		if s := b.jf; s != noBlock && blk[s].offset == unreached {
 			blk[s].offset = queued
@@ -306,7 +311,7 @@ func (g *gen) reachable(root int32, limit int) (order []int32, n int) {
 			stack = append(stack, s)
 		}
 	}
-	return order, n
+	return nblocks, n
 }
 
 // longestAddrRun returns the offset and length of the longest run of the

@@ -14,8 +14,8 @@ import (
 // relative to the next statement of the same block.
 type stmt struct {
 	code   uint16
-	k      uint32
 	jt, jf uint8
+	k      uint32
 }
 
 // meaning records whether a block is a known constant, which lets and/or
@@ -54,6 +54,7 @@ type block struct {
 	mark           bool
 	longjt, longjf uint8 // 1: the branch goes through a ja after the block
 	offset         int32 // unreached until reachable numbers the block
+	next           int32 // the block numbered after it (noBlock: none)
 
 	// The exits after the block's true and false edges in the lists of a
 	// fragment under construction (exit).

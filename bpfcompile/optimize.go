@@ -53,7 +53,7 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 	n := gr.n
 	var out []bpf.RawInstruction
 	var err error
-	if blocks, ok := gr.g.exportBlocks(gr.order, n); ok {
+	if blocks, ok := gr.g.exportBlocks(gr); ok {
 		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
@@ -87,15 +87,15 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 	return out, nil
 }
 
-// exportBlocks hands the blocks of order (numbered by reachable), n
-// instructions, to the optimizer; ok is false when a statement jumps
-// (within its block), which the optimizer's blocks do not.
-func (g *gen) exportBlocks(order []int32, n int) (blocks *opt.Blocks, ok bool) {
+// exportBlocks hands the blocks of gr (numbered by reachable) to the
+// optimizer; ok is false when a statement jumps (within its block), which
+// the optimizer's blocks do not.
+func (g *gen) exportBlocks(gr graph) (blocks *opt.Blocks, ok bool) {
 	if g.stmtJumps {
 		return nil, false
 	}
-	blocks = opt.NewBlocks(len(order), n-len(order))
-	for _, id := range order {
+	blocks = opt.NewBlocks(gr.nblocks, gr.n-gr.nblocks)
+	for id := gr.root; id != noBlock; {
 		b := &g.blk[id]
 		for _, s := range g.stmtsOf(b) {
 			blocks.Stmt(bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
@@ -105,6 +105,7 @@ func (g *gen) exportBlocks(order []int32, n int) (blocks *opt.Blocks, ok bool) {
 		} else {
 			blocks.End(b.code, b.k, 0, 0)
 		}
+		id = b.next
 	}
 	return blocks, true
 }
