@@ -319,7 +319,7 @@ func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
 func longestAddrRun(s string) (off, n int) {
 	start := 0
 	for i := 0; i <= len(s); i++ {
-		if i < len(s) && (isHex(s[i]) || s[i] == ':' || s[i] == '.' || s[i] == 'x' || s[i] == 'X') {
+		if i < len(s) && charClass[s[i]]&ccAddr != 0 {
 			continue
 		}
 		if i-start > n {

@@ -22,9 +22,37 @@ const (
 	prEscID
 )
 
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
+func isHex(c byte) bool { return charClass[c]&ccHex != 0 }
+
+// Classes of bytes for the scans over every byte of a filter (the lexer's
+// blanks, tokenBound, longestAddrRun, hex digits): a lookup in charClass
+// costs less than the comparisons that define them.
+const (
+	ccBlank = 1 << iota // ' ', '\t', '\n', '\r'
+	ccPunct             // a byte that is or starts punctuation (tokenBound)
+	ccHex               // [0-9a-fA-F]
+	ccAddr              // a byte of addresses and numbers: hex, ':', '.', 'x', 'X'
+)
+
+var charClass = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			t[i] |= ccBlank
+		}
+		if strings.IndexByte("()[]!&|+-*/%^<>=", c) >= 0 {
+			t[i] |= ccPunct
+		}
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			t[i] |= ccHex | ccAddr
+		}
+		if c == ':' || c == '.' || c == 'x' || c == 'X' {
+			t[i] |= ccAddr
+		}
+	}
+	return t
+}()
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isAlnum(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
@@ -36,7 +64,7 @@ func lexAll(src string) []token {
 	toks := make([]token, 0, tokenBound(src))
 	i := 0
 	for {
-		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+		for i < len(src) && charClass[src[i]]&ccBlank != 0 {
 			i++
 		}
 		if i >= len(src) {
@@ -94,10 +122,10 @@ func tokenBound(src string) int {
 	n := 1
 	after := true // after a blank or punctuation
 	for i := 0; i < len(src); i++ {
-		switch src[i] {
-		case ' ', '\t', '\n', '\r':
+		switch cc := charClass[src[i]]; {
+		case cc&ccBlank != 0:
 			after = true
-		case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
+		case cc&ccPunct != 0:
 			n++
 			after = true
 		default:
