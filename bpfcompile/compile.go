@@ -106,7 +106,7 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 		}
 		return graph{}, false, err
 	}
-	prims := countPrimitives(node)
+	prims, blocks := sizePrimitives(node)
 	if prims > maxPrimitives {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, prims, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
@@ -114,7 +114,7 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	if err != nil {
 		return graph{}, false, err
 	}
-	g.reserve(prims)
+	g.reserve(blocks)
 	if !opts.NoOptimize {
 		// The shape is for the optimizer; unoptimized, the program is
 		// libpcap's.
@@ -261,7 +261,15 @@ func (g *gen) generate(n Node) (f *frag, err error) {
 // countPrimitives returns the number of primitives (the leaves: not "and",
 // "or", "not") of the syntax tree n.
 func countPrimitives(n Node) int {
-	count := 0
+	count, _ := sizePrimitives(n)
+	return count
+}
+
+// sizePrimitives returns the number of primitives of the syntax tree n
+// and about the number of blocks the code generator makes for them: a
+// protocol alone ("icmp", "arp") some 2 to 4, another primitive up to
+// blocksPerPrimitive (a port or a host), a port in a chain of them more.
+func sizePrimitives(n Node) (count, blocks int) {
 	stack := []Node{n}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
@@ -272,11 +280,15 @@ func countPrimitives(n Node) int {
 			stack = append(stack, n.X, n.Y)
 		case *NotNode:
 			stack = append(stack, n.X)
+		case *ProtoNode:
+			count++
+			blocks += 4
 		default:
 			count++
+			blocks += blocksPerPrimitive
 		}
 	}
-	return count
+	return count, blocks
 }
 
 // reachable numbers the blocks reachable from root depth first, true

@@ -66,6 +66,10 @@ type gen struct {
 	blk       []block
 	stmts     []stmt
 	stmtJumps bool // a statement jumps (within its block)
+	// The first slabs of blocks and statements, room for a filter of one
+	// primitive: the generator is allocated anyway.
+	blkRoom  [14]block
+	stmtRoom [24]stmt
 	// frags is the slab fragments come from, freeFrags those used up;
 	// the first slab is fragRoom (few are in use at once).
 	frags     []frag
@@ -124,6 +128,7 @@ func newGen(expr string, opts Options) (*gen, error) {
 	g.offNL, g.offNLNoSNAP = row.nl, row.nlNoSNAP
 	g.offOuterLinkHdr, g.offPrevLinkHdr = g.offLinkHdr, g.offLinkHdr
 	g.frags = g.fragRoom[:0]
+	g.blk, g.stmts = g.blkRoom[:0], g.stmtRoom[:0]
 	g.res = opts.Resolver
 	if g.res == nil {
 		g.res = builtinResolver{}

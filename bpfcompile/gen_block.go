@@ -117,14 +117,19 @@ type frag struct {
 // spares the slabs their regrowth.
 const blocksPerPrimitive = 12
 
-// reserve makes room for the blocks and statements of a program of prims
-// primitives, and the two returns. Arithmetic makes statements rather
-// than blocks, about one per two characters of the expression
+// reserve makes room for the blocks and statements of a program of about
+// blocks blocks (sizePrimitives), and the two returns, when the rooms in
+// the generator are too small. Arithmetic makes statements rather than
+// blocks, about one per two characters of the expression
 // (tcp[tcpflags] & (tcp-syn|tcp-fin) != 0: 6 blocks, 27 statements).
-func (g *gen) reserve(prims int) {
-	n := 2 + blocksPerPrimitive*prims
-	g.blk = make([]block, 0, n)
-	g.stmts = make([]stmt, 0, n+len(g.src)/2)
+func (g *gen) reserve(blocks int) {
+	n := 2 + blocks
+	if n > len(g.blkRoom) {
+		g.blk = make([]block, 0, n)
+	}
+	if n += len(g.src) / 2; n > len(g.stmtRoom) {
+		g.stmts = make([]stmt, 0, n)
+	}
 }
 
 // stmtsOf returns the statements of block b.
