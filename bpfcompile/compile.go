@@ -93,15 +93,20 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	if off, n := longestAddrRun(expr); n > maxAddrRun {
 		return graph{}, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
-	node, prefix, err := parse(expr)
+	// The generator is made first, for its room for the tokens; its error
+	// (an unknown link type) comes after the parser's.
+	g, gerr := newGen(expr, opts)
+	var room []token
+	if gerr == nil {
+		room = g.tokRoom[:]
+	}
+	node, prefix, err := parseTo(room, expr)
 	if err != nil {
 		// libpcap generates code as it parses: an error in the primitives
 		// before a syntax error is the one it reports.
-		if prefix != nil && countPrimitives(prefix) <= maxPrimitives {
-			if g, gerr := newGen(expr, opts); gerr == nil {
-				if _, perr := g.generate(prefix); perr != nil {
-					return graph{}, false, perr
-				}
+		if prefix != nil && gerr == nil && countPrimitives(prefix) <= maxPrimitives {
+			if _, perr := g.generate(prefix); perr != nil {
+				return graph{}, false, perr
 			}
 		}
 		return graph{}, false, err
@@ -110,9 +115,8 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	if prims > maxPrimitives {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, prims, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
-	g, err := newGen(expr, opts)
-	if err != nil {
-		return graph{}, false, err
+	if gerr != nil {
+		return graph{}, false, gerr
 	}
 	g.reserve(blocks)
 	if !opts.NoOptimize {

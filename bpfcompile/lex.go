@@ -60,8 +60,14 @@ func isAlnum(c byte) bool {
 
 // lexAll splits src into tokens. A lexical error becomes a tError token
 // and ends the list; the last token is always tEOF or tError.
-func lexAll(src string) []token {
-	toks := make([]token, 0, tokenBound(src))
+func lexAll(src string) []token { return lexAllTo(nil, src) }
+
+// lexAllTo is lexAll into room, when src's tokens fit in it.
+func lexAllTo(room []token, src string) []token {
+	toks := room[:0]
+	if n := tokenBound(src); n > cap(room) {
+		toks = make([]token, 0, n)
+	}
 	i := 0
 	for {
 		for i < len(src) && charClass[src[i]]&ccBlank != 0 {

@@ -56,11 +56,14 @@ func Parse(expr string) (Node, error) {
 
 // parse is Parse that also returns, on a syntax error, the complete
 // primitives before it.
-func parse(expr string) (n Node, prefix Node, err error) {
+func parse(expr string) (n Node, prefix Node, err error) { return parseTo(nil, expr) }
+
+// parseTo is parse with room for the tokens (used when they fit).
+func parseTo(room []token, expr string) (n Node, prefix Node, err error) {
 	if len(expr) > maxExprLen {
 		return nil, nil, &Error{Pos: posAt(expr, maxExprLen), Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
 	}
-	ps := &parser{src: expr, toks: lexAll(expr), errTok: -1, top: true}
+	ps := &parser{src: expr, toks: lexAllTo(room, expr), errTok: -1, top: true}
 	defer func() {
 		if r := recover(); r != nil {
 			switch e := r.(type) {
