@@ -132,9 +132,10 @@ func (g *gen) reserve(blocks int) {
 	}
 }
 
-// stmtsOf returns the statements of block b.
+// stmtsOf returns the statements of block b, to read: appending to them
+// would overwrite the next block's.
 func (g *gen) stmtsOf(b *block) []stmt {
-	return g.stmts[b.first : b.first+b.nstmts : b.first+b.nstmts]
+	return g.stmts[b.first : b.first+b.nstmts]
 }
 
 // newBlock adds a block that runs a copy of stmts and ends in code, k
@@ -146,14 +147,17 @@ func (g *gen) newBlock(code uint16, k uint32, stmts []stmt) int32 {
 	return id
 }
 
-// addStmts appends stmts to the arena, noting whether one jumps.
+// addStmts appends stmts to the arena, noting whether one jumps. (One by
+// one: a block has one or two, fewer than a copy's call costs.)
 func (g *gen) addStmts(stmts []stmt) {
+	out := g.stmts
 	for _, s := range stmts {
 		if s.code&0x07 == cbpf.JMP {
 			g.stmtJumps = true
 		}
+		out = append(out, s)
 	}
-	g.stmts = append(g.stmts, stmts...)
+	g.stmts = out
 }
 
 // prependStmts puts s before the statements of block b.
