@@ -271,8 +271,9 @@ func countPrimitives(n Node) int {
 
 // sizePrimitives returns the number of primitives of the syntax tree n
 // and about the number of blocks the code generator makes for them: a
-// protocol alone ("icmp", "arp") some 2 to 4, another primitive up to
-// blocksPerPrimitive (a port or a host), a port in a chain of them more.
+// protocol alone ("icmp", "arp") some 2 to 4, a port or port range of any
+// protocol 20 to 24 (tests for TCP, UDP and SCTP over IPv4 and IPv6),
+// another primitive up to blocksPerPrimitive (a host: 14).
 func sizePrimitives(n Node) (count, blocks int) {
 	stack := []Node{n}
 	for len(stack) > 0 {
@@ -287,6 +288,13 @@ func sizePrimitives(n Node) (count, blocks int) {
 		case *ProtoNode:
 			count++
 			blocks += 4
+		case *IDNode:
+			count++
+			if (n.Q.addr == aPort || n.Q.addr == aPortrange) && n.Q.proto == qDefault {
+				blocks += 2 * blocksPerPrimitive
+			} else {
+				blocks += blocksPerPrimitive
+			}
 		default:
 			count++
 			blocks += blocksPerPrimitive
