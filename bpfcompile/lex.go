@@ -154,6 +154,53 @@ func lexOne(src string, i int) token {
 			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
 		}
 	}
+	if isDigit(s[0]) {
+		// Fewer than 12 decimal digits that a blank, punctuation other
+		// than '-' or the end follows are a number: no address or word
+		// is longer (a MAC address of 12 hex digits is).
+		n := 1
+		for n < len(s) && isDigit(s[n]) {
+			n++
+		}
+		if n < 12 && (n == len(s) || charClass[s[n]]&(ccBlank|ccPunct) != 0 && s[n] != '-') {
+			v, msg := parseNumber(s[:n])
+			if msg != "" {
+				return token{kind: tError, off: i, end: i + n, text: msg}
+			}
+			return token{kind: tNum, off: i, end: i + n, text: s[:n], num: v}
+		}
+	}
+	if idLen := matchID(s); idLen > 0 && isLetter(s[0]) && pastF(s[:idLen]) {
+		// A word that starts with a letter and holds one past f is no
+		// number, no address and no punctuation, which are made of hex
+		// digits and separators: only a word.
+		var kw tokKind
+		var pq pqual
+		pr := prID
+		if r, ok := lookupReserved(s[:idLen]); ok {
+			kw, pq, pr = r.kind, r.pq, r.pr
+		}
+		return wordToken(s, i, idLen, pr, kw, pq)
+	}
+	return lexMatch(s, i)
+}
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { c |= 0x20; return c >= 'a' && c <= 'z' }
+
+// pastF reports whether w holds a letter past f (in either case).
+func pastF(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if c := w[i] | 0x20; c >= 'g' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+// lexMatch scans the token s (at offset i) starts with by trying every
+// pattern: the longest match wins, on a tie the one of highest priority.
+func lexMatch(s string, i int) token {
 	bestLen, bestPr := 0, 99
 	try := func(n, pr int) {
 		if n > bestLen || n == bestLen && n > 0 && pr < bestPr {
@@ -170,11 +217,6 @@ func lexOne(src string, i int) token {
 			try(idLen, r.pr)
 		}
 		try(idLen, prID)
-		if c := s[0] | 0x20; c >= 'g' && c <= 'z' {
-			// A word that starts with a letter past f is no number, no
-			// address and no punctuation: only a word.
-			return wordToken(s, i, idLen, bestPr, kw, pq)
-		}
 	}
 	try(matchPunct(s), prPunct)
 	if len(s) >= 2 && s[0] == '$' && isHex(s[1]) {

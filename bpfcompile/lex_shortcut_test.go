@@ -1,0 +1,48 @@
+package bpfcompile
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestLexShortcuts checks that lexOne's shortcuts for numbers and words
+// scan the same token as trying every pattern (lexMatch) does: runs of
+// digits of every length and words of letters and hex digits, reserved
+// or not, each followed by every byte, and random strings of the bytes
+// tokens are made of.
+func TestLexShortcuts(t *testing.T) {
+	var heads []string
+	digits := "1234567890123"
+	for n := 1; n <= len(digits); n++ {
+		heads = append(heads, digits[:n], "0"+digits[:n-1])
+	}
+	heads = append(heads, "0x1f", "99999999999", "4294967296", "00", "0777", "08")
+	for w := range reservedWords {
+		heads = append(heads, w)
+	}
+	heads = append(heads, "a", "ab", "abc", "add", "dead", "beef", "deadbeefcafe", "fe80", "ax", "ag", "Ag", "aG", "xyz", "a-b", "a_b", "a.b", "ab.cd", "ff", "eth0", "fe", "abcd.efgh.ijkl")
+	var srcs []string
+	for _, h := range heads {
+		for c := range 256 {
+			srcs = append(srcs, h+string(rune(c))[:1], h+string([]byte{byte(c)})+"1")
+		}
+		srcs = append(srcs, h)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "0123456789abcdefgxzABFGX:.-_ ()$\\!=<>/"
+	for range 20000 {
+		b := make([]byte, 1+rng.IntN(14))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		srcs = append(srcs, string(b))
+	}
+	for _, src := range srcs {
+		if src[0] == ' ' {
+			continue
+		}
+		if got, want := lexOne(src, 0), lexMatch(src, 0); got != want {
+			t.Errorf("%q: lexOne %+v, lexMatch %+v", src, got, want)
+		}
+	}
+}
