@@ -76,7 +76,7 @@ type gen struct {
 	// the first slab is fragRoom (few are in use at once).
 	frags     []frag
 	freeFrags *frag
-	fragRoom  [4]frag
+	fragRoom  [8]frag
 
 	regUsed [16]bool
 	curReg  int

@@ -142,7 +142,16 @@ func (g *gen) stmtsOf(b *block) []stmt {
 // (a jump whose targets are not set yet, or a return).
 func (g *gen) newBlock(code uint16, k uint32, stmts []stmt) int32 {
 	id := int32(len(g.blk))
-	g.blk = append(g.blk, block{first: int32(len(g.stmts)), nstmts: int32(len(stmts)), jt: noBlock, jf: noBlock, k: k, code: code, offset: unreached})
+	// Filled in place: the slab past its length is zero (it never
+	// shrinks), so only the fields that are not are set.
+	if len(g.blk) == cap(g.blk) {
+		g.blk = append(g.blk, block{})
+	} else {
+		g.blk = g.blk[:id+1]
+	}
+	b := &g.blk[id]
+	b.first, b.nstmts = int32(len(g.stmts)), int32(len(stmts))
+	b.jt, b.jf, b.k, b.code, b.offset = noBlock, noBlock, k, code, unreached
 	g.addStmts(stmts)
 	return id
 }
@@ -192,7 +201,7 @@ func (g *gen) newFrag() *frag {
 		return f
 	}
 	if len(g.frags) == cap(g.frags) {
-		g.frags = make([]frag, 0, 4)
+		g.frags = make([]frag, 0, 8)
 	}
 	g.frags = g.frags[:len(g.frags)+1]
 	return &g.frags[len(g.frags)-1]
