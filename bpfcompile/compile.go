@@ -275,7 +275,8 @@ func countPrimitives(n Node) int {
 // protocol 20 to 24 (tests for TCP, UDP and SCTP over IPv4 and IPv6),
 // another primitive up to blocksPerPrimitive (a host: 14).
 func sizePrimitives(n Node) (count, blocks int) {
-	stack := []Node{n}
+	var room [16]Node // the stack of a filter of a few primitives
+	stack := append(room[:0], n)
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -341,15 +342,19 @@ func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
 // longestAddrRun returns the offset and length of the longest run of the
 // characters of addresses and numbers in s.
 func longestAddrRun(s string) (off, n int) {
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && charClass[s[i]]&ccAddr != 0 {
+	for i := 0; i < len(s); {
+		if charClass[s[i]]&ccAddr == 0 {
+			i++
 			continue
 		}
-		if i-start > n {
-			off, n = start, i-start
+		j := i + 1
+		for j < len(s) && charClass[s[j]]&ccAddr != 0 {
+			j++
 		}
-		start = i + 1
+		if j-i > n {
+			off, n = i, j-i
+		}
+		i = j
 	}
 	return off, n
 }
