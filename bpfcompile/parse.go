@@ -102,18 +102,29 @@ func (ps *parser) syntaxErr() *Error {
 
 // kind is peek().kind without copying the token.
 func (ps *parser) kind() tokKind {
-	if k := ps.toks[ps.p].kind; k != tError {
-		return k
+	t := &ps.toks[ps.p]
+	if t.kind == tError {
+		ps.lexError(t)
 	}
-	return ps.peek().kind
+	return t.kind
 }
 
+// peek returns the current token, ending the parse at a lexical error.
+// (The errors are raised by functions of their own, here and in next and
+// enter, so that these small functions, called for every token, inline.)
 func (ps *parser) peek() *token {
 	t := &ps.toks[ps.p]
 	if t.kind == tError {
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: t.text}})
+		ps.lexError(t)
 	}
 	return t
+}
+
+// lexError ends the parse with the lexical error t.
+//
+//go:noinline
+func (ps *parser) lexError(t *token) {
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: t.text}})
 }
 
 // peekAt looks k tokens ahead without reporting lexical errors.
@@ -128,7 +139,7 @@ func (ps *parser) next() *token {
 	t := ps.peek()
 	ps.steps++
 	if ps.steps > maxSteps {
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: "expression too complex"}})
+		ps.tooComplex(t)
 	}
 	if t.kind != tEOF {
 		ps.p++
@@ -153,12 +164,25 @@ func (ps *parser) expect(k tokKind) *token {
 	return ps.next()
 }
 
+// tooComplex ends the parse at t: it took more than maxSteps steps.
+//
+//go:noinline
+func (ps *parser) tooComplex(t *token) {
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: "expression too complex"}})
+}
+
 func (ps *parser) enter() {
 	ps.depth++
 	if ps.depth > maxDepth {
-		t := ps.toks[ps.p]
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: fmt.Sprintf("expression nested deeper than %d", maxDepth)}})
+		ps.tooDeep()
 	}
+}
+
+// tooDeep ends the parse at the current token: it is nested deeper than
+// maxDepth.
+func (ps *parser) tooDeep() {
+	t := ps.toks[ps.p]
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: fmt.Sprintf("expression nested deeper than %d", maxDepth)}})
 }
 
 func (ps *parser) leave() { ps.depth-- }
