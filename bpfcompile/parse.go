@@ -317,7 +317,8 @@ func (ps *parser) parseTerm(inh qual) (Node, qual) {
 func (ps *parser) arithAfterParen(i int) bool {
 	if ps.closer == nil {
 		ps.closer = make([]int32, len(ps.toks))
-		var open []int32
+		var room [64]int32 // the '(' still open, for most filters
+		open := room[:0]
 		for j, t := range ps.toks {
 			ps.closer[j] = -1
 			switch t.kind {
