@@ -74,20 +74,20 @@ func lexAllTo(room []token, src string) []token {
 			i++
 		}
 		if i >= len(src) {
-			toks = append(toks, token{kind: tEOF, off: i, end: i})
+			toks = append(toks, token{kind: tEOF, off: i})
 			return toks
 		}
 		if k := punct1(src[i]); k != tInvalid {
-			toks = append(toks, token{kind: k, off: i, end: i + 1, text: src[i : i+1]})
+			toks = append(toks, token{kind: k, off: i, text: src[i : i+1]})
 			i++
 			continue
 		}
-		t := lexOne(src, i)
+		t, end := lexOne(src, i)
 		toks = append(toks, t)
 		if t.kind == tError {
 			return toks
 		}
-		i = t.end
+		i = end
 	}
 }
 
@@ -144,14 +144,15 @@ func tokenBound(src string) int {
 	return n
 }
 
-// lexOne scans the token starting at src[i].
-func lexOne(src string, i int) token {
+// lexOne scans the token starting at src[i] and returns it and the
+// offset just past it.
+func lexOne(src string, i int) (t token, end int) {
 	s := src[i:]
 	switch s[0] {
 	case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
 		// Only punctuation starts with these: no other pattern can match.
 		if n := matchPunct(s); n > 0 {
-			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
+			return token{kind: punctKind(s[:n]), off: i, text: s[:n]}, i + n
 		}
 	}
 	if isDigit(s[0]) {
@@ -165,9 +166,9 @@ func lexOne(src string, i int) token {
 		if n < 12 && (n == len(s) || charClass[s[n]]&(ccBlank|ccPunct) != 0 && s[n] != '-') {
 			v, msg := parseNumber(s[:n])
 			if msg != "" {
-				return token{kind: tError, off: i, end: i + n, text: msg}
+				return token{kind: tError, off: i, text: msg}, i + n
 			}
-			return token{kind: tNum, off: i, end: i + n, text: s[:n], num: v}
+			return token{kind: tNum, off: i, text: s[:n], num: v}, i + n
 		}
 	}
 	if idLen := matchID(s); idLen > 0 && isLetter(s[0]) && pastF(s[:idLen]) {
@@ -200,7 +201,7 @@ func pastF(w string) bool {
 
 // lexMatch scans the token s (at offset i) starts with by trying every
 // pattern: the longest match wins, on a tie the one of highest priority.
-func lexMatch(s string, i int) token {
+func lexMatch(s string, i int) (t token, end int) {
 	bestLen, bestPr := 0, 99
 	try := func(n, pr int) {
 		if n > bestLen || n == bestLen && n > 0 && pr < bestPr {
@@ -241,13 +242,13 @@ func lexMatch(s string, i int) token {
 		}
 	}
 	if bestLen == 0 {
-		return token{kind: tError, off: i, end: i + 1, text: syntaxError + ": illegal character '" + s[:1] + "'"}
+		return token{kind: tError, off: i, text: syntaxError + ": illegal character '" + s[:1] + "'"}, i + 1
 	}
 	if bestLen == idLen && (bestPr == prKeyword || bestPr == prNumWord || bestPr == prID) {
 		return wordToken(s, i, idLen, bestPr, kw, pq)
 	}
 	text := s[:bestLen]
-	t := token{off: i, end: i + bestLen, text: text}
+	t = token{off: i, text: text}
 	switch bestPr {
 	case prPunct:
 		t.kind = punctKind(text)
@@ -258,22 +259,22 @@ func lexMatch(s string, i int) token {
 	case prNum:
 		v, msg := parseNumber(text)
 		if msg != "" {
-			return token{kind: tError, off: i, end: i + bestLen, text: msg}
+			return token{kind: tError, off: i, text: msg}, i + bestLen
 		}
 		t.kind, t.num = tNum, v
 	case prHID:
 		t.kind = tHID
 	case prHID6:
 		if _, ok := parseIPv6(text); !ok {
-			return token{kind: tError, off: i, end: i + bestLen, text: "invalid IPv6 address " + text}
+			return token{kind: tError, off: i, text: "invalid IPv6 address " + text}, i + bestLen
 		}
 		t.kind = tHID6
 	case prBadMAC:
-		return token{kind: tError, off: i, end: i + bestLen, text: "invalid Ethernet address " + text}
+		return token{kind: tError, off: i, text: "invalid Ethernet address " + text}, i + bestLen
 	case prEscID:
 		t.kind, t.text = tID, text[1:]
 	}
-	return t
+	return t, i + bestLen
 }
 
 // reservedWord is what a reserved word is: a keyword or protocol name
@@ -316,8 +317,8 @@ func lookupReserved(w string) (reservedWord, bool) {
 // wordToken makes the token of the word s[:n] at offset i, a keyword
 // (kw, with its protocol qualifier pq for tPName) by priority pr, a named
 // number or an identifier.
-func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
-	t := token{off: i, end: i + n, text: s[:n]}
+func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) (token, int) {
+	t := token{off: i, text: s[:n]}
 	switch pr {
 	case prKeyword:
 		t.kind, t.pq = kw, pq
@@ -326,7 +327,7 @@ func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
 	default:
 		t.kind = tID
 	}
-	return t
+	return t, i + n
 }
 
 // matchID matches [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?

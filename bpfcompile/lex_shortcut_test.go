@@ -41,8 +41,10 @@ func TestLexShortcuts(t *testing.T) {
 		if src[0] == ' ' {
 			continue
 		}
-		if got, want := lexOne(src, 0), lexMatch(src, 0); got != want {
-			t.Errorf("%q: lexOne %+v, lexMatch %+v", src, got, want)
+		got, gotEnd := lexOne(src, 0)
+		want, wantEnd := lexMatch(src, 0)
+		if got != want || gotEnd != wantEnd {
+			t.Errorf("%q: lexOne %+v to %d, lexMatch %+v to %d", src, got, gotEnd, want, wantEnd)
 		}
 	}
 }
