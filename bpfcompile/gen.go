@@ -71,7 +71,7 @@ type gen struct {
 	blkRoom  [14]block
 	stmtRoom [24]stmt
 	// tokRoom holds the tokens of a short filter while it is parsed.
-	tokRoom [10]token
+	tokRoom [16]token
 	// frags is the slab fragments come from, freeFrags those used up;
 	// the first slab is fragRoom (few are in use at once).
 	frags     []frag
