@@ -11,9 +11,31 @@ type arth struct {
 	b   *frag
 }
 
-var aluOps = map[string]uint16{
-	"+": cbpf.ADD, "-": cbpf.SUB, "*": cbpf.MUL, "/": cbpf.DIV, "%": cbpf.MOD,
-	"&": cbpf.AND, "|": cbpf.OR, "^": cbpf.XOR, "<<": cbpf.LSH, ">>": cbpf.RSH,
+// aluOp returns the ALU operation of the arithmetic operator op.
+func aluOp(op string) uint16 {
+	switch op {
+	case "+":
+		return cbpf.ADD
+	case "-":
+		return cbpf.SUB
+	case "*":
+		return cbpf.MUL
+	case "/":
+		return cbpf.DIV
+	case "%":
+		return cbpf.MOD
+	case "&":
+		return cbpf.AND
+	case "|":
+		return cbpf.OR
+	case "^":
+		return cbpf.XOR
+	case "<<":
+		return cbpf.LSH
+	case ">>":
+		return cbpf.RSH
+	}
+	return 0
 }
 
 // genArith generates an arithmetic expression.
@@ -37,7 +59,7 @@ func (g *gen) genArith(n Arith) *arth {
 		a0 := g.genArith(n.X)
 		a1 := g.genArith(n.Y)
 		g.off = n.Off
-		op := aluOps[n.Op]
+		op := aluOp(n.Op)
 		if first := a1.s[0]; first.code == cbpf.LD|cbpf.IMM {
 			switch {
 			case op == cbpf.DIV && first.k == 0:

@@ -24,8 +24,9 @@ const (
 	protoUndef      = -1
 )
 
-// portPQToIPProto validates the protocol qualifier of port/portrange.
-func (g *gen) portPQToIPProto(p pqual, kw string) int {
+// portPQToIPProto validates the protocol qualifier of port/portrange (kw,
+// named only in the error).
+func (g *gen) portPQToIPProto(p pqual, kw aqual) int {
 	switch p {
 	case qUDP:
 		return ipprotoUDP

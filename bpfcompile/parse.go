@@ -616,13 +616,49 @@ func (ps *parser) parseRelation() Node {
 	return &RelNode{Off: t.off, Op: op, L: l, R: r}
 }
 
-var arithPrec = map[tokKind]int{
-	tPipe: 1, tAmp: 2, tLSH: 3, tRSH: 3, tPlus: 4, tMinus: 4, tStar: 5, tSlash: 5,
+// arithPrec returns the precedence of the binary operator k, 0 for a
+// token that is none (or "%" and "^", which parseArith handles apart).
+func arithPrec(k tokKind) int {
+	switch k {
+	case tPipe:
+		return 1
+	case tAmp:
+		return 2
+	case tLSH, tRSH:
+		return 3
+	case tPlus, tMinus:
+		return 4
+	case tStar, tSlash:
+		return 5
+	}
+	return 0
 }
 
-var arithOp = map[tokKind]string{
-	tPipe: "|", tAmp: "&", tLSH: "<<", tRSH: ">>", tPlus: "+", tMinus: "-",
-	tStar: "*", tSlash: "/", tPercent: "%", tCaret: "^",
+// arithOp returns the text of the arithmetic operator k.
+func arithOp(k tokKind) string {
+	switch k {
+	case tPipe:
+		return "|"
+	case tAmp:
+		return "&"
+	case tLSH:
+		return "<<"
+	case tRSH:
+		return ">>"
+	case tPlus:
+		return "+"
+	case tMinus:
+		return "-"
+	case tStar:
+		return "*"
+	case tSlash:
+		return "/"
+	case tPercent:
+		return "%"
+	case tCaret:
+		return "^"
+	}
+	return ""
 }
 
 // parseArith parses an arithmetic expression with operators of precedence
@@ -640,16 +676,16 @@ func (ps *parser) parseArith(minPrec int) Arith {
 		if t.kind == tPercent || t.kind == tCaret {
 			ps.next()
 			right := ps.parseArith(1)
-			left = &ArithNode{Off: t.off, Op: arithOp[t.kind], X: left, Y: right}
+			left = &ArithNode{Off: t.off, Op: arithOp(t.kind), X: left, Y: right}
 			continue
 		}
-		p := arithPrec[t.kind]
+		p := arithPrec(t.kind)
 		if p == 0 || p < minPrec {
 			return left
 		}
 		ps.next()
 		right := ps.parseArith(p + 1)
-		left = &ArithNode{Off: t.off, Op: arithOp[t.kind], X: left, Y: right}
+		left = &ArithNode{Off: t.off, Op: arithOp(t.kind), X: left, Y: right}
 	}
 }
 
@@ -662,7 +698,7 @@ func (ps *parser) parseUnary() Arith {
 		x := ps.parseUnary()
 		for k := ps.peek(); k.kind == tPercent || k.kind == tCaret; k = ps.peek() {
 			ps.next()
-			x = &ArithNode{Off: k.off, Op: arithOp[k.kind], X: x, Y: ps.parseArith(1)}
+			x = &ArithNode{Off: k.off, Op: arithOp(k.kind), X: x, Y: ps.parseArith(1)}
 		}
 		return &NegNode{Off: t.off, X: x}
 	}
