@@ -66,6 +66,8 @@ type gen struct {
 	blk       []block
 	stmts     []stmt
 	stmtJumps bool // a statement jumps (within its block)
+	// arith is the buffer arithmetic is generated into (arth).
+	arith []stmt
 	// The first slabs of blocks and statements, room for a filter of one
 	// primitive: the generator is allocated anyway.
 	blkRoom  [14]block
@@ -167,15 +169,6 @@ func (g *gen) varPartTo(dst []stmt, off *absOffset) []stmt {
 		off.reg = g.allocReg()
 	}
 	return append(dst, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(off.reg)})
-}
-
-// loadAbsRel loads size bytes at constant offset k past the variable
-// part in s (if any) into A.
-func loadAbsRel(s []stmt, k uint32, size uint16) []stmt {
-	if s != nil {
-		return append(s, stmt{code: cbpf.LD | cbpf.IND | size, k: k})
-	}
-	return []stmt{{code: cbpf.LD | cbpf.ABS | size, k: k}}
 }
 
 // loadA returns statements that load the field at offset, relative to
