@@ -163,12 +163,24 @@ func lexOne(src string, i int) (t token, end int) {
 		for n < len(s) && isDigit(s[n]) {
 			n++
 		}
-		if n < 12 && (n == len(s) || charClass[s[n]]&(ccBlank|ccPunct) != 0 && s[n] != '-') {
+		if n < 12 && endsToken(s, n) {
 			v, msg := parseNumber(s[:n])
 			if msg != "" {
 				return token{kind: tError, off: i, text: msg}, i + n
 			}
 			return token{kind: tNum, off: i, text: s[:n], num: v}, i + n
+		}
+	}
+	if isHex(s[0]) {
+		// A MAC address, or else a dotted IPv4 address, that a blank,
+		// punctuation other than '-' or the end follows: every other
+		// pattern stops at that byte, and on a tie the MAC address wins,
+		// then the IPv4 address.
+		if n := matchMAC(s); n > 0 && endsToken(s, n) {
+			return token{kind: tEID, off: i, text: s[:n]}, i + n
+		}
+		if n := matchHID(s); n > 0 && endsToken(s, n) {
+			return token{kind: tHID, off: i, text: s[:n]}, i + n
 		}
 	}
 	if idLen := matchID(s); idLen > 0 && isLetter(s[0]) && pastF(s[:idLen]) {
@@ -184,6 +196,13 @@ func lexOne(src string, i int) (t token, end int) {
 		return wordToken(s, i, idLen, pr, kw, pq)
 	}
 	return lexMatch(s, i)
+}
+
+// endsToken reports whether a token of the addresses' and numbers'
+// patterns that is s[:n] can end there: s[n] is a blank or punctuation
+// other than '-' (which continues words), or s ends.
+func endsToken(s string, n int) bool {
+	return n == len(s) || charClass[s[n]]&(ccBlank|ccPunct) != 0 && s[n] != '-'
 }
 
 // isLetter reports whether c is an ASCII letter.

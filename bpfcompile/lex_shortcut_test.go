@@ -5,18 +5,23 @@ import (
 	"testing"
 )
 
-// TestLexShortcuts checks that lexOne's shortcuts for numbers and words
-// scan the same token as trying every pattern (lexMatch) does: runs of
-// digits of every length and words of letters and hex digits, reserved
-// or not, each followed by every byte, and random strings of the bytes
-// tokens are made of.
+// TestLexShortcuts checks that lexOne's shortcuts for numbers, MAC and
+// IPv4 addresses and words scan the same token as trying every pattern
+// (lexMatch) does: runs of digits of every length, addresses of every
+// form and words of letters and hex digits, reserved or not, each
+// followed by every byte, and random strings of the bytes tokens are made
+// of.
 func TestLexShortcuts(t *testing.T) {
 	var heads []string
 	digits := "1234567890123"
 	for n := 1; n <= len(digits); n++ {
 		heads = append(heads, digits[:n], "0"+digits[:n-1])
 	}
-	heads = append(heads, "0x1f", "99999999999", "4294967296", "00", "0777", "08")
+	heads = append(heads, "0x1f", "99999999999", "4294967296", "00", "0777", "08",
+		"00:11:22:33:44:55", "0:1:2:3:4:5", "00-11-22-33-44-55", "0011.2233.4455", "001122334455",
+		"00:11:22:33:44:55:66:77", "00:11:22:33:44", "1234.5678.9012", "1234.5678.9012.5", "198.18.0.1",
+		"1.2.3.4.5", "10.0.0", "1.2", "1.", "1:2:3:4:5:6:1.2.3.4", "fe80::1", "::1", "a:b:c:d:e:f",
+		"ab:cd:ef:01:23:45", "ab.cd", "abcd.ef01.2345", "0.0.0.0", "255.255.255.255", "1.2.3.4.5.6.7.8")
 	for w := range reservedWords {
 		heads = append(heads, w)
 	}
