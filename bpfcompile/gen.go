@@ -255,12 +255,13 @@ func (g *gen) genFalse() *frag { return g.uncond(false) }
 // ncmp compares (field & mask) with v using jump code jtype, negated
 // when reverse.
 func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype uint16, reverse bool, v uint32) *frag {
-	var buf [8]stmt
-	s := g.loadATo(buf[:0], rel, offset, size)
+	// The statements go straight into the arena (none jumps).
+	first := len(g.stmts)
+	g.stmts = g.loadATo(g.stmts, rel, offset, size)
 	if mask != 0xffffffff {
-		s = append(s, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
+		g.stmts = append(g.stmts, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
 	}
-	f := g.jmpFrag(cbpf.JMP|jtype|cbpf.K, v, s)
+	f := g.blockFrag(g.endBlock(cbpf.JMP|jtype|cbpf.K, v, first))
 	if reverse {
 		return g.not(f)
 	}

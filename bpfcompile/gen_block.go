@@ -141,6 +141,15 @@ func (g *gen) stmtsOf(b *block) []stmt {
 // newBlock adds a block that runs a copy of stmts and ends in code, k
 // (a jump whose targets are not set yet, or a return).
 func (g *gen) newBlock(code uint16, k uint32, stmts []stmt) int32 {
+	first := len(g.stmts)
+	g.addStmts(stmts)
+	return g.endBlock(code, k, first)
+}
+
+// endBlock adds a block that runs the statements of the arena from first
+// on (the caller appended them there, and noted a jump among them) and
+// ends in code, k.
+func (g *gen) endBlock(code uint16, k uint32, first int) int32 {
 	id := int32(len(g.blk))
 	// Filled in place: the slab past its length is zero (it never
 	// shrinks), so only the fields that are not are set.
@@ -150,9 +159,8 @@ func (g *gen) newBlock(code uint16, k uint32, stmts []stmt) int32 {
 		g.blk = g.blk[:id+1]
 	}
 	b := &g.blk[id]
-	b.first, b.nstmts = int32(len(g.stmts)), int32(len(stmts))
+	b.first, b.nstmts = int32(first), int32(len(g.stmts)-first)
 	b.jt, b.jf, b.k, b.code, b.offset = noBlock, noBlock, k, code, unreached
-	g.addStmts(stmts)
 	return id
 }
 
@@ -184,7 +192,11 @@ func (g *gen) prependStmts(s []stmt, b int32) {
 // jmpFrag makes a fragment of one block that runs stmts (a copy: callers
 // may reuse theirs) and jumps on "A <code> k".
 func (g *gen) jmpFrag(code uint16, k uint32, stmts []stmt) *frag {
-	b := g.newBlock(code, k, stmts)
+	return g.blockFrag(g.newBlock(code, k, stmts))
+}
+
+// blockFrag makes the fragment of the one block b.
+func (g *gen) blockFrag(b int32) *frag {
 	f := g.newFrag()
 	f.head, f.m = b, uncertain
 	f.t = exits{trueExit(b), trueExit(b)}
