@@ -160,11 +160,20 @@ func (g *gen) freeReg(n int) { g.regUsed[n] = false }
 // or nil when it has none.
 func (g *gen) varPart(off *absOffset) []stmt { return g.varPartTo(nil, off) }
 
-// varPartTo appends varPart's statements to dst.
+// varPartTo appends varPart's statements to dst. (Most offsets are
+// constant: that case inlines.)
 func (g *gen) varPartTo(dst []stmt, off *absOffset) []stmt {
 	if !off.variable {
 		return dst
 	}
+	return g.varPartLoad(dst, off)
+}
+
+// varPartLoad appends the load of off's variable part to dst. (Kept out
+// of line, so that varPartTo inlines.)
+//
+//go:noinline
+func (g *gen) varPartLoad(dst []stmt, off *absOffset) []stmt {
 	if off.reg == -1 {
 		off.reg = g.allocReg()
 	}
