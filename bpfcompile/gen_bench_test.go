@@ -20,6 +20,8 @@ func genLayout(tb testing.TB, expr string) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	_, blocks := sizePrimitives(node)
+	g.reserve(blocks)
 	f, err := g.generate(node)
 	if err != nil {
 		tb.Fatal(err)
