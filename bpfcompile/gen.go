@@ -68,10 +68,6 @@ type gen struct {
 	stmtJumps bool // a statement jumps (within its block)
 	// arith is the buffer arithmetic is generated into (arth).
 	arith []stmt
-	// The first slabs of blocks and statements, room for a filter of one
-	// primitive: the generator is allocated anyway.
-	blkRoom  [14]block
-	stmtRoom [24]stmt
 	// tokRoom holds the tokens of a short filter while it is parsed.
 	tokRoom [16]token
 	// frags is the slab fragments come from, freeFrags those used up;
@@ -90,6 +86,12 @@ type gen struct {
 	// markPortChains): they are generated in the shape that lets the
 	// optimizer share their protocol tests.
 	portChains map[int]bool
+
+	// The first slabs of blocks and statements, room for a filter of one
+	// primitive: the generator is allocated anyway. They hold no
+	// pointers and come last, past the part the collector scans.
+	blkRoom  [14]block
+	stmtRoom [24]stmt
 }
 
 func (g *gen) errorf(format string, args ...any) {
