@@ -68,8 +68,10 @@ type gen struct {
 	stmtJumps bool // a statement jumps (within its block)
 	// arith is the buffer arithmetic is generated into (arth).
 	arith []stmt
-	// tokRoom holds the tokens of a short filter while it is parsed.
-	tokRoom [16]token
+	// tokRoom holds the tokens of a short filter while it is parsed,
+	// nodeRoom the nodes of its syntax tree.
+	tokRoom  [16]token
+	nodeRoom nodeRoom
 	// frags is the slab fragments come from, freeFrags those used up;
 	// the first slab is fragRoom (few are in use at once).
 	frags     []frag

@@ -21,6 +21,7 @@ const (
 type parser struct {
 	src   string
 	toks  []token
+	nodes *nodeRoom // room for the nodes of a short filter, or nil
 	p     int
 	depth int
 	steps int
@@ -43,6 +44,70 @@ type parser struct {
 	closer []int32
 }
 
+// nodeRoom is room for the nodes most short filters are made of, which
+// the code generator lends the parser (the tree lives no longer than the
+// generator): a node taken from it is an allocation less. The parser
+// allocates the nodes past it.
+type nodeRoom struct {
+	ids                     [4]IDNode
+	bins                    [3]BinaryNode
+	protos                  [2]ProtoNode
+	nots                    [2]NotNode
+	nid, nbin, nproto, nnot uint8
+}
+
+// idNode returns a copy of n in the room, or on the heap.
+func (ps *parser) idNode(n IDNode) *IDNode {
+	if r := ps.nodes; r != nil && int(r.nid) < len(r.ids) {
+		p := &r.ids[r.nid]
+		r.nid++
+		*p = n
+		return p
+	}
+	p := new(IDNode)
+	*p = n
+	return p
+}
+
+// binaryNode returns a copy of n in the room, or on the heap.
+func (ps *parser) binaryNode(n BinaryNode) *BinaryNode {
+	if r := ps.nodes; r != nil && int(r.nbin) < len(r.bins) {
+		p := &r.bins[r.nbin]
+		r.nbin++
+		*p = n
+		return p
+	}
+	p := new(BinaryNode)
+	*p = n
+	return p
+}
+
+// protoNode returns a copy of n in the room, or on the heap.
+func (ps *parser) protoNode(n ProtoNode) *ProtoNode {
+	if r := ps.nodes; r != nil && int(r.nproto) < len(r.protos) {
+		p := &r.protos[r.nproto]
+		r.nproto++
+		*p = n
+		return p
+	}
+	p := new(ProtoNode)
+	*p = n
+	return p
+}
+
+// notNode returns a copy of n in the room, or on the heap.
+func (ps *parser) notNode(n NotNode) *NotNode {
+	if r := ps.nodes; r != nil && int(r.nnot) < len(r.nots) {
+		p := &r.nots[r.nnot]
+		r.nnot++
+		*p = n
+		return p
+	}
+	p := new(NotNode)
+	*p = n
+	return p
+}
+
 // lexFatal is a lexical error: it ends the parse, whatever alternative was
 // being tried, as libpcap's scanner does.
 type lexFatal struct{ err *Error }
@@ -56,14 +121,16 @@ func Parse(expr string) (Node, error) {
 
 // parse is Parse that also returns, on a syntax error, the complete
 // primitives before it.
-func parse(expr string) (n Node, prefix Node, err error) { return parseTo(nil, expr) }
+func parse(expr string) (n Node, prefix Node, err error) { return parseTo(nil, nil, expr) }
 
-// parseTo is parse with room for the tokens (used when they fit).
-func parseTo(room []token, expr string) (n Node, prefix Node, err error) {
+// parseTo is parse with room for the tokens (used when they fit) and for
+// the nodes (nil: none). The tree may use the room for as long as it
+// lives.
+func parseTo(room []token, nodes *nodeRoom, expr string) (n Node, prefix Node, err error) {
 	if len(expr) > maxExprLen {
 		return nil, nil, &Error{Pos: posAt(expr, maxExprLen), Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
 	}
-	ps := &parser{src: expr, toks: lexAllTo(room, expr), errTok: -1, top: true}
+	ps := &parser{src: expr, toks: lexAllTo(room, expr), nodes: nodes, errTok: -1, top: true}
 	defer func() {
 		if r := recover(); r != nil {
 			switch e := r.(type) {
@@ -232,7 +299,7 @@ func (ps *parser) parseExpr(inh qual) (Node, qual) {
 		}
 		var m Node
 		m, q = ps.parseOperand(q)
-		n = &BinaryNode{Off: t.off, Op: op, X: n, Y: m}
+		n = ps.binaryNode(BinaryNode{Off: t.off, Op: op, X: n, Y: m})
 	}
 }
 
@@ -304,7 +371,7 @@ func (ps *parser) parseTerm(inh qual) (Node, qual) {
 	if t.kind == tNot {
 		ps.next()
 		n, q := ps.parseTerm(inh)
-		return &NotNode{Off: t.off, X: n}, q
+		return ps.notNode(NotNode{Off: t.off, X: n}), q
 	}
 	return ps.parseRterm(inh)
 }
@@ -386,7 +453,7 @@ func (ps *parser) parseRterm(inh qual) (Node, qual) {
 		case tBroadcast, tMulticast, tType, tSubtype, tDir:
 			return ps.parseOther(t.pq, t.off), qualUndef
 		}
-		return &ProtoNode{Off: t.off, Proto: t.pq}, qualUndef
+		return ps.protoNode(ProtoNode{Off: t.off, Proto: t.pq}), qualUndef
 	case tSrc, tDst, tAddr1, tAddr2, tAddr3, tAddr4, tRA, tTA,
 		tHost, tNet, tPort, tPortrange, tProto, tProtochain, tGateway:
 		return ps.parseHead(qDefault, t.off)
@@ -481,11 +548,11 @@ func (ps *parser) parseID(q qual) (Node, qual) {
 	switch t.kind {
 	case tNum:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idNum, Num: t.num, Text: t.text}, q
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: t.num, Text: t.text}), q
 	case tLParen:
 		var v uint32
 		if ps.try(func() { v = ps.parsePnum() }) {
-			return &IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}, q
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}), q
 		}
 		ps.next()
 		n := ps.parsePid(q)
@@ -505,7 +572,7 @@ func (ps *parser) parsePid(q qual) Node {
 	isNum := false
 	if t.kind == tNum || t.kind == tLParen {
 		v := ps.parsePnum()
-		n = &IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}
+		n = ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)})
 		isNum = true
 	} else {
 		n = ps.parseNID(q)
@@ -517,7 +584,7 @@ func (ps *parser) parsePid(q qual) Node {
 			op = "or"
 		}
 		m, _ := ps.parseID(q)
-		n = &BinaryNode{Off: k.off, Op: op, X: n, Y: m}
+		n = ps.binaryNode(BinaryNode{Off: k.off, Op: op, X: n, Y: m})
 		isNum = false
 	}
 	if isNum {
@@ -537,37 +604,37 @@ func (ps *parser) parseNID(q qual) Node {
 	case tNot:
 		ps.next()
 		n, _ := ps.parseID(q)
-		return &NotNode{Off: t.off, X: n}
+		return ps.notNode(NotNode{Off: t.off, X: n})
 	case tID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idName, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idName, Text: t.text})
 	case tHID:
 		ps.next()
 		switch ps.kind() {
 		case tSlash:
 			ps.next()
 			l := ps.expect(tNum)
-			return &IDNode{Off: t.off, Q: q, Kind: idHIDLen, Text: t.text, Num: l.num}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHIDLen, Text: t.text, Num: l.num})
 		case tNetmask:
 			ps.next()
 			m := ps.expect(tHID)
-			return &IDNode{Off: t.off, Q: q, Kind: idHIDMask, Text: t.text, Mask: m.text}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHIDMask, Text: t.text, Mask: m.text})
 		}
-		return &IDNode{Off: t.off, Q: q, Kind: idHID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID, Text: t.text})
 	case tHID6:
 		ps.next()
 		if ps.kind() == tSlash {
 			ps.next()
 			l := ps.expect(tNum)
-			return &IDNode{Off: t.off, Q: q, Kind: idHID6Len, Text: t.text, Num: l.num}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID6Len, Text: t.text, Num: l.num})
 		}
-		return &IDNode{Off: t.off, Q: q, Kind: idHID6, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID6, Text: t.text})
 	case tEID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idEID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idEID, Text: t.text})
 	case tAID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idAID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idAID, Text: t.text})
 	}
 	ps.fail()
 	return nil
