@@ -316,16 +316,16 @@ func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
 	blk[root].offset = queued
 	var room [32]int32
 	stack := append(room[:0], root)
-	last := int32(noBlock)
+	var prev *block // the block numbered last
 	for len(stack) > 0 && n <= limit {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		b := &blk[id]
-		b.offset, b.next = int32(nblocks), noBlock
-		if last != noBlock {
-			blk[last].next = id
+		b.offset = int32(nblocks)
+		if prev != nil {
+			prev.next = id
 		}
-		last = id
+		prev = b
 		nblocks++
 		n += int(b.nstmts) + 1
 		if s := b.jf; s != noBlock && blk[s].offset == unreached {
@@ -336,6 +336,9 @@ func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
 			blk[s].offset = queued
 			stack = append(stack, s)
 		}
+	}
+	if prev != nil {
+		prev.next = noBlock
 	}
 	return nblocks, n
 }
