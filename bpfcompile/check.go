@@ -72,28 +72,40 @@ func checkRaw(raw []bpf.RawInstruction) error {
 	}
 	loads := false // a scratch slot is read
 	for i, r := range raw {
-		op := vmDecodeOp(r.Op)
-		loads = loads || op == vmOpLdMem || op == vmOpLdxMem
-		switch {
-		case op == vmOpInvalid:
+		ck := uint8(ckInvalid)
+		if r.Op <= 0xff {
+			ck = checkKinds[r.Op]
+		}
+		switch ck {
+		case ckNone:
+		case ckCond:
+			if i+1+int(r.Jt) >= n || i+1+int(r.Jf) >= n {
+				return fail(i, fmt.Errorf("%w: jt %d jf %d", ErrJumpOutOfRange, i+1+int(r.Jt), i+1+int(r.Jf)))
+			}
+		case ckAbsLoad:
+			if r.K >= cbpf.AncillaryBase && !isAncillary(r.K) {
+				return fail(i, fmt.Errorf("%w: [%#x]", ErrUnknownAncillary, r.K))
+			}
+		case ckInvalid:
 			return fail(i, fmt.Errorf("%w: opcode %#x", ErrInvalidInstruction, r.Op))
-		case (op == vmOpDivK || op == vmOpModK) && r.K == 0:
-			return fail(i, ErrDivisionByZero)
-		case (op == vmOpLshK || op == vmOpRshK) && r.K >= 32:
-			return fail(i, fmt.Errorf("%w: %d", ErrShiftRange, r.K))
-		case op.usesScratch() && r.K >= vmScratchWords:
-			return fail(i, fmt.Errorf("%w: M[%d]", ErrScratchIndex, r.K))
-		case op == vmOpJa:
+		case ckDivisor:
+			if r.K == 0 {
+				return fail(i, ErrDivisionByZero)
+			}
+		case ckShift:
+			if r.K >= 32 {
+				return fail(i, fmt.Errorf("%w: %d", ErrShiftRange, r.K))
+			}
+		case ckScratchLoad, ckScratchStore:
+			loads = loads || ck == ckScratchLoad
+			if r.K >= vmScratchWords {
+				return fail(i, fmt.Errorf("%w: M[%d]", ErrScratchIndex, r.K))
+			}
+		case ckJa:
 			// k is unsigned: a "negative" offset is a huge forward one.
 			if r.K >= uint32(n-i-1) {
 				return fail(i, fmt.Errorf("%w: ja %+d", ErrBackwardJump, int32(r.K)))
 			}
-		case op.isCondJump():
-			if i+1+int(r.Jt) >= n || i+1+int(r.Jf) >= n {
-				return fail(i, fmt.Errorf("%w: jt %d jf %d", ErrJumpOutOfRange, i+1+int(r.Jt), i+1+int(r.Jf)))
-			}
-		case op.isAbsLoad() && r.K >= cbpf.AncillaryBase && !isAncillary(r.K):
-			return fail(i, fmt.Errorf("%w: [%#x]", ErrUnknownAncillary, r.K))
 		}
 	}
 	switch vmDecodeOp(raw[n-1].Op) {
@@ -106,6 +118,44 @@ func checkRaw(raw []bpf.RawInstruction) error {
 	}
 	return checkScratchInit(raw)
 }
+
+// What checkRaw checks of an instruction beside its opcode, by opcode.
+const (
+	ckNone         = iota // nothing
+	ckInvalid             // not an opcode the kernel takes
+	ckCond                // a conditional jump: its targets
+	ckAbsLoad             // an absolute load: an ancillary offset it knows
+	ckDivisor             // division or modulus by k: k not 0
+	ckShift               // shift by k: k below 32
+	ckScratchLoad         // a load of M[k]: k in range (and slots to check)
+	ckScratchStore        // a store to M[k]: k in range
+	ckJa                  // ja: a forward jump inside the program
+)
+
+// checkKinds is the check of every 8-bit opcode (the others are invalid).
+var checkKinds = func() (t [256]uint8) {
+	for c := range t {
+		switch op := vmDecodeOp(uint16(c)); {
+		case op == vmOpInvalid:
+			t[c] = ckInvalid
+		case op.isCondJump():
+			t[c] = ckCond
+		case op.isAbsLoad():
+			t[c] = ckAbsLoad
+		case op == vmOpDivK || op == vmOpModK:
+			t[c] = ckDivisor
+		case op == vmOpLshK || op == vmOpRshK:
+			t[c] = ckShift
+		case op == vmOpLdMem || op == vmOpLdxMem:
+			t[c] = ckScratchLoad
+		case op.usesScratch():
+			t[c] = ckScratchStore
+		case op == vmOpJa:
+			t[c] = ckJa
+		}
+	}
+	return t
+}()
 
 // checkScratchInit is the kernel's check_load_and_stores: it walks the program
 // in order with the set of scratch slots known to be written. A jump hands

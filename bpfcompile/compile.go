@@ -47,7 +47,7 @@ func Compile(expr string, opts Options) ([]bpf.Instruction, error) {
 	}
 	var raw []bpf.RawInstruction
 	if opts.NoOptimize || noOpt {
-		raw, err = layoutProgram(expr, gr.root)
+		raw, err = layoutProgram(expr, gr)
 	} else {
 		raw, err = optimizeGraph(expr, gr)
 	}
@@ -68,17 +68,18 @@ func compileRaw(expr string, opts Options) (raw []bpf.RawInstruction, noOpt bool
 	if err != nil {
 		return nil, false, err
 	}
-	raw, err = layoutProgram(expr, gr.root)
+	raw, err = layoutProgram(expr, gr)
 	return raw, noOpt, err
 }
 
-// graph is a generated program: the blocks reachable from root, numbered
-// in order (block.offset, root 0), and their n instructions (long jumps
-// aside).
+// graph is a generated program: the blocks of g reachable from root,
+// nblocks of them numbered in order (block.offset, root 0; block.next is
+// the next in that order), and their n instructions (long jumps aside).
 type graph struct {
-	root  *block
-	order []*block
-	n     int
+	g       *gen
+	root    int32
+	nblocks int
+	n       int
 }
 
 // compileGraph parses expr and generates its program as a graph of
@@ -92,26 +93,33 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	if off, n := longestAddrRun(expr); n > maxAddrRun {
 		return graph{}, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
-	node, prefix, err := parse(expr)
+	// The generator is made first, for its room for the tokens and the
+	// nodes; its error (an unknown link type) comes after the parser's.
+	g, gerr := newGen(expr, opts)
+	var room []token
+	var nodes *nodeRoom
+	if gerr == nil {
+		room, nodes = g.tokRoom[:], &g.nodeRoom
+	}
+	node, prefix, err := parseTo(room, nodes, expr)
 	if err != nil {
 		// libpcap generates code as it parses: an error in the primitives
 		// before a syntax error is the one it reports.
-		if prefix != nil && countPrimitives(prefix) <= maxPrimitives {
-			if g, gerr := newGen(expr, opts); gerr == nil {
-				if _, perr := g.generate(prefix); perr != nil {
-					return graph{}, false, perr
-				}
+		if prefix != nil && gerr == nil && countPrimitives(prefix) <= maxPrimitives {
+			if _, perr := g.generate(prefix); perr != nil {
+				return graph{}, false, perr
 			}
 		}
 		return graph{}, false, err
 	}
-	if n := countPrimitives(node); n > maxPrimitives {
-		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, n, maxPrimitives, maxInstructions), Err: ErrTooLong}
+	prims, blocks := sizePrimitives(node)
+	if prims > maxPrimitives {
+		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: %d primitives, more than the %d tests a program of the kernel's %d instructions holds", ErrTooLong, prims, maxPrimitives, maxInstructions), Err: ErrTooLong}
 	}
-	g, err := newGen(expr, opts)
-	if err != nil {
-		return graph{}, false, err
+	if gerr != nil {
+		return graph{}, false, gerr
 	}
+	g.reserve(blocks)
 	if !opts.NoOptimize {
 		// The shape is for the optimizer; unoptimized, the program is
 		// libpcap's.
@@ -123,20 +131,21 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 			return graph{}, false, err
 		}
 	}
+	gr.g = g
 	if f == nil {
-		gr.root = &block{code: cbpf.RET | cbpf.K, k: uint32(snaplen)}
+		gr.root = g.newBlock(cbpf.RET|cbpf.K, uint32(snaplen), nil)
 	} else {
 		gr.root = g.finish(g.finishParse(f), uint32(snaplen))
 	}
-	if gr.order, gr.n = reachable(gr.root, g.blocks+len(g.rets), maxRawInstructions); gr.n > maxRawInstructions {
+	if gr.nblocks, gr.n = g.reachable(gr.root, maxRawInstructions); gr.n > maxRawInstructions {
 		return graph{}, false, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v: more than %d instructions before optimization (the kernel takes %d)", ErrTooLong, maxRawInstructions, maxInstructions), Err: ErrTooLong}
 	}
 	return gr, g.noOptimize, nil
 }
 
 // layoutProgram lays the program at root out as instructions.
-func layoutProgram(expr string, root *block) ([]bpf.RawInstruction, error) {
-	raw, err := layout(root)
+func layoutProgram(expr string, gr graph) ([]bpf.RawInstruction, error) {
+	raw, err := gr.g.layout(gr.root)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -257,8 +266,18 @@ func (g *gen) generate(n Node) (f *frag, err error) {
 // countPrimitives returns the number of primitives (the leaves: not "and",
 // "or", "not") of the syntax tree n.
 func countPrimitives(n Node) int {
-	count := 0
-	stack := []Node{n}
+	count, _ := sizePrimitives(n)
+	return count
+}
+
+// sizePrimitives returns the number of primitives of the syntax tree n
+// and about the number of blocks the code generator makes for them: a
+// protocol alone ("icmp", "arp") some 2 to 4, a port or port range of any
+// protocol 20 to 24 (tests for TCP, UDP and SCTP over IPv4 and IPv6),
+// another primitive up to blocksPerPrimitive (a host: 14).
+func sizePrimitives(n Node) (count, blocks int) {
+	var room [16]Node // the stack of a filter of a few primitives
+	stack := append(room[:0], n)
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -268,58 +287,78 @@ func countPrimitives(n Node) int {
 			stack = append(stack, n.X, n.Y)
 		case *NotNode:
 			stack = append(stack, n.X)
+		case *ProtoNode:
+			count++
+			blocks += 4
+		case *IDNode:
+			count++
+			if (n.Q.addr == aPort || n.Q.addr == aPortrange) && n.Q.proto == qDefault {
+				blocks += 2 * blocksPerPrimitive
+			} else {
+				blocks += blocksPerPrimitive
+			}
 		default:
 			count++
+			blocks += blocksPerPrimitive
 		}
 	}
-	return count
+	return count, blocks
 }
 
 // reachable numbers the blocks reachable from root depth first, true
-// successor first (block.offset; root 0), and returns them in that order
-// and their number of instructions (long jumps aside), or a number above
-// limit once it passes limit. blocks is about their number.
-func reachable(root *block, blocks, limit int) (order []*block, n int) {
-	order = make([]*block, 0, blocks)
-	root.mark = true
-	var room [32]*block
+// successor first (block.offset; root 0), links them in that order
+// (block.next), and returns their number and their number of
+// instructions (long jumps aside), or a number above limit once it passes
+// limit. It runs once on a graph: the offsets of the blocks not numbered
+// yet (unreached, queued) are its marks.
+func (g *gen) reachable(root int32, limit int) (nblocks, n int) {
+	blk := g.blk
+	blk[root].offset = queued
+	var room [32]int32
 	stack := append(room[:0], root)
+	var prev *block // the block numbered last
 	for len(stack) > 0 && n <= limit {
-		b := stack[len(stack)-1]
+		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		b.offset = int32(len(order))
-		order = append(order, b)
-		n += len(b.stmts) + 1
-		if s := b.jf; s != nil && !s.mark {
-			s.mark = true
+		b := &blk[id]
+		b.offset = int32(nblocks)
+		if prev != nil {
+			prev.next = id
+		}
+		prev = b
+		nblocks++
+		n += int(b.nstmts) + 1
+		if s := b.jf; s != noBlock && blk[s].offset == unreached {
+			blk[s].offset = queued
 			stack = append(stack, s)
 		}
-		if s := b.jt; s != nil && !s.mark {
-			s.mark = true
+		if s := b.jt; s != noBlock && blk[s].offset == unreached {
+			blk[s].offset = queued
 			stack = append(stack, s)
 		}
 	}
-	for _, b := range order {
-		b.mark = false
+	if prev != nil {
+		prev.next = noBlock
 	}
-	for _, b := range stack {
-		b.mark = false
-	}
-	return order, n
+	return nblocks, n
 }
 
 // longestAddrRun returns the offset and length of the longest run of the
 // characters of addresses and numbers in s.
 func longestAddrRun(s string) (off, n int) {
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && (isHex(s[i]) || s[i] == ':' || s[i] == '.' || s[i] == 'x' || s[i] == 'X') {
+	for i := 0; i < len(s); {
+		if charClass[s[i]]&ccAddr == 0 {
+			i++
 			continue
 		}
-		if i-start > n {
-			off, n = start, i-start
+		j := i + 1
+		for j < len(s) && charClass[s[j]]&ccAddr != 0 {
+			j++
 		}
-		start = i + 1
+		if j-i > n {
+			off, n = i, j-i
+		}
+		i = j
 	}
 	return off, n
 }

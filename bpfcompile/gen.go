@@ -61,14 +61,22 @@ type gen struct {
 	labelDepth     int
 	vlanDepth      int
 
-	// jumps is the slab the blocks of comparisons come from (newJump),
-	// rets the returns finish attaches.
-	jumps  []jump
-	blocks int // the jumps made
-	rets   [2]block
-	// frags is the slab fragments come from, freeFrags those used up.
+	// blk holds the blocks of the program (indexed by block numbers),
+	// stmts their statements (block.first, nstmts).
+	blk       []block
+	stmts     []stmt
+	stmtJumps bool // a statement jumps (within its block)
+	// arith is the buffer arithmetic is generated into (arth).
+	arith []stmt
+	// tokRoom holds the tokens of a short filter while it is parsed,
+	// nodeRoom the nodes of its syntax tree.
+	tokRoom  [16]token
+	nodeRoom nodeRoom
+	// frags is the slab fragments come from, freeFrags those used up;
+	// the first slab is fragRoom (few are in use at once).
 	frags     []frag
 	freeFrags *frag
+	fragRoom  [8]frag
 
 	regUsed [16]bool
 	curReg  int
@@ -80,6 +88,12 @@ type gen struct {
 	// markPortChains): they are generated in the shape that lets the
 	// optimizer share their protocol tests.
 	portChains map[int]bool
+
+	// The first slabs of blocks and statements, room for a filter of one
+	// primitive: the generator is allocated anyway. They hold no
+	// pointers and come last, past the part the collector scans.
+	blkRoom  [14]block
+	stmtRoom [24]stmt
 }
 
 func (g *gen) errorf(format string, args ...any) {
@@ -121,6 +135,8 @@ func newGen(expr string, opts Options) (*gen, error) {
 	g.offLinkPL = absOffset{constPart: row.payload, variable: row.payloadVar, reg: -1}
 	g.offNL, g.offNLNoSNAP = row.nl, row.nlNoSNAP
 	g.offOuterLinkHdr, g.offPrevLinkHdr = g.offLinkHdr, g.offLinkHdr
+	g.frags = g.fragRoom[:0]
+	g.blk, g.stmts = g.blkRoom[:0], g.stmtRoom[:0]
 	g.res = opts.Resolver
 	if g.res == nil {
 		g.res = builtinResolver{}
@@ -148,24 +164,24 @@ func (g *gen) freeReg(n int) { g.regUsed[n] = false }
 // or nil when it has none.
 func (g *gen) varPart(off *absOffset) []stmt { return g.varPartTo(nil, off) }
 
-// varPartTo appends varPart's statements to dst.
+// varPartTo appends varPart's statements to dst. (Most offsets are
+// constant: that case inlines.)
 func (g *gen) varPartTo(dst []stmt, off *absOffset) []stmt {
 	if !off.variable {
 		return dst
 	}
+	return g.varPartLoad(dst, off)
+}
+
+// varPartLoad appends the load of off's variable part to dst. (Kept out
+// of line, so that varPartTo inlines.)
+//
+//go:noinline
+func (g *gen) varPartLoad(dst []stmt, off *absOffset) []stmt {
 	if off.reg == -1 {
 		off.reg = g.allocReg()
 	}
 	return append(dst, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(off.reg)})
-}
-
-// loadAbsRel loads size bytes at constant offset k past the variable
-// part in s (if any) into A.
-func loadAbsRel(s []stmt, k uint32, size uint16) []stmt {
-	if s != nil {
-		return append(s, stmt{code: cbpf.LD | cbpf.IND | size, k: k})
-	}
-	return []stmt{{code: cbpf.LD | cbpf.ABS | size, k: k}}
 }
 
 // loadA returns statements that load the field at offset, relative to
@@ -241,7 +257,7 @@ func (g *gen) uncond(v bool) *frag {
 	if v {
 		k, m = 0, isTrue
 	}
-	f := g.jmpFragCopy(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
+	f := g.jmpFrag(cbpf.JMP|cbpf.JEQ|cbpf.K, 0, []stmt{{code: cbpf.LD | cbpf.IMM, k: k}})
 	f.m = m
 	return f
 }
@@ -252,12 +268,13 @@ func (g *gen) genFalse() *frag { return g.uncond(false) }
 // ncmp compares (field & mask) with v using jump code jtype, negated
 // when reverse.
 func (g *gen) ncmp(rel offrel, offset uint32, size uint16, mask uint32, jtype uint16, reverse bool, v uint32) *frag {
-	var buf [8]stmt
-	s := g.loadATo(buf[:0], rel, offset, size)
+	// The statements go straight into the arena (none jumps).
+	first := len(g.stmts)
+	g.stmts = g.loadATo(g.stmts, rel, offset, size)
 	if mask != 0xffffffff {
-		s = append(s, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
+		g.stmts = append(g.stmts, stmt{code: cbpf.ALU | cbpf.AND | cbpf.K, k: mask})
 	}
-	f := g.jmpFragCopy(cbpf.JMP|jtype|cbpf.K, v, s)
+	f := g.blockFrag(g.endBlock(cbpf.JMP|jtype|cbpf.K, v, first))
 	if reverse {
 		return g.not(f)
 	}

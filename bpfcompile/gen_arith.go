@@ -4,31 +4,60 @@ import "github.com/pcapdaemon/pcapdaemon/bpfcompile/internal/cbpf"
 
 // arth is an arithmetic value under construction: statements that leave
 // it in scratch register reg, and the protocol checks (b) its packet loads
-// need.
+// need. Its statements are g.arith[start:] while it is the value generated
+// last: an operator's operands are generated one after the other into
+// that buffer, so their statements are already in the order the
+// operator's need, and the operator's own follow them.
 type arth struct {
-	s   []stmt
-	reg int
-	b   *frag
+	start int
+	reg   int
+	b     *frag
 }
 
-var aluOps = map[string]uint16{
-	"+": cbpf.ADD, "-": cbpf.SUB, "*": cbpf.MUL, "/": cbpf.DIV, "%": cbpf.MOD,
-	"&": cbpf.AND, "|": cbpf.OR, "^": cbpf.XOR, "<<": cbpf.LSH, ">>": cbpf.RSH,
+// aluOp returns the ALU operation of the arithmetic operator op.
+func aluOp(op string) uint16 {
+	switch op {
+	case "+":
+		return cbpf.ADD
+	case "-":
+		return cbpf.SUB
+	case "*":
+		return cbpf.MUL
+	case "/":
+		return cbpf.DIV
+	case "%":
+		return cbpf.MOD
+	case "&":
+		return cbpf.AND
+	case "|":
+		return cbpf.OR
+	case "^":
+		return cbpf.XOR
+	case "<<":
+		return cbpf.LSH
+	case ">>":
+		return cbpf.RSH
+	}
+	return 0
 }
 
 // genArith generates an arithmetic expression.
-func (g *gen) genArith(n Arith) *arth {
+func (g *gen) genArith(n Arith) arth {
 	g.off = n.Pos()
 	switch n := n.(type) {
 	case *NumNode:
 		r := g.allocReg()
-		return &arth{s: []stmt{{code: cbpf.LD | cbpf.IMM, k: n.Val}, {code: cbpf.ST, k: uint32(r)}}, reg: r}
+		a := arth{start: len(g.arith), reg: r}
+		g.arith = append(g.arith, stmt{code: cbpf.LD | cbpf.IMM, k: n.Val}, stmt{code: cbpf.ST, k: uint32(r)})
+		return a
 	case *LenNode:
 		r := g.allocReg()
-		return &arth{s: []stmt{{code: cbpf.LD | cbpf.LEN | cbpf.W}, {code: cbpf.ST, k: uint32(r)}}, reg: r}
+		a := arth{start: len(g.arith), reg: r}
+		g.arith = append(g.arith, stmt{code: cbpf.LD | cbpf.LEN | cbpf.W}, stmt{code: cbpf.ST, k: uint32(r)})
+		return a
 	case *NegNode:
 		a := g.genArith(n.X)
-		a.s = append(a.s,
+		g.arith = append(g.arith,
 			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a.reg)},
 			stmt{code: cbpf.ALU | cbpf.NEG},
 			stmt{code: cbpf.ST, k: uint32(a.reg)})
@@ -37,8 +66,8 @@ func (g *gen) genArith(n Arith) *arth {
 		a0 := g.genArith(n.X)
 		a1 := g.genArith(n.Y)
 		g.off = n.Off
-		op := aluOps[n.Op]
-		if first := a1.s[0]; first.code == cbpf.LD|cbpf.IMM {
+		op := aluOp(n.Op)
+		if first := g.arith[a1.start]; first.code == cbpf.LD|cbpf.IMM {
 			switch {
 			case op == cbpf.DIV && first.k == 0:
 				g.errorf("division by zero")
@@ -48,15 +77,14 @@ func (g *gen) genArith(n Arith) *arth {
 				g.errorf("shift by more than 31 bits")
 			}
 		}
-		a0.s = append(a0.s, a1.s...)
-		a0.s = append(a0.s,
+		g.arith = append(g.arith,
 			stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)},
 			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)},
 			stmt{code: cbpf.ALU | cbpf.X | op})
 		g.freeReg(a0.reg)
 		g.freeReg(a1.reg)
 		a0.reg = g.allocReg()
-		a0.s = append(a0.s, stmt{code: cbpf.ST, k: uint32(a0.reg)})
+		g.arith = append(g.arith, stmt{code: cbpf.ST, k: uint32(a0.reg)})
 		// As in libpcap, the right operand's protocol checks are not kept.
 		return a0
 	case *IndexNode:
@@ -65,11 +93,11 @@ func (g *gen) genArith(n Arith) *arth {
 		return g.genLoad(n.Proto, inst, n.Size)
 	}
 	g.errorf("internal error: arithmetic node %T", n)
-	return nil
+	return arth{}
 }
 
 // genLoad loads size bytes at offset inst from the header of proto.
-func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
+func (g *gen) genLoad(p pqual, inst arth, size uint32) arth {
 	regno := g.allocReg()
 	g.freeReg(inst.reg)
 	var sz uint16
@@ -84,7 +112,8 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 		g.errorf("data size must be 1, 2, or 4")
 	}
 	var b *frag
-	var s []stmt
+	var buf [12]stmt
+	s := buf[:0] // what loads X with the header's variable offset, if any
 	var constPart uint32
 	switch p {
 	case qRadio:
@@ -93,14 +122,14 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 			g.errorf("radio information not present in capture")
 		}
 	case qLink:
-		s = g.varPart(&g.offLinkHdr)
+		s = g.varPartTo(s, &g.offLinkHdr)
 		constPart = g.offLinkHdr.constPart
 	case qIP, qARP, qRARP, qAtalk, qDECnet, qSCA, qLAT, qMOPRC, qMOPDL, qIPv6:
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		constPart = g.offLinkPL.constPart + g.offNL
 		b = g.protoAbbrev(p)
 	case qSCTP, qTCP, qUDP, qICMP, qIGMP, qIGRP, qPIM, qVRRP, qCARP:
-		s = g.loadXIPHdrLen()
+		s = g.loadXIPHdrLenTo(s)
 		constPart = g.offLinkPL.constPart + g.offNL
 		b = g.protoAbbrev(qIP)
 		b = g.and(b, g.ipProto(pqIPProto[p]))
@@ -108,7 +137,7 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 	case qICMPv6:
 		b = g.protoAbbrev(qIPv6)
 		b = g.and(b, g.ip6Proto(ipprotoICMPv6))
-		s = g.varPart(&g.offLinkPL)
+		s = g.varPartTo(s, &g.offLinkPL)
 		constPart = g.offLinkPL.constPart + g.offNL + 40
 	default:
 		g.errorf("'%s' does not support the index operation", p)
@@ -120,22 +149,28 @@ func (g *gen) genLoad(p pqual, inst *arth, size uint32) *arth {
 			inst.b = b
 		}
 	}
-	if s == nil {
-		s = []stmt{{code: cbpf.LDX | cbpf.MEM, k: uint32(inst.reg)}}
+	// X is the offset (plus the header's variable offset): the load is
+	// indirect.
+	if len(s) == 0 {
+		s = append(s, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(inst.reg)})
 	} else {
 		s = append(s,
 			stmt{code: cbpf.LD | cbpf.MEM, k: uint32(inst.reg)},
 			stmt{code: cbpf.ALU | cbpf.ADD | cbpf.X},
 			stmt{code: cbpf.MISC | cbpf.TAX})
 	}
-	inst.s = append(inst.s, loadAbsRel(s, constPart, sz)...)
+	s = append(s, stmt{code: cbpf.LD | cbpf.IND | sz, k: constPart})
+	g.arith = append(g.arith, s...)
 	inst.reg = regno
-	inst.s = append(inst.s, stmt{code: cbpf.ST, k: uint32(regno)})
+	g.arith = append(g.arith, stmt{code: cbpf.ST, k: uint32(regno)})
 	return inst
 }
 
 // genRelation compares two arithmetic values.
 func (g *gen) genRelation(n *RelNode) *frag {
+	if g.arith == nil {
+		g.arith = make([]stmt, 0, 32)
+	}
 	a0 := g.genArith(n.L)
 	a1 := g.genArith(n.R)
 	g.off = n.Off
@@ -155,9 +190,9 @@ func (g *gen) genRelation(n *RelNode) *frag {
 	case "!=":
 		code, reverse = cbpf.JEQ, true
 	}
-	s := append(a0.s, a1.s...)
-	s = append(s, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)}, stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)})
-	b := g.jmpFrag(cbpf.JMP|code|cbpf.X, 0, s)
+	g.arith = append(g.arith, stmt{code: cbpf.LDX | cbpf.MEM, k: uint32(a1.reg)}, stmt{code: cbpf.LD | cbpf.MEM, k: uint32(a0.reg)})
+	b := g.jmpFrag(cbpf.JMP|code|cbpf.X, 0, g.arith[a0.start:])
+	g.arith = g.arith[:a0.start] // the block has its copy
 	if reverse {
 		b = g.not(b)
 	}

@@ -20,12 +20,14 @@ func genLayout(tb testing.TB, expr string) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	_, blocks := sizePrimitives(node)
+	g.reserve(blocks)
 	f, err := g.generate(node)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	root := g.finish(g.finishParse(f), defaultSnaplen)
-	raw, err := layout(root)
+	raw, err := g.layout(root)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,14 +14,6 @@ const (
 	vxlanPort      = 4789
 )
 
-// prependStmts puts s before the statements of b.
-func prependStmts(s []stmt, b *block) {
-	if len(s) == 0 {
-		return
-	}
-	b.stmts = append(append([]stmt{}, s...), b.stmts...)
-}
-
 func (g *gen) vlanTPIDTest() *frag {
 	b0 := g.linkProto(ethertype8021Q)
 	b1 := g.linkProto(ethertype8021AD)
@@ -93,18 +85,18 @@ func (g *gen) vlanExtensions(v uint32, hasV bool) *frag {
 	var s []stmt
 	s = g.vloffsetAdd(&g.offLinkPL, 4, s)
 	s = g.vloffsetAdd(&g.offLinkType, 4, s)
-	prependStmts(s, tpid.head)
+	g.prependStmts(s, tpid.head)
 	b0 = g.or(b0, tpid)
 	if hasV {
 		vb := vid.head
-		cnt := len(vb.stmts)
+		cnt := int(g.blk[vb].nstmts)
 		p := []stmt{
 			{code: cbpf.LD | cbpf.ABS | cbpf.B, k: cbpf.AncillaryBase + ancVLANTagPresent},
 			{code: cbpf.JMP | cbpf.JEQ | cbpf.K, k: 1, jt: 0, jf: 2},
 			{code: cbpf.LD | cbpf.ABS | cbpf.H, k: cbpf.AncillaryBase + ancVLANTag},
 			{code: cbpf.JMP | cbpf.JA, k: uint32(cnt - 1)},
 		}
-		prependStmts(p, vb)
+		g.prependStmts(p, vb)
 		b0 = g.and(b0, vid)
 	}
 	return b0
@@ -247,7 +239,7 @@ func (g *gen) geneve(vni uint32, hasVNI bool) *frag {
 	s[jeq].jf = uint8(len(s) - 1 - jeq - 1)
 	g.offNL = 0
 	offsets := g.genTrue()
-	prependStmts(s, offsets.head)
+	g.prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
 	return g.and(g.or(b0, b1), offsets)
@@ -272,7 +264,7 @@ func (g *gen) vxlan(vni uint32, hasVNI bool) *frag {
 	s = append(s, stmt{code: cbpf.STX, k: uint32(g.offLinkPL.reg)})
 	g.offNL = 0
 	offsets := g.genTrue()
-	prependStmts(s, offsets.head)
+	g.prependStmts(s, offsets.head)
 	offsets.m = uncertain
 	g.isEncap = true
 	return g.and(g.or(b0, b1), offsets)
@@ -327,7 +319,7 @@ func (g *gen) finishParse(f *frag) *frag {
 		}
 	}
 	if s != nil {
-		prependStmts(s, f.head)
+		g.prependStmts(s, f.head)
 		f.m = uncertain
 	}
 	if g.outer.prefix == prefixPPI {

@@ -121,7 +121,7 @@ func (g *gen) scode(name string, q qual) *frag {
 		}
 		return g.host46ByName(name, q.proto, q.proto, q.dir, false)
 	case aPort:
-		g.portPQToIPProto(q.proto, "port")
+		g.portPQToIPProto(q.proto, aPort)
 		port, real, ok := g.nameToPort(name)
 		if !ok {
 			g.errorf("unknown port '%s'", name)
@@ -134,7 +134,7 @@ func (g *gen) scode(name string, q qual) *frag {
 		b6 := g.port6(uint32(port), real, q.dir, q.addr)
 		return g.or(b6, b)
 	case aPortrange:
-		g.portPQToIPProto(q.proto, "portrange")
+		g.portPQToIPProto(q.proto, aPortrange)
 		p1, p2, real := g.stringToPortRange(name)
 		real = g.checkPortProto(q.proto, real, "port in range '"+name+"'")
 		g.assertMax("port number", p1, 0xffff)
@@ -291,7 +291,7 @@ func (g *gen) ncode(s string, isNum bool, v uint32, q qual) *frag {
 		}
 		return g.host([]uint32{v}, []uint32{mask}, q.proto, q.dir, false, ctx)
 	case aPort, aPortrange:
-		proto := g.portPQToIPProto(q.proto, q.addr.String())
+		proto := g.portPQToIPProto(q.proto, q.addr)
 		g.assertMax("port number", v, 0xffff)
 		b := g.port(v, proto, q.dir, q.addr)
 		b6 := g.port6(v, proto, q.dir, q.addr)

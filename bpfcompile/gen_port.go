@@ -24,8 +24,9 @@ const (
 	protoUndef      = -1
 )
 
-// portPQToIPProto validates the protocol qualifier of port/portrange.
-func (g *gen) portPQToIPProto(p pqual, kw string) int {
+// portPQToIPProto validates the protocol qualifier of port/portrange (kw,
+// named only in the error).
+func (g *gen) portPQToIPProto(p pqual, kw aqual) int {
 	switch p {
 	case qUDP:
 		return ipprotoUDP
@@ -46,7 +47,7 @@ func (g *gen) ip6Proto(p uint32) *frag { return g.cmp(orLinkPL, 6, cbpf.B, p) }
 // ipFrag is true for an IPv4 packet that is not a non-first fragment.
 func (g *gen) ipFrag() *frag {
 	var buf [2]stmt
-	return g.not(g.jmpFragCopy(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
+	return g.not(g.jmpFrag(cbpf.JMP|cbpf.JSET|cbpf.K, 0x1fff, g.loadATo(buf[:0], orLinkPL, 6, cbpf.H)))
 }
 
 // portDir combines the source and destination tests of a port.

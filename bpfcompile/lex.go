@@ -22,9 +22,8 @@ const (
 	prEscID
 )
 
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
+func isHex(c byte) bool { return charClass[c]&ccHex != 0 }
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isAlnum(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
@@ -32,28 +31,34 @@ func isAlnum(c byte) bool {
 
 // lexAll splits src into tokens. A lexical error becomes a tError token
 // and ends the list; the last token is always tEOF or tError.
-func lexAll(src string) []token {
-	toks := make([]token, 0, tokenBound(src))
+func lexAll(src string) []token { return lexAllTo(nil, src) }
+
+// lexAllTo is lexAll into room, when src's tokens fit in it.
+func lexAllTo(room []token, src string) []token {
+	toks := room[:0]
+	if n := tokenBound(src); n > cap(room) {
+		toks = make([]token, 0, n)
+	}
 	i := 0
 	for {
-		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+		for i < len(src) && charClass[src[i]]&ccBlank != 0 {
 			i++
 		}
 		if i >= len(src) {
-			toks = append(toks, token{kind: tEOF, off: i, end: i})
+			toks = append(toks, token{kind: tEOF, off: i})
 			return toks
 		}
 		if k := punct1(src[i]); k != tInvalid {
-			toks = append(toks, token{kind: k, off: i, end: i + 1, text: src[i : i+1]})
+			toks = append(toks, token{kind: k, off: i, text: src[i : i+1]})
 			i++
 			continue
 		}
-		t := lexOne(src, i)
+		t, end := lexOne(src, i)
 		toks = append(toks, t)
 		if t.kind == tError {
 			return toks
 		}
-		i = t.end
+		i = end
 	}
 }
 
@@ -94,10 +99,10 @@ func tokenBound(src string) int {
 	n := 1
 	after := true // after a blank or punctuation
 	for i := 0; i < len(src); i++ {
-		switch src[i] {
-		case ' ', '\t', '\n', '\r':
+		switch cc := charClass[src[i]]; {
+		case cc&ccBlank != 0:
 			after = true
-		case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
+		case cc&ccPunct != 0:
 			n++
 			after = true
 		default:
@@ -110,16 +115,83 @@ func tokenBound(src string) int {
 	return n
 }
 
-// lexOne scans the token starting at src[i].
-func lexOne(src string, i int) token {
+// lexOne scans the token starting at src[i] and returns it and the
+// offset just past it.
+func lexOne(src string, i int) (t token, end int) {
 	s := src[i:]
 	switch s[0] {
 	case '(', ')', '[', ']', '!', '&', '|', '+', '-', '*', '/', '%', '^', '<', '>', '=':
 		// Only punctuation starts with these: no other pattern can match.
 		if n := matchPunct(s); n > 0 {
-			return token{kind: punctKind(s[:n]), off: i, end: i + n, text: s[:n]}
+			return token{kind: punctKind(s[:n]), off: i, text: s[:n]}, i + n
 		}
 	}
+	if isDigit(s[0]) {
+		// Fewer than 12 decimal digits that a blank, punctuation other
+		// than '-' or the end follows are a number: no address or word
+		// is longer (a MAC address of 12 hex digits is).
+		n := 1
+		for n < len(s) && isDigit(s[n]) {
+			n++
+		}
+		if n < 12 && endsToken(s, n) {
+			v, msg := parseNumber(s[:n])
+			if msg != "" {
+				return token{kind: tError, off: i, text: msg}, i + n
+			}
+			return token{kind: tNum, off: i, text: s[:n], num: v}, i + n
+		}
+	}
+	if isHex(s[0]) {
+		// A MAC address, or else a dotted IPv4 address, that a blank,
+		// punctuation other than '-' or the end follows: every other
+		// pattern stops at that byte, and on a tie the MAC address wins,
+		// then the IPv4 address.
+		if n := matchMAC(s); n > 0 && endsToken(s, n) {
+			return token{kind: tEID, off: i, text: s[:n]}, i + n
+		}
+		if n := matchHID(s); n > 0 && endsToken(s, n) {
+			return token{kind: tHID, off: i, text: s[:n]}, i + n
+		}
+	}
+	if idLen := matchID(s); idLen > 0 && isLetter(s[0]) && pastF(s[:idLen]) {
+		// A word that starts with a letter and holds one past f is no
+		// number, no address and no punctuation, which are made of hex
+		// digits and separators: only a word.
+		var kw tokKind
+		var pq pqual
+		pr := prID
+		if r, ok := lookupReserved(s[:idLen]); ok {
+			kw, pq, pr = r.kind, r.pq, r.pr
+		}
+		return wordToken(s, i, idLen, pr, kw, pq)
+	}
+	return lexMatch(s, i)
+}
+
+// endsToken reports whether a token of the addresses' and numbers'
+// patterns that is s[:n] can end there: s[n] is a blank or punctuation
+// other than '-' (which continues words), or s ends.
+func endsToken(s string, n int) bool {
+	return n == len(s) || charClass[s[n]]&(ccBlank|ccPunct) != 0 && s[n] != '-'
+}
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { c |= 0x20; return c >= 'a' && c <= 'z' }
+
+// pastF reports whether w holds a letter past f (in either case).
+func pastF(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if c := w[i] | 0x20; c >= 'g' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+// lexMatch scans the token s (at offset i) starts with by trying every
+// pattern: the longest match wins, on a tie the one of highest priority.
+func lexMatch(s string, i int) (t token, end int) {
 	bestLen, bestPr := 0, 99
 	try := func(n, pr int) {
 		if n > bestLen || n == bestLen && n > 0 && pr < bestPr {
@@ -131,22 +203,11 @@ func lexOne(src string, i int) token {
 	var kw tokKind
 	var pq pqual
 	if idLen > 0 {
-		w := s[:idLen]
-		if k, ok := keywords[w]; ok {
-			kw = k
-			try(idLen, prKeyword)
-		} else if q, ok := pnames[w]; ok {
-			kw, pq = tPName, q
-			try(idLen, prKeyword)
-		} else if _, ok := numWords[w]; ok {
-			try(idLen, prNumWord)
+		if r, ok := lookupReserved(s[:idLen]); ok {
+			kw, pq = r.kind, r.pq
+			try(idLen, r.pr)
 		}
 		try(idLen, prID)
-		if c := s[0] | 0x20; c >= 'g' && c <= 'z' {
-			// A word that starts with a letter past f is no number, no
-			// address and no punctuation: only a word.
-			return wordToken(s, i, idLen, bestPr, kw, pq)
-		}
 	}
 	try(matchPunct(s), prPunct)
 	if len(s) >= 2 && s[0] == '$' && isHex(s[1]) {
@@ -171,13 +232,13 @@ func lexOne(src string, i int) token {
 		}
 	}
 	if bestLen == 0 {
-		return token{kind: tError, off: i, end: i + 1, text: syntaxError + ": illegal character '" + s[:1] + "'"}
+		return token{kind: tError, off: i, text: syntaxError + ": illegal character '" + s[:1] + "'"}, i + 1
 	}
 	if bestLen == idLen && (bestPr == prKeyword || bestPr == prNumWord || bestPr == prID) {
 		return wordToken(s, i, idLen, bestPr, kw, pq)
 	}
 	text := s[:bestLen]
-	t := token{off: i, end: i + bestLen, text: text}
+	t = token{off: i, text: text}
 	switch bestPr {
 	case prPunct:
 		t.kind = punctKind(text)
@@ -188,29 +249,29 @@ func lexOne(src string, i int) token {
 	case prNum:
 		v, msg := parseNumber(text)
 		if msg != "" {
-			return token{kind: tError, off: i, end: i + bestLen, text: msg}
+			return token{kind: tError, off: i, text: msg}, i + bestLen
 		}
 		t.kind, t.num = tNum, v
 	case prHID:
 		t.kind = tHID
 	case prHID6:
 		if _, ok := parseIPv6(text); !ok {
-			return token{kind: tError, off: i, end: i + bestLen, text: "invalid IPv6 address " + text}
+			return token{kind: tError, off: i, text: "invalid IPv6 address " + text}, i + bestLen
 		}
 		t.kind = tHID6
 	case prBadMAC:
-		return token{kind: tError, off: i, end: i + bestLen, text: "invalid Ethernet address " + text}
+		return token{kind: tError, off: i, text: "invalid Ethernet address " + text}, i + bestLen
 	case prEscID:
 		t.kind, t.text = tID, text[1:]
 	}
-	return t
+	return t, i + bestLen
 }
 
 // wordToken makes the token of the word s[:n] at offset i, a keyword
 // (kw, with its protocol qualifier pq for tPName) by priority pr, a named
 // number or an identifier.
-func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
-	t := token{off: i, end: i + n, text: s[:n]}
+func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) (token, int) {
+	t := token{off: i, text: s[:n]}
 	switch pr {
 	case prKeyword:
 		t.kind, t.pq = kw, pq
@@ -219,7 +280,7 @@ func wordToken(s string, i, n, pr int, kw tokKind, pq pqual) token {
 	default:
 		t.kind = tID
 	}
-	return t
+	return t, i + n
 }
 
 // matchID matches [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?

@@ -169,6 +169,12 @@ func TestCompileLinkTypes(t *testing.T) {
 		{32, "link[0] = 1", "", false},              // REDBACK_SMARTEDGE, outside the ranges
 		{12, "", "unknown data link type 12", true}, // DLT_RAW's Linux number is not a LINKTYPE_
 		{1000, "", "unknown data link type 1000", true},
+		// A syntax error comes before the link type's error, and an
+		// error in the primitives before it needs a known link type.
+		{1000, "tcp port", "can't parse filter expression: syntax error: unexpected end of expression", false},
+		{1000, "port 99999 and", "can't parse filter expression: syntax error: unexpected end of expression", false},
+		{1, "port 99999 and", "port number 99999 greater than maximum 65535", false},
+		{1000, "port 99999", "unknown data link type 1000", true},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.expr, Options{LinkType: tt.lt})

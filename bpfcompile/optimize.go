@@ -50,16 +50,16 @@ func stillValid(in, out []bpf.Instruction) bool {
 // kernel's checker where the unoptimized one passes (a bug in a pass), the
 // unoptimized one is returned.
 func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
-	root, n := gr.root, gr.n
+	n := gr.n
 	var out []bpf.RawInstruction
 	var err error
-	if blocks, ok := exportBlocks(gr.order); ok {
+	if blocks, ok := gr.g.exportBlocks(gr); ok {
 		out, _, err = blocks.Optimize(opt.Budget(n))
 	} else {
 		// Jumps inside blocks (the Linux VLAN tests): the optimizer splits
 		// the laid-out program into blocks itself.
 		var raw []bpf.RawInstruction
-		if raw, err = layoutProgram(expr, root); err != nil {
+		if raw, err = layoutProgram(expr, gr); err != nil {
 			return nil, err
 		}
 		out, _, err = opt.OptimizeRaw(raw, opt.Budget(n))
@@ -79,7 +79,7 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 		return nil, &Error{Pos: posAt(expr, 0), Msg: ErrRejectsAll.Error(), Err: ErrRejectsAll}
 	}
 	if err := checkRaw(out); err != nil && !(len(out) > maxInstructions && errors.Is(err, ErrProgramLength)) {
-		raw, lerr := layoutProgram(expr, root)
+		raw, lerr := layoutProgram(expr, gr)
 		if lerr == nil && checkRaw(raw) == nil {
 			return raw, nil
 		}
@@ -87,29 +87,25 @@ func optimizeGraph(expr string, gr graph) ([]bpf.RawInstruction, error) {
 	return out, nil
 }
 
-// exportBlocks hands the blocks of order (numbered by reachable) to the
+// exportBlocks hands the blocks of gr (numbered by reachable) to the
 // optimizer; ok is false when a statement jumps (within its block), which
 // the optimizer's blocks do not.
-func exportBlocks(order []*block) (blocks *opt.Blocks, ok bool) {
-	n := 0
-	for _, b := range order {
-		n += len(b.stmts)
-		for _, s := range b.stmts {
-			if s.code&0x07 == cbpf.JMP {
-				return nil, false
-			}
-		}
+func (g *gen) exportBlocks(gr graph) (blocks *opt.Blocks, ok bool) {
+	if g.stmtJumps {
+		return nil, false
 	}
-	blocks = opt.NewBlocks(len(order), n)
-	for _, b := range order {
-		for _, s := range b.stmts {
+	blocks = opt.NewBlocks(gr.nblocks, gr.n-gr.nblocks)
+	for id := gr.root; id != noBlock; {
+		b := &g.blk[id]
+		for _, s := range g.stmtsOf(b) {
 			blocks.Stmt(bpf.RawInstruction{Op: s.code, Jt: s.jt, Jf: s.jf, K: s.k})
 		}
-		if b.jt != nil {
-			blocks.End(b.code, b.k, int(b.jt.offset), int(b.jf.offset))
+		if b.jt != noBlock {
+			blocks.End(b.code, b.k, int(g.blk[b.jt].offset), int(g.blk[b.jf].offset))
 		} else {
 			blocks.End(b.code, b.k, 0, 0)
 		}
+		id = b.next
 	}
 	return blocks, true
 }

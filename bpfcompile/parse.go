@@ -21,6 +21,7 @@ const (
 type parser struct {
 	src   string
 	toks  []token
+	nodes *nodeRoom // room for the nodes of a short filter, or nil
 	p     int
 	depth int
 	steps int
@@ -56,11 +57,16 @@ func Parse(expr string) (Node, error) {
 
 // parse is Parse that also returns, on a syntax error, the complete
 // primitives before it.
-func parse(expr string) (n Node, prefix Node, err error) {
+func parse(expr string) (n Node, prefix Node, err error) { return parseTo(nil, nil, expr) }
+
+// parseTo is parse with room for the tokens (used when they fit) and for
+// the nodes (nil: none). The tree may use the room for as long as it
+// lives.
+func parseTo(room []token, nodes *nodeRoom, expr string) (n Node, prefix Node, err error) {
 	if len(expr) > maxExprLen {
 		return nil, nil, &Error{Pos: posAt(expr, maxExprLen), Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
 	}
-	ps := &parser{src: expr, toks: lexAll(expr), errTok: -1, top: true}
+	ps := &parser{src: expr, toks: lexAllTo(room, expr), nodes: nodes, errTok: -1, top: true}
 	defer func() {
 		if r := recover(); r != nil {
 			switch e := r.(type) {
@@ -99,18 +105,29 @@ func (ps *parser) syntaxErr() *Error {
 
 // kind is peek().kind without copying the token.
 func (ps *parser) kind() tokKind {
-	if k := ps.toks[ps.p].kind; k != tError {
-		return k
+	t := &ps.toks[ps.p]
+	if t.kind == tError {
+		ps.lexError(t)
 	}
-	return ps.peek().kind
+	return t.kind
 }
 
+// peek returns the current token, ending the parse at a lexical error.
+// (The errors are raised by functions of their own, here and in next and
+// enter, so that these small functions, called for every token, inline.)
 func (ps *parser) peek() *token {
 	t := &ps.toks[ps.p]
 	if t.kind == tError {
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: t.text}})
+		ps.lexError(t)
 	}
 	return t
+}
+
+// lexError ends the parse with the lexical error t.
+//
+//go:noinline
+func (ps *parser) lexError(t *token) {
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: t.text}})
 }
 
 // peekAt looks k tokens ahead without reporting lexical errors.
@@ -125,7 +142,7 @@ func (ps *parser) next() *token {
 	t := ps.peek()
 	ps.steps++
 	if ps.steps > maxSteps {
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: "expression too complex"}})
+		ps.tooComplex(t)
 	}
 	if t.kind != tEOF {
 		ps.p++
@@ -150,12 +167,25 @@ func (ps *parser) expect(k tokKind) *token {
 	return ps.next()
 }
 
+// tooComplex ends the parse at t: it took more than maxSteps steps.
+//
+//go:noinline
+func (ps *parser) tooComplex(t *token) {
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: "expression too complex"}})
+}
+
 func (ps *parser) enter() {
 	ps.depth++
 	if ps.depth > maxDepth {
-		t := ps.toks[ps.p]
-		panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: fmt.Sprintf("expression nested deeper than %d", maxDepth)}})
+		ps.tooDeep()
 	}
+}
+
+// tooDeep ends the parse at the current token: it is nested deeper than
+// maxDepth.
+func (ps *parser) tooDeep() {
+	t := ps.toks[ps.p]
+	panic(lexFatal{&Error{Pos: posAt(ps.src, t.off), Msg: fmt.Sprintf("expression nested deeper than %d", maxDepth)}})
 }
 
 func (ps *parser) leave() { ps.depth-- }
@@ -205,7 +235,7 @@ func (ps *parser) parseExpr(inh qual) (Node, qual) {
 		}
 		var m Node
 		m, q = ps.parseOperand(q)
-		n = &BinaryNode{Off: t.off, Op: op, X: n, Y: m}
+		n = ps.binaryNode(BinaryNode{Off: t.off, Op: op, X: n, Y: m})
 	}
 }
 
@@ -277,7 +307,7 @@ func (ps *parser) parseTerm(inh qual) (Node, qual) {
 	if t.kind == tNot {
 		ps.next()
 		n, q := ps.parseTerm(inh)
-		return &NotNode{Off: t.off, X: n}, q
+		return ps.notNode(NotNode{Off: t.off, X: n}), q
 	}
 	return ps.parseRterm(inh)
 }
@@ -290,7 +320,8 @@ func (ps *parser) parseTerm(inh qual) (Node, qual) {
 func (ps *parser) arithAfterParen(i int) bool {
 	if ps.closer == nil {
 		ps.closer = make([]int32, len(ps.toks))
-		var open []int32
+		var room [64]int32 // the '(' still open, for most filters
+		open := room[:0]
 		for j, t := range ps.toks {
 			ps.closer[j] = -1
 			switch t.kind {
@@ -358,7 +389,7 @@ func (ps *parser) parseRterm(inh qual) (Node, qual) {
 		case tBroadcast, tMulticast, tType, tSubtype, tDir:
 			return ps.parseOther(t.pq, t.off), qualUndef
 		}
-		return &ProtoNode{Off: t.off, Proto: t.pq}, qualUndef
+		return ps.protoNode(ProtoNode{Off: t.off, Proto: t.pq}), qualUndef
 	case tSrc, tDst, tAddr1, tAddr2, tAddr3, tAddr4, tRA, tTA,
 		tHost, tNet, tPort, tPortrange, tProto, tProtochain, tGateway:
 		return ps.parseHead(qDefault, t.off)
@@ -453,11 +484,11 @@ func (ps *parser) parseID(q qual) (Node, qual) {
 	switch t.kind {
 	case tNum:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idNum, Num: t.num, Text: t.text}, q
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: t.num, Text: t.text}), q
 	case tLParen:
 		var v uint32
 		if ps.try(func() { v = ps.parsePnum() }) {
-			return &IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}, q
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}), q
 		}
 		ps.next()
 		n := ps.parsePid(q)
@@ -477,7 +508,7 @@ func (ps *parser) parsePid(q qual) Node {
 	isNum := false
 	if t.kind == tNum || t.kind == tLParen {
 		v := ps.parsePnum()
-		n = &IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)}
+		n = ps.idNode(IDNode{Off: t.off, Q: q, Kind: idNum, Num: v, Text: fmt.Sprint(v)})
 		isNum = true
 	} else {
 		n = ps.parseNID(q)
@@ -489,7 +520,7 @@ func (ps *parser) parsePid(q qual) Node {
 			op = "or"
 		}
 		m, _ := ps.parseID(q)
-		n = &BinaryNode{Off: k.off, Op: op, X: n, Y: m}
+		n = ps.binaryNode(BinaryNode{Off: k.off, Op: op, X: n, Y: m})
 		isNum = false
 	}
 	if isNum {
@@ -509,37 +540,37 @@ func (ps *parser) parseNID(q qual) Node {
 	case tNot:
 		ps.next()
 		n, _ := ps.parseID(q)
-		return &NotNode{Off: t.off, X: n}
+		return ps.notNode(NotNode{Off: t.off, X: n})
 	case tID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idName, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idName, Text: t.text})
 	case tHID:
 		ps.next()
 		switch ps.kind() {
 		case tSlash:
 			ps.next()
 			l := ps.expect(tNum)
-			return &IDNode{Off: t.off, Q: q, Kind: idHIDLen, Text: t.text, Num: l.num}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHIDLen, Text: t.text, Num: l.num})
 		case tNetmask:
 			ps.next()
 			m := ps.expect(tHID)
-			return &IDNode{Off: t.off, Q: q, Kind: idHIDMask, Text: t.text, Mask: m.text}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHIDMask, Text: t.text, Mask: m.text})
 		}
-		return &IDNode{Off: t.off, Q: q, Kind: idHID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID, Text: t.text})
 	case tHID6:
 		ps.next()
 		if ps.kind() == tSlash {
 			ps.next()
 			l := ps.expect(tNum)
-			return &IDNode{Off: t.off, Q: q, Kind: idHID6Len, Text: t.text, Num: l.num}
+			return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID6Len, Text: t.text, Num: l.num})
 		}
-		return &IDNode{Off: t.off, Q: q, Kind: idHID6, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idHID6, Text: t.text})
 	case tEID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idEID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idEID, Text: t.text})
 	case tAID:
 		ps.next()
-		return &IDNode{Off: t.off, Q: q, Kind: idAID, Text: t.text}
+		return ps.idNode(IDNode{Off: t.off, Q: q, Kind: idAID, Text: t.text})
 	}
 	ps.fail()
 	return nil
@@ -588,13 +619,49 @@ func (ps *parser) parseRelation() Node {
 	return &RelNode{Off: t.off, Op: op, L: l, R: r}
 }
 
-var arithPrec = map[tokKind]int{
-	tPipe: 1, tAmp: 2, tLSH: 3, tRSH: 3, tPlus: 4, tMinus: 4, tStar: 5, tSlash: 5,
+// arithPrec returns the precedence of the binary operator k, 0 for a
+// token that is none (or "%" and "^", which parseArith handles apart).
+func arithPrec(k tokKind) int {
+	switch k {
+	case tPipe:
+		return 1
+	case tAmp:
+		return 2
+	case tLSH, tRSH:
+		return 3
+	case tPlus, tMinus:
+		return 4
+	case tStar, tSlash:
+		return 5
+	}
+	return 0
 }
 
-var arithOp = map[tokKind]string{
-	tPipe: "|", tAmp: "&", tLSH: "<<", tRSH: ">>", tPlus: "+", tMinus: "-",
-	tStar: "*", tSlash: "/", tPercent: "%", tCaret: "^",
+// arithOp returns the text of the arithmetic operator k.
+func arithOp(k tokKind) string {
+	switch k {
+	case tPipe:
+		return "|"
+	case tAmp:
+		return "&"
+	case tLSH:
+		return "<<"
+	case tRSH:
+		return ">>"
+	case tPlus:
+		return "+"
+	case tMinus:
+		return "-"
+	case tStar:
+		return "*"
+	case tSlash:
+		return "/"
+	case tPercent:
+		return "%"
+	case tCaret:
+		return "^"
+	}
+	return ""
 }
 
 // parseArith parses an arithmetic expression with operators of precedence
@@ -612,16 +679,16 @@ func (ps *parser) parseArith(minPrec int) Arith {
 		if t.kind == tPercent || t.kind == tCaret {
 			ps.next()
 			right := ps.parseArith(1)
-			left = &ArithNode{Off: t.off, Op: arithOp[t.kind], X: left, Y: right}
+			left = &ArithNode{Off: t.off, Op: arithOp(t.kind), X: left, Y: right}
 			continue
 		}
-		p := arithPrec[t.kind]
+		p := arithPrec(t.kind)
 		if p == 0 || p < minPrec {
 			return left
 		}
 		ps.next()
 		right := ps.parseArith(p + 1)
-		left = &ArithNode{Off: t.off, Op: arithOp[t.kind], X: left, Y: right}
+		left = &ArithNode{Off: t.off, Op: arithOp(t.kind), X: left, Y: right}
 	}
 }
 
@@ -634,7 +701,7 @@ func (ps *parser) parseUnary() Arith {
 		x := ps.parseUnary()
 		for k := ps.peek(); k.kind == tPercent || k.kind == tCaret; k = ps.peek() {
 			ps.next()
-			x = &ArithNode{Off: k.off, Op: arithOp[k.kind], X: x, Y: ps.parseArith(1)}
+			x = &ArithNode{Off: k.off, Op: arithOp(k.kind), X: x, Y: ps.parseArith(1)}
 		}
 		return &NegNode{Off: t.off, X: x}
 	}

@@ -94,11 +94,10 @@ const (
 // token is one lexical token.
 type token struct {
 	kind tokKind
-	off  int    // byte offset of the token in the source
-	end  int    // byte offset just past the token
-	text string // source text (for tID without the leading backslash)
-	num  uint32 // value of tNum
 	pq   pqual  // proto qualifier of tPName
+	num  uint32 // value of tNum
+	off  int    // byte offset of the token in the source
+	text string // source text (for tID without the leading backslash)
 }
 
 // keywords maps the reserved words of the language to their token kinds.

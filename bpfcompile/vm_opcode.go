@@ -85,6 +85,24 @@ const (
 // vmDecodeOp returns the instruction kind of a classic BPF opcode, or
 // vmOpInvalid for an opcode neither the kernel nor libpcap accepts.
 func vmDecodeOp(code uint16) vmOp {
+	if code > 0xff {
+		return vmOpInvalid
+	}
+	return vmOpTable[code]
+}
+
+// vmOpTable is vmDecodeOpSwitch of every 8-bit opcode (all opcodes are 8
+// bits): the checker and the VM decode every instruction, and a lookup
+// costs a fraction of the switch.
+var vmOpTable = func() (t [256]vmOp) {
+	for c := range t {
+		t[c] = vmDecodeOpSwitch(uint16(c))
+	}
+	return t
+}()
+
+// vmDecodeOpSwitch is vmDecodeOp by the definition of each opcode.
+func vmDecodeOpSwitch(code uint16) vmOp {
 	switch code {
 	case cbpf.LD | cbpf.IMM:
 		return vmOpLdImm
