@@ -93,15 +93,14 @@ func compileGraph(expr string, opts Options) (gr graph, noOpt bool, err error) {
 	if off, n := longestAddrRun(expr); n > maxAddrRun {
 		return graph{}, false, &Error{Pos: posAt(expr, off), Msg: fmt.Sprintf("%d address or number characters in a row, more than %d", n, maxAddrRun)}
 	}
-	// The generator is made first, for its room for the tokens and the
-	// nodes; its error (an unknown link type) comes after the parser's.
+	// The generator is made first, for its room for the nodes; its error
+	// (an unknown link type) comes after the parser's.
 	g, gerr := newGen(expr, opts)
-	var room []token
 	var nodes *nodeRoom
 	if gerr == nil {
-		room, nodes = g.tokRoom[:], &g.nodeRoom
+		nodes = &g.nodeRoom
 	}
-	node, prefix, err := parseTo(room, nodes, expr)
+	node, prefix, err := parseTo(nil, nodes, expr)
 	if err != nil {
 		// libpcap generates code as it parses: an error in the primitives
 		// before a syntax error is the one it reports.
