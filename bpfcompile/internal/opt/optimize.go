@@ -112,7 +112,7 @@ func optimizeRaw(raw []bpf.RawInstruction, budget int, full bool) ([]bpf.RawInst
 	o.init(blocks, len(raw), budget, registers(raw))
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
-	st := Stats{Work: o.work, Rounds: o.rounds}
+	st := Stats{Work: o.work, Rounds: int(o.rounds)}
 	if err != nil {
 		return nil, st, err
 	}
@@ -129,8 +129,9 @@ func optimizeRaw(raw []bpf.RawInstruction, budget int, full bool) ([]bpf.RawInst
 // blocks given by their numbers, the order of End. Block 0 is the entry;
 // the graph must have no cycle.
 type Blocks struct {
-	o     optimizer // made with the blocks: one allocation less
-	b     []block
+	// o is made with the blocks (one allocation less); the blocks being
+	// built are o.b.
+	o     optimizer
 	stmts []bpf.RawInstruction // every block's statements, in order
 	start int                  // the first statement of the block being built
 }
@@ -138,7 +139,9 @@ type Blocks struct {
 // NewBlocks makes room for a program of nblocks blocks and nstmts
 // statements.
 func NewBlocks(nblocks, nstmts int) *Blocks {
-	return &Blocks{b: make([]block, 0, nblocks), stmts: make([]bpf.RawInstruction, 0, nstmts)}
+	p := &Blocks{stmts: make([]bpf.RawInstruction, 0, nstmts)}
+	p.o.b = make([]block, 0, nblocks)
+	return p
 }
 
 // Stmt adds a statement to the block being built. (Optimize checks the
@@ -152,12 +155,12 @@ func (p *Blocks) Stmt(ri bpf.RawInstruction) {
 func (p *Blocks) End(op uint16, k uint32, jt, jf int) {
 	// Filled in place: a block value copied into the slice would cost a
 	// write barrier for each of its pointers while the collector marks.
-	if len(p.b) == cap(p.b) {
-		p.b = append(p.b, block{})
+	if len(p.o.b) == cap(p.o.b) {
+		p.o.b = append(p.o.b, block{})
 	} else {
-		p.b = p.b[:len(p.b)+1]
+		p.o.b = p.o.b[:len(p.o.b)+1]
 	}
-	b := &p.b[len(p.b)-1]
+	b := &p.o.b[len(p.o.b)-1]
 	b.stmts = p.stmts[p.start:len(p.stmts):len(p.stmts)]
 	b.op, b.k, b.jt, b.jf = op, k, int32(jt), int32(jf)
 	p.start = len(p.stmts)
@@ -192,8 +195,8 @@ func (p *Blocks) valid() (regs int, ok bool) {
 			regs = max(regs, atomM+int(ri.K&15)+1)
 		}
 	}
-	for i := range p.b {
-		if !validTerminator(p.b[i].op) {
+	for i := range p.o.b {
+		if !validTerminator(p.o.b[i].op) {
 			return 0, false
 		}
 	}
@@ -216,8 +219,8 @@ func (p *Blocks) check() (int, error) {
 		}
 		return nil
 	}
-	for i := range p.b {
-		b := &p.b[i]
+	for i := range p.o.b {
+		b := &p.o.b[i]
 		if err := stmt(i, b.stmts); err != nil {
 			return 0, err
 		}
@@ -225,7 +228,7 @@ func (p *Blocks) check() (int, error) {
 			return 0, fmt.Errorf("%w: block %d: terminator 0x%02x", ErrInvalid, i, b.op)
 		}
 	}
-	return 0, stmt(len(p.b), p.stmts[p.start:])
+	return 0, stmt(len(p.o.b), p.stmts[p.start:])
 }
 
 // scratchOp reports whether op names a scratch slot in k: ld M[k],
@@ -252,24 +255,24 @@ func (p *Blocks) Optimize(budget int) ([]bpf.RawInstruction, Stats, error) {
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	if len(p.b) == 0 {
+	if len(p.o.b) == 0 {
 		return nil, Stats{}, fmt.Errorf("%w: empty program", ErrInvalid)
 	}
 	if p.start != len(p.stmts) {
 		return nil, Stats{}, fmt.Errorf("%w: statements after the last block", ErrInvalid)
 	}
-	nb := int32(len(p.b))
-	for i := range p.b {
-		if b := &p.b[i]; !b.isLeaf() && (b.jt < 0 || b.jt >= nb || b.jf < 0 || b.jf >= nb) {
+	nb := int32(len(p.o.b))
+	for i := range p.o.b {
+		if b := &p.o.b[i]; !b.isLeaf() && (b.jt < 0 || b.jt >= nb || b.jf < 0 || b.jf >= nb) {
 			return nil, Stats{}, fmt.Errorf("%w: block %d: jump to %d, %d of %d blocks", ErrInvalid, i, b.jt, b.jf, nb)
 		}
 	}
 	o := &p.o
-	o.init(p.b, len(p.stmts), budget, regs)
-	p.b, p.stmts = nil, nil
+	o.init(o.b, len(p.stmts), budget, regs)
+	p.stmts = nil
 	shareReturns(o.b, o.iter)
 	out, err := o.run()
-	return out, Stats{Work: o.work, Rounds: o.rounds}, err
+	return out, Stats{Work: o.work, Rounds: int(o.rounds)}, err
 }
 
 // init sets o up to optimize blocks with n statements that use regs
@@ -299,7 +302,11 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	if nb > maxWalkFacts {
 		memo = 2 * nb
 	}
-	ints := make([]int32, 17*nb+2*memo+8+tab+size/2)
+	// mergeSame's table and pullups's aCount share their memory: pullups
+	// runs in the branch phase, mergeSame once the rounds are over, and
+	// each clears its part before use.
+	shared := max(tab, size/2)
+	ints := make([]int32, 17*nb+2*memo+6+shared)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
@@ -308,7 +315,8 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
 	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
 	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
-	o.table, o.aCount = cut(tab), cut(size/2)
+	both := cut(shared)
+	o.table, o.aCount = both[:tab:tab], both[:size/2:size/2]
 	bytes := make([]uint8, 4*nb)
 	o.state, o.domIs, o.long, o.dirty = bytes[:nb:nb], bytes[nb:2*nb:2*nb], bytes[2*nb:3*nb:3*nb], bytes[3*nb:]
 	o.predOff, o.predN, o.predCap, o.inDeg = cut(nb), cut(nb), cut(nb), cut(nb)
@@ -324,10 +332,17 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 }
 
 // optimizer holds a program as blocks and the state of its passes.
+//
+// The fields narrower than 8 bytes are put together where they take no
+// padding: the optimizer is allocated with every compile (in Blocks),
+// and at 728 bytes Blocks fits the allocator's 768-byte size class with
+// the header the allocator adds in front of it.
 type optimizer struct {
 	b    []block
 	root int32
-	vals values
+	// rounds is the number of rounds begun (at most maxRounds).
+	rounds int32
+	vals   values
 
 	order []int32 // reachable blocks, root first, every block after its predecessors
 
@@ -350,11 +365,16 @@ type optimizer struct {
 	// block (noteNoTest): valid while noTestAt[i] == noTestStamp, and
 	// noTestShape is the shape.
 	noTestKey, noTestAt []int32
-	noTestStamp         int32
 	noTestShape         uint64
+	noTestStamp         int32
 	memoChains          bool // the program is large enough for the memory
 
-	cycle bool    // levelOrder found a cycle
+	cycle     bool // levelOrder found a cycle
+	walkFacts bool // thread walks the dominator tree (walkDecided)
+	// fresh says whether no statement changed since the last analysis
+	// (analyzed).
+	fresh bool
+
 	long  []uint8 // emit's scratch
 	table []int32 // mergeSame's
 
@@ -363,24 +383,25 @@ type optimizer struct {
 	iter, stack, finish, count, kids []int32
 	fx                               *factIndex // findFacts's, made for large programs only
 	pull, pull2                      []int32
-	walkFacts                        bool    // thread walks the dominator tree (walkDecided)
 	aCount                           []int32 // pullups's: the tests of each value of A
 
 	// shape counts the changes to edges; analyzed is its value at the
-	// last analysis, fresh whether no statement changed since either.
+	// last analysis (fresh above).
 	shape, analyzed uint64
-	fresh           bool
 	// The shape when the order and edges in (ordered) and the dominators
 	// (dominated) were last found; shaped once they were.
 	ordered, dominated uint64
-	shaped             bool
-	usesKnown          bool // every block's localUses are up to date
 
-	changed bool // a pass of this round changed the program
-	edits   int  // statements number rewrote, counted or not as changes
+	edits int // statements number rewrote, counted or not as changes
 	// The shape at the start of number's last call, and number's scratch.
 	numberedShape uint64
 	dirty         []uint8
+	work          int
+	budget        int
+
+	shaped    bool
+	usesKnown bool // every block's localUses are up to date
+	changed   bool // a pass of this round changed the program
 	// fullNumber makes number work every block again each round, the
 	// values numbered anew (tests: optimizeRaw).
 	fullNumber bool
@@ -388,9 +409,6 @@ type optimizer struct {
 	// the statement phase that applies in the block it works on.
 	wouldAlter bool
 	moved      bool // a change other than to a branch's target
-	work       int
-	budget     int
-	rounds     int
 }
 
 // spent reports whether the work budget is used up.
