@@ -51,8 +51,8 @@ func TestCompileBytes(t *testing.T) {
 		name, expr string
 		max        uint64
 	}{
-		{"tcp port 443", "tcp port 443", 6848},
-		{"icmp or arp", "icmp or arp", 4576},
+		{"tcp port 443", "tcp port 443", 6752},
+		{"icmp or arp", "icmp or arp", 4496},
 		{"host and ports", "host 198.18.0.1 and (tcp port 80 or tcp port 443)", 13888},
 		{"20 ports", bpftest.PortChain(20), 210_000},
 	}

@@ -288,11 +288,15 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	// ports make 36 values of 1,100 statements and blocks), and the
 	// table grows when it must (values.grow), the numbers staying the
 	// same.
+	// The keys have room for the estimate (the typical filters make
+	// fewer values than it: tcp port 443 16 of 22), not for all the index
+	// holds before it grows (size/2): they are appended to.
 	size := 32
-	for est := min(n+len(blocks), 64+(n+len(blocks))/8); size < 2*est; {
+	est := min(n+len(blocks), 64+(n+len(blocks))/8)
+	for size < 2*est {
 		size *= 2
 	}
-	o.vals.keys = make([]valueKey, 1, size/2)
+	o.vals.keys = make([]valueKey, 1, 1+est)
 	nb := len(blocks)
 	tab := 16
 	for tab < 2*nb {
