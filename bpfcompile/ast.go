@@ -201,11 +201,12 @@ const (
 // example "tcp dst port 80" or the "b" of "host a or b".
 type IDNode struct {
 	Off  int
+	Text string // name or address text
+	Mask string // for idHIDMask
+	Num  uint32 // number, or prefix length
+	// (The narrow fields last, beside Num: 48 bytes, not 56.)
 	Q    qual
 	Kind idKind
-	Text string // name or address text
-	Num  uint32 // number, or prefix length
-	Mask string // for idHIDMask
 }
 
 // ProtoNode is a protocol name alone, such as "tcp".

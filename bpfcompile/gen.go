@@ -44,31 +44,37 @@ type gen struct {
 
 	// The outermost link layer (the capture's link type) and the current
 	// one, which "pppoes", "lane", "geneve" and "vxlan" change for the
-	// rest of the expression; prev is the one before the current.
+	// rest of the expression; prev is the one before the current. Of the
+	// outermost one's row, only its protocol field and prefix are read
+	// (outerProto, outerPrefix).
+	//
+	// (The generator is allocated with every compile: its narrow fields
+	// are put together where they take no padding.)
 	outerLT, curLT, prevLT LinkType
-	outer, ll              linkLayer
-
-	offOuterLinkHdr, offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
-	offNL, offNLNoSNAP                                                  uint32
+	outerProto             protoKind
+	outerPrefix            prefixKind
 	// outerSaved holds the outermost link layer's header and payload
 	// offsets (with their registers) once an encapsulation has replaced
 	// them: the code finishParse puts first computes those.
-	outerSaved                bool
-	outerLinkHdr, outerLinkPL absOffset
+	outerSaved bool
+	isEncap    bool
+	ll         linkLayer
 
-	isEncap        bool
-	isVlanVloffset bool
-	labelDepth     int
-	vlanDepth      int
+	offOuterLinkHdr, offLinkHdr, offPrevLinkHdr, offLinkPL, offLinkType absOffset
+	offNL, offNLNoSNAP                                                  uint32
+	outerLinkHdr, outerLinkPL                                           absOffset
+
+	labelDepth, vlanDepth int32
+	curReg                int32 // allocReg's next register to try
+	isVlanVloffset        bool
+	// noOptimize: libpcap turns its optimizer off for the program.
+	noOptimize bool
+	stmtJumps  bool // a statement jumps (within its block)
 
 	// blk holds the blocks of the program (indexed by block numbers),
 	// stmts their statements (block.first, nstmts).
-	blk       []block
-	stmts     []stmt
-	stmtJumps bool // a statement jumps (within its block)
-	// noOptimize: libpcap turns its optimizer off for the program. (Beside
-	// the other bool: no padding of its own.)
-	noOptimize bool
+	blk   []block
+	stmts []stmt
 	// arith is the buffer arithmetic is generated into (arth).
 	arith []stmt
 	// nodeRoom holds the nodes of a short filter's syntax tree. (The
@@ -79,15 +85,14 @@ type gen struct {
 	nodeRoom nodeRoom
 	// frags is the slab fragments come from, freeFrags those used up;
 	// the first slab is fragRoom (few are in use at once: 5 in the
-	// typical filters). The generator is 2,040 bytes: with the 8 the
+	// typical filters). The generator is 1,784 bytes: with the 8 the
 	// allocator adds in front of an object with pointers, a size class
-	// (2,048); 8 bytes more and it takes 2,304.
+	// (1,792); 8 bytes more and it takes 2,048.
 	frags     []frag
 	freeFrags *frag
-	fragRoom  [6]frag
+	fragRoom  [5]frag
 
 	regUsed [16]bool
-	curReg  int
 
 	// portChains holds the offsets of the port and portrange primitives
 	// without a protocol that an "or" chain joins to another (see
@@ -135,7 +140,7 @@ func newGen(expr string, opts Options) (*gen, error) {
 	if !ok {
 		return nil, &Error{Pos: posAt(expr, 0), Msg: fmt.Sprintf("%v %d", ErrUnknownLinkType, opts.LinkType), Err: ErrUnknownLinkType}
 	}
-	g := &gen{opts: opts, src: expr, outerLT: opts.LinkType, curLT: opts.LinkType, prevLT: opts.LinkType, outer: row, ll: row}
+	g := &gen{opts: opts, src: expr, outerLT: opts.LinkType, curLT: opts.LinkType, prevLT: opts.LinkType, ll: row, outerProto: row.proto, outerPrefix: row.prefix}
 	g.offLinkHdr = absOffset{constPart: row.hdr, variable: row.prefix != prefixNone, reg: -1}
 	g.offLinkType = absOffset{constPart: row.typ, reg: -1}
 	g.offLinkPL = absOffset{constPart: row.payload, variable: row.payloadVar, reg: -1}
@@ -154,10 +159,10 @@ func newGen(expr string, opts Options) (*gen, error) {
 func (g *gen) allocReg() int {
 	for n := 0; n < len(g.regUsed); n++ {
 		if g.regUsed[g.curReg] {
-			g.curReg = (g.curReg + 1) % len(g.regUsed)
+			g.curReg = (g.curReg + 1) % int32(len(g.regUsed))
 		} else {
 			g.regUsed[g.curReg] = true
-			return g.curReg
+			return int(g.curReg)
 		}
 	}
 	g.errorf("too many registers needed to evaluate expression")

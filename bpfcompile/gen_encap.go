@@ -299,7 +299,7 @@ func (g *gen) finishParse(f *frag) *frag {
 		hdr.reg = g.allocReg()
 	}
 	s := g.radioPrefixLen(hdr.reg)
-	switch g.outer.proto {
+	switch g.outerProto {
 	case protoWLAN:
 		s = g.wlanHeaderLen(s, pl.reg)
 	case protoPFLOG:
@@ -322,7 +322,7 @@ func (g *gen) finishParse(f *frag) *frag {
 		g.prependStmts(s, f.head)
 		f.m = uncertain
 	}
-	if g.outer.prefix == prefixPPI {
+	if g.outerPrefix == prefixPPI {
 		f = g.and(g.cmp(orPacket, 4, cbpf.W, ppiDLT802_11), f)
 	}
 	return f

@@ -324,7 +324,7 @@ func (a *asm) done() []stmt {
 // header before the 802.11 header in the link header's register hdrReg
 // and leave it in X, or nil when nothing uses that register (-1).
 func (g *gen) radioPrefixLen(hdrReg int) []stmt {
-	if g.outer.prefix == prefixPrism {
+	if g.outerPrefix == prefixPrism {
 		// The Prism header might really be an AVS header; the jumps
 		// are not for the optimizer.
 		g.noOptimize = true
@@ -334,7 +334,7 @@ func (g *gen) radioPrefixLen(hdrReg int) []stmt {
 	}
 	reg := uint32(hdrReg)
 	var a asm
-	switch g.outer.prefix {
+	switch g.outerPrefix {
 	case prefixRadiotap, prefixPPI:
 		// A little-endian length at offset 2.
 		a.op(cbpf.LD|cbpf.ABS|cbpf.B, 3)
@@ -387,7 +387,7 @@ func (g *gen) wlanHeaderLen(prefix []stmt, plReg int) []stmt {
 	a.label("data?")
 	a.jump(cbpf.JMP|cbpf.JSET|cbpf.K, wlanTypeCtl, "", "data")
 	a.label("data")
-	radiotap := g.outer.prefix == prefixRadiotap
+	radiotap := g.outerPrefix == prefixRadiotap
 	noQoS := ""
 	if radiotap {
 		noQoS = "radiotap"

@@ -3,12 +3,13 @@ package bpfcompile
 // nodeRoom is room for the nodes most short filters are made of, which
 // the code generator lends the parser (the tree lives no longer than the
 // generator): a node taken from it is an allocation less. The parser
-// allocates the nodes past it.
+// allocates the nodes past it. (The typical filters take at most 3
+// identifiers, 2 binary nodes, 2 protocol names and 1 "not".)
 type nodeRoom struct {
 	ids                     [4]IDNode
-	bins                    [3]BinaryNode
+	bins                    [2]BinaryNode
 	protos                  [2]ProtoNode
-	nots                    [2]NotNode
+	nots                    [1]NotNode
 	nid, nbin, nproto, nnot uint8
 }
 
