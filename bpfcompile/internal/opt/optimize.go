@@ -310,15 +310,17 @@ func (o *optimizer) init(blocks []block, n, budget, regs int) {
 	// runs in the branch phase, mergeSame once the rounds are over, and
 	// each clears its part before use.
 	shared := max(tab, size/2)
-	ints := make([]int32, 17*nb+2*memo+6+shared)
+	// The edges into the blocks (predArena) are at most two out of each
+	// block, and findPreds gives each list room for two more: 4*nb.
+	ints := make([]int32, 17*nb+2*memo+1+shared)
 	cut := func(k int) []int32 {
 		s := ints[:k:k]
 		ints = ints[k:]
 		return s
 	}
 	o.iter, o.stack, o.finish, o.order = cut(nb), cut(nb)[:0], cut(nb)[:0], cut(nb)
-	o.count, o.kids, o.pull, o.pull2 = cut(nb+2), cut(nb), cut(nb)[:0], cut(nb)[:0]
-	o.domAt, o.predArena = cut(nb), cut(4*nb+4)
+	o.count, o.kids, o.pull, o.pull2 = cut(nb+1), cut(nb), cut(nb)[:0], cut(nb)[:0]
+	o.domAt, o.predArena = cut(nb), cut(4*nb)
 	both := cut(shared)
 	o.table, o.aCount = both[:tab:tab], both[:size/2:size/2]
 	bytes := make([]uint8, 4*nb)
