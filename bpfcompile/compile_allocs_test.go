@@ -52,7 +52,7 @@ func TestCompileBytes(t *testing.T) {
 		max        uint64
 	}{
 		{"tcp port 443", "tcp port 443", 6368},
-		{"icmp or arp", "icmp or arp", 4208},
+		{"icmp or arp", "icmp or arp", 4304},
 		{"host and ports", "host 198.18.0.1 and (tcp port 80 or tcp port 443)", 13632},
 		{"20 ports", bpftest.PortChain(20), 210_000},
 	}

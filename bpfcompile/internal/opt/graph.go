@@ -27,18 +27,15 @@ const none = -1
 // block is a basic block: statements (no jumps, no returns) and a
 // terminator, a return, an unconditional jump (opJA) or a conditional jump
 // whose true and false successors are jt and jf.
-//
-// The fields are in an order that leaves no padding (op last, beside the
-// other narrow ones): 96 bytes, where the order of their meaning took
-// 104 (the optimizer makes a block per block of every program).
 type block struct {
 	stmts  []bpf.RawInstruction
+	op     uint16
 	k      uint32
 	jt, jf int32
 
 	// What the analyses of the current round found.
-	oval   vnum    // the operand the branch compares A with
 	val    []vnum  // values at the exit, of the registers the program uses
+	oval   vnum    // the operand the branch compares A with
 	inUse  atomSet // registers read before being written, here or after
 	luse   atomSet // registers the block itself reads before writing
 	outUse atomSet // registers read after the block
@@ -47,8 +44,6 @@ type block struct {
 	level int32 // length of the longest path to a return
 	rpo   int32 // position in the round's order, -1 when unreachable
 	idom  int32 // immediate dominator
-
-	op uint16 // the terminator's opcode (k, jt and jf above)
 
 	// noDeadDefs says that deadDefs found nothing to remove in the block
 	// and that what it reads (the statements, the terminator's opcode and
