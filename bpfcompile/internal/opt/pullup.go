@@ -172,6 +172,53 @@ func (o *optimizer) pullup(b int32, preds []int32, val vnum, or bool) bool {
 	if !or {
 		on, common = 0, 1
 	}
+	bb := &o.b[b]
+	o.work++
+	if !bb.isCond() {
+		return false // (a chain of no block: nothing to note)
+	}
+	// b dominates itself; a block whose one edge in comes from a block b
+	// dominates is remembered as dominated (chainDominated's answers).
+	if o.domAt[b] == o.domStamp {
+		if o.domIs[b] != 1 {
+			return false
+		}
+	} else if o.predN[b] == 1 {
+		if p := o.predArena[o.predOff[b]] >> 1; o.domAt[p] == o.domStamp && o.domIs[p] == 1 {
+			o.domAt[b], o.domIs[b] = o.domStamp, 1
+		}
+	}
+	memo := o.memoChains
+	if memo {
+		o.freshNoTest()
+	}
+	if next := bb.succ(on); !o.b[next].chainShape(common, bb.succ(common)) {
+		// The chain is b alone: what the walk below would find and note
+		// (the search for d or s ends at next), without its set-up.
+		i := 2*b + int32(on)
+		if bb.val[atomA] == val {
+			if memo && o.noTestAt[i] == o.noTestStamp && o.noTestKey[i]&^2 == 4*int32(val)+int32(on) {
+				return false // no test of val after another (noteNoTest)
+			}
+			o.work++
+			if memo {
+				o.noteNoTest(b, next, val, on, afterOther)
+			}
+			return false
+		}
+		o.work++
+		if memo {
+			o.noteNoTest(b, next, val, on, noneAfter)
+		}
+		return false
+	}
+	return o.pullChain(b, preds, val, on)
+}
+
+// pullChain is pullup in a chain of more than one block, b's test and
+// dominance checked.
+func (o *optimizer) pullChain(b int32, preds []int32, val vnum, on int) bool {
+	common := 1 - on
 	blocks, predN := o.b, o.predN
 	at, is, stamp := o.domAt, o.domIs, o.domStamp // chainDominated's, for b
 	target := blocks[b].succ(common)
@@ -180,31 +227,13 @@ func (o *optimizer) pullup(b int32, preds []int32, val vnum, or bool) bool {
 	memo := o.memoChains
 	noKey, noAt := o.noTestKey, o.noTestAt
 	key := 4*int32(val) + int32(on)
-	if memo {
-		o.freshNoTest()
-	}
 	// d: the first block of the chain that tests another value; prev the
 	// block before it (-1: d is b).
 	d, prev := b, int32(-1)
 	db := &blocks[b]
-	o.work++
-	if !db.chainShape(common, target) {
-		return false // (a chain of no block: nothing to note)
-	}
-	// b dominates itself; a block whose one edge in comes from a block b
-	// dominates is remembered as dominated (chainDominated's answers).
-	if at[b] == stamp {
-		if is[b] != 1 {
-			return false
-		}
-	} else if predN[b] == 1 {
-		if p := o.predArena[o.predOff[b]] >> 1; at[p] == stamp && is[p] == 1 {
-			at[b], is[b] = stamp, 1
-		}
-	}
 	for db.val[atomA] == val {
 		if i := 2*d + int32(on); memo && noAt[i] == o.noTestStamp && noKey[i]&^2 == key {
-			return false // noTestAfterOther
+			return false // no test of val after another (noteNoTest)
 		}
 		prev, d = d, db.succ(on)
 		db = &blocks[d]
@@ -254,7 +283,7 @@ func (o *optimizer) pullup(b int32, preds []int32, val vnum, or bool) bool {
 				break
 			}
 			if i := 2*s + int32(on); memo && noAt[i] == nstamp && noKey[i] == key {
-				return pulled // noTestBelow
+				return pulled // no test of val below (noteNoTest)
 			}
 			sprev, s = s, sb.succ(on)
 		}
@@ -345,6 +374,13 @@ const (
 // or its other edge goes elsewhere): the chain after each of them either
 // holds no test of val (noneAfter) or no test of val after a test of
 // another value (afterOther). end must follow from along slot on.
+//
+// The record of block x is noTestKey[2*x+on] = 4*val + 2*kind + on, valid
+// while noTestAt[2*x+on] == noTestStamp (freshNoTest). pullup reads them:
+// a search for a test of val from x (noneAfter) finds none, for the chain
+// of any head (dominated by the head) is a part of the chain recorded;
+// and a pull of a test of val to before another from x (either kind)
+// fails.
 func (o *optimizer) noteNoTest(from, end int32, val vnum, on int, kind int32) {
 	o.freshNoTest()
 	key := 4*int32(val) + 2*kind + int32(on)
@@ -355,26 +391,6 @@ func (o *optimizer) noteNoTest(from, end int32, val vnum, on int, kind int32) {
 		}
 		o.noTestKey[i], o.noTestAt[i] = key, o.noTestStamp
 	}
-}
-
-// noTestBelow reports whether noteNoTest recorded, since the last change
-// of the graph, that no block after block x of a chain (along slot on)
-// tests val: a search for a test of val from x finds none, for the chain
-// of any head (dominated by the head) is a part of the chain recorded.
-func (o *optimizer) noTestBelow(x int32, val vnum, on int) bool {
-	o.freshNoTest()
-	i := 2*x + int32(on)
-	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i] == 4*int32(val)+2*noneAfter+int32(on)
-}
-
-// noTestAfterOther reports whether noteNoTest recorded, since the last
-// change of the graph, that no block after block x of a chain (along slot
-// on) tests val after a block that tests another value (noneAfter says
-// so too): a pull of a test of val to before the other fails.
-func (o *optimizer) noTestAfterOther(x int32, val vnum, on int) bool {
-	o.freshNoTest()
-	i := 2*x + int32(on)
-	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i]&^2 == 4*int32(val)+int32(on)
 }
 
 // freshNoTest forgets noteNoTest's records when the graph changed since
