@@ -80,16 +80,17 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 	if o.walkFacts {
 		return o.walkDecided(p, cb)
 	}
-	pre := o.fx.pre[p]
-	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
-		if o.fx.facts[j].slot == 0 {
+	fx := o.fx
+	pre := fx.pre[p]
+	if j := o.dominatingFact(fx.test[c], pre); j >= 0 {
+		if fx.facts[j].slot == 0 {
 			return cb.jt
 		}
 		return cb.jf
 	}
 	if cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
 		// An equality test of the same value with another constant held.
-		if j := o.dominatingFact(factKey{a: a, op: cb.op, eq: true}, pre); j >= 0 {
+		if j := o.dominatingFact(fx.eqTest[c], pre); j >= 0 {
 			return cb.jf
 		}
 	}
@@ -139,12 +140,14 @@ func (o *optimizer) walkDecided(p int32, cb *block) int32 {
 
 // factIndex is findFacts's index of the facts of a large program.
 type factIndex struct {
-	facts    []factEntry
-	groups   []factGroup
-	placed   []placedFact
-	factTab  []int32
-	domSeq   []int32 // the blocks in preorder of the dominator tree
-	pre, end []int32 // the dominator tree: preorder numbers, last of the subtree
+	facts  []factEntry // by group, each group's in preorder
+	groups []factGroup
+	// The group of the key of each test, of a known value and operand,
+	// and of its equality key (equality tests with a constant; -1 else).
+	test, eqTest []int32
+	factTab      []int32 // open addressing over the groups' keys: 1 + group, 0 free
+	domSeq       []int32 // the blocks in preorder of the dominator tree
+	pre, end     []int32 // the dominator tree: preorder numbers, last of the subtree
 }
 
 // factKey is what an edge tells: the outcome of the test op of the value a
@@ -182,45 +185,43 @@ type factGroup struct {
 	at, n int32
 }
 
-// dominatingFact returns the index in o.fx.facts of the deepest fact of key
-// k whose block dominates the block numbered pre, or -1: among the
-// entries of the key, the last one placed at or before pre, or the
+// dominatingFact returns the index in o.fx.facts of the deepest fact of
+// group g whose block dominates the block numbered pre, or -1: among the
+// entries of the group, the last one placed at or before pre, or the
 // nearest enclosing one that still holds pre.
-func (o *optimizer) dominatingFact(k factKey, pre int32) int {
-	mask := uint64(len(o.fx.factTab) - 1)
-	h := k.hash() & mask
-	for {
-		gi := o.fx.factTab[h]
-		if gi < 0 {
-			return -1
-		}
-		if g := &o.fx.groups[gi]; g.key == k {
-			list := o.fx.facts[g.at : g.at+g.n]
-			// The last entry placed at or before pre (binary search).
-			lo, hi := 0, len(list)
-			for lo < hi {
-				m := int(uint(lo+hi) >> 1)
-				if list[m].pre <= pre {
-					lo = m + 1
-				} else {
-					hi = m
-				}
-			}
-			o.work += 2
-			for j := lo - 1; j >= 0; j = int(list[j].enc) {
-				if list[j].end >= pre {
-					return int(g.at) + j
-				}
-			}
-			return -1
-		}
-		h = (h + 1) & mask
+func (o *optimizer) dominatingFact(g int32, pre int32) int {
+	if g < 0 {
+		return -1
 	}
+	gr := &o.fx.groups[g]
+	if gr.n == 0 {
+		return -1 // a key no edge tells
+	}
+	list := o.fx.facts[gr.at : gr.at+gr.n]
+	// The last entry placed at or before pre (binary search).
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if list[m].pre <= pre {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	o.work += 2
+	for j := lo - 1; j >= 0; j = int(list[j].enc) {
+		if list[j].end >= pre {
+			return int(gr.at) + j
+		}
+	}
+	return -1
 }
 
 // findFacts numbers the dominator tree (so that ancestry is a comparison)
 // and indexes the edges that can decide a test: the one edge into each
-// block that has one edge in, out of a test of a known value.
+// block that has one edge in, out of a test of a known value. Each test of
+// a known value and operand gets the group of its key, the edges out of
+// it go to that group: a test's look-up (dominatingFact) hashes nothing.
 func (o *optimizer) findFacts() {
 	n := len(o.b)
 	if o.fx == nil {
@@ -228,121 +229,109 @@ func (o *optimizer) findFacts() {
 		for tab < 2*n {
 			tab *= 2
 		}
-		// groups, placed and facts are lists that grow as needed: a
-		// chain's blocks hold far fewer facts than their bounds (20
+		ints := make([]int32, 2*tab+5*n)
+		cut := func(k int) []int32 {
+			s := ints[:k:k]
+			ints = ints[k:]
+			return s
+		}
+		// groups and facts are lists that grow as needed: a chain's
+		// blocks hold far fewer groups and facts than their bounds (20
 		// ports: 90 groups and 258 facts of 924 each).
 		o.fx = &factIndex{
-			factTab: make([]int32, 2*tab), domSeq: make([]int32, 0, n),
-			pre: make([]int32, n), end: make([]int32, n),
-			groups: make([]factGroup, 0, n/4+16), placed: make([]placedFact, 0, n/2+16),
+			factTab: cut(2 * tab), domSeq: cut(n)[:0], pre: cut(n), end: cut(n),
+			test: cut(n), eqTest: cut(n), groups: make([]factGroup, 0, n/4+16),
 		}
 	}
-	// Children lists of the dominator tree by counting, then a walk.
-	cnt := resize(o.count, n+1)
-	clear(cnt)
+	fx := o.fx
+	// The dominator tree in preorder, without lists of children: a
+	// block's immediate dominator comes before it in o.order (the order
+	// findDominators worked in), so a pass bottom up sizes the subtrees
+	// and one top down gives each block the numbers after those of its
+	// dominator's children before it. Returns are in no tree.
+	size := fx.end // the subtree sizes, then the ends
+	clear(size)
+	root := o.root
+	for j := len(o.order) - 1; j >= 0; j-- {
+		if i := o.order[j]; i != root {
+			if d := o.b[i].idom; d >= 0 {
+				size[i]++
+				size[d] += size[i]
+			}
+		}
+	}
+	size[root]++
+	next := resize(o.iter, n) // the next number in each block's subtree
+	seq := fx.domSeq[:size[root]]
+	fx.pre[root], next[root], seq[0] = 0, 1, root
+	fx.end[root] = size[root] - 1
 	for _, i := range o.order {
-		if d := o.b[i].idom; i != o.root && d >= 0 {
-			cnt[d+1]++
+		if d := o.b[i].idom; i != root && d >= 0 {
+			at := next[d]
+			next[d] += size[i]
+			fx.pre[i], next[i], seq[at] = at, at+1, i
+			fx.end[i] = at + size[i] - 1
 		}
 	}
-	for i := 1; i <= n; i++ {
-		cnt[i] += cnt[i-1]
-	}
-	kids := resize(o.kids, len(o.order))
-	fill := resize(o.iter, n)
-	copy(fill, cnt[:n])
-	for _, i := range o.order {
-		if d := o.b[i].idom; i != o.root && d >= 0 {
-			kids[fill[d]] = i
-			fill[d]++
-		}
-	}
-	copy(fill, cnt[:n])
-	num := int32(0)
-	seq := o.fx.domSeq[:0] // the blocks in preorder
-	stack := append(o.stack[:0], o.root)
-	o.fx.pre[o.root] = num
-	num++
-	seq = append(seq, o.root)
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		if fill[i] < cnt[i+1] {
-			c := kids[fill[i]]
-			fill[i]++
-			o.fx.pre[c] = num
-			num++
-			seq = append(seq, c)
-			stack = append(stack, c)
-			continue
-		}
-		stack = stack[:len(stack)-1]
-		o.fx.end[i] = num - 1
-	}
-	o.count, o.kids, o.iter, o.stack, o.fx.domSeq = cnt, kids, fill, stack, seq
+	o.iter, fx.domSeq = next, seq
 
-	// The facts, grouped by key (an open-addressing table of the groups),
-	// each group in preorder: a pass over the blocks in preorder finds the
-	// groups and counts, a second places the entries.
-	for i := range o.fx.factTab {
-		o.fx.factTab[i] = -1
-	}
-	o.fx.groups = o.fx.groups[:0]
-	mask := uint64(len(o.fx.factTab) - 1)
-	group := func(k factKey) int32 {
-		h := k.hash() & mask
-		for {
-			gi := o.fx.factTab[h]
-			if gi < 0 {
-				o.fx.groups = append(o.fx.groups, factGroup{key: k})
-				o.fx.factTab[h] = int32(len(o.fx.groups) - 1)
-				return int32(len(o.fx.groups) - 1)
-			}
-			if o.fx.groups[gi].key == k {
-				return gi
-			}
-			h = (h + 1) & mask
-		}
-	}
-	found := o.fx.placed[:0]
-	for _, v := range seq {
-		vb := &o.b[v]
-		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
+	// The groups: one per key of the tests (an open-addressing table of
+	// the keys).
+	clear(fx.factTab)
+	fx.groups = fx.groups[:0]
+	for _, i := range o.order {
+		b := &o.b[i]
+		fx.test[i], fx.eqTest[i] = -1, -1
+		if !b.isCond() || b.val[atomA] == unknown || b.oval == unknown {
 			continue
 		}
-		e := o.predArena[o.predOff[v]]
-		u := &o.b[e/2]
-		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
-			continue
+		fx.test[i] = fx.group(factKey{a: b.val[atomA], oval: b.oval, op: b.op})
+		if b.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+			fx.eqTest[i] = fx.group(factKey{a: b.val[atomA], op: b.op, eq: true})
 		}
-		p := placedFact{f: factEntry{slot: e % 2, pre: o.fx.pre[v], end: o.fx.end[v], enc: -1}, g2: -1}
-		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
-		o.fx.groups[p.g1].n++
-		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-			p.g2 = group(factKey{a: u.val[atomA], op: u.op, eq: true})
-			o.fx.groups[p.g2].n++
+	}
+	// The facts, each group's in preorder: a pass over the blocks in
+	// preorder counts them, a second places them.
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 {
+			at := int32(0)
+			for gi := range fx.groups {
+				g := &fx.groups[gi]
+				g.at, at, g.n = at, at+g.n, 0
+			}
+			fx.facts = resize(fx.facts, int(at))
 		}
-		found = append(found, p)
-	}
-	at := int32(0)
-	for gi := range o.fx.groups {
-		o.fx.groups[gi].at, at = at, at+o.fx.groups[gi].n
-		o.fx.groups[gi].n = 0
-	}
-	o.fx.facts = resize(o.fx.facts, int(at))
-	for _, p := range found {
-		for _, gi := range [2]int32{p.g1, p.g2} {
-			if gi >= 0 {
-				g := &o.fx.groups[gi]
-				o.fx.facts[g.at+g.n] = p.f
+		for _, v := range seq {
+			vb := &o.b[v]
+			if v == root || vb.isLeaf() || o.predN[v] != 1 {
+				continue
+			}
+			e := o.predArena[o.predOff[v]]
+			u := e / 2
+			g1 := fx.test[u]
+			if g1 < 0 {
+				continue // not a test of a known value
+			}
+			g2 := int32(-1)
+			if e%2 == 0 {
+				g2 = fx.eqTest[u]
+			}
+			for _, gi := range [2]int32{g1, g2} {
+				if gi < 0 {
+					continue
+				}
+				g := &fx.groups[gi]
+				if pass == 1 {
+					fx.facts[g.at+g.n] = factEntry{slot: e % 2, pre: fx.pre[v], end: fx.end[v], enc: -1}
+				}
 				g.n++
 			}
 		}
 	}
-	o.fx.placed = found
 	// Who encloses whom, in each group.
 	open := o.stack[:0]
-	for _, g := range o.fx.groups {
-		list := o.fx.facts[g.at : g.at+g.n]
+	for _, g := range fx.groups {
+		list := fx.facts[g.at : g.at+g.n]
 		open = open[:0]
 		for i := range list {
 			f := &list[i]
@@ -356,7 +345,25 @@ func (o *optimizer) findFacts() {
 		}
 	}
 	o.stack = open
-	o.work += len(o.order) + 2*len(o.fx.facts)
+	o.work += len(o.order) + 2*len(fx.facts)
+}
+
+// group returns the group of key k, made when k has none.
+func (fx *factIndex) group(k factKey) int32 {
+	mask := uint64(len(fx.factTab) - 1)
+	h := k.hash() & mask
+	for {
+		gi := fx.factTab[h] - 1
+		if gi < 0 {
+			fx.groups = append(fx.groups, factGroup{key: k})
+			fx.factTab[h] = int32(len(fx.groups))
+			return int32(len(fx.groups) - 1)
+		}
+		if fx.groups[gi].key == k {
+			return gi
+		}
+		h = (h + 1) & mask
+	}
 }
 
 // decides returns the successor of cb that the outcome of p's test on its
