@@ -63,6 +63,10 @@ const maxPullSweeps = 64
 // blocks of a chain that starts at head: every edge into x comes from a
 // block head dominates. The answers are remembered until the graph or head
 // changes (newDominance).
+//
+// The search goes up the edges into x depth first, each block's edges in
+// their order up to the first from a block head does not dominate, as a
+// recursion would (o.stack holds its frames: a block and its next edge).
 func (o *optimizer) chainDominated(head, x int32) bool {
 	if x == head {
 		return true
@@ -70,23 +74,45 @@ func (o *optimizer) chainDominated(head, x int32) bool {
 	if o.domHead != head {
 		o.newDominance(head)
 	}
-	if o.domAt[x] == o.domStamp {
-		return o.domIs[x] == 1
+	at, is, stamp := o.domAt, o.domIs, o.domStamp
+	if at[x] == stamp {
+		return is[x] == 1
 	}
 	o.work++
-	o.domAt[x], o.domIs[x] = o.domStamp, 0 // a cycle cannot be: a guard
-	is := x != o.root && o.predN[x] > 0
-	for _, e := range o.predsOf(x) {
-		if !is {
-			break
+	at[x], is[x] = stamp, 0 // a cycle cannot be: a guard
+	dom := x != o.root && o.predN[x] > 0
+	stack := append(o.stack[:0], x, 0)
+	for {
+		top := len(stack) - 2
+		x, k := stack[top], stack[top+1]
+		if dom && k < o.predN[x] {
+			// On to the next edge into x: dom is its block's answer.
+			stack[top+1] = k + 1
+			c := o.predArena[o.predOff[x]+k] / 2
+			switch {
+			case c == head:
+				dom = true
+			case at[c] == stamp:
+				dom = is[c] == 1
+			default:
+				o.work++
+				at[c], is[c] = stamp, 0
+				dom = c != o.root && o.predN[c] > 0
+				stack = append(stack, c, 0)
+			}
+			continue
 		}
-		is = o.chainDominated(head, e/2)
+		// x is answered; dom goes to the block whose edge led to it.
+		is[x] = 0
+		if dom {
+			is[x] = 1
+		}
+		stack = stack[:top]
+		if len(stack) == 0 {
+			o.stack = stack
+			return dom
+		}
 	}
-	o.domIs[x] = 0
-	if is {
-		o.domIs[x] = 1
-	}
-	return is
 }
 
 // newDominance forgets chainDominated's answers.
@@ -108,10 +134,8 @@ func (o *optimizer) moveEdge(p int32, slot int, t int32) {
 
 // pullHead does the pulls in the two chains that start at block b, the
 // one along false edges first, and reports whether it changed the graph.
+// (b is reachable: pulls keep every block of the round's order so.)
 func (o *optimizer) pullHead(b int32) bool {
-	if o.b[b].rpo < 0 {
-		return false
-	}
 	preds, val := o.chainValue(b)
 	if val == unknown {
 		return false
