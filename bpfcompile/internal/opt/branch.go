@@ -146,6 +146,7 @@ type factIndex struct {
 	// and of its equality key (equality tests with a constant; -1 else).
 	test, eqTest []int32
 	factTab      []int32 // open addressing over the groups' keys: 1 + group, 0 free
+	found        []placedFact
 	domSeq       []int32 // the blocks in preorder of the dominator tree
 	pre, end     []int32 // the dominator tree: preorder numbers, last of the subtree
 }
@@ -176,6 +177,12 @@ type factEntry struct {
 	slot     int32
 	pre, end int32
 	enc      int32
+}
+
+// placedFact is findFacts's scratch: a fact, by the preorder number of
+// the block its edge goes into, and 2*group + its edge's slot.
+type placedFact struct {
+	pre, group int32
 }
 
 // factGroup is the entries of one key, facts[at:at+n], in the order of
@@ -236,11 +243,11 @@ func (o *optimizer) findFacts() {
 			return s
 		}
 		// groups and facts are lists that grow as needed: a chain's
-		// blocks hold far fewer groups and facts than their bounds (20
-		// ports: 90 groups and 258 facts of 924 each).
+		// blocks hold far fewer groups and facts than their bounds.
 		o.fx = &factIndex{
 			factTab: cut(2 * tab), domSeq: cut(n)[:0], pre: cut(n), end: cut(n),
 			test: cut(n), eqTest: cut(n), groups: make([]factGroup, 0, n/4+16),
+			found: make([]placedFact, 0, 2*n), // two groups per fact at most
 		}
 	}
 	fx := o.fx
@@ -290,43 +297,36 @@ func (o *optimizer) findFacts() {
 			fx.eqTest[i] = fx.group(factKey{a: b.val[atomA], op: b.op, eq: true})
 		}
 	}
-	// The facts, each group's in preorder: a pass over the blocks in
-	// preorder counts them, a second places them.
-	for pass := 0; pass < 2; pass++ {
-		if pass == 1 {
-			at := int32(0)
-			for gi := range fx.groups {
-				g := &fx.groups[gi]
-				g.at, at, g.n = at, at+g.n, 0
-			}
-			fx.facts = resize(fx.facts, int(at))
+	// The facts in preorder, with their groups, then placed group by
+	// group (a counting sort: each group's stay in preorder).
+	found := fx.found[:0]
+	for at, v := range seq {
+		if v == root || o.predN[v] != 1 {
+			continue // (returns are in no tree)
 		}
-		for _, v := range seq {
-			vb := &o.b[v]
-			if v == root || vb.isLeaf() || o.predN[v] != 1 {
-				continue
-			}
-			e := o.predArena[o.predOff[v]]
-			u := e / 2
-			g1 := fx.test[u]
-			if g1 < 0 {
-				continue // not a test of a known value
-			}
-			g2 := int32(-1)
-			if e%2 == 0 {
-				g2 = fx.eqTest[u]
-			}
-			for _, gi := range [2]int32{g1, g2} {
-				if gi < 0 {
-					continue
-				}
-				g := &fx.groups[gi]
-				if pass == 1 {
-					fx.facts[g.at+g.n] = factEntry{slot: e % 2, pre: fx.pre[v], end: fx.end[v], enc: -1}
-				}
-				g.n++
-			}
+		e := o.predArena[o.predOff[v]]
+		g := fx.test[e/2]
+		if g < 0 {
+			continue // not a test of a known value
 		}
+		found = append(found, placedFact{pre: int32(at), group: 2*g + e%2})
+		fx.groups[g].n++
+		if g = fx.eqTest[e/2]; e%2 == 0 && g >= 0 {
+			found = append(found, placedFact{pre: int32(at), group: 2 * g})
+			fx.groups[g].n++
+		}
+	}
+	fx.found = found
+	at := int32(0)
+	for gi := range fx.groups {
+		g := &fx.groups[gi]
+		g.at, at, g.n = at, at+g.n, 0
+	}
+	fx.facts = resize(fx.facts, int(at))
+	for _, pf := range found {
+		g := &fx.groups[pf.group/2]
+		fx.facts[g.at+g.n] = factEntry{slot: pf.group % 2, pre: pf.pre, end: fx.end[seq[pf.pre]], enc: -1}
+		g.n++
 	}
 	// Who encloses whom, in each group.
 	open := o.stack[:0]
