@@ -279,6 +279,7 @@ func (o *optimizer) pullChain(b int32, preds []int32, val vnum, on int) bool {
 	// chain (the blocks between d and the next one keep being passed).
 	pulled := false
 	sprev, s := d, db.succ(on)
+	dReads := db.inUse != 0 // pullable has to check what d reads
 	for {
 		from := s // the first block of this search
 		if memo {
@@ -340,8 +341,8 @@ func (o *optimizer) pullChain(b int32, preds []int32, val vnum, on int) bool {
 				resume = c
 				break
 			}
-			if !o.pullable(last, preds, d, sprev, c) {
-				stop = true
+			if (cb.inUse != 0 || dReads) && !o.pullable(last, preds, d, sprev, c) {
+				stop = true // (blocks that read nothing from before move)
 				break
 			}
 			last = c
