@@ -286,15 +286,26 @@ func (o *optimizer) findFacts() {
 	// the keys).
 	clear(fx.factTab)
 	fx.groups = fx.groups[:0]
+	// The equality key is the value's alone: its group by value (o.aCount
+	// is pullups's scratch, counted again there), -1 until made.
+	eqOf := resize(o.aCount, len(o.vals.keys))
+	for i := range eqOf {
+		eqOf[i] = -1
+	}
+	o.aCount = eqOf
 	for _, i := range o.order {
 		b := &o.b[i]
 		fx.test[i], fx.eqTest[i] = -1, -1
-		if !b.isCond() || b.val[atomA] == unknown || b.oval == unknown {
+		a := b.val[atomA]
+		if !b.isCond() || a == unknown || b.oval == unknown {
 			continue
 		}
-		fx.test[i] = fx.group(factKey{a: b.val[atomA], oval: b.oval, op: b.op})
+		fx.test[i] = fx.group(factKey{a: a, oval: b.oval, op: b.op})
 		if b.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-			fx.eqTest[i] = fx.group(factKey{a: b.val[atomA], op: b.op, eq: true})
+			if eqOf[a] < 0 {
+				eqOf[a] = fx.group(factKey{a: a, op: b.op, eq: true})
+			}
+			fx.eqTest[i] = eqOf[a]
 		}
 	}
 	// The facts in preorder, with their groups, then placed group by
