@@ -249,14 +249,14 @@ func (o *optimizer) pullChain(b int32, preds []int32, val vnum, on int) bool {
 	// What noteNoTest recorded of the blocks, read in place: the key of
 	// val along on (noneAfter, or either kind with the kind bit masked).
 	memo := o.memoChains
-	noKey, noAt := o.noTestKey, o.noTestAt
+	noKey, noAt, nstamp := o.noTestKey, o.noTestAt, o.noTestStamp
 	key := 4*int32(val) + int32(on)
 	// d: the first block of the chain that tests another value; prev the
 	// block before it (-1: d is b).
 	d, prev := b, int32(-1)
 	db := &blocks[b]
 	for db.val[atomA] == val {
-		if i := 2*d + int32(on); memo && noAt[i] == o.noTestStamp && noKey[i]&^2 == key {
+		if i := 2*d + int32(on); memo && noAt[i] == nstamp && noKey[i]&^2 == key {
 			return false // no test of val after another (noteNoTest)
 		}
 		prev, d = d, db.succ(on)
@@ -285,7 +285,7 @@ func (o *optimizer) pullChain(b int32, preds []int32, val vnum, on int) bool {
 		if memo {
 			o.freshNoTest()
 		}
-		nstamp := o.noTestStamp
+		nstamp = o.noTestStamp
 		for {
 			sb := &blocks[s]
 			o.work++
