@@ -309,7 +309,8 @@ func (o *optimizer) findFacts() {
 		}
 	}
 	// The facts in preorder, with their groups, then placed group by
-	// group (a counting sort: each group's stay in preorder).
+	// group (a counting sort: the entries of each group stay in
+	// preorder).
 	found := fx.found[:0]
 	for at, v := range seq {
 		if v == root || o.predN[v] != 1 {
