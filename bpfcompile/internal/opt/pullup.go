@@ -175,7 +175,9 @@ func (o *optimizer) chainValue(b int32) ([]int32, vnum) {
 	if o.domHead != b {
 		o.newDominance(b)
 	}
-	if o.aCount[val] <= o.distinctTests(b, preds) {
+	// (distinctTests counts some of preds: more tests than edges need no
+	// count.)
+	if n := o.aCount[val]; int(n) <= len(preds) && n <= o.distinctTests(b, preds) {
 		return nil, unknown // no other test of val to pull
 	}
 	return preds, val
