@@ -227,14 +227,17 @@ func (o *optimizer) pullup(b int32, preds []int32, val vnum, or bool) bool {
 				return false // no test of val after another (noteNoTest)
 			}
 			o.work++
-			if memo {
-				o.noteNoTest(b, next, val, on, afterOther)
+			if memo && (o.noTestAt[i] != o.noTestStamp || o.noTestKey[i] != 4*int32(val)+2*noneAfter+int32(on)) {
+				// noteNoTest(b, next, val, on, afterOther), where
+				// noneAfter says no less
+				o.noTestKey[i], o.noTestAt[i] = 4*int32(val)+2*afterOther+int32(on), o.noTestStamp
 			}
 			return false
 		}
 		o.work++
 		if memo {
-			o.noteNoTest(b, next, val, on, noneAfter)
+			// noteNoTest(b, next, val, on, noneAfter)
+			o.noTestKey[i], o.noTestAt[i] = 4*int32(val)+2*noneAfter+int32(on), o.noTestStamp
 		}
 		return false
 	}
