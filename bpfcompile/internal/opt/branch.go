@@ -24,21 +24,21 @@ func (o *optimizer) thread() {
 	for j := len(o.order) - 1; j >= 0; j-- {
 		p := o.order[j]
 		b := &o.b[p]
-		for slot := 0; slot < b.nsucc(); slot++ {
-			o.threadEdge(p, slot)
+		for slot, n := 0, b.nsucc(); slot < n; slot++ {
+			o.work++
+			if !o.b[b.succ(slot)].isLeaf() {
+				o.threadEdge(p, slot) // (an edge into a return stays)
+			}
 		}
 	}
 }
 
-// threadEdge threads the edge leaving block p by slot.
+// threadEdge threads the edge leaving block p by slot, into a block that
+// is no return.
 func (o *optimizer) threadEdge(p int32, slot int) {
 	pb := &o.b[p]
 	s := pb.succ(slot)
 	sb := &o.b[s]
-	o.work++
-	if sb.isLeaf() {
-		return
-	}
 	if sb.jt == sb.jf && (sb.isCond() || liveStmts(sb.stmts) == 0) {
 		if t := sb.jt; !o.conflict(p, t, s) {
 			pb.setSucc(slot, t)
