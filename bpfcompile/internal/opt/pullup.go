@@ -18,9 +18,9 @@ func (o *optimizer) pullups() {
 	// can open one in a block below it, which libpcap's optimizer takes a
 	// round of all its passes to make. The order of the first sweep
 	// serves the next ones (pulls keep every block reachable; the edges
-	// into blocks are kept up to date).
-	order := append(o.pull[:0], o.order...)
-	o.pull = order
+	// into blocks are kept up to date; nothing here orders the blocks
+	// again).
+	order := o.order
 	// A pull needs a test of the value the chain's predecessors leave in
 	// A besides theirs. (Pulls move edges, not tests.)
 	o.countTests()
