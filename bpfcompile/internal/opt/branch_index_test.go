@@ -201,3 +201,32 @@ func TestChainDominatedFrames(t *testing.T) {
 	}
 	t.Logf("%d questions", asked)
 }
+
+// TestForgetDominance checks that chainDominated answers afresh after
+// forgetDominance, even for the head it answered for last: the answers it
+// remembered (made wrong here on purpose) were for edges since moved.
+func TestForgetDominance(t *testing.T) {
+	asked := 0
+	for n, raw := range indexTestPrograms(t) {
+		optimizerRounds(raw, func(o *optimizer) {
+			for _, head := range o.order {
+				o.newDominance(head)
+				want := make([]bool, len(o.b))
+				for _, x := range o.order {
+					want[x] = o.chainDominated(head, x)
+				}
+				for i := range o.domIs {
+					o.domIs[i] ^= 1
+				}
+				o.forgetDominance()
+				for _, x := range o.order {
+					if got := o.chainDominated(head, x); got != want[x] {
+						t.Fatalf("program %d: head %d: block %d dominated %v after forgetDominance, want %v", n, head, x, got, want[x])
+					}
+					asked++
+				}
+			}
+		})
+	}
+	t.Logf("%d questions", asked)
+}

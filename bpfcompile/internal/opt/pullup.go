@@ -29,8 +29,7 @@ func (o *optimizer) pullups() {
 	o.noTestStamp++ // the values may have changed since the last round
 	o.memoChains = len(o.noTestAt) > 0
 	for sweep := 0; sweep < maxPullSweeps; sweep++ {
-		clear(o.domAt)
-		o.domStamp = 0
+		o.forgetDominance()
 		moved := false
 		for j := len(order) - 1; j >= 0; j-- {
 			if o.pullHead(order[j]) {
@@ -113,6 +112,15 @@ func (o *optimizer) chainDominated(head, x int32) bool {
 			return dom
 		}
 	}
+}
+
+// forgetDominance forgets chainDominated's answers for every head, at the
+// start of a sweep (the last one's pulls moved edges). The head goes too:
+// with the stamps cleared, answers kept for the last sweep's head would
+// read as fresh.
+func (o *optimizer) forgetDominance() {
+	clear(o.domAt)
+	o.domStamp, o.domHead = 0, none
 }
 
 // newDominance forgets chainDominated's answers.
