@@ -120,6 +120,12 @@ func (c *compactor) run(move bool) ([]byte, Count) {
 			off += next
 			continue
 		}
+		if c.lim.End != 0 && fm.ts >= c.lim.End {
+			// The capture ended before this frame: neither it nor those
+			// after it are kept.
+			cnt.Reached = LimitEnd
+			break
+		}
 		full := hl + fm.snap
 		fm.tag = status&unix.TP_STATUS_VLAN_VALID != 0 && at >= 0 && full >= at
 		wire := int(ne.Uint32(h[thLen:])) + hl
@@ -163,8 +169,6 @@ func (c *compactor) run(move bool) ([]byte, Count) {
 			cnt.Reached = LimitFrames
 		case c.lim.Bytes > 0 && cnt.Bytes >= c.lim.Bytes:
 			cnt.Reached = LimitBytes
-		case c.lim.End != 0 && fm.ts >= c.lim.End:
-			cnt.Reached = LimitEnd
 		}
 		if cnt.Reached != LimitNone {
 			break

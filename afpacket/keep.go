@@ -64,16 +64,17 @@ type RecordFormat struct {
 // less the largest cooked header and VLAN tag that go back in front of it.
 const MaxRecordOverhead = 40
 
-// Limits stop a Compact or a Measure after the frame that reaches one of
-// them: that frame is kept, the frames after it are not. A zero field is
-// no limit.
+// Limits stop a Compact or a Measure: after the frame that reaches Frames
+// or Bytes (that frame is kept, the frames after it are not), or before
+// the first frame stamped at or after End. A zero field is no limit.
 type Limits struct {
 	// Frames stops after this many frames.
 	Frames int64
 	// Bytes stops once the records take this many bytes.
 	Bytes int64
-	// End stops after the first frame stamped at or after End (ns since
-	// the epoch).
+	// End stops before the first frame stamped at or after End (ns since
+	// the epoch): a capture's duration ends there, and that frame came
+	// after it.
 	End int64
 	// Start leaves out every frame stamped before Start (ns since the
 	// epoch): it is neither written nor counted. A capture whose earlier

@@ -43,6 +43,10 @@ func reference(f RecordFormat, ps []Packet, lim Limits) ([]byte, Count) {
 	var out []byte
 	var cnt Count
 	for _, p := range ps {
+		if lim.End != 0 && p.Timestamp >= lim.End {
+			cnt.Reached = LimitEnd
+			break
+		}
 		n := p.CaptureLength
 		if f.Snaplen > 0 {
 			n = min(n, f.Snaplen)
@@ -61,8 +65,6 @@ func reference(f RecordFormat, ps []Packet, lim Limits) ([]byte, Count) {
 			cnt.Reached = LimitFrames
 		case lim.Bytes > 0 && cnt.Bytes >= lim.Bytes:
 			cnt.Reached = LimitBytes
-		case lim.End != 0 && p.Timestamp >= lim.End:
-			cnt.Reached = LimitEnd
 		}
 		if cnt.Reached != LimitNone {
 			break

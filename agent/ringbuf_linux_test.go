@@ -116,12 +116,17 @@ func copyingFile(t *testing.T, tc ringCase, size int, blocks [][]afpackettest.Fr
 		afpackettest.PutBlock(mem, 1, fs)
 		bs, _ := c.Keep(nil)
 		c.Walk(bs[0], func(p *afpacket.Packet) bool {
+			if tc.lim.End != 0 && p.Timestamp >= tc.lim.End {
+				// Stamped after the duration's end: as session.loop, not
+				// written.
+				stopped = true
+				return false
+			}
 			w.Packet(p.Timestamp, p.Data, p.Length)
 			frames++
 			switch {
 			case tc.lim.Frames > 0 && frames >= tc.lim.Frames,
-				tc.lim.Bytes > 0 && buf.Len()-header >= tc.lim.Bytes,
-				tc.lim.End != 0 && p.Timestamp >= tc.lim.End:
+				tc.lim.Bytes > 0 && buf.Len()-header >= tc.lim.Bytes:
 				stopped = true
 			}
 			return !stopped

@@ -24,21 +24,21 @@ func (o *optimizer) thread() {
 	for j := len(o.order) - 1; j >= 0; j-- {
 		p := o.order[j]
 		b := &o.b[p]
-		for slot := 0; slot < b.nsucc(); slot++ {
-			o.threadEdge(p, slot)
+		for slot, n := 0, b.nsucc(); slot < n; slot++ {
+			o.work++
+			if !o.b[b.succ(slot)].isLeaf() {
+				o.threadEdge(p, slot) // (an edge into a return stays)
+			}
 		}
 	}
 }
 
-// threadEdge threads the edge leaving block p by slot.
+// threadEdge threads the edge leaving block p by slot, into a block that
+// is no return.
 func (o *optimizer) threadEdge(p int32, slot int) {
 	pb := &o.b[p]
 	s := pb.succ(slot)
 	sb := &o.b[s]
-	o.work++
-	if sb.isLeaf() {
-		return
-	}
 	if sb.jt == sb.jf && (sb.isCond() || liveStmts(sb.stmts) == 0) {
 		if t := sb.jt; !o.conflict(p, t, s) {
 			pb.setSucc(slot, t)
@@ -80,16 +80,17 @@ func (o *optimizer) decided(p int32, slot int, c int32) int32 {
 	if o.walkFacts {
 		return o.walkDecided(p, cb)
 	}
-	pre := o.fx.pre[p]
-	if j := o.dominatingFact(factKey{a: a, oval: cb.oval, op: cb.op}, pre); j >= 0 {
-		if o.fx.facts[j].slot == 0 {
+	fx := o.fx
+	pre := fx.pre[p]
+	if j := o.dominatingFact(fx.test[c], pre); j >= 0 {
+		if fx.facts[j].slot == 0 {
 			return cb.jt
 		}
 		return cb.jf
 	}
 	if cb.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
 		// An equality test of the same value with another constant held.
-		if j := o.dominatingFact(factKey{a: a, op: cb.op, eq: true}, pre); j >= 0 {
+		if j := o.dominatingFact(fx.eqTest[c], pre); j >= 0 {
 			return cb.jf
 		}
 	}
@@ -139,12 +140,15 @@ func (o *optimizer) walkDecided(p int32, cb *block) int32 {
 
 // factIndex is findFacts's index of the facts of a large program.
 type factIndex struct {
-	facts    []factEntry
-	groups   []factGroup
-	placed   []placedFact
-	factTab  []int32
-	domSeq   []int32 // the blocks in preorder of the dominator tree
-	pre, end []int32 // the dominator tree: preorder numbers, last of the subtree
+	facts  []factEntry // by group, each group's in preorder
+	groups []factGroup
+	// The group of the key of each test, of a known value and operand,
+	// and of its equality key (equality tests with a constant; -1 else).
+	test, eqTest []int32
+	factTab      []int32 // open addressing over the groups' keys: 1 + group, 0 free
+	found        []placedFact
+	domSeq       []int32 // the blocks in preorder of the dominator tree
+	pre, end     []int32 // the dominator tree: preorder numbers, last of the subtree
 }
 
 // factKey is what an edge tells: the outcome of the test op of the value a
@@ -175,6 +179,12 @@ type factEntry struct {
 	enc      int32
 }
 
+// placedFact is findFacts's scratch: a fact, by the preorder number of
+// the block its edge goes into, and 2*group + its edge's slot.
+type placedFact struct {
+	pre, group int32
+}
+
 // factGroup is the entries of one key, facts[at:at+n], in the order of
 // the dominator tree.
 type factGroup struct {
@@ -182,45 +192,43 @@ type factGroup struct {
 	at, n int32
 }
 
-// dominatingFact returns the index in o.fx.facts of the deepest fact of key
-// k whose block dominates the block numbered pre, or -1: among the
-// entries of the key, the last one placed at or before pre, or the
+// dominatingFact returns the index in o.fx.facts of the deepest fact of
+// group g whose block dominates the block numbered pre, or -1: among the
+// entries of the group, the last one placed at or before pre, or the
 // nearest enclosing one that still holds pre.
-func (o *optimizer) dominatingFact(k factKey, pre int32) int {
-	mask := uint64(len(o.fx.factTab) - 1)
-	h := k.hash() & mask
-	for {
-		gi := o.fx.factTab[h]
-		if gi < 0 {
-			return -1
-		}
-		if g := &o.fx.groups[gi]; g.key == k {
-			list := o.fx.facts[g.at : g.at+g.n]
-			// The last entry placed at or before pre (binary search).
-			lo, hi := 0, len(list)
-			for lo < hi {
-				m := int(uint(lo+hi) >> 1)
-				if list[m].pre <= pre {
-					lo = m + 1
-				} else {
-					hi = m
-				}
-			}
-			o.work += 2
-			for j := lo - 1; j >= 0; j = int(list[j].enc) {
-				if list[j].end >= pre {
-					return int(g.at) + j
-				}
-			}
-			return -1
-		}
-		h = (h + 1) & mask
+func (o *optimizer) dominatingFact(g int32, pre int32) int {
+	if g < 0 {
+		return -1
 	}
+	gr := &o.fx.groups[g]
+	if gr.n == 0 {
+		return -1 // a key no edge tells
+	}
+	list := o.fx.facts[gr.at : gr.at+gr.n]
+	// The last entry placed at or before pre (binary search).
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if list[m].pre <= pre {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	o.work += 2
+	for j := lo - 1; j >= 0; j = int(list[j].enc) {
+		if list[j].end >= pre {
+			return int(gr.at) + j
+		}
+	}
+	return -1
 }
 
 // findFacts numbers the dominator tree (so that ancestry is a comparison)
 // and indexes the edges that can decide a test: the one edge into each
-// block that has one edge in, out of a test of a known value.
+// block that has one edge in, out of a test of a known value. Each test of
+// a known value and operand gets the group of its key, the edges out of
+// it go to that group: a test's look-up (dominatingFact) hashes nothing.
 func (o *optimizer) findFacts() {
 	n := len(o.b)
 	if o.fx == nil {
@@ -228,121 +236,114 @@ func (o *optimizer) findFacts() {
 		for tab < 2*n {
 			tab *= 2
 		}
-		// groups, placed and facts are lists that grow as needed: a
-		// chain's blocks hold far fewer facts than their bounds (20
-		// ports: 90 groups and 258 facts of 924 each).
+		ints := make([]int32, 2*tab+5*n)
+		cut := func(k int) []int32 {
+			s := ints[:k:k]
+			ints = ints[k:]
+			return s
+		}
+		// groups and facts are lists that grow as needed: a chain's
+		// blocks hold far fewer groups and facts than their bounds.
 		o.fx = &factIndex{
-			factTab: make([]int32, 2*tab), domSeq: make([]int32, 0, n),
-			pre: make([]int32, n), end: make([]int32, n),
-			groups: make([]factGroup, 0, n/4+16), placed: make([]placedFact, 0, n/2+16),
+			factTab: cut(2 * tab), domSeq: cut(n)[:0], pre: cut(n), end: cut(n),
+			test: cut(n), eqTest: cut(n), groups: make([]factGroup, 0, n/4+16),
+			found: make([]placedFact, 0, 2*n), // two groups per fact at most
 		}
 	}
-	// Children lists of the dominator tree by counting, then a walk.
-	cnt := resize(o.count, n+1)
-	clear(cnt)
+	fx := o.fx
+	// The dominator tree in preorder, without lists of children: a
+	// block's immediate dominator comes before it in o.order (the order
+	// findDominators worked in), so a pass bottom up sizes the subtrees
+	// and one top down gives each block the numbers after those of its
+	// dominator's children before it. Returns are in no tree.
+	size := fx.end // the subtree sizes, then the ends
+	clear(size)
+	root := o.root
+	for j := len(o.order) - 1; j >= 0; j-- {
+		if i := o.order[j]; i != root {
+			if d := o.b[i].idom; d >= 0 {
+				size[i]++
+				size[d] += size[i]
+			}
+		}
+	}
+	size[root]++
+	next := resize(o.iter, n) // the next number in each block's subtree
+	seq := fx.domSeq[:size[root]]
+	fx.pre[root], next[root], seq[0] = 0, 1, root
+	fx.end[root] = size[root] - 1
 	for _, i := range o.order {
-		if d := o.b[i].idom; i != o.root && d >= 0 {
-			cnt[d+1]++
+		if d := o.b[i].idom; i != root && d >= 0 {
+			at := next[d]
+			next[d] += size[i]
+			fx.pre[i], next[i], seq[at] = at, at+1, i
+			fx.end[i] = at + size[i] - 1
 		}
 	}
-	for i := 1; i <= n; i++ {
-		cnt[i] += cnt[i-1]
-	}
-	kids := resize(o.kids, len(o.order))
-	fill := resize(o.iter, n)
-	copy(fill, cnt[:n])
-	for _, i := range o.order {
-		if d := o.b[i].idom; i != o.root && d >= 0 {
-			kids[fill[d]] = i
-			fill[d]++
-		}
-	}
-	copy(fill, cnt[:n])
-	num := int32(0)
-	seq := o.fx.domSeq[:0] // the blocks in preorder
-	stack := append(o.stack[:0], o.root)
-	o.fx.pre[o.root] = num
-	num++
-	seq = append(seq, o.root)
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		if fill[i] < cnt[i+1] {
-			c := kids[fill[i]]
-			fill[i]++
-			o.fx.pre[c] = num
-			num++
-			seq = append(seq, c)
-			stack = append(stack, c)
-			continue
-		}
-		stack = stack[:len(stack)-1]
-		o.fx.end[i] = num - 1
-	}
-	o.count, o.kids, o.iter, o.stack, o.fx.domSeq = cnt, kids, fill, stack, seq
+	o.iter, fx.domSeq = next, seq
 
-	// The facts, grouped by key (an open-addressing table of the groups),
-	// each group in preorder: a pass over the blocks in preorder finds the
-	// groups and counts, a second places the entries.
-	for i := range o.fx.factTab {
-		o.fx.factTab[i] = -1
+	// The groups: one per key of the tests (an open-addressing table of
+	// the keys).
+	clear(fx.factTab)
+	fx.groups = fx.groups[:0]
+	// The equality key is the value's alone: its group by value (o.aCount
+	// is pullups's scratch, counted again there), -1 until made.
+	eqOf := resize(o.aCount, len(o.vals.keys))
+	for i := range eqOf {
+		eqOf[i] = -1
 	}
-	o.fx.groups = o.fx.groups[:0]
-	mask := uint64(len(o.fx.factTab) - 1)
-	group := func(k factKey) int32 {
-		h := k.hash() & mask
-		for {
-			gi := o.fx.factTab[h]
-			if gi < 0 {
-				o.fx.groups = append(o.fx.groups, factGroup{key: k})
-				o.fx.factTab[h] = int32(len(o.fx.groups) - 1)
-				return int32(len(o.fx.groups) - 1)
+	o.aCount = eqOf
+	for _, i := range o.order {
+		b := &o.b[i]
+		fx.test[i], fx.eqTest[i] = -1, -1
+		a := b.val[atomA]
+		if !b.isCond() || a == unknown || b.oval == unknown {
+			continue
+		}
+		fx.test[i] = fx.group(factKey{a: a, oval: b.oval, op: b.op})
+		if b.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
+			if eqOf[a] < 0 {
+				eqOf[a] = fx.group(factKey{a: a, op: b.op, eq: true})
 			}
-			if o.fx.groups[gi].key == k {
-				return gi
-			}
-			h = (h + 1) & mask
+			fx.eqTest[i] = eqOf[a]
 		}
 	}
-	found := o.fx.placed[:0]
-	for _, v := range seq {
-		vb := &o.b[v]
-		if v == o.root || vb.isLeaf() || o.predN[v] != 1 {
-			continue
+	// The facts in preorder, with their groups, then placed group by
+	// group (a counting sort: the entries of each group stay in
+	// preorder).
+	found := fx.found[:0]
+	for at, v := range seq {
+		if v == root || o.predN[v] != 1 {
+			continue // (returns are in no tree)
 		}
 		e := o.predArena[o.predOff[v]]
-		u := &o.b[e/2]
-		if !u.isCond() || u.val[atomA] == unknown || u.oval == unknown {
-			continue
+		g := fx.test[e/2]
+		if g < 0 {
+			continue // not a test of a known value
 		}
-		p := placedFact{f: factEntry{slot: e % 2, pre: o.fx.pre[v], end: o.fx.end[v], enc: -1}, g2: -1}
-		p.g1 = group(factKey{a: u.val[atomA], oval: u.oval, op: u.op})
-		o.fx.groups[p.g1].n++
-		if p.f.slot == 0 && u.op == cbpf.JMP|cbpf.JEQ|cbpf.K {
-			p.g2 = group(factKey{a: u.val[atomA], op: u.op, eq: true})
-			o.fx.groups[p.g2].n++
+		found = append(found, placedFact{pre: int32(at), group: 2*g + e%2})
+		fx.groups[g].n++
+		if g = fx.eqTest[e/2]; e%2 == 0 && g >= 0 {
+			found = append(found, placedFact{pre: int32(at), group: 2 * g})
+			fx.groups[g].n++
 		}
-		found = append(found, p)
 	}
+	fx.found = found
 	at := int32(0)
-	for gi := range o.fx.groups {
-		o.fx.groups[gi].at, at = at, at+o.fx.groups[gi].n
-		o.fx.groups[gi].n = 0
+	for gi := range fx.groups {
+		g := &fx.groups[gi]
+		g.at, at, g.n = at, at+g.n, 0
 	}
-	o.fx.facts = resize(o.fx.facts, int(at))
-	for _, p := range found {
-		for _, gi := range [2]int32{p.g1, p.g2} {
-			if gi >= 0 {
-				g := &o.fx.groups[gi]
-				o.fx.facts[g.at+g.n] = p.f
-				g.n++
-			}
-		}
+	fx.facts = resize(fx.facts, int(at))
+	for _, pf := range found {
+		g := &fx.groups[pf.group/2]
+		fx.facts[g.at+g.n] = factEntry{slot: pf.group % 2, pre: pf.pre, end: fx.end[seq[pf.pre]], enc: -1}
+		g.n++
 	}
-	o.fx.placed = found
 	// Who encloses whom, in each group.
 	open := o.stack[:0]
-	for _, g := range o.fx.groups {
-		list := o.fx.facts[g.at : g.at+g.n]
+	for _, g := range fx.groups {
+		list := fx.facts[g.at : g.at+g.n]
 		open = open[:0]
 		for i := range list {
 			f := &list[i]
@@ -356,7 +357,25 @@ func (o *optimizer) findFacts() {
 		}
 	}
 	o.stack = open
-	o.work += len(o.order) + 2*len(o.fx.facts)
+	o.work += len(o.order) + 2*len(fx.facts)
+}
+
+// group returns the group of key k, made when k has none.
+func (fx *factIndex) group(k factKey) int32 {
+	mask := uint64(len(fx.factTab) - 1)
+	h := k.hash() & mask
+	for {
+		gi := fx.factTab[h] - 1
+		if gi < 0 {
+			fx.groups = append(fx.groups, factGroup{key: k})
+			fx.factTab[h] = int32(len(fx.groups))
+			return int32(len(fx.groups) - 1)
+		}
+		if fx.groups[gi].key == k {
+			return gi
+		}
+		h = (h + 1) & mask
+	}
 }
 
 // decides returns the successor of cb that the outcome of p's test on its
@@ -399,366 +418,4 @@ func (o *optimizer) conflict(p, t, via int32) bool {
 		}
 	}
 	return false
-}
-
-// pullups regroups chains of tests, bottom up: in a chain of blocks that
-// go to one place when their test holds and on down the chain when it
-// does not ("a or b or c"), a test of the value the blocks before the
-// chain leave in A is moved up before the first test of another value;
-// likewise for chains that go to one place when their test fails ("a and
-// b and c"). "p == 1 or q == 1 or p == 2" becomes "p == 1 or p == 2 or q
-// == 1": on a packet cut between p and q the moved test now runs, where it
-// ran after a load of q that fails (libpcap's optimizer does the same).
-func (o *optimizer) pullups() {
-	if o.shape != o.ordered {
-		o.levelOrder()
-		o.findPreds()
-		o.ordered = o.shape
-	}
-	// Sweeps over the blocks, bottom up, until one moves nothing: a pull
-	// can open one in a block below it, which libpcap's optimizer takes a
-	// round of all its passes to make. The order of the first sweep
-	// serves the next ones (pulls keep every block reachable; the edges
-	// into blocks are kept up to date).
-	order := append(o.pull[:0], o.order...)
-	o.pull = order
-	// A pull needs a test of the value the chain's predecessors leave in
-	// A besides theirs. (Pulls move edges, not tests.)
-	o.countTests()
-	// Large programs remember which chains hold no test of a value
-	// (noteNoTest); in small ones the walks are short.
-	o.noTestStamp++ // the values may have changed since the last round
-	o.memoChains = len(o.noTestAt) > 0
-	for sweep := 0; sweep < maxPullSweeps; sweep++ {
-		clear(o.domAt)
-		o.domStamp = 0
-		moved := false
-		for j := len(order) - 1; j >= 0; j-- {
-			b := order[j]
-			for _, or := range [2]bool{true, false} {
-				if o.b[b].rpo < 0 || o.predN[b] == 0 {
-					break
-				}
-				if o.pullup(b, or) {
-					o.changed, moved = true, true
-				}
-			}
-		}
-		if !moved || o.spent() {
-			return
-		}
-	}
-}
-
-// countTests counts the tests of each value of A in the blocks of o.order
-// (aCount).
-func (o *optimizer) countTests() {
-	count := resize(o.aCount, len(o.vals.keys))
-	clear(count)
-	for _, i := range o.order {
-		if b := &o.b[i]; b.isCond() && b.val[atomA] != unknown {
-			count[b.val[atomA]]++
-		}
-	}
-	o.aCount = count
-}
-
-// maxPullSweeps bounds the sweeps of one round of pullups.
-const maxPullSweeps = 64
-
-// chainDominated reports whether block head dominates block x, for the
-// blocks of a chain that starts at head: every edge into x comes from a
-// block head dominates. The answers are remembered until the graph or head
-// changes (newDominance).
-func (o *optimizer) chainDominated(head, x int32) bool {
-	if x == head {
-		return true
-	}
-	if o.domHead != head {
-		o.newDominance(head)
-	}
-	if o.domAt[x] == o.domStamp {
-		return o.domIs[x] == 1
-	}
-	o.work++
-	o.domAt[x], o.domIs[x] = o.domStamp, 0 // a cycle cannot be: a guard
-	is := x != o.root && o.predN[x] > 0
-	for _, e := range o.predsOf(x) {
-		if !is {
-			break
-		}
-		is = o.chainDominated(head, e/2)
-	}
-	o.domIs[x] = 0
-	if is {
-		o.domIs[x] = 1
-	}
-	return is
-}
-
-// newDominance forgets chainDominated's answers.
-func (o *optimizer) newDominance(head int32) {
-	o.domStamp++
-	o.domHead = head
-}
-
-// moveEdge sends the edge leaving block p by slot to block t, keeping the
-// lists of edges into blocks up to date.
-func (o *optimizer) moveEdge(p int32, slot int, t int32) {
-	pb := &o.b[p]
-	e := 2*p + int32(slot)
-	o.removePred(pb.succ(slot), e)
-	o.addPred(t, e)
-	pb.setSucc(slot, t)
-	o.shape++
-}
-
-// pullup does one pull in the chain that starts at block b: along false
-// edges with a common true successor when or is set, along true edges with
-// a common false successor otherwise. It reports whether it changed the
-// graph.
-func (o *optimizer) pullup(b int32, or bool) bool {
-	preds := o.predsOf(b)
-	if len(preds) == 0 {
-		return false
-	}
-	val := o.b[preds[0]/2].val[atomA]
-	if val == unknown {
-		return false
-	}
-	for _, e := range preds[1:] {
-		if o.b[e/2].val[atomA] != val {
-			return false
-		}
-	}
-	// on is the slot that goes on down the chain, common the other.
-	on, common := 1, 0
-	if !or {
-		on, common = 0, 1
-	}
-	target := o.b[b].succ(common)
-	if o.domHead != b {
-		o.newDominance(b)
-	}
-	if o.aCount[val] <= o.distinctTests(b, preds) {
-		return false // no other test of val to pull
-	}
-	// d: the first block of the chain that tests another value; prev the
-	// block before it (-1: d is b).
-	d, prev := b, int32(-1)
-	for {
-		if !o.inChain(d, b, common, target) {
-			if db := &o.b[d]; o.memoChains && (!db.isCond() || db.succ(common) != target) {
-				o.noteNoTest(b, d, val, on, afterOther)
-			}
-			return false
-		}
-		if o.b[d].val[atomA] != val {
-			break
-		}
-		if o.memoChains && o.noTestAfterOther(d, val, on) {
-			return false
-		}
-		prev, d = d, o.b[d].succ(on)
-	}
-	// Pull up, one after the other, the blocks after d that test val
-	// again: what rounds of single pulls would do, in one walk down the
-	// chain (the blocks between d and the next one keep being passed).
-	pulled := false
-	sprev, s := d, o.b[d].succ(on)
-	for {
-		from := s // the first block of this search
-		for {
-			if !o.inChain(s, b, common, target) {
-				if sb := &o.b[s]; o.memoChains && (!sb.isCond() || sb.succ(common) != target) {
-					if !pulled {
-						o.noteNoTest(b, d, val, on, afterOther)
-						from = d
-					}
-					o.noteNoTest(from, s, val, on, noneAfter)
-				}
-				return pulled
-			}
-			if o.b[s].val[atomA] == val {
-				break
-			}
-			if o.memoChains && o.noTestBelow(s, val, on) {
-				return pulled
-			}
-			sprev, s = s, o.b[s].succ(on)
-		}
-		if !o.pullable(prev, preds, d, sprev, s) {
-			return pulled
-		}
-		// The blocks after s that test val too, each the one successor
-		// of the one before, go with it: the edges pulls of each in turn
-		// would move end where the pull of the run puts them (a test of
-		// a block after the run comes after the moves, as it would).
-		last, stop, resume := s, false, int32(-1)
-		for {
-			c := o.b[last].succ(on)
-			if o.predN[c] != 1 {
-				break
-			}
-			if !o.inChain(c, b, common, target) {
-				stop = true
-				break
-			}
-			if o.b[c].val[atomA] != val {
-				resume = c
-				break
-			}
-			if !o.pullable(last, preds, d, sprev, c) {
-				stop = true
-				break
-			}
-			last = c
-		}
-		next := o.b[last].succ(on)
-		o.moveEdge(sprev, on, next)
-		o.moveEdge(last, on, d)
-		if prev < 0 {
-			for _, e := range append(o.pull2[:0], preds...) {
-				o.moveEdge(e/2, int(e%2), s)
-			}
-		} else {
-			o.moveEdge(prev, on, s)
-		}
-		pulled = true
-		if stop {
-			return true
-		}
-		prev, s = last, next
-		if resume >= 0 {
-			// In the chain, testing another value: the search goes on
-			// after it.
-			sprev, s = resume, o.b[resume].succ(on)
-		}
-	}
-}
-
-// inChain reports whether block i belongs to the chain that starts at
-// block b: a test whose common slot goes to target, dominated by b. The
-// answers of the dominance test are remembered (domAt, domIs).
-func (o *optimizer) inChain(i, b int32, common int, target int32) bool {
-	ib := &o.b[i]
-	o.work++
-	if !ib.isCond() || ib.jt != target && common == 0 || ib.jf != target && common == 1 {
-		return false
-	}
-	// A block whose one edge in comes from a block b dominates is
-	// dominated by b.
-	stamp, at, is := o.domStamp, o.domAt, o.domIs
-	if at[i] == stamp {
-		return is[i] == 1
-	}
-	if o.predN[i] == 1 {
-		if p := o.predArena[o.predOff[i]] >> 1; p == b || at[p] == stamp && is[p] == 1 {
-			at[i], is[i] = stamp, 1
-			return true
-		}
-	}
-	return o.chainDominated(b, i)
-}
-
-// What noteNoTest records of the chain after a block (along the slot
-// that goes on down the chain, the other edge of each block going where
-// the block's does, up to the first block that is not such a test):
-const (
-	noneAfter  = 0 // no block tests the value
-	afterOther = 1 // no test of the value follows a test of another
-)
-
-// noteNoTest records kind for the blocks from from on down the chain
-// (along slot on) to end, which ends the chain by its shape (not a test,
-// or its other edge goes elsewhere): the chain after each of them either
-// holds no test of val (noneAfter) or no test of val after a test of
-// another value (afterOther). end must follow from along slot on.
-func (o *optimizer) noteNoTest(from, end int32, val vnum, on int, kind int32) {
-	o.freshNoTest()
-	key := 4*int32(val) + 2*kind + int32(on)
-	for x := from; x != end; x = o.b[x].succ(on) {
-		i := 2*x + int32(on)
-		if kind == afterOther && o.noTestAt[i] == o.noTestStamp && o.noTestKey[i] == key-2 {
-			continue // noneAfter says more
-		}
-		o.noTestKey[i], o.noTestAt[i] = key, o.noTestStamp
-	}
-}
-
-// noTestBelow reports whether noteNoTest recorded, since the last change
-// of the graph, that no block after block x of a chain (along slot on)
-// tests val: a search for a test of val from x finds none, for the chain
-// of any head (dominated by the head) is a part of the chain recorded.
-func (o *optimizer) noTestBelow(x int32, val vnum, on int) bool {
-	o.freshNoTest()
-	i := 2*x + int32(on)
-	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i] == 4*int32(val)+2*noneAfter+int32(on)
-}
-
-// noTestAfterOther reports whether noteNoTest recorded, since the last
-// change of the graph, that no block after block x of a chain (along slot
-// on) tests val after a block that tests another value (noneAfter says
-// so too): a pull of a test of val to before the other fails.
-func (o *optimizer) noTestAfterOther(x int32, val vnum, on int) bool {
-	o.freshNoTest()
-	i := 2*x + int32(on)
-	return o.noTestAt[i] == o.noTestStamp && o.noTestKey[i]&^2 == 4*int32(val)+int32(on)
-}
-
-// freshNoTest forgets noteNoTest's records when the graph changed since
-// they were made.
-func (o *optimizer) freshNoTest() {
-	if o.noTestShape != o.shape {
-		o.noTestShape = o.shape
-		o.noTestStamp++
-	}
-}
-
-// distinctTests counts the tests among the blocks of the edges preds
-// into block b (a block whose two edges go to b counts once).
-func (o *optimizer) distinctTests(b int32, preds []int32) int32 {
-	n := int32(0)
-	for _, e := range preds {
-		if pb := &o.b[e/2]; pb.isCond() && (e%2 == 0 || pb.jt != b) {
-			n++
-		}
-	}
-	return n
-}
-
-// pullable reports whether block s, which tests the value the blocks
-// before d leave in A, can move up before d: what s and d read must not
-// change (blocks as the code generator makes them load what they test
-// and read nothing from before). prev is the block before d (-1: d is the
-// head
-// and preds are the edges into it), sprev the block before s.
-func (o *optimizer) pullable(prev int32, preds []int32, d, sprev, s int32) bool {
-	before := func(a int) vnum {
-		if prev >= 0 {
-			return o.b[prev].val[a]
-		}
-		v := o.b[preds[0]/2].val[a]
-		for _, e := range preds[1:] {
-			if o.b[e/2].val[a] != v {
-				return unknown
-			}
-		}
-		return v
-	}
-	for use := o.b[s].inUse; use != 0; {
-		a := trailingZeros(use)
-		use &^= 1 << a
-		if v := before(a); v == unknown || v != o.b[sprev].val[a] {
-			return false
-		}
-	}
-	for use := o.b[d].inUse; use != 0; {
-		a := trailingZeros(use)
-		use &^= 1 << a
-		if v := before(a); v == unknown || v != o.b[s].val[a] {
-			return false
-		}
-	}
-	return true
 }

@@ -543,9 +543,3 @@ func (o *optimizer) shapeHash() uint64 {
 	o.work += len(o.b)
 	return h
 }
-
-// placedFact is findFacts's scratch: a fact and the groups it goes to.
-type placedFact = struct {
-	f      factEntry
-	g1, g2 int32
-}
