@@ -13,54 +13,54 @@ type nodeRoom struct {
 	nid, nbin, nproto, nnot uint8
 }
 
-// idNode returns a copy of n in the room, or on the heap.
-func (ps *parser) idNode(n IDNode) *IDNode {
-	if r := ps.nodes; r != nil && int(r.nid) < len(r.ids) {
-		p := &r.ids[r.nid]
-		r.nid++
-		*p = n
-		return p
+// inRoom returns a copy of n in the next free place of room (used counts
+// the places taken), or on the heap once the room is full.
+func inRoom[T any](room []T, used *uint8, n T) *T {
+	if int(*used) >= len(room) {
+		return onHeap(n)
 	}
-	p := new(IDNode)
+	p := &room[*used]
+	*used++
 	*p = n
 	return p
+}
+
+// onHeap returns a copy of n on the heap (&n would move every n there,
+// those copied into the room too).
+func onHeap[T any](n T) *T {
+	p := new(T)
+	*p = n
+	return p
+}
+
+// idNode returns a copy of n in the room, or on the heap.
+func (ps *parser) idNode(n IDNode) *IDNode {
+	if r := ps.nodes; r != nil {
+		return inRoom(r.ids[:], &r.nid, n)
+	}
+	return onHeap(n)
 }
 
 // binaryNode returns a copy of n in the room, or on the heap.
 func (ps *parser) binaryNode(n BinaryNode) *BinaryNode {
-	if r := ps.nodes; r != nil && int(r.nbin) < len(r.bins) {
-		p := &r.bins[r.nbin]
-		r.nbin++
-		*p = n
-		return p
+	if r := ps.nodes; r != nil {
+		return inRoom(r.bins[:], &r.nbin, n)
 	}
-	p := new(BinaryNode)
-	*p = n
-	return p
+	return onHeap(n)
 }
 
 // protoNode returns a copy of n in the room, or on the heap.
 func (ps *parser) protoNode(n ProtoNode) *ProtoNode {
-	if r := ps.nodes; r != nil && int(r.nproto) < len(r.protos) {
-		p := &r.protos[r.nproto]
-		r.nproto++
-		*p = n
-		return p
+	if r := ps.nodes; r != nil {
+		return inRoom(r.protos[:], &r.nproto, n)
 	}
-	p := new(ProtoNode)
-	*p = n
-	return p
+	return onHeap(n)
 }
 
 // notNode returns a copy of n in the room, or on the heap.
 func (ps *parser) notNode(n NotNode) *NotNode {
-	if r := ps.nodes; r != nil && int(r.nnot) < len(r.nots) {
-		p := &r.nots[r.nnot]
-		r.nnot++
-		*p = n
-		return p
+	if r := ps.nodes; r != nil {
+		return inRoom(r.nots[:], &r.nnot, n)
 	}
-	p := new(NotNode)
-	*p = n
-	return p
+	return onHeap(n)
 }
