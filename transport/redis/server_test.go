@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,12 @@ func newServer(t testing.TB, extra ...string) *server {
 		portLine = fmt.Sprintf("port 0\ntls-port %d", s.port)
 	}
 	base := []string{portLine, "bind 127.0.0.1", "dir " + s.dir, "daemonize no", `logfile ""`}
+	if slices.Contains(extra, "cluster-enabled yes") {
+		// The cluster bus port defaults to port+10000, which may lie in
+		// the ephemeral range and be taken (CI once found it so): a free
+		// one of its own.
+		base = append(base, fmt.Sprintf("cluster-port %d", testenv.FreePort(t)))
+	}
 	if !s.sent {
 		base = append(base, `save ""`, "appendonly no")
 	}
