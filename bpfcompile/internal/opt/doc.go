@@ -18,7 +18,7 @@
 //     the tests the path decides (the same test of the same value on an
 //     edge that dominates, or an equality test's true edge) and past blocks
 //     whose branches meet, and pulls tests of one value together in chains
-//     of "or" and of "and" (branch.go; a pull moves every later test of the
+//     of "or" and of "and" (branch.go, pullup.go; a pull moves every later test of the
 //     value, and the pulls sweep the blocks until none moves, which libpcap
 //     spreads over rounds), until a round changes nothing (or libpcap's
 //     limit of rounds that only move branches);
@@ -32,8 +32,11 @@
 // whose branches meet, and the blocks are laid out as libpcap lays them
 // out, with long jumps where a branch would skip more than 255
 // instructions (emit.go). The analyses (analysis.go: order, edges in,
-// dominators, registers read and written) are redone every round, from
-// arrays reused from round to round. The optimizer counts its work and
+// dominators, registers read and written) are redone in a round where the
+// edges or statements changed, from arrays reused from round to round;
+// value numbering keeps its table across rounds and skips a block whose
+// statements, values at entry and registers read after it are as when it
+// was last numbered (number.go says when). The optimizer counts its work and
 // stops when its budget runs out, returning the program as the last round
 // left it.
 //
