@@ -114,17 +114,26 @@ func (d *dec) bitLabel(b []byte, off int) bool {
 	return true
 }
 
+// label returns the label byte at off and the label's length
+// (labelLen); false when decoding stops there.
+func (d *dec) label(b []byte, off int) (byte, int, bool) {
+	l := d.labelLen(b, off)
+	if l < 0 {
+		return 0, 0, false
+	}
+	return b[off], l, true
+}
+
 // name prints the domain name at off of a message that starts at base
 // (where pointers point from) and returns the offset after the name where
 // it stood (after its first pointer if it has one); false when tcpdump's
 // decoding stops in it (not captured, a bad label or pointer).
 func (d *dec) name(b []byte, off, base int) (int, bool) {
-	l := d.labelLen(b, off)
-	if l < 0 || !have(b, off, 1) {
+	i, l, ok := d.label(b, off)
+	if !ok {
 		return 0, false
 	}
 	limit := uint32(off - base) // a pointer must point before it
-	i := b[off]
 	off++
 	rp, compressed := -1, false
 	if i&labelMask != labelPointer {
@@ -151,11 +160,7 @@ func (d *dec) name(b []byte, off, base int) (int, bool) {
 			}
 			limit = ptr
 			off = base + int(ptr)
-			if !have(b, off, 1) {
-				return 0, false
-			}
-			i = b[off]
-			if l = d.labelLen(b, off); l < 0 {
+			if i, l, ok = d.label(b, off); !ok {
 				return 0, false
 			}
 			off++
@@ -185,11 +190,7 @@ func (d *dec) name(b []byte, off, base int) (int, bool) {
 			d.s(".")
 		}
 		chars++
-		if !have(b, off, 1) {
-			return 0, false
-		}
-		i = b[off]
-		if l = d.labelLen(b, off); l < 0 {
+		if i, l, ok = d.label(b, off); !ok {
 			return 0, false
 		}
 		off++
